@@ -1,0 +1,158 @@
+"""Typed settings, one object per service, read from `URBANPULSE_*` variables and `.env`.
+
+Each service builds its settings once at its entry point (`load`) and passes them
+down; no other module reads the environment. Command-line flags override the
+environment. A bad value stops the process with a sentence naming the variable.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, TypeVar
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from urbanpulse.errors import ConfigError
+from urbanpulse.topics import DEFAULT_ROOT, check_name
+
+ENV_PREFIX = "URBANPULSE_"
+PLACEHOLDER_SECRETS = frozenset({"change-me", "changeme", "secret", "password", "admin"})
+
+
+def _refuse_placeholder(value: SecretStr | None) -> SecretStr | None:
+    if value is not None and value.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:
+        raise ValueError("is a placeholder; set a real secret")
+    return value
+
+
+def _split_names(value: Any) -> Any:
+    if isinstance(value, str):
+        return [check_name(part.strip(), what="district") for part in value.split(",")
+                if part.strip()]
+    return value
+
+
+class _Base(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", frozen=True,
+    )
+
+    topic_root: str = Field(DEFAULT_ROOT, description="First level of every MQTT topic")
+    mqtt_host: str = Field("localhost", description="MQTT broker host")
+    mqtt_port: int = Field(1883, ge=1, le=65535, description="MQTT broker port")
+    mqtt_username: str | None = Field(None, description="MQTT user name (none: anonymous)")
+    mqtt_password: SecretStr | None = Field(None, description="MQTT password")
+
+    @field_validator("topic_root")
+    @classmethod
+    def _root_is_a_name(cls, value: str) -> str:
+        return check_name(value, what="topic root")
+
+    @field_validator("mqtt_password", mode="after")
+    @classmethod
+    def _mqtt_password_is_real(cls, value: SecretStr | None) -> SecretStr | None:
+        return _refuse_placeholder(value)
+
+
+class _InfluxMixin(BaseSettings):
+    influx_url: str = Field("http://localhost:8086", description="InfluxDB base URL")
+    influx_db: str = Field("city", min_length=1, description="Database (1.x) or bucket (2.x)")
+    influx_token: SecretStr | None = Field(None, description="Sent as 'Authorization: Token'")
+    influx_timeout_s: float = Field(10.0, gt=0, le=300, description="HTTP timeout to InfluxDB")
+
+    @field_validator("influx_url")
+    @classmethod
+    def _url_is_http(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("influx_token", mode="after")
+    @classmethod
+    def _token_is_real(cls, value: SecretStr | None) -> SecretStr | None:
+        return _refuse_placeholder(value)
+
+
+class SimSettings(_Base):
+    """Settings of `urbanpulse sim`."""
+
+    sim_seed: int = Field(42, ge=0, description="Seed of every random stream")
+    sim_speed: float = Field(1.0, ge=0, description="Simulated seconds per real second; 0 = unpaced")
+    sim_scale: float = Field(1.0, gt=0, le=2000, description="Multiplies the city's sensor counts")
+    sim_sensors: int | None = Field(None, gt=0, description="Total sensors (overrides scale)")
+    sim_duration_s: float | None = Field(None, gt=0, description="Simulated seconds to run")
+    sim_start: datetime | None = Field(None, description="Simulated start time (default: now)")
+    sim_output: str | None = Field(None, description="jsonl:PATH or '-': write instead of publish")
+    sim_max_inflight: int = Field(1000, ge=1, le=65535, description="Unacknowledged QoS 1 limit")
+    sim_client_id: str = Field("urbanpulse-sim", min_length=1, description="MQTT client id")
+
+    @field_validator("sim_output")
+    @classmethod
+    def _output_is_known(cls, value: str | None) -> str | None:
+        if value is not None and value != "-" and not value.startswith("jsonl:"):
+            raise ValueError("must be 'jsonl:PATH' or '-'")
+        return value
+
+
+class IngestSettings(_InfluxMixin, _Base):
+    """Settings of `urbanpulse ingest`."""
+
+    ingest_client_id: str = Field("urbanpulse-ingest", min_length=1,
+                                  description="Fixed MQTT client id of the persistent session")
+    ingest_instance: str = Field("main", description="Instance name in status topics")
+    ingest_districts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Comma-separated districts to consume (empty: all)")
+    ingest_batch_size: int = Field(5000, ge=1, le=100_000, description="Points per write")
+    ingest_flush_interval_s: float = Field(0.2, gt=0, le=60,
+                                           description="Longest a reading waits for its batch")
+    ingest_max_inflight: int = Field(20_000, ge=1, le=65535,
+                                     description="MQTT Receive Maximum: unacked messages in flight")
+    ingest_session_expiry_s: int = Field(86_400, ge=3600, description="Persistent session lifetime")
+    ingest_max_payload_bytes: int = Field(16_384, ge=256, description="Larger payloads are rejected")
+    ingest_max_future_s: float = Field(300, ge=0, description="Rejects readings further ahead")
+    ingest_max_age_s: float = Field(31 * 86_400, gt=0, description="Rejects readings older than this")
+    ingest_retry_max_s: float = Field(30, gt=0, description="Longest back-off between write retries")
+    ingest_drain_timeout_s: float = Field(20, gt=0, description="Bound on the SIGTERM drain")
+    ingest_health_file: str | None = Field(
+        None, description="Touched every few seconds while subscribed (container healthcheck)")
+
+    _split = field_validator("ingest_districts", mode="before")(_split_names)
+
+    @field_validator("ingest_instance")
+    @classmethod
+    def _instance_is_a_name(cls, value: str) -> str:
+        return check_name(value, what="ingest instance")
+
+
+class ApiSettings(_InfluxMixin, _Base):
+    """Settings of `urbanpulse api`."""
+
+    api_host: str = Field("127.0.0.1", description="Address the api listens on")
+    api_port: int = Field(8000, ge=1, le=65535, description="Port the api listens on")
+    api_max_range_s: int = Field(31 * 86_400, gt=0, description="Widest readings query range")
+    api_max_points: int = Field(10_000, gt=0, description="Most points one readings query returns")
+
+
+SERVICE_SETTINGS: tuple[type[_Base], ...] = (SimSettings, IngestSettings, ApiSettings)
+S = TypeVar("S", bound=_Base)
+_SECRET_SUFFIXES = ("password", "token", "key")
+
+
+def env_name(field: str) -> str:
+    """Return the environment variable that sets `field`."""
+    return f"{ENV_PREFIX}{field.upper()}"
+
+
+def load(cls: type[S], **overrides: Any) -> S:
+    """Build settings from the environment, `.env` and non-None overrides, or raise ConfigError."""
+    given = {key: value for key, value in overrides.items() if value is not None}
+    try:
+        return cls(**given)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else "?"
+            shown = "hidden" if field.endswith(_SECRET_SUFFIXES) else repr(error.get("input"))
+            problems.append(f"setting {env_name(field)} (value {shown}): {error['msg']}")
+        raise ConfigError("Invalid configuration: " + "; ".join(problems) + ".") from None

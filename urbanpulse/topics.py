@@ -1,0 +1,172 @@
+"""The MQTT topic grammar (contract v1): the one place topics are built and parsed.
+
+    {root}/readings/{district}/{kind}/{sensor}
+    {root}/sensors/{district}/{kind}/{sensor}            retained birth
+    {root}/truth/{district}/{kind}/{sensor}              injected ground truth
+    {root}/alerts/{district}/{kind}/{sensor}/{rule}      retained while active
+    {root}/rejected/{reason}
+    {root}/commands/alerts/ack
+    {root}/status/{service}/{instance}
+
+Every name is lowercase `[a-z0-9-]`, 1 to 64 characters, so no name can inject
+the separators or wildcards `/ + #`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from urbanpulse.errors import TopicError
+
+DEFAULT_ROOT = "city"
+_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?\Z")
+
+
+class Channel(StrEnum):
+    """The second topic level: what a message is."""
+
+    READINGS = "readings"
+    SENSORS = "sensors"
+    TRUTH = "truth"
+    ALERTS = "alerts"
+    REJECTED = "rejected"
+    COMMANDS = "commands"
+    STATUS = "status"
+
+
+_SENSOR_CHANNELS = (Channel.READINGS, Channel.SENSORS, Channel.TRUTH)
+
+
+def check_name(name: str, *, what: str = "name") -> str:
+    """Return `name` when it may stand as one topic level, else raise TopicError."""
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise TopicError(
+            f"Invalid {what} {name!r}: use 1-64 characters of lowercase a-z, 0-9 and '-', "
+            "not starting or ending with '-'."
+        )
+    return name
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    """A parsed topic. Fields a channel does not use are empty strings."""
+
+    root: str
+    channel: Channel
+    district: str = ""
+    kind: str = ""
+    sensor: str = ""
+    rule: str = ""
+    reason: str = ""
+    service: str = ""
+    instance: str = ""
+
+    def __str__(self) -> str:
+        return build(self)
+
+
+def sensor_topic(channel: Channel, district: str, kind: str, sensor: str,
+                 *, root: str = DEFAULT_ROOT) -> str:
+    """Build a readings, sensors (birth) or truth topic."""
+    if channel not in _SENSOR_CHANNELS:
+        raise TopicError(f"Channel {channel.value!r} does not address one sensor.")
+    return "/".join((
+        check_name(root, what="topic root"), channel.value, check_name(district, what="district"),
+        check_name(kind, what="kind"), check_name(sensor, what="sensor id"),
+    ))
+
+
+def reading_topic(district: str, kind: str, sensor: str, *, root: str = DEFAULT_ROOT) -> str:
+    """Build the topic a sensor publishes its readings on."""
+    return sensor_topic(Channel.READINGS, district, kind, sensor, root=root)
+
+
+def alert_topic(district: str, kind: str, sensor: str, rule: str,
+                *, root: str = DEFAULT_ROOT) -> str:
+    """Build the retained alert-state topic of one (rule, sensor)."""
+    return "/".join((
+        check_name(root, what="topic root"), Channel.ALERTS.value,
+        check_name(district, what="district"), check_name(kind, what="kind"),
+        check_name(sensor, what="sensor id"), check_name(rule, what="rule name"),
+    ))
+
+
+def rejected_topic(reason: str, *, root: str = DEFAULT_ROOT) -> str:
+    """Build the dead-letter topic for one rejection reason."""
+    return f"{check_name(root, what='topic root')}/rejected/{check_name(reason, what='reason')}"
+
+
+def ack_topic(*, root: str = DEFAULT_ROOT) -> str:
+    """Build the topic the api sends alert acknowledgements on."""
+    return f"{check_name(root, what='topic root')}/commands/alerts/ack"
+
+
+def status_topic(service: str, instance: str, *, root: str = DEFAULT_ROOT) -> str:
+    """Build the retained online/offline topic of one service instance."""
+    return "/".join((check_name(root, what="topic root"), Channel.STATUS.value,
+                     check_name(service, what="service"), check_name(instance, what="instance")))
+
+
+def subscription(channel: Channel, *, root: str = DEFAULT_ROOT, district: str = "+") -> str:
+    """Build a filter for every sensor topic of `channel`, optionally for one district."""
+    if district != "+":
+        check_name(district, what="district")
+    return f"{check_name(root, what='topic root')}/{channel.value}/{district}/+/+"
+
+
+def build(topic: Topic) -> str:
+    """Build the topic string a parsed Topic stands for."""
+    match topic.channel:
+        case Channel.READINGS | Channel.SENSORS | Channel.TRUTH:
+            return sensor_topic(topic.channel, topic.district, topic.kind, topic.sensor,
+                                root=topic.root)
+        case Channel.ALERTS:
+            return alert_topic(topic.district, topic.kind, topic.sensor, topic.rule,
+                               root=topic.root)
+        case Channel.REJECTED:
+            return rejected_topic(topic.reason, root=topic.root)
+        case Channel.COMMANDS:
+            return ack_topic(root=topic.root)
+        case Channel.STATUS:
+            return status_topic(topic.service, topic.instance, root=topic.root)
+    raise TopicError(f"Unknown channel {topic.channel!r}.")  # pragma: no cover
+
+
+def parse(topic: str) -> Topic:
+    """Parse a topic string of contract v1, or raise TopicError saying what is wrong."""
+    levels = topic.split("/")
+    if len(levels) < 3:
+        raise TopicError(f"Invalid topic {topic!r}: too few levels.")
+    root, channel_name, *rest = levels
+    check_name(root, what="topic root")
+    try:
+        channel = Channel(channel_name)
+    except ValueError:
+        raise TopicError(f"Invalid topic {topic!r}: unknown channel {channel_name!r}.") from None
+    expected = {
+        Channel.READINGS: 3, Channel.SENSORS: 3, Channel.TRUTH: 3, Channel.ALERTS: 4,
+        Channel.REJECTED: 1, Channel.COMMANDS: 2, Channel.STATUS: 2,
+    }[channel]
+    if len(rest) != expected:
+        raise TopicError(
+            f"Invalid topic {topic!r}: {channel.value} topics have {expected + 2} levels."
+        )
+    for level in rest:
+        check_name(level, what=f"{channel.value} topic level")
+    match channel:
+        case Channel.READINGS | Channel.SENSORS | Channel.TRUTH:
+            return Topic(root, channel, district=rest[0], kind=rest[1], sensor=rest[2])
+        case Channel.ALERTS:
+            return Topic(root, channel, district=rest[0], kind=rest[1], sensor=rest[2],
+                         rule=rest[3])
+        case Channel.REJECTED:
+            return Topic(root, channel, reason=rest[0])
+        case Channel.COMMANDS:
+            if rest != ["alerts", "ack"]:
+                raise TopicError(f"Invalid topic {topic!r}: the only command is alerts/ack.")
+            return Topic(root, channel)
+        case Channel.STATUS:
+            return Topic(root, channel, service=rest[0], instance=rest[1])
+    raise TopicError(f"Invalid topic {topic!r}.")  # pragma: no cover
