@@ -7,16 +7,22 @@ that need it skip, except under CI=true, where that is a failure.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import paho.mqtt.client as mqtt
 import pytest
 
+from ingest.service import Ingester
 from urbanpulse import stack
+from urbanpulse.settings import IngestSettings
 
 
 def _require(start: Any, *args: Any) -> stack.Server:
@@ -95,3 +101,71 @@ def influx_rows(url: str, db: str, query: str) -> list[dict[str, Any]]:
         for values in series["values"]:
             rows.append({**tags, **dict(zip(series["columns"], values, strict=True))})
     return rows
+
+
+@pytest.fixture
+def ingest_settings(mosquitto: stack.Server, influxd: stack.Server, influx_db: str,
+                    topic_root: str) -> IngestSettings:
+    """Ingester settings pointing at the test servers, with a short flush interval."""
+    return IngestSettings(
+        mqtt_host="127.0.0.1", mqtt_port=mosquitto.port, topic_root=topic_root,
+        influx_url=influxd.url, influx_db=influx_db, ingest_client_id=f"ingest-{topic_root}",
+        ingest_flush_interval_s=0.05, ingest_drain_timeout_s=10,
+    )
+
+
+@pytest.fixture
+async def ingester(ingest_settings: IngestSettings) -> AsyncIterator[Ingester]:
+    """An ingester running in the test's event loop, subscribed before the test starts."""
+    stop = asyncio.Event()
+    running = Ingester(ingest_settings)
+    task = asyncio.create_task(running.run(stop))
+    await asyncio.wait_for(running.subscribed.wait(), 10)
+    await asyncio.sleep(0.1)  # SUBACKs
+    yield running
+    stop.set()
+    await asyncio.wait_for(task, 30)
+
+
+class Recorder:
+    """A paho-mqtt subscriber that records (topic, payload) of what it receives."""
+
+    def __init__(self, port: int, topic_filter: str) -> None:
+        self.messages: list[tuple[str, bytes]] = []
+        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
+                                   client_id=f"rec-{uuid.uuid4().hex[:8]}")
+        self._client.on_message = lambda client, userdata, msg: self.messages.append(
+            (msg.topic, msg.payload))
+        subscribed = threading.Event()
+        self._client.on_subscribe = lambda *args: subscribed.set()
+        self._client.connect("127.0.0.1", port)
+        self._client.subscribe(topic_filter, qos=1)
+        self._client.loop_start()
+        assert subscribed.wait(10), "subscription not acknowledged"
+
+    def close(self) -> None:
+        self._client.loop_stop()
+        self._client.disconnect()
+
+
+def publish_all(port: int, messages: list[tuple[str, bytes]], *, retain: bool = False) -> None:
+    """Publish each message at QoS 1 with paho-mqtt and wait until all are acknowledged."""
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
+                         client_id=f"pub-{uuid.uuid4().hex[:8]}")
+    client.max_inflight_messages_set(1000)
+    client.max_queued_messages_set(0)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    infos = [client.publish(topic, payload, qos=1, retain=retain) for topic, payload in messages]
+    for info in infos:
+        info.wait_for_publish(30)
+    client.loop_stop()
+    client.disconnect()
+
+
+async def wait_until(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
+    """Poll `predicate` until it holds, or fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.05)

@@ -8,14 +8,18 @@ its field formatting only. Escaping follows the line-protocol reference:
 - tag keys, tag values and field keys: comma, equals sign and space;
 - string field values: double quote and backslash.
 
-Line protocol cannot carry a newline in a name or tag, a name or tag that ends in
-a backslash, an empty tag value, or a non-finite float: those raise
-LineProtocolError instead of writing something the server would misread.
+Line protocol cannot carry a newline in a name or tag, a backslash at the end of
+a name or tag or just before a space, comma, equals sign, double quote or
+backslash (InfluxDB 1.x reads `\\,` as an escaped backslash and then a separator,
+and drops the backslash of `\\"` in names), an
+empty tag value, or a non-finite float: those raise LineProtocolError instead of
+writing something the server would misread.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 
 from urbanpulse.errors import LineProtocolError
@@ -25,15 +29,16 @@ FieldValue = float | int | bool | str
 _MEASUREMENT = str.maketrans({",": r"\,", " ": r"\ "})
 _KEY = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ "})
 _STRING = str.maketrans({'"': r"\"", "\\": "\\\\"})
+_UNWRITABLE = re.compile(r"[\n\r]|\\(?:[ ,=\"\\]|\Z)")
 
 
 def _check_identifier(text: str, what: str) -> None:
     if not text:
         raise LineProtocolError(f"A {what} may not be empty.")
-    if "\n" in text or "\r" in text:
-        raise LineProtocolError(f"A {what} may not contain a line break: {text!r}.")
-    if text.endswith("\\"):
-        raise LineProtocolError(f"A {what} may not end in a backslash: {text!r}.")
+    if _UNWRITABLE.search(text):
+        raise LineProtocolError(
+            f"A {what} may not contain a line break, end in a backslash, or have a backslash "
+            f"before a space, comma, equals sign, quote or backslash: {text!r}.")
 
 
 def escape_measurement(name: str) -> str:

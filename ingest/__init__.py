@@ -1,0 +1,13 @@
+"""The ingester: MQTT in, validated line protocol out to InfluxDB, dead letters for the rest.
+
+    IngestError
+    └── WriteRejectedError   InfluxDB refused a single point for good (400/422)
+"""
+
+
+class IngestError(Exception):
+    """Base of the errors the ingester raises on purpose."""
+
+
+class WriteRejectedError(IngestError):
+    """InfluxDB refused one point; it is dead-lettered, never retried."""

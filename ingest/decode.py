@@ -1,0 +1,121 @@
+"""Parse at the edge: topic and payload bytes become a validated message or a rejection.
+
+Past this module nothing re-checks shapes. Every rejection carries one of
+`REASONS` (the last level of its dead-letter topic) and a sentence of detail.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import msgspec
+
+from urbanpulse.catalog import KINDS
+from urbanpulse.messages import Reading, SensorBirth, birth_decoder, reading_decoder
+
+REASONS = (
+    "oversize",           # payload larger than the configured limit
+    "bad-topic",          # topic outside the grammar
+    "malformed-json",     # not UTF-8 JSON at all
+    "non-finite",         # NaN or Infinity where a number belongs
+    "schema",             # JSON of the wrong shape or types
+    "unknown-kind",       # kind not in the catalog
+    "unknown-metric",     # metric the kind does not declare
+    "out-of-range",       # outside the metric's physical range
+    "topic-mismatch",     # topic levels and payload disagree
+    "future-timestamp",   # device time too far ahead of ours
+    "stale-timestamp",    # device time too far behind ours
+    "influx-rejected",    # InfluxDB refused the point (type conflict, parse error)
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """Why a message was refused: a reason from REASONS and a sentence."""
+
+    reason: str
+    detail: str
+
+
+def _decode_error(exc: msgspec.DecodeError, payload: bytes) -> Rejected:
+    if isinstance(exc, msgspec.ValidationError):
+        if str(exc).startswith("Number out of range"):  # a float literal overflowing to inf
+            return Rejected("non-finite", f"A number is not finite: {exc}.")
+        return Rejected("schema", f"Payload does not match the schema: {exc}.")
+    if b"NaN" in payload or b"Infinity" in payload:
+        return Rejected("non-finite", "NaN or Infinity is not a JSON number.")
+    return Rejected("malformed-json", f"Payload is not valid JSON: {exc}.")
+
+
+class Decoder:
+    """Validates readings and births for one topic root and one set of limits."""
+
+    def __init__(self, *, root: str, max_payload_bytes: int, max_future_s: float,
+                 max_age_s: float) -> None:
+        self._root = root
+        self._max_payload = max_payload_bytes
+        self._max_future_ms = int(max_future_s * 1000)
+        self._max_age_ms = int(max_age_s * 1000)
+
+    def _levels(self, topic: str, channel: str) -> list[str] | Rejected:
+        levels = topic.split("/")
+        if len(levels) != 5 or levels[0] != self._root or levels[1] != channel:
+            return Rejected("bad-topic", f"Topic {topic!r} is not {self._root}/{channel}/"
+                            "{district}/{kind}/{sensor}.")
+        return levels
+
+    def reading(self, topic: str, payload: bytes, now_ms: int) -> Reading | Rejected:
+        """Return the reading in `payload`, or why it is refused, at time `now_ms`."""
+        if len(payload) > self._max_payload:
+            return Rejected("oversize", f"Payload of {len(payload)} bytes exceeds the limit of "
+                            f"{self._max_payload}.")
+        levels = self._levels(topic, "readings")
+        if isinstance(levels, Rejected):
+            return levels
+        try:
+            reading = reading_decoder.decode(payload)
+        except msgspec.DecodeError as exc:
+            return _decode_error(exc, payload)
+        if (reading.district, reading.kind, reading.sensor) != (levels[2], levels[3], levels[4]):
+            return Rejected("topic-mismatch", f"Payload names {reading.district}/{reading.kind}/"
+                            f"{reading.sensor} but the topic says {'/'.join(levels[2:])}.")
+        kind = KINDS.get(reading.kind)
+        if kind is None:
+            return Rejected("unknown-kind", f"Kind {reading.kind!r} is not in the catalog.")
+        metrics = kind.metrics
+        for name, value in reading.values.items():
+            metric = metrics.get(name)
+            if metric is None:
+                return Rejected("unknown-metric",
+                                f"Kind {kind.name!r} has no metric {name!r}.")
+            if not metric.low <= value <= metric.high:
+                return Rejected("out-of-range", f"{name}={value} {metric.unit} is outside "
+                                f"{metric.low}..{metric.high}.")
+        if reading.ts > now_ms + self._max_future_ms:
+            return Rejected("future-timestamp", f"ts {reading.ts} is {reading.ts - now_ms} ms "
+                            "ahead of the ingester's clock.")
+        if reading.ts < now_ms - self._max_age_ms:
+            return Rejected("stale-timestamp", f"ts {reading.ts} is {now_ms - reading.ts} ms "
+                            "behind the ingester's clock.")
+        return reading
+
+    def birth(self, topic: str, payload: bytes) -> SensorBirth | Rejected | None:
+        """Return the birth in `payload`, None for a cleared retained topic, or a rejection."""
+        if not payload:
+            return None
+        if len(payload) > self._max_payload:
+            return Rejected("oversize", f"Payload of {len(payload)} bytes exceeds the limit of "
+                            f"{self._max_payload}.")
+        levels = self._levels(topic, "sensors")
+        if isinstance(levels, Rejected):
+            return levels
+        try:
+            birth = birth_decoder.decode(payload)
+        except msgspec.DecodeError as exc:
+            return _decode_error(exc, payload)
+        if (birth.district, birth.kind, birth.sensor) != (levels[2], levels[3], levels[4]):
+            return Rejected("topic-mismatch", f"Birth names {birth.district}/{birth.kind}/"
+                            f"{birth.sensor} but the topic says {'/'.join(levels[2:])}.")
+        if birth.kind not in KINDS:
+            return Rejected("unknown-kind", f"Kind {birth.kind!r} is not in the catalog.")
+        return birth

@@ -1,0 +1,171 @@
+"""From accepted message to acknowledgement: batching, writing, dead-lettering.
+
+`Pipeline.handle` returns only when the message may be acknowledged: after the
+batch holding it got 204 from InfluxDB, or after it was dead-lettered. The
+caller (the MQTT edge) sends PUBACK then, so a crash loses nothing. The number
+of messages awaiting acknowledgement is bounded by the broker's Receive
+Maximum, which is the ingester's backpressure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from ingest.decode import Decoder, Rejected
+from ingest.points import PointEncoder, birth_point
+from ingest.writer import InfluxWriter
+from urbanpulse.errors import LineProtocolError
+from urbanpulse.messages import Rejection, encoder
+from urbanpulse.topics import rejected_topic
+
+log = logging.getLogger(__name__)
+
+
+class Publisher(Protocol):
+    """Publishes one QoS 1 message (dead letters, status)."""
+
+    def publish(self, topic: str, payload: bytes, *, retain: bool) -> None: ...
+
+
+@dataclass(slots=True)
+class _Batch:
+    lines: list[str] = field(default_factory=list)
+    sources: list[tuple[str, bytes]] = field(default_factory=list)
+    done: asyncio.Future[None] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future())
+    opened: float = 0.0
+
+
+@dataclass(slots=True)
+class PipelineStats:
+    """What the pipeline has done since it started."""
+
+    received: int = 0
+    written: int = 0
+    births: int = 0
+    batches: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+
+
+class Pipeline:
+    """Validates, batches and writes messages; dead-letters what cannot be written."""
+
+    def __init__(self, *, decoder: Decoder, writer: InfluxWriter, publisher: Publisher,
+                 root: str, batch_size: int, flush_interval_s: float,
+                 clock: Callable[[], float] = time.time) -> None:
+        self._decoder = decoder
+        self._writer = writer
+        self._publisher = publisher
+        self._root = root
+        self._batch_size = batch_size
+        self._flush_interval = flush_interval_s
+        self._clock = clock
+        self._encoder = PointEncoder()
+        self._batch = _Batch()
+        self._has_data = asyncio.Event()
+        self._full = asyncio.Event()
+        self._writing = 0
+        self.stats = PipelineStats()
+
+    @property
+    def pending(self) -> int:
+        """Messages accepted but not yet acknowledgeable."""
+        return len(self._batch.lines) + self._writing
+
+    async def handle(self, topic: str, payload: bytes) -> None:
+        """Take one message; return when it may be acknowledged."""
+        self.stats.received += 1
+        channel = topic.split("/", 2)[1] if topic.count("/") >= 2 else ""
+        line: str | None
+        try:
+            if channel == "sensors":
+                birth = self._decoder.birth(topic, payload)
+                if birth is None:
+                    return
+                if isinstance(birth, Rejected):
+                    self.dead_letter(topic, payload, birth)
+                    return
+                line = birth_point(birth)
+                self.stats.births += 1
+            else:
+                reading = self._decoder.reading(topic, payload, int(self._clock() * 1000))
+                if isinstance(reading, Rejected):
+                    self.dead_letter(topic, payload, reading)
+                    return
+                line = self._encoder.reading(reading)
+        except LineProtocolError as exc:
+            self.dead_letter(topic, payload, Rejected("schema", str(exc)))
+            return
+        await self._add(line, topic, payload)
+
+    def _add(self, line: str, topic: str, payload: bytes) -> asyncio.Future[None]:
+        batch = self._batch
+        if not batch.lines:
+            batch.opened = time.monotonic()
+            self._has_data.set()
+        batch.lines.append(line)
+        batch.sources.append((topic, payload))
+        if len(batch.lines) >= self._batch_size:
+            self._full.set()
+        return asyncio.shield(batch.done)
+
+    def dead_letter(self, topic: str, payload: bytes, rejected: Rejected) -> None:
+        """Publish a rejection on `{root}/rejected/{reason}` and count it."""
+        self.stats.rejected[rejected.reason] += 1
+        try:
+            text, encoding = payload.decode("utf-8"), "utf-8"
+        except UnicodeDecodeError:
+            text, encoding = base64.b64encode(payload).decode("ascii"), "base64"
+        message = Rejection(v=1, ts=int(self._clock() * 1000), topic=topic,
+                            reason=rejected.reason, detail=rejected.detail, payload=text,
+                            encoding=encoding)  # type: ignore[arg-type]
+        log.warning("rejected %s (%s): %s; payload %.200r", topic, rejected.reason,
+                    rejected.detail, payload)
+        self._publisher.publish(rejected_topic(rejected.reason, root=self._root),
+                                encoder.encode(message), retain=False)
+
+    async def run(self) -> None:
+        """Flush batches for ever: when full, or `flush_interval_s` after their first line."""
+        while True:
+            await self._has_data.wait()
+            wait = self._flush_interval - (time.monotonic() - self._batch.opened)
+            if wait > 0 and not self._full.is_set():
+                try:
+                    await asyncio.wait_for(self._full.wait(), wait)
+                except TimeoutError:
+                    pass
+            await self.flush()
+
+    async def drain(self) -> None:
+        """Flush without waiting for the interval until nothing is pending (run() must run)."""
+        while self.pending:
+            if self._batch.lines:
+                self._full.set()
+            await asyncio.sleep(0.01)
+
+    async def flush(self) -> None:
+        """Write the open batch now, dead-letter refused points, release its messages."""
+        batch = self._batch
+        if not batch.lines:
+            return
+        self._batch = _Batch()
+        self._has_data.clear()
+        self._full.clear()
+        self._writing = len(batch.lines)
+        try:
+            refused = await self._writer.write(batch.lines)
+            for index, message in refused:
+                topic, payload = batch.sources[index]
+                self.dead_letter(topic, payload, Rejected("influx-rejected", message))
+            self.stats.written += len(batch.lines) - len(refused)
+            self.stats.batches += 1
+        finally:
+            self._writing = 0
+        batch.done.set_result(None)

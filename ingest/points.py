@@ -1,0 +1,51 @@
+"""Readings and births as InfluxDB line protocol (DESIGN §3).
+
+A reading becomes one point in the measurement named by its kind, tagged with
+`sensor` and `district`, its metric values as float fields and `seq` as an
+integer, timestamped with the device's `ts` in ms. Metric names were checked
+against the catalog by decode, so they need no escaping here; series keys are
+cached per sensor.
+"""
+
+from __future__ import annotations
+
+from urbanpulse.lineprotocol import FieldValue, encode_point, series_key
+from urbanpulse.messages import Reading, SensorBirth
+
+SENSORS_MEASUREMENT = "sensors"
+_BIRTH_FIELDS = frozenset({"lat", "lon", "site", "zone", "interval_s"})
+_MAX_CACHED_SERIES = 1_000_000
+
+
+class PointEncoder:
+    """Encodes readings and births, caching each series key."""
+
+    def __init__(self) -> None:
+        self._keys: dict[tuple[str, str, str], str] = {}
+
+    def reading(self, reading: Reading) -> str:
+        """Return the line-protocol point of one validated reading."""
+        ident = (reading.kind, reading.sensor, reading.district)
+        key = self._keys.get(ident)
+        if key is None:
+            if len(self._keys) >= _MAX_CACHED_SERIES:
+                self._keys.clear()
+            key = series_key(reading.kind, {"sensor": reading.sensor,
+                                            "district": reading.district})
+            self._keys[ident] = key
+        fields = ",".join([f"{name}={value!r}" for name, value in reading.values.items()])
+        return f"{key} {fields},seq={reading.seq}i {reading.ts}"
+
+
+def birth_point(birth: SensorBirth) -> str:
+    """Return the `sensors` point of a birth: location, site, zone, interval, attributes."""
+    fields: dict[str, FieldValue] = {
+        "lat": birth.lat, "lon": birth.lon, "site": birth.site, "zone": birth.zone,
+        "interval_s": birth.interval_s,
+    }
+    for name, value in birth.attributes.items():
+        if name not in _BIRTH_FIELDS:
+            fields[name] = value
+    return encode_point(SENSORS_MEASUREMENT,
+                        {"sensor": birth.sensor, "kind": birth.kind, "district": birth.district},
+                        fields, birth.ts)

@@ -1,0 +1,156 @@
+"""The `urbanpulse` command: one subcommand per process (`sim`, `ingest`, `api`, `up`).
+
+Flags override `URBANPULSE_*` variables and `.env`; a bad value of either stops
+the command before it connects anywhere, with a sentence naming the setting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from urbanpulse import __version__
+from urbanpulse.errors import ConfigError, UrbanPulseError
+from urbanpulse.settings import ApiSettings, IngestSettings, SimSettings, load
+
+
+def _mqtt_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--mqtt-host", help="broker host (URBANPULSE_MQTT_HOST)")
+    parser.add_argument("--mqtt-port", type=int, help="broker port (URBANPULSE_MQTT_PORT)")
+    parser.add_argument("--topic-root", help="first topic level (URBANPULSE_TOPIC_ROOT)")
+
+
+def _influx_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--influx-url", help="InfluxDB base URL (URBANPULSE_INFLUX_URL)")
+    parser.add_argument("--influx-db", help="database or bucket (URBANPULSE_INFLUX_DB)")
+
+
+def _common(args: argparse.Namespace) -> dict[str, Any]:
+    return {"mqtt_host": args.mqtt_host, "mqtt_port": args.mqtt_port,
+            "topic_root": args.topic_root}
+
+
+def _run_sim(args: argparse.Namespace) -> int:
+    from simulator.run import main  # noqa: PLC0415  (each service imports only its own deps)
+
+    settings = load(SimSettings, **_common(args), sim_seed=args.seed, sim_speed=args.speed,
+                    sim_duration_s=args.duration, sim_scale=args.scale,
+                    sim_sensors=args.sensors, sim_start=args.start, sim_output=args.output)
+    return main(settings)
+
+
+def _run_ingest(args: argparse.Namespace) -> int:
+    from ingest.service import main  # noqa: PLC0415
+
+    settings = load(IngestSettings, **_common(args), influx_url=args.influx_url,
+                    influx_db=args.influx_db, ingest_districts=args.districts,
+                    ingest_instance=args.instance)
+    return main(settings)
+
+
+def _run_api(args: argparse.Namespace) -> int:
+    from api.main import main  # noqa: PLC0415
+
+    settings = load(ApiSettings, **_common(args), influx_url=args.influx_url,
+                    influx_db=args.influx_db, api_host=args.host, api_port=args.port)
+    return main(settings)
+
+
+def _run_up(args: argparse.Namespace) -> int:
+    from urbanpulse.up import LocalStack  # noqa: PLC0415
+
+    stack = LocalStack(data_dir=args.data_dir, mqtt_port=args.mqtt_port,
+                       influx_port=args.influx_port, api_port=args.api_port,
+                       sim_args=args.sim_args)
+    return stack.run()
+
+
+def _start(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the parser of the whole command line."""
+    parser = argparse.ArgumentParser(
+        prog="urbanpulse", description="UrbanPulse: a simulated city IoT sensor platform.")
+    parser.add_argument("--version", action="version", version=f"urbanpulse {__version__}")
+    parser.add_argument("--log-level", default="INFO",
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log verbosity")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sim = commands.add_parser("sim", help="publish simulated sensor readings",
+                              description="Simulate the city's sensors and publish their "
+                              "births and readings over MQTT (or write them with --output).")
+    _mqtt_flags(sim)
+    sim.add_argument("--seed", type=int, help="seed of every random stream (URBANPULSE_SIM_SEED)")
+    sim.add_argument("--speed", type=float,
+                     help="simulated seconds per real second; 0 runs unpaced")
+    sim.add_argument("--duration", type=float, help="simulated seconds to run (default: forever)")
+    sim.add_argument("--scale", type=float, help="multiplies the city's sensor counts")
+    sim.add_argument("--sensors", type=int, help="total number of sensors (overrides --scale)")
+    sim.add_argument("--start", type=_start,
+                     help="simulated start, ISO 8601 (default: now); fix it for identical runs")
+    sim.add_argument("--output", help="jsonl:PATH or '-' to write messages instead of publishing")
+    sim.set_defaults(run=_run_sim)
+
+    ingest = commands.add_parser("ingest", help="validate readings and write them to InfluxDB",
+                                 description="Consume readings and births from the broker, "
+                                 "validate them, write them to InfluxDB and dead-letter the rest.")
+    _mqtt_flags(ingest)
+    _influx_flags(ingest)
+    ingest.add_argument("--districts", help="comma-separated districts to consume (default all)")
+    ingest.add_argument("--instance", help="instance name in status topics")
+    ingest.set_defaults(run=_run_ingest)
+
+    api = commands.add_parser("api", help="serve the HTTP API",
+                              description="Serve sensors, readings and health over HTTP.")
+    _mqtt_flags(api)
+    _influx_flags(api)
+    api.add_argument("--host", help="listen address (URBANPULSE_API_HOST)")
+    api.add_argument("--port", type=int, help="listen port (URBANPULSE_API_PORT)")
+    api.set_defaults(run=_run_api)
+
+    up = commands.add_parser("up", help="run the whole pipeline on local mosquitto and influxd",
+                             description="Start mosquitto and influxd from PATH, then the "
+                             "simulator, the ingester and the api; Ctrl-C stops them all.")
+    up.add_argument("--data-dir", type=Path, default=Path(".urbanpulse"),
+                    help="folder for the servers' data and logs (default ./.urbanpulse)")
+    up.add_argument("--mqtt-port", type=int, default=1883, help="broker port (default 1883)")
+    up.add_argument("--influx-port", type=int, default=8086, help="InfluxDB port (default 8086)")
+    up.add_argument("--api-port", type=int, default=8000, help="api port (default 8000)")
+    up.add_argument("sim_args", nargs=argparse.REMAINDER,
+                    help="after '--': extra flags for the simulator, e.g. -- --scale 5")
+    up.set_defaults(run=_run_up)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for chatty in ("gmqtt", "httpx", "uvicorn.access"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLogger().level))
+    run: Callable[[argparse.Namespace], int] = args.run
+    try:
+        return run(args)
+    except ConfigError as exc:
+        print(f"urbanpulse {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except UrbanPulseError as exc:
+        print(f"urbanpulse {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
