@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
 import time
 from collections import Counter
@@ -137,10 +138,8 @@ class Pipeline:
             await self._has_data.wait()
             wait = self._flush_interval - (time.monotonic() - self._batch.opened)
             if wait > 0 and not self._full.is_set():
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._full.wait(), wait)
-                except TimeoutError:
-                    pass
             await self.flush()
 
     async def drain(self) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
 from ingest.service import Ingester
 from urbanpulse import stack
@@ -132,10 +133,10 @@ class Recorder:
 
     def __init__(self, port: int, topic_filter: str) -> None:
         self.messages: list[tuple[str, bytes]] = []
-        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
+        self._client = mqtt.Client(CallbackAPIVersion.VERSION2,
                                    client_id=f"rec-{uuid.uuid4().hex[:8]}")
         self._client.on_message = lambda client, userdata, msg: self.messages.append(
-            (msg.topic, msg.payload))
+            (msg.topic, bytes(msg.payload)))
         subscribed = threading.Event()
         self._client.on_subscribe = lambda *args: subscribed.set()
         self._client.connect("127.0.0.1", port)
@@ -150,7 +151,7 @@ class Recorder:
 
 def publish_all(port: int, messages: list[tuple[str, bytes]], *, retain: bool = False) -> None:
     """Publish each message at QoS 1 with paho-mqtt and wait until all are acknowledged."""
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
+    client = mqtt.Client(CallbackAPIVersion.VERSION2,
                          client_id=f"pub-{uuid.uuid4().hex[:8]}")
     client.max_inflight_messages_set(1000)
     client.max_queued_messages_set(0)

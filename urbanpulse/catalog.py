@@ -13,9 +13,9 @@ Metric names follow the FIWARE Smart Data Models in snake_case where one exists.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping
 
 from urbanpulse.topics import check_name
 
@@ -56,7 +56,8 @@ class SensorKind:
     def __post_init__(self) -> None:
         check_name(self.name, what="kind name")
         if self.interval_s <= 0:
-            raise ValueError(f"Kind {self.name!r} needs a positive interval, not {self.interval_s}.")
+            raise ValueError(f"Kind {self.name!r} needs a positive interval, "
+                             f"not {self.interval_s}.")
         if not self.metrics:
             raise ValueError(f"Kind {self.name!r} declares no metrics.")
         object.__setattr__(self, "metrics", MappingProxyType(dict(self.metrics)))
@@ -90,7 +91,7 @@ def _metrics(*metrics: Metric) -> dict[str, Metric]:
 
 PARKING = register(SensorKind(
     name="parking",
-    description="Off-street parking lots (counts) and on-street bay sensors (occupancy)",
+    description="Parking lots (counts) and on-street bay sensors (occupancy)",
     interval_s=60,
     fiware_type="OffStreetParking",
     metrics=_metrics(
@@ -143,12 +144,12 @@ ENERGY = register(SensorKind(
     interval_s=900,
     fiware_type="ThreePhaseAcMeasurement",
     metrics=_metrics(
-        Metric("total_active_energy_import", "kWh", 0, 1e10, "Cumulative register, whole building"),
+        Metric("total_active_energy_import", "kWh", 0, 1e10, "Cumulative register, building"),
         Metric("total_active_power", "kW", 0, 200_000, "Mean active power over the interval"),
         Metric("lighting_socket_kwh", "kWh", 0, 1e10, "Cumulative register, lighting and sockets"),
         Metric("hvac_kwh", "kWh", 0, 1e10, "Cumulative register, HVAC"),
         Metric("power_kwh", "kWh", 0, 1e10, "Cumulative register, power (lifts, pumps, fans)"),
-        Metric("special_kwh", "kWh", 0, 1e10, "Cumulative register, special (data centre, kitchen)"),
+        Metric("special_kwh", "kWh", 0, 1e10, "Cumulative register, special (data centre…)"),
     ),
 ))
 
@@ -158,9 +159,9 @@ NOISE = register(SensorKind(
     interval_s=60,
     fiware_type="NoiseLevelObserved",
     metrics=_metrics(
-        Metric("laeq", "dB(A)", 10, 150, "Equivalent continuous A-weighted level over the interval"),
+        Metric("laeq", "dB(A)", 10, 150, "Equivalent continuous A-weighted level"),
         Metric("lamax", "dB(A)", 10, 160, "Maximum A-weighted level over the interval"),
-        Metric("la10", "dB(A)", 10, 150, "Level exceeded 10 % of the interval"),
-        Metric("la90", "dB(A)", 10, 150, "Level exceeded 90 % of the interval (background)"),
+        Metric("la10", "dB(A)", 10, 150, "Level exceeded 10 % of the time"),
+        Metric("la90", "dB(A)", 10, 150, "Level exceeded 90 % of the time (background)"),
     ),
 ))

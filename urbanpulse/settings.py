@@ -78,7 +78,7 @@ class SimSettings(_Base):
     """Settings of `urbanpulse sim`."""
 
     sim_seed: int = Field(42, ge=0, description="Seed of every random stream")
-    sim_speed: float = Field(1.0, ge=0, description="Simulated seconds per real second; 0 = unpaced")
+    sim_speed: float = Field(1.0, ge=0, description="Simulated s per real s; 0 = unpaced")
     sim_scale: float = Field(1.0, gt=0, le=2000, description="Multiplies the city's sensor counts")
     sim_sensors: int | None = Field(None, gt=0, description="Total sensors (overrides scale)")
     sim_duration_s: float | None = Field(None, gt=0, description="Simulated seconds to run")
@@ -109,10 +109,10 @@ class IngestSettings(_InfluxMixin, _Base):
     ingest_max_inflight: int = Field(20_000, ge=1, le=65535,
                                      description="MQTT Receive Maximum: unacked messages in flight")
     ingest_session_expiry_s: int = Field(86_400, ge=3600, description="Persistent session lifetime")
-    ingest_max_payload_bytes: int = Field(16_384, ge=256, description="Larger payloads are rejected")
+    ingest_max_payload_bytes: int = Field(16_384, ge=256, description="Larger payloads are refused")
     ingest_max_future_s: float = Field(300, ge=0, description="Rejects readings further ahead")
-    ingest_max_age_s: float = Field(31 * 86_400, gt=0, description="Rejects readings older than this")
-    ingest_retry_max_s: float = Field(30, gt=0, description="Longest back-off between write retries")
+    ingest_max_age_s: float = Field(31 * 86_400, gt=0, description="Refuses older readings")
+    ingest_retry_max_s: float = Field(30, gt=0, description="Longest back-off between retries")
     ingest_drain_timeout_s: float = Field(20, gt=0, description="Bound on the SIGTERM drain")
     ingest_health_file: str | None = Field(
         None, description="Touched every few seconds while subscribed (container healthcheck)")

@@ -23,13 +23,14 @@ async def test_bad_input_is_dead_lettered_and_good_input_written(
     cases = [case for case in BAD_INPUTS if case[0] != "bad-topic"]
     bad = []
     for case, topic, payload in cases:
+        sent = payload
         if case in ("future", "stale"):  # re-base the window on the real clock
             reading = json.loads(payload)
             reading["ts"] = now + 3_600_000 if case == "future" else now - 40 * 86_400_000
-            payload = json.dumps(reading).encode()
+            sent = json.dumps(reading).encode()
         if case == "oversize":
-            payload = payload.replace(b'"pad": "', b'"pad": "' + b"x" * 20_000)
-        bad.append((topic.replace("city/", f"{topic_root}/", 1), payload))
+            sent = payload.replace(b'"pad": "', b'"pad": "' + b"x" * 20_000)
+        bad.append((topic.replace("city/", f"{topic_root}/", 1), sent))
     good = [(f"{topic_root}/readings/pudong/air/air-pudong-{n:04d}",
              json.dumps({"v": 1, "sensor": f"air-pudong-{n:04d}", "kind": "air",
                          "district": "pudong", "ts": now, "seq": n,
@@ -60,8 +61,8 @@ async def test_points_influxdb_refuses_are_isolated_and_dead_lettered(
         topic_root: str) -> None:
     now = int(time.time() * 1000)
     # An integer field `pm25` makes every later float pm25 point a field-type conflict.
-    conflict = httpx.post(f"{influxd.url}/write?db={influx_db}&precision=ms", content=f"air,district=pudong,sensor=air-pudong-0009 "
-                          f"pm25=1i {now - 1000}")
+    conflict = httpx.post(f"{influxd.url}/write?db={influx_db}&precision=ms",
+                          content=f"air,district=pudong,sensor=air-pudong-0009 pm25=1i {now}")
     assert conflict.status_code == 204
     rejected = Recorder(mosquitto.port, f"{topic_root}/rejected/#")
     messages = [(f"{topic_root}/readings/pudong/{kind}/{kind}-pudong-0009",

@@ -1,0 +1,55 @@
+# One command per verb, the same for people and CI.
+#   make run    the whole pipeline on local mosquitto and influxd (installs them with apt if missing)
+#   make test   the test suite against real mosquitto and influxd on free loopback ports
+#   make lint   ruff and mypy --strict
+#   make bench  benchmarks, each printing one JSON document
+#   make check  lint, then test
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PACKAGES := mosquitto mosquitto-clients influxdb
+
+.PHONY: install run servers test lint bench check clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test,lint]'
+	touch $@
+
+install: $(VENV)/.installed
+
+servers:
+	@missing=""; \
+	for bin in mosquitto:mosquitto mosquitto_sub:mosquitto-clients influxd:influxdb; do \
+	  name=$${bin%%:*}; pkg=$${bin##*:}; \
+	  PATH="$$PATH:/usr/sbin:/usr/local/sbin" command -v $$name >/dev/null 2>&1 || missing="$$missing $$pkg"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else \
+	    echo "missing:$$missing - install them (apt-get install$$missing) and run make again" >&2; \
+	    exit 1; \
+	  fi; \
+	fi
+
+run: install servers
+	$(VENV)/bin/urbanpulse up
+
+test: install
+	$(PY) -m pytest
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+bench: install servers
+	@for script in bench/*.py; do $(PY) $$script; done
+
+check: lint test
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
