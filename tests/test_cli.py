@@ -1,0 +1,58 @@
+"""The command line: every subcommand documents itself; bad configuration stops it at once."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from urbanpulse import stack
+from urbanpulse.cli import main
+
+
+def _urbanpulse(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("URBANPULSE_")}
+    return subprocess.run([sys.executable, "-m", "urbanpulse", *args], capture_output=True,
+                          text=True, timeout=60, env={**clean, **(env or {})}, check=False)
+
+
+@pytest.mark.parametrize("command", ["sim", "ingest", "api", "up"])
+def test_every_subcommand_has_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as raised:
+        main([command, "--help"])
+    assert raised.value.code == 0
+    assert f"usage: urbanpulse {command}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("command", "variable", "value"), [
+    ("sim", "URBANPULSE_SIM_SPEED", "fast"),
+    ("ingest", "URBANPULSE_INGEST_BATCH_SIZE", "0"),
+    ("api", "URBANPULSE_API_PORT", "99999"),
+])
+def test_bad_setting_exits_2_naming_it(command: str, variable: str, value: str) -> None:
+    result = _urbanpulse(command, env={variable: value})
+    assert result.returncode == 2
+    assert variable in result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+
+
+def test_bad_flag_exits_2_naming_the_setting() -> None:
+    result = _urbanpulse("sim", "--output", "csv:readings.csv")
+    assert result.returncode == 2
+    assert "URBANPULSE_SIM_OUTPUT" in result.stderr
+
+
+def test_missing_server_binary_names_the_package() -> None:
+    with pytest.raises(stack.MissingBinaryError) as raised:
+        stack.find_binary("no-such-broker", "no-such-package")
+    message = str(raised.value)
+    assert "apt-get install no-such-package" in message
+    assert "\n" not in message
+
+
+def test_up_refuses_a_bad_port() -> None:
+    result = _urbanpulse("up", "--mqtt-port", "70000")
+    assert result.returncode == 2
+    assert "--mqtt-port" in result.stderr
