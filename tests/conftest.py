@@ -26,14 +26,21 @@ from urbanpulse import stack
 from urbanpulse.settings import IngestSettings
 
 
-def _require(start: Any, *args: Any) -> stack.Server:
+def _require(start: Any, *args: Any) -> Any:
     try:
-        server: stack.Server = start(*args)
+        server = start(*args)
     except stack.MissingBinaryError as exc:
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI=true and a server is missing: {exc}")
         pytest.skip(str(exc))
     return server
+
+
+@pytest.fixture(scope="session")
+def server_binaries() -> None:
+    """Skip (or under CI=true fail) when mosquitto or influxd is not installed."""
+    for name, package in (("mosquitto", "mosquitto"), ("influxd", "influxdb")):
+        _require(stack.find_binary, name, package)
 
 
 @pytest.fixture(scope="session")

@@ -55,10 +55,10 @@ class LocalStack:
         return env
 
     def _spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
-        log = (self._data / f"{name}.log").open("ab")
-        process = subprocess.Popen([sys.executable, "-m", "urbanpulse", name, *args],
-                                   env=self._env(), stdout=log, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL)
+        with (self._data / f"{name}.log").open("ab") as log:
+            process = subprocess.Popen([sys.executable, "-m", "urbanpulse", name, *args],
+                                       env=self._env(), stdout=log, stderr=subprocess.STDOUT,
+                                       stdin=subprocess.DEVNULL)
         self._services.append((name, process))
         return process
 

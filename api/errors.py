@@ -1,0 +1,31 @@
+"""Exceptions of the api package.
+
+    ApiError
+    └── InfluxError             InfluxDB did not answer a query with data
+        ├── InfluxUnavailableError  no connection, a timeout or a 5xx answer (HTTP 503)
+        └── InfluxQueryError        a 4xx answer or an `error` in the results (HTTP 502)
+
+Routes raise FastAPI's `HTTPException` for what the client got wrong (404, 422);
+the exceptions here are about the servers behind the api, and `api.main` turns
+them into responses with the sentence they carry.
+"""
+
+from __future__ import annotations
+
+from urbanpulse.errors import UrbanPulseError
+
+
+class ApiError(UrbanPulseError):
+    """Base of every error the api raises on purpose."""
+
+
+class InfluxError(ApiError):
+    """InfluxDB did not answer a query with data."""
+
+
+class InfluxUnavailableError(InfluxError):
+    """InfluxDB could not be reached, timed out or answered with a server error."""
+
+
+class InfluxQueryError(InfluxError):
+    """InfluxDB refused a query: a client error status or an `error` in its results."""

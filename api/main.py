@@ -1,0 +1,118 @@
+"""The FastAPI application: `create_app(settings)` builds it, `main(settings)` serves it.
+
+Settings are passed in, never read at import time. The app's lifespan opens one
+HTTP client for InfluxDB and closes it on shutdown. Errors of the servers behind
+the api become responses with a sentence: InfluxDB unreachable is 503, a query
+InfluxDB refused is 502.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from types import FrameType
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from api.errors import InfluxError, InfluxUnavailableError
+from api.influx import InfluxQuery, InfluxTransport, open_influx
+from api.routes import health, sensors
+from urbanpulse import __version__
+from urbanpulse.settings import ApiSettings
+
+logger = logging.getLogger(__name__)
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+DESCRIPTION = """\
+Sensor metadata, latest values and time series of the UrbanPulse simulated city,
+read from InfluxDB, plus the health of the broker and the database.
+Every 422 names the offending parameter in `detail[].loc`.
+"""
+
+
+async def _influx_error(request: Request, exc: Exception) -> JSONResponse:
+    """Answer 503 when InfluxDB is unreachable and 502 when it refused the query."""
+    status = 503 if isinstance(exc, InfluxUnavailableError) else 502
+    logger.warning("%s %s answered %d: %s", request.method, request.url.path, status, exc)
+    return JSONResponse({"detail": str(exc)}, status_code=status)
+
+
+def create_app(settings: ApiSettings, *,
+               influx_transport: InfluxTransport | None = None) -> FastAPI:
+    """Build the api for `settings`.
+
+    Args:
+        settings: The api's settings; the routes read them through `SettingsDep`.
+        influx_transport: Talk to InfluxDB through this transport instead of HTTP
+            (tests inject a failing one).
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if influx_transport is not None:
+            yield
+            return
+        async with open_influx(settings) as influx:
+            app.state.influx = influx
+            try:
+                yield
+            finally:
+                del app.state.influx
+
+    app = FastAPI(title="UrbanPulse API", version=__version__, description=DESCRIPTION,
+                  lifespan=lifespan)
+    app.state.settings = settings
+    if influx_transport is not None:
+        app.state.influx = InfluxQuery(influx_transport, settings.influx_db)
+    app.add_exception_handler(InfluxError, _influx_error)
+    app.include_router(health.router)
+    app.include_router(sensors.router, prefix="/v1")
+    return app
+
+
+def main(settings: ApiSettings) -> int:
+    """Serve the api on `settings.api_host:api_port` until SIGINT or SIGTERM.
+
+    Returns 0 after a graceful shutdown, or uvicorn's non-zero code when it could
+    not start (for example, the port is taken).
+    """
+    config = uvicorn.Config(create_app(settings), host=settings.api_host,
+                            port=settings.api_port, lifespan="on", log_level="info")
+    server = uvicorn.Server(config)
+    with _stop_on_signals(server):
+        try:
+            server.run()
+        except SystemExit as exc:  # uvicorn exits this way when it cannot bind or start up
+            return exc.code if isinstance(exc.code, int) else 1
+    return 0
+
+
+@contextmanager
+def _stop_on_signals(server: uvicorn.Server) -> Iterator[None]:
+    """Make SIGINT/SIGTERM stop `server` gracefully and let `main` return afterwards.
+
+    uvicorn handles both signals while it serves, then restores the handlers it
+    found and raises the signal again, which would end the process by the signal
+    (or raise KeyboardInterrupt). The handler installed here asks the server to
+    exit instead, which also covers a signal that arrives before uvicorn listens.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def note(signum: int, frame: FrameType | None) -> None:
+        logger.info("Stopping on %s.", signal.Signals(signum).name)
+        server.should_exit = True
+
+    previous = {signum: signal.signal(signum, note) for signum in _STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

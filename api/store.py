@@ -1,0 +1,145 @@
+"""Sensor metadata and readings, read from InfluxDB with InfluxQL.
+
+The ingester writes one `sensors` point per birth (tags `sensor`, `kind`,
+`district`; fields `lat`, `lon`, `site`, `zone`, `interval_s` and one field per
+static attribute) and one point per reading to the measurement named after the
+kind (tags `sensor`, `district`; a field per metric and `seq`). A sensor's
+metadata is its newest birth point; a sensor without a birth is unknown here.
+Reading values are the catalog's metrics of the kind; fields the ingester
+derives (such as `aqi`) are not part of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from api.influx import InfluxQuery, quote_identifier, quote_literal
+from api.models import AttributeValue, LatestReading, Point, Readings, Sensor, SensorPage
+from urbanpulse.catalog import SensorKind, get_kind
+
+SENSORS = "sensors"
+_TAGS = frozenset({"sensor", "kind", "district"})
+_BIRTH_FIELDS = frozenset({"time", "lat", "lon", "site", "zone", "interval_s"})
+
+
+def _where(*conditions: str) -> str:
+    present = [condition for condition in conditions if condition]
+    return " WHERE " + " AND ".join(present) if present else ""
+
+
+def _equals(tag: str, value: str | None) -> str:
+    return "" if value is None else f"{quote_identifier(tag)} = {quote_literal(value)}"
+
+
+def _any_sensor(sensors: Iterable[str]) -> str:
+    return "(" + " OR ".join(_equals("sensor", sensor) for sensor in sensors) + ")"
+
+
+def _sensor_from_row(row: Mapping[str, Any], float_fields: frozenset[str]) -> Sensor:
+    attributes: dict[str, AttributeValue] = {}
+    for key, value in row.items():
+        if key in _TAGS or key in _BIRTH_FIELDS or value is None:
+            continue
+        is_integral = isinstance(value, int) and not isinstance(value, bool)
+        attributes[key] = float(value) if key in float_fields and is_integral else value
+    return Sensor(
+        sensor=row["sensor"], kind=row["kind"], district=row["district"],
+        site=row["site"], zone=row["zone"], lat=row["lat"], lon=row["lon"],
+        interval_s=row["interval_s"], attributes=attributes, birth_ts=row["time"],
+    )
+
+
+def _metric_values(kind: SensorKind, row: Mapping[str, Any]) -> dict[str, float]:
+    return {name: float(row[name]) for name in kind.metrics if row.get(name) is not None}
+
+
+class SensorStore:
+    """Answers the sensor routes' questions with InfluxQL queries."""
+
+    def __init__(self, influx: InfluxQuery) -> None:
+        self._influx = influx
+
+    async def _float_fields(self) -> frozenset[str]:
+        """Return the `sensors` fields InfluxDB stores as floats (JSON drops the `.0`)."""
+        series = await self._influx.query(f"SHOW FIELD KEYS FROM {quote_identifier(SENSORS)}")
+        return frozenset(row["fieldKey"] for one in series for row in one.rows()
+                         if row["fieldType"] == "float")
+
+    async def _births(self, condition: str) -> list[Sensor]:
+        """Return the newest birth of every sensor matching `condition`, ordered by id."""
+        statement = (f"SELECT * FROM {quote_identifier(SENSORS)}{_where(condition)} "
+                     f"GROUP BY {quote_identifier('sensor')} ORDER BY time DESC LIMIT 1")
+        rows = [{**row, **one.tags} for one in await self._influx.query(statement)
+                for row in one.rows()]
+        if not rows:
+            return []
+        float_fields = await self._float_fields()
+        sensors = [_sensor_from_row(row, float_fields) for row in rows]
+        return sorted(sensors, key=lambda sensor: sensor.sensor)
+
+    async def list_sensors(self, *, kind: str | None, district: str | None,
+                           limit: int, offset: int) -> SensorPage:
+        """Return one page of the sensors of `kind` in `district` (None: any)."""
+        filters = _where(_equals("kind", kind), _equals("district", district))
+        series = await self._influx.query(
+            f"SHOW TAG VALUES FROM {quote_identifier(SENSORS)} "
+            f"WITH KEY = {quote_identifier('sensor')}{filters}")
+        ids = sorted({row["value"] for one in series for row in one.rows()})
+        page = ids[offset:offset + limit]
+        items: list[Sensor] = []
+        if page:
+            condition = " AND ".join(
+                part for part in (_any_sensor(page), _equals("kind", kind),
+                                  _equals("district", district)) if part)
+            items = await self._births(condition)
+        return SensorPage(items=items, total=len(ids), limit=limit, offset=offset)
+
+    async def get_sensor(self, sensor: str) -> Sensor | None:
+        """Return the metadata of `sensor`, or None when no birth of it was stored."""
+        births = await self._births(_equals("sensor", sensor))
+        return births[0] if births else None
+
+    async def latest(self, sensor: Sensor) -> LatestReading | None:
+        """Return the newest reading of `sensor`, or None when there is none."""
+        kind = get_kind(sensor.kind)
+        columns = ", ".join(quote_identifier(name) for name in (*kind.metrics, "seq"))
+        series = await self._influx.query(
+            f"SELECT {columns} FROM {quote_identifier(kind.name)}"
+            f"{_where(_equals('sensor', sensor.sensor))} ORDER BY time DESC LIMIT 1")
+        rows = [row for one in series for row in one.rows()]
+        if not rows:
+            return None
+        row = rows[0]
+        seq = row.get("seq")
+        return LatestReading(ts=row["time"], seq=None if seq is None else int(seq),
+                             values=_metric_values(kind, row))
+
+    async def readings(self, sensor: Sensor, *, start_ms: int, end_ms: int,
+                       every: str | None, max_points: int) -> Readings:
+        """Return readings in [start, end): raw, or the mean per `every` bucket.
+
+        `every` must already be a validated InfluxQL duration; at most
+        `max_points` points come back, `truncated` says whether more exist.
+        """
+        kind = get_kind(sensor.kind)
+        if every is None:
+            columns = ", ".join(quote_identifier(name) for name in kind.metrics)
+            grouping = ""
+        else:
+            columns = ", ".join(f"MEAN({quote_identifier(name)}) AS {quote_identifier(name)}"
+                                for name in kind.metrics)
+            grouping = f" GROUP BY time({every}) fill(none)"
+        condition = _where(_equals("sensor", sensor.sensor),
+                           f"time >= {start_ms}ms", f"time < {end_ms}ms")
+        series = await self._influx.query(
+            f"SELECT {columns} FROM {quote_identifier(kind.name)}{condition}{grouping} "
+            f"LIMIT {max_points + 1}")
+        points = [Point(ts=row["time"], values=values)
+                  for one in series for row in one.rows()
+                  if (values := _metric_values(kind, row))]
+        return Readings(
+            sensor=sensor.sensor, kind=kind.name,
+            unit={name: metric.unit for name, metric in kind.metrics.items()},
+            points=points[:max_points], truncated=len(points) > max_points,
+        )

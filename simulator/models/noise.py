@@ -1,0 +1,67 @@
+"""Environmental noise monitors by GB 3096-2008 acoustic zone, day and night.
+
+Each zone has a typical daytime and night-time LAeq a little under its limits
+(roadside 4a sites run at about 68/58 dB(A), above their night limit of 55, as
+measured roadside levels do); an hourly activity curve moves the level between
+the two, weekends are 1 dB quieter by day, and each site has its own offset
+plus AR(1) noise (σ about 2 dB). The statistical levels follow from LAeq: LA90
+(background) 3-8 dB under it, LA10 1.5-4 dB over it, LAmax 8-20 dB over it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from simulator.city import SensorSpec
+from simulator.localtime import hourly_value, local_time
+from simulator.models.registry import Bounds, FloatArray, IndexArray, ar1, register
+from urbanpulse.catalog import NOISE
+
+TYPICAL = {"0": (46, 37), "1": (52, 42), "2": (57, 47), "3": (61, 52), "4a": (68, 58),
+           "4b": (66, 57)}
+"""Typical measured LAeq in dB(A) per zone (day 06-22 h, night 22-06 h).
+
+The GB 3096 limits are 50/40 (0), 55/45 (1), 60/50 (2), 65/55 (3), 70/55 (4a), 70/60 (4b).
+"""
+
+ACTIVITY = (.25, .10, .05, 0, .05, .20, .50, .85, 1, 1, .95, .95,
+            .95, .95, .95, .95, 1, 1, 1, .95, .90, .80, .60, .40)
+"""Share of the day-night difference present in each hour."""
+
+WEEKEND_DAY_DB = -1.0
+NOISE_RHO, NOISE_SIGMA = 0.8, 2.0
+BOUNDS = Bounds(NOISE, dict.fromkeys(("laeq", "lamax", "la10", "la90"), 1))
+SPREAD_LOW = np.array([[8.0], [1.5], [-8.0]])
+SPREAD_HIGH = np.array([[20.0], [4.0], [-3.0]])
+"""Bounds of LAmax, LA10 and LA90 relative to LAeq, dB."""
+
+
+@register("noise")
+class NoiseModel:
+    """Noise monitors reporting LAeq, LAmax, LA10 and LA90 over each interval."""
+
+    def __init__(self, specs: Sequence[SensorSpec], rng: np.random.Generator) -> None:
+        unknown = sorted({spec.zone for spec in specs} - set(TYPICAL))
+        if unknown:
+            raise ValueError(f"Unknown GB 3096 noise zone {unknown[0]!r}; "
+                             f"known are {', '.join(TYPICAL)}.")
+        n = len(specs)
+        typical = np.array([TYPICAL[spec.zone] for spec in specs], dtype=np.float64).reshape(n, 2)
+        self._rng = rng
+        self._day, self._night = typical[:, 0], typical[:, 1]
+        self._offset = rng.normal(0.0, 1.5, size=n)
+        self._walk = rng.normal(0.0, NOISE_SIGMA, size=n)
+
+    def step(self, t: int, idx: IndexArray) -> dict[str, FloatArray]:
+        """Return the A-weighted levels of monitors `idx` over the interval ending at `t`."""
+        now = local_time(t)
+        activity = hourly_value(ACTIVITY, now.hour)
+        day, night = self._day[idx], self._night[idx]
+        weekend = WEEKEND_DAY_DB * activity if now.is_weekend else 0.0
+        laeq = (night + (day - night) * activity + weekend + self._offset[idx]
+                + ar1(self._walk, idx, NOISE_RHO, NOISE_SIGMA, self._rng))
+        spread = self._rng.uniform(SPREAD_LOW, SPREAD_HIGH, size=(3, len(idx)))
+        return BOUNDS({"laeq": laeq, "lamax": laeq + spread[0], "la10": laeq + spread[1],
+                       "la90": laeq + spread[2]})

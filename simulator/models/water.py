@@ -1,0 +1,84 @@
+"""Surface-water stations on plain rivers: GB 3838 items around each site's target class.
+
+Water temperature follows the year (about 6 °C in winter, 30 °C in early August)
+with a small 16 h daily peak. Dissolved oxygen is a class-dependent fraction of
+saturation at that temperature plus a photosynthesis swing
+`A sin(2π(h - 10)/24)`: lowest near 04-05 h, highest near 16 h, with a larger
+amplitude in worse (more eutrophic) water; pH swings with it. Conductivity,
+turbidity, NH3-N, CODMn and TP wander around site levels set by the class target
+(most urban sections are class III-IV) with multiplicative AR(1) noise.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from simulator.city import SensorSpec
+from simulator.localtime import annual, daily, local_time
+from simulator.models.registry import Bounds, FloatArray, IndexArray, ar1, attribute, register
+from urbanpulse.catalog import WATER
+
+# Per GB 3838 target class 2..5: (DO fraction of saturation, DO swing mg/L,
+# NH3-N mg/L, CODMn mg/L, TP mg/L), each comfortably inside its class limit.
+CLASS_LEVELS = {
+    2: (0.92, 0.5, 0.30, 3.0, 0.07),
+    3: (0.78, 0.8, 0.70, 4.8, 0.15),
+    4: (0.62, 1.2, 1.15, 7.5, 0.24),
+    5: (0.50, 1.6, 1.60, 11.0, 0.33),
+}
+WANDER = ("conductivity", "turbidity", "nh3_n", "codmn", "tp")
+NOISE_SIGMA = np.array([[0.05], [0.25], [0.20], [0.12], [0.15], [0.15]])
+"""Stationary std of the AR(1) streams: log-noise of the WANDER items, then DO (mg/L)."""
+NOISE_RHO = 0.9
+BOUNDS = Bounds(WATER, {"temperature": 2, "ph": 2, "dissolved_oxygen": 2, "conductivity": 0,
+                        "turbidity": 1, "nh3_n": 3, "codmn": 2, "tp": 3})
+
+
+def oxygen_saturation(temperature: FloatArray) -> FloatArray:
+    """Return the DO saturation of fresh water (mg/L) at `temperature` (°C), sea-level pressure."""
+    t = temperature
+    result: FloatArray = 14.62 - 0.3898 * t + 0.006969 * t**2 - 0.00005897 * t**3
+    return result
+
+
+@register("water")
+class WaterModel:
+    """River stations reporting the five basic parameters plus NH3-N, CODMn and TP."""
+
+    def __init__(self, specs: Sequence[SensorSpec], rng: np.random.Generator) -> None:
+        classes = [int(attribute(spec, "class_target")) for spec in specs]
+        unknown = sorted(set(classes) - set(CLASS_LEVELS))
+        if unknown:
+            raise ValueError(f"Water class target {unknown[0]} is outside 2..5.")
+        n = len(specs)
+        levels = np.array([CLASS_LEVELS[c] for c in classes]).reshape(n, 5).T
+        self._rng = rng
+        self._do_fraction, self._do_swing = levels[0], levels[1]
+        self._level = np.stack([
+            rng.uniform(300.0, 1000.0, size=n), rng.lognormal(np.log(30.0), 0.4, size=n),
+            *(levels[2:] * rng.lognormal(0.0, 0.1, size=(3, n))),
+        ])
+        self._ph = rng.uniform(7.3, 7.8, size=n)
+        self._offset = rng.normal(0.0, 0.4, size=n)
+        self._noise = rng.normal(0.0, 1.0, size=(len(NOISE_SIGMA), n)) * NOISE_SIGMA
+
+    def step(self, t: int, idx: IndexArray) -> dict[str, FloatArray]:
+        """Return the water-quality items of stations `idx` at `t`."""
+        now = local_time(t)
+        temperature = (18.0 + 12.0 * annual(now.day_of_year, 215)
+                       + 0.6 * daily(now.hour, 16.0) + self._offset[idx])
+        photosynthesis = math.sin(2 * math.pi * (now.hour - 10.0) / 24)
+        swing = self._do_swing[idx]
+        noise = ar1(self._noise, idx, NOISE_RHO, NOISE_SIGMA, self._rng)
+        oxygen = (self._do_fraction[idx] * oxygen_saturation(temperature) + swing * photosynthesis
+                  + noise[-1])
+        ph = (self._ph[idx] + 0.25 * swing * photosynthesis
+              + self._rng.normal(0.0, 0.03, size=len(idx)))
+        levels = self._level[:, idx] * np.exp(noise[:-1])
+        return BOUNDS({
+            "temperature": temperature, "ph": ph, "dissolved_oxygen": np.maximum(oxygen, 0.2),
+            **dict(zip(WANDER, levels, strict=True)),
+        })

@@ -1,0 +1,105 @@
+"""The app as a whole: lifespan, OpenAPI document, and `main` serving over real HTTP."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from api.influx import InfluxQuery
+from api.main import create_app, main
+from urbanpulse import stack
+from urbanpulse.settings import ApiSettings, load
+
+ROUTES = {
+    "/health": "Health",
+    "/v1/sensors": "SensorPage",
+    "/v1/sensors/{sensor_id}": "SensorDetail",
+    "/v1/sensors/{sensor_id}/readings": "Readings",
+}
+
+
+async def test_lifespan_shares_one_influx_client_and_closes_it(settings: ApiSettings) -> None:
+    app = create_app(settings)
+
+    async with app.router.lifespan_context(app):
+        shared = app.state.influx
+        assert isinstance(shared, InfluxQuery)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://api") as client:
+            first = await client.get("/v1/sensors")
+            second = await client.get("/health")
+        assert app.state.influx is shared
+
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert not hasattr(app.state, "influx")
+
+
+def test_openapi_documents_a_response_model_for_every_route() -> None:
+    schema = create_app(load(ApiSettings)).openapi()
+
+    for path, model in ROUTES.items():
+        ok = schema["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
+        assert ok["schema"] == {"$ref": f"#/components/schemas/{model}"}
+    for path in ROUTES:
+        responses = schema["paths"][path]["get"]["responses"]
+        assert "503" in responses
+    assert set(schema["paths"]) == set(ROUTES)
+
+
+def test_main_returns_non_zero_when_the_port_is_taken() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        code = main(load(ApiSettings, api_host="127.0.0.1", api_port=port))
+
+    assert code != 0
+
+
+SERVE = ("from api.main import main; from urbanpulse.settings import ApiSettings, load; "
+         "raise SystemExit(main(load(ApiSettings)))")
+
+
+def test_main_serves_until_sigterm(mosquitto: stack.Server, influxd: stack.Server,
+                                   influx_db: str) -> None:
+    port = stack.free_port()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("URBANPULSE_")}
+    env.update({
+        "URBANPULSE_API_PORT": str(port), "URBANPULSE_MQTT_HOST": "127.0.0.1",
+        "URBANPULSE_MQTT_PORT": str(mosquitto.port), "URBANPULSE_INFLUX_URL": influxd.url,
+        "URBANPULSE_INFLUX_DB": influx_db,
+    })
+    process = subprocess.Popen([sys.executable, "-c", SERVE], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        response = _wait_for_health(f"http://127.0.0.1:{port}/health", process)
+        assert response.status_code == 200
+        assert response.json()["status"] == "ok"
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=15)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, output.decode(errors="replace")
+
+
+def _wait_for_health(url: str, process: subprocess.Popen[bytes],
+                     timeout: float = 20.0) -> httpx.Response:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the api exited early with code {process.returncode}")
+        try:
+            return httpx.get(url, timeout=5)
+        except httpx.TransportError:
+            time.sleep(0.1)
+    pytest.fail(f"the api did not answer {url} within {timeout:g} s")

@@ -1,0 +1,103 @@
+"""The fleet: schedule, ordering, counters and encoding of the message stream."""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from datetime import UTC, datetime
+
+import pytest
+
+from simulator.city import default_city
+from simulator.fleet import Fleet
+from urbanpulse.messages import birth_decoder, reading_decoder
+from urbanpulse.topics import Channel, parse
+
+START = int(datetime(2025, 11, 24, tzinfo=UTC).timestamp())
+HOUR = 3600
+
+
+def test_births_cover_every_sensor_once_in_id_order() -> None:
+    city = default_city(seed=2)
+    fleet = Fleet(city, seed=2, root="town")
+    births = list(fleet.births(START * 1000))
+    assert len(births) == len(city)
+    ids = []
+    for topic, payload in births:
+        birth = birth_decoder.decode(payload)
+        parsed = parse(topic)
+        assert parsed.root == "town"
+        assert parsed.channel is Channel.SENSORS
+        assert (parsed.district, parsed.kind, parsed.sensor) == (birth.district, birth.kind,
+                                                                 birth.sensor)
+        assert birth.ts == START * 1000
+        ids.append(birth.sensor)
+    assert ids == sorted(spec.sensor for spec in city)
+    spec = next(s for s in city if s.kind == "parking")
+    topic = f"town/sensors/{spec.district}/parking/{spec.sensor}"
+    birth = birth_decoder.decode(dict(births)[topic])
+    assert (birth.lat, birth.lon, birth.site, birth.zone) == (spec.lat, spec.lon, spec.site,
+                                                              spec.zone)
+    assert birth.attributes == spec.attributes
+    assert birth.interval_s == 60
+
+
+def test_each_sensor_reports_once_per_interval_with_a_counting_seq() -> None:
+    city = default_city(seed=4)
+    fleet = Fleet(city, seed=4)
+    seen: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    order = []
+    for t, messages in fleet.ticks(START, START + 2 * HOUR):
+        assert START <= t < START + 2 * HOUR
+        for topic, payload in messages:
+            reading = reading_decoder.decode(payload)
+            parsed = parse(topic)
+            assert parsed.channel is Channel.READINGS
+            assert (parsed.district, parsed.kind, parsed.sensor) == (reading.district,
+                                                                     reading.kind, reading.sensor)
+            assert reading.ts == t * 1000
+            seen[reading.sensor].append((reading.ts, reading.seq))
+            order.append((reading.ts, reading.sensor))
+    assert order == sorted(order)
+    assert set(seen) == {spec.sensor for spec in city}
+    for spec in city:
+        stamps = seen[spec.sensor]
+        assert len(stamps) == 2 * HOUR // spec.interval_s
+        assert [seq for _, seq in stamps] == list(range(len(stamps)))
+        assert START * 1000 <= stamps[0][0] < (START + spec.interval_s) * 1000
+        gaps = {b[0] - a[0] for a, b in itertools.pairwise(stamps)}
+        assert gaps == {spec.interval_s * 1000}
+
+
+def test_phases_spread_the_readings_over_the_interval() -> None:
+    fleet = Fleet(default_city(scale=5, seed=8), seed=8)
+    seconds = {t - START for t, _ in fleet.ticks(START, START + 60)}
+    assert len(seconds) > 40
+
+
+def test_same_seed_same_stream_other_seed_other_phases() -> None:
+    city = default_city(seed=1)
+
+    def stream(seed: int) -> list[tuple[int, list[tuple[str, bytes]]]]:
+        return list(Fleet(city, seed=seed).ticks(START, START + 900))
+
+    assert stream(1) == stream(1)
+    assert [t for t, _ in stream(1)] != [t for t, _ in stream(2)]
+
+
+def test_duplicate_sensor_ids_are_refused() -> None:
+    city = default_city(seed=1)
+    with pytest.raises(ValueError, match="used twice"):
+        Fleet([*city, city[0]], seed=1)
+
+
+def test_unending_ticks_go_on_for_days() -> None:
+    slow = [spec for spec in default_city(seed=1) if spec.kind in {"energy", "water"}]
+    ticks = Fleet(slow, seed=1).ticks(START)
+    readings = 0
+    for t, messages in ticks:  # pragma: no branch - the generator never ends
+        readings += len(messages)
+        if t >= START + 3 * 86_400:
+            break
+    per_day = sum(86_400 // spec.interval_s for spec in slow)
+    assert 3 * per_day <= readings <= 3 * per_day + len(slow)

@@ -1,0 +1,207 @@
+"""The simulate loop and the `urbanpulse sim` process entry point."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from simulator.city import default_city
+from simulator.run import main, simulate, start_time
+from simulator.sinks import JsonlSink, MemorySink
+from urbanpulse import stack
+from urbanpulse.messages import birth_decoder, reading_decoder
+from urbanpulse.settings import SimSettings
+from urbanpulse.topics import parse
+
+START = datetime(2025, 11, 24, tzinfo=UTC)
+START_S = 1_763_942_400
+
+
+def settings(**overrides: Any) -> SimSettings:
+    """Return unpaced one-hour settings at a fixed start, with `overrides`."""
+    values: dict[str, Any] = {"sim_speed": 0, "sim_duration_s": 3600, "sim_start": START,
+                              "sim_seed": 42, "topic_root": "city"}
+    return SimSettings(**{**values, **overrides})
+
+
+async def test_births_come_first_and_cover_every_sensor() -> None:
+    sink = MemorySink()
+    stats = await simulate(settings(sim_duration_s=600), sink)
+    city = default_city(seed=42)
+    births = sink.messages[:len(city)]
+    assert all(retain for _, _, retain in births)
+    assert not any(retain for _, _, retain in sink.messages[len(city):])
+    assert {birth_decoder.decode(payload).sensor for _, payload, _ in births} == {
+        spec.sensor for spec in city}
+    assert all("/readings/" in topic for topic, _, _ in sink.messages[len(city):])
+    assert (stats.sensors, stats.births) == (len(city), len(city))
+    assert stats.readings == len(sink.messages) - len(city)
+    assert (stats.simulated_s, stats.stopped) == (600, False)
+
+
+async def test_readings_per_sensor_follow_duration_over_interval() -> None:
+    sink = MemorySink()
+    await simulate(settings(sim_duration_s=1800, topic_root="demo"), sink)
+    counts: Counter[str] = Counter()
+    last_seq: dict[str, int] = {}
+    for topic, payload, _ in sink.messages:
+        parsed = parse(topic)
+        assert parsed.root == "demo"
+        if parsed.channel.value != "readings":
+            continue
+        reading = reading_decoder.decode(payload)
+        assert START_S * 1000 <= reading.ts < (START_S + 1800) * 1000
+        assert reading.seq == last_seq.get(reading.sensor, -1) + 1
+        last_seq[reading.sensor] = reading.seq
+        counts[reading.sensor] += 1
+    for spec in default_city(seed=42):
+        assert counts[spec.sensor] == 1800 // spec.interval_s, spec.sensor
+
+
+async def test_same_seed_gives_a_byte_identical_stream(tmp_path: Path) -> None:
+    digests = []
+    for name, seed in (("a", 7), ("b", 7), ("c", 8)):
+        path = tmp_path / f"{name}.jsonl"
+        sink = JsonlSink(path)
+        await simulate(settings(sim_seed=seed, sim_duration_s=900), sink)
+        await sink.close()
+        digests.append(hashlib.sha256(path.read_bytes()).hexdigest())
+    assert digests[0] == digests[1]
+    assert digests[0] != digests[2]
+
+
+async def test_scale_and_sensors_settings_size_the_city() -> None:
+    small, large = MemorySink(), MemorySink()
+    await simulate(settings(sim_sensors=20, sim_duration_s=60), small)
+    await simulate(settings(sim_scale=2, sim_duration_s=60), large)
+    assert sum(1 for _, _, retain in small.messages if retain) == 20
+    assert sum(1 for _, _, retain in large.messages if retain) == 2 * len(default_city(seed=42))
+
+
+async def test_speed_paces_simulated_time_against_the_clock() -> None:
+    began = time.monotonic()
+    stats = await simulate(settings(sim_speed=600, sim_duration_s=60), MemorySink())
+    elapsed = time.monotonic() - began
+    assert 0.09 <= elapsed < 3.0
+    assert 0.09 <= stats.wall_s <= elapsed
+    assert stats.readings > 100
+
+
+async def test_stop_event_ends_an_endless_run() -> None:
+    stop = asyncio.Event()
+
+    class StoppingSink(MemorySink):
+        async def send(self, topic: str, payload: bytes, *, retain: bool) -> None:
+            await super().send(topic, payload, retain=retain)
+            if len(self.messages) == 1000:
+                stop.set()
+
+    sink = StoppingSink()
+    stats = await asyncio.wait_for(
+        simulate(settings(sim_duration_s=None), sink, stop=stop), timeout=30)
+    assert stats.stopped
+    assert 1000 <= len(sink.messages) < 1200
+    assert stats.simulated_s > 0
+
+
+def test_start_time_reads_naive_as_utc_and_keeps_offsets() -> None:
+    assert start_time(datetime(2025, 11, 24)) == START_S
+    assert start_time(datetime(2025, 11, 24, 8, tzinfo=timezone(timedelta(hours=8)))) == START_S
+    assert start_time(datetime(2025, 11, 24, 0, 0, 0, 900_000)) == START_S
+    now = time.time()
+    assert now - 2 <= start_time(None) <= now + 1
+
+
+async def test_default_start_is_now() -> None:
+    sink = MemorySink()
+    before = int(time.time())
+    stats = await simulate(settings(sim_start=None, sim_duration_s=60), sink)
+    assert before <= stats.start <= int(time.time())
+    assert birth_decoder.decode(sink.messages[0][1]).ts == stats.start * 1000
+
+
+def test_main_writes_jsonl_and_prints_a_summary(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "run.jsonl"
+    assert main(settings(sim_output=f"jsonl:{path}", sim_duration_s=300)) == 0
+    lines = path.read_text().splitlines()
+    records = [json.loads(line) for line in lines]
+    assert sum(record["retain"] for record in records) == len(default_city(seed=42))
+    summary = capsys.readouterr().err
+    assert summary.startswith("urbanpulse sim done: 163 sensors, 163 births, ")
+    assert f"{len(lines) - 163} readings" in summary
+
+
+def test_main_exit_codes_for_bad_output_and_unreachable_broker(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(settings(sim_output="jsonl:")) == 2
+    assert "needs a file path" in capsys.readouterr().err
+    port = stack.free_port()
+    assert main(settings(mqtt_host="127.0.0.1", mqtt_port=port)) == 1
+    assert f"Cannot reach the MQTT broker at 127.0.0.1:{port}" in capsys.readouterr().err
+
+
+SCRIPT = ("import sys; from simulator.run import main; from urbanpulse.settings import "
+          "SimSettings; sys.exit(main(SimSettings()))")
+
+
+def start_sim(tmp_path: Path, **variables: str) -> subprocess.Popen[str]:
+    """Start `main` in a child process configured by URBANPULSE_ `variables` only."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("URBANPULSE_")}
+    env.update({f"URBANPULSE_{name.upper()}": value for name, value in variables.items()})
+    return subprocess.Popen([sys.executable, "-c", SCRIPT], env=env, cwd=tmp_path,
+                            stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_signal_stops_the_process_cleanly(tmp_path: Path, signum: signal.Signals) -> None:
+    path = tmp_path / "live.jsonl"
+    process = start_sim(tmp_path, sim_output=f"jsonl:{path}", sim_speed="60")
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and (not path.exists() or path.stat().st_size == 0):
+            time.sleep(0.1)
+        time.sleep(1.0)
+        process.send_signal(signum)
+        _, stderr = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, stderr
+    assert "urbanpulse sim stopped: 163 sensors, 163 births" in stderr
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    assert len(records) > 163
+    assert not any(record["retain"] for record in records[163:])
+
+
+def test_second_signal_abandons_a_flush_the_broker_never_acknowledges(
+        tmp_path: Path, silent_broker: int) -> None:
+    process = start_sim(tmp_path, mqtt_host="127.0.0.1", mqtt_port=str(silent_broker),
+                        sim_speed="0", sim_max_inflight="50")
+    try:
+        time.sleep(2.0)
+        assert process.poll() is None, "the simulator ended although nothing was acknowledged"
+        process.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        assert process.poll() is None, "the first signal must wait for the flush"
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 130, stderr
+    assert "interrupted twice" in stderr
