@@ -4,8 +4,10 @@
     └── WriteRejectedError   InfluxDB refused a single point for good (400/422)
 """
 
+from urbanpulse.errors import UrbanPulseError
 
-class IngestError(Exception):
+
+class IngestError(UrbanPulseError):
     """Base of the errors the ingester raises on purpose."""
 
 

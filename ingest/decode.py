@@ -7,6 +7,7 @@ Past this module nothing re-checks shapes. Every rejection carries one of
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 import msgspec
 
@@ -27,6 +28,9 @@ REASONS = (
     "stale-timestamp",    # device time too far behind ours
     "influx-rejected",    # InfluxDB refused the point (type conflict, parse error)
 )
+
+
+M = TypeVar("M", Reading, SensorBirth)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,37 +61,38 @@ class Decoder:
         self._max_future_ms = int(max_future_s * 1000)
         self._max_age_ms = int(max_age_s * 1000)
 
-    def _levels(self, topic: str, channel: str) -> list[str] | Rejected:
+    def _parse(self, topic: str, payload: bytes, channel: str,
+               decoder: msgspec.json.Decoder[M]) -> M | Rejected:
+        """Check size and topic, decode, and check the topic agrees with the payload."""
+        if len(payload) > self._max_payload:
+            return Rejected("oversize", f"Payload of {len(payload)} bytes exceeds the limit of "
+                            f"{self._max_payload}.")
         levels = topic.split("/")
         if len(levels) != 5 or levels[0] != self._root or levels[1] != channel:
             return Rejected("bad-topic", f"Topic {topic!r} is not {self._root}/{channel}/"
                             "{district}/{kind}/{sensor}.")
-        return levels
+        try:
+            message = decoder.decode(payload)
+        except msgspec.DecodeError as exc:
+            return _decode_error(exc, payload)
+        if (message.district, message.kind, message.sensor) != (levels[2], levels[3], levels[4]):
+            return Rejected("topic-mismatch", f"Payload names {message.district}/{message.kind}/"
+                            f"{message.sensor} but the topic says {'/'.join(levels[2:])}.")
+        if message.kind not in KINDS:
+            return Rejected("unknown-kind", f"Kind {message.kind!r} is not in the catalog.")
+        return message
 
     def reading(self, topic: str, payload: bytes, now_ms: int) -> Reading | Rejected:
         """Return the reading in `payload`, or why it is refused, at time `now_ms`."""
-        if len(payload) > self._max_payload:
-            return Rejected("oversize", f"Payload of {len(payload)} bytes exceeds the limit of "
-                            f"{self._max_payload}.")
-        levels = self._levels(topic, "readings")
-        if isinstance(levels, Rejected):
-            return levels
-        try:
-            reading = reading_decoder.decode(payload)
-        except msgspec.DecodeError as exc:
-            return _decode_error(exc, payload)
-        if (reading.district, reading.kind, reading.sensor) != (levels[2], levels[3], levels[4]):
-            return Rejected("topic-mismatch", f"Payload names {reading.district}/{reading.kind}/"
-                            f"{reading.sensor} but the topic says {'/'.join(levels[2:])}.")
-        kind = KINDS.get(reading.kind)
-        if kind is None:
-            return Rejected("unknown-kind", f"Kind {reading.kind!r} is not in the catalog.")
-        metrics = kind.metrics
+        reading = self._parse(topic, payload, "readings", reading_decoder)
+        if isinstance(reading, Rejected):
+            return reading
+        metrics = KINDS[reading.kind].metrics
         for name, value in reading.values.items():
             metric = metrics.get(name)
             if metric is None:
                 return Rejected("unknown-metric",
-                                f"Kind {kind.name!r} has no metric {name!r}.")
+                                f"Kind {reading.kind!r} has no metric {name!r}.")
             if not metric.low <= value <= metric.high:
                 return Rejected("out-of-range", f"{name}={value} {metric.unit} is outside "
                                 f"{metric.low}..{metric.high}.")
@@ -103,19 +108,4 @@ class Decoder:
         """Return the birth in `payload`, None for a cleared retained topic, or a rejection."""
         if not payload:
             return None
-        if len(payload) > self._max_payload:
-            return Rejected("oversize", f"Payload of {len(payload)} bytes exceeds the limit of "
-                            f"{self._max_payload}.")
-        levels = self._levels(topic, "sensors")
-        if isinstance(levels, Rejected):
-            return levels
-        try:
-            birth = birth_decoder.decode(payload)
-        except msgspec.DecodeError as exc:
-            return _decode_error(exc, payload)
-        if (birth.district, birth.kind, birth.sensor) != (levels[2], levels[3], levels[4]):
-            return Rejected("topic-mismatch", f"Birth names {birth.district}/{birth.kind}/"
-                            f"{birth.sensor} but the topic says {'/'.join(levels[2:])}.")
-        if birth.kind not in KINDS:
-            return Rejected("unknown-kind", f"Kind {birth.kind!r} is not in the catalog.")
-        return birth
+        return self._parse(topic, payload, "sensors", birth_decoder)

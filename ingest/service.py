@@ -95,7 +95,9 @@ class Ingester:
                        ) -> None:
         self._generation += 1
         self.subscribed.clear()
-        log.warning("disconnected from the broker; unacknowledged messages will be redelivered")
+        if self._accepting:
+            log.warning("disconnected from the broker; unacknowledged messages will be "
+                        "redelivered")
 
     async def _on_message(self, client: Client, topic: str, payload: bytes, qos: int,
                           properties: dict[str, Any]) -> int:
@@ -189,9 +191,5 @@ async def serve(settings: IngestSettings) -> None:
 
 def main(settings: IngestSettings) -> int:
     """Entry point of `urbanpulse ingest`; returns the exit code."""
-    try:
-        asyncio.run(serve(settings))
-    except IngestError as exc:
-        log.error("%s", exc)
-        return 1
+    asyncio.run(serve(settings))  # errors reach the command line, which explains them
     return 0

@@ -14,7 +14,6 @@ import fnmatch
 import os
 import re
 import shlex
-import socket
 import subprocess
 import sys
 import threading
@@ -461,14 +460,6 @@ READS = {
 }
 
 
-def _accepts(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
 def start_compose_broker(folder: Path, port: int) -> stack.Server:
     """Run deploy/mosquitto/entrypoint.sh with the committed conf, moved to `folder` and `port`."""
     binary = stack.find_binary("mosquitto", "mosquitto")
@@ -496,7 +487,7 @@ def start_compose_broker(folder: Path, port: int) -> stack.Server:
                                    stdin=subprocess.DEVNULL)
     server = stack.Server("mosquitto", process, port, log)
     deadline = time.monotonic() + 15
-    while not _accepts(port):
+    while not stack.accepts(port):
         if process.poll() is not None or time.monotonic() > deadline:
             server.stop()
             raise stack.ServerStartError(

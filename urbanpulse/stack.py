@@ -141,7 +141,8 @@ def _wait(server: Server, ready: Callable[[], bool], timeout: float) -> None:
                            f"within {timeout:.0f} s; see {server.log}.")
 
 
-def _accepts(port: int) -> bool:
+def accepts(port: int) -> bool:
+    """Return whether something accepts TCP connections on 127.0.0.1:`port`."""
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5):
             return True
@@ -165,7 +166,7 @@ def start_mosquitto(data_dir: Path, port: int, *, timeout: float = 15.0) -> Serv
     config.write_text(mosquitto_config(data_dir, port))
     log = data_dir / "mosquitto.log"
     server = Server("mosquitto", _spawn("mosquitto", [binary, "-c", str(config)], log), port, log)
-    _wait(server, lambda: _accepts(port), timeout)
+    _wait(server, lambda: accepts(port), timeout)
     return server
 
 
