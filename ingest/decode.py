@@ -12,7 +12,9 @@ from typing import TypeVar
 import msgspec
 
 from urbanpulse.catalog import KINDS
+from urbanpulse.errors import TopicError
 from urbanpulse.messages import Reading, SensorBirth, birth_decoder, reading_decoder
+from urbanpulse.topics import check_name
 
 REASONS = (
     "oversize",           # payload larger than the configured limit
@@ -31,6 +33,7 @@ REASONS = (
 
 
 M = TypeVar("M", Reading, SensorBirth)
+_MAX_CACHED_NAMES = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +63,7 @@ class Decoder:
         self._max_payload = max_payload_bytes
         self._max_future_ms = int(max_future_s * 1000)
         self._max_age_ms = int(max_age_s * 1000)
+        self._valid_names: set[tuple[str, str, str]] = set()
 
     def _parse(self, topic: str, payload: bytes, channel: str,
                decoder: msgspec.json.Decoder[M]) -> M | Rejected:
@@ -80,6 +84,16 @@ class Decoder:
                             f"{message.sensor} but the topic says {'/'.join(levels[2:])}.")
         if message.kind not in KINDS:
             return Rejected("unknown-kind", f"Kind {message.kind!r} is not in the catalog.")
+        names = (message.district, message.kind, message.sensor)
+        if names not in self._valid_names:
+            try:
+                for name in names:
+                    check_name(name)
+            except TopicError as exc:
+                return Rejected("bad-topic", str(exc))
+            if len(self._valid_names) >= _MAX_CACHED_NAMES:
+                self._valid_names.clear()
+            self._valid_names.add(names)
         return message
 
     def reading(self, topic: str, payload: bytes, now_ms: int) -> Reading | Rejected:

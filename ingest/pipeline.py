@@ -1,9 +1,10 @@
 """From accepted message to acknowledgement: batching, writing, dead-lettering.
 
-`Pipeline.handle` returns only when the message may be acknowledged: after the
-batch holding it got 204 from InfluxDB, or after it was dead-lettered. The
-caller (the MQTT edge) sends PUBACK then, so a crash loses nothing. The number
-of messages awaiting acknowledgement is bounded by the broker's Receive
+`Pipeline.accept` takes one message and an opaque acknowledgement token. The
+token is handed back through `Acknowledger.ack` only when the message may be
+acknowledged: after the batch holding it got 204 from InfluxDB, or after it was
+dead-lettered. A crash before that loses nothing: the broker redelivers. The
+number of tokens awaiting acknowledgement is bounded by the broker's Receive
 Maximum, which is the ingester's backpressure.
 """
 
@@ -15,11 +16,12 @@ import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from ingest.decode import Decoder, Rejected
+from ingest.lag import LagHistogram
 from ingest.points import PointEncoder, birth_point
 from ingest.writer import InfluxWriter
 from urbanpulse.errors import LineProtocolError
@@ -30,17 +32,24 @@ log = logging.getLogger(__name__)
 
 
 class Publisher(Protocol):
-    """Publishes one QoS 1 message (dead letters, status)."""
+    """Publishes one QoS 1 message; `token` is acknowledged once the broker has it."""
 
-    def publish(self, topic: str, payload: bytes, *, retain: bool) -> None: ...
+    def publish(self, topic: str, payload: bytes, *, retain: bool,
+                token: object | None = None) -> None: ...
+
+
+class Acknowledger(Protocol):
+    """Acknowledges messages by the tokens `Pipeline.accept` was given."""
+
+    def ack(self, tokens: Sequence[object]) -> None: ...
 
 
 @dataclass(slots=True)
 class _Batch:
     lines: list[str] = field(default_factory=list)
+    tokens: list[object] = field(default_factory=list)
     sources: list[tuple[str, bytes]] = field(default_factory=list)
-    done: asyncio.Future[None] = field(
-        default_factory=lambda: asyncio.get_running_loop().create_future())
+    stamps: list[int] = field(default_factory=list)  # device ts of readings, for the lag
     opened: float = 0.0
 
 
@@ -53,17 +62,19 @@ class PipelineStats:
     births: int = 0
     batches: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
+    lag: LagHistogram = field(default_factory=LagHistogram)
 
 
 class Pipeline:
     """Validates, batches and writes messages; dead-letters what cannot be written."""
 
     def __init__(self, *, decoder: Decoder, writer: InfluxWriter, publisher: Publisher,
-                 root: str, batch_size: int, flush_interval_s: float,
-                 clock: Callable[[], float] = time.time) -> None:
+                 acknowledger: Acknowledger, root: str, batch_size: int,
+                 flush_interval_s: float, clock: Callable[[], float] = time.time) -> None:
         self._decoder = decoder
         self._writer = writer
         self._publisher = publisher
+        self._acknowledger = acknowledger
         self._root = root
         self._batch_size = batch_size
         self._flush_interval = flush_interval_s
@@ -77,48 +88,52 @@ class Pipeline:
 
     @property
     def pending(self) -> int:
-        """Messages accepted but not yet acknowledgeable."""
+        """Messages accepted but not yet acknowledged."""
         return len(self._batch.lines) + self._writing
 
-    async def handle(self, topic: str, payload: bytes) -> None:
-        """Take one message; return when it may be acknowledged."""
+    def accept(self, topic: str, payload: bytes, token: object) -> None:
+        """Take one message; its token is acknowledged once the message is safe."""
         self.stats.received += 1
-        channel = topic.split("/", 2)[1] if topic.count("/") >= 2 else ""
         line: str | None
+        stamp = -1
         try:
-            if channel == "sensors":
+            if topic.split("/", 2)[1:2] == ["sensors"]:
                 birth = self._decoder.birth(topic, payload)
                 if birth is None:
+                    self._acknowledger.ack((token,))
                     return
                 if isinstance(birth, Rejected):
-                    self.dead_letter(topic, payload, birth)
+                    self.dead_letter(topic, payload, birth, token)
                     return
                 line = birth_point(birth)
                 self.stats.births += 1
             else:
                 reading = self._decoder.reading(topic, payload, int(self._clock() * 1000))
                 if isinstance(reading, Rejected):
-                    self.dead_letter(topic, payload, reading)
+                    self.dead_letter(topic, payload, reading, token)
                     return
                 line = self._encoder.reading(reading)
+                stamp = reading.ts
         except LineProtocolError as exc:
-            self.dead_letter(topic, payload, Rejected("schema", str(exc)))
+            self.dead_letter(topic, payload, Rejected("schema", str(exc)), token)
             return
-        await self._add(line, topic, payload)
-
-    def _add(self, line: str, topic: str, payload: bytes) -> asyncio.Future[None]:
         batch = self._batch
         if not batch.lines:
             batch.opened = time.monotonic()
             self._has_data.set()
         batch.lines.append(line)
+        batch.tokens.append(token)
         batch.sources.append((topic, payload))
+        batch.stamps.append(stamp)
         if len(batch.lines) >= self._batch_size:
             self._full.set()
-        return asyncio.shield(batch.done)
 
-    def dead_letter(self, topic: str, payload: bytes, rejected: Rejected) -> None:
-        """Publish a rejection on `{root}/rejected/{reason}` and count it."""
+    def dead_letter(self, topic: str, payload: bytes, rejected: Rejected,
+                    token: object | None = None) -> None:
+        """Publish a rejection on `{root}/rejected/{reason}` and count it.
+
+        The rejected message's `token` is acknowledged once the broker has its dead letter.
+        """
         self.stats.rejected[rejected.reason] += 1
         try:
             text, encoding = payload.decode("utf-8"), "utf-8"
@@ -130,7 +145,7 @@ class Pipeline:
         log.warning("rejected %s (%s): %s; payload %.200r", topic, rejected.reason,
                     rejected.detail, payload)
         self._publisher.publish(rejected_topic(rejected.reason, root=self._root),
-                                encoder.encode(message), retain=False)
+                                encoder.encode(message), retain=False, token=token)
 
     async def run(self) -> None:
         """Flush batches for ever: when full, or `flush_interval_s` after their first line."""
@@ -150,7 +165,7 @@ class Pipeline:
             await asyncio.sleep(0.01)
 
     async def flush(self) -> None:
-        """Write the open batch now, dead-letter refused points, release its messages."""
+        """Write the open batch now, dead-letter refused points, acknowledge its messages."""
         batch = self._batch
         if not batch.lines:
             return
@@ -160,11 +175,18 @@ class Pipeline:
         self._writing = len(batch.lines)
         try:
             refused = await self._writer.write(batch.lines)
-            for index, message in refused:
-                topic, payload = batch.sources[index]
-                self.dead_letter(topic, payload, Rejected("influx-rejected", message))
-            self.stats.written += len(batch.lines) - len(refused)
-            self.stats.batches += 1
         finally:
             self._writing = 0
-        batch.done.set_result(None)
+        refused_at = set()
+        for index, message in refused:
+            topic, payload = batch.sources[index]
+            self.dead_letter(topic, payload, Rejected("influx-rejected", message),
+                             batch.tokens[index])
+            refused_at.add(index)
+        self.stats.written += len(batch.lines) - len(refused)
+        self.stats.batches += 1
+        self.stats.lag.add(int(self._clock() * 1000), [
+            stamp for index, stamp in enumerate(batch.stamps)
+            if stamp >= 0 and index not in refused_at])
+        self._acknowledger.ack([token for index, token in enumerate(batch.tokens)
+                                if index not in refused_at] if refused_at else batch.tokens)

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from urbanpulse.errors import ConfigError
+
 log = logging.getLogger(__name__)
 
 _SPLIT = frozenset({400, 413, 422})
@@ -75,6 +77,37 @@ class InfluxWriter:
         """Close the HTTP client if this writer made it."""
         if self._owns_client:
             await self._client.aclose()
+
+    async def check(self, line: str) -> None:
+        """Write `line` once at start-up; raise ConfigError if InfluxDB refuses our settings.
+
+        401/403 (token) and 404 (database) are configuration, not weather: the
+        process stops before it subscribes. An unreachable or failing server is
+        waited for, as it may still be starting.
+        """
+        attempt = 0
+        while True:
+            try:
+                response = await self._client.post(self._url, params=self._params,
+                                                   headers=self._headers,
+                                                   content=gzip.compress(line.encode()))
+            except httpx.TransportError as exc:
+                status, text = 0, f"{type(exc).__name__}: {exc}"
+            else:
+                status, text = response.status_code, response.text.strip()[:200]
+            if status == 204:
+                return
+            if status in (401, 403):
+                raise ConfigError(f"InfluxDB at {self._url} refused the token ({status}: "
+                                  f"{text}); check URBANPULSE_INFLUX_TOKEN.")
+            if status in (400, 404):
+                raise ConfigError(f"InfluxDB at {self._url} refused writes to database "
+                                  f"{self._params['db']!r} ({status}: {text}); check "
+                                  "URBANPULSE_INFLUX_DB.")
+            if attempt % 10 == 0:
+                log.warning("InfluxDB not ready (%s); waiting", text or status)
+            attempt += 1
+            await self._sleep(min(self._retry_max_s, 0.2 * 2 ** min(attempt, 6)))
 
     async def write(self, lines: Sequence[str]) -> list[tuple[int, str]]:
         """Write `lines`; return (index, server message) of each point InfluxDB refused."""

@@ -129,7 +129,6 @@ async def ingester(ingest_settings: IngestSettings) -> AsyncIterator[Ingester]:
     running = Ingester(ingest_settings)
     task = asyncio.create_task(running.run(stop))
     await asyncio.wait_for(running.subscribed.wait(), 10)
-    await asyncio.sleep(0.1)  # SUBACKs
     yield running
     stop.set()
     await asyncio.wait_for(task, 30)

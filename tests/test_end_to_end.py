@@ -72,7 +72,7 @@ async def test_every_published_reading_lands_once_and_the_api_serves_the_latest(
         if payload["ts"] >= latest.get(payload["sensor"], (-1, {}))[0]:
             latest[payload["sensor"]] = (payload["ts"], payload["values"])
     assert births > 0
-    assert len(published) > 1000
+    assert len(published) > 300
     assert {sensor.split("-")[0] for sensor in latest} == set(KINDS)
 
     sim = _urbanpulse("sim", *SIM_FLAGS, "--start", start, env=service_env)

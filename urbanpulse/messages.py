@@ -21,12 +21,16 @@ AttributeValue = str | int | float | bool
 
 
 class Reading(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """One reading of one sensor: `ts` is device time (epoch ms), `seq` a per-sensor counter."""
+    """One reading of one sensor: `ts` is device time (epoch ms), `seq` a per-sensor counter.
+
+    The three names are plain strings here because the ingester checks them
+    against the topic grammar once per sensor, not with a pattern per message.
+    """
 
     v: Literal[1]
-    sensor: Name
-    kind: Name
-    district: Name
+    sensor: str
+    kind: str
+    district: str
     ts: EpochMs
     seq: Counter
     values: Annotated[dict[str, float], msgspec.Meta(min_length=1, max_length=64)]

@@ -114,6 +114,8 @@ class IngestSettings(_InfluxMixin, _Base):
     ingest_max_age_s: float = Field(31 * 86_400, gt=0, description="Refuses older readings")
     ingest_retry_max_s: float = Field(30, gt=0, description="Longest back-off between retries")
     ingest_drain_timeout_s: float = Field(20, gt=0, description="Bound on the SIGTERM drain")
+    ingest_metrics_interval_s: float = Field(5, gt=0, le=3600,
+                                             description="Period of the pipeline self-metrics")
     ingest_health_file: str | None = Field(
         None, description="Touched every few seconds while subscribed (container healthcheck)")
 

@@ -99,3 +99,12 @@ def test_decode_birth_and_cleared_birth() -> None:
     mismatch = _decoder().birth("city/sensors/pudong/air/other", json.dumps(birth).encode())
     assert isinstance(mismatch, Rejected)
     assert mismatch.reason == "topic-mismatch"
+
+
+@pytest.mark.parametrize("sensor", ["Air-Pudong-7", "air pudong", "-air", "a" * 65])
+def test_decode_rejects_names_outside_the_grammar(sensor: str) -> None:
+    topic = f"city/readings/pudong/air/{sensor}"
+    result = _decoder().reading(topic, json.dumps(_reading(sensor=sensor)).encode(), NOW)
+    assert isinstance(result, Rejected)
+    assert result.reason == "bad-topic"
+    assert repr(sensor) in result.detail

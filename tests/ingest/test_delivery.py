@@ -8,6 +8,7 @@ import time
 
 from ingest.service import Ingester
 from tests.conftest import influx_rows, publish_all, wait_until
+from tests.faultproxy import FaultProxy
 from urbanpulse import stack
 from urbanpulse.settings import IngestSettings
 
@@ -23,20 +24,22 @@ def _readings(root: str, count: int) -> list[tuple[str, bytes]]:
 async def test_nothing_is_acknowledged_while_influxdb_is_unreachable(
         ingest_settings: IngestSettings, mosquitto: stack.Server, influxd: stack.Server,
         influx_db: str, topic_root: str) -> None:
-    dead = ingest_settings.model_copy(update={
-        "influx_url": f"http://127.0.0.1:{stack.free_port()}", "ingest_drain_timeout_s": 1.0,
-        "ingest_retry_max_s": 0.2})
-    first = Ingester(dead)
+    proxy = FaultProxy(influxd.url)
+    await proxy.start()
+    proxy.plan.append("pass")  # the start-up check
+    proxy.default = "reset"    # then InfluxDB is gone
+    first = Ingester(ingest_settings.model_copy(update={
+        "influx_url": proxy.url, "ingest_drain_timeout_s": 1.0, "ingest_retry_max_s": 0.2}))
     stop = asyncio.Event()
     task = asyncio.create_task(first.run(stop))
     await asyncio.wait_for(first.subscribed.wait(), 10)
-    await asyncio.sleep(0.1)
     messages = _readings(topic_root, 300)
     publish_all(mosquitto.port, messages)
     await wait_until(lambda: first.pipeline.stats.received == 300)
     await wait_until(lambda: first.writer.stats.retries >= 3)
     stop.set()
     await asyncio.wait_for(task, 20)
+    await proxy.close()
     assert first.pipeline.stats.written == 0
 
     # The same persistent session, now with InfluxDB reachable: the broker redelivers all.
