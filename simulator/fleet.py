@@ -1,26 +1,31 @@
-"""The fleet: every simulated sensor, its schedule, its model and its encoded messages.
+"""The fleet: every simulated sensor, its schedule, its model, its episodes and its messages.
 
-Each sensor reports every `interval_s` seconds at a seeded phase (whole seconds
-in `[0, interval_s)`) after the simulated start. Sensors of one kind that share
-an interval and a phase form a slot; a heap of slots yields the simulated
+Each sensor is stepped every `step_s` seconds (its reporting interval, or the
+sampling period of a report-on-change bay sensor) at a seeded phase (whole
+seconds in `[0, step_s)`) after the simulated start. Sensors of one kind that
+share a step and a phase form a slot; a heap of slots yields the simulated
 seconds at which something is due, so a tick asks each kind's model once for
-all its due sensors. Within a tick, messages are ordered by sensor id, which
-makes the stream a pure function of the seed, the city and the start time.
+all its due sensors. Within a tick, ground truth of the episodes starting then
+comes first, then readings ordered by sensor id, which makes the stream a pure
+function of the seed, the city, the options and the start time.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from simulator import faults, scenarios
 from simulator.city import SensorSpec
-from simulator.models import FloatArray, IndexArray, Model, build_model
+from simulator.episodes import Episode, Injector
+from simulator.models import Drivers, FloatArray, IndexArray, Model, build_model
 from simulator.streams import random_stream
-from urbanpulse.messages import Reading, SensorBirth, encoder
+from urbanpulse.messages import Reading, SensorBirth, Truth, encoder
 from urbanpulse.topics import DEFAULT_ROOT, Channel, sensor_topic
 
 Message = tuple[str, bytes]
@@ -29,50 +34,105 @@ Message = tuple[str, bytes]
 
 @dataclass(slots=True)
 class _Kind:
-    """The sensors of one kind, in sensor-id order, with their model and counters."""
+    """The sensors of one kind, in sensor-id order, with their model, episodes and counters."""
 
     name: str
     model: Model
-    ids: list[str]
-    districts: list[str]
+    specs: list[SensorSpec]
     topics: list[str]
+    truth_topics: list[str]
     ranks: IndexArray
     seqs: list[int]
+    injector: Injector
+    held: dict[int, Message]
 
-    def encode(self, ts_ms: int, idx: IndexArray, values: dict[str, FloatArray]) -> list[Message]:
-        """Encode one reading per due sensor, advancing each sensor's sequence number."""
+    def encode(self, ts_ms: int, idx: IndexArray,
+               values: dict[str, FloatArray]) -> tuple[list[Message], IndexArray]:
+        """Encode the readings of due sensors with something to say; return them and their ranks."""
         names = list(values)
-        rows = zip(*(values[name].tolist() for name in names), strict=True)
-        kind, ids, districts, topics, seqs = (self.name, self.ids, self.districts, self.topics,
-                                              self.seqs)
+        block = np.stack([values[name] for name in names]) if names else np.empty((0, len(idx)))
+        sparse = bool(np.isnan(block).any())
+        flagged = self.injector.flagged[idx]
+        if not sparse and not flagged.any():
+            return self._dense(ts_ms, idx, names, block), self.ranks[idx]
+        messages: list[Message] = []
+        senders: list[int] = []
+        for column, (i, hit) in enumerate(zip(idx.tolist(), flagged.tolist(), strict=True)):
+            row = {n: v for n, v in zip(names, block[:, column].tolist(), strict=True)
+                   if not math.isnan(v)}
+            if row:
+                sent = self._one(ts_ms, i, row, hit)
+                messages.extend(sent)
+                senders.extend([i] * len(sent))
+        return messages, self.ranks[np.array(senders, dtype=np.intp)]
+
+    def _dense(self, ts_ms: int, idx: IndexArray, names: list[str],
+               block: FloatArray) -> list[Message]:
+        specs, topics, seqs, kind = self.specs, self.topics, self.seqs, self.name
         encode = encoder.encode
         messages = []
-        for i, row in zip(idx.tolist(), rows, strict=True):
+        for i, row in zip(idx.tolist(), block.T.tolist(), strict=True):
             seq = seqs[i]
             seqs[i] = seq + 1
-            reading = Reading(v=1, sensor=ids[i], kind=kind, district=districts[i], ts=ts_ms,
-                              seq=seq, values=dict(zip(names, row, strict=True)))
+            spec = specs[i]
+            reading = Reading(v=1, sensor=spec.sensor, kind=kind, district=spec.district,
+                              ts=ts_ms, seq=seq, values=dict(zip(names, row, strict=True)))
             messages.append((topics[i], encode(reading)))
         return messages
 
+    def _one(self, ts_ms: int, i: int, row: dict[str, float], hit: bool) -> list[Message]:
+        """Encode one reading, through the sensor's active episodes when it has any."""
+        delivery = self.injector.apply(ts_ms // 1000, i, row) if hit else None
+        if delivery is not None:
+            faults.clip(self.name, row)
+        spec, seq = self.specs[i], self.seqs[i]
+        self.seqs[i] = seq + 1
+        if delivery is None:
+            return [(self.topics[i], encoder.encode(Reading(
+                v=1, sensor=spec.sensor, kind=self.name, district=spec.district, ts=ts_ms,
+                seq=seq, values=row)))]
+        if delivery.drop:
+            return []
+        payload = encoder.encode(Reading(v=1, sensor=spec.sensor, kind=self.name,
+                                         district=spec.district, ts=ts_ms + delivery.skew_ms,
+                                         seq=seq, values=row))
+        if delivery.malformed:
+            payload = faults.mangle(payload, delivery.malformed)
+        message = (self.topics[i], payload)
+        late = self.held.pop(i, None)
+        if delivery.hold and late is None:  # keep this one back until the next reading
+            self.held[i] = message
+            return []
+        return [message] * delivery.copies + ([late] if late is not None else [])
+
 
 class Fleet:
-    """All sensors of a run: births, then readings tick by tick in simulated time."""
+    """All sensors of a run: births, then truth and readings tick by tick in simulated time."""
 
-    def __init__(self, specs: Sequence[SensorSpec], *, seed: int, root: str = DEFAULT_ROOT) -> None:
-        """Build the models and the schedule.
+    def __init__(self, specs: Sequence[SensorSpec], *, seed: int, root: str = DEFAULT_ROOT,
+                 drivers: Drivers | None = None, fault_rate: float = 0.0,
+                 incidents: Sequence[scenarios.Incident] = ()) -> None:
+        """Build the models, the episodes and the schedule.
 
         Args:
             specs: The sensors; their ids must be unique.
-            seed: Seed of the reporting phases and of every model's random stream.
+            seed: Seed of the phases, the faults and every model's random stream.
             root: First level of every topic.
+            drivers: The shared calendar and weather (default: China, seeded weather).
+            fault_rate: Device faults per sensor per simulated day.
+            incidents: Scenario incidents, matched to sensors when the run starts.
         """
         ordered = sorted(specs, key=lambda spec: spec.sensor)
         for before, after in itertools.pairwise(ordered):
             if before.sensor == after.sensor:
                 raise ValueError(f"Sensor id {before.sensor!r} is used twice.")
         self.specs: tuple[SensorSpec, ...] = tuple(ordered)
-        self._root = root
+        self._root, self._seed = root, seed
+        self._incidents = tuple(incidents)
+        self._fault_rate = fault_rate
+        self.truths = 0
+        """Ground-truth messages generated so far."""
+        drivers = drivers if drivers is not None else Drivers()
         phases = random_stream(seed, "phase").random(len(ordered))
         self._kinds: list[_Kind] = []
         self._slots: dict[tuple[int, int, int], IndexArray] = {}
@@ -81,20 +141,31 @@ class Fleet:
             members = [ordered[rank] for rank in ranks]
             self._kinds.append(_Kind(
                 name=name,
-                model=build_model(name, members, random_stream(seed, f"model/{name}")),
-                ids=[spec.sensor for spec in members],
-                districts=[spec.district for spec in members],
-                topics=[sensor_topic(Channel.READINGS, spec.district, name, spec.sensor, root=root)
-                        for spec in members],
+                model=build_model(name, members, random_stream(seed, f"model/{name}"), drivers),
+                specs=members,
+                topics=[sensor_topic(Channel.READINGS, s.district, name, s.sensor, root=root)
+                        for s in members],
+                truth_topics=[sensor_topic(Channel.TRUTH, s.district, name, s.sensor, root=root)
+                              for s in members],
                 ranks=np.array(ranks, dtype=np.intp),
                 seqs=[0] * len(members),
+                injector=self._injector(name, members),
+                held={},
             ))
             slots: dict[tuple[int, int, int], list[int]] = {}
             for local, (rank, spec) in enumerate(zip(ranks, members, strict=True)):
-                phase = int(phases[rank] * spec.interval_s)
-                slots.setdefault((position, spec.interval_s, phase), []).append(local)
+                phase = int(phases[rank] * spec.step_s)
+                slots.setdefault((position, spec.step_s, phase), []).append(local)
             self._slots.update({key: np.array(members_, dtype=np.intp)
                                 for key, members_ in slots.items()})
+
+    def _injector(self, kind: str, members: list[SensorSpec]) -> Injector:
+        seed, rate = self._seed, self._fault_rate
+        return Injector(
+            len(members), {**faults.VALUE_EFFECTS, **scenarios.VALUE_EFFECTS},
+            {**faults.KNOB_EFFECTS, **scenarios.KNOB_EFFECTS}, faults.DELIVERY_EFFECTS,
+            refill=(lambda day: faults.draw_faults(seed, kind, day, members, rate))
+            if rate > 0 else None)
 
     def births(self, ts_ms: int) -> Iterator[Message]:
         """Yield one retained birth per sensor, in sensor-id order, stamped `ts_ms`."""
@@ -108,12 +179,14 @@ class Fleet:
             yield topic, encoder.encode(birth)
 
     def ticks(self, start: int, end: float | None = None) -> Iterator[tuple[int, list[Message]]]:
-        """Yield each simulated second from `start` (before `end`) with a reading due, and them.
+        """Yield each simulated second from `start` (before `end`) with a message due, and them.
 
-        Readings are generated lazily: the models advance as the iterator is consumed.
+        Messages are generated lazily: the models advance as the iterator is consumed.
         """
-        heap = [(start + phase, position, interval, phase)
-                for position, interval, phase in self._slots]
+        for kind in self._kinds:
+            kind.injector.add(scenarios.episodes(self._incidents, kind.name, kind.specs, start))
+        heap = [(start + phase, position, step, phase)
+                for position, step, phase in self._slots]
         heapq.heapify(heap)
         while heap:
             t = heap[0][0]
@@ -121,21 +194,36 @@ class Fleet:
                 return
             due: dict[int, list[IndexArray]] = {}
             while heap and heap[0][0] == t:
-                _, position, interval, phase = heapq.heappop(heap)
-                due.setdefault(position, []).append(self._slots[position, interval, phase])
-                heapq.heappush(heap, (t + interval, position, interval, phase))
-            yield t, self._readings(t, due)
+                _, position, step, phase = heapq.heappop(heap)
+                due.setdefault(position, []).append(self._slots[position, step, phase])
+                heapq.heappush(heap, (t + step, position, step, phase))
+            yield t, self._messages(t, due)
 
-    def _readings(self, t: int, due: dict[int, list[IndexArray]]) -> list[Message]:
+    def _messages(self, t: int, due: dict[int, list[IndexArray]]) -> list[Message]:
+        truths: list[Message] = []
         parts: list[tuple[IndexArray, list[Message]]] = []
-        for position in sorted(due):
-            kind = self._kinds[position]
+        for position, kind in enumerate(self._kinds):
+            truths.extend(self._truth(kind, episode)
+                          for episode in kind.injector.advance(t, kind.model.knobs))
+            if position not in due:
+                continue
             groups = due[position]
             idx = groups[0] if len(groups) == 1 else np.sort(np.concatenate(groups))
-            values = kind.model.step(t, idx)
-            parts.append((kind.ranks[idx], kind.encode(t * 1000, idx, values)))
-        if len(parts) == 1:
+            messages, ranks = kind.encode(t * 1000, idx, kind.model.step(t, idx))
+            parts.append((ranks, messages))
+        self.truths += len(truths)
+        if len(parts) == 1 and not truths:
             return parts[0][1]
-        order = np.argsort(np.concatenate([ranks for ranks, _ in parts]), kind="stable")
+        order = np.argsort(np.concatenate([ranks for ranks, _ in parts]
+                                          or [np.empty(0, dtype=np.intp)]), kind="stable")
         messages = [message for _, batch in parts for message in batch]
-        return [messages[i] for i in order.tolist()]
+        return truths + [messages[i] for i in order.tolist()]
+
+    def _truth(self, kind: _Kind, episode: Episode) -> Message:
+        spec = kind.specs[episode.local]
+        truth = Truth(v=1, sensor=spec.sensor, kind=kind.name, district=spec.district,
+                      type=episode.type, start=episode.start * 1000,
+                      end=None if episode.end is None else episode.end * 1000,
+                      detail={"source": "incident" if episode.incident else "fault",
+                              **episode.detail})
+        return kind.truth_topics[episode.local], encoder.encode(truth)

@@ -17,10 +17,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from simulator.city import SensorSpec, default_city
+from simulator.city import SensorSpec, build_city
 from simulator.errors import SimulatorError
 from simulator.fleet import Fleet
+from simulator.models import Drivers
+from simulator.profile import load_profile
+from simulator.scenarios import load_scenario
 from simulator.sinks import Sink, open_sink
+from simulator.weather import Weather
+from simulator.workdays import load_calendar
 from urbanpulse.errors import ConfigError
 from urbanpulse.settings import SimSettings
 
@@ -32,6 +37,8 @@ class SimStats:
     sensors: int
     births: int
     readings: int
+    truths: int
+    """Ground-truth messages of injected faults and incidents."""
     start: int
     """Simulated start, epoch seconds."""
     simulated_s: float
@@ -47,8 +54,8 @@ class SimStats:
         rate = self.readings / self.wall_s if self.wall_s > 0 else 0.0
         ending = "stopped" if self.stopped else "done"
         return (f"urbanpulse sim {ending}: {self.sensors} sensors, {self.births} births, "
-                f"{self.readings} readings, {self.simulated_s:g} simulated s from {began} "
-                f"in {self.wall_s:.2f} s ({rate:,.0f} readings/s)")
+                f"{self.readings} readings, {self.truths} truths, {self.simulated_s:g} "
+                f"simulated s from {began} in {self.wall_s:.2f} s ({rate:,.0f} readings/s)")
 
 
 def start_time(moment: datetime | None) -> int:
@@ -71,20 +78,29 @@ async def simulate(settings: SimSettings, sink: Sink, *, stop: asyncio.Event | N
     """Publish the city's births, then its readings, until the duration ends or `stop` is set.
 
     Args:
-        settings: Seed, speed, scale, duration, start and topic root of the run.
+        settings: Seed, speed, scale, city, scenario, faults, duration, start and topic root.
         sink: Where messages go; the caller closes it.
         stop: Set it to end the run after the current tick.
-        city: The sensors; by default `default_city` of the settings.
+        city: The sensors; by default the settings' city profile laid out by `build_city`.
 
     Returns:
         Counts and timings of the run.
     """
     stop = stop if stop is not None else asyncio.Event()
-    specs = city if city is not None else default_city(
-        scale=settings.sim_scale, sensors=settings.sim_sensors, seed=settings.sim_seed)
-    fleet = Fleet(specs, seed=settings.sim_seed, root=settings.topic_root)
+    profile = load_profile(settings.sim_city)
+    specs = city if city is not None else build_city(
+        profile, scale=settings.sim_scale, sensors=settings.sim_sensors, seed=settings.sim_seed,
+        cadence=settings.sim_cadence)
+    drivers = Drivers(calendar=load_calendar(profile.calendar),
+                      weather=Weather(settings.sim_seed, profile.climate),
+                      pollution=profile.pollution, climate=profile.climate)
+    incidents = load_scenario(settings.sim_scenario) if settings.sim_scenario else []
+    fleet = Fleet(specs, seed=settings.sim_seed, root=settings.topic_root, drivers=drivers,
+                  fault_rate=settings.sim_fault_rate, incidents=incidents)
     start = start_time(settings.sim_start)
     duration, speed = settings.sim_duration_s, settings.sim_speed
+    # Backfill: history before the moment the run begins is sent unpaced, then pacing starts.
+    history = max(0.0, time.time() - start) if settings.sim_backfill else 0.0
     began = time.monotonic()
     births = readings = 0
     for topic, payload in fleet.births(start * 1000):
@@ -94,7 +110,7 @@ async def simulate(settings: SimSettings, sink: Sink, *, stop: asyncio.Event | N
     reached = start
     for t, messages in fleet.ticks(start, None if duration is None else start + duration):
         if speed > 0:
-            delay = paced_from + (t - start) / speed - time.monotonic()
+            delay = paced_from + max(0.0, t - start - history) / speed - time.monotonic()
             if delay > 0:
                 await _pause(stop, delay)
         else:
@@ -106,10 +122,11 @@ async def simulate(settings: SimSettings, sink: Sink, *, stop: asyncio.Event | N
         readings += len(messages)
         reached = t
     if duration is not None and speed > 0:
-        await _pause(stop, paced_from + duration / speed - time.monotonic())
+        await _pause(stop, paced_from + max(0.0, duration - history) / speed - time.monotonic())
     stopped = stop.is_set()
     simulated = duration if duration is not None and not stopped else float(reached - start)
-    return SimStats(sensors=len(fleet.specs), births=births, readings=readings, start=start,
+    return SimStats(sensors=len(fleet.specs), births=births, readings=readings - fleet.truths,
+                    truths=fleet.truths, start=start,
                     simulated_s=simulated, wall_s=time.monotonic() - began, stopped=stopped)
 
 

@@ -40,7 +40,10 @@ def _run_sim(args: argparse.Namespace) -> int:
 
     settings = load(SimSettings, **_common(args), sim_seed=args.seed, sim_speed=args.speed,
                     sim_duration_s=args.duration, sim_scale=args.scale,
-                    sim_sensors=args.sensors, sim_start=args.start, sim_output=args.output)
+                    sim_sensors=args.sensors, sim_start=args.start, sim_output=args.output,
+                    sim_city=args.city, sim_scenario=args.scenario,
+                    sim_fault_rate=args.fault_rate, sim_cadence=args.cadence,
+                    sim_backfill=args.backfill)
     return main(settings)
 
 
@@ -99,6 +102,14 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--start", type=_start,
                      help="simulated start, ISO 8601 (default: now); fix it for identical runs")
     sim.add_argument("--output", help="jsonl:PATH or '-' to write messages instead of publishing")
+    sim.add_argument("--city", help="city profile: shanghai, yancheng or a YAML file")
+    sim.add_argument("--scenario", help="incident timeline: a shipped name or a YAML file")
+    sim.add_argument("--fault-rate", type=float,
+                     help="injected device faults per sensor per day (default 0: none)")
+    sim.add_argument("--cadence", choices=["demo", "real"],
+                     help="water stations every 10 min (demo, default) or 2-4 h (real)")
+    sim.add_argument("--backfill", action=argparse.BooleanOptionalAction, default=None,
+                     help="send a past --start's history unpaced, then pace (default on)")
     sim.set_defaults(run=_run_sim)
 
     ingest = commands.add_parser("ingest", help="validate readings and write them to InfluxDB",

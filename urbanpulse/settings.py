@@ -8,7 +8,7 @@ environment. A bad value stops the process with a sentence naming the variable.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -86,6 +86,14 @@ class SimSettings(_Base):
     sim_output: str | None = Field(None, description="jsonl:PATH or '-': write instead of publish")
     sim_max_inflight: int = Field(1000, ge=1, le=65535, description="Unacknowledged QoS 1 limit")
     sim_client_id: str = Field("urbanpulse-sim", min_length=1, description="MQTT client id")
+    sim_city: str = Field("shanghai", min_length=1,
+                          description="City profile: a shipped name or a YAML file path")
+    sim_scenario: str | None = Field(None, description="Scenario: a shipped name or a YAML file")
+    sim_fault_rate: float = Field(0.0, ge=0, le=100,
+                                  description="Injected device faults per sensor per day; 0 = none")
+    sim_cadence: Literal["demo", "real"] = Field(
+        "demo", description="Water stations every 10 min (demo) or every 2-4 h (real)")
+    sim_backfill: bool = Field(True, description="Send a past start's history unpaced, then pace")
 
     @field_validator("sim_output")
     @classmethod

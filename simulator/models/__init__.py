@@ -7,6 +7,7 @@ energy, noise) through `register`, the same decorator an extension uses.
 from simulator.models import air, energy, noise, parking, water
 from simulator.models.registry import (
     MODELS,
+    Drivers,
     FloatArray,
     IndexArray,
     Model,
@@ -18,5 +19,5 @@ from simulator.models.registry import (
 BUILTIN = (air, energy, noise, parking, water)
 """The modules of the built-in models (imported for their registrations)."""
 
-__all__ = ["BUILTIN", "MODELS", "FloatArray", "IndexArray", "Model", "ModelFactory",
+__all__ = ["BUILTIN", "MODELS", "Drivers", "FloatArray", "IndexArray", "Model", "ModelFactory",
            "build_model", "register"]

@@ -5,8 +5,11 @@ intensity for its type (kWh/m²·a: government 72, office 105, hotel 135,
 hospital 175, mall 190), shaped by an hourly load profile per type and day
 (after the DOE/PNNL prototype schedules; malls keep Chinese opening hours every
 day). The load splits into lighting and sockets, HVAC, power and special items
-by type; HVAC follows the season (summer cooling peak, smaller winter heating
-peak) and the special item (data rooms, kitchens) is flatter. Registers count
+by type; HVAC follows the shared weather (cooling above 22 °C, heating below
+12 °C) and the special item (data rooms, kitchens) is flatter. Swapped working
+weekends run the weekday shape; Sundays and public holidays run the Sunday
+shape, offices and government a further 15 % lower (holiday trough), malls
+20 % higher. A scenario's `hvac_on` knob keeps HVAC at its working level. Registers count
 in hundredths of a kWh as integers, so they never decrease and the total is
 exactly the sum of the four sub-items.
 """
@@ -18,8 +21,16 @@ from collections.abc import Sequence
 import numpy as np
 
 from simulator.city import SensorSpec
-from simulator.localtime import annual, hourly, local_time
-from simulator.models.registry import Bounds, FloatArray, IndexArray, attribute, register
+from simulator.localtime import hourly, local_time
+from simulator.models.registry import (
+    Bounds,
+    Drivers,
+    FloatArray,
+    IndexArray,
+    attribute,
+    day_type,
+    register,
+)
 from urbanpulse.catalog import ENERGY
 
 INTENSITY = {"office": 105.0, "mall": 190.0, "hotel": 135.0, "hospital": 175.0,
@@ -53,18 +64,21 @@ BOUNDS = Bounds(ENERGY, {"total_active_energy_import": 2, "total_active_power": 
                          **dict.fromkeys(ITEMS, 2)})
 
 
-def hvac_season(day_of_year: int) -> float:
-    """Return the HVAC load factor of the day (about 1.5 in late July, 0.8 in spring)."""
-    cooling = max(0.0, annual(day_of_year, 205))
-    heating = max(0.0, annual(day_of_year, 20))
-    return 0.55 + 0.95 * cooling + 0.45 * heating
+HOLIDAY = {"office": 0.85, "mall": 1.2, "hotel": 1.05, "hospital": 1.0, "government": 0.85}
+"""Public-holiday multiplier of the Sunday shape."""
+
+
+def hvac_weather(temperature: float) -> float:
+    """Return the HVAC load factor at outdoor `temperature` (about 1.7 at 32 °C, 0.45 at 17)."""
+    return 0.45 + 0.9 * max(0.0, temperature - 22.0) / 8 + 0.5 * max(0.0, 12.0 - temperature) / 10
 
 
 @register("energy")
 class EnergyModel:
     """Building meters reporting cumulative registers and mean power over the interval."""
 
-    def __init__(self, specs: Sequence[SensorSpec], rng: np.random.Generator) -> None:
+    def __init__(self, specs: Sequence[SensorSpec], rng: np.random.Generator,
+                 drivers: Drivers) -> None:
         types = [str(attribute(spec, "building_type")) for spec in specs]
         unknown = sorted(set(types) - set(SHAPES))
         if unknown:
@@ -72,7 +86,9 @@ class EnergyModel:
                              f"known are {', '.join(SHAPES)}.")
         n = len(specs)
         area = np.array([float(attribute(spec, "floor_area_m2")) for spec in specs])
-        self._rng = rng
+        self._rng, self._drivers = rng, drivers
+        self._holiday = np.array([HOLIDAY[kind] for kind in types])
+        self.knobs: dict[str, FloatArray] = {"hvac_on": np.zeros(n)}
         self._shapes = np.array([SHAPES[kind] for kind in types],
                                 dtype=np.float64).reshape(n, 3, 24)
         weekly = (5 * self._shapes[:, 0].mean(axis=1) + self._shapes[:, 1].mean(axis=1)
@@ -87,10 +103,15 @@ class EnergyModel:
 
     def step(self, t: int, idx: IndexArray) -> dict[str, FloatArray]:
         """Advance the registers of buildings `idx` by one interval and return them at `t`."""
-        now = local_time(t)
-        day = 0 if now.weekday < 5 else now.weekday - 4
+        now, calendar_day = local_time(t), self._drivers.calendar.at(t)
+        day = day_type(calendar_day)
         shape = hourly(self._shapes[idx, day], now.hour)
-        factors = np.stack([shape, shape * hvac_season(now.day_of_year), shape,
+        if calendar_day.is_holiday:
+            shape = shape * self._holiday[idx]
+        hvac_shape = np.maximum(shape, self.knobs["hvac_on"][idx] * hourly(
+            self._shapes[idx, 0], 12.0))
+        factors = np.stack([shape, hvac_shape * hvac_weather(self._drivers.weather.at(t)
+                                                             .temperature), shape,
                             0.6 + 0.4 * shape])
         noise = np.clip(self._rng.normal(1.0, 0.04, size=factors.shape), 0.5, 1.5)
         power_kw = self._peak_kw[idx] * self._shares[:, idx] * factors * noise

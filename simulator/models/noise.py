@@ -3,8 +3,9 @@
 Each zone has a typical daytime and night-time LAeq a little under its limits
 (roadside 4a sites run at about 68/58 dB(A), above their night limit of 55, as
 measured roadside levels do); an hourly activity curve moves the level between
-the two, weekends are 1 dB quieter by day, and each site has its own offset
-plus AR(1) noise (σ about 2 dB). The statistical levels follow from LAeq: LA90
+the two, rest days are 1 dB and holidays 2 dB quieter by day, rain over
+2 mm/h adds 2 dB (rain noise; HJ 906 flags such data), and each site has its
+own offset plus AR(1) noise (σ about 2 dB). The statistical levels follow from LAeq: LA90
 (background) 3-8 dB under it, LA10 1.5-4 dB over it, LAmax 8-20 dB over it.
 """
 
@@ -16,7 +17,7 @@ import numpy as np
 
 from simulator.city import SensorSpec
 from simulator.localtime import hourly_value, local_time
-from simulator.models.registry import Bounds, FloatArray, IndexArray, ar1, register
+from simulator.models.registry import Bounds, Drivers, FloatArray, IndexArray, ar1, register
 from urbanpulse.catalog import NOISE
 
 TYPICAL = {"0": (46, 37), "1": (52, 42), "2": (57, 47), "3": (61, 52), "4a": (68, 58),
@@ -42,14 +43,16 @@ SPREAD_HIGH = np.array([[20.0], [4.0], [-3.0]])
 class NoiseModel:
     """Noise monitors reporting LAeq, LAmax, LA10 and LA90 over each interval."""
 
-    def __init__(self, specs: Sequence[SensorSpec], rng: np.random.Generator) -> None:
+    def __init__(self, specs: Sequence[SensorSpec], rng: np.random.Generator,
+                 drivers: Drivers) -> None:
         unknown = sorted({spec.zone for spec in specs} - set(TYPICAL))
         if unknown:
             raise ValueError(f"Unknown GB 3096 noise zone {unknown[0]!r}; "
                              f"known are {', '.join(TYPICAL)}.")
         n = len(specs)
         typical = np.array([TYPICAL[spec.zone] for spec in specs], dtype=np.float64).reshape(n, 2)
-        self._rng = rng
+        self._rng, self._drivers = rng, drivers
+        self.knobs: dict[str, FloatArray] = {}
         self._day, self._night = typical[:, 0], typical[:, 1]
         self._offset = rng.normal(0.0, 1.5, size=n)
         self._walk = rng.normal(0.0, NOISE_SIGMA, size=n)
@@ -59,8 +62,11 @@ class NoiseModel:
         now = local_time(t)
         activity = hourly_value(ACTIVITY, now.hour)
         day, night = self._day[idx], self._night[idx]
-        weekend = WEEKEND_DAY_DB * activity if now.is_weekend else 0.0
-        laeq = (night + (day - night) * activity + weekend + self._offset[idx]
+        calendar_day = self._drivers.calendar.at(t)
+        rest = 0.0 if calendar_day.is_workday else WEEKEND_DAY_DB * activity
+        rest *= 2.0 if calendar_day.is_holiday else 1.0
+        rain = 2.0 if self._drivers.weather.at(t).rain_mm_h > 2.0 else 0.0
+        laeq = (night + (day - night) * activity + rest + rain + self._offset[idx]
                 + ar1(self._walk, idx, NOISE_RHO, NOISE_SIGMA, self._rng))
         spread = self._rng.uniform(SPREAD_LOW, SPREAD_HIGH, size=(3, len(idx)))
         return BOUNDS({"laeq": laeq, "lamax": laeq + spread[0], "la10": laeq + spread[1],

@@ -1,11 +1,21 @@
-"""Off-street parking lots: occupancy by land use, hour and weekday, plus a random walk.
+"""Parking: lots reporting their counts every minute, and bay sensors reporting on change.
 
-Hourly profiles are fractions of peak demand from ULI *Shared Parking* (3rd ed.)
-for office, retail and business-hotel lots; residential lots follow residents
-(full at night, half empty on weekday office hours), not visitors. Office lots
-in a Chinese CBD see about a fifth of their weekday demand at weekends, malls a
-tenth more. Each lot has its own peak occupancy (0.80-0.98) and a slow AR(1)
-deviation, and never empties below a floor of staff and overnight cars.
+Demand is a fraction of peak from ULI *Shared Parking* (3rd ed.) hourly
+profiles by land use (office, retail, business hotel); residential parking
+follows residents (full at night, about half empty in office hours). Office
+demand on a Saturday-like rest day is a fifth of the weekday's and a tenth on
+Sundays and public holidays, malls get 10 % more on rest days and 25 % more on
+holidays; swapped working weekends are workdays. Rain adds 5 %.
+
+Lots (`device: lot`) report `total_spot_number`, `available_spot_number` and
+`occupancy` with their own peak occupancy (0.80-0.98) and an AR(1) deviation.
+Bays (`device: bay`) are two-state Markov chains sampled every 30 s: a car
+leaves at rate 1/dwell (office 4 h, retail 1.5 h, residential 9 h, hotel 6 h)
+and arrives at the rate that makes the demand the stationary occupancy. A bay
+reports `occupied` when a sample differs from what it last reported (changes
+shorter than one sample are debounced away), and a startup and a 24-h heartbeat
+message with `occupied`, `battery_mv` (a 3.6 V primary cell losing about
+0.16 mV a day: five years to 3.3 V) and NB-IoT `rsrp`.
 """
 
 from __future__ import annotations
@@ -14,12 +24,20 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from simulator.city import SensorSpec
+from simulator.city import BAY_HEARTBEAT_S, SensorSpec
 from simulator.localtime import hourly, local_time
-from simulator.models.registry import Bounds, FloatArray, IndexArray, ar1, attribute, register
+from simulator.models.registry import (
+    Bounds,
+    Drivers,
+    FloatArray,
+    IndexArray,
+    ar1,
+    attribute,
+    day_type,
+    register,
+)
 from urbanpulse.catalog import PARKING
 
-# Fraction of peak demand for the hour starting at index 0..23.
 WEEKDAY = {
     "office": [0, 0, 0, 0, 0, 0, .03, .15, .50, .90, 1, 1,
                .85, .85, .95, .95, .85, .60, .25, .15, .05, .03, .01, 0],
@@ -39,42 +57,102 @@ WEEKEND = {
                     .78, .78, .78, .78, .78, .80, .85, .90, .93, .95, .97, .97],
     "hotel": WEEKDAY["hotel"],
 }
-WEEKEND_SCALE = {"office": 0.2, "retail": 1.1, "residential": 1.0, "hotel": 0.95}
+REST_SCALE = {"office": (0.2, 0.1), "retail": (1.1, 1.25), "residential": (1.0, 1.0),
+              "hotel": (0.95, 1.05)}
+"""Demand multiplier on (Saturday-like rest days, Sundays and holidays)."""
+DWELL_H = {"office": 4.0, "retail": 1.5, "residential": 9.0, "hotel": 6.0}
 FLOOR = 0.03
 PEAK = (0.80, 0.98)
 WALK_RHO, WALK_SIGMA = 0.97, 0.04
-BOUNDS = Bounds(PARKING, {"total_spot_number": 0, "available_spot_number": 0, "occupancy": 3})
+BATTERY_MV = (3350.0, 3600.0)
+BATTERY_MV_PER_DAY = 0.16
+BOUNDS = Bounds(PARKING, {"total_spot_number": 0, "available_spot_number": 0, "occupancy": 3,
+                          "occupied": 0, "battery_mv": 0, "rsrp": 0})
 
 
 @register("parking")
 class ParkingModel:
-    """Parking lots reporting total and available spaces and their occupancy."""
+    """Lots (counts every interval) and bay sensors (status on change, 24-h heartbeat)."""
 
-    def __init__(self, specs: Sequence[SensorSpec], rng: np.random.Generator) -> None:
+    def __init__(self, specs: Sequence[SensorSpec], rng: np.random.Generator,
+                 drivers: Drivers) -> None:
         uses = [str(attribute(spec, "land_use")) for spec in specs]
         unknown = sorted(set(uses) - set(WEEKDAY))
         if unknown:
             raise ValueError(f"Unknown parking land use {unknown[0]!r}; "
                              f"known are {', '.join(WEEKDAY)}.")
-        self._rng = rng
-        self._capacity = np.array([int(attribute(spec, "capacity")) for spec in specs],
-                                  dtype=np.float64).clip(1, None)
-        self._weekday = np.array([WEEKDAY[use] for use in uses], dtype=np.float64).reshape(-1, 24)
-        self._weekend = np.array([np.multiply(WEEKEND[use], WEEKEND_SCALE[use]) for use in uses],
-                                 dtype=np.float64).reshape(-1, 24)
-        self._peak = rng.uniform(*PEAK, size=len(specs))
-        self._walk = rng.normal(0.0, WALK_SIGMA, size=len(specs))
+        n = len(specs)
+        self._rng, self._drivers = rng, drivers
+        self._bay = np.array([spec.attributes.get("device") == "bay" for spec in specs])
+        self._capacity = np.array([float(spec.attributes.get("capacity", 1)) for spec in specs]
+                                  ).clip(1, None)
+        self._profiles = np.stack([
+            np.array([WEEKDAY[u] for u in uses], dtype=np.float64).reshape(n, 24),
+            np.array([np.multiply(WEEKEND[u], REST_SCALE[u][0]) for u in uses]).reshape(n, 24),
+            np.array([np.multiply(WEEKEND[u], REST_SCALE[u][1]) for u in uses]).reshape(n, 24),
+        ])
+        self._peak = rng.uniform(*PEAK, size=n)
+        self._walk = rng.normal(0.0, WALK_SIGMA, size=n)
+        self._dwell_s = np.array([DWELL_H[u] * 3600 for u in uses])
+        self._poll_s = np.array([float(spec.step_s) for spec in specs])
+        self._state = rng.random(n) < 0.5
+        self._reported = np.full(n, -1.0)
+        self._next_heartbeat = np.full(n, -1.0)
+        self._battery = rng.uniform(*BATTERY_MV, size=n)
+        self._rsrp = np.clip(rng.normal(-95.0, 10.0, size=n), -125, -65)
+        self.knobs: dict[str, FloatArray] = {"surge": np.full(n, np.nan),
+                                             "battery_drain": np.zeros(n)}
+
+    def demand(self, t: int, idx: IndexArray) -> FloatArray:
+        """Return the share of spaces wanted at `t` (before noise) for sensors `idx`."""
+        now, day = local_time(t), self._drivers.calendar.at(t)
+        profile = hourly(self._profiles[day_type(day)][idx], now.hour)
+        rain = 1.05 if self._drivers.weather.at(t).rain_mm_h > 0.5 else 1.0
+        demand = FLOOR + (self._peak[idx] - FLOOR) * np.minimum(profile * rain, 1.0)
+        surge = self.knobs["surge"][idx]
+        result: FloatArray = np.where(np.isnan(surge), demand, np.fmax(demand, surge))
+        return result
 
     def step(self, t: int, idx: IndexArray) -> dict[str, FloatArray]:
-        """Return total and available spaces and occupancy of the lots `idx` at `t`."""
-        now = local_time(t)
-        profile = hourly((self._weekend if now.is_weekend else self._weekday)[idx], now.hour)
-        demand = FLOOR + (self._peak[idx] - FLOOR) * np.minimum(profile, 1.0)
-        occupancy = np.clip(demand + ar1(self._walk, idx, WALK_RHO, WALK_SIGMA, self._rng), 0, 1)
-        capacity = self._capacity[idx]
-        occupied = np.round(occupancy * capacity)
-        return BOUNDS({
-            "total_spot_number": capacity,
-            "available_spot_number": capacity - occupied,
-            "occupancy": occupied / capacity,
-        })
+        """Return lot counts and bay reports of sensors `idx` at `t` (NaN: not reported)."""
+        demand = self.demand(t, idx)
+        nan = np.full(len(idx), np.nan)
+        bay = self._bay[idx]
+        values = {name: nan.copy() for name in BOUNDS.names}
+        if (~bay).any():
+            lots = idx[~bay]
+            occupancy = np.clip(demand[~bay] + ar1(self._walk, lots, WALK_RHO, WALK_SIGMA,
+                                                   self._rng), 0, 1)
+            capacity = self._capacity[lots]
+            occupied = np.round(occupancy * capacity)
+            values["total_spot_number"][~bay] = capacity
+            values["available_spot_number"][~bay] = capacity - occupied
+            values["occupancy"][~bay] = occupied / capacity
+        if bay.any():
+            self._bays(t, idx[bay], demand[bay], bay, values)
+        return BOUNDS(values)
+
+    def _bays(self, t: int, bays: IndexArray, demand: FloatArray, mask: IndexArray,
+              values: dict[str, FloatArray]) -> None:
+        p = np.clip(demand, 0.01, 0.97)
+        dt, dwell = self._poll_s[bays], self._dwell_s[bays]
+        leave = 1 - np.exp(-dt / dwell)
+        arrive = 1 - np.exp(-dt * p / (1 - p) / dwell)
+        draws = self._rng.random(len(bays))
+        state = self._state[bays]
+        state = np.where(state, draws >= leave, draws < arrive)
+        self._state[bays] = state
+        occupied = state.astype(np.float64)
+        first = self._next_heartbeat[bays] < 0
+        self._next_heartbeat[bays[first]] = t
+        beat = t >= self._next_heartbeat[bays]
+        self._next_heartbeat[bays[beat]] += BAY_HEARTBEAT_S
+        changed = occupied != self._reported[bays]
+        report = beat | changed
+        self._reported[bays[report]] = occupied[report]
+        days = dt / 86_400
+        self._battery[bays] -= days * (BATTERY_MV_PER_DAY + self.knobs["battery_drain"][bays])
+        values["occupied"][mask] = np.where(report, occupied, np.nan)
+        noise = self._rng.normal(0.0, 3.0, len(bays))
+        values["battery_mv"][mask] = np.where(beat, self._battery[bays], np.nan)
+        values["rsrp"][mask] = np.where(beat, self._rsrp[bays] + noise, np.nan)

@@ -1,16 +1,20 @@
 """The model registry: one vectorised value generator per sensor kind.
 
-A model is built once per run from the specs of its kind and its own random
-generator, then asked at each simulated tick for the values of the sensors that
-are due. It is pure: it never reads the clock or the network, only the time it
-is given, so tests drive it through any day or season. It may keep state
-between ticks (random walks, cumulative registers).
+A model is built once per run from the specs of its kind, its own random
+generator and the city's shared drivers (calendar and weather), then asked at
+each simulated tick for the values of the sensors that are due. It is pure: it
+never reads the clock or the network, only the time it is given, so tests
+drive it through any day or season. It may keep state between ticks (random
+walks, cumulative registers). A NaN value means "not in this reading"; a
+sensor whose values are all NaN sends nothing this tick (report-on-change).
+`knobs` are per-sensor arrays that scenario incidents set (NaN: no incident).
 
 Built-in kinds register here exactly as an extension would::
 
     @register("air")
     class AirModel:
-        def __init__(self, specs: Sequence[SensorSpec], rng: np.random.Generator) -> None: ...
+        def __init__(self, specs: Sequence[SensorSpec], rng: np.random.Generator,
+                     drivers: Drivers) -> None: ...
         def step(self, t: int, idx: IndexArray) -> dict[str, FloatArray]: ...
 """
 
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Protocol, TypeVar
 
@@ -25,14 +30,36 @@ import numpy as np
 from numpy.typing import NDArray
 
 from simulator.city import Attribute, SensorSpec
+from simulator.profile import Climate
+from simulator.weather import Weather
+from simulator.workdays import Calendar, Day, load_calendar
 from urbanpulse.catalog import SensorKind, get_kind
 
 FloatArray = NDArray[np.float64]
 IndexArray = NDArray[np.intp]
 
 
+@dataclass(frozen=True, slots=True)
+class Drivers:
+    """What every model feels alike: the calendar, the weather and the city's pollution level."""
+
+    calendar: Calendar = field(default_factory=lambda: load_calendar("china"))
+    weather: Weather = field(default_factory=lambda: Weather(0, Climate()))
+    pollution: float = 1.0
+    climate: Climate = field(default_factory=Climate)
+
+
+def day_type(day: Day) -> int:
+    """Return 0 on a workday, 1 on a Saturday-like rest day, 2 on Sundays and holidays."""
+    if day.is_workday:
+        return 0
+    return 2 if day.is_holiday or day.date.weekday() == 6 else 1
+
+
 class Model(Protocol):
     """A kind's value generator."""
+
+    knobs: dict[str, FloatArray]
 
     def step(self, t: int, idx: IndexArray) -> dict[str, FloatArray]:
         """Return each metric's values for the sensors `idx` due at epoch second `t`.
@@ -47,7 +74,7 @@ class Model(Protocol):
         ...
 
 
-ModelFactory = Callable[[Sequence[SensorSpec], np.random.Generator], Model]
+ModelFactory = Callable[[Sequence[SensorSpec], np.random.Generator, Drivers], Model]
 F = TypeVar("F", bound=ModelFactory)
 
 _MODELS: dict[str, ModelFactory] = {}
@@ -73,14 +100,15 @@ def register(kind: str) -> Callable[[F], F]:
     return decorate
 
 
-def build_model(kind: str, specs: Sequence[SensorSpec], rng: np.random.Generator) -> Model:
+def build_model(kind: str, specs: Sequence[SensorSpec], rng: np.random.Generator,
+                drivers: Drivers | None = None) -> Model:
     """Build the registered model of `kind` for `specs`, or raise KeyError naming the known ones."""
     try:
         factory = _MODELS[kind]
     except KeyError:
         known = ", ".join(sorted(_MODELS))
         raise KeyError(f"No model for sensor kind {kind!r}; models exist for {known}.") from None
-    return factory(specs, rng)
+    return factory(specs, rng, drivers if drivers is not None else Drivers())
 
 
 def attribute(spec: SensorSpec, name: str) -> Attribute:

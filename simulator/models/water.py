@@ -7,6 +7,10 @@ saturation at that temperature plus a photosynthesis swing
 amplitude in worse (more eutrophic) water; pH swings with it. Conductivity,
 turbidity, NH3-N, CODMn and TP wander around site levels set by the class target
 (most urban sections are class III-IV) with multiplicative AR(1) noise.
+Rain of the last 24 hours (the shared weather) raises turbidity (x3 after
+50 mm), dilutes conductivity and depresses pH and DO a little. Stations report
+at their own cadence: national stations every 4 h, micro stations every 2 h
+(`--cadence real`), or every 10 min in the demo cadence.
 """
 
 from __future__ import annotations
@@ -18,7 +22,15 @@ import numpy as np
 
 from simulator.city import SensorSpec
 from simulator.localtime import annual, daily, local_time
-from simulator.models.registry import Bounds, FloatArray, IndexArray, ar1, attribute, register
+from simulator.models.registry import (
+    Bounds,
+    Drivers,
+    FloatArray,
+    IndexArray,
+    ar1,
+    attribute,
+    register,
+)
 from urbanpulse.catalog import WATER
 
 # Per GB 3838 target class 2..5: (DO fraction of saturation, DO swing mg/L,
@@ -48,14 +60,16 @@ def oxygen_saturation(temperature: FloatArray) -> FloatArray:
 class WaterModel:
     """River stations reporting the five basic parameters plus NH3-N, CODMn and TP."""
 
-    def __init__(self, specs: Sequence[SensorSpec], rng: np.random.Generator) -> None:
+    def __init__(self, specs: Sequence[SensorSpec], rng: np.random.Generator,
+                 drivers: Drivers) -> None:
         classes = [int(attribute(spec, "class_target")) for spec in specs]
         unknown = sorted(set(classes) - set(CLASS_LEVELS))
         if unknown:
             raise ValueError(f"Water class target {unknown[0]} is outside 2..5.")
         n = len(specs)
         levels = np.array([CLASS_LEVELS[c] for c in classes]).reshape(n, 5).T
-        self._rng = rng
+        self._rng, self._drivers = rng, drivers
+        self.knobs: dict[str, FloatArray] = {}
         self._do_fraction, self._do_swing = levels[0], levels[1]
         self._level = np.stack([
             rng.uniform(300.0, 1000.0, size=n), rng.lognormal(np.log(30.0), 0.4, size=n),
@@ -68,16 +82,20 @@ class WaterModel:
     def step(self, t: int, idx: IndexArray) -> dict[str, FloatArray]:
         """Return the water-quality items of stations `idx` at `t`."""
         now = local_time(t)
-        temperature = (18.0 + 12.0 * annual(now.day_of_year, 215)
+        climate = self._drivers.climate
+        rain = self._drivers.weather.at(t).rain_24h_mm
+        temperature = (climate.mean_c + 1.0 + climate.amplitude_c * annual(now.day_of_year, 215)
                        + 0.6 * daily(now.hour, 16.0) + self._offset[idx])
         photosynthesis = math.sin(2 * math.pi * (now.hour - 10.0) / 24)
         swing = self._do_swing[idx]
         noise = ar1(self._noise, idx, NOISE_RHO, NOISE_SIGMA, self._rng)
         oxygen = (self._do_fraction[idx] * oxygen_saturation(temperature) + swing * photosynthesis
-                  + noise[-1])
-        ph = (self._ph[idx] + 0.25 * swing * photosynthesis
+                  + noise[-1] - 0.01 * rain)
+        ph = (self._ph[idx] + 0.25 * swing * photosynthesis - 0.003 * rain
               + self._rng.normal(0.0, 0.03, size=len(idx)))
         levels = self._level[:, idx] * np.exp(noise[:-1])
+        levels[0] /= 1 + 0.006 * rain
+        levels[1] *= 1 + 0.04 * rain
         return BOUNDS({
             "temperature": temperature, "ph": ph, "dissolved_oxygen": np.maximum(oxygen, 0.2),
             **dict(zip(WANDER, levels, strict=True)),

@@ -1,38 +1,53 @@
-"""The default city: layout, counts, attributes and determinism."""
+"""City profiles and the layout: counts, bounds, attributes, determinism, bad files."""
 
 from __future__ import annotations
 
 import re
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
-from simulator.city import DISTRICTS, KINDS, base_total, default_city, sensor_counts
+from simulator.city import (
+    BAY_HEARTBEAT_S,
+    BAY_POLL_S,
+    base_total,
+    build_city,
+    default_city,
+    sensor_counts,
+)
+from simulator.profile import KINDS, load_profile
 from urbanpulse.catalog import get_kind
 from urbanpulse.errors import ConfigError
 from urbanpulse.topics import check_name
 
-BOUNDS = {
-    "pudong": ((31.15, 31.35), (121.50, 121.80)),
-    "huangpu": ((31.19, 31.25), (121.46, 121.51)),
-    "fengxian": ((30.85, 31.00), (121.40, 121.75)),
-}
+SHANGHAI = load_profile("shanghai")
 ID = re.compile(r"(air|energy|noise|parking|water)-(pudong|huangpu|fengxian)-\d{4}")
 
 
 def test_default_city_is_a_small_demo_city_with_every_kind_in_every_district() -> None:
     city = default_city(seed=42)
-    assert 150 <= len(city) <= 200
-    assert len(city) == base_total()
+    assert len(city) == base_total(SHANGHAI) == 163
     cells = Counter((spec.district, spec.kind) for spec in city)
-    assert set(cells) == {(district, kind) for district in BOUNDS for kind in KINDS}
+    assert set(cells) == {(d, kind) for d in ("pudong", "huangpu", "fengxian") for kind in KINDS}
 
 
-def test_coordinates_lie_inside_their_district() -> None:
-    for spec in default_city(scale=3, seed=1):
-        (lat_low, lat_high), (lon_low, lon_high) = BOUNDS[spec.district]
+@pytest.mark.parametrize("name", ["shanghai", "yancheng"])
+def test_coordinates_lie_inside_their_district(name: str) -> None:
+    profile = load_profile(name)
+    boxes = {d.name: (d.lat, d.lon) for d in profile.districts}
+    city = build_city(profile, scale=3, seed=1)
+    for spec in city:
+        (lat_low, lat_high), (lon_low, lon_high) = boxes[spec.district]
         assert lat_low <= spec.lat <= lat_high, spec
         assert lon_low <= spec.lon <= lon_high, spec
+    assert {spec.district for spec in city} == set(boxes)
+
+
+def test_yancheng_is_a_second_city_with_its_own_districts() -> None:
+    city = default_city(seed=1, city="yancheng")
+    assert {spec.district for spec in city} == {"tinghu", "yandu", "dafeng"}
+    assert load_profile("yancheng").pollution < SHANGHAI.pollution
 
 
 def test_sensor_ids_are_unique_valid_topic_names() -> None:
@@ -47,37 +62,43 @@ def test_sensor_ids_are_unique_valid_topic_names() -> None:
     assert "air-pudong-0007" in ids
 
 
-def test_interval_comes_from_the_catalog() -> None:
-    for spec in default_city(seed=42):
-        assert spec.interval_s == get_kind(spec.kind).interval_s
+def test_intervals_follow_the_catalog_bays_and_the_cadence() -> None:
+    demo, real = default_city(seed=42), default_city(seed=42, cadence="real")
+    for spec in demo:
+        if spec.attributes.get("device") == "bay":
+            assert (spec.interval_s, spec.step_s) == (BAY_HEARTBEAT_S, BAY_POLL_S)
+        else:
+            assert spec.interval_s == spec.step_s == get_kind(spec.kind).interval_s
+    water = {spec.attributes["station"]: spec.interval_s for spec in real if spec.kind == "water"}
+    assert water == {"national": 4 * 3600, "micro": 2 * 3600}
 
 
-def test_attributes_per_kind() -> None:
+def test_attributes_per_kind_follow_the_site_land_use() -> None:
     city = default_city(scale=4, seed=9)
     for spec in city:
         attributes = spec.attributes
+        mixes = SHANGHAI.land_uses[str(attributes["site_use"])]
         if spec.kind == "parking":
-            assert attributes["land_use"] in {"office", "retail", "residential", "hotel"}
-            assert attributes["land_use"] == spec.zone
-            capacity = attributes["capacity"]
-            assert isinstance(capacity, int)
-            assert 50 <= capacity <= 2000
+            assert attributes["land_use"] in mixes["parking_use"]
+            assert attributes["device"] in {"lot", "bay"}
+            if attributes["device"] == "lot":
+                assert 50 <= int(attributes["capacity"]) <= 2000
         elif spec.kind == "energy":
-            assert attributes["building_type"] in {"office", "mall", "hotel", "hospital",
-                                                   "government"}
-            area = attributes["floor_area_m2"]
-            assert isinstance(area, int)
-            assert 5_000 <= area <= 250_000
+            assert attributes["building_type"] in mixes["building_type"]
+            assert 5_000 <= int(attributes["floor_area_m2"]) <= 250_000
         elif spec.kind == "water":
-            target = attributes["class_target"]
-            assert isinstance(target, int)
-            assert 2 <= target <= 5
+            assert str(attributes["class_target"]) in mixes["water_class"]
         elif spec.kind == "noise":
-            assert spec.zone in {"0", "1", "2", "3", "4a", "4b"}
+            assert spec.zone == attributes["noise_zone"]
+            assert spec.zone in mixes["noise_zone"]
         else:
-            assert attributes["siting"] in {"urban", "roadside", "suburban"}
-    assert {spec.zone for spec in city if spec.kind == "noise"} >= {"1", "2", "4a"}
-    assert len({spec.site for spec in city}) >= 15
+            assert attributes["siting"] in mixes["air_siting"]
+            assert attributes["grade"] in {"reference", "low-cost"}
+    zones = Counter(spec.zone for spec in city if spec.kind == "noise")
+    assert set(zones) >= {"1", "2", "3", "4a"}
+    devices = Counter(spec.attributes.get("device") for spec in city if spec.kind == "parking")
+    assert devices["bay"] > 0
+    assert devices["lot"] > 0
 
 
 def test_same_seed_same_city_other_seed_other_city() -> None:
@@ -89,12 +110,11 @@ def test_scale_multiplies_counts_and_keeps_one_per_cell() -> None:
     base = Counter((s.district, s.kind) for s in default_city(seed=1))
     doubled = Counter((s.district, s.kind) for s in default_city(scale=2, seed=1))
     assert doubled == Counter({cell: 2 * count for cell, count in base.items()})
-    tiny = default_city(scale=0.001, seed=1)
-    assert len(tiny) == len(DISTRICTS) * len(KINDS)
-    assert sum(sensor_counts(scale=10).values()) == 10 * base_total()
+    assert len(default_city(scale=0.001, seed=1)) == 15
+    assert sum(sensor_counts(SHANGHAI, scale=10).values()) == 10 * base_total(SHANGHAI)
 
 
-@pytest.mark.parametrize("total", [15, 16, 100, 163, 500, 4321])
+@pytest.mark.parametrize("total", [15, 16, 100, 163, 4321])
 def test_sensors_targets_an_exact_total(total: int) -> None:
     city = default_city(sensors=total, seed=3)
     assert len(city) == total
@@ -103,12 +123,33 @@ def test_sensors_targets_an_exact_total(total: int) -> None:
     assert min(cells.values()) >= 1
 
 
-def test_sensors_keeps_the_city_proportions() -> None:
-    counts = sensor_counts(sensors=1630)
-    assert counts["pudong", "parking"] == 260
-    assert counts["huangpu", "water"] == 30
-
-
 def test_too_few_sensors_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="at least 15 sensors"):
         default_city(sensors=14, seed=1)
+
+
+def test_a_copied_profile_file_is_a_city(tmp_path: Path) -> None:
+    text = Path(str(Path(__file__).parents[2] / "simulator/cities/yancheng.yaml")).read_text()
+    path = tmp_path / "mine.yaml"
+    path.write_text(text.replace("name: yancheng", "name: mine"))
+    assert len(default_city(seed=1, city=str(path))) == len(default_city(seed=1, city="yancheng"))
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (("lat: 33.385", "lat: 35.0"), "outside district tinghu"),
+    (("land_use: port", "land_use: moon"), "unknown land use 'moon'"),
+    (("districts:", "districtz:"), "missing field 'districts'"),
+])
+def test_bad_profile_is_a_config_error_naming_the_file(tmp_path: Path, edit: tuple[str, str],
+                                                      message: str) -> None:
+    text = (Path(__file__).parents[2] / "simulator/cities/yancheng.yaml").read_text()
+    path = tmp_path / "bad.yaml"
+    path.write_text(text.replace(*edit))
+    with pytest.raises(ConfigError, match=message) as raised:
+        load_profile(str(path))
+    assert "bad.yaml" in str(raised.value)
+
+
+def test_unknown_city_names_the_shipped_ones() -> None:
+    with pytest.raises(ConfigError, match="shanghai, yancheng"):
+        load_profile("atlantis")

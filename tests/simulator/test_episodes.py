@@ -1,0 +1,198 @@
+"""Faults and incidents: each appears in the stream where and when its ground truth says."""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from ingest.decode import REASONS, Decoder
+from simulator.city import default_city
+from simulator.faults import FAULTS, draw_faults
+from simulator.fleet import Fleet
+from simulator.scenarios import load_scenario
+from urbanpulse.errors import ConfigError
+from urbanpulse.messages import Reading, Truth, truth_decoder
+from urbanpulse.topics import Channel, parse
+
+START = 1_793_577_600  # 2026-11-02 00:00 UTC, a Monday
+
+
+@dataclass
+class Stream:
+    """A run's truths and, per sensor, its readings (in arrival order) and unreadable payloads."""
+
+    truths: list[Truth] = field(default_factory=list)
+    readings: dict[str, list[tuple[int, Reading]]] = field(
+        default_factory=lambda: defaultdict(list))
+    rejected: dict[str, list[tuple[int, str]]] = field(default_factory=lambda: defaultdict(list))
+
+
+def run(fleet: Fleet, hours: float, start: int = START) -> Stream:
+    decoder = Decoder(root="city", max_payload_bytes=16_384, max_future_s=10**9,
+                      max_age_s=10**9)
+    stream = Stream()
+    for t, messages in fleet.ticks(start, start + hours * 3600):
+        for topic, payload in messages:
+            parsed = parse(topic)
+            if parsed.channel is Channel.TRUTH:
+                stream.truths.append(truth_decoder.decode(payload))
+                continue
+            result = decoder.reading(topic, payload, t * 1000)
+            if isinstance(result, Reading):
+                stream.readings[parsed.sensor].append((t, result))
+            else:
+                stream.rejected[parsed.sensor].append((t, result.reason))
+    return stream
+
+
+@pytest.fixture(scope="module")
+def faulty() -> Stream:
+    city = default_city(seed=7)
+    return run(Fleet(city, seed=7, fault_rate=8.0), 6)
+
+
+def within(truth: Truth, t: int) -> bool:
+    return truth.start <= t * 1000 and (truth.end is None or t * 1000 < truth.end)
+
+
+def alone(stream: Stream, types: set[str]) -> list[Truth]:
+    """Return the truths of `types` whose sensor had no other episode overlapping them."""
+    def overlap(a: Truth, b: Truth) -> bool:
+        a_end, b_end = a.end or 2**62, b.end or 2**62
+        return a.start < b_end and b.start < a_end
+
+    return [truth for truth in stream.truths if truth.type in types and not any(
+        other is not truth and other.sensor == truth.sensor and overlap(truth, other)
+        for other in stream.truths)]
+
+
+def test_every_fault_type_is_injected_and_announced(faulty: Stream) -> None:
+    types = {truth.type for truth in faulty.truths}
+    assert types >= set(FAULTS) - {"battery-decay"}
+    assert all(truth.detail["source"] == "fault" for truth in faulty.truths)
+
+
+def test_dropouts_and_offline_periods_are_silent(faulty: Stream) -> None:
+    checked = 0
+    for truth in faulty.truths:
+        if truth.type in ("dropout", "offline"):  # silence wins over any other fault
+            times = [t for t, _ in faulty.readings[truth.sensor]]
+            assert not any(within(truth, t) for t in times), truth
+            checked += 1
+    assert checked >= 5
+
+
+def test_stuck_sensors_repeat_their_values(faulty: Stream) -> None:
+    checked = 0
+    for truth in alone(faulty, {"stuck"}):
+        if truth.type == "stuck":
+            inside = [r.values for t, r in faulty.readings[truth.sensor] if within(truth, t)]
+            if len(inside) >= 2 and truth.kind != "energy":
+                assert all(values == inside[0] for values in inside), truth
+                checked += 1
+    assert checked >= 1
+
+
+def test_duplicates_repeat_a_seq_and_out_of_order_arrives_late(faulty: Stream) -> None:
+    seen = {"duplicate": 0, "out-of-order": 0}
+    for truth in alone(faulty, set(seen)):
+        seqs = [r.seq for t, r in faulty.readings[truth.sensor] if within(truth, t)]
+        if truth.type == "duplicate" and seqs:
+            assert len(seqs) > len(set(seqs)), truth
+            seen["duplicate"] += 1
+        elif truth.type == "out-of-order" and len(seqs) >= 3:
+            assert any(b < a for a, b in itertools.pairwise(seqs)), truth
+            seen["out-of-order"] += 1
+    assert min(seen.values()) >= 1
+
+
+def test_malformed_payloads_are_dead_lettered_and_skewed_clocks_are_off(faulty: Stream) -> None:
+    malformed = alone(faulty, {"malformed"})
+    assert malformed
+    for truth in malformed:
+        reasons = [reason for t, reason in faulty.rejected[truth.sensor] if within(truth, t)]
+        assert reasons or truth.kind == "parking", truth  # a quiet bay had nothing to send
+        assert set(reasons) <= {"malformed-json", "non-finite", "schema"} <= set(REASONS)
+    every = [truth for truth in faulty.truths if truth.type == "malformed"]
+    assert len(malformed) <= sum(len(v) for v in faulty.rejected.values()) <= len(every)
+    for truth in alone(faulty, {"clock-skew"}):
+        for t, reading in faulty.readings[truth.sensor]:
+            if within(truth, t):
+                assert reading.ts - t * 1000 == int(truth.detail["skew_s"]) * 1000
+
+
+def test_meter_resets_and_rollovers_make_registers_fall(faulty: Stream) -> None:
+    checked = 0
+    for truth in faulty.truths:
+        if truth.type in ("meter-reset", "meter-rollover"):
+            assert truth.end is None
+            registers = [(t, r.values["total_active_energy_import"])
+                         for t, r in faulty.readings[truth.sensor]]
+            before = [v for t, v in registers if t * 1000 < truth.start]
+            after = [v for t, v in registers if t * 1000 >= truth.start]
+            if before and after:
+                assert after[0] < before[-1], truth
+                checked += 1
+    assert checked >= 1
+
+
+def test_faults_are_off_by_default_and_drawn_per_day() -> None:
+    city = default_city(seed=7)
+    clean = run(Fleet(city, seed=7), 2)
+    assert not clean.truths
+    assert not clean.rejected
+    energy = [spec for spec in city if spec.kind == "energy"]
+    day = START // 86_400
+    assert draw_faults(7, "energy", day, energy, 2.0) == draw_faults(7, "energy", day, energy, 2.0)
+    assert draw_faults(7, "energy", day, energy, 0.0) == []
+
+
+def test_shipped_scenario_incidents_show_in_the_stream_where_truth_says() -> None:
+    city = default_city(seed=3)
+    evening = START + 12 * 3600  # 20:00 in Shanghai: the construction night starts at +2 h
+    base = run(Fleet(city, seed=3), 10, evening)
+    stream = run(Fleet(city, seed=3, incidents=load_scenario("incidents")), 10, evening)
+    kinds = {truth.type: truth.kind for truth in stream.truths}
+    assert kinds == {"pollution-episode": "air", "sewage-discharge": "water",
+                     "venue-event": "parking", "hvac-holiday": "energy",
+                     "night-construction": "noise"}
+
+    def middle(s: Stream, truth: Truth, metric: str) -> float:
+        mid = (truth.start + (truth.end or truth.start)) / 2000
+        values = [r.values[metric] for t, r in s.readings[truth.sensor]
+                  if abs(t - mid) < 3600 and metric in r.values]
+        return sum(values) / len(values)
+
+    for truth in stream.truths:
+        if truth.type == "pollution-episode":
+            assert middle(stream, truth, "pm25") > 2 * middle(base, truth, "pm25")
+        elif truth.type == "sewage-discharge":
+            assert middle(stream, truth, "nh3_n") > middle(base, truth, "nh3_n") + 2
+            assert middle(stream, truth, "dissolved_oxygen") < middle(
+                base, truth, "dissolved_oxygen")
+        elif truth.type == "venue-event" and "device" not in truth.detail:
+            lots = [r.values["occupancy"] for t, r in stream.readings[truth.sensor]
+                    if "occupancy" in r.values and within(truth, t - 1800)
+                    and within(truth, t)]
+            assert not lots or min(lots) >= 0.85
+        elif truth.type == "night-construction":
+            night = [(r.values["laeq"], b.values["laeq"]) for (t, r), (_, b) in zip(
+                stream.readings[truth.sensor], base.readings[truth.sensor], strict=True)
+                if within(truth, t) and (t // 3600 + 8) % 24 in (1, 2, 3)]
+            assert night
+            assert all(loud >= quiet + 10 for loud, quiet in night)
+
+
+def test_a_bad_scenario_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("incidents:\n  - {type: alien-landing, at: 1h, duration: 2h}\n")
+    with pytest.raises(ConfigError, match="unknown incident type 'alien-landing'"):
+        load_scenario(str(path))
+    with pytest.raises(ConfigError, match="No scenario 'nope'"):
+        load_scenario("nope")
+    assert msgspec.json.decode(b"1") == 1
