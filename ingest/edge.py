@@ -7,8 +7,10 @@ costing more CPU than validating and encoding the reading. This module instead
 hands each QoS 1 message to a synchronous callback with a `Delivery` token and
 writes the PUBACKs of a whole batch at once.
 
-It is the only module that reaches into gmqtt (0.7, 0.8): it replaces the
-handler's `_handle_qos_1_publish_packet` on one client instance, writes
+It is the only module that reaches into gmqtt (0.7, 0.8): on one client
+instance it replaces the handler's `_handle_publish_packet` with a parser for
+the common case (QoS 1, MQTT 5, no properties; anything else goes to gmqtt's
+own) and its `_handle_qos_1_publish_packet`, writes
 through the current `MQTTConnection.send_package`, and reads the broker's
 Receive Maximum from the CONNACK (gmqtt's `on_connect` merges our own CONNECT
 properties over the broker's, hiding it). A token of a connection that
@@ -47,7 +49,24 @@ class BulkAcknowledger:
                 topic = topic.decode("utf-8", "replace")
             accept(topic, payload, Delivery(client._connection, mid))
 
-        client._package_handler._handle_qos_1_publish_packet = on_qos1
+        handler = client._package_handler
+        slow_path = handler._handle_publish_packet
+
+        def on_publish(cmd: int, raw: bytes) -> None:
+            """Parse a QoS 1 MQTT 5 PUBLISH without properties; leave the rest to gmqtt."""
+            if cmd & 0x06 != 0x02:  # QoS 0 or 2
+                slow_path(cmd, raw)
+                return
+            end = 2 + ((raw[0] << 8) | raw[1])
+            mid = (raw[end] << 8) | raw[end + 1]
+            if raw[end + 2] != 0:  # properties (a topic alias, user properties...)
+                slow_path(cmd, raw)
+                return
+            accept(raw[2:end].decode("utf-8", "replace"), raw[end + 3:],
+                   Delivery(client._connection, mid))
+
+        handler._handle_qos_1_publish_packet = on_qos1
+        handler._handle_publish_packet = on_publish
 
     def ack(self, tokens: Sequence[object]) -> None:
         """Send PUBACK for every token delivered on the current, open connection."""

@@ -2,17 +2,20 @@
 
 A reading becomes one point in the measurement named by its kind, tagged with
 `sensor` and `district`, its metric values as float fields and `seq` as an
-integer, timestamped with the device's `ts` in ms. Metric names were checked
-against the catalog by decode, so they need no escaping here; series keys are
-cached per sensor.
+integer, timestamped with the device's `ts` in ms. Decode checked the names
+against the topic grammar and the metrics against the catalog, so nothing of
+a reading needs escaping here; series keys are cached per sensor.
 """
 
 from __future__ import annotations
 
-from urbanpulse.lineprotocol import FieldValue, encode_point, series_key
+import msgspec
+
+from urbanpulse.lineprotocol import FieldValue, encode_point
 from urbanpulse.messages import Reading, SensorBirth
 
 SENSORS_MEASUREMENT = "sensors"
+_json = msgspec.json.Encoder().encode
 _BIRTH_FIELDS = frozenset({"lat", "lon", "site", "zone", "interval_s"})
 _MAX_CACHED_SERIES = 1_000_000
 
@@ -30,10 +33,13 @@ class PointEncoder:
         if key is None:
             if len(self._keys) >= _MAX_CACHED_SERIES:
                 self._keys.clear()
-            key = series_key(reading.kind, {"sensor": reading.sensor,
-                                            "district": reading.district})
+            # Decode checked all three against the topic grammar ([a-z0-9-]): nothing to
+            # escape, and tags are already in key order.
+            key = f"{reading.kind},district={reading.district},sensor={reading.sensor}"
             self._keys[ident] = key
-        fields = ",".join([f"{name}={value!r}" for name, value in reading.values.items()])
+        # {"pm25":38.2,"o3":92.0} -> pm25=38.2,o3=92.0: msgspec writes each float as its
+        # shortest repr (which line protocol reads back exactly) twice as fast as Python.
+        fields = _json(reading.values)[1:-1].replace(b'"', b"").replace(b":", b"=").decode()
         return f"{key} {fields},seq={reading.seq}i {reading.ts}"
 
 

@@ -7,6 +7,7 @@ a `MissingBinaryError` naming the Debian package that provides it.
 
 from __future__ import annotations
 
+import getpass
 import os
 import shutil
 import socket
@@ -79,6 +80,9 @@ def mosquitto_config(data_dir: Path, port: int) -> str:
     """Return a loopback broker configuration with persistence and raised queue limits."""
     return "\n".join((
         f"listener {port} 127.0.0.1",
+        # Started as root, mosquitto would switch to user 'mosquitto' and then fail to
+        # write its persistence file here; stay the user who owns the data folder.
+        f"user {getpass.getuser()}",
         "allow_anonymous true",
         "persistence true",
         f"persistence_location {data_dir}/",

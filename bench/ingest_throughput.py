@@ -1,0 +1,243 @@
+"""Ingest throughput against its two ceilings, on real mosquitto and influxd started here.
+
+Prints one JSON document:
+
+- broker_ceiling: the same payloads through `mosquitto_pub -l` → mosquitto →
+  `mosquitto_sub` at QoS 1, messages/s;
+- influx_ceiling: the same readings as pre-encoded line protocol, posted in
+  5,000-line gzip batches, readings/s;
+- ingest: a persistent session preloaded with N QoS 1 readings of many
+  distinct sensors, then drained by `urbanpulse ingest` (a separate process)
+  until every reading is queryable: readings/s, CPU µs per reading of the
+  ingester (start-up cost subtracted), peak RSS;
+- ratio of ingest to the smaller ceiling;
+- hot_path: µs per reading of decode+validate and line-protocol encoding alone.
+
+Sizes come from BENCH_READINGS (default 200000) and BENCH_SENSORS (100000).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from ingest.decode import Decoder
+from ingest.points import PointEncoder
+from urbanpulse import stack
+from urbanpulse.catalog import KINDS
+from urbanpulse.messages import Reading, encoder
+from urbanpulse.topics import reading_topic
+
+READINGS = int(os.environ.get("BENCH_READINGS", "200000"))
+SENSORS = int(os.environ.get("BENCH_SENSORS", "100000"))
+DISTRICTS = ("pudong", "huangpu", "fengxian")
+
+
+def readings(now_ms: int) -> list[tuple[str, bytes]]:
+    """Return N (topic, payload) readings of SENSORS distinct sensors of every kind."""
+    kinds = sorted(KINDS.values(), key=lambda kind: kind.name)
+    messages = []
+    for n in range(READINGS):
+        sensor_index, seq = n % SENSORS, n // SENSORS
+        kind = kinds[sensor_index % len(kinds)]
+        district = DISTRICTS[sensor_index % len(DISTRICTS)]
+        sensor = f"{kind.name}-{district}-{sensor_index:06d}"
+        values = {m.name: round(m.low + (m.high - m.low) * ((n * 7919) % 997) / 4000, 3)
+                  for m in list(kind.metrics.values())[:4]}
+        reading = Reading(v=1, sensor=sensor, kind=kind.name, district=district,
+                          ts=now_ms - 600_000 + seq * 1000, seq=seq, values=values)
+        messages.append((reading_topic(district, kind.name, sensor), encoder.encode(reading)))
+    return messages
+
+
+def broker_ceiling(port: int, messages: list[tuple[str, bytes]]) -> float:
+    """Messages/s from mosquitto_pub -l through the broker to mosquitto_sub, both at QoS 1.
+
+    mosquitto_pub disconnects at end of input even with messages still queued
+    in it, so its input stays open until mosquitto_sub has counted them all.
+    """
+    sub = subprocess.Popen(["mosquitto_sub", "-p", str(port), "-q", "1", "-t", "bench/ceiling",
+                            "-C", str(len(messages))], stdout=subprocess.DEVNULL)
+    time.sleep(0.5)  # let the subscription settle; the timer starts after it
+    data = b"\n".join(payload for _, payload in messages) + b"\n"
+    started = time.perf_counter()
+    pub = subprocess.Popen(["mosquitto_pub", "-p", str(port), "-q", "1", "-t", "bench/ceiling",
+                            "-l"], stdin=subprocess.PIPE)
+    assert pub.stdin is not None
+    feeder = threading.Thread(target=pub.stdin.write, args=(data,), daemon=True)
+    feeder.start()
+    sub.wait(600)
+    elapsed = time.perf_counter() - started
+    feeder.join()
+    pub.stdin.close()
+    pub.wait(60)
+    return len(messages) / elapsed
+
+
+def influx_ceiling(url: str, lines: list[str]) -> float:
+    """Readings/s of pre-encoded, pre-compressed 5,000-line batches posted one after another."""
+    stack.create_database(url, "ceiling")
+    bodies = [gzip.compress("\n".join(lines[i:i + 5000]).encode(), compresslevel=1)
+              for i in range(0, len(lines), 5000)]
+    with httpx.Client(timeout=60) as client:
+        started = time.perf_counter()
+        for body in bodies:
+            response = client.post(f"{url}/write", params={"db": "ceiling", "precision": "ms"},
+                                   content=body, headers={"Content-Encoding": "gzip"})
+            response.raise_for_status()
+        return len(lines) / (time.perf_counter() - started)
+
+
+def preload(port: int, messages: list[tuple[str, bytes]]) -> None:
+    """Publish every message at QoS 1 and wait until the broker acknowledged them all."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-preload")
+    client.max_inflight_messages_set(1000)
+    connected = threading.Event()
+    client.on_connect = lambda *args: connected.set()
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    assert connected.wait(30), "preload publisher did not connect"
+    for start in range(0, len(messages), 10_000):
+        infos = [client.publish(topic, payload, qos=1)
+                 for topic, payload in messages[start:start + 10_000]]
+        for info in infos:
+            info.wait_for_publish(120)
+    client.loop_stop()
+    client.disconnect()
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _count(url: str, database: str) -> int:
+    kinds = "|".join(KINDS)
+    response = httpx.post(f"{url}/query", data={
+        "db": database, "q": f'SELECT count("seq") FROM /^({kinds})$/'}, timeout=60)
+    series = response.json()["results"][0].get("series", [])
+    return sum(int(s["values"][0][1]) for s in series)
+
+
+class IngestProcess:
+    """`urbanpulse ingest` as a child process with a health file to wait on."""
+
+    def __init__(self, env: dict[str, str], folder: Path) -> None:
+        self._alive = folder / "ingest.alive"
+        self._alive.unlink(missing_ok=True)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "urbanpulse", "--log-level", "WARNING", "ingest"],
+            env={**env, "URBANPULSE_INGEST_HEALTH_FILE": str(self._alive)})
+
+    def wait_subscribed(self) -> None:
+        deadline = time.monotonic() + 60
+        while not self._alive.exists():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("ingest did not start")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(60)
+
+
+def ingest_drain(mqtt_port: int, influx_url: str, messages: list[tuple[str, bytes]],
+                 folder: Path) -> dict[str, float]:
+    """Preload a persistent session, then time the ingester draining it into InfluxDB."""
+    stack.create_database(influx_url, "city")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("URBANPULSE_")}
+    env.update({"URBANPULSE_MQTT_HOST": "127.0.0.1", "URBANPULSE_MQTT_PORT": str(mqtt_port),
+                "URBANPULSE_INFLUX_URL": influx_url, "URBANPULSE_INFLUX_DB": "city",
+                "URBANPULSE_INGEST_CLIENT_ID": "bench-ingest"})
+    first = IngestProcess(env, folder)  # creates the persistent session, then leaves
+    first.wait_subscribed()
+    startup_cpu = _cpu_seconds(first.process.pid)
+    first.stop()
+    preload(mqtt_port, messages)
+
+    ingester = IngestProcess(env, folder)
+    started = time.perf_counter()
+    written = 0
+    while written < len(messages):
+        time.sleep(0.25)
+        written = _count(influx_url, "city")
+        if time.perf_counter() - started > 600:
+            break
+    elapsed = time.perf_counter() - started
+    cpu = _cpu_seconds(ingester.process.pid) - startup_cpu
+    rss = _peak_rss_mb(ingester.process.pid)
+    ingester.stop()
+    return {"readings": written, "seconds": round(elapsed, 2),
+            "readings_per_s": round(written / elapsed),
+            "cpu_us_per_reading": round(cpu * 1e6 / max(written, 1), 1),
+            "peak_rss_mb": round(rss, 1)}
+
+
+def hot_path(messages: list[tuple[str, bytes]], now_ms: int) -> dict[str, float]:
+    """µs per reading of decode+validate and of line-protocol encoding, best of 5."""
+    decoder = Decoder(root="city", max_payload_bytes=16_384, max_future_s=300, max_age_s=86_400)
+    sample = messages[:20_000]
+    best_decode = best_encode = float("inf")
+    for _ in range(5):
+        points = PointEncoder()
+        started = time.perf_counter()
+        decoded = [decoder.reading(topic, payload, now_ms) for topic, payload in sample]
+        middle = time.perf_counter()
+        for reading in decoded:
+            points.reading(reading)  # type: ignore[arg-type]
+        best_decode = min(best_decode, middle - started)
+        best_encode = min(best_encode, time.perf_counter() - middle)
+    return {"decode_validate_us": round(best_decode * 1e6 / len(sample), 2),
+            "line_protocol_us": round(best_encode * 1e6 / len(sample), 2)}
+
+
+def main() -> None:
+    """Run every stage in one invocation and print one JSON document."""
+    now = int(time.time() * 1000)
+    messages = readings(now)
+    decoder = Decoder(root="city", max_payload_bytes=16_384, max_future_s=900, max_age_s=86_400)
+    points = PointEncoder()
+    lines = [points.reading(decoder.reading(t, p, now)) for t, p in messages]  # type: ignore[arg-type]
+    result: dict[str, Any] = {"benchmark": "ingest", "readings": READINGS, "sensors": SENSORS,
+                              "mean_payload_bytes": round(sum(len(p) for _, p in messages)
+                                                          / len(messages), 1),
+                              "cpus": os.cpu_count()}
+    with tempfile.TemporaryDirectory(prefix="urbanpulse-bench-") as tmp:
+        folder = Path(tmp)
+        broker = stack.start_mosquitto(folder / "mosquitto", stack.free_port())
+        influx = stack.start_influxd(folder / "influxdb", stack.free_port(), stack.free_port())
+        try:
+            result["hot_path"] = hot_path(messages, now)
+            result["broker_ceiling_per_s"] = round(broker_ceiling(broker.port, messages))
+            result["influx_ceiling_per_s"] = round(influx_ceiling(influx.url, lines))
+            result["ingest"] = ingest_drain(broker.port, influx.url, messages, folder)
+        finally:
+            broker.stop()
+            influx.stop()
+    ceiling = min(result["broker_ceiling_per_s"], result["influx_ceiling_per_s"])
+    result["ratio_to_smaller_ceiling"] = round(result["ingest"]["readings_per_s"] / ceiling, 3)
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
