@@ -101,6 +101,11 @@ PARKING = register(SensorKind(
         Metric("occupied", "bool", 0, 1, "Bay sensor: 1 when a vehicle stands on the bay"),
         Metric("battery_mv", "mV", 0, 4_000, "Bay sensor battery voltage"),
         Metric("rsrp", "dBm", -156, -30, "NB-IoT reference signal received power"),
+        Metric("snr", "dB", -20, 40, "Bay sensor signal-to-noise ratio"),
+        Metric("temperature", "°C", -40, 85, "Bay sensor temperature (heartbeat)"),
+        Metric("message_type", "code", 0, 2, "Bay uplink: 0 startup, 1 status change, 2 heartbeat"),
+        Metric("prev_state_duration_min", "min", 0, 525_600,
+               "Bay sensor: minutes the previous state lasted"),
     ),
 ))
 
