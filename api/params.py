@@ -17,9 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import AfterValidator
 
 from urbanpulse.catalog import get_kind
-
-NAME_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
-"""The topic grammar's names: sensor ids and districts."""
+from urbanpulse.topics import NAME_PATTERN
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(2262, 1, 1, tzinfo=UTC)  # InfluxDB stores nanoseconds in an int64

@@ -48,8 +48,10 @@ def escape_measurement(name: str) -> str:
 
 
 def escape_key(text: str, what: str = "tag or field key") -> str:
-    """Escape a tag key, tag value or field key."""
+    """Escape a tag key, tag value or field key; a key may not be `time`."""
     _check_identifier(text, what)
+    if text == "time" and what != "tag value":
+        raise LineProtocolError(f"A {what} may not be 'time': InfluxDB refuses it.")
     return text.translate(_KEY)
 
 

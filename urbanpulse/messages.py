@@ -10,9 +10,11 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from urbanpulse.topics import NAME_PATTERN
+
 VERSION = 1
 
-Name = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")]
+Name = Annotated[str, msgspec.Meta(pattern=NAME_PATTERN)]
 EpochMs = Annotated[int, msgspec.Meta(ge=0, le=32_503_680_000_000)]  # up to year 3000
 Counter = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
 Severity = Literal["info", "low", "medium", "high", "critical"]

@@ -66,6 +66,8 @@ class _InfluxMixin(BaseSettings):
     def _url_is_http(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
+        if "@" in value.split("//", 1)[1].split("/", 1)[0]:
+            raise ValueError("must not carry credentials; set URBANPULSE_INFLUX_TOKEN instead")
         return value.rstrip("/")
 
     @field_validator("influx_token", mode="after")

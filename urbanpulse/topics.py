@@ -21,7 +21,9 @@ from enum import StrEnum
 from urbanpulse.errors import TopicError
 
 DEFAULT_ROOT = "city"
-_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?\Z")
+NAME_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
+"""The grammar of one topic level, for validators that take a pattern (msgspec, FastAPI)."""
+_NAME = re.compile(NAME_PATTERN.replace("$", "\\Z"))
 
 
 class Channel(StrEnum):

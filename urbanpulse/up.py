@@ -56,9 +56,11 @@ class LocalStack:
 
     def _spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
         with (self._data / f"{name}.log").open("ab") as log:
+            # A session of their own: Ctrl-C reaches `up` only, which then stops each
+            # service once, in order (a second signal would make the simulator skip its flush).
             process = subprocess.Popen([sys.executable, "-m", "urbanpulse", name, *args],
                                        env=self._env(), stdout=log, stderr=subprocess.STDOUT,
-                                       stdin=subprocess.DEVNULL)
+                                       stdin=subprocess.DEVNULL, start_new_session=True)
         self._services.append((name, process))
         return process
 

@@ -37,6 +37,8 @@ def test_encode_point_escapes_every_special_character() -> None:
     ("m", {}, {}),
     ("m", {}, {"f": float("nan")}),
     ("m", {}, {"f": float("inf")}),
+    ("m", {"time": "x"}, {"f": 1.0}),
+    ("m", {}, {"time": 1.0}),
 ])
 def test_encode_point_refuses_what_line_protocol_cannot_carry(
         measurement: str, tags: dict[str, str], fields: dict[str, float]) -> None:
