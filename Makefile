@@ -47,7 +47,7 @@ lint: install
 	$(VENV)/bin/mypy
 
 bench: install servers
-	@for script in bench/*.py; do $(PY) $$script; done
+	$(PY) bench/suite.py
 
 check: lint test
 

@@ -10,6 +10,9 @@ Prints one JSON document:
   distinct sensors, then drained by `urbanpulse ingest` (a separate process)
   until every reading is queryable: readings/s, CPU µs per reading of the
   ingester (start-up cost subtracted), peak RSS;
+- latency: readings published at a fixed rate (BENCH_LATENCY_RATE, default
+  5000/s) with ts = send time; p50 and p99 of InfluxDB's 204 minus ts, as the
+  ingester measured them;
 - ratio of ingest to the smaller ceiling;
 - hot_path: µs per reading of decode+validate and line-protocol encoding alone.
 
@@ -43,6 +46,7 @@ from urbanpulse.topics import reading_topic
 
 READINGS = int(os.environ.get("BENCH_READINGS", "200000"))
 SENSORS = int(os.environ.get("BENCH_SENSORS", "100000"))
+LATENCY_RATE = int(os.environ.get("BENCH_LATENCY_RATE", "5000"))
 DISTRICTS = ("pudong", "huangpu", "fengxian")
 
 
@@ -193,6 +197,55 @@ def ingest_drain(mqtt_port: int, influx_url: str, messages: list[tuple[str, byte
             "peak_rss_mb": round(rss, 1)}
 
 
+def latency(mqtt_port: int, influx_url: str, folder: Path, rate: int, seconds: float
+            ) -> dict[str, float]:
+    """Publish at a fixed rate with ts = send time; read the lag the ingester measured.
+
+    Lag is InfluxDB's 204 for the batch holding a reading minus the reading's `ts`,
+    so it spans broker, batching and write. The ingester runs with a metrics
+    interval longer than the phase and writes its last `pipeline` point on SIGTERM.
+    """
+    stack.create_database(influx_url, "latency")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("URBANPULSE_")}
+    env.update({"URBANPULSE_MQTT_HOST": "127.0.0.1", "URBANPULSE_MQTT_PORT": str(mqtt_port),
+                "URBANPULSE_INFLUX_URL": influx_url, "URBANPULSE_INFLUX_DB": "latency",
+                "URBANPULSE_INGEST_CLIENT_ID": "bench-latency",
+                "URBANPULSE_INGEST_METRICS_INTERVAL_S": "3600"})
+    ingester = IngestProcess(env, folder)
+    ingester.wait_subscribed()
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-latency-pub")
+    client.max_inflight_messages_set(1000)
+    connected = threading.Event()
+    client.on_connect = lambda *args: connected.set()
+    client.connect("127.0.0.1", mqtt_port)
+    client.loop_start()
+    assert connected.wait(30), "latency publisher did not connect"
+    sent = 0
+    started = time.perf_counter()
+    while (elapsed := time.perf_counter() - started) < seconds:
+        due = int(elapsed * rate)
+        while sent < due:
+            sensor = f"noise-pudong-{sent % 1000:06d}"
+            reading = Reading(v=1, sensor=sensor, kind="noise", district="pudong",
+                              ts=int(time.time() * 1000), seq=sent // 1000,
+                              values={"laeq": 55.0 + sent % 7})
+            client.publish(reading_topic("pudong", "noise", sensor), encoder.encode(reading),
+                           qos=1)
+            sent += 1
+        time.sleep(0.001)
+    deadline = time.monotonic() + 60
+    while _count(influx_url, "latency") < sent and time.monotonic() < deadline:
+        time.sleep(0.2)
+    client.loop_stop()
+    client.disconnect()
+    ingester.stop()
+    response = httpx.post(f"{influx_url}/query", data={
+        "db": "latency", "q": 'SELECT last("lag_p50_ms"), last("lag_p99_ms") FROM "pipeline"'})
+    _, p50, p99 = response.json()["results"][0]["series"][0]["values"][0]
+    return {"offered_per_s": rate, "seconds": seconds, "readings": sent,
+            "p50_ms": p50, "p99_ms": p99}
+
+
 def hot_path(messages: list[tuple[str, bytes]], now_ms: int) -> dict[str, float]:
     """µs per reading of decode+validate and of line-protocol encoding, best of 5."""
     decoder = Decoder(root="city", max_payload_bytes=16_384, max_future_s=300, max_age_s=86_400)
@@ -231,6 +284,7 @@ def main() -> None:
             result["broker_ceiling_per_s"] = round(broker_ceiling(broker.port, messages))
             result["influx_ceiling_per_s"] = round(influx_ceiling(influx.url, lines))
             result["ingest"] = ingest_drain(broker.port, influx.url, messages, folder)
+            result["latency"] = latency(broker.port, influx.url, folder, LATENCY_RATE, 10.0)
         finally:
             broker.stop()
             influx.stop()

@@ -1,0 +1,73 @@
+"""Self-metrics in the `pipeline` measurement, status topics, and two instances side by side."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+from ingest.service import Ingester
+from tests.conftest import Recorder, influx_rows, publish_all, wait_until
+from urbanpulse import stack
+from urbanpulse.settings import IngestSettings
+
+
+def _reading(root: str, district: str, n: int, now: int) -> tuple[str, bytes]:
+    sensor = f"noise-{district}-{n % 10:04d}"
+    return (f"{root}/readings/{district}/noise/{sensor}",
+            json.dumps({"v": 1, "sensor": sensor, "kind": "noise", "district": district,
+                        "ts": now - 1000 + n, "seq": n, "values": {"laeq": 50.0}}).encode())
+
+
+async def test_pipeline_metrics_and_status_are_published(
+        ingest_settings: IngestSettings, mosquitto: stack.Server, influxd: stack.Server,
+        influx_db: str, topic_root: str) -> None:
+    status = Recorder(mosquitto.port, f"{topic_root}/status/ingest/#")
+    ingester = Ingester(ingest_settings.model_copy(update={"ingest_metrics_interval_s": 0.3}))
+    stop = asyncio.Event()
+    task = asyncio.create_task(ingester.run(stop))
+    await asyncio.wait_for(ingester.subscribed.wait(), 10)
+    now = int(time.time() * 1000)
+    publish_all(mosquitto.port, [_reading(topic_root, "pudong", n, now) for n in range(40)]
+                + [(f"{topic_root}/readings/pudong/noise/noise-pudong-0001", b"{oops")])
+    await wait_until(lambda: ingester.pipeline.stats.written == 40)
+    query = 'SELECT * FROM "pipeline" WHERE "written" = 40 AND "rejected" = 1'
+    await wait_until(lambda: bool(influx_rows(influxd.url, influx_db, query)))
+    row = influx_rows(influxd.url, influx_db, query)[0]
+    assert row["instance"] == "main"
+    assert (row["received"], row["rejected_malformed_json"], row["pending"]) == (41, 1, 0)
+    assert row["lag_p99_ms"] >= row["lag_p50_ms"] >= 0
+    started = influx_rows(influxd.url, influx_db, 'SELECT "started" FROM "pipeline"')
+    assert [r["started"] for r in started if r["started"] is not None] == [True]
+    stop.set()
+    await asyncio.wait_for(task, 20)
+    await wait_until(lambda: [p for _, p in status.messages][-1:] == [b"offline"])
+    status.close()
+    assert [payload for _, payload in status.messages] == [b"online", b"offline"]
+
+
+async def test_two_instances_on_disjoint_districts_share_the_work(
+        ingest_settings: IngestSettings, mosquitto: stack.Server, influxd: stack.Server,
+        influx_db: str, topic_root: str) -> None:
+    first = Ingester(ingest_settings.model_copy(update={
+        "ingest_districts": ["pudong"], "ingest_instance": "east",
+        "ingest_client_id": f"{topic_root}-east"}))
+    second = Ingester(ingest_settings.model_copy(update={
+        "ingest_districts": ["huangpu", "fengxian"], "ingest_instance": "west",
+        "ingest_client_id": f"{topic_root}-west"}))
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(ingester.run(stop)) for ingester in (first, second)]
+    for ingester in (first, second):
+        await asyncio.wait_for(ingester.subscribed.wait(), 10)
+    now = int(time.time() * 1000)
+    messages = [_reading(topic_root, district, n, now)
+                for district in ("pudong", "huangpu", "fengxian") for n in range(100)]
+    publish_all(mosquitto.port, messages)
+    await wait_until(lambda: first.pipeline.stats.written + second.pipeline.stats.written
+                     == len(messages))
+    stop.set()
+    await asyncio.gather(*(asyncio.wait_for(task, 20) for task in tasks))
+    assert (first.pipeline.stats.received, second.pipeline.stats.received) == (100, 200)
+    rows = influx_rows(influxd.url, influx_db, 'SELECT "seq" FROM "noise" GROUP BY "district"')
+    landed = sorted((row["district"], row["seq"]) for row in rows)
+    assert landed == sorted((d, n) for d in ("pudong", "huangpu", "fengxian") for n in range(100))
