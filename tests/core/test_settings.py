@@ -52,7 +52,8 @@ def test_overrides_beat_the_environment(monkeypatch: pytest.MonkeyPatch) -> None
 @pytest.mark.parametrize(("variable", "value"), [
     ("URBANPULSE_TOPIC_ROOT", "city/#"), ("URBANPULSE_INFLUX_URL", "localhost:8086"),
     ("URBANPULSE_SIM_OUTPUT", "csv:out"),
-    ("URBANPULSE_INFLUX_URL", "http://user:secret@localhost:8086"), ("URBANPULSE_INGEST_DISTRICTS", "Pu+dong"),
+    ("URBANPULSE_INFLUX_URL", "http://user:secret@localhost:8086"),
+    ("URBANPULSE_INGEST_DISTRICTS", "Pu+dong"),
 ])
 def test_invalid_values_are_refused(monkeypatch: pytest.MonkeyPatch, variable: str,
                                     value: str) -> None:
