@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from api.main import create_app
-from tests.conftest import influx_rows
+from tests.conftest import influx_query, influx_rows
 from urbanpulse import stack
 from urbanpulse.catalog import KINDS
 from urbanpulse.settings import ApiSettings
@@ -39,6 +39,7 @@ def _urbanpulse(*args: str, env: dict[str, str], **kwargs: Any) -> subprocess.Po
 def running_ingest(service_env: dict[str, str], tmp_path: Path) -> Iterator[None]:
     alive = tmp_path / "ingest.alive"
     env = {**service_env, "URBANPULSE_INGEST_HEALTH_FILE": str(alive),
+           "URBANPULSE_INGEST_METRICS_INTERVAL_S": "0.2",
            "URBANPULSE_INGEST_CLIENT_ID": f"e2e-{service_env['URBANPULSE_TOPIC_ROOT']}"}
     process = _urbanpulse("ingest", env=env)
     deadline = time.monotonic() + 20
@@ -86,8 +87,16 @@ async def test_every_published_reading_lands_once_and_the_api_serves_the_latest(
         time.sleep(0.5)
         rows = influx_rows(influxd.url, influx_db, query)
     landed = [(row["sensor"], row["seq"]) for row in rows]
-    assert len(landed) == len(set(landed)), "a reading landed twice"
+    assert len(landed) == len(set(landed)), "a seq landed under two timestamps"
     assert set(landed) == set(published)
+    # InfluxDB would merge a duplicate write silently; the ingester's own counters would not.
+    counters = 'SELECT last("received"), last("written"), last("rejected") FROM "pipeline"'
+    expected_counts = [len(published) + births, len(published) + births, 0]
+    deadline = time.monotonic() + 30
+    while (counts := influx_query(influxd.url, influx_db, counters)[0]["values"][0][1:]) \
+            != expected_counts and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert counts == expected_counts
     sensors = influx_rows(influxd.url, influx_db, 'SELECT "lat" FROM "sensors" GROUP BY "sensor"')
     assert len(sensors) == births == len(latest)
 
