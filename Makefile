@@ -1,5 +1,6 @@
 # One command per verb, the same for people and CI.
-#   make run    the whole pipeline on local mosquitto and influxd (installs them with apt if missing)
+#   make run    the whole pipeline on local mosquitto and influxd (installs them with apt if missing);
+#               ARGS='--api-port 8001 -- --scale 2' passes flags to `urbanpulse up`
 #   make test   the test suite against real mosquitto and influxd on free loopback ports
 #   make lint   ruff and mypy --strict
 #   make bench  benchmarks, each printing one JSON document
@@ -37,7 +38,7 @@ servers:
 	fi
 
 run: install servers
-	$(VENV)/bin/urbanpulse up
+	$(VENV)/bin/urbanpulse up $(ARGS)
 
 test: install
 	$(PY) -m pytest
