@@ -3,8 +3,10 @@
 Prints one JSON document: readings/s generated (models plus encoding, no I/O),
 readings/s published at QoS 1 through `MqttSink` to a local mosquitto, the
 same payloads published by `mosquitto_pub -l -q 1` in the same run as the
-ceiling, the ratio of the two, CPU µs per reading for both paths, and RSS per
-1,000 sensors (and its growth while running, to show memory stays flat).
+ceiling, the ratio of the two, CPU µs per reading for both paths (and the
+broker's, since on a shared machine the broker's share of a core often sets
+the pace), and RSS per 1,000 sensors (and its growth while running, to show
+memory stays flat).
 Starts its own mosquitto on a free port and stops within about two minutes.
 """
 
@@ -14,6 +16,7 @@ import asyncio
 import dataclasses
 import json
 import os
+import resource
 import subprocess
 import tempfile
 import time
@@ -66,16 +69,28 @@ async def publish(fleet: Fleet, settings: SimSettings, start: int,
     return len(payloads), time.perf_counter() - wall, time.process_time() - cpu
 
 
-def ceiling(port: int, payloads: list[bytes], folder: Path) -> tuple[int, float]:
-    """Publish the payloads with `mosquitto_pub -l -q 1`; return messages and wall s."""
+def ceiling(port: int, payloads: list[bytes], folder: Path) -> tuple[int, float, float]:
+    """Publish the payloads with `mosquitto_pub -l -q 1`; return messages, wall s and its CPU s."""
     lines = folder / "payloads.txt"
     lines.write_bytes(b"\n".join(payloads) + b"\n")
     binary = stack.find_binary("mosquitto_pub", "mosquitto-clients")
-    wall = time.perf_counter()
+    wall, cpu = time.perf_counter(), children_cpu_s()
     with lines.open("rb") as stdin:
         subprocess.run([binary, "-h", "127.0.0.1", "-p", str(port), "-q", "1", "-l",
                         "-t", "bench/ceiling"], stdin=stdin, check=True, timeout=120)
-    return len(payloads), time.perf_counter() - wall
+    return len(payloads), time.perf_counter() - wall, children_cpu_s() - cpu
+
+
+def children_cpu_s() -> float:
+    """Return the CPU seconds of the child processes waited for so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def process_cpu_s(pid: int) -> float:
+    """Return the CPU seconds process `pid` has used (the broker, while it runs)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
@@ -95,9 +110,15 @@ def main() -> None:
             settings = SimSettings(mqtt_host="127.0.0.1", mqtt_port=port,
                                    sim_client_id="bench-sim", sim_max_inflight=1000)
             payloads: list[bytes] = []
+            load = os.getloadavg()[0]
+            pid = broker.process.pid
+            broker_cpu = process_cpu_s(pid)
             sent, pub_wall, pub_cpu = asyncio.run(publish(fleet, settings,
                                                           START + GENERATE_S, payloads))
-            lines, pub_l_wall = ceiling(port, payloads, folder)
+            broker_cpu_sim = process_cpu_s(pid) - broker_cpu
+            broker_cpu = process_cpu_s(pid)
+            lines, pub_l_wall, pub_l_cpu = ceiling(port, payloads, folder)
+            broker_cpu_l = process_cpu_s(pid) - broker_cpu
         finally:
             broker.stop()
     published_rate = sent / pub_wall
@@ -113,12 +134,18 @@ def main() -> None:
         "published_readings": sent,
         "published_readings_per_s": round(published_rate),
         "publish_cpu_us_per_reading": round(pub_cpu / sent * 1e6, 2),
+        "publish_overhead_cpu_us_per_reading": round((pub_cpu / sent - gen_cpu / generated)
+                                                     * 1e6, 2),
+        "broker_cpu_us_per_message": round(broker_cpu_sim / sent * 1e6, 2),
         "mosquitto_pub_l_messages": lines,
         "mosquitto_pub_l_per_s": round(ceiling_rate),
+        "mosquitto_pub_l_cpu_us_per_message": round(pub_l_cpu / lines * 1e6, 2),
+        "broker_cpu_us_per_message_mosquitto_pub_l": round(broker_cpu_l / lines * 1e6, 2),
         "published_to_ceiling_ratio": round(published_rate / ceiling_rate, 3),
         "mean_payload_bytes": round(sum(map(len, payloads)) / len(payloads), 1),
         "rss_mb_per_1000_sensors": round((built_rss - base_rss) / SENSORS * 1000, 3),
         "rss_growth_mb_while_running": round(ran_rss - built_rss, 1),
+        "load_average_1m_at_publish": round(load, 2),
     }, indent=2))
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import math
 import signal
 import sys
@@ -28,6 +29,9 @@ from simulator.weather import Weather
 from simulator.workdays import load_calendar
 from urbanpulse.errors import ConfigError
 from urbanpulse.settings import SimSettings
+
+BIRTH_BATCH = 1000
+"""Births handed to the sink at once (all of them at once would hold every birth in memory)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,9 +107,10 @@ async def simulate(settings: SimSettings, sink: Sink, *, stop: asyncio.Event | N
     history = max(0.0, time.time() - start) if settings.sim_backfill else 0.0
     began = time.monotonic()
     births = readings = 0
-    for topic, payload in fleet.births(start * 1000):
-        await sink.send(topic, payload, retain=True)
-        births += 1
+    pending_births = fleet.births(start * 1000)
+    while batch := list(itertools.islice(pending_births, BIRTH_BATCH)):
+        await sink.send_many(batch, retain=True)
+        births += len(batch)
     paced_from = time.monotonic()
     reached = start
     for t, messages in fleet.ticks(start, None if duration is None else start + duration):
@@ -117,8 +122,7 @@ async def simulate(settings: SimSettings, sink: Sink, *, stop: asyncio.Event | N
             await asyncio.sleep(0)  # let signal handlers and the network run
         if stop.is_set():
             break
-        for topic, payload in messages:
-            await sink.send(topic, payload, retain=False)
+        await sink.send_many(messages, retain=False)
         readings += len(messages)
         reached = t
     if duration is not None and speed > 0:

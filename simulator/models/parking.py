@@ -12,10 +12,15 @@ Lots (`device: lot`) report `total_spot_number`, `available_spot_number` and
 Bays (`device: bay`) are two-state Markov chains sampled every 30 s: a car
 leaves at rate 1/dwell (office 4 h, retail 1.5 h, residential 9 h, hotel 6 h)
 and arrives at the rate that makes the demand the stationary occupancy. A bay
-reports `occupied` when a sample differs from what it last reported (changes
-shorter than one sample are debounced away), and a startup and a 24-h heartbeat
-message with `occupied`, `battery_mv` (a 3.6 V primary cell losing about
-0.16 mV a day: five years to 3.3 V) and NB-IoT `rsrp`.
+reports when a sample differs from what it last reported (changes shorter than
+one sample are debounced away). Every bay message has `occupied` and
+`message_type`: 0 startup (the first sample), 1 status change (with
+`prev_state_duration_min`, how long the previous state lasted), 2 heartbeat
+(24 h after startup, then daily; one due with a change waits for the next quiet
+sample). Startup and heartbeat messages carry the device's health:
+`battery_mv` (a 3.6 V primary cell losing about 0.16 mV a day: five years to
+3.3 V), NB-IoT `rsrp` and `snr` (both a few dB lower under a car) and
+`temperature` (the air's, plus sun on the road surface, less under a car).
 """
 
 from __future__ import annotations
@@ -66,8 +71,17 @@ PEAK = (0.80, 0.98)
 WALK_RHO, WALK_SIGMA = 0.97, 0.04
 BATTERY_MV = (3350.0, 3600.0)
 BATTERY_MV_PER_DAY = 0.16
+STARTUP, STATUS_CHANGE, HEARTBEAT = 0.0, 1.0, 2.0
+"""Bay `message_type` codes."""
+SNR_PER_RSRP_DB, RSRP_AT_SNR_0 = 0.5, -125.0
+"""Bay SNR: 0.5 dB per dB of RSRP above -125 dBm (about 15 dB at the median -95 dBm)."""
+CAR_RSRP_DB, CAR_SNR_DB = 4.0, 3.0
+"""A car over the sensor shadows its antenna."""
+SUN_GAIN_C, SHADED_GAIN_C = 12.0, 3.0
+"""Road-surface warming over air temperature in full sun, free bay and under a car."""
 BOUNDS = Bounds(PARKING, {"total_spot_number": 0, "available_spot_number": 0, "occupancy": 3,
-                          "occupied": 0, "battery_mv": 0, "rsrp": 0})
+                          "occupied": 0, "message_type": 0, "prev_state_duration_min": 1,
+                          "battery_mv": 0, "rsrp": 0, "snr": 1, "temperature": 1})
 
 
 @register("parking")
@@ -100,6 +114,10 @@ class ParkingModel:
         self._next_heartbeat = np.full(n, -1.0)
         self._battery = rng.uniform(*BATTERY_MV, size=n)
         self._rsrp = np.clip(rng.normal(-95.0, 10.0, size=n), -125, -65)
+        self._snr = np.clip(SNR_PER_RSRP_DB * (self._rsrp - RSRP_AT_SNR_0)
+                            + rng.normal(0.0, 3.0, size=n), -15, 35)
+        self._offset_c = rng.normal(0.0, 1.0, size=n)
+        self._since = np.full(n, -1.0)
         self.knobs: dict[str, FloatArray] = {"surge": np.full(n, np.nan),
                                              "battery_drain": np.zeros(n)}
 
@@ -143,16 +161,35 @@ class ParkingModel:
         state = np.where(state, draws >= leave, draws < arrive)
         self._state[bays] = state
         occupied = state.astype(np.float64)
-        first = self._next_heartbeat[bays] < 0
-        self._next_heartbeat[bays[first]] = t
-        beat = t >= self._next_heartbeat[bays]
+        startup = self._next_heartbeat[bays] < 0
+        self._next_heartbeat[bays[startup]] = t + BAY_HEARTBEAT_S
+        self._since[bays[startup]] = t
+        changed = (occupied != self._reported[bays]) & ~startup
+        # A heartbeat due with a change waits for the next quiet sample: one message, one type.
+        beat = (t >= self._next_heartbeat[bays]) & ~startup & ~changed
         self._next_heartbeat[bays[beat]] += BAY_HEARTBEAT_S
-        changed = occupied != self._reported[bays]
-        report = beat | changed
+        report = startup | changed | beat
         self._reported[bays[report]] = occupied[report]
+        prev_min = (t - self._since[bays]) / 60
+        self._since[bays[changed]] = t
         days = dt / 86_400
         self._battery[bays] -= days * (BATTERY_MV_PER_DAY + self.knobs["battery_drain"][bays])
         values["occupied"][mask] = np.where(report, occupied, np.nan)
-        noise = self._rng.normal(0.0, 3.0, len(bays))
-        values["battery_mv"][mask] = np.where(beat, self._battery[bays], np.nan)
-        values["rsrp"][mask] = np.where(beat, self._rsrp[bays] + noise, np.nan)
+        values["message_type"][mask] = np.where(
+            startup, STARTUP, np.where(changed, STATUS_CHANGE, np.where(beat, HEARTBEAT, np.nan)))
+        values["prev_state_duration_min"][mask] = np.where(changed, prev_min, np.nan)
+        health = startup | beat
+        if health.any():
+            self._health(t, bays[health], occupied[health], np.flatnonzero(mask)[health], values)
+
+    def _health(self, t: int, bays: IndexArray, occupied: FloatArray, columns: IndexArray,
+                values: dict[str, FloatArray]) -> None:
+        """Fill the device fields of startup and heartbeat messages at `columns`."""
+        noise = self._rng.normal(size=(3, len(bays)))
+        weather = self._drivers.weather.at(t)
+        gain = weather.sun * np.where(occupied > 0, SHADED_GAIN_C, SUN_GAIN_C)
+        values["battery_mv"][columns] = self._battery[bays]
+        values["rsrp"][columns] = self._rsrp[bays] - CAR_RSRP_DB * occupied + 3.0 * noise[0]
+        values["snr"][columns] = self._snr[bays] - CAR_SNR_DB * occupied + 2.0 * noise[1]
+        values["temperature"][columns] = (weather.temperature + gain + self._offset_c[bays]
+                                          + 0.3 * noise[2])

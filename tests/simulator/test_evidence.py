@@ -77,26 +77,44 @@ def test_bays_report_on_change_with_a_daily_heartbeat_and_track_demand() -> None
     bays = specs("parking", 200, zone="office", poll_s=30, land_use="office", device="bay")
     m = model("parking", bays, CALM)
     every = np.arange(200, dtype=np.intp)
-    start = at(2025, 11, 17, 0)
+    start = at(2025, 11, 17, 0)  # a Monday
     reports = beats = 0
-    occupied_at_10 = []
+    shown = np.full(200, np.nan)  # what a consumer of the stream believes
+    changed_at = np.full(200, np.nan)
+    share: dict[int, float] = {}
+    health = ("battery_mv", "rsrp", "snr", "temperature")
     for step in range(2 * 86_400 // 30):
         t = start + 30 * step
         values = m.step(t, every)
         reported = ~np.isnan(values["occupied"])
-        reports += int(reported.sum())
-        beat = ~np.isnan(values["battery_mv"])
-        beats += int(beat.sum())
-        assert (reported[beat]).all()  # a heartbeat carries occupancy
+        kind = values["message_type"]
+        assert (reported == ~np.isnan(kind)).all()  # every bay message says its type
         assert np.isnan(values["total_spot_number"]).all()
-        if (t - start) % 86_400 == 10 * 3600:
-            occupied_at_10.append(float(np.nanmean(m.step(t + 30, every)["occupied"])))
-        if beat.any():
-            assert (values["battery_mv"][beat] > 3000).all()
-            assert (values["rsrp"][beat] <= -50).all()
-    assert beats == 2 * 200  # startup plus one heartbeat a day
+        startup, change, beat = kind == 0, kind == 1, kind == 2
+        assert startup.all() if step == 0 else not startup.any()
+        for name in health:  # device health in startup and heartbeat messages only
+            assert (~np.isnan(values[name]) == (startup | beat)).all(), name
+        duration = values["prev_state_duration_min"]
+        assert (~np.isnan(duration) == change).all()
+        assert (values["occupied"][change] != shown[change]).all()
+        assert np.allclose(duration[change], (t - changed_at[change]) / 60)
+        changed_at[startup | change] = t
+        shown[reported] = values["occupied"][reported]
+        reports += int(reported.sum())
+        beats += int(beat.sum())
+        if beat.any() or startup.any():
+            device = startup | beat
+            assert (values["battery_mv"][device] > 3000).all()
+            assert (values["rsrp"][device] <= -50).all()
+            assert (values["snr"][device] > -20).all()
+            assert (abs(values["temperature"][device] - CALM.temperature) < 20).all()
+        if (t - start) % 3600 == 0:
+            share[(t - start) // 3600] = float(shown.mean())
+    assert beats == 200  # one heartbeat a day after startup
     assert reports < 0.05 * 2 * 86_400 // 30 * 200  # on change, far fewer than samples
     assert reports > 200 * 2 * 2  # every office bay fills and empties each workday
+    assert share[10] > share[3] + 0.3, share  # 10:00 against 03:00, first day
+    assert share[34] > share[27] + 0.4, share  # and the second
 
 
 def test_ozone_peaks_in_the_afternoon_and_traffic_pollutants_at_rush_hours() -> None:

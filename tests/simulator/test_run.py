@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ import pytest
 
 from simulator.city import default_city
 from simulator.run import main, simulate, start_time
-from simulator.sinks import JsonlSink, MemorySink
+from simulator.sinks import JsonlSink, MemorySink, Message
 from urbanpulse import stack
 from urbanpulse.messages import birth_decoder, reading_decoder
 from urbanpulse.settings import SimSettings
@@ -127,9 +128,9 @@ async def test_stop_event_ends_an_endless_run() -> None:
     stop = asyncio.Event()
 
     class StoppingSink(MemorySink):
-        async def send(self, topic: str, payload: bytes, *, retain: bool) -> None:
-            await super().send(topic, payload, retain=retain)
-            if len(self.messages) == 1000:
+        async def send_many(self, messages: Sequence[Message], *, retain: bool) -> None:
+            await super().send_many(messages, retain=retain)
+            if len(self.messages) >= 1000:
                 stop.set()
 
     sink = StoppingSink()
