@@ -3,7 +3,9 @@
 Each request takes the next action from `plan`, or `default` when the plan is
 empty: "pass" forwards to the real server; an int answers that status (with
 `Retry-After` when the action is a tuple (status, retry_after)); "timeout"
-holds the request without answering; "reset" closes the connection unanswered.
+holds the request without answering until the client gives up; "reset" closes
+the connection unanswered. `close` aborts the connections still open, so no
+handler is left to be cancelled with the event loop.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ class FaultProxy:
         self.default = default
         self.seen: list[tuple[str, Action]] = []
         self._server: asyncio.Server | None = None
+        self._open: set[asyncio.StreamWriter] = set()
         self._client = httpx.AsyncClient(timeout=30)
         self.port = 0
 
@@ -41,16 +44,24 @@ class FaultProxy:
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
+            for writer in list(self._open):
+                writer.transport.abort()
+            for _ in range(200):  # each handler ends once its reader sees the abort
+                if not self._open:
+                    break
+                await asyncio.sleep(0.01)
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 2)
         await self._client.aclose()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._open.add(writer)
         try:
             await self._handle(reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
+            self._open.discard(writer)
             writer.close()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -70,7 +81,7 @@ class FaultProxy:
                 writer.transport.abort()
                 return
             if action == "timeout":
-                await asyncio.sleep(3600)
+                await reader.read()  # until the client times out and closes
                 return
             if action == "pass":
                 forwarded = {k: v for k, v in headers.items()
