@@ -1,4 +1,7 @@
-"""Dependencies of the routes, as `Annotated` aliases (`SettingsDep`, `InfluxDep`, `StoreDep`).
+"""Dependencies of the routes, as `Annotated` aliases.
+
+`SettingsDep`, `InfluxDep`, `StoreDep`, `AlertStoreDep`, and `ApiKeyDep`, which
+admits a request only with the configured key in its `X-API-Key` header.
 
 The settings live on `app.state`, put there by `api.main.create_app`; nothing is
 read at import time. While the app's lifespan runs (under uvicorn) every request
@@ -8,11 +11,14 @@ ASGI call) gets a client per request.
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request, Security
+from fastapi.security import APIKeyHeader
 
+from api.alert_store import AlertStore
 from api.influx import InfluxQuery, open_influx
 from api.store import SensorStore
 from urbanpulse.settings import ApiSettings
@@ -46,3 +52,43 @@ def get_store(influx: InfluxDep) -> SensorStore:
 
 
 StoreDep = Annotated[SensorStore, Depends(get_store)]
+
+
+def get_alert_store(influx: InfluxDep) -> AlertStore:
+    """Return an alert store over the request's InfluxQL client."""
+    return AlertStore(influx)
+
+
+AlertStoreDep = Annotated[AlertStore, Depends(get_alert_store)]
+
+API_KEY_HEADER = "X-API-Key"
+_api_key_header = APIKeyHeader(
+    name=API_KEY_HEADER, auto_error=False, scheme_name="ApiKey",
+    description="The key set in URBANPULSE_API_KEY on the server",
+)
+
+
+def require_api_key(settings: SettingsDep,
+                    given: Annotated[str | None, Security(_api_key_header)]) -> None:
+    """Admit the request only with the configured key in `X-API-Key`.
+
+    Raises:
+        HTTPException: 503 when the server has no key configured, 401 without
+            the header, 403 with a wrong key (compared in constant time).
+    """
+    if settings.api_key is None:
+        raise HTTPException(
+            status_code=503,
+            detail="This server has no API key configured (URBANPULSE_API_KEY), "
+                   "so it accepts no acknowledgements.")
+    if not given:
+        raise HTTPException(
+            status_code=401, headers={"WWW-Authenticate": f'ApiKey header="{API_KEY_HEADER}"'},
+            detail=f"Acknowledging an alert needs an API key in the {API_KEY_HEADER} header.")
+    expected = settings.api_key.get_secret_value().encode()
+    if not hmac.compare_digest(given.encode(), expected):
+        raise HTTPException(status_code=403,
+                            detail=f"The API key in the {API_KEY_HEADER} header is not valid.")
+
+
+ApiKeyDep = Depends(require_api_key)

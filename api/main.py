@@ -2,8 +2,9 @@
 
 Settings are passed in, never read at import time. The app's lifespan opens one
 HTTP client for InfluxDB and closes it on shutdown. Errors of the servers behind
-the api become responses with a sentence: InfluxDB unreachable is 503, a query
-InfluxDB refused is 502.
+the api become responses with a sentence: InfluxDB or the MQTT broker
+unreachable is 503, a query InfluxDB refused is 502, an acknowledgement the
+ingester did not confirm in time is 504.
 """
 
 from __future__ import annotations
@@ -19,26 +20,40 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from api.errors import InfluxError, InfluxUnavailableError
+from api.errors import (
+    AckTimeoutError,
+    ApiError,
+    BrokerUnavailableError,
+    InfluxQueryError,
+    InfluxUnavailableError,
+)
 from api.influx import InfluxQuery, InfluxTransport, open_influx
-from api.routes import health, sensors
+from api.routes import alerts, health, sensors
 from urbanpulse import __version__
 from urbanpulse.settings import ApiSettings
 
 logger = logging.getLogger(__name__)
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_STATUS: tuple[tuple[type[ApiError], int], ...] = (
+    (InfluxUnavailableError, 503), (InfluxQueryError, 502),
+    (BrokerUnavailableError, 503), (AckTimeoutError, 504),
+)
+SHUTDOWN_GRACE_S = 3
+"""Longest uvicorn waits for open requests (alert streams never end) when stopping."""
 
 DESCRIPTION = """\
 Sensor metadata, latest values and time series of the UrbanPulse simulated city,
-read from InfluxDB, plus the health of the broker and the database.
+read from InfluxDB; alerts (list, history, acknowledgement, live stream as
+server-sent events); and the health of the broker and the database.
 Every 422 names the offending parameter in `detail[].loc`.
+Acknowledging an alert needs the server's key in the `X-API-Key` header.
 """
 
 
-async def _influx_error(request: Request, exc: Exception) -> JSONResponse:
-    """Answer 503 when InfluxDB is unreachable and 502 when it refused the query."""
-    status = 503 if isinstance(exc, InfluxUnavailableError) else 502
+async def _server_error(request: Request, exc: Exception) -> JSONResponse:
+    """Answer with the status of the server error (`_STATUS`) and its sentence."""
+    status = next((code for kind, code in _STATUS if isinstance(exc, kind)), 500)
     logger.warning("%s %s answered %d: %s", request.method, request.url.path, status, exc)
     return JSONResponse({"detail": str(exc)}, status_code=status)
 
@@ -70,9 +85,10 @@ def create_app(settings: ApiSettings, *,
     app.state.settings = settings
     if influx_transport is not None:
         app.state.influx = InfluxQuery(influx_transport, settings.influx_db)
-    app.add_exception_handler(InfluxError, _influx_error)
+    app.add_exception_handler(ApiError, _server_error)
     app.include_router(health.router)
     app.include_router(sensors.router, prefix="/v1")
+    app.include_router(alerts.router, prefix="/v1")
     return app
 
 
@@ -83,7 +99,8 @@ def main(settings: ApiSettings) -> int:
     not start (for example, the port is taken).
     """
     config = uvicorn.Config(create_app(settings), host=settings.api_host,
-                            port=settings.api_port, lifespan="on", log_level="info")
+                            port=settings.api_port, lifespan="on", log_level="info",
+                            timeout_graceful_shutdown=SHUTDOWN_GRACE_S)
     server = uvicorn.Server(config)
     with _stop_on_signals(server):
         try:

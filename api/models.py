@@ -89,3 +89,53 @@ class Readings(_Model):
     points: list[Point] = Field(description="Points in time order")
     truncated: bool = Field(
         description="True when the range held more points than the api returns at once")
+
+
+AlertStateName = Literal["pending", "firing", "acknowledged", "resolved"]
+SeverityName = Literal["info", "low", "medium", "high", "critical"]
+
+
+class Alert(_Model):
+    """One state of one alert: the alert (rule, sensor) as it was after one change."""
+
+    alert_id: str = Field(description="Fingerprint of (rule, sensor); stable across episodes",
+                          examples=["3f2a9c0d1e4b5a69"])
+    rule: str = Field(description="Rule name", examples=["lot-nearly-full"])
+    sensor: str = Field(description="Sensor id, or district-{name} for district rules",
+                        examples=["parking-pudong-0001"])
+    kind: str = Field(description="Sensor kind (catalog key)", examples=["parking"])
+    district: str = Field(description="District", examples=["pudong"])
+    state: AlertStateName = Field(description="Lifecycle state after this change")
+    severity: SeverityName
+    ts: int = Field(description="Time of this change, epoch milliseconds")
+    since: int = Field(description="Start of this episode (the condition turned true), epoch ms")
+    message: str = Field(description="What the rule saw, as a sentence")
+    value: float | None = Field(None, description="The value that triggered the change")
+    acked_by: str | None = Field(None, description="Who acknowledged the alert")
+    note: str | None = Field(None, description="The acknowledgement's note")
+
+
+class AlertPage(_Model):
+    """One page of alerts in their current state, newest change first."""
+
+    items: list[Alert]
+    total: int = Field(description="Alerts matching the filters, over all pages")
+    limit: int = Field(description="Most items this page could hold")
+    offset: int = Field(description="Matching alerts skipped before this page")
+
+
+class AlertDetail(Alert):
+    """An alert's current state and its state changes, newest first."""
+
+    history: list[Alert] = Field(description="State changes, newest first")
+
+
+class AckRequest(_Model):
+    """Who acknowledges an alert, and why."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    by: str = Field(min_length=1, max_length=100, pattern=r"\S",
+                    description="Who acknowledges: a name or handle", examples=["duty-officer"])
+    note: str = Field("", max_length=1000, description="Free text kept with the alert",
+                      examples=["Guidance signs switched to lot B."])

@@ -1,4 +1,4 @@
-"""Request parameters of the sensor routes, validated where FastAPI parses them.
+"""Request parameters of the sensor and alert routes, validated where FastAPI parses them.
 
 Each parameter type carries its own checks, so a bad value is a 422 whose
 `detail[].loc` names the parameter, exactly like FastAPI's own validation
@@ -16,12 +16,14 @@ from fastapi import Path, Query
 from fastapi.exceptions import RequestValidationError
 from pydantic import AfterValidator
 
+from api.models import AlertStateName, SeverityName
 from urbanpulse.catalog import get_kind
 from urbanpulse.topics import NAME_PATTERN
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(2262, 1, 1, tzinfo=UTC)  # InfluxDB stores nanoseconds in an int64
 DEFAULT_SPAN = timedelta(hours=1)
+ALERT_SPAN = timedelta(hours=24)
 
 _DURATION = re.compile(r"^(?:\d{1,6}(?:ms|s|m|h|d|w))+$")
 _PART = re.compile(r"(\d+)(ms|s|m|h|d|w)")
@@ -81,6 +83,35 @@ EndQuery = Annotated[
     datetime | None, AfterValidator(lambda v: v if v is None else _utc_in_range(v)),
     Query(description="Range end, ISO 8601 (exclusive; default: now)"),
 ]
+StateQuery = Annotated[
+    AlertStateName | None,
+    Query(description="Only alerts whose current state is this one"),
+]
+SeverityQuery = Annotated[SeverityName | None, Query(description="Only alerts of this severity")]
+AlertKindQuery = Annotated[
+    str | None, AfterValidator(lambda v: v if v is None else _known_kind(v)),
+    Query(description="Only alerts on sensors of this kind"),
+]
+AlertDistrictQuery = Annotated[
+    str | None, Query(pattern=NAME_PATTERN, description="Only alerts in this district"),
+]
+SensorQuery = Annotated[
+    str | None, Query(pattern=NAME_PATTERN, description="Only alerts on this sensor"),
+]
+AlertOffsetQuery = Annotated[
+    int, Query(ge=0, le=1_000_000_000, description="Matching alerts to skip before the page"),
+]
+AlertIdPath = Annotated[
+    str, Path(pattern=NAME_PATTERN, description="Alert id (fingerprint of rule and sensor)",
+              examples=["3f2a9c0d1e4b5a69"]),
+]
+AlertStartQuery = Annotated[
+    datetime | None, AfterValidator(lambda v: v if v is None else _utc_in_range(v)),
+    Query(description="Range start, ISO 8601 (inclusive; default: 24 hours before end)"),
+]
+HistoryQuery = Annotated[
+    int, Query(ge=1, le=1000, description="Most state changes in the history"),
+]
 EveryQuery = Annotated[
     str | None, AfterValidator(lambda v: v if v is None else _positive_duration(v)),
     Query(description="Bucket length (InfluxQL duration such as 1m, 15m, 1h): "
@@ -100,16 +131,16 @@ def to_ms(moment: datetime) -> int:
     return (moment - EPOCH) // timedelta(milliseconds=1)
 
 
-def resolve_range(start: datetime | None, end: datetime | None, *,
-                  now: datetime, max_range_s: int) -> tuple[int, int]:
-    """Fill in the default range and check it; return (start, end) in epoch ms.
+def resolve_range(start: datetime | None, end: datetime | None, *, now: datetime,
+                  max_range_s: int, span: timedelta = DEFAULT_SPAN) -> tuple[int, int]:
+    """Fill in the default range (`span` before `end`) and check it; return epoch ms.
 
     Raises:
         RequestValidationError: `end` is not after `start`, or the range is wider
             than `max_range_s` (named as `start`, the bound to move).
     """
     end = end or now
-    start = start or max(end - DEFAULT_SPAN, EPOCH)
+    start = start or max(end - span, EPOCH)
     if end <= start:
         raise invalid("end", f"end ({end.isoformat()}) must be after start "
                              f"({start.isoformat()})", end.isoformat())

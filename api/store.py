@@ -23,17 +23,19 @@ _TAGS = frozenset({"sensor", "kind", "district"})
 _BIRTH_FIELDS = frozenset({"time", "lat", "lon", "site", "zone", "interval_s"})
 
 
-def _where(*conditions: str) -> str:
+def where(*conditions: str) -> str:
+    """Return ` WHERE a AND b` for the non-empty conditions, or an empty string."""
     present = [condition for condition in conditions if condition]
     return " WHERE " + " AND ".join(present) if present else ""
 
 
-def _equals(tag: str, value: str | None) -> str:
+def tag_equals(tag: str, value: str | None) -> str:
+    """Return `"tag" = 'value'`, or an empty string when `value` is None."""
     return "" if value is None else f"{quote_identifier(tag)} = {quote_literal(value)}"
 
 
 def _any_sensor(sensors: Iterable[str]) -> str:
-    return "(" + " OR ".join(_equals("sensor", sensor) for sensor in sensors) + ")"
+    return "(" + " OR ".join(tag_equals("sensor", sensor) for sensor in sensors) + ")"
 
 
 def _sensor_from_row(row: Mapping[str, Any], float_fields: frozenset[str]) -> Sensor:
@@ -68,7 +70,7 @@ class SensorStore:
 
     async def _births(self, condition: str) -> list[Sensor]:
         """Return the newest birth of every sensor matching `condition`, ordered by id."""
-        statement = (f"SELECT * FROM {quote_identifier(SENSORS)}{_where(condition)} "
+        statement = (f"SELECT * FROM {quote_identifier(SENSORS)}{where(condition)} "
                      f"GROUP BY {quote_identifier('sensor')} ORDER BY time DESC LIMIT 1")
         rows = [{**row, **one.tags} for one in await self._influx.query(statement)
                 for row in one.rows()]
@@ -81,7 +83,7 @@ class SensorStore:
     async def list_sensors(self, *, kind: str | None, district: str | None,
                            limit: int, offset: int) -> SensorPage:
         """Return one page of the sensors of `kind` in `district` (None: any)."""
-        filters = _where(_equals("kind", kind), _equals("district", district))
+        filters = where(tag_equals("kind", kind), tag_equals("district", district))
         series = await self._influx.query(
             f"SHOW TAG VALUES FROM {quote_identifier(SENSORS)} "
             f"WITH KEY = {quote_identifier('sensor')}{filters}")
@@ -90,14 +92,14 @@ class SensorStore:
         items: list[Sensor] = []
         if page:
             condition = " AND ".join(
-                part for part in (_any_sensor(page), _equals("kind", kind),
-                                  _equals("district", district)) if part)
+                part for part in (_any_sensor(page), tag_equals("kind", kind),
+                                  tag_equals("district", district)) if part)
             items = await self._births(condition)
         return SensorPage(items=items, total=len(ids), limit=limit, offset=offset)
 
     async def get_sensor(self, sensor: str) -> Sensor | None:
         """Return the metadata of `sensor`, or None when no birth of it was stored."""
-        births = await self._births(_equals("sensor", sensor))
+        births = await self._births(tag_equals("sensor", sensor))
         return births[0] if births else None
 
     async def latest(self, sensor: Sensor) -> LatestReading | None:
@@ -106,7 +108,7 @@ class SensorStore:
         columns = ", ".join(quote_identifier(name) for name in (*kind.metrics, "seq"))
         series = await self._influx.query(
             f"SELECT {columns} FROM {quote_identifier(kind.name)}"
-            f"{_where(_equals('sensor', sensor.sensor))} ORDER BY time DESC LIMIT 1")
+            f"{where(tag_equals('sensor', sensor.sensor))} ORDER BY time DESC LIMIT 1")
         rows = [row for one in series for row in one.rows()]
         if not rows:
             return None
@@ -130,7 +132,7 @@ class SensorStore:
             columns = ", ".join(f"MEAN({quote_identifier(name)}) AS {quote_identifier(name)}"
                                 for name in kind.metrics)
             grouping = f" GROUP BY time({every}) fill(none)"
-        condition = _where(_equals("sensor", sensor.sensor),
+        condition = where(tag_equals("sensor", sensor.sensor),
                            f"time >= {start_ms}ms", f"time < {end_ms}ms")
         series = await self._influx.query(
             f"SELECT {columns} FROM {quote_identifier(kind.name)}{condition}{grouping} "

@@ -20,12 +20,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from ingest.alerts.engine import AlertEngine
 from ingest.decode import Decoder, Rejected
 from ingest.lag import LagHistogram
 from ingest.points import PointEncoder, birth_point
 from ingest.writer import InfluxWriter
 from urbanpulse.errors import LineProtocolError
-from urbanpulse.messages import Rejection, encoder
+from urbanpulse.messages import Alert, Rejection, encoder
 from urbanpulse.topics import rejected_topic
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ class Acknowledger(Protocol):
 @dataclass(slots=True)
 class _Batch:
     lines: list[str] = field(default_factory=list)
-    tokens: list[object] = field(default_factory=list)
+    tokens: list[object | None] = field(default_factory=list)
     sources: list[tuple[str, bytes]] = field(default_factory=list)
     stamps: list[int] = field(default_factory=list)  # device ts of readings, for the lag
     opened: float = 0.0
@@ -70,7 +71,9 @@ class Pipeline:
 
     def __init__(self, *, decoder: Decoder, writer: InfluxWriter, publisher: Publisher,
                  acknowledger: Acknowledger, root: str, batch_size: int,
-                 flush_interval_s: float, clock: Callable[[], float] = time.time) -> None:
+                 flush_interval_s: float, engine: AlertEngine | None = None,
+                 on_alerts: Callable[[list[Alert]], None] = lambda alerts: None,
+                 clock: Callable[[], float] = time.time) -> None:
         self._decoder = decoder
         self._writer = writer
         self._publisher = publisher
@@ -79,6 +82,8 @@ class Pipeline:
         self._batch_size = batch_size
         self._flush_interval = flush_interval_s
         self._clock = clock
+        self._engine = engine
+        self._on_alerts = on_alerts
         self._encoder = PointEncoder()
         self._batch = _Batch()
         self._has_data = asyncio.Event()
@@ -107,16 +112,31 @@ class Pipeline:
                     return
                 line = birth_point(birth)
                 self.stats.births += 1
+                if self._engine is not None:
+                    self._engine.register(birth, int(self._clock() * 1000))
             else:
-                reading = self._decoder.reading(topic, payload, int(self._clock() * 1000))
+                now_ms = int(self._clock() * 1000)
+                reading = self._decoder.reading(topic, payload, now_ms)
                 if isinstance(reading, Rejected):
                     self.dead_letter(topic, payload, reading, token)
                     return
                 line = self._encoder.reading(reading)
                 stamp = reading.ts
+                if self._engine is not None:
+                    changes = self._engine.evaluate(reading, now_ms)
+                    if changes:
+                        self._on_alerts(changes)
         except LineProtocolError as exc:
             self.dead_letter(topic, payload, Rejected("schema", str(exc)), token)
             return
+        self._add(line, token, topic, payload, stamp)
+
+    def add_point(self, line: str) -> None:
+        """Write a point of the ingester's own (an alert change) with the next batch."""
+        self._add(line, None, "", b"", -1)
+
+    def _add(self, line: str, token: object | None, topic: str, payload: bytes,
+             stamp: int) -> None:
         batch = self._batch
         if not batch.lines:
             batch.opened = time.monotonic()
@@ -180,13 +200,17 @@ class Pipeline:
         refused_at = set()
         for index, message in refused:
             topic, payload = batch.sources[index]
-            self.dead_letter(topic, payload, Rejected("influx-rejected", message),
-                             batch.tokens[index])
+            if batch.tokens[index] is None:  # our own point: nothing to dead-letter
+                log.error("InfluxDB refused an alert point: %s", message)
+            else:
+                self.dead_letter(topic, payload, Rejected("influx-rejected", message),
+                                 batch.tokens[index])
             refused_at.add(index)
-        self.stats.written += len(batch.lines) - len(refused)
+        self.stats.written += sum(1 for index, token in enumerate(batch.tokens)
+                                  if token is not None and index not in refused_at)
         self.stats.batches += 1
         self.stats.lag.add(int(self._clock() * 1000), [
             stamp for index, stamp in enumerate(batch.stamps)
             if stamp >= 0 and index not in refused_at])
         self._acknowledger.ack([token for index, token in enumerate(batch.tokens)
-                                if index not in refused_at] if refused_at else batch.tokens)
+                                if token is not None and index not in refused_at])

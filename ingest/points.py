@@ -12,7 +12,7 @@ from __future__ import annotations
 import msgspec
 
 from urbanpulse.lineprotocol import FieldValue, encode_point
-from urbanpulse.messages import Reading, SensorBirth
+from urbanpulse.messages import Alert, Reading, SensorBirth
 
 SENSORS_MEASUREMENT = "sensors"
 _json = msgspec.json.Encoder().encode
@@ -55,3 +55,21 @@ def birth_point(birth: SensorBirth) -> str:
     return encode_point(SENSORS_MEASUREMENT,
                         {"sensor": birth.sensor, "kind": birth.kind, "district": birth.district},
                         fields, birth.ts)
+
+
+ALERTS_MEASUREMENT = "alerts"
+
+
+def alert_point(alert: Alert) -> str:
+    """Return the `alerts` point of one alert state change."""
+    fields: dict[str, FieldValue] = {"message": alert.message, "since": alert.since}
+    if alert.value is not None:
+        fields["value"] = alert.value
+    if alert.acked_by is not None:
+        fields["acked_by"] = alert.acked_by
+    if alert.note:
+        fields["note"] = alert.note
+    tags = {"alert_id": alert.alert_id, "rule": alert.rule, "sensor": alert.sensor,
+            "kind": alert.kind, "district": alert.district, "severity": alert.severity,
+            "state": alert.state}
+    return encode_point(ALERTS_MEASUREMENT, tags, fields, alert.ts)

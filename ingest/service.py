@@ -14,26 +14,33 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from pathlib import Path
 from typing import Any
 
-from gmqtt import Client, Message
+from gmqtt import Client, Message, Subscription
 from gmqtt.mqtt.constants import MQTTv50
 from gmqtt.mqtt.handler import MQTTConnectError
 
 from ingest import IngestError
-from ingest.decode import Decoder
+from ingest.alerts.engine import AlertEngine
+from ingest.alerts.rules import DEFAULT_RULES, load_rules
+from ingest.decode import Decoder, Rejected
 from ingest.edge import BulkAcknowledger, Delivery, broker_receive_maximum
 from ingest.metrics import SelfMetrics
 from ingest.outbox import Outbox
 from ingest.pipeline import Pipeline
+from ingest.points import alert_point
 from ingest.writer import InfluxWriter
+from urbanpulse.messages import Alert, ack_decoder, alert_decoder, encoder
 from urbanpulse.settings import IngestSettings
-from urbanpulse.topics import Channel, status_topic, subscription
+from urbanpulse.topics import Channel, ack_topic, alert_topic, status_topic, subscription
 
 log = logging.getLogger(__name__)
 _HEALTH_EVERY_S = 5.0
 _OUTBOX_WINDOW = 1000
+_SWEEP_EVERY_S = 1.0
+_RESTORE_QUIET_S = 0.3
 
 
 class Ingester:
@@ -68,21 +75,98 @@ class Ingester:
                           max_payload_bytes=settings.ingest_max_payload_bytes,
                           max_future_s=settings.ingest_max_future_s,
                           max_age_s=settings.ingest_max_age_s)
+        rules = Path(settings.ingest_rules) if settings.ingest_rules else DEFAULT_RULES
+        self.engine = AlertEngine(load_rules(rules))
+        self._acks = acks
+        self._ack_topic = ack_topic(root=settings.topic_root)
         self.pipeline = Pipeline(decoder=decoder, writer=self.writer, publisher=self.outbox,
                                  acknowledger=acks, root=settings.topic_root,
                                  batch_size=settings.ingest_batch_size,
-                                 flush_interval_s=settings.ingest_flush_interval_s)
+                                 flush_interval_s=settings.ingest_flush_interval_s,
+                                 engine=self.engine, on_alerts=self._emit)
         self.metrics = SelfMetrics(self.pipeline, self.writer, self.outbox,
                                    instance=settings.ingest_instance)
         self._accepting = True
         self._unacked_subscriptions = 0
         self.subscribed = asyncio.Event()
 
+    def _districts(self) -> list[str]:
+        return self._settings.ingest_districts or ["+"]
+
     def _topic_filters(self) -> list[str]:
         root = self._settings.topic_root
-        districts = self._settings.ingest_districts or ["+"]
         return [subscription(channel, root=root, district=district)
-                for district in districts for channel in (Channel.READINGS, Channel.SENSORS)]
+                for district in self._districts()
+                for channel in (Channel.READINGS, Channel.SENSORS)] + [self._ack_topic]
+
+    def _emit(self, alerts: list[Alert]) -> None:
+        """Publish alert changes (retained while active) and store them in `alerts`."""
+        root = self._settings.topic_root
+        for alert in alerts:
+            topic = alert_topic(alert.district, alert.kind, alert.sensor, alert.rule, root=root)
+            payload = encoder.encode(alert)
+            if alert.state == "resolved":
+                self.outbox.publish(topic, payload, retain=False)
+                self.outbox.publish(topic, b"", retain=True)  # late subscribers see only active
+            else:
+                self.outbox.publish(topic, payload, retain=True)
+            self.pipeline.add_point(alert_point(alert))
+
+    def _on_ack(self, topic: str, payload: bytes, delivery: Delivery) -> None:
+        try:
+            command = ack_decoder.decode(payload)
+        except ValueError as exc:  # msgspec.DecodeError is a ValueError
+            self.pipeline.dead_letter(topic, payload, Rejected("schema", f"Bad ack: {exc}."),
+                                      delivery)
+            return
+        alert = self.engine.acknowledge(command.alert_id, command.by, command.note,
+                                        int(time.time() * 1000))
+        if alert is not None:
+            self._emit([alert])
+        self._acks.ack((delivery,))
+
+    async def _restore_alerts(self) -> None:
+        """Read this partition's retained alert topics back before consuming readings."""
+        settings = self._settings
+        client = Client(f"{settings.ingest_client_id}-restore", clean_session=True)
+        if settings.mqtt_username:
+            password = settings.mqtt_password.get_secret_value() if settings.mqtt_password else None
+            client.set_auth_credentials(settings.mqtt_username, password)
+        payloads: list[bytes] = []
+        last = [time.monotonic()]
+
+        def on_message(client: Client, topic: str, payload: bytes, qos: int,
+                       properties: Any) -> int:
+            payloads.append(payload)
+            last[0] = time.monotonic()
+            return 0
+
+        subscribed = asyncio.Event()
+        client.on_message = on_message
+        client.on_subscribe = lambda *args: subscribed.set()
+        await _connect(client, settings.mqtt_host, settings.mqtt_port, " (restore)")
+        client.subscribe([Subscription(f"{settings.topic_root}/alerts/{district}/+/+/+", qos=1)
+                          for district in self._districts()])
+        await asyncio.wait_for(subscribed.wait(), 10)  # retained messages follow the SUBACK
+        last[0] = time.monotonic()
+        deadline = time.monotonic() + 10
+        while time.monotonic() - last[0] < _RESTORE_QUIET_S and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        await client.disconnect()
+        for payload in payloads:
+            if payload:
+                try:
+                    self.engine.restore(alert_decoder.decode(payload))
+                except ValueError:
+                    log.warning("ignored an unreadable retained alert: %.200r", payload)
+        log.info("restored %d active alerts", len(self.engine.active))
+
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(_SWEEP_EVERY_S)
+            changes = self.engine.sweep(int(time.time() * 1000))
+            if changes:
+                self._emit(changes)
 
     def _on_connect(self, client: Client, flags: int, rc: int, properties: Any) -> None:
         self.outbox.connected(broker_receive_maximum(client))
@@ -108,7 +192,11 @@ class Ingester:
                         "redelivered")
 
     def _accept(self, topic: str, payload: bytes, delivery: Delivery) -> None:
-        if self._accepting:
+        if not self._accepting:
+            return
+        if topic == self._ack_topic:
+            self._on_ack(topic, payload, delivery)
+        else:
             self.pipeline.accept(topic, payload, delivery)
         # else: draining; left unacknowledged, the broker redelivers it to the next session
 
@@ -122,10 +210,12 @@ class Ingester:
         """Check InfluxDB, connect, consume until `stop` is set, then drain within a bound."""
         settings = self._settings
         await self.writer.check(self.metrics.started_point())
+        await self._restore_alerts()
         await _connect(self._client, settings.mqtt_host, settings.mqtt_port,
                        f" as {settings.mqtt_username}" if settings.mqtt_username else "")
         flusher = asyncio.create_task(self.pipeline.run(), name="flusher")
         helpers = [asyncio.create_task(self._keep_healthy(), name="health"),
+                   asyncio.create_task(self._sweep(), name="sweep"),
                    asyncio.create_task(self.metrics.run(settings.ingest_metrics_interval_s),
                                        name="metrics")]
         stopping = asyncio.create_task(stop.wait(), name="stop")

@@ -1,4 +1,4 @@
-"""The `urbanpulse` command: one subcommand per process (`sim`, `ingest`, `api`, `up`).
+"""The `urbanpulse` command: one subcommand per process (`sim`, `ingest`, `api`, `up`), and `score`.
 
 Flags override `URBANPULSE_*` variables and `.env`; a bad value of either stops
 the command before it connects anywhere, with a sentence naming the setting.
@@ -73,11 +73,46 @@ def _run_up(args: argparse.Namespace) -> int:
     return stack.run()
 
 
+def _run_score(args: argparse.Namespace) -> int:
+    from ingest.alerts.scoring import run_score  # noqa: PLC0415
+
+    settings = load(IngestSettings, topic_root=args.topic_root, influx_url=args.influx_url,
+                    influx_db=args.influx_db, ingest_rules=args.rules)
+    print(run_score(settings, truth=args.truth, alerts=args.alerts, use_replay=args.replay,
+                    start=args.start, end=args.end, tolerance_s=args.tolerance,
+                    as_json=args.json))
+    return 0
+
+
 def _start(text: str) -> datetime:
     try:
         return datetime.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
+
+
+def _score_parser(commands: Any) -> None:
+    score = commands.add_parser(
+        "score", help="score alert rules against a run's ground truth",
+        description="Print per rule and overall: precision, recall, false alarms per "
+        "sensor-day and detection delay of the alerts of a run (docs/alerts.md).")
+    score.add_argument("--truth", type=Path, required=True,
+                       help="jsonl file written by `urbanpulse sim --output jsonl:PATH`")
+    source = score.add_mutually_exclusive_group()
+    source.add_argument("--alerts", type=Path,
+                        help="alert payloads, one a line (bare, {topic, payload}, or "
+                        "`mosquitto_sub -v`)")
+    source.add_argument("--replay", action="store_true",
+                        help="evaluate the rules on the truth file's readings in-process")
+    _influx_flags(score)
+    score.add_argument("--start", type=_start, help="read InfluxDB alerts from (ISO 8601)")
+    score.add_argument("--end", type=_start, help="read InfluxDB alerts until (ISO 8601)")
+    score.add_argument("--rules", help="rules YAML file (default: the shipped rules)")
+    score.add_argument("--tolerance", type=float, default=600.0,
+                       help="seconds an alert may lie outside a truth event (default 600)")
+    score.add_argument("--topic-root", help="first topic level (URBANPULSE_TOPIC_ROOT)")
+    score.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    score.set_defaults(run=_run_score)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -128,6 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
     api.add_argument("--host", help="listen address (URBANPULSE_API_HOST)")
     api.add_argument("--port", type=int, help="listen port (URBANPULSE_API_PORT)")
     api.set_defaults(run=_run_api)
+
+    _score_parser(commands)
 
     up = commands.add_parser("up", help="run the whole pipeline on local mosquitto and influxd",
                              description="Start mosquitto and influxd from PATH, then the "

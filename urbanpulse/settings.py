@@ -124,6 +124,8 @@ class IngestSettings(_InfluxMixin, _Base):
     ingest_max_age_s: float = Field(31 * 86_400, gt=0, description="Refuses older readings")
     ingest_retry_max_s: float = Field(30, gt=0, description="Longest back-off between retries")
     ingest_drain_timeout_s: float = Field(20, gt=0, description="Bound on the SIGTERM drain")
+    ingest_rules: str | None = Field(
+        None, description="Alert rules YAML file (unset: the shipped default rules)")
     ingest_metrics_interval_s: float = Field(5, gt=0, le=3600,
                                              description="Period of the pipeline self-metrics")
     ingest_health_file: str | None = Field(
@@ -144,6 +146,15 @@ class ApiSettings(_InfluxMixin, _Base):
     api_port: int = Field(8000, ge=1, le=65535, description="Port the api listens on")
     api_max_range_s: int = Field(31 * 86_400, gt=0, description="Widest readings query range")
     api_max_points: int = Field(10_000, gt=0, description="Most points one readings query returns")
+    api_key: SecretStr | None = Field(
+        None, description="Key clients send as X-API-Key to acknowledge alerts (none: acks off)")
+    api_ack_timeout_s: float = Field(
+        5.0, gt=0, le=60, description="Longest an ack waits for the ingester's confirmation")
+
+    @field_validator("api_key", mode="after")
+    @classmethod
+    def _api_key_is_real(cls, value: SecretStr | None) -> SecretStr | None:
+        return _refuse_placeholder(value)
 
 
 SERVICE_SETTINGS: tuple[type[_Base], ...] = (SimSettings, IngestSettings, ApiSettings)

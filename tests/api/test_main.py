@@ -22,7 +22,11 @@ ROUTES = {
     "/v1/sensors": "SensorPage",
     "/v1/sensors/{sensor_id}": "SensorDetail",
     "/v1/sensors/{sensor_id}/readings": "Readings",
+    "/v1/alerts": "AlertPage",
+    "/v1/alerts/{alert_id}": "AlertDetail",
 }
+STREAM = "/v1/alerts/stream"
+ACK = "/v1/alerts/{alert_id}/ack"
 
 
 async def test_lifespan_shares_one_influx_client_and_closes_it(settings: ApiSettings) -> None:
@@ -47,10 +51,26 @@ def test_openapi_documents_a_response_model_for_every_route() -> None:
     for path, model in ROUTES.items():
         ok = schema["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
         assert ok["schema"] == {"$ref": f"#/components/schemas/{model}"}
-    for path in ROUTES:
+    for path in (*ROUTES, STREAM):
         responses = schema["paths"][path]["get"]["responses"]
         assert "503" in responses
-    assert set(schema["paths"]) == set(ROUTES)
+    assert set(schema["paths"]) == {*ROUTES, STREAM, ACK}
+
+
+def test_openapi_documents_the_alert_stream_and_the_ack() -> None:
+    paths = create_app(load(ApiSettings)).openapi()["paths"]
+
+    stream = paths[STREAM]["get"]["responses"]
+    assert set(stream["200"]["content"]) == {"text/event-stream"}
+    assert stream["503"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ErrorDetail"}
+    ack = paths[ACK]["post"]
+    ok = ack["responses"]["200"]["content"]["application/json"]["schema"]
+    assert ok == {"$ref": "#/components/schemas/Alert"}
+    assert {"401", "403", "404", "409", "413", "503", "504"} <= set(ack["responses"])
+    assert ack["security"] == [{"ApiKey": []}]
+    body = ack["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/AckRequest"}
 
 
 def test_main_returns_non_zero_when_the_port_is_taken() -> None:

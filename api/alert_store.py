@@ -1,0 +1,80 @@
+"""Alert states and histories, read from the `alerts` measurement with InfluxQL.
+
+The ingester writes one point per alert state change: tags `alert_id`, `rule`,
+`sensor`, `kind`, `district`, `severity`, `state`; fields `message`, `since`
+(integer ms) and, when present, `value`, `acked_by`, `note`; time = the change.
+The current state of an alert is its newest point. The state is a tag, so one
+alert spans several series; queries group by `alert_id` (or select one alert)
+to put them back together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from api.influx import InfluxQuery, Series, quote_identifier
+from api.models import Alert, AlertPage
+from api.store import tag_equals, where
+
+ALERTS = "alerts"
+
+
+def _time_range(start_ms: int | None, end_ms: int | None) -> tuple[str, str]:
+    return ("" if start_ms is None else f"time >= {start_ms}ms",
+            "" if end_ms is None else f"time < {end_ms}ms")
+
+
+def _alert_from_row(row: Mapping[str, Any]) -> Alert:
+    value = row.get("value")
+    return Alert(
+        alert_id=row["alert_id"], rule=row["rule"], sensor=row["sensor"], kind=row["kind"],
+        district=row["district"], state=row["state"], severity=row["severity"],
+        ts=row["time"], since=int(row["since"]), message=row["message"],
+        value=None if value is None else float(value),
+        acked_by=row.get("acked_by"), note=row.get("note"),
+    )
+
+
+def _alerts(series: list[Series]) -> list[Alert]:
+    return [_alert_from_row({**row, **one.tags}) for one in series for row in one.rows()]
+
+
+class AlertStore:
+    """Answers the alert routes' questions with InfluxQL queries."""
+
+    def __init__(self, influx: InfluxQuery) -> None:
+        self._influx = influx
+
+    async def list_alerts(self, *, start_ms: int, end_ms: int, state: str | None,
+                          kind: str | None, district: str | None, severity: str | None,
+                          sensor: str | None, limit: int, offset: int) -> AlertPage:
+        """Return one page of the alerts changed in [start, end), each in its newest state there.
+
+        The tag filters narrow the query; `state` is applied to the newest state
+        of each alert (an alert that fired and then resolved is not `firing`).
+        """
+        condition = where(*_time_range(start_ms, end_ms), tag_equals("kind", kind),
+                          tag_equals("district", district), tag_equals("severity", severity),
+                          tag_equals("sensor", sensor))
+        series = await self._influx.query(
+            f"SELECT * FROM {quote_identifier(ALERTS)}{condition} "
+            f"GROUP BY {quote_identifier('alert_id')} ORDER BY time DESC LIMIT 1")
+        current = [alert for alert in _alerts(series) if state is None or alert.state == state]
+        current.sort(key=lambda alert: (-alert.ts, alert.alert_id))
+        return AlertPage(items=current[offset:offset + limit], total=len(current),
+                         limit=limit, offset=offset)
+
+    async def history(self, alert_id: str, *, start_ms: int | None = None,
+                      end_ms: int | None = None, limit: int) -> list[Alert]:
+        """Return the newest `limit` state changes of an alert, in [start, end) when given."""
+        condition = where(tag_equals("alert_id", alert_id), *_time_range(start_ms, end_ms))
+        series = await self._influx.query(
+            f"SELECT * FROM {quote_identifier(ALERTS)}{condition} "
+            f"ORDER BY time DESC LIMIT {limit}")
+        return _alerts(series)
+
+    async def current(self, alert_id: str) -> Alert | None:
+        """Return the newest state of an alert, or None when InfluxDB holds none."""
+        changes = await self.history(alert_id, limit=1)
+        return changes[0] if changes else None

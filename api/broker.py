@@ -1,0 +1,202 @@
+"""The api's MQTT connections: alert-topic subscriptions and acknowledgement commands.
+
+Every use opens its own short-lived gmqtt connection with a clean session and a
+one-off client id (`urbanpulse-api-{purpose}-…`), logged in with the api's
+credentials: one per open alert stream and one per acknowledgement. The broker
+does the fan-out, each stream starts from the broker's retained alert topics
+(the active alerts), and a stream whose connection drops simply ends: an SSE
+client reconnects and gets the retained state again. None of these clients
+reconnects on its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from types import TracebackType
+from typing import Any
+
+import anyio
+import gmqtt
+import msgspec
+from gmqtt.mqtt.constants import MQTTv311
+
+from api.errors import AckTimeoutError, BrokerUnavailableError
+from api.models import Alert
+from urbanpulse.messages import AckCommand, alert_decoder, encoder
+from urbanpulse.messages import Alert as AlertMessage
+from urbanpulse.settings import ApiSettings
+from urbanpulse.topics import Channel, ack_topic, alert_topic, check_name
+
+logger = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT_S = 5.0
+"""Longest a connection, or a subscription's SUBACK, may take."""
+QUEUE_LIMIT = 10_000
+"""Alert states one subscription holds for a slow reader before it gives up."""
+
+
+class OneShotClient(gmqtt.Client):  # type: ignore[misc]  # gmqtt ships no type hints
+    """A gmqtt client that never reconnects: whoever uses it sees a dropped connection."""
+
+    async def reconnect(self, delay: bool = False) -> None:
+        """Do nothing; gmqtt would otherwise retry in the background."""
+
+
+def new_client(settings: ApiSettings, purpose: str) -> OneShotClient:
+    """Return a clean-session client with a one-off id and the api's credentials."""
+    client = OneShotClient(f"urbanpulse-api-{purpose}-{uuid.uuid4().hex[:12]}",
+                           clean_session=True)
+    if settings.mqtt_username is not None:
+        password = settings.mqtt_password
+        client.set_auth_credentials(settings.mqtt_username,
+                                    None if password is None else password.get_secret_value())
+    return client
+
+
+async def leave(client: gmqtt.Client) -> None:
+    """Disconnect, shielded from cancellation, or give up when the connection is broken."""
+    with anyio.CancelScope(shield=True), anyio.move_on_after(CONNECT_TIMEOUT_S), \
+            contextlib.suppress(OSError, RuntimeError):
+        await client.disconnect()
+
+
+def alert_model(message: AlertMessage) -> Alert:
+    """Return the api's model of an alert state received on MQTT."""
+    fields = msgspec.structs.asdict(message)
+    del fields["v"]
+    return Alert(**fields)
+
+
+class AlertFeed:
+    """A subscription to alert topics that queues every alert state received, in order.
+
+    Use as `async with AlertFeed(settings, topic_filter) as feed`; entering
+    connects and waits for the SUBACK, so the broker's retained messages (the
+    active alerts) are the first to arrive. Empty retained payloads (a resolved
+    alert's clear) are skipped, and a malformed payload is logged with its topic
+    and skipped.
+
+    Raises:
+        BrokerUnavailableError: on entering, when the broker is unreachable,
+            refuses the login or does not answer in time.
+    """
+
+    def __init__(self, settings: ApiSettings, topic_filter: str, *,
+                 purpose: str = "alerts") -> None:
+        self._settings = settings
+        self._filter = topic_filter
+        self._client = new_client(settings, purpose)
+        self._client.on_message = self._on_message
+        self._client.on_subscribe = self._on_subscribe
+        self._client.on_disconnect = self._on_disconnect
+        self._subscribed = asyncio.Event()
+        self._queue: asyncio.Queue[AlertMessage | None] = asyncio.Queue()
+        self._is_open = False
+
+    def _on_message(self, client: gmqtt.Client, topic: str, payload: bytes, qos: int,
+                    properties: dict[str, Any]) -> int:
+        if not payload:
+            return 0
+        try:
+            alert = alert_decoder.decode(payload)
+        except msgspec.DecodeError as exc:
+            logger.warning("ignored a malformed alert on %s (%s): %.200r", topic, exc, payload)
+            return 0
+        if self._queue.qsize() >= QUEUE_LIMIT:
+            logger.warning("an alert subscription fell %d states behind; ending it", QUEUE_LIMIT)
+            self._queue.put_nowait(None)
+            self._is_open = False
+            return 0
+        if self._is_open:
+            self._queue.put_nowait(alert)
+        return 0
+
+    def _on_subscribe(self, client: gmqtt.Client, mid: int, qos: Any, properties: Any) -> None:
+        self._subscribed.set()
+
+    def _on_disconnect(self, client: gmqtt.Client, packet: bytes,
+                       exc: Exception | None = None) -> None:
+        if self._is_open:
+            self._is_open = False
+            self._queue.put_nowait(None)
+
+    async def __aenter__(self) -> AlertFeed:
+        settings = self._settings
+        where = f"The MQTT broker at {settings.mqtt_host}:{settings.mqtt_port}"
+        try:
+            async with asyncio.timeout(CONNECT_TIMEOUT_S):
+                await self._client.connect(settings.mqtt_host, settings.mqtt_port,
+                                           keepalive=30, version=MQTTv311)
+                self._is_open = True
+                self._client.subscribe(self._filter, qos=1)
+                await self._subscribed.wait()
+        except TimeoutError:
+            await leave(self._client)
+            raise BrokerUnavailableError(
+                f"{where} did not accept a subscription within {CONNECT_TIMEOUT_S:g} s."
+            ) from None
+        except gmqtt.MQTTConnectError as exc:
+            await leave(self._client)
+            raise BrokerUnavailableError(f"{where} refused the api: {exc}.") from None
+        except OSError as exc:
+            await leave(self._client)
+            raise BrokerUnavailableError(
+                f"{where} is unreachable: {exc.strerror or exc}.") from None
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, traceback: TracebackType | None) -> None:
+        self._is_open = False
+        await leave(self._client)
+
+    async def get(self) -> AlertMessage | None:
+        """Return the next alert state, or None once the connection has ended."""
+        return await self._queue.get()
+
+    def publish(self, topic: str, payload: bytes) -> None:
+        """Publish a non-retained QoS 1 message on this feed's connection."""
+        self._client.publish(topic, payload, qos=1, retain=False)
+
+
+async def acknowledge(settings: ApiSettings, alert: Alert, *, by: str, note: str) -> Alert:
+    """Send an ack command for `alert` and return its acknowledged state once published.
+
+    Subscribes to the alert's own topic first, then publishes `AckCommand` at
+    QoS 1 on the command topic, and waits at most `settings.api_ack_timeout_s`
+    for the ingester to publish the `acknowledged` state.
+
+    Raises:
+        BrokerUnavailableError: the broker is unreachable or dropped the connection.
+        AckTimeoutError: no acknowledged state arrived in time.
+    """
+    root = settings.topic_root
+    topic = alert_topic(alert.district, alert.kind, alert.sensor, alert.rule, root=root)
+    command = AckCommand(alert_id=alert.alert_id, by=by, note=note)
+    timeout = settings.api_ack_timeout_s
+    async with AlertFeed(settings, topic, purpose="ack") as feed:
+        feed.publish(ack_topic(root=root), encoder.encode(command))
+        try:
+            async with asyncio.timeout(timeout):
+                while (state := await feed.get()) is not None:
+                    if state.alert_id == alert.alert_id and state.state == "acknowledged":
+                        return alert_model(state)
+        except TimeoutError:
+            raise AckTimeoutError(
+                f"The ingester did not confirm the acknowledgement of alert "
+                f"{alert.alert_id!r} within {timeout:g} s; it may be down or busy. "
+                "The command stays queued for it, so ask again later to see the state."
+            ) from None
+    raise BrokerUnavailableError(
+        f"The MQTT broker at {settings.mqtt_host}:{settings.mqtt_port} dropped the connection "
+        f"while the api waited for the acknowledgement of alert {alert.alert_id!r}.")
+
+
+def alert_filter(root: str, *, district: str | None = None, kind: str | None = None) -> str:
+    """Return the filter of every alert topic, optionally of one district and kind."""
+    levels = [check_name(root, what="topic root"), Channel.ALERTS.value,
+              "+" if district is None else check_name(district, what="district"),
+              "+" if kind is None else check_name(kind, what="kind"), "+", "+"]
+    return "/".join(levels)

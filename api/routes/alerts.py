@@ -1,0 +1,157 @@
+"""`/v1/alerts`: alert states from InfluxDB, acknowledgement, and a live stream (SSE)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, AsyncIterator
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+
+from api.broker import AlertFeed, acknowledge, alert_filter
+from api.deps import AlertStoreDep, ApiKeyDep, SettingsDep
+from api.models import AckRequest, Alert, AlertDetail, AlertPage, ErrorDetail
+from api.params import (
+    ALERT_SPAN,
+    AlertDistrictQuery,
+    AlertIdPath,
+    AlertKindQuery,
+    AlertOffsetQuery,
+    AlertStartQuery,
+    EndQuery,
+    HistoryQuery,
+    LimitQuery,
+    SensorQuery,
+    SeverityQuery,
+    StateQuery,
+    resolve_range,
+)
+from urbanpulse.messages import encoder
+
+router = APIRouter(prefix="/alerts", tags=["alerts"])
+
+ACK_BODY_LIMIT = 4096
+"""Largest acknowledgement body, in bytes; a larger one is refused with 413."""
+
+_INFLUX_ERRORS: dict[int | str, dict[str, Any]] = {
+    502: {"model": ErrorDetail, "description": "InfluxDB refused the query"},
+    503: {"model": ErrorDetail, "description": "InfluxDB is unreachable"},
+}
+_BROKER_ERRORS: dict[int | str, dict[str, Any]] = {
+    503: {"description": "The MQTT broker is unreachable",
+          "content": {"application/json": {
+              "schema": {"$ref": "#/components/schemas/ErrorDetail"}}}},
+}
+_ACK_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorDetail, "description": "No X-API-Key header"},
+    403: {"model": ErrorDetail, "description": "The X-API-Key header holds a wrong key"},
+    404: {"model": ErrorDetail, "description": "The alert is unknown or not active"},
+    409: {"model": ErrorDetail, "description": "The alert is already acknowledged"},
+    413: {"model": ErrorDetail, "description": f"The body is over {ACK_BODY_LIMIT} bytes"},
+    502: _INFLUX_ERRORS[502],
+    503: {"model": ErrorDetail, "description": "The server has no API key configured, or "
+                                               "InfluxDB or the MQTT broker is unreachable"},
+    504: {"model": ErrorDetail, "description": "The ingester did not confirm in time"},
+}
+
+
+def _unknown(alert_id: str) -> HTTPException:
+    return HTTPException(
+        status_code=404,
+        detail=f"Unknown alert {alert_id!r}: InfluxDB holds no state change of it.")
+
+
+@router.get("", summary="List alerts in their current state", responses=_INFLUX_ERRORS)
+async def list_alerts(*, store: AlertStoreDep, settings: SettingsDep,
+                      state: StateQuery = None, kind: AlertKindQuery = None,
+                      district: AlertDistrictQuery = None, severity: SeverityQuery = None,
+                      sensor: SensorQuery = None, start: AlertStartQuery = None,
+                      end: EndQuery = None, limit: LimitQuery = 100,
+                      offset: AlertOffsetQuery = 0) -> AlertPage:
+    """List the alerts that changed state in [start, end), newest change first.
+
+    Each alert appears once, in its newest state within the range; `state`
+    filters on that state. The range defaults to the last 24 hours and may span
+    at most `URBANPULSE_API_MAX_RANGE_S` seconds.
+    """
+    start_ms, end_ms = resolve_range(start, end, now=datetime.now(UTC),
+                                     max_range_s=settings.api_max_range_s, span=ALERT_SPAN)
+    return await store.list_alerts(start_ms=start_ms, end_ms=end_ms, state=state, kind=kind,
+                                   district=district, severity=severity, sensor=sensor,
+                                   limit=limit, offset=offset)
+
+
+async def _open_feed(settings: SettingsDep, district: AlertDistrictQuery = None,
+                     kind: AlertKindQuery = None) -> AsyncIterator[AlertFeed]:
+    topic_filter = alert_filter(settings.topic_root, district=district, kind=kind)
+    async with AlertFeed(settings, topic_filter, purpose="stream") as feed:
+        yield feed
+
+
+@router.get("/stream", summary="Live alert states (server-sent events)",
+            response_class=EventSourceResponse, responses=_BROKER_ERRORS)
+async def stream_alerts(
+        feed: Annotated[AlertFeed, Depends(_open_feed)]) -> AsyncIterable[ServerSentEvent]:
+    """Stream alert states as server-sent events, one `event: alert` per state.
+
+    First comes every active alert (the broker's retained alert topics), then
+    every state change as the ingester publishes it, including `resolved`. Each
+    event's `data` is the contract's `Alert` message (the JSON MQTT subscribers
+    get, with `"v": 1`). `district` and `kind` narrow the subscription. The
+    stream ends when the client disconnects, or when the api loses the broker
+    (reconnect to get the active alerts again).
+    """
+    while (alert := await feed.get()) is not None:
+        yield ServerSentEvent(raw_data=encoder.encode(alert).decode(), event="alert")
+
+
+@router.get("/{alert_id}", summary="One alert and its state changes",
+            responses={404: {"model": ErrorDetail, "description": "Unknown alert"},
+                       **_INFLUX_ERRORS})
+async def get_alert(*, alert_id: AlertIdPath, store: AlertStoreDep, settings: SettingsDep,
+                    start: AlertStartQuery = None, end: EndQuery = None,
+                    limit: HistoryQuery = 100) -> AlertDetail:
+    """Return an alert's newest state and its history, newest change first.
+
+    Without `start` and `end` the history is the last `limit` state changes; with
+    either, the changes in [start, end) (default: the 24 hours before end), at
+    most `limit` of them.
+    """
+    bounds: tuple[int | None, int | None] = (None, None)
+    if start is not None or end is not None:
+        bounds = resolve_range(start, end, now=datetime.now(UTC),
+                               max_range_s=settings.api_max_range_s, span=ALERT_SPAN)
+    current = await store.current(alert_id)
+    if current is None:
+        raise _unknown(alert_id)
+    history = await store.history(alert_id, start_ms=bounds[0], end_ms=bounds[1], limit=limit)
+    return AlertDetail(**current.model_dump(), history=history)
+
+
+@router.post("/{alert_id}/ack", summary="Acknowledge an alert", dependencies=[ApiKeyDep],
+             responses=_ACK_ERRORS, max_body_size=ACK_BODY_LIMIT)
+async def ack_alert(alert_id: AlertIdPath, body: AckRequest, store: AlertStoreDep,
+                    settings: SettingsDep) -> Alert:
+    """Acknowledge a pending or firing alert and return its `acknowledged` state.
+
+    Needs the server's key in `X-API-Key`. The api publishes the ack command on
+    MQTT and answers once the ingester has published the new state on the
+    alert's topic, or 504 after `URBANPULSE_API_ACK_TIMEOUT_S` seconds.
+    """
+    current = await store.current(alert_id)
+    if current is None:
+        raise _unknown(alert_id)
+    if current.state == "resolved":
+        raise HTTPException(status_code=404,
+                            detail=f"Alert {alert_id!r} is not active: it resolved at "
+                                   f"{_iso(current.ts)}.")
+    if current.state == "acknowledged":
+        raise HTTPException(status_code=409,
+                            detail=f"Alert {alert_id!r} is already acknowledged by "
+                                   f"{current.acked_by!r} at {_iso(current.ts)}.")
+    return await acknowledge(settings, current, by=body.by, note=body.note)
+
+
+def _iso(ts_ms: int) -> str:
+    return datetime.fromtimestamp(ts_ms / 1000, UTC).isoformat(timespec="milliseconds")

@@ -1,0 +1,389 @@
+"""`/v1/alerts`: list, detail, ack and the live stream, against the real servers.
+
+Alerts come from the in-process `ingester` (shipped default rules): a parking
+`occupancy` above 0.95 fires `lot-nearly-full` at once, below 0.90 resolves it.
+The api runs under uvicorn in the test's event loop, so the stream is real HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from api.main import create_app
+from ingest.service import Ingester
+from tests.api.conftest import error_locs, write_lines
+from tests.conftest import Recorder, publish_all, wait_until
+from urbanpulse import stack
+from urbanpulse.errors import ConfigError
+from urbanpulse.lineprotocol import encode_point
+from urbanpulse.messages import Reading, alert_decoder, encoder
+from urbanpulse.settings import ApiSettings, load
+from urbanpulse.topics import reading_topic
+
+KEY = "k-3f9a1c7e5b2d48a6"
+RULE = "lot-nearly-full"
+LOT_A = ("parking-pudong-0001", "pudong")
+LOT_B = ("parking-xuhui-0001", "xuhui")
+
+
+@pytest.fixture
+def keyed(mosquitto: stack.Server, influxd: stack.Server, influx_db: str,
+          topic_root: str) -> ApiSettings:
+    """Api settings for the session's servers, with an API key."""
+    return load(ApiSettings, mqtt_host="127.0.0.1", mqtt_port=mosquitto.port,
+                topic_root=topic_root, influx_url=influxd.url, influx_db=influx_db,
+                api_key=KEY, api_ack_timeout_s=5)
+
+
+class Served:
+    """The api served by uvicorn in the test's loop, and a client for it."""
+
+    def __init__(self, server: uvicorn.Server, client: httpx.AsyncClient) -> None:
+        self.server = server
+        self.client = client
+
+    def open_requests(self) -> int:
+        return len(self.server.server_state.tasks)
+
+
+@asynccontextmanager
+async def serve(settings: ApiSettings) -> AsyncIterator[Served]:
+    """Serve the app for `settings` on a free port until the block ends."""
+    port = stack.free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
+                                           lifespan="on", log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    await wait_until(lambda: server.started or task.done(), 10)
+    assert server.started, "uvicorn did not start"
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}",
+                                     timeout=15) as client:
+            yield Served(server, client)
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 15)
+
+
+@pytest.fixture
+async def served(keyed: ApiSettings) -> AsyncIterator[Served]:
+    """The api with a key, served over real HTTP."""
+    async with serve(keyed) as one:
+        yield one
+
+
+def lot_reading(lot: tuple[str, str], occupancy: float, *, seq: int,
+                ts: int | None = None) -> tuple[str, str, bytes]:
+    sensor, district = lot
+    reading = Reading(v=1, sensor=sensor, kind="parking", district=district,
+                      ts=ts or int(time.time() * 1000) - 10_000 + seq, seq=seq,
+                      values={"occupancy": occupancy})
+    return sensor, district, encoder.encode(reading)
+
+
+def publish_lots(port: int, root: str, *readings: tuple[str, str, bytes]) -> None:
+    publish_all(port, [(reading_topic(district, "parking", sensor, root=root), payload)
+                       for sensor, district, payload in readings])
+
+
+async def get_ok(client: httpx.AsyncClient, url: str) -> Any:
+    response = await client.get(url)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def wait_for_alerts(client: httpx.AsyncClient, query: str, count: int) -> list[Any]:
+    """Poll the list until `count` alerts match `query` (InfluxDB lags the broker a little)."""
+    items: list[Any] = []
+
+    async def poll() -> None:
+        nonlocal items
+        while len(items) != count:
+            items = (await get_ok(client, f"/v1/alerts{query}"))["items"]
+            await asyncio.sleep(0.05)
+
+    await asyncio.wait_for(poll(), 20)
+    return items
+
+
+@pytest.fixture
+async def two_firing(served: Served, ingester: Ingester, mosquitto: stack.Server,
+                     topic_root: str) -> dict[str, str]:
+    """Both lots above 0.95: two firing alerts; return alert id by sensor."""
+    publish_lots(mosquitto.port, topic_root, lot_reading(LOT_A, 0.97, seq=1),
+                 lot_reading(LOT_B, 0.99, seq=1))
+    items = await wait_for_alerts(served.client, "?state=firing", 2)
+    return {item["sensor"]: item["alert_id"] for item in items}
+
+
+def ack(served: Served, alert_id: str, body: Any, key: str | None = KEY) -> Any:
+    headers = {} if key is None else {"X-API-Key": key}
+    return served.client.post(f"/v1/alerts/{alert_id}/ack", json=body, headers=headers)
+
+
+# ---------------------------------------------------------------------- list and detail
+
+async def test_list_shows_current_state_newest_first_and_filters(
+        served: Served, two_firing: dict[str, str], mosquitto: stack.Server,
+        topic_root: str) -> None:
+    publish_lots(mosquitto.port, topic_root, lot_reading(LOT_B, 0.5, seq=2))
+    await wait_for_alerts(served.client, "?state=resolved", 1)
+
+    body = await get_ok(served.client, "/v1/alerts")
+    assert [(item["sensor"], item["state"]) for item in body["items"]] == [
+        (LOT_B[0], "resolved"), (LOT_A[0], "firing")]
+    assert (body["total"], body["limit"], body["offset"]) == (2, 100, 0)
+    first = body["items"][1]
+    assert first == {
+        "alert_id": two_firing[LOT_A[0]], "rule": RULE, "sensor": LOT_A[0], "kind": "parking",
+        "district": "pudong", "state": "firing", "severity": "info", "ts": first["ts"],
+        "since": first["ts"], "message": first["message"], "value": 0.97, "acked_by": None,
+        "note": None}
+    for query, expected in [
+        ("?state=firing", [LOT_A[0]]), ("?state=resolved", [LOT_B[0]]),
+        ("?state=pending", []), ("?district=xuhui", [LOT_B[0]]), ("?kind=air", []),
+        ("?severity=info", [LOT_B[0], LOT_A[0]]), ("?severity=critical", []),
+        (f"?sensor={LOT_A[0]}", [LOT_A[0]]), ("?limit=1&offset=1", [LOT_A[0]]),
+        ("?end=2020-01-01T00:00:00Z", []),
+    ]:
+        page = await get_ok(served.client, f"/v1/alerts{query}")
+        assert [item["sensor"] for item in page["items"]] == expected, query
+
+
+@pytest.mark.parametrize(("query", "parameter"), [
+    ("state=burning", "state"), ("severity=urgent", "severity"), ("kind=bus", "kind"),
+    ("district=Pu+dong", "district"), ("sensor=a/b", "sensor"), ("limit=0", "limit"),
+    ("limit=1001", "limit"), ("offset=-1", "offset"), ("start=yesterday", "start"),
+    ("start=2025-01-01T00:00:00Z&end=2025-03-01T00:00:00Z", "start"),
+    ("start=2025-01-02T00:00:00Z&end=2025-01-01T00:00:00Z", "end"),
+])
+async def test_list_names_the_bad_parameter(served: Served, query: str, parameter: str) -> None:
+    response = await served.client.get(f"/v1/alerts?{query}")
+
+    assert error_locs(response) == [["query", parameter]]
+
+
+async def test_detail_has_current_state_and_history(
+        served: Served, two_firing: dict[str, str], mosquitto: stack.Server,
+        topic_root: str) -> None:
+    alert_id = two_firing[LOT_B[0]]
+    publish_lots(mosquitto.port, topic_root, lot_reading(LOT_B, 0.5, seq=2))
+    await wait_for_alerts(served.client, "?state=resolved", 1)
+
+    body = await get_ok(served.client, f"/v1/alerts/{alert_id}")
+    assert (body["alert_id"], body["state"], body["sensor"]) == (alert_id, "resolved", LOT_B[0])
+    assert [change["state"] for change in body["history"]] == ["resolved", "firing"]
+    assert body["history"][0]["ts"] == body["ts"]
+    assert body["history"][1]["value"] == 0.99
+
+    last = await get_ok(served.client, f"/v1/alerts/{alert_id}?limit=1")
+    assert [change["state"] for change in last["history"]] == ["resolved"]
+    empty = await get_ok(served.client, f"/v1/alerts/{alert_id}?end=2020-01-01T00:00:00Z")
+    assert (empty["state"], empty["history"]) == ("resolved", [])
+
+
+async def test_detail_of_an_unknown_alert_is_404(served: Served) -> None:
+    response = await served.client.get("/v1/alerts/0123456789abcdef")
+
+    assert response.status_code == 404
+    assert response.json() == {
+        "detail": "Unknown alert '0123456789abcdef': InfluxDB holds no state change of it."}
+
+
+async def test_detail_refuses_a_bad_id_and_limit(served: Served) -> None:
+    assert error_locs(await served.client.get("/v1/alerts/BAD_ID")) == [["path", "alert_id"]]
+    locs = error_locs(await served.client.get("/v1/alerts/0123456789abcdef?limit=0"))
+    assert locs == [["query", "limit"]]
+
+
+# ---------------------------------------------------------------------------- ack
+
+async def test_ack_needs_the_right_key(served: Served, two_firing: dict[str, str]) -> None:
+    alert_id = two_firing[LOT_A[0]]
+
+    missing = await ack(served, alert_id, {"by": "ops"}, key=None)
+    wrong = await ack(served, alert_id, {"by": "ops"}, key=KEY + "x")
+
+    assert missing.status_code == 401
+    assert missing.json() == {
+        "detail": "Acknowledging an alert needs an API key in the X-API-Key header."}
+    assert missing.headers["www-authenticate"] == 'ApiKey header="X-API-Key"'
+    assert wrong.status_code == 403
+    assert wrong.json() == {"detail": "The API key in the X-API-Key header is not valid."}
+    current = await get_ok(served.client, f"/v1/alerts/{alert_id}")
+    assert current["state"] == "firing"
+
+
+async def test_ack_through_the_api_reaches_subscribers(
+        served: Served, two_firing: dict[str, str], mosquitto: stack.Server,
+        topic_root: str) -> None:
+    alert_id = two_firing[LOT_A[0]]
+    recorder = Recorder(mosquitto.port, f"{topic_root}/alerts/#")
+    try:
+        response = await ack(served, alert_id, {"by": "duty-officer", "note": "signs to lot B"})
+
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert (body["alert_id"], body["state"], body["acked_by"], body["note"]) == (
+            alert_id, "acknowledged", "duty-officer", "signs to lot B")
+        topic = f"{topic_root}/alerts/pudong/parking/{LOT_A[0]}/{RULE}"
+
+        def acknowledged() -> list[Any]:
+            return [alert_decoder.decode(payload) for seen, payload in recorder.messages
+                    if seen == topic and payload and b"acknowledged" in payload]
+
+        await wait_until(lambda: bool(acknowledged()), 10)
+    finally:
+        recorder.close()
+    heard = acknowledged()[0]
+    assert (heard.alert_id, heard.state, heard.acked_by, heard.note, heard.ts) == (
+        alert_id, "acknowledged", "duty-officer", "signs to lot B", body["ts"])
+    await wait_for_alerts(served.client, "?state=acknowledged", 1)
+    again = await ack(served, alert_id, {"by": "someone-else"})
+    assert again.status_code == 409
+    assert again.json()["detail"].startswith(
+        f"Alert '{alert_id}' is already acknowledged by 'duty-officer' at ")
+
+
+async def test_ack_of_an_unknown_or_resolved_alert_is_404(
+        served: Served, two_firing: dict[str, str], mosquitto: stack.Server,
+        topic_root: str) -> None:
+    publish_lots(mosquitto.port, topic_root, lot_reading(LOT_B, 0.5, seq=2))
+    await wait_for_alerts(served.client, "?state=resolved", 1)
+
+    unknown = await ack(served, "0123456789abcdef", {"by": "ops"})
+    resolved = await ack(served, two_firing[LOT_B[0]], {"by": "ops"})
+
+    assert unknown.status_code == 404
+    assert unknown.json()["detail"].startswith("Unknown alert '0123456789abcdef'")
+    assert resolved.status_code == 404
+    assert resolved.json()["detail"].startswith(
+        f"Alert '{two_firing[LOT_B[0]]}' is not active: it resolved at ")
+
+
+@pytest.mark.parametrize(("body", "loc"), [
+    ({"note": "no one"}, ["body", "by"]), ({"by": ""}, ["body", "by"]),
+    ({"by": "   "}, ["body", "by"]), ({"by": "x" * 101}, ["body", "by"]),
+    ({"by": "ops", "note": "x" * 1001}, ["body", "note"]),
+    ({"by": "ops", "extra": 1}, ["body", "extra"]),
+])
+async def test_ack_names_the_bad_field(served: Served, body: dict[str, Any],
+                                       loc: list[str]) -> None:
+    response = await ack(served, "0123456789abcdef", body)
+
+    assert error_locs(response) == [loc]
+
+
+async def test_ack_refuses_a_large_body_with_413(served: Served) -> None:
+    response = await ack(served, "0123456789abcdef", {"by": "ops", "note": "x" * 5000})
+
+    assert response.status_code == 413
+
+
+async def test_ack_without_a_key_on_the_server_is_503(keyed: ApiSettings) -> None:
+    async with serve(keyed.model_copy(update={"api_key": None})) as unkeyed:
+        response = await ack(unkeyed, "0123456789abcdef", {"by": "ops"})
+
+        assert response.status_code == 503
+        assert response.json() == {
+            "detail": "This server has no API key configured (URBANPULSE_API_KEY), "
+                      "so it accepts no acknowledgements."}
+
+
+async def test_ack_is_504_when_no_ingester_confirms(keyed: ApiSettings,
+                                                    influxd: stack.Server) -> None:
+    tags = {"alert_id": "00000000000000aa", "rule": RULE, "sensor": LOT_A[0],
+            "kind": "parking", "district": "pudong", "severity": "info", "state": "firing"}
+    now = int(time.time() * 1000)
+    write_lines(influxd.url, keyed.influx_db, [
+        encode_point("alerts", tags, {"message": "occupancy 0.97 above 0.95", "since": now},
+                     now)])
+    async with serve(keyed.model_copy(update={"api_ack_timeout_s": 0.5})) as alone:
+        started = time.monotonic()
+        response = await ack(alone, "00000000000000aa", {"by": "ops"})
+
+        assert response.status_code == 504
+        assert response.json()["detail"].startswith(
+            "The ingester did not confirm the acknowledgement of alert '00000000000000aa' "
+            "within 0.5 s")
+        assert time.monotonic() - started < 5
+
+
+def test_placeholder_api_key_is_refused_and_not_echoed() -> None:
+    with pytest.raises(ConfigError, match="URBANPULSE_API_KEY") as raised:
+        load(ApiSettings, api_key="change-me")
+    assert "change-me" not in str(raised.value)
+
+
+# ------------------------------------------------------------------------- stream
+
+async def read_events(lines: AsyncIterator[str], count: int) -> list[tuple[str, Any]]:
+    """Read `count` server-sent events (skipping keep-alive comments) as (event, data)."""
+    events: list[tuple[str, Any]] = []
+    event, data = "", ""
+    async with asyncio.timeout(15):
+        async for line in lines:
+            if line.startswith("event: "):
+                event = line.removeprefix("event: ")
+            elif line.startswith("data: "):
+                data += line.removeprefix("data: ")
+            elif not line and (event or data):
+                events.append((event, json.loads(data)))
+                event, data = "", ""
+                if len(events) == count:
+                    break
+    return events
+
+
+async def test_stream_sends_active_alerts_first_then_changes(
+        served: Served, two_firing: dict[str, str], mosquitto: stack.Server,
+        topic_root: str) -> None:
+    async with served.client.stream("GET", "/v1/alerts/stream") as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        lines = response.aiter_lines()
+        active = await read_events(lines, 2)
+        publish_lots(mosquitto.port, topic_root, lot_reading(LOT_B, 0.5, seq=2))
+        changes = await read_events(lines, 1)
+        publish_lots(mosquitto.port, topic_root, lot_reading(LOT_A, 0.98, seq=2),
+                     lot_reading(LOT_B, 0.97, seq=3))
+        refired = await read_events(lines, 1)
+
+    assert {event for event, _ in active + changes + refired} == {"alert"}
+    assert sorted((data["sensor"], data["state"]) for _, data in active) == [
+        (LOT_A[0], "firing"), (LOT_B[0], "firing")]
+    assert all(data["v"] == 1 and data["rule"] == RULE for _, data in active)
+    resolved = changes[0][1]
+    assert (resolved["alert_id"], resolved["state"]) == (two_firing[LOT_B[0]], "resolved")
+    # the retained clear after the resolve is not forwarded; the next event is a new episode
+    assert (refired[0][1]["alert_id"], refired[0][1]["state"]) == (
+        two_firing[LOT_B[0]], "firing")
+    await wait_until(lambda: served.open_requests() == 0, 10)
+
+
+async def test_stream_filters_by_district_and_ends_on_disconnect(
+        served: Served, two_firing: dict[str, str]) -> None:
+    async with served.client.stream("GET", "/v1/alerts/stream?district=xuhui") as response:
+        events = await read_events(response.aiter_lines(), 1)
+        assert served.open_requests() == 1
+
+    assert [(data["sensor"], data["state"]) for _, data in events] == [(LOT_B[0], "firing")]
+    await wait_until(lambda: served.open_requests() == 0, 10)
+
+
+async def test_stream_is_503_when_the_broker_is_down(keyed: ApiSettings) -> None:
+    port = stack.free_port()
+    async with serve(keyed.model_copy(update={"mqtt_port": port})) as alone:
+        response = await alone.client.get("/v1/alerts/stream")
+
+        assert response.status_code == 503
+        assert response.json()["detail"].startswith(
+            f"The MQTT broker at 127.0.0.1:{port} is unreachable: ")
