@@ -22,6 +22,7 @@ from typing import Protocol
 
 from ingest.alerts.engine import AlertEngine
 from ingest.decode import Decoder, Rejected
+from ingest.derive import derive
 from ingest.lag import LagHistogram
 from ingest.points import PointEncoder, birth_point
 from ingest.writer import InfluxWriter
@@ -120,10 +121,12 @@ class Pipeline:
                 if isinstance(reading, Rejected):
                     self.dead_letter(topic, payload, reading, token)
                     return
-                line = self._encoder.reading(reading)
+                engine = self._engine
+                derived = derive(reading, engine.zone(reading.sensor) if engine else None)
+                line = self._encoder.reading(reading, derived)
                 stamp = reading.ts
-                if self._engine is not None:
-                    changes = self._engine.evaluate(reading, now_ms)
+                if engine is not None:
+                    changes = engine.evaluate(reading, now_ms, derived)
                     if changes:
                         self._on_alerts(changes)
         except LineProtocolError as exc:

@@ -9,9 +9,11 @@ a reading needs escaping here; series keys are cached per sensor.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import msgspec
 
-from urbanpulse.lineprotocol import FieldValue, encode_point
+from urbanpulse.lineprotocol import FieldValue, encode_fields, encode_point
 from urbanpulse.messages import Alert, Reading, SensorBirth
 
 SENSORS_MEASUREMENT = "sensors"
@@ -26,8 +28,8 @@ class PointEncoder:
     def __init__(self) -> None:
         self._keys: dict[tuple[str, str, str], str] = {}
 
-    def reading(self, reading: Reading) -> str:
-        """Return the line-protocol point of one validated reading."""
+    def reading(self, reading: Reading, derived: Mapping[str, FieldValue] | None = None) -> str:
+        """Return the line-protocol point of one validated reading and its derived fields."""
         ident = (reading.kind, reading.sensor, reading.district)
         key = self._keys.get(ident)
         if key is None:
@@ -40,6 +42,8 @@ class PointEncoder:
         # {"pm25":38.2,"o3":92.0} -> pm25=38.2,o3=92.0: msgspec writes each float as its
         # shortest repr (which line protocol reads back exactly) twice as fast as Python.
         fields = _json(reading.values)[1:-1].replace(b'"', b"").replace(b":", b"=").decode()
+        if derived:
+            fields = f"{fields},{encode_fields(derived)}"
         return f"{key} {fields},seq={reading.seq}i {reading.ts}"
 
 

@@ -15,15 +15,17 @@ Every change comes back as an `Alert` for the caller to publish and store.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from ingest.alerts.conditions import CHECKS, Memory
+from ingest.alerts.conditions import CHECKS, Context, Memory
 from ingest.alerts.rules import DistrictStaleRule, Rule, StaleRule
 from urbanpulse.catalog import KINDS
+from urbanpulse.lineprotocol import FieldValue
 from urbanpulse.messages import Alert, AlertState, Reading, SensorBirth
 
 ACTIVE = frozenset({"pending", "firing", "acknowledged"})
+_NO_CONTEXT = Context()
 
 
 def fingerprint(rule: str, sensor: str) -> str:
@@ -37,6 +39,7 @@ class _Sensor:
     district: str
     interval_s: float
     seen_ms: int
+    context: Context = _NO_CONTEXT
 
 
 class AlertEngine:
@@ -67,21 +70,35 @@ class AlertEngine:
         """Learn a sensor's declared interval (staleness counts from its birth)."""
         sensor = self._sensors.get(birth.sensor)
         seen = sensor.seen_ms if sensor else now_ms
-        self._sensors[birth.sensor] = _Sensor(birth.kind, birth.district, birth.interval_s, seen)
+        self._sensors[birth.sensor] = _Sensor(birth.kind, birth.district, birth.interval_s, seen,
+                                              Context(birth.zone, dict(birth.attributes)))
+
+    def zone(self, sensor: str) -> str | None:
+        """Return the zone a sensor's birth declared, or None before its birth is seen."""
+        known = self._sensors.get(sensor)
+        return known.context.zone if known is not None and known.context.zone else None
 
     def restore(self, alert: Alert) -> None:
         """Take back an active alert published before a restart (from its retained topic)."""
         if alert.state in ACTIVE and alert.rule in self._rules:
             self._active[alert.rule, alert.sensor] = alert
 
-    def evaluate(self, reading: Reading, now_ms: int) -> list[Alert]:
-        """Apply the reading's rules; return the alert changes it causes."""
+    def evaluate(self, reading: Reading, now_ms: int,
+                 derived: Mapping[str, FieldValue] | None = None) -> list[Alert]:
+        """Apply the reading's rules; return the alert changes it causes.
+
+        `derived` are the reading's national-standard fields (`ingest.derive`).
+        """
         sensor = self._sensors.get(reading.sensor)
         if sensor is None:
-            self._sensors[reading.sensor] = _Sensor(reading.kind, reading.district,
-                                                    KINDS[reading.kind].interval_s, now_ms)
+            sensor = _Sensor(reading.kind, reading.district, KINDS[reading.kind].interval_s,
+                             now_ms)
+            self._sensors[reading.sensor] = sensor
         else:
             sensor.seen_ms = now_ms
+        context = sensor.context
+        if derived:
+            context = Context(context.zone, context.attributes, derived)
         changes = []
         for stale_rule in self._stale.get(reading.kind, ()):
             change = self._settle(stale_rule, reading.sensor, reading.kind, reading.district,
@@ -90,7 +107,7 @@ class AlertEngine:
                 changes.append(change)
         for rule in self._per_reading.get(reading.kind, ()):
             key = (rule.name, reading.sensor)
-            check = CHECKS[rule.type](rule, reading, key in self._active, self._memory)
+            check = CHECKS[rule.type](rule, reading, key in self._active, self._memory, context)
             if check is not None:
                 change = self._settle(rule, reading.sensor, reading.kind, reading.district,
                                       check[0], check[1], check[2], reading.ts)

@@ -139,9 +139,72 @@ class DistrictStaleRule(_Rule):
     min_sensors: int = Field(3, ge=1)
 
 
+class AqiRule(_Rule):
+    """Fires when the HJ 633 AQI category reaches `min_level` (1 excellent … 6 severe).
+
+    It clears only when the category has dropped a whole step below the
+    triggering one (`clear_level`, default `min_level` − 2), so a reading
+    hovering on a category boundary does not flap.
+    """
+
+    type: Literal["aqi"]
+    kind: Literal["air"] = "air"
+    min_level: int = Field(ge=2, le=6)
+    clear_level: int | None = Field(None, ge=1, le=5)
+
+    @model_validator(mode="after")
+    def _clear_below(self) -> AqiRule:
+        if self.clear_level is not None and self.clear_level >= self.min_level:
+            raise ValueError("'clear_level' must be below 'min_level'")
+        return self
+
+
+class WaterClassRule(_Rule):
+    """Fires when a station's GB 3838 class is `by` classes or more worse than its target."""
+
+    type: Literal["water_class"]
+    kind: Literal["water"] = "water"
+    by: int = Field(1, ge=1, le=5)
+
+
+class NoiseLimitRule(_Rule):
+    """Fires when LAeq exceeds the GB 3096 limit of the monitor's zone by more than `margin_db`.
+
+    Day (06:00–22:00) and night limits follow the local hour of the reading.
+    """
+
+    type: Literal["noise_limit"]
+    kind: Literal["noise"] = "noise"
+    margin_db: float = Field(0.0, ge=0)
+
+
+class EnergyBaselineRule(_Rule):
+    """Fires when a building draws `factor` × its usual power for the hour of the week.
+
+    The baseline is learnt per building: an exponentially weighted mean for each
+    of the 168 hours of the week (weight `alpha`), used once it has `min_samples`.
+    """
+
+    type: Literal["energy_baseline"]
+    kind: Literal["energy"] = "energy"
+    factor: float = Field(1.3, gt=1)
+    alpha: float = Field(0.2, gt=0, le=1)
+    min_samples: int = Field(2, ge=1)
+
+
+class NightBaseloadRule(_Rule):
+    """Fires when night power (local 00:00–05:00) stays above `share` of the day's peak."""
+
+    type: Literal["night_baseload"]
+    kind: Literal["energy"] = "energy"
+    share: float = Field(0.5, gt=0, lt=1)
+
+
 Rule = Annotated[ThresholdRule | RateOfChangeRule | StuckRule | RangeRule | StaleRule
-                 | DistrictStaleRule, Field(discriminator="type")]
-RULE_TYPES = ("threshold", "rate_of_change", "stuck", "range", "stale", "district_stale")
+                 | DistrictStaleRule | AqiRule | WaterClassRule | NoiseLimitRule
+                 | EnergyBaselineRule | NightBaseloadRule, Field(discriminator="type")]
+RULE_TYPES = ("threshold", "rate_of_change", "stuck", "range", "stale", "district_stale",
+              "aqi", "water_class", "noise_limit", "energy_baseline", "night_baseload")
 _adapter: TypeAdapter[Rule] = TypeAdapter(Rule)
 
 
