@@ -105,6 +105,7 @@ async def simulate(settings: SimSettings, sink: Sink, *, stop: asyncio.Event | N
     duration, speed = settings.sim_duration_s, settings.sim_speed
     # Backfill: history before the moment the run begins is sent unpaced, then pacing starts.
     history = max(0.0, time.time() - start) if settings.sim_backfill else 0.0
+    never_ahead = settings.sim_output is None
     began = time.monotonic()
     births = readings = 0
     pending_births = fleet.births(start * 1000)
@@ -120,6 +121,11 @@ async def simulate(settings: SimSettings, sink: Sink, *, stop: asyncio.Event | N
                 await _pause(stop, delay)
         else:
             await asyncio.sleep(0)  # let signal handlers and the network run
+        if never_ahead and t > time.time():
+            # A broker's consumers refuse readings from the future (the ingester allows
+            # a few minutes of clock skew): an accelerated run catches up with now and
+            # then goes on in real time. Files take the future as fast as asked.
+            await _pause(stop, t - time.time())
         if stop.is_set():
             break
         await sink.send_many(messages, retain=False)

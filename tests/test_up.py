@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -25,11 +26,12 @@ def _closed(port: int) -> bool:
 @pytest.mark.usefixtures("server_binaries")
 def test_up_serves_fresh_readings_and_stops_everything(tmp_path: Path) -> None:
     ports = {name: stack.free_port() for name in ("mqtt", "influx", "api")}
+    ten_minutes_ago = datetime.fromtimestamp(time.time() - 600, UTC).isoformat()
     env = {k: v for k, v in os.environ.items() if not k.startswith("URBANPULSE_")}
     with subprocess.Popen(
         [sys.executable, "-m", "urbanpulse", "up", "--data-dir", str(tmp_path / "data"),
          "--mqtt-port", str(ports["mqtt"]), "--influx-port", str(ports["influx"]),
-         "--api-port", str(ports["api"]), "--", "--scale", "0.2", "--speed", "30"],
+         "--api-port", str(ports["api"]), "--", "--scale", "0.2", "--start", ten_minutes_ago],
         stdout=subprocess.PIPE, text=True, env=env, cwd=tmp_path) as process:
         code = _check_and_stop(process, ports)
     assert code == 0

@@ -25,6 +25,7 @@ import msgspec
 from ingest.alerts.engine import AlertEngine
 from ingest.alerts.rules import DEFAULT_RULES, Rule, load_rules
 from ingest.decode import Decoder, Rejected
+from ingest.derive import derive
 from urbanpulse.errors import ConfigError, UrbanPulseError
 from urbanpulse.messages import Alert, Truth, alert_decoder, reading_decoder, truth_decoder
 from urbanpulse.scoring import Target, episodes, format_table, score
@@ -264,7 +265,8 @@ def replay(path: Path, rules: Sequence[Rule], *, root: str = "city",
             del recent[:-_CLOCK_WINDOW]
             advance(sorted(recent)[-2] if len(recent) > 1 else reading.ts)
             arrival = reading.ts if now < reading.ts <= now + max_future_ms else now
-            changes.extend(engine.evaluate(reading, arrival))
+            derived = derive(reading, engine.zone(reading.sensor))
+            changes.extend(engine.evaluate(reading, arrival, derived))
     if now is not None:
         changes.extend(engine.sweep(now))
     return changes

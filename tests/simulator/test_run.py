@@ -230,3 +230,26 @@ def test_second_signal_abandons_a_flush_the_broker_never_acknowledges(
             process.wait()
     assert process.returncode == 130, stderr
     assert "interrupted twice" in stderr
+
+
+async def test_a_run_to_a_broker_never_publishes_readings_from_the_future() -> None:
+    class StampingSink(MemorySink):
+        """Records how far each reading's ts is ahead of the wall clock when sent."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.ahead_ms: list[int] = []
+
+        async def send_many(self, messages: Sequence[Message], *, retain: bool) -> None:
+            now_ms = time.time() * 1000
+            for _, payload in messages:
+                if not retain and payload.startswith(b"{") and b'"ts":' in payload:
+                    self.ahead_ms.append(int(json.loads(payload)["ts"] - now_ms))
+            await super().send_many(messages, retain=retain)
+
+    sink = StampingSink()
+    start = datetime.fromtimestamp(int(time.time()), UTC)
+    await simulate(settings(sim_start=start, sim_duration_s=4, sim_speed=1000, sim_output=None,
+                            sim_scale=0.2), sink)
+    assert sink.ahead_ms, "no reading was sent"
+    assert max(sink.ahead_ms) <= 1000  # at most the tick's own rounding ahead
