@@ -73,7 +73,8 @@ class Outbox:
 
     def connected(self, broker_receive_maximum: int) -> None:
         """Fit the window to the broker's Receive Maximum and resume publishing."""
-        self._window = max(1, min(self._window, broker_receive_maximum - 1))
+        # gmqtt allocates at most Receive Maximum − 1 ids, SUBSCRIBEs included: keep a margin.
+        self._window = max(1, min(self._window, broker_receive_maximum - 16))
         self._connected = True
         self._pump()
 
@@ -94,8 +95,13 @@ class Outbox:
 
     def _pump(self) -> None:
         while self._queue and len(self._waiting) < self._window and self._connected:
-            outgoing = self._queue.popleft()
-            self._client.publish(outgoing.topic, outgoing.payload, qos=1, retain=outgoing.retain)
+            outgoing = self._queue[0]
+            try:
+                self._client.publish(outgoing.topic, outgoing.payload, qos=1,
+                                     retain=outgoing.retain)
+            except OverflowError:  # gmqtt's ids are shared with SUBSCRIBE: wait for an ack
+                return
+            self._queue.popleft()
             self._waiting[self.storage.last_mid] = outgoing
 
     def _acked(self, mid: int) -> None:

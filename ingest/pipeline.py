@@ -128,7 +128,10 @@ class Pipeline:
                 if engine is not None:
                     changes = engine.evaluate(reading, now_ms, derived)
                     if changes:
-                        self._on_alerts(changes)
+                        try:
+                            self._on_alerts(changes)
+                        except Exception:  # an alert problem must not cost the reading
+                            log.exception("publishing %d alert changes failed", len(changes))
         except LineProtocolError as exc:
             self.dead_letter(topic, payload, Rejected("schema", str(exc)), token)
             return
