@@ -33,6 +33,8 @@ INTERVAL_S = 2
 START = 1_793_577_600  # 2026-11-02 00:00 UTC
 GENERATE_S = 20
 """Simulated seconds generated without I/O."""
+FLAT_CHECK_S = 60
+"""Simulated seconds generated after the first measurement, to show memory stays flat."""
 PUBLISH_S = 4
 """Simulated seconds published through MQTT (about 200,000 messages)."""
 
@@ -102,6 +104,8 @@ def main() -> None:
     built_rss = rss_mb()
     generated, gen_wall, gen_cpu = generate(fleet, START, GENERATE_S)
     ran_rss = rss_mb()
+    generate(fleet, START + GENERATE_S, FLAT_CHECK_S)  # memory must not keep growing
+    later_rss = rss_mb()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         port = stack.free_port()
@@ -145,6 +149,7 @@ def main() -> None:
         "mean_payload_bytes": round(sum(map(len, payloads)) / len(payloads), 1),
         "rss_mb_per_1000_sensors": round((built_rss - base_rss) / SENSORS * 1000, 3),
         "rss_growth_mb_while_running": round(ran_rss - built_rss, 1),
+        f"rss_growth_mb_in_the_next_{FLAT_CHECK_S}_s": round(later_rss - ran_rss, 1),
         "load_average_1m_at_publish": round(load, 2),
     }, indent=2))
 
