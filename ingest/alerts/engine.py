@@ -5,7 +5,8 @@
   fires at once.
 - `acknowledged` keeps an alert active but says someone is on it.
 - A condition that turns false resolves the alert; the next episode is a new
-  one with the same `alert_id` (the fingerprint of rule and sensor).
+  one with the same `alert_id` (the fingerprint of rule and sensor), unless it
+  comes within the rule's `repeat_after` of the resolve (repeat suppression).
 - Staleness is judged on arrival time (the ingester's clock), so a backfill of
   old readings does not look stale.
 
@@ -59,6 +60,8 @@ class AlertEngine:
         self._rules = {rule.name: rule for rule in rules}
         self._active: dict[tuple[str, str], Alert] = {}
         self._memory: Memory = {}
+        self._resolved_at: dict[tuple[str, str], int] = {}
+        self.suppressed = 0
         self._sensors: dict[str, _Sensor] = {}
 
     @property
@@ -164,6 +167,10 @@ class AlertEngine:
         if current is None:
             if not active:
                 return None
+            resolved_at = self._resolved_at.get(key)
+            if resolved_at is not None and at_ms - resolved_at < rule.repeat_s * 1000:
+                self.suppressed += 1  # repeat suppression: too soon after the last episode
+                return None
             state: AlertState = "firing" if rule.for_s <= 0 else "pending"
             alert = Alert(v=1, alert_id=fingerprint(rule.name, sensor), rule=rule.name,
                           sensor=sensor, kind=kind, district=district, state=state,
@@ -173,6 +180,7 @@ class AlertEngine:
             return alert
         if not active:
             del self._active[key]
+            self._resolved_at[key] = at_ms
             return _with(current, state="resolved", ts=max(at_ms, current.ts), value=value,
                          message=message)
         if current.state == "pending" and at_ms - current.since >= rule.for_s * 1000:

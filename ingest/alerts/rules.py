@@ -54,6 +54,7 @@ class _Rule(BaseModel):
     description: str = ""
     kind: str
     for_s: Annotated[Duration, Field(alias="for")] = 0.0
+    repeat_s: Annotated[Duration, Field(alias="repeat_after")] = 0.0
     detects: tuple[Annotated[str, Field(pattern=NAME_PATTERN)], ...] | None = None
     """Truth types (simulator faults and incidents) the rule is meant to catch, for scoring."""
 

@@ -129,3 +129,13 @@ def test_restored_alert_is_not_fired_twice_and_resolves_when_the_condition_clear
     assert restarted.evaluate(_air(135, T0 + MINUTE), T0) == []
     (resolved,) = restarted.evaluate(_air(50, T0 + 2 * MINUTE), T0)
     assert (resolved.state, resolved.since) == ("resolved", T0)
+
+
+def test_repeat_after_suppresses_a_new_episode_too_soon_after_a_resolve() -> None:
+    engine = AlertEngine(_rules({**PM25, "for": 0, "repeat_after": "30m"}))
+    changes = []
+    for minute, value in [(0, 130), (1, 90), (5, 130), (10, 90), (40, 130)]:
+        changes += engine.evaluate(_air(value, T0 + minute * MINUTE), T0)
+    assert [(change.state, (change.ts - T0) // MINUTE) for change in changes] == [
+        ("firing", 0), ("resolved", 1), ("firing", 40)]
+    assert engine.suppressed == 1
