@@ -31,7 +31,7 @@ from simulator.models.registry import (
     FloatArray,
     IndexArray,
     ar1,
-    attribute,
+    known_attributes,
     register,
 )
 from urbanpulse.catalog import AIR
@@ -82,11 +82,7 @@ class AirModel:
 
     def __init__(self, specs: Sequence[SensorSpec], rng: np.random.Generator,
                  drivers: Drivers) -> None:
-        sitings = [str(attribute(spec, "siting")) for spec in specs]
-        unknown = sorted(set(sitings) - set(SITING))
-        if unknown:
-            raise ValueError(f"Unknown air station siting {unknown[0]!r}; "
-                             f"known are {', '.join(SITING)}.")
+        sitings = known_attributes(specs, "siting", SITING, "air station siting")
         n = len(specs)
         self._rng, self._drivers = rng, drivers
         self._traffic = np.array([SITING[s][0] for s in sitings])

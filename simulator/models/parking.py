@@ -37,8 +37,8 @@ from simulator.models.registry import (
     FloatArray,
     IndexArray,
     ar1,
-    attribute,
     day_type,
+    known_attributes,
     register,
 )
 from urbanpulse.catalog import PARKING
@@ -90,11 +90,7 @@ class ParkingModel:
 
     def __init__(self, specs: Sequence[SensorSpec], rng: np.random.Generator,
                  drivers: Drivers) -> None:
-        uses = [str(attribute(spec, "land_use")) for spec in specs]
-        unknown = sorted(set(uses) - set(WEEKDAY))
-        if unknown:
-            raise ValueError(f"Unknown parking land use {unknown[0]!r}; "
-                             f"known are {', '.join(WEEKDAY)}.")
+        uses = known_attributes(specs, "land_use", WEEKDAY, "parking land use")
         n = len(specs)
         self._rng, self._drivers = rng, drivers
         self._bay = np.array([spec.attributes.get("device") == "bay" for spec in specs])

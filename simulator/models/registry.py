@@ -21,7 +21,7 @@ Built-in kinds register here exactly as an extension would::
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Protocol, TypeVar
@@ -109,6 +109,16 @@ def build_model(kind: str, specs: Sequence[SensorSpec], rng: np.random.Generator
         known = ", ".join(sorted(_MODELS))
         raise KeyError(f"No model for sensor kind {kind!r}; models exist for {known}.") from None
     return factory(specs, rng, drivers if drivers is not None else Drivers())
+
+
+def known_attributes(specs: Sequence[SensorSpec], name: str, known: Collection[str],
+                     what: str) -> list[str]:
+    """Return attribute `name` of every spec, or raise ValueError naming an unknown value."""
+    values = [str(attribute(spec, name)) for spec in specs]
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ValueError(f"Unknown {what} {unknown[0]!r}; known are {', '.join(known)}.")
+    return values
 
 
 def attribute(spec: SensorSpec, name: str) -> Attribute:

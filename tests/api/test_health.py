@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
 import subprocess
 import time
@@ -16,6 +14,7 @@ import pytest
 from api.main import create_app
 from api.probes import probe_mqtt
 from tests.api.conftest import closed_url
+from tests.conftest import _require
 from urbanpulse import stack
 from urbanpulse.settings import ApiSettings, load
 
@@ -79,10 +78,7 @@ def _wait_for(port: int, timeout: float = 10.0) -> None:
 @pytest.fixture
 def auth_broker(mosquitto: stack.Server, tmp_path: Path) -> Iterator[int]:
     """A second mosquitto that admits only user `api` with password `pulse-test-pw`."""
-    if shutil.which("mosquitto_passwd") is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI=true and mosquitto_passwd is missing")
-        pytest.skip("mosquitto_passwd is not installed")
+    _require(stack.find_binary, "mosquitto_passwd", "mosquitto")  # skip, or fail under CI
     passwords = tmp_path / "passwords"
     passwords.touch()
     subprocess.run(["mosquitto_passwd", "-b", str(passwords), "api", "pulse-test-pw"],
