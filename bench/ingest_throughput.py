@@ -117,15 +117,32 @@ def influx_ceiling(url: str, lines: list[str]) -> float:
         return len(lines) / (time.perf_counter() - started)
 
 
-def preload(port: int, messages: list[tuple[str, bytes]]) -> None:
-    """Publish every message at QoS 1 and wait until the broker acknowledged them all."""
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-preload")
+def _publisher(port: int, client_id: str) -> mqtt.Client:
+    """Return a connected paho-mqtt client with its network loop running."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
     client.max_inflight_messages_set(1000)
     connected = threading.Event()
     client.on_connect = lambda *args: connected.set()
     client.connect("127.0.0.1", port)
     client.loop_start()
-    assert connected.wait(30), "preload publisher did not connect"
+    assert connected.wait(30), f"publisher {client_id} did not connect"
+    return client
+
+
+def _ingest_env(mqtt_port: int, influx_url: str, database: str, client_id: str, *,
+                metrics_s: float) -> dict[str, str]:
+    """Return the environment of an `urbanpulse ingest` child against the bench servers."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("URBANPULSE_")}
+    env.update({"URBANPULSE_MQTT_HOST": "127.0.0.1", "URBANPULSE_MQTT_PORT": str(mqtt_port),
+                "URBANPULSE_INFLUX_URL": influx_url, "URBANPULSE_INFLUX_DB": database,
+                "URBANPULSE_INGEST_CLIENT_ID": client_id,
+                "URBANPULSE_INGEST_METRICS_INTERVAL_S": str(metrics_s)})
+    return env
+
+
+def preload(port: int, messages: list[tuple[str, bytes]]) -> None:
+    """Publish every message at QoS 1 and wait until the broker acknowledged them all."""
+    client = _publisher(port, "bench-preload")
     for start in range(0, len(messages), 10_000):
         infos = [client.publish(topic, payload, qos=1)
                  for topic, payload in messages[start:start + 10_000]]
@@ -193,11 +210,7 @@ def ingest_drain(mqtt_port: int, influx_url: str, messages: list[tuple[str, byte
                  folder: Path) -> dict[str, float]:
     """Preload a persistent session, then time the ingester draining it into InfluxDB."""
     stack.create_database(influx_url, "city")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("URBANPULSE_")}
-    env.update({"URBANPULSE_MQTT_HOST": "127.0.0.1", "URBANPULSE_MQTT_PORT": str(mqtt_port),
-                "URBANPULSE_INFLUX_URL": influx_url, "URBANPULSE_INFLUX_DB": "city",
-                "URBANPULSE_INGEST_CLIENT_ID": "bench-ingest",
-                "URBANPULSE_INGEST_METRICS_INTERVAL_S": "0.1"})
+    env = _ingest_env(mqtt_port, influx_url, "city", "bench-ingest", metrics_s=0.1)
     first = IngestProcess(env, folder)  # creates the persistent session, then leaves
     first.wait_subscribed()
     startup_cpu = _cpu_seconds(first.process.pid)
@@ -230,20 +243,10 @@ def latency(mqtt_port: int, influx_url: str, folder: Path, rate: int, seconds: f
     interval longer than the phase and writes its last `pipeline` point on SIGTERM.
     """
     stack.create_database(influx_url, "latency")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("URBANPULSE_")}
-    env.update({"URBANPULSE_MQTT_HOST": "127.0.0.1", "URBANPULSE_MQTT_PORT": str(mqtt_port),
-                "URBANPULSE_INFLUX_URL": influx_url, "URBANPULSE_INFLUX_DB": "latency",
-                "URBANPULSE_INGEST_CLIENT_ID": "bench-latency",
-                "URBANPULSE_INGEST_METRICS_INTERVAL_S": "3600"})
+    env = _ingest_env(mqtt_port, influx_url, "latency", "bench-latency", metrics_s=3600)
     ingester = IngestProcess(env, folder)
     ingester.wait_subscribed()
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-latency-pub")
-    client.max_inflight_messages_set(1000)
-    connected = threading.Event()
-    client.on_connect = lambda *args: connected.set()
-    client.connect("127.0.0.1", mqtt_port)
-    client.loop_start()
-    assert connected.wait(30), "latency publisher did not connect"
+    client = _publisher(mqtt_port, "bench-latency-pub")
     sent = 0
     started = time.perf_counter()
     while (elapsed := time.perf_counter() - started) < seconds:

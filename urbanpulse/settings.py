@@ -17,12 +17,12 @@ from urbanpulse.errors import ConfigError
 from urbanpulse.topics import DEFAULT_ROOT, check_name
 
 ENV_PREFIX = "URBANPULSE_"
-PLACEHOLDER_SECRETS = frozenset({"change-me", "changeme", "secret", "password", "admin"})
+WELL_KNOWN_SECRETS = frozenset({"change-me", "changeme", "secret", "password", "admin"})
 
 
-def _refuse_placeholder(value: SecretStr | None) -> SecretStr | None:
-    if value is not None and value.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:
-        raise ValueError("is a placeholder; set a real secret")
+def _refuse_well_known(value: SecretStr | None) -> SecretStr | None:
+    if value is not None and value.get_secret_value().strip().lower() in WELL_KNOWN_SECRETS:
+        raise ValueError("is a well-known default; set a real secret")
     return value
 
 
@@ -52,7 +52,7 @@ class _Base(BaseSettings):
     @field_validator("mqtt_password", mode="after")
     @classmethod
     def _mqtt_password_is_real(cls, value: SecretStr | None) -> SecretStr | None:
-        return _refuse_placeholder(value)
+        return _refuse_well_known(value)
 
 
 class _InfluxMixin(BaseSettings):
@@ -73,7 +73,7 @@ class _InfluxMixin(BaseSettings):
     @field_validator("influx_token", mode="after")
     @classmethod
     def _token_is_real(cls, value: SecretStr | None) -> SecretStr | None:
-        return _refuse_placeholder(value)
+        return _refuse_well_known(value)
 
 
 class SimSettings(_Base):
@@ -154,7 +154,7 @@ class ApiSettings(_InfluxMixin, _Base):
     @field_validator("api_key", mode="after")
     @classmethod
     def _api_key_is_real(cls, value: SecretStr | None) -> SecretStr | None:
-        return _refuse_placeholder(value)
+        return _refuse_well_known(value)
 
 
 SERVICE_SETTINGS: tuple[type[_Base], ...] = (SimSettings, IngestSettings, ApiSettings)

@@ -317,7 +317,7 @@ async def test_ack_is_504_when_no_ingester_confirms(keyed: ApiSettings,
         assert time.monotonic() - started < 5
 
 
-def test_placeholder_api_key_is_refused_and_not_echoed() -> None:
+def test_a_well_known_api_key_is_refused_and_not_echoed() -> None:
     with pytest.raises(ConfigError, match="URBANPULSE_API_KEY") as raised:
         load(ApiSettings, api_key="change-me")
     assert "change-me" not in str(raised.value)

@@ -33,7 +33,7 @@ def test_bad_value_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
         load(IngestSettings)
 
 
-def test_placeholder_secret_is_refused_and_not_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_well_known_secret_is_refused_and_not_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("URBANPULSE_MQTT_PASSWORD", "change-me")
     with pytest.raises(ConfigError, match="URBANPULSE_MQTT_PASSWORD") as raised:
         load(SimSettings)
