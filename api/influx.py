@@ -5,7 +5,7 @@ returns its series; `ping` checks `GET /ping`. The I/O sits behind the
 one-method `InfluxTransport` protocol: `HttpxTransport` is the real one and
 `FakeTransport` beside it answers with a canned response or error, so tests can
 inject a server that fails. The same requests work on InfluxDB 1.x and on 2.x
-through its v1 compatibility API, with `Authorization: Token` when a token is set.
+through its v1 compatibility API, with Basic auth (a v1 user) or `Authorization: Token`.
 
 Statements are built by the callers with `quote_literal` and `quote_identifier`,
 never by pasting raw text into a query.
@@ -191,11 +191,8 @@ def _excerpt(body: bytes, limit: int = 200) -> str:
 
 
 def build_client(settings: ApiSettings) -> httpx.AsyncClient:
-    """Return an `httpx.AsyncClient` for InfluxDB: base URL, timeout and token header."""
-    headers = {}
-    if settings.influx_token is not None:
-        headers["Authorization"] = f"Token {settings.influx_token.get_secret_value()}"
-    return httpx.AsyncClient(base_url=settings.influx_url, headers=headers,
+    """Return an `httpx.AsyncClient` for InfluxDB: base URL, timeout and credentials."""
+    return httpx.AsyncClient(base_url=settings.influx_url, headers=settings.influx_auth_headers(),
                              timeout=settings.influx_timeout_s)
 
 

@@ -48,9 +48,9 @@ class Ingester:
 
     def __init__(self, settings: IngestSettings) -> None:
         self._settings = settings
-        token = settings.influx_token.get_secret_value() if settings.influx_token else None
         self.writer = InfluxWriter(url=settings.influx_url, database=settings.influx_db,
-                                   token=token, timeout_s=settings.influx_timeout_s,
+                                   auth=settings.influx_auth_headers(),
+                                   timeout_s=settings.influx_timeout_s,
                                    retry_max_s=settings.ingest_retry_max_s)
         self._status = status_topic("ingest", settings.ingest_instance, root=settings.topic_root)
         self.outbox = Outbox(_OUTBOX_WINDOW)

@@ -21,7 +21,7 @@ import asyncio
 import gzip
 import logging
 import random
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import httpx
@@ -58,12 +58,11 @@ def _retry_after(response: httpx.Response) -> float | None:
 class InfluxWriter:
     """Writes line-protocol batches to one database, retrying until InfluxDB takes them."""
 
-    def __init__(self, *, url: str, database: str, token: str | None, timeout_s: float,
+    def __init__(self, *, url: str, database: str, auth: Mapping[str, str], timeout_s: float,
                  retry_max_s: float, client: httpx.AsyncClient | None = None,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
-        headers = {"Content-Encoding": "gzip", "Content-Type": "text/plain; charset=utf-8"}
-        if token:
-            headers["Authorization"] = f"Token {token}"
+        headers = {"Content-Encoding": "gzip", "Content-Type": "text/plain; charset=utf-8",
+                   **auth}
         self._client = client or httpx.AsyncClient(timeout=timeout_s)
         self._owns_client = client is None
         self._url = f"{url}/write"
@@ -98,8 +97,9 @@ class InfluxWriter:
             if status == 204:
                 return
             if status in (401, 403):
-                raise ConfigError(f"InfluxDB at {self._url} refused the token ({status}: "
-                                  f"{text}); check URBANPULSE_INFLUX_TOKEN.")
+                raise ConfigError(f"InfluxDB at {self._url} refused our credentials ({status}: "
+                                  f"{text}); check URBANPULSE_INFLUX_TOKEN, or "
+                                  "URBANPULSE_INFLUX_USERNAME and URBANPULSE_INFLUX_PASSWORD.")
             if status in (400, 404):
                 raise ConfigError(f"InfluxDB at {self._url} refused writes to database "
                                   f"{self._params['db']!r} ({status}: {text}); check "

@@ -27,8 +27,8 @@ from collections.abc import Coroutine, Sequence
 from typing import Any
 
 from simulator.errors import SinkError
-from simulator.packets import Connack, connect_packet, reason, varint
 from simulator.wire import ClosedEarlyError, Wire
+from urbanpulse.mqtt5 import Connack, connect_packet, reason, varint
 
 log = logging.getLogger(__name__)
 

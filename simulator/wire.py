@@ -11,7 +11,7 @@ import asyncio
 import struct
 from typing import TYPE_CHECKING
 
-from simulator.packets import (
+from urbanpulse.mqtt5 import (
     REASON_STRING,
     RECEIVE_MAXIMUM,
     SERVER_KEEP_ALIVE,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -18,7 +19,7 @@ def _urbanpulse(*args: str, env: dict[str, str] | None = None) -> subprocess.Com
                           text=True, timeout=60, env={**clean, **(env or {})}, check=False)
 
 
-@pytest.mark.parametrize("command", ["sim", "ingest", "api", "up"])
+@pytest.mark.parametrize("command", ["sim", "ingest", "api", "up", "doctor"])
 def test_every_subcommand_has_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as raised:
         main([command, "--help"])
@@ -30,6 +31,7 @@ def test_every_subcommand_has_help(command: str, capsys: pytest.CaptureFixture[s
     ("sim", "URBANPULSE_SIM_SPEED", "fast"),
     ("ingest", "URBANPULSE_INGEST_BATCH_SIZE", "0"),
     ("api", "URBANPULSE_API_PORT", "99999"),
+    ("doctor", "URBANPULSE_DOCTOR_TIMEOUT_S", "0"),
 ])
 def test_bad_setting_exits_2_naming_it(command: str, variable: str, value: str) -> None:
     result = _urbanpulse(command, env={variable: value})
@@ -56,3 +58,23 @@ def test_up_refuses_a_bad_port() -> None:
     result = _urbanpulse("up", "--mqtt-port", "70000")
     assert result.returncode == 2
     assert "--mqtt-port" in result.stderr
+
+
+def test_doctor_exits_1_and_says_what_is_down(tmp_path: Path) -> None:
+    ports = {name: stack.free_port() for name in ("mqtt", "influx", "api")}
+    result = subprocess.run(
+        [sys.executable, "-m", "urbanpulse", "doctor", "--mqtt-host", "127.0.0.1",
+         "--mqtt-port", str(ports["mqtt"]), "--influx-url", f"http://127.0.0.1:{ports['influx']}",
+         "--api-url", f"http://127.0.0.1:{ports['api']}"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False,
+        env={k: v for k, v in os.environ.items()
+             if not k.startswith(("URBANPULSE_", "MQTT_", "INFLUX_", "GRAFANA_"))})
+    assert result.returncode == 1, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == (f"FAIL  mqtt: cannot reach mosquitto at 127.0.0.1:{ports['mqtt']}: "
+                        "Connection refused")
+    assert lines[1].startswith("      fix: start the broker (docker compose up -d mosquitto)")
+    assert any(line.startswith("FAIL  influxdb: cannot reach InfluxDB") for line in lines)
+    assert any(line.startswith("SKIP  grafana: no Grafana password or token") for line in lines)
+    assert any(line.startswith("FAIL  api: cannot reach the api") for line in lines)
+    assert lines[-1] == "3 problems found."

@@ -3,9 +3,10 @@
 No Docker engine runs on the developers' or CI machines, so the stack is checked
 by reading its files: services, start-up order, volumes, ports, variables, and
 each service's settings names. The parts that can run without Docker do run:
-the two Python healthchecks, and the mosquitto entrypoint, configuration and ACL
-against a real local `mosquitto`, where every account's publish and receive
-rights are tried topic by topic.
+the two Python healthchecks, the secrets check, the InfluxDB users script, and
+the mosquitto entrypoint, configuration and ACL against a real local
+`mosquitto`, where every account's publish and receive rights are tried topic
+by topic.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from tests.conftest import _require as require_server
 from urbanpulse import stack, topics
+from urbanpulse.doctor_secrets import COMPOSE_SECRETS, MIN_LENGTH
 from urbanpulse.settings import ApiSettings, IngestSettings, SimSettings, env_name
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,7 +44,11 @@ ENV_EXAMPLE = ROOT / ".env.example"
 MOSQUITTO_DIR = ROOT / "deploy" / "mosquitto"
 GRAFANA_PROVISIONING = ROOT / "grafana" / "provisioning"
 
-SERVICES = {"mosquitto", "influxdb", "grafana", "simulator", "ingest", "api"}
+SERVICES = {"secrets", "mosquitto", "influxdb", "grafana", "simulator", "ingest", "api"}
+THIRD_PARTY = {"mosquitto", "influxdb", "grafana"}
+INFLUX_INIT = ROOT / "deploy" / "influxdb" / "initdb"
+# InfluxDB v1 user of each service that reaches InfluxDB, and its only right on bucket city.
+INFLUX_USERS = {"ingest": "--write-bucket", "api": "--read-bucket", "grafana": "--read-bucket"}
 PUBLISHED = {"mosquitto": (1883, 1883), "influxdb": (8086, 8086), "grafana": (3000, 3000),
              "api": (8000, 8000)}
 SETTINGS_BY_COMMAND: dict[str, type[Any]] = {
@@ -145,7 +151,7 @@ def services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
 # -- docker-compose.yml ----------------------------------------------------------------
 
 
-def test_compose_has_the_six_services_and_no_version_key(compose: dict[str, Any]) -> None:
+def test_compose_has_the_seven_services_and_no_version_key(compose: dict[str, Any]) -> None:
     assert set(compose["services"]) == SERVICES
     assert "version" not in compose
 
@@ -165,20 +171,49 @@ def test_depends_on_waits_for_healthy_targets(services: dict[str, dict[str, Any]
             assert target in services, f"{name} depends on unknown service {target}"
             if "healthcheck" in services[target]:
                 assert spec == {"condition": "service_healthy"}, f"{name} -> {target}"
+            else:
+                assert target == "secrets", f"{name} waits on {target}, which has no healthcheck"
+                assert spec == {"condition": "service_completed_successfully"}, name
 
 
-def test_every_service_but_the_simulator_has_a_healthcheck(
+def test_every_long_running_service_but_the_simulator_has_a_healthcheck(
         services: dict[str, dict[str, Any]]) -> None:
     checked = {name for name, service in services.items() if "healthcheck" in service}
-    assert checked == SERVICES - {"simulator"}
+    assert checked == SERVICES - {"simulator", "secrets"}
     for name in checked:
         assert services[name]["healthcheck"]["test"][0] in ("CMD", "CMD-SHELL"), name
+    assert services["secrets"]["restart"] == "no", "a one-shot check must not restart"
 
 
 def test_start_up_order(services: dict[str, dict[str, Any]]) -> None:
     assert set(services["ingest"]["depends_on"]) == {"mosquitto", "influxdb"}
     assert set(services["simulator"]["depends_on"]) == {"mosquitto", "ingest"}
     assert set(services["api"]["depends_on"]) == {"mosquitto", "influxdb"}
+    assert set(services["grafana"]["depends_on"]) == {"secrets", "influxdb"}
+    for name in ("mosquitto", "influxdb"):
+        assert set(services[name]["depends_on"]) == {"secrets"}, name
+
+
+def test_third_party_services_wait_for_the_secrets_check(
+        services: dict[str, dict[str, Any]]) -> None:
+    """mosquitto, InfluxDB and Grafana would take 'change-me'; they start after the check."""
+    for name in THIRD_PARTY:
+        spec = services[name]["depends_on"]["secrets"]
+        assert spec == {"condition": "service_completed_successfully"}, name
+    secrets = services["secrets"]
+    assert secrets["image"] == services["api"]["image"]
+    assert secrets["command"] == ["python", "-m", "urbanpulse.doctor_secrets"]
+    env = environment(secrets)
+    assert set(env) == set(COMPOSE_SECRETS)
+    for name, value in env.items():
+        assert value.startswith(f"${{{name}:?"), name
+
+
+def test_the_secrets_check_covers_every_secret_of_the_compose_file() -> None:
+    text = COMPOSE_FILE.read_text(encoding="utf-8")
+    secret_like = {match.group(1) for match in _VARIABLE.finditer(text)
+                   if match.group(1).endswith(("PASSWORD", "TOKEN", "KEY"))}
+    assert secret_like == set(COMPOSE_SECRETS)
 
 
 def test_named_volumes_are_declared_and_hold_the_data(
@@ -230,7 +265,7 @@ def test_every_variable_is_defined_in_env_example() -> None:
 
 def test_secrets_are_required_not_defaulted() -> None:
     for match in _VARIABLE.finditer(COMPOSE_FILE.read_text(encoding="utf-8")):
-        if match.group(1).endswith(("PASSWORD", "TOKEN")):
+        if match.group(1).endswith(("PASSWORD", "TOKEN", "KEY")):
             assert match.group(2) == ":?", f"{match.group(0)} must use ${{VAR:?message}}"
 
 
@@ -257,21 +292,48 @@ def test_app_services_log_in_with_their_own_account(
         assert env["URBANPULSE_TOPIC_ROOT"] == "city"  # the ACL is written for `city`
 
 
-def test_services_reach_influxdb_with_the_admin_token(
+def test_only_influxdb_set_up_gets_the_operator_token(
         services: dict[str, dict[str, Any]]) -> None:
     influx = environment(services["influxdb"])
     assert influx["DOCKER_INFLUXDB_INIT_MODE"] == "setup"
     assert influx["DOCKER_INFLUXDB_INIT_BUCKET"] == "city"
-    token = _VARIABLE.fullmatch(influx["DOCKER_INFLUXDB_INIT_ADMIN_TOKEN"])
-    assert token is not None
-    for name in ("ingest", "api", "grafana"):
-        used = _VARIABLE.fullmatch(environment(services[name])["URBANPULSE_INFLUX_TOKEN"])
-        assert used is not None, name
-        assert used.group(1) == token.group(1), name
+    assert influx["DOCKER_INFLUXDB_INIT_ADMIN_TOKEN"].startswith("${INFLUX_ADMIN_TOKEN:?")
+    for name, service in services.items():
+        env = environment(service)
+        assert "URBANPULSE_INFLUX_TOKEN" not in env, name
+        if name not in ("influxdb", "secrets"):
+            assert not any("INFLUX_ADMIN_TOKEN" in value for value in env.values()), name
+
+
+def test_services_reach_influxdb_as_their_own_user(
+        services: dict[str, dict[str, Any]]) -> None:
+    influx = environment(services["influxdb"])
     for name in ("ingest", "api"):
         env = environment(services[name])
         assert env["URBANPULSE_INFLUX_URL"] == "http://influxdb:8086"
         assert env["URBANPULSE_INFLUX_DB"] == "city"
+        assert env["URBANPULSE_INFLUX_USERNAME"] == name
+        variable = f"INFLUX_{name.upper()}_PASSWORD"
+        assert env["URBANPULSE_INFLUX_PASSWORD"].startswith(f"${{{variable}:?"), name
+    for name in INFLUX_USERS:
+        variable = f"INFLUX_{name.upper()}_PASSWORD"
+        assert influx[variable].startswith(f"${{{variable}:?"), "the users script reads it"
+    mounts = {target: source for source, target in volume_entries(services["influxdb"])}
+    assert mounts["/docker-entrypoint-initdb.d"] == "./deploy/influxdb/initdb"
+
+
+def test_grafana_reads_influxdb_as_its_read_only_user(
+        services: dict[str, dict[str, Any]]) -> None:
+    (source,) = yaml.safe_load((GRAFANA_PROVISIONING / "datasources" / "influxdb.yaml")
+                               .read_text(encoding="utf-8"))["datasources"]
+    # InfluxDB 2 checks v1 users under Basic auth only; `Token user:password` is
+    # looked up as an API token.
+    assert source["basicAuth"] is True
+    assert source["basicAuthUser"] == "grafana"
+    assert source["secureJsonData"] == {"basicAuthPassword": "${INFLUX_GRAFANA_PASSWORD}"}
+    assert "httpHeaderName1" not in source["jsonData"]
+    env = environment(services["grafana"])
+    assert env["INFLUX_GRAFANA_PASSWORD"].startswith("${INFLUX_GRAFANA_PASSWORD:?")
 
 
 def test_grafana_mounts_match_its_provisioning(services: dict[str, dict[str, Any]]) -> None:
@@ -392,6 +454,130 @@ def test_dockerignore_keeps_secrets_out_and_the_package_in() -> None:
         assert not any(fnmatch.fnmatch(name, p) for p in patterns), f"{name} is ignored"
 
 
+# -- the secrets check, run for real -----------------------------------------------------
+
+
+def good_secrets() -> dict[str, str]:
+    return {name: f"{name.lower()}-{uuid.uuid4().hex}" for name in COMPOSE_SECRETS}
+
+
+def run_secrets_check(secrets: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run the `secrets` service's command with `secrets` as its whole compose environment."""
+    clean = {k: v for k, v in os.environ.items() if k not in COMPOSE_SECRETS}
+    return subprocess.run([sys.executable, "-m", "urbanpulse.doctor_secrets"],
+                          env={**clean, **secrets}, capture_output=True, text=True, timeout=60,
+                          check=False)
+
+
+def test_the_secrets_check_passes_random_secrets() -> None:
+    result = run_secrets_check(good_secrets())
+    assert result.returncode == 0, result.stderr
+    assert f"all {len(COMPOSE_SECRETS)} secrets are set" in result.stdout
+
+
+def test_the_secrets_check_refuses_the_shipped_example() -> None:
+    example = dict(re.findall(r"^([A-Z_]+)=(.*)$", ENV_EXAMPLE.read_text(encoding="utf-8"),
+                              re.MULTILINE))
+    result = run_secrets_check({name: example[name] for name in COMPOSE_SECRETS})
+    assert result.returncode == 1
+    for name in COMPOSE_SECRETS:
+        assert f"secrets: {name} is the well-known default 'change-me'" in result.stderr
+    assert "refusing to start the stack" in result.stderr
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("", "GRAFANA_ADMIN_PASSWORD is not set: set it in .env"),
+    ("   ", "GRAFANA_ADMIN_PASSWORD is not set"),
+    ("Password", "GRAFANA_ADMIN_PASSWORD is the well-known default 'Password'"),
+    ("a" * (MIN_LENGTH - 1), f"GRAFANA_ADMIN_PASSWORD has {MIN_LENGTH - 1} characters, "
+     f"fewer than {MIN_LENGTH}"),
+])
+def test_the_secrets_check_refuses_a_bad_secret(value: str, message: str) -> None:
+    secrets = good_secrets()
+    secrets["GRAFANA_ADMIN_PASSWORD"] = value
+    result = run_secrets_check(secrets)
+    assert result.returncode == 1
+    assert f"secrets: {message}" in result.stderr
+    assert result.stderr.count("\n") == 2, "one problem and the closing sentence"
+    if value.strip():
+        assert value not in result.stderr.replace(f"{value!r}", ""), "a secret was echoed"
+
+
+def test_the_secrets_check_refuses_a_missing_or_shared_secret() -> None:
+    secrets = good_secrets()
+    del secrets["API_KEY"]
+    secrets["MQTT_API_PASSWORD"] = secrets["MQTT_INGEST_PASSWORD"]
+    result = run_secrets_check(secrets)
+    assert result.returncode == 1
+    assert "secrets: API_KEY is not set" in result.stderr
+    assert ("secrets: MQTT_API_PASSWORD has the same value as MQTT_INGEST_PASSWORD"
+            in result.stderr)
+    assert secrets["MQTT_INGEST_PASSWORD"] not in result.stderr
+
+
+# -- the InfluxDB users script -----------------------------------------------------------
+
+# A stand-in for the `influx` CLI of the influxdb:2 image, which is not installed here:
+# it records its arguments, tab-separated, one call a line, so the script's commands can be
+# read back.
+_RECORDING_INFLUX = """#!/bin/sh
+for word in "$@"; do printf '%s\\t' "$word"; done >> "$INFLUX_CALLS"
+echo >> "$INFLUX_CALLS"
+"""
+
+
+def run_users_script(tmp_path: Path, passwords: dict[str, str]) -> tuple[
+        subprocess.CompletedProcess[str], list[str]]:
+    bin_dir, calls = tmp_path / "bin", tmp_path / "calls"
+    bin_dir.mkdir()
+    (bin_dir / "influx").write_text(_RECORDING_INFLUX)
+    (bin_dir / "influx").chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+           "INFLUX_CALLS": str(calls), "DOCKER_INFLUXDB_INIT_BUCKET_ID": "0a1b2c3d4e5f6071",
+           "DOCKER_INFLUXDB_INIT_ORG": "urbanpulse", **passwords}
+    (script,) = INFLUX_INIT.glob("*.sh")
+    result = subprocess.run([str(script)], env=env, capture_output=True, text=True,
+                            timeout=30, check=False)
+    return result, calls.read_text().splitlines() if calls.exists() else []
+
+
+def test_the_users_script_is_executable_for_the_image() -> None:
+    scripts = list(INFLUX_INIT.iterdir())
+    assert [path.suffix for path in scripts] == [".sh"], "the image runs *.sh files only"
+    assert os.access(scripts[0], os.X_OK), "the image runs the scripts; keep the x bit"
+
+
+def test_the_users_script_gives_each_service_one_right_on_city(tmp_path: Path) -> None:
+    passwords = {f"INFLUX_{user.upper()}_PASSWORD": f"{user}-{uuid.uuid4().hex}"
+                 for user in INFLUX_USERS}
+    result, calls = run_users_script(tmp_path, passwords)
+    assert result.returncode == 0, result.stderr
+    made = {}
+    for call in calls:
+        words = call.rstrip("\t").split("\t")
+        assert words[:3] == ["v1", "auth", "create"], call
+        options = dict(zip(words[3::2], words[4::2], strict=True))
+        user = options.pop("--username")
+        assert options.pop("--password") == passwords[f"INFLUX_{user.upper()}_PASSWORD"]
+        assert options.pop("--org") == "urbanpulse"
+        options.pop("--description")
+        made[user] = options
+    assert made == {user: {right: "0a1b2c3d4e5f6071"} for user, right in INFLUX_USERS.items()}
+    for user in INFLUX_USERS:
+        assert passwords[f"INFLUX_{user.upper()}_PASSWORD"] not in result.stdout + result.stderr
+
+
+def test_the_users_script_stops_on_an_empty_password(tmp_path: Path) -> None:
+    passwords = {f"INFLUX_{user.upper()}_PASSWORD": f"{user}-{uuid.uuid4().hex}"
+                 for user in INFLUX_USERS}
+    passwords["INFLUX_API_PASSWORD"] = ""
+    result, calls = run_users_script(tmp_path, passwords)
+    assert result.returncode != 0
+    assert ("INFLUX_API_PASSWORD is empty: set the password of InfluxDB user 'api' in .env"
+            in result.stderr)
+    assert len(calls) == 1, "ingest was made before api; grafana never"
+
+
 # -- mosquitto configuration -------------------------------------------------------------
 
 
@@ -460,15 +646,19 @@ READS = {
 }
 
 
-def start_compose_broker(folder: Path, port: int) -> stack.Server:
-    """Run deploy/mosquitto/entrypoint.sh with the committed conf, moved to `folder` and `port`."""
+def start_compose_broker(folder: Path, port: int, acl: str | None = None) -> stack.Server:
+    """Run deploy/mosquitto/entrypoint.sh with the committed conf, moved to `folder` and `port`.
+
+    `acl` replaces the committed ACL (to break it on purpose).
+    """
     binary = stack.find_binary("mosquitto", "mosquitto")
     stack.find_binary("mosquitto_passwd", "mosquitto")
     stack.find_binary("mosquitto_sub", "mosquitto-clients")  # the healthcheck's client
     config_dir, run_dir, data_dir = folder / "config", folder / "run", folder / "data"
     for path in (config_dir, data_dir):
         path.mkdir()
-    (config_dir / "acl").write_bytes((MOSQUITTO_DIR / "acl").read_bytes())
+    committed = (MOSQUITTO_DIR / "acl").read_text(encoding="utf-8")
+    (config_dir / "acl").write_text(committed if acl is None else acl, encoding="utf-8")
     conf = (MOSQUITTO_DIR / "mosquitto.conf").read_text(encoding="utf-8")
     for old, new in (("listener 1883", f"listener {port} 127.0.0.1"),
                      ("/run/mosquitto/", f"{run_dir}/"),
@@ -595,6 +785,40 @@ def test_broker_enforces_each_accounts_acl(broker_port: int) -> None:
             assert session.received == expected[account], account
     finally:
         for session in sessions.values():
+            session.close()
+
+
+@pytest.mark.services
+def test_hash_gives_the_simulator_nothing_not_even_retained_messages(broker_port: int) -> None:
+    """Retained births and alerts go out on subscribe, a path apart from live delivery."""
+    writers = {account: Session(broker_port, account, PASSWORDS[account])
+               for account in ("simulator", "ingest")}
+    retained = {"simulator": SAMPLE_TOPICS["sensors"], "ingest": SAMPLE_TOPICS["alerts"]}
+    try:
+        mids = {account: writers[account].client.publish(topic, b"retained", qos=1,
+                                                         retain=True).mid
+                for account, topic in retained.items()}
+        _wait_until(lambda: all(mids[a] in writers[a].pubacks for a in writers))
+        # 0x10: accepted, and nobody subscribed yet.
+        assert all(writers[a].pubacks[mids[a]] in (0x00, 0x10) for a in writers), writers
+        simulator = Session(broker_port, "simulator", PASSWORDS["simulator"])
+        observer = Session(broker_port, "observer", PASSWORDS["observer"])
+        try:
+            for session in (simulator, observer):
+                session.client.subscribe("#", qos=1)
+                assert session.subscribed.wait(10), "no SUBACK"
+            # The observer's copy shows the retained alert was there to be sent.
+            _wait_until(lambda: SAMPLE_TOPICS["alerts"] in observer.received)
+            time.sleep(0.3)
+            assert simulator.received == set()
+            assert observer.received == {SAMPLE_TOPICS["alerts"]}
+        finally:
+            simulator.close()
+            observer.close()
+    finally:
+        for account, topic in retained.items():  # an empty retained message clears it
+            writers[account].client.publish(topic, b"", qos=1, retain=True).wait_for_publish(5)
+        for session in writers.values():
             session.close()
 
 

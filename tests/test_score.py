@@ -265,8 +265,8 @@ def test_query_alerts_reads_firing_and_resolved_changes_from_influxdb(
     response = httpx.post(f"{influxd.url}/write", params={"db": influx_db, "precision": "ms"},
                           content="\n".join(alert_point(a) for a in changes))
     assert response.status_code == 204
-    read = query_alerts(influxd.url, influx_db, None, datetime(2026, 3, 1, 16),
+    read = query_alerts(influxd.url, influx_db, {}, datetime(2026, 3, 1, 16),
                         datetime(2026, 3, 2, 16))
     assert sorted(read, key=lambda a: a.ts) == changes[1:]
-    assert query_alerts(influxd.url, influx_db, None, datetime(2026, 3, 2, 16),
+    assert query_alerts(influxd.url, influx_db, {}, datetime(2026, 3, 2, 16),
                         datetime(2026, 3, 3, 16)) == []

@@ -1,4 +1,6 @@
-"""The `urbanpulse` command: one subcommand per process (`sim`, `ingest`, `api`, `up`), and `score`.
+"""The `urbanpulse` command: one subcommand per process (`sim`, `ingest`, `api`, `up`), and more.
+
+`score` rates alert rules against a run's ground truth; `doctor` checks a running stack.
 
 Flags override `URBANPULSE_*` variables and `.env`; a bad value of either stops
 the command before it connects anywhere, with a sentence naming the setting.
@@ -16,7 +18,7 @@ from typing import Any
 
 from urbanpulse import __version__
 from urbanpulse.errors import ConfigError, UrbanPulseError
-from urbanpulse.settings import ApiSettings, IngestSettings, SimSettings, load
+from urbanpulse.settings import ApiSettings, DoctorSettings, IngestSettings, SimSettings, load
 
 
 def _mqtt_flags(parser: argparse.ArgumentParser) -> None:
@@ -82,6 +84,29 @@ def _run_score(args: argparse.Namespace) -> int:
                     start=args.start, end=args.end, tolerance_s=args.tolerance,
                     as_json=args.json))
     return 0
+
+
+def _run_doctor(args: argparse.Namespace) -> int:
+    from urbanpulse.doctor import main  # noqa: PLC0415
+
+    settings = load(DoctorSettings, **_common(args), influx_url=args.influx_url,
+                    influx_db=args.influx_db, doctor_grafana_url=args.grafana_url,
+                    doctor_api_url=args.api_url)
+    return main(settings)
+
+
+def _doctor_parser(commands: Any) -> None:
+    doctor = commands.add_parser(
+        "doctor", help="check a running stack end to end and say how to fix it",
+        description="Check the broker (each account's login and publish rights), InfluxDB "
+        "(a write and a query), Grafana (data source health, provisioned dashboards) and "
+        "the api's health; print each problem with its fix. Run beside the compose .env, "
+        "it reads the stack's passwords from it. Exit code 1 when a check failed.")
+    _mqtt_flags(doctor)
+    _influx_flags(doctor)
+    doctor.add_argument("--grafana-url", help="Grafana base URL (URBANPULSE_DOCTOR_GRAFANA_URL)")
+    doctor.add_argument("--api-url", help="api base URL (URBANPULSE_DOCTOR_API_URL)")
+    doctor.set_defaults(run=_run_doctor)
 
 
 def _start(text: str) -> datetime:
@@ -165,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     api.set_defaults(run=_run_api)
 
     _score_parser(commands)
+    _doctor_parser(commands)
 
     up = commands.add_parser("up", help="run the whole pipeline on local mosquitto and influxd",
                              description="Start mosquitto and influxd from PATH, then the "

@@ -7,10 +7,18 @@ environment. A bad value stops the process with a sentence naming the variable.
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from urbanpulse.errors import ConfigError
@@ -60,6 +68,12 @@ class _InfluxMixin(BaseSettings):
     influx_db: str = Field("city", min_length=1, description="Database (1.x) or bucket (2.x)")
     influx_token: SecretStr | None = Field(None, description="Sent as 'Authorization: Token'")
     influx_timeout_s: float = Field(10.0, gt=0, le=300, description="HTTP timeout to InfluxDB")
+    # InfluxDB 2 checks a v1 user name and password only under Basic auth (or u/p
+    # parameters): `Token user:password` is looked up as an API token and refused.
+    influx_username: str | None = Field(
+        None, min_length=1, description="v1 user name, sent with the password as Basic auth")
+    influx_password: SecretStr | None = Field(
+        None, validate_default=True, description="Password of URBANPULSE_INFLUX_USERNAME")
 
     @field_validator("influx_url")
     @classmethod
@@ -74,6 +88,33 @@ class _InfluxMixin(BaseSettings):
     @classmethod
     def _token_is_real(cls, value: SecretStr | None) -> SecretStr | None:
         return _refuse_well_known(value)
+
+    @field_validator("influx_password", mode="after")
+    @classmethod
+    def _password_goes_with_a_user(cls, value: SecretStr | None,
+                                   info: ValidationInfo) -> SecretStr | None:
+        has_user = info.data.get("influx_username") is not None
+        if has_user != (value is not None):
+            raise ValueError("set both URBANPULSE_INFLUX_USERNAME and URBANPULSE_INFLUX_PASSWORD"
+                             " or neither")
+        if value is not None and info.data.get("influx_token") is not None:
+            raise ValueError("set either URBANPULSE_INFLUX_TOKEN or a user name and password,"
+                             " not both")
+        return _refuse_well_known(value)
+
+    def influx_auth_headers(self) -> dict[str, str]:
+        """Return the Authorization header for InfluxDB: Basic, Token, or none."""
+        if self.influx_username is not None and self.influx_password is not None:
+            return basic_auth_header(self.influx_username, self.influx_password)
+        if self.influx_token is not None:
+            return {"Authorization": f"Token {self.influx_token.get_secret_value()}"}
+        return {}
+
+
+def basic_auth_header(username: str, password: SecretStr) -> dict[str, str]:
+    """Return an HTTP Basic Authorization header for `username` and `password`."""
+    pair = f"{username}:{password.get_secret_value()}".encode()
+    return {"Authorization": "Basic " + base64.b64encode(pair).decode("ascii")}
 
 
 class SimSettings(_Base):
@@ -150,14 +191,100 @@ class ApiSettings(_InfluxMixin, _Base):
         None, description="Key clients send as X-API-Key to acknowledge alerts (none: acks off)")
     api_ack_timeout_s: float = Field(
         5.0, gt=0, le=60, description="Longest an ack waits for the ingester's confirmation")
+    api_cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated browser origins allowed by CORS (empty: none)")
+    api_max_body_bytes: int = Field(16_384, ge=1024, le=10_485_760,
+                                    description="Largest request body; larger ones get 413")
+    api_export_max_range_s: int = Field(31 * 86_400, ge=3600,
+                                        description="Widest time range of one export")
+    api_export_max_rows: int = Field(100_000, ge=1, le=10_000_000,
+                                     description="Most rows (sensor-hours) one export may hold")
+    api_export_licence: str = Field(
+        "UNSPECIFIED: set URBANPULSE_API_EXPORT_LICENCE", min_length=1, max_length=200,
+        description="Licence named in every export's metadata (a placeholder until set)")
+    api_stream_max_s: float = Field(
+        3600, gt=0, le=86_400, description="Longest one alert stream stays open")
 
     @field_validator("api_key", mode="after")
     @classmethod
     def _api_key_is_real(cls, value: SecretStr | None) -> SecretStr | None:
         return _refuse_well_known(value)
 
+    @field_validator("api_cors_origins", mode="before")
+    @classmethod
+    def _origins_are_origins(cls, value: Any) -> Any:
+        origins = value.split(",") if isinstance(value, str) else value
+        if not isinstance(origins, list):
+            return value
+        origins = [str(part).strip() for part in origins if str(part).strip()]
+        for origin in origins:
+            scheme, _, host = origin.partition("://")
+            if scheme not in ("http", "https") or not host or any(
+                    char in host for char in "/*@?# "):
+                raise ValueError(f"{origin!r} is not an origin: use scheme://host[:port] "
+                                 "such as https://city.example.org, without a path or '*'")
+        return origins
 
-SERVICE_SETTINGS: tuple[type[_Base], ...] = (SimSettings, IngestSettings, ApiSettings)
+
+def _either(field: str, compose_name: str) -> AliasChoices:
+    """Read `field` from its URBANPULSE_ variable, else from the compose `.env` name."""
+    return AliasChoices(ENV_PREFIX + field.upper(), compose_name)
+
+
+class DoctorSettings(_InfluxMixin, _Base):
+    """Settings of `urbanpulse doctor`.
+
+    The secrets are also read under their docker-compose names (MQTT_INGEST_PASSWORD...),
+    so the doctor runs as is beside the stack's `.env`. No aliased field can fail
+    validation, so `load` never has to name one.
+    """
+
+    model_config = SettingsConfigDict(populate_by_name=True)
+
+    doctor_mqtt_simulator_password: SecretStr | None = Field(
+        None, validation_alias=_either("doctor_mqtt_simulator_password", "MQTT_SIMULATOR_PASSWORD"),
+        description="Password of MQTT account 'simulator' (unset: not checked)")
+    doctor_mqtt_ingest_password: SecretStr | None = Field(
+        None, validation_alias=_either("doctor_mqtt_ingest_password", "MQTT_INGEST_PASSWORD"),
+        description="Password of MQTT account 'ingest' (unset: not checked)")
+    doctor_mqtt_api_password: SecretStr | None = Field(
+        None, validation_alias=_either("doctor_mqtt_api_password", "MQTT_API_PASSWORD"),
+        description="Password of MQTT account 'api' (unset: not checked)")
+    doctor_mqtt_observer_password: SecretStr | None = Field(
+        None, validation_alias=_either("doctor_mqtt_observer_password", "MQTT_OBSERVER_PASSWORD"),
+        description="Password of MQTT account 'observer' (unset: not checked)")
+    doctor_influx_ingest_password: SecretStr | None = Field(
+        None, validation_alias=_either("doctor_influx_ingest_password", "INFLUX_INGEST_PASSWORD"),
+        description="Password of InfluxDB user 'ingest', which writes (unset: the influx_* ones)")
+    doctor_influx_api_password: SecretStr | None = Field(
+        None, validation_alias=_either("doctor_influx_api_password", "INFLUX_API_PASSWORD"),
+        description="Password of InfluxDB user 'api', which reads (unset: the influx_* ones)")
+    doctor_grafana_url: str = Field("http://localhost:3000", description="Grafana base URL")
+    doctor_grafana_user: str = Field(
+        "admin", validation_alias=_either("doctor_grafana_user", "GRAFANA_ADMIN_USER"),
+        description="Grafana user name")
+    doctor_grafana_password: SecretStr | None = Field(
+        None, validation_alias=_either("doctor_grafana_password", "GRAFANA_ADMIN_PASSWORD"),
+        description="Grafana password (unset, with no token: Grafana is not checked)")
+    doctor_grafana_token: SecretStr | None = Field(
+        None, description="Grafana service account token; used instead of user and password")
+    doctor_dashboards: str = Field(
+        "grafana/dashboards", min_length=1,
+        description="Folder of the dashboard JSON files that Grafana must have provisioned")
+    doctor_api_url: str = Field("http://localhost:8000", description="Base URL of the api")
+    doctor_timeout_s: float = Field(5.0, gt=0, le=60, description="Longest wait for one check")
+
+    @field_validator("doctor_grafana_url", "doctor_api_url")
+    @classmethod
+    def _is_http(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+
+SERVICE_SETTINGS: tuple[type[_Base], ...] = (SimSettings, IngestSettings, ApiSettings,
+                                             DoctorSettings)
 S = TypeVar("S", bound=_Base)
 _SECRET_SUFFIXES = ("password", "token", "key")
 

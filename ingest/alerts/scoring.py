@@ -13,7 +13,7 @@ unreachable InfluxDB raise ConfigError or UrbanPulseError with a sentence.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -169,16 +169,15 @@ def _rfc3339(moment: datetime) -> str:
     return f"'{utc.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}'"
 
 
-def query_alerts(url: str, database: str, token: str | None, start: datetime, end: datetime,
-                 timeout_s: float = 10.0) -> list[Alert]:
+def query_alerts(url: str, database: str, auth: Mapping[str, str], start: datetime,
+                 end: datetime, timeout_s: float = 10.0) -> list[Alert]:
     """Read the `alerts` measurement between start and end through InfluxDB's v1 /query."""
     statement = ("SELECT * FROM alerts WHERE (state = 'firing' OR state = 'resolved') "
                  f"AND time >= {_rfc3339(start)} AND time < {_rfc3339(end)}")
-    headers = {"Authorization": f"Token {token}"} if token else {}
     try:
         response = httpx.get(f"{url}/query", params={"db": database, "q": statement,
                                                      "epoch": "ms"},
-                             headers=headers, timeout=timeout_s)
+                             headers=auth, timeout=timeout_s)
     except httpx.HTTPError as exc:
         raise UrbanPulseError(f"InfluxDB at {url} could not be queried: {exc}.") from None
     body: dict[str, Any] = response.json() if response.content else {}
@@ -285,8 +284,8 @@ def run_score(settings: IngestSettings, *, truth: Path, alerts: Path | None, use
                          max_future_s=settings.ingest_max_future_s,
                          max_age_s=settings.ingest_max_age_s)
     elif start is not None and end is not None:
-        token = settings.influx_token.get_secret_value() if settings.influx_token else None
-        changes = query_alerts(settings.influx_url, settings.influx_db, token, start, end,
+        changes = query_alerts(settings.influx_url, settings.influx_db,
+                               settings.influx_auth_headers(), start, end,
                                settings.influx_timeout_s)
     else:
         raise ConfigError("Say where the alerts come from: --alerts FILE, --replay, or "

@@ -17,7 +17,8 @@ def _writer(handler: Handler, sleeps: list[float]) -> InfluxWriter:
         sleeps.append(seconds)
 
     client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
-    return InfluxWriter(url="http://influx.test", database="city", token="t0k",
+    return InfluxWriter(url="http://influx.test", database="city",
+                        auth={"Authorization": "Token t0k"},
                         timeout_s=1, retry_max_s=5, client=client, sleep=sleep)
 
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 import pytest
 
 from simulator.errors import SinkError
-from simulator.packets import connect_packet, properties, varint
 from simulator.publisher import Publisher
+from urbanpulse.mqtt5 import connect_packet, properties, varint
 
 
 @dataclass

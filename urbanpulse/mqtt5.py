@@ -1,6 +1,7 @@
-"""MQTT 5 packet pieces the publisher needs: CONNECT, CONNACK, reason codes, properties.
+"""MQTT 5 packet pieces for our own small clients: CONNECT, PUBLISH, CONNACK, reason codes.
 
-Pure functions over bytes, so they are tested without a socket.
+The simulator's publisher and the doctor's broker probe speak MQTT through
+these. Pure functions over bytes, so they are tested without a socket.
 """
 
 from __future__ import annotations
@@ -96,11 +97,12 @@ def properties(data: bytes, pos: int) -> dict[int, int | bytes]:
 
 
 def connect_packet(client_id: str, username: str | None, password: str | None, *,
-                   clean_start: bool, keepalive_s: int) -> bytes:
+                   clean_start: bool, keepalive_s: int,
+                   session_expiry_s: int = SESSION_EXPIRY_S) -> bytes:
     """Build an MQTT 5 CONNECT with a session expiry and optional credentials."""
     flags = (0x02 if clean_start else 0) | (0x80 if username is not None else 0) | (
         0x40 if password is not None else 0)
-    props = b"\x11" + SESSION_EXPIRY_S.to_bytes(4, "big")
+    props = b"\x11" + session_expiry_s.to_bytes(4, "big")
     body = [b"\x00\x04MQTT\x05", bytes((flags,)), _U16.pack(keepalive_s),
             varint(len(props)), props]
     for field in (client_id, username, password):
@@ -109,6 +111,13 @@ def connect_packet(client_id: str, username: str | None, password: str | None, *
             body += [_U16.pack(len(encoded)), encoded]
     joined = b"".join(body)
     return b"\x10" + varint(len(joined)) + joined
+
+
+def publish_packet(topic: str, packet_id: int, payload: bytes) -> bytes:
+    """Build an MQTT 5 PUBLISH at QoS 1, not retained, without properties."""
+    encoded = topic.encode("utf-8")
+    body = b"".join((_U16.pack(len(encoded)), encoded, _U16.pack(packet_id), b"\x00", payload))
+    return b"\x32" + varint(len(body)) + body
 
 
 class Connack(NamedTuple):
