@@ -18,6 +18,8 @@ from api.models import Alert, AlertPage
 from api.store import tag_equals, where
 
 ALERTS = "alerts"
+ACTIVE_STATES = frozenset({"pending", "firing", "acknowledged"})
+"""States of an alert whose condition has not resolved (the ingester's active alerts)."""
 
 
 def _time_range(start_ms: int | None, end_ms: int | None) -> tuple[str, str]:
@@ -73,6 +75,14 @@ class AlertStore:
             f"SELECT * FROM {quote_identifier(ALERTS)}{condition} "
             f"ORDER BY time DESC LIMIT {limit}")
         return _alerts(series)
+
+    async def active(self, *, district: str | None, end_ms: int) -> list[Alert]:
+        """Return the alerts whose newest state at or before `end_ms` is an active one."""
+        condition = where(f"time <= {end_ms}ms", tag_equals("district", district))
+        series = await self._influx.query(
+            f"SELECT * FROM {quote_identifier(ALERTS)}{condition} "
+            f"GROUP BY {quote_identifier('alert_id')} ORDER BY time DESC LIMIT 1")
+        return [alert for alert in _alerts(series) if alert.state in ACTIVE_STATES]
 
     async def current(self, alert_id: str) -> Alert | None:
         """Return the newest state of an alert, or None when InfluxDB holds none."""

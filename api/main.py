@@ -18,6 +18,7 @@ from types import FrameType
 
 import uvicorn
 from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from api.errors import (
@@ -28,7 +29,8 @@ from api.errors import (
     InfluxUnavailableError,
 )
 from api.influx import InfluxQuery, InfluxTransport, open_influx
-from api.routes import alerts, health, sensors
+from api.limits import BodyLimit
+from api.routes import alerts, districts, export, health, parking, sensors
 from urbanpulse import __version__
 from urbanpulse.settings import ApiSettings
 
@@ -44,10 +46,12 @@ SHUTDOWN_GRACE_S = 3
 
 DESCRIPTION = """\
 Sensor metadata, latest values and time series of the UrbanPulse simulated city,
-read from InfluxDB; alerts (list, history, acknowledgement, live stream as
-server-sent events); and the health of the broker and the database.
-Every 422 names the offending parameter in `detail[].loc`.
-Acknowledging an alert needs the server's key in the `X-API-Key` header.
+read from InfluxDB; district summaries, parking guidance and the open-data
+export of hourly aggregates; alerts (list, history, acknowledgement, live stream
+as server-sent events); and the health of the broker and the database.
+Every 422 names the offending parameter in `detail[].loc`. Request bodies are
+limited in size (413). Acknowledging an alert, the one state-changing call,
+needs the server's key in the `X-API-Key` header.
 """
 
 
@@ -87,8 +91,14 @@ def create_app(settings: ApiSettings, *,
         app.state.influx = InfluxQuery(influx_transport, settings.influx_db)
     app.add_exception_handler(ApiError, _server_error)
     app.include_router(health.router)
-    app.include_router(sensors.router, prefix="/v1")
-    app.include_router(alerts.router, prefix="/v1")
+    for module in (sensors, districts, parking, export, alerts):
+        app.include_router(module.router, prefix="/v1")
+    app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
+    if settings.api_cors_origins:
+        # Added last, so it runs first: preflights and refusals (413) carry its headers too.
+        app.add_middleware(CORSMiddleware, allow_origins=settings.api_cors_origins,
+                           allow_methods=["GET", "POST"],
+                           allow_headers=["Content-Type", "X-API-Key"])
     return app
 
 

@@ -14,10 +14,10 @@ from typing import Annotated, Any
 
 from fastapi import Path, Query
 from fastapi.exceptions import RequestValidationError
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BeforeValidator
 
 from api.models import AlertStateName, SeverityName
-from urbanpulse.catalog import get_kind
+from urbanpulse.catalog import KINDS, get_kind
 from urbanpulse.topics import NAME_PATTERN
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -26,6 +26,11 @@ DEFAULT_SPAN = timedelta(hours=1)
 ALERT_SPAN = timedelta(hours=24)
 
 _DURATION = re.compile(r"^(?:\d{1,6}(?:ms|s|m|h|d|w))+$")
+_UNITS = "(?:ms|s|m|h|d|w)"
+_NON_ZERO = (r"(?:[1-9]\d{0,5}|0[1-9]\d{0,4}|00[1-9]\d{0,3}|000[1-9]\d{0,2}|0000[1-9]\d?"
+             r"|00000[1-9])")  # one to six digits, not all zero
+_POSITIVE_DURATION = rf"^(?:\d{{1,6}}{_UNITS})*{_NON_ZERO}{_UNITS}(?:\d{{1,6}}{_UNITS})*$"
+"""A duration with at least one non-zero part, as the OpenAPI document states it."""
 _PART = re.compile(r"(\d+)(ms|s|m|h|d|w)")
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 
@@ -53,6 +58,23 @@ def _positive_duration(text: str) -> str:
     return text
 
 
+TIME_PATTERN = r"^(?:197[1-9]|19[89]\d|2[01]\d\d|22[0-5]\d|2260)-"
+"""Times start with a year from 1971 to 2260: whatever its UTC offset, such a time lies
+where InfluxDB stores times (1970 to 2262). The OpenAPI document states the pattern."""
+_TIME_START = re.compile(TIME_PATTERN)
+
+
+def _time_text(value: Any) -> Any:
+    """Refuse text that does not start with a year the api accepts.
+
+    This also refuses a bare number, which pydantic would read as epoch seconds.
+    """
+    if isinstance(value, str) and not _TIME_START.match(value):
+        raise ValueError(f"{value!r} is not an ISO 8601 time from the years 1971 to 2260, "
+                         "such as 2025-11-22T08:00:00Z")
+    return value
+
+
 def _utc_in_range(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
@@ -63,7 +85,8 @@ def _utc_in_range(moment: datetime) -> datetime:
 
 KindQuery = Annotated[
     str | None, AfterValidator(lambda v: v if v is None else _known_kind(v)),
-    Query(description="Only sensors of this kind (a catalog key such as air or parking)"),
+    Query(description="Only sensors of this kind (a catalog key such as air or parking)",
+          json_schema_extra={"enum": sorted(KINDS)}),
 ]
 DistrictQuery = Annotated[
     str | None, Query(pattern=NAME_PATTERN, description="Only sensors in this district"),
@@ -76,12 +99,16 @@ SensorPath = Annotated[
     str, Path(pattern=NAME_PATTERN, description="Sensor id", examples=["air-pudong-0007"]),
 ]
 StartQuery = Annotated[
-    datetime | None, AfterValidator(lambda v: v if v is None else _utc_in_range(v)),
-    Query(description="Range start, ISO 8601 (inclusive; default: one hour before end)"),
+    datetime | None, BeforeValidator(_time_text),
+    AfterValidator(lambda v: v if v is None else _utc_in_range(v)),
+    Query(json_schema_extra={"pattern": TIME_PATTERN},
+          description="Range start, ISO 8601 (inclusive; default: one hour before end)"),
 ]
 EndQuery = Annotated[
-    datetime | None, AfterValidator(lambda v: v if v is None else _utc_in_range(v)),
-    Query(description="Range end, ISO 8601 (exclusive; default: now)"),
+    datetime | None, BeforeValidator(_time_text),
+    AfterValidator(lambda v: v if v is None else _utc_in_range(v)),
+    Query(json_schema_extra={"pattern": TIME_PATTERN},
+          description="Range end, ISO 8601 (exclusive; default: now)"),
 ]
 StateQuery = Annotated[
     AlertStateName | None,
@@ -90,7 +117,8 @@ StateQuery = Annotated[
 SeverityQuery = Annotated[SeverityName | None, Query(description="Only alerts of this severity")]
 AlertKindQuery = Annotated[
     str | None, AfterValidator(lambda v: v if v is None else _known_kind(v)),
-    Query(description="Only alerts on sensors of this kind"),
+    Query(description="Only alerts on sensors of this kind",
+          json_schema_extra={"enum": sorted(KINDS)}),
 ]
 AlertDistrictQuery = Annotated[
     str | None, Query(pattern=NAME_PATTERN, description="Only alerts in this district"),
@@ -106,23 +134,33 @@ AlertIdPath = Annotated[
               examples=["3f2a9c0d1e4b5a69"]),
 ]
 AlertStartQuery = Annotated[
-    datetime | None, AfterValidator(lambda v: v if v is None else _utc_in_range(v)),
-    Query(description="Range start, ISO 8601 (inclusive; default: 24 hours before end)"),
+    datetime | None, BeforeValidator(_time_text),
+    AfterValidator(lambda v: v if v is None else _utc_in_range(v)),
+    Query(json_schema_extra={"pattern": TIME_PATTERN},
+          description="Range start, ISO 8601 (inclusive; default: 24 hours before end)"),
 ]
 HistoryQuery = Annotated[
     int, Query(ge=1, le=1000, description="Most state changes in the history"),
 ]
 EveryQuery = Annotated[
     str | None, AfterValidator(lambda v: v if v is None else _positive_duration(v)),
-    Query(description="Bucket length (InfluxQL duration such as 1m, 15m, 1h): "
+    Query(json_schema_extra={"pattern": _POSITIVE_DURATION},
+          description="Bucket length (InfluxQL duration such as 1m, 15m, 1h): "
                       "mean per bucket instead of raw readings"),
 ]
 
 
+COMBINATION_ERROR = "parameter_combination"
+"""Error `type` of a 422 that no single parameter causes: a range too wide, `end` not after
+`start`, an export too large, a required choice between parameters left open. The
+OpenAPI document cannot express these rules, so a client learns them from the sentence."""
+
+
 def invalid(parameter: str, message: str, value: Any) -> RequestValidationError:
-    """Return a 422 error for query `parameter`, shaped like FastAPI's own."""
+    """Return a 422 error for query `parameter` in a combination of parameters and limits,
+    shaped like FastAPI's own."""
     return RequestValidationError([{
-        "type": "value_error", "loc": ("query", parameter), "msg": message, "input": value,
+        "type": COMBINATION_ERROR, "loc": ("query", parameter), "msg": message, "input": value,
     }])
 
 
@@ -150,3 +188,66 @@ def resolve_range(start: datetime | None, end: datetime | None, *, now: datetime
         raise invalid("start", f"the range from start to end is {seconds} s, "
                                f"more than the allowed {max_range_s} s", start.isoformat())
     return to_ms(start), to_ms(end)
+
+
+_NEAR = r"^-?\d{1,3}(\.\d{1,10})?,-?\d{1,3}(\.\d{1,10})?$"
+_NEAR_TEXT = re.compile(_NEAR)
+
+
+def _coordinates_in_range(text: str) -> str:
+    if not _NEAR_TEXT.match(text):
+        raise ValueError(f"{text!r} is not a place: write lat,lon in decimal degrees, "
+                         "such as 31.2304,121.4737")
+    lat, lon = parse_near(text)
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise ValueError(f"{text!r} is not a place: latitude must lie in -90..90 and "
+                         "longitude in -180..180 (WGS 84 degrees)")
+    return text
+
+
+def parse_near(text: str) -> tuple[float, float]:
+    """Return `lat,lon` (already validated by `NearQuery`) as two floats."""
+    lat, lon = text.split(",")
+    return float(lat), float(lon)
+
+
+AtQuery = Annotated[
+    datetime | None, BeforeValidator(_time_text),
+    AfterValidator(lambda v: v if v is None else _utc_in_range(v)),
+    Query(json_schema_extra={"pattern": TIME_PATTERN},
+          description="Time the summary describes, ISO 8601 (default: now)"),
+]
+DistrictPath = Annotated[
+    str, Path(pattern=NAME_PATTERN, description="District name", examples=["pudong"]),
+]
+NearQuery = Annotated[
+    str | None, AfterValidator(lambda v: v if v is None else _coordinates_in_range(v)),
+    Query(json_schema_extra={"pattern": _NEAR},
+          description="Place to measure distances from, as lat,lon in WGS 84 degrees",
+          examples=["31.2304,121.4737"]),
+]
+RadiusQuery = Annotated[
+    int, Query(ge=1, le=50_000, description="With `near`: only lots this close, metres"),
+]
+GuidanceLimitQuery = Annotated[int, Query(ge=1, le=500, description="Most lots in the answer")]
+ExportKindPath = Annotated[
+    str, AfterValidator(_known_kind),
+    Path(pattern=NAME_PATTERN, description="Sensor kind (a catalog key)",
+         json_schema_extra={"enum": sorted(KINDS)}),
+]
+ExportStartQuery = Annotated[
+    datetime | None, BeforeValidator(_time_text),
+    AfterValidator(lambda v: v if v is None else _utc_in_range(v)),
+    Query(json_schema_extra={"pattern": TIME_PATTERN},
+          description="Range start, ISO 8601, rounded down to the hour "
+                      "(default: 24 hours before end)"),
+]
+ExportEndQuery = Annotated[
+    datetime | None, BeforeValidator(_time_text),
+    AfterValidator(lambda v: v if v is None else _utc_in_range(v)),
+    Query(json_schema_extra={"pattern": TIME_PATTERN},
+          description="Range end, ISO 8601, exclusive, rounded up to the hour (default: now)"),
+]
+ExportDistrictQuery = Annotated[
+    str | None, Query(pattern=NAME_PATTERN, description="Only sensors in this district"),
+]

@@ -97,6 +97,26 @@ class SensorStore:
             items = await self._births(condition)
         return SensorPage(items=items, total=len(ids), limit=limit, offset=offset)
 
+    async def births(self, *, kind: str | None = None,
+                     district: str | None = None) -> list[Sensor]:
+        """Return the metadata of every sensor of `kind` in `district` (None: any), by id."""
+        return await self._births(" AND ".join(
+            part for part in (tag_equals("kind", kind), tag_equals("district", district))
+            if part))
+
+    async def kinds_by_district(self) -> dict[str, dict[str, int]]:
+        """Return how many sensors of each kind every district has, from the series keys."""
+        series = await self._influx.query(f"SHOW SERIES FROM {quote_identifier(SENSORS)}")
+        counts: dict[str, dict[str, int]] = {}
+        for one in series:
+            for row in one.rows():
+                # Keys read `sensors,district=d,kind=k,sensor=s`; names are [a-z0-9-] only.
+                tags = dict(part.split("=", 1) for part in str(row["key"]).split(",")[1:])
+                if "district" in tags and "kind" in tags:
+                    kinds = counts.setdefault(tags["district"], {})
+                    kinds[tags["kind"]] = kinds.get(tags["kind"], 0) + 1
+        return counts
+
     async def get_sensor(self, sensor: str) -> Sensor | None:
         """Return the metadata of `sensor`, or None when no birth of it was stored."""
         births = await self._births(tag_equals("sensor", sensor))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterable, AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -31,9 +32,6 @@ from urbanpulse.messages import encoder
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 
-ACK_BODY_LIMIT = 4096
-"""Largest acknowledgement body, in bytes; a larger one is refused with 413."""
-
 _INFLUX_ERRORS: dict[int | str, dict[str, Any]] = {
     502: {"model": ErrorDetail, "description": "InfluxDB refused the query"},
     503: {"model": ErrorDetail, "description": "InfluxDB is unreachable"},
@@ -48,7 +46,8 @@ _ACK_ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorDetail, "description": "The X-API-Key header holds a wrong key"},
     404: {"model": ErrorDetail, "description": "The alert is unknown or not active"},
     409: {"model": ErrorDetail, "description": "The alert is already acknowledged"},
-    413: {"model": ErrorDetail, "description": f"The body is over {ACK_BODY_LIMIT} bytes"},
+    413: {"model": ErrorDetail,
+          "description": "The body is over URBANPULSE_API_MAX_BODY_BYTES bytes"},
     502: _INFLUX_ERRORS[502],
     503: {"model": ErrorDetail, "description": "The server has no API key configured, or "
                                                "InfluxDB or the MQTT broker is unreachable"},
@@ -91,18 +90,27 @@ async def _open_feed(settings: SettingsDep, district: AlertDistrictQuery = None,
 
 @router.get("/stream", summary="Live alert states (server-sent events)",
             response_class=EventSourceResponse, responses=_BROKER_ERRORS)
-async def stream_alerts(
-        feed: Annotated[AlertFeed, Depends(_open_feed)]) -> AsyncIterable[ServerSentEvent]:
+async def stream_alerts(feed: Annotated[AlertFeed, Depends(_open_feed)],
+                        settings: SettingsDep) -> AsyncIterable[ServerSentEvent]:
     """Stream alert states as server-sent events, one `event: alert` per state.
 
     First comes every active alert (the broker's retained alert topics), then
     every state change as the ingester publishes it, including `resolved`. Each
     event's `data` is the contract's `Alert` message (the JSON MQTT subscribers
     get, with `"v": 1`). `district` and `kind` narrow the subscription. The
-    stream ends when the client disconnects, or when the api loses the broker
-    (reconnect to get the active alerts again).
+    stream ends when the client disconnects, when the api loses the broker, or
+    after `URBANPULSE_API_STREAM_MAX_S` seconds (reconnect to get the active
+    alerts again; an EventSource does so by itself).
     """
-    while (alert := await feed.get()) is not None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + settings.api_stream_max_s
+    while True:
+        try:
+            alert = await asyncio.wait_for(feed.get(), max(deadline - loop.time(), 0))
+        except TimeoutError:
+            return
+        if alert is None:
+            return
         yield ServerSentEvent(raw_data=encoder.encode(alert).decode(), event="alert")
 
 
@@ -130,7 +138,7 @@ async def get_alert(*, alert_id: AlertIdPath, store: AlertStoreDep, settings: Se
 
 
 @router.post("/{alert_id}/ack", summary="Acknowledge an alert", dependencies=[ApiKeyDep],
-             responses=_ACK_ERRORS, max_body_size=ACK_BODY_LIMIT)
+             responses=_ACK_ERRORS)
 async def ack_alert(alert_id: AlertIdPath, body: AckRequest, store: AlertStoreDep,
                     settings: SettingsDep) -> Alert:
     """Acknowledge a pending or firing alert and return its `acknowledged` state.

@@ -283,9 +283,11 @@ async def test_ack_names_the_bad_field(served: Served, body: dict[str, Any],
 
 
 async def test_ack_refuses_a_large_body_with_413(served: Served) -> None:
-    response = await ack(served, "0123456789abcdef", {"by": "ops", "note": "x" * 5000})
+    response = await ack(served, "0123456789abcdef", {"by": "ops", "note": "x" * 20_000})
 
     assert response.status_code == 413
+    assert response.json() == {
+        "detail": "The request body is larger than the allowed 16384 bytes."}
 
 
 async def test_ack_without_a_key_on_the_server_is_503(keyed: ApiSettings) -> None:

@@ -24,9 +24,14 @@ ROUTES = {
     "/v1/sensors/{sensor_id}/readings": "Readings",
     "/v1/alerts": "AlertPage",
     "/v1/alerts/{alert_id}": "AlertDetail",
+    "/v1/districts": "DistrictList",
+    "/v1/districts/{district}/summary": "DistrictSummary",
+    "/v1/parking/guidance": "Guidance",
+    "/v1/export/{kind}.json": "Export",
 }
 STREAM = "/v1/alerts/stream"
 ACK = "/v1/alerts/{alert_id}/ack"
+CSV = "/v1/export/{kind}.csv"
 
 
 async def test_lifespan_shares_one_influx_client_and_closes_it(settings: ApiSettings) -> None:
@@ -51,10 +56,23 @@ def test_openapi_documents_a_response_model_for_every_route() -> None:
     for path, model in ROUTES.items():
         ok = schema["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
         assert ok["schema"] == {"$ref": f"#/components/schemas/{model}"}
-    for path in (*ROUTES, STREAM):
+    for path in (*ROUTES, STREAM, CSV):
         responses = schema["paths"][path]["get"]["responses"]
         assert "503" in responses
-    assert set(schema["paths"]) == {*ROUTES, STREAM, ACK}
+    assert set(schema["paths"]) == {*ROUTES, STREAM, ACK, CSV}
+
+
+def test_openapi_documents_the_csv_export_and_bounded_parameters() -> None:
+    paths = create_app(load(ApiSettings)).openapi()["paths"]
+
+    csv = paths[CSV]["get"]["responses"]["200"]["content"]
+    assert csv == {"text/csv": {"schema": {"type": "string"}}}
+    kind = next(p for p in paths[CSV]["get"]["parameters"] if p["name"] == "kind")
+    assert kind["schema"]["enum"] == ["air", "energy", "noise", "parking", "water"]
+    guidance = {p["name"]: p["schema"] for p in paths["/v1/parking/guidance"]["get"]["parameters"]}
+    assert (guidance["limit"]["maximum"], guidance["radius_m"]["maximum"]) == (500, 50_000)
+    assert "pattern" in guidance["near"]
+    assert "pattern" in guidance["at"]
 
 
 def test_openapi_documents_the_alert_stream_and_the_ack() -> None:

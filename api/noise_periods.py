@@ -1,0 +1,92 @@
+"""GB 3096 exceedances by day (06:00-22:00) and night (22:00-06:00), local time.
+
+The ingester stores, with every noise reading of a monitor whose zone it knows,
+the limit in force at the reading's local hour (`noise_limit_db`) and whether
+LAeq exceeded it (`noise_exceeds_limit`). A summary counts them over the latest
+day period and the latest night period at its time: the one running, or else
+the one that ended last. At 14:00 that is today's day so far and last night;
+at 23:00 today's whole day and tonight so far.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from api.current import DAY_MS, HOUR_MS, local_day_start, time_from
+from api.influx import InfluxQuery, quote_identifier
+from api.models import Sensor
+from api.store import tag_equals, where
+from api.view_models import NoisePeriod, NoisePeriodName, NoiseSummary
+from urbanpulse.standards.noise import DAY_START_HOUR, NIGHT_START_HOUR
+
+_DAY_START = DAY_START_HOUR * HOUR_MS
+_NIGHT_START = NIGHT_START_HOUR * HOUR_MS
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodCount:
+    """One period's bounds (end: its end, or the summary time) and per-sensor counts."""
+
+    start: int
+    end: int
+    readings: Mapping[str, int]
+    exceeding: Mapping[str, int]
+
+
+def latest_periods(at_ms: int) -> dict[NoisePeriodName, tuple[int, int]]:
+    """Return [start, end) of the latest day and night periods at `at_ms`, epoch ms."""
+    midnight = local_day_start(at_ms)
+    since_midnight = at_ms - midnight
+    if since_midnight >= _DAY_START:
+        day = (midnight + _DAY_START, midnight + _NIGHT_START)
+    else:
+        day = (midnight - DAY_MS + _DAY_START, midnight - DAY_MS + _NIGHT_START)
+    if since_midnight >= _NIGHT_START:
+        night = (midnight + _NIGHT_START, midnight + DAY_MS + _DAY_START)
+    else:
+        night = (midnight - DAY_MS + _NIGHT_START, midnight + _DAY_START)
+    return {"day": day, "night": night}
+
+
+async def _counts(influx: InfluxQuery, district: str | None, start: int, end: int,
+                  *, exceeding: bool) -> dict[str, int]:
+    """Return per sensor the readings with a limit (or only those over it) in [start, end)."""
+    condition = where(tag_equals("district", district), time_from(start),
+                      f"time < {end}ms",
+                      f"{quote_identifier('noise_exceeds_limit')} = true" if exceeding else "")
+    series = await influx.query(
+        f"SELECT COUNT({quote_identifier('noise_limit_db')}) AS {quote_identifier('n')} "
+        f"FROM {quote_identifier('noise')}{condition} GROUP BY {quote_identifier('sensor')}")
+    return {one.tags.get("sensor", ""): int(row["n"]) for one in series for row in one.rows()}
+
+
+async def period_counts(influx: InfluxQuery, district: str | None, *, at_ms: int
+                        ) -> dict[NoisePeriodName, PeriodCount]:
+    """Return per period its bounds and the per-sensor readings and exceeding readings."""
+    periods = latest_periods(at_ms)
+    queries = []
+    for start, end in periods.values():
+        bound = min(end, at_ms + 1)  # a running period ends at the summary time
+        queries += [_counts(influx, district, start, bound, exceeding=False),
+                    _counts(influx, district, start, bound, exceeding=True)]
+    results = await asyncio.gather(*queries)
+    return {name: PeriodCount(start, min(end, at_ms), results[2 * i], results[2 * i + 1])
+            for i, (name, (start, end)) in enumerate(periods.items())}
+
+
+def summarise_noise(monitors: Sequence[Sensor],
+                    counts: Mapping[NoisePeriodName, PeriodCount]) -> NoiseSummary:
+    """Return the day and night exceedances of `monitors` (other sensors are ignored)."""
+    wanted = {sensor.sensor for sensor in monitors}
+    periods = {}
+    for name, count in counts.items():
+        mine = {sensor: n for sensor, n in count.readings.items() if sensor in wanted and n}
+        over = {sensor: n for sensor, n in count.exceeding.items() if sensor in wanted and n}
+        periods[name] = NoisePeriod(period=name, start=count.start, end=count.end,
+                                    monitors=len(mine),
+                                    readings=sum(mine.values()),
+                                    exceeding_readings=sum(over.values()),
+                                    exceeding_monitors=len(over))
+    return NoiseSummary(day=periods["day"], night=periods["night"])

@@ -1,0 +1,53 @@
+"""`/v1/districts`: the districts, and each one's summary at a time."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, HTTPException
+
+from api.deps import InfluxDep, StoreDep
+from api.district_summary import summarise_district
+from api.models import ErrorDetail
+from api.params import AtQuery, DistrictPath, to_ms
+from api.view_models import DistrictInfo, DistrictList, DistrictSummary
+
+router = APIRouter(prefix="/districts", tags=["districts"])
+
+SERVER_ERRORS: dict[int | str, dict[str, Any]] = {
+    502: {"model": ErrorDetail, "description": "InfluxDB refused the query"},
+    503: {"model": ErrorDetail, "description": "InfluxDB is unreachable"},
+}
+
+
+@router.get("", summary="List districts", responses=SERVER_ERRORS)
+async def list_districts(store: StoreDep) -> DistrictList:
+    """List every district with a stored sensor birth, by name, with its sensors per kind."""
+    counts = await store.kinds_by_district()
+    return DistrictList(items=[DistrictInfo(district=name, sensors=dict(sorted(kinds.items())))
+                               for name, kinds in sorted(counts.items())])
+
+
+@router.get("/{district}/summary", summary="A district at a glance",
+            responses={404: {"model": ErrorDetail, "description": "No sensor in this district"},
+                       **SERVER_ERRORS})
+async def district_summary(district: DistrictPath, influx: InfluxDep,
+                           at: AtQuery = None) -> DistrictSummary:
+    """Summarise a district at `at` (default: now).
+
+    Parking occupancy and free spaces (lots and bays), the AQI of the stations'
+    mean concentrations with its level, colour and primary pollutants, each
+    water station's class against its target, electricity drawn today against
+    the same weekday's baseline, GB 3096 noise exceedances of the latest day
+    and night periods, and active alerts by severity. Only readings no older
+    than three reporting intervals count as current; "today" and day/night are
+    Asia/Shanghai local time.
+    """
+    at_ms = to_ms(at or datetime.now(UTC))
+    summary = await summarise_district(influx, district, at_ms=at_ms)
+    if summary is None:
+        raise HTTPException(
+            status_code=404,
+            detail=f"Unknown district {district!r}: InfluxDB holds no sensor birth in it.")
+    return summary

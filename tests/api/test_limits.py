@@ -1,0 +1,172 @@
+"""Limits of the api: request bodies (413, chunked too), CORS origins, keys on every write."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from api.main import create_app
+from tests.api.test_alerts import KEY, serve
+from urbanpulse.errors import ConfigError
+from urbanpulse.settings import ApiSettings, load
+
+ACK = "/v1/alerts/0123456789abcdef/ack"
+ORIGIN = "https://city.example.org"
+TOO_LARGE = {"detail": "The request body is larger than the allowed 16384 bytes."}
+
+
+def client_for(settings: ApiSettings) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(settings)),
+                             base_url="http://api")
+
+
+async def raw_chunked(port: int, chunks: list[bytes]) -> tuple[int, bytes]:
+    """POST an ack with `Transfer-Encoding: chunked` over a socket; return status and body."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(f"POST {ACK} HTTP/1.1\r\nHost: api\r\nX-API-Key: {KEY}\r\n"
+                     "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     .encode())
+        for chunk in chunks:
+            writer.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+            await writer.drain()
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 15)
+        status = int(head.split(b" ", 2)[1])
+        length = next(int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                      if line.lower().startswith(b"content-length:"))
+        return status, await asyncio.wait_for(reader.readexactly(length), 15)
+    finally:
+        writer.close()
+
+
+@pytest.fixture
+def keyed(settings: ApiSettings) -> ApiSettings:
+    """The test settings with an API key."""
+    return settings.model_copy(update={"api_key": load(ApiSettings, api_key=KEY).api_key})
+
+
+async def test_a_declared_oversized_body_is_413_before_anything_else(
+        settings: ApiSettings) -> None:
+    async with client_for(settings) as client:  # no key configured: the size is checked first
+        post = await client.post(ACK, content=b"x" * 16_385,
+                                 headers={"Content-Type": "application/json"})
+        get = await client.request("GET", "/v1/sensors", content=b"x" * 20_000)
+
+    assert (post.status_code, post.json()) == (413, TOO_LARGE)
+    assert (get.status_code, get.json()) == (413, TOO_LARGE)
+
+
+async def test_a_body_at_the_limit_reaches_the_route(keyed: ApiSettings) -> None:
+    body = json.dumps({"by": "ops", "note": "x" * 1000}).encode()
+    body += b" " * (16_384 - len(body))
+    async with client_for(keyed) as client:
+        response = await client.post(ACK, content=body, headers={
+            "Content-Type": "application/json", "X-API-Key": KEY})
+
+    assert response.status_code == 404  # parsed, authorised, and the alert is unknown
+
+
+async def test_a_streamed_body_without_length_is_counted(keyed: ApiSettings) -> None:
+    async def chunks(total: int) -> AsyncIterator[bytes]:
+        for _ in range(total // 1000):
+            yield b" " * 1000
+
+    async with client_for(keyed) as client:
+        response = await client.post(ACK, content=chunks(40_000), headers={
+            "Content-Type": "application/json", "X-API-Key": KEY})
+
+    assert "content-length" not in response.request.headers
+    assert (response.status_code, response.json()) == (413, TOO_LARGE)
+
+
+async def test_chunked_bodies_over_real_http(keyed: ApiSettings) -> None:
+    async with serve(keyed) as served:
+        port = served.client.base_url.port
+        assert port is not None
+        large = await raw_chunked(port, [b" " * 4096] * 5)
+        small = await raw_chunked(port, [b'{"by": ', b'"ops"}'])
+
+    assert (large[0], json.loads(large[1])) == (413, TOO_LARGE)
+    assert small[0] == 404
+
+
+async def test_no_cors_headers_by_default(settings: ApiSettings) -> None:
+    async with client_for(settings) as client:
+        simple = await client.get("/v1/sensors", headers={"Origin": ORIGIN})
+        preflight = await client.options(ACK, headers={
+            "Origin": ORIGIN, "Access-Control-Request-Method": "POST"})
+
+    assert simple.status_code == 200
+    assert "access-control-allow-origin" not in simple.headers
+    assert "access-control-allow-origin" not in preflight.headers
+
+
+async def test_cors_allows_only_the_configured_origins(settings: ApiSettings) -> None:
+    allowed = settings.model_copy(update={"api_cors_origins": [ORIGIN]})
+    async with client_for(allowed) as client:
+        simple = await client.get("/v1/sensors", headers={"Origin": ORIGIN})
+        other = await client.get("/v1/sensors", headers={"Origin": "https://evil.example"})
+        preflight = await client.options(ACK, headers={
+            "Origin": ORIGIN, "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "x-api-key, content-type"})
+        refused = await client.options(ACK, headers={
+            "Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
+
+    assert simple.headers["access-control-allow-origin"] == ORIGIN
+    assert other.status_code == 200
+    assert "access-control-allow-origin" not in other.headers
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == ORIGIN
+    assert "x-api-key" in preflight.headers["access-control-allow-headers"].lower()
+    assert refused.status_code == 400
+    assert "access-control-allow-origin" not in refused.headers
+
+
+def test_cors_origins_are_read_from_a_comma_separated_variable(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("URBANPULSE_API_CORS_ORIGINS", f"{ORIGIN}, http://localhost:3000")
+
+    assert load(ApiSettings).api_cors_origins == [ORIGIN, "http://localhost:3000"]
+
+
+@pytest.mark.parametrize("origins", ["*", "https://city.example.org/", "city.example.org",
+                                     "ftp://city.example.org"])
+def test_a_bad_cors_origin_stops_start_up(monkeypatch: pytest.MonkeyPatch,
+                                          origins: str) -> None:
+    monkeypatch.setenv("URBANPULSE_API_CORS_ORIGINS", origins)
+
+    with pytest.raises(ConfigError, match=r"URBANPULSE_API_CORS_ORIGINS.*is not an origin"):
+        load(ApiSettings)
+
+
+async def test_every_state_changing_route_needs_the_api_key(keyed: ApiSettings) -> None:
+    schema = create_app(keyed).openapi()
+    writes = [(method, path, operation) for path, operations in schema["paths"].items()
+              for method, operation in operations.items() if method not in {"get", "head"}]
+
+    assert [(method, path) for method, path, _ in writes] == [
+        ("post", "/v1/alerts/{alert_id}/ack")]
+    async with client_for(keyed) as client:
+        for method, path, operation in writes:
+            assert operation["security"] == [{"ApiKey": []}]
+            url = path.replace("{alert_id}", "0123456789abcdef")
+            response = await client.request(method, url, json={"by": "ops"})
+            assert response.status_code == 401
+
+
+async def test_an_alert_stream_ends_after_its_longest_life(settings: ApiSettings) -> None:
+    async with serve(settings.model_copy(update={"api_stream_max_s": 0.5})) as served:
+        started = time.monotonic()
+        response = await served.client.get("/v1/alerts/stream")
+        lasted = time.monotonic() - started
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/event-stream")
+    assert 0.5 <= lasted < 5
