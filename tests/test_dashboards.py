@@ -32,6 +32,7 @@ import httpx
 import pytest
 import yaml
 
+from grafana.builder.overview import RECENT_ALERTS
 from ingest.alerts.rules import DEFAULT_RULES
 from tests.conftest import influx_query, influx_rows, publish_all
 from tests.grafana_macros import ALL, DATASOURCE_MIN_INTERVAL, REFERENCE, duration_ms, expand
@@ -251,6 +252,9 @@ def test_queries_are_influxql_and_kind_reads_are_time_filtered(path: Path) -> No
         for names, scope in scopes(query.text):
             if set(names) & set(KINDS):
                 assert "$timeFilter" in scope, f"{query.where} reads {names} unfiltered"
+            if "alerts" in names:  # a refresh every 30 s must not read the whole history
+                assert "$timeFilter" in scope or RECENT_ALERTS in scope, (
+                    f"{query.where} reads alerts without a time bound")
 
 
 @pytest.mark.parametrize("path", DASHBOARDS, ids=lambda path: path.stem)
@@ -525,6 +529,38 @@ def test_every_query_returns_rows_on_a_seeded_run(city: City, name: str) -> None
                     assert seen <= set(chosen), f"{query.where} ignores {tag} for {label}"
             ran += 1
     assert ran >= 2 * sum(1 for query in queries(dashboard) if not query.is_variable)
+
+
+@pytest.mark.services
+@pytest.mark.parametrize("name", sorted(EXPECTED - {"pipeline"}))
+def test_choosing_a_city_keeps_only_its_districts(city: City, name: str) -> None:
+    """The city alone (district at All) restricts every panel to the city's districts.
+
+    The seeded run is one city; another shipped city must show nothing at all.
+    """
+    dashboard = by_name(name)
+    every: dict[str, Sequence[str]] = {item["name"]: ALL for item in variables(dashboard)}
+    in_run = {row["value"] for row in influx_rows(
+        city.url, city.db, 'SHOW TAG VALUES FROM "sensors" WITH KEY = "district"')}
+    choices = offered(city, dashboard, "city", every)
+    assert any(set(choice.split("|")) >= in_run for choice in choices), choices
+    assert any(not set(choice.split("|")) & in_run for choice in choices), choices
+    for choice in choices:
+        districts = set(choice.split("|"))
+        selection = {**every, "city": [choice]}
+        rows = 0
+        for query in queries(dashboard):
+            if query.is_variable:
+                continue
+            series = city.series(expand(query.text, selection, range_ms=_range_ms(dashboard),
+                                        minimum=query.interval))
+            if not districts & in_run:
+                assert not values_of(series), f"{query.where} shows another city for {choice}"
+            seen = {one.get("tags", {}).get("district") for one in series} - {None}
+            assert seen <= districts, f"{query.where} shows {seen - districts} for {choice}"
+            rows += len(values_of(series))
+        if districts & in_run:
+            assert rows, f"{name}: nothing shown for the run's own city {choice}"
 
 
 @pytest.mark.services

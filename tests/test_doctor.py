@@ -10,9 +10,12 @@ that its faults can be chosen; everything else is broken for real.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
 import threading
@@ -25,13 +28,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
 from tests.conftest import _require as require_server
 from tests.test_compose import MOSQUITTO_DIR, PASSWORDS, start_compose_broker
 from urbanpulse import stack
 from urbanpulse.doctor import main, run_checks
 from urbanpulse.doctor_grafana import DATASOURCE_UID, dashboard_uids
+from urbanpulse.doctor_mqtt import check_broker, read_status
 from urbanpulse.doctor_report import Finding
 from urbanpulse.errors import ConfigError
 from urbanpulse.settings import DoctorSettings, IngestSettings, load
@@ -215,6 +221,62 @@ def api(broker: int, influx: str, tmp_path_factory: pytest.TempPathFactory) -> I
         process.wait(timeout=30)
 
 
+@dataclass(frozen=True)
+class Ingester:
+    """The real ingester of the test stack."""
+
+    process: subprocess.Popen[bytes]
+    log: Path
+
+
+def _fresh_metrics(influx: str) -> bool:
+    response = httpx.get(f"{influx}/query", auth=("admin", INFLUX_PASSWORDS["admin"]),
+                         params={"db": "city", "q": 'SELECT count("written") FROM "pipeline" '
+                                 "WHERE time > now() - 2s"}, timeout=5)
+    return bool(response.json()["results"][0].get("series"))
+
+
+def _online(broker: int) -> bool:
+    status = asyncio.run(read_status("127.0.0.1", broker, "city", PASSWORDS["api"], 5))
+    return isinstance(status, dict) and status.get("main") == b"online"
+
+
+def _wait(predicate: Any, what: str, log: Path, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"{what} not within {timeout:.0f} s: " + (
+            log.read_text(errors="replace")[-2000:] if log.exists() else "")
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def ingester(broker: int, influx: str,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ingester]:
+    """A real `urbanpulse ingest` with the compose accounts, writing metrics every second."""
+    folder = tmp_path_factory.mktemp("doctor-ingest")
+    env = {**_clean_env(), "URBANPULSE_MQTT_HOST": "127.0.0.1",
+           "URBANPULSE_MQTT_PORT": str(broker), "URBANPULSE_MQTT_USERNAME": "ingest",
+           "URBANPULSE_MQTT_PASSWORD": PASSWORDS["ingest"], "URBANPULSE_TOPIC_ROOT": "city",
+           "URBANPULSE_INFLUX_URL": influx, "URBANPULSE_INFLUX_DB": "city",
+           "URBANPULSE_INFLUX_USERNAME": "ingest",
+           "URBANPULSE_INFLUX_PASSWORD": INFLUX_PASSWORDS["ingest"],
+           "URBANPULSE_INGEST_METRICS_INTERVAL_S": "1",
+           "URBANPULSE_INGEST_HEALTH_FILE": str(folder / "healthy")}
+    log = folder / "ingest.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen([sys.executable, "-m", "urbanpulse", "ingest"], env=env,
+                                   cwd=folder, stdout=sink, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL)
+    try:
+        _wait(lambda: process.poll() is None and _online(broker) and _fresh_metrics(influx),
+              "the ingester's 'online' and a fresh pipeline point", log)
+        yield Ingester(process, log)
+    finally:
+        process.send_signal(signal.SIGCONT)  # in case a test left it stopped
+        process.terminate()
+        process.wait(timeout=60)
+
+
 def settings(broker: int, influx: str, grafana: str, api: str,
              **overrides: Any) -> DoctorSettings:
     """Doctor settings for the healthy local stack, with `overrides`."""
@@ -232,7 +294,8 @@ def settings(broker: int, influx: str, grafana: str, api: str,
 
 
 @pytest.fixture
-def stack_settings(broker: int, influx: str, grafana: str, api: str) -> dict[str, Any]:
+def stack_settings(broker: int, influx: str, grafana: str, api: str,
+                   ingester: Ingester) -> dict[str, Any]:
     return {"broker": broker, "influx": influx, "grafana": grafana, "api": api}
 
 
@@ -264,6 +327,11 @@ def test_a_healthy_stack_passes_every_check(stack_settings: dict[str, Any],
     assert "'observer' may not publish to city/truth/doctor" in out
     assert "user 'ingest' wrote a point to city" in out
     assert "user 'api' read back the point from city" in out
+    assert "OK    influxdb anonymous: InfluxDB refuses a query without a login (401)" in out
+    assert "OK    ingest status: ingester 'main' online" in out
+    assert re.search(r"OK    ingest data: newest metrics: 'main' \d+ s ago, \d+ readings "
+                     "written since it started", out), out
+    assert "INFO" not in out
     assert f"data source {DATASOURCE_UID} is healthy" in out
     for uid in dashboard_uids(DASHBOARDS):
         assert f"dashboard {uid} (" in out
@@ -316,6 +384,8 @@ def test_an_acl_that_denies_or_allows_too_much_is_reported(
         found = failures(run_checks(settings(**{**stack_settings, "broker": server.port})))
     finally:
         server.stop()
+    # No ingester is connected to this second broker: only the ACL findings matter here.
+    found = [finding for finding in found if finding.check.startswith("mqtt")]
     assert [finding.detail for finding in found] == [
         "the ACL denies 'simulator' publishing to city/truth/doctor (reason code 0x87)",
         "the broker let 'observer' publish to city/truth/doctor, which its ACL must refuse",
@@ -333,7 +403,8 @@ def test_influxdb_down(stack_settings: dict[str, Any]) -> None:
     finding = only_failure(stack_settings,
                            influx_url=f"http://127.0.0.1:{stack.free_port()}")
     assert finding.check == "influxdb"
-    assert finding.detail.startswith("cannot reach InfluxDB at http://127.0.0.1:")
+    assert re.fullmatch(r"cannot reach InfluxDB at http://127\.0\.0\.1:\d+ \(connection "
+                        r"refused\)", finding.detail), finding.detail
     assert "docker compose up -d influxdb" in finding.fix
 
 
@@ -348,9 +419,11 @@ def test_influxdb_refuses_a_wrong_password_with_401(stack_settings: dict[str, An
 
 def test_influxdb_refuses_a_user_without_the_right_with_403(
         stack_settings: dict[str, Any]) -> None:
-    finding = only_failure(stack_settings, influx_db="other")  # ingest may not write there
-    assert finding.check == "influxdb write"
-    assert finding.detail.startswith("user 'ingest' may not write to other (403: ")
+    found = failures(run_checks(settings(**stack_settings, influx_db="other")))
+    assert [finding.check for finding in found] == ["influxdb write", "ingest data"]
+    assert found[0].detail.startswith("user 'ingest' may not write to other (403: ")
+    # The ingester writes its metrics to `city`, not to the database the doctor looks at.
+    assert found[1].detail.startswith("no ingester wrote its metrics (`pipeline`) to other ")
 
 
 def test_grafana_datasource_unhealthy(stack_settings: dict[str, Any]) -> None:
@@ -377,10 +450,18 @@ def test_grafana_refuses_a_wrong_admin_password(stack_settings: dict[str, Any]) 
     assert "reset-admin-password" in finding.fix
 
 
+def test_grafana_down_is_said_in_plain_words(stack_settings: dict[str, Any]) -> None:
+    url = f"http://127.0.0.1:{stack.free_port()}"
+    finding = only_failure(stack_settings, doctor_grafana_url=url)
+    assert finding.detail == f"nothing answers at {url} (connection refused)"
+    assert finding.fix == ("start Grafana (docker compose up -d grafana) and check "
+                           "URBANPULSE_DOCTOR_GRAFANA_URL")
+
+
 def test_the_api_down(stack_settings: dict[str, Any]) -> None:
     url = f"http://127.0.0.1:{stack.free_port()}"
     finding = only_failure({**stack_settings, "api": url})
-    assert finding.detail.startswith(f"cannot reach the api at {url}")
+    assert finding.detail == f"cannot reach the api at {url} (connection refused)"
     assert "docker compose up -d api" in finding.fix
 
 
@@ -393,6 +474,110 @@ def test_unset_passwords_skip_their_checks(stack_settings: dict[str, Any],
     assert ("SKIP  mqtt observer: no password for account 'observer' (set "
             "MQTT_OBSERVER_PASSWORD or URBANPULSE_DOCTOR_MQTT_OBSERVER_PASSWORD)") in out
     assert "SKIP  grafana: no Grafana password or token" in out
+
+
+# -- the ingester: online, and writing --------------------------------------------------
+
+
+def test_a_frozen_ingester_is_found_by_the_age_of_its_metrics(
+        stack_settings: dict[str, Any], ingester: Ingester) -> None:
+    """SIGSTOP: the retained 'online' stays, but no `pipeline` point arrives any more."""
+    ingester.process.send_signal(signal.SIGSTOP)
+    try:
+        time.sleep(2.5)
+        finding = only_failure(stack_settings, doctor_ingest_max_age_s=2)
+    finally:
+        ingester.process.send_signal(signal.SIGCONT)
+    assert finding.check == "ingest data"
+    assert finding.detail == ("no ingester wrote its metrics (`pipeline`) to city in the last "
+                              "2 s, although ingester 'main' reported online: it is frozen or "
+                              "cannot write to InfluxDB")
+    assert "docker compose logs ingest" in finding.fix
+    _wait(lambda: _fresh_metrics(stack_settings["influx"]), "metrics after SIGCONT",
+          ingester.log)
+    assert not failures(run_checks(settings(**stack_settings, doctor_ingest_max_age_s=2)))
+
+
+def test_no_ingester_online_is_reported_with_its_fix(stack_settings: dict[str, Any],
+                                                     tmp_path: Path) -> None:
+    """A broker no ingester uses: nothing retained, then an ingester's last will."""
+    server = start_compose_broker(tmp_path, stack.free_port())
+    try:
+        other = {**stack_settings, "broker": server.port}
+        finding = only_failure(other)
+        assert finding.check == "ingest status"
+        assert finding.detail == "no ingester has reported on city/status/ingest/+"
+        assert finding.fix == ("start the ingest service (docker compose up -d ingest; "
+                               "outside compose, `urbanpulse ingest`) and look at its log "
+                               "(docker compose logs ingest)")
+        client = mqtt.Client(CallbackAPIVersion.VERSION2)
+        client.username_pw_set("ingest", PASSWORDS["ingest"])
+        client.connect("127.0.0.1", server.port)
+        client.loop_start()
+        sent = client.publish("city/status/ingest/main", b"offline", qos=1, retain=True)
+        sent.wait_for_publish(10)
+        client.loop_stop()
+        client.disconnect()
+        finding = only_failure(other)
+        assert finding.detail == "no ingester reported online ('main' offline)"
+    finally:
+        server.stop()
+
+
+# -- authentication that is off -----------------------------------------------------------
+
+
+def test_an_influxdb_without_authentication_is_reported(
+        stack_settings: dict[str, Any], influxd: stack.Server, influx_db: str) -> None:
+    """Logins configured, but InfluxDB accepts anyone: a FAIL, not a pass."""
+    found = failures(run_checks(settings(**stack_settings, influx_url=influxd.url,
+                                         influx_db=influx_db)))
+    (anonymous,) = [finding for finding in found if finding.check == "influxdb anonymous"]
+    assert anonymous.detail == (f"InfluxDB at {influxd.url} answers queries without a login: "
+                                "its authentication is off, so anyone who reaches it may read "
+                                "and write")
+    assert "auth-enabled = true" in anonymous.fix
+    # With no login configured (the local `urbanpulse up` stack) it is expected, not a fault.
+    local = run_checks(settings(**stack_settings, influx_url=influxd.url, influx_db=influx_db,
+                                doctor_influx_ingest_password=None,
+                                doctor_influx_api_password=None))
+    (info,) = [finding for finding in local if finding.check == "influxdb anonymous"]
+    assert info.status == "INFO"
+    assert "expected for the local `urbanpulse up` stack" in info.detail
+    assert not [finding for finding in failures(local) if finding.check.startswith("influxdb")]
+
+
+def test_the_local_anonymous_broker_is_not_a_failure_without_passwords(
+        mosquitto: stack.Server) -> None:
+    """`urbanpulse up` runs mosquitto without accounts: with no password set, say so calmly."""
+    found = asyncio.run(check_broker("127.0.0.1", mosquitto.port, "city",
+                                     dict.fromkeys(PASSWORDS), 5))
+    assert [(finding.check, finding.status) for finding in found] == [
+        ("mqtt anonymous", "INFO"), *((f"mqtt {account}", "SKIP") for account in PASSWORDS)]
+    assert found[0].detail == (
+        f"mosquitto at 127.0.0.1:{mosquitto.port} accepts clients without a password: "
+        "expected for the local `urbanpulse up` stack; a compose stack must refuse them (set "
+        "the MQTT_*_PASSWORD variables to check one)")
+
+
+def test_passwords_against_an_anonymous_broker_say_it_accepts_anyone(
+        mosquitto: stack.Server) -> None:
+    """Passwords set (a compose stack is expected), but the broker lets anyone in."""
+    found = asyncio.run(check_broker("127.0.0.1", mosquitto.port, "city",
+                                     dict.fromkeys(PASSWORDS, "wrong-password-0123"), 5))
+    assert found[0].status == "FAIL"
+    assert found[0].detail.endswith("accepts clients without a password, so anyone may read "
+                                    "and publish whatever its ACL leaves open")
+    assert "allow_anonymous false" in found[0].fix
+    logins = [finding for finding in found if "logged in" in finding.detail]
+    assert [finding.status for finding in logins] == ["INFO"] * len(PASSWORDS)
+    assert all(finding.detail.endswith("but the broker lets anyone in (see mqtt anonymous), "
+                                       "so this says nothing about the password")
+               for finding in logins)
+    acl = [finding for finding in found[1:] if finding.status == "FAIL"]
+    assert acl, "the local broker has no ACL: the refused publishes go through"
+    assert all("the broker lets anyone in" in finding.detail for finding in acl)
+    assert all(finding.fix.startswith("see mqtt anonymous") for finding in acl)
 
 
 # -- the InfluxDB login the services and the doctor share --------------------------------

@@ -2,9 +2,12 @@
 
 In order: the broker (anonymous refused, each account's login and publish
 rights), InfluxDB (a point written as the ingester's user and read back as the
-api's), Grafana (the data source's health, every dashboard provisioned) and the
-api's `/health`. Each check prints OK, FAIL with a fix, or SKIP when a setting it
-needs is unset; the exit code is 1 when any check failed.
+api's, anonymous queries refused), the ingester (its retained status says
+online, its newest `pipeline` point is recent), Grafana (the data source's
+health, every dashboard provisioned) and the api's `/health`. Each check prints
+OK, FAIL with a fix, SKIP when a setting it needs is unset, or INFO for what is
+expected of the local `urbanpulse up` stack; the exit code is 1 when any check
+failed.
 """
 
 from __future__ import annotations
@@ -19,8 +22,8 @@ import httpx
 from pydantic import SecretStr
 
 from urbanpulse.doctor_grafana import check_grafana
-from urbanpulse.doctor_mqtt import check_broker
-from urbanpulse.doctor_report import Finding, render
+from urbanpulse.doctor_mqtt import check_broker, read_status
+from urbanpulse.doctor_report import Finding, render, unreachable
 from urbanpulse.settings import DoctorSettings, basic_auth_header
 
 MEASUREMENT = "doctor"
@@ -61,24 +64,53 @@ def check_influx(settings: DoctorSettings) -> list[Finding]:
     writer = _login(settings, "ingest", settings.doctor_influx_ingest_password,
                     "INFLUX_INGEST_PASSWORD")
     reader = _login(settings, "api", settings.doctor_influx_api_password, "INFLUX_API_PASSWORD")
-    unreachable = ("start it (docker compose up -d influxdb) and check URBANPULSE_INFLUX_URL")
+    down_fix = "start it (docker compose up -d influxdb) and check URBANPULSE_INFLUX_URL"
     with httpx.Client(base_url=url, timeout=settings.doctor_timeout_s) as client:
         point = f"{MEASUREMENT},run={run} ok=1i {int(time.time() * 1000)}"
         try:
             written = client.post("/write", params={"db": db, "precision": "ms"},
                                   headers=writer.headers, content=point)
         except httpx.TransportError as exc:
-            return [Finding.fail("influxdb", f"cannot reach InfluxDB at {url}: {exc}",
-                                 unreachable)]
+            return [Finding.fail("influxdb", f"cannot reach InfluxDB at {url} "
+                                 f"({unreachable(exc)})", down_fix)]
         findings = [_write_finding(written, writer, db)]
         try:
             answer = client.get("/query", headers=reader.headers, params={
                 "db": db, "q": f"SELECT count(ok) FROM {MEASUREMENT} WHERE run = '{run}'"})
         except httpx.TransportError as exc:
-            return [*findings, Finding.fail("influxdb query", f"cannot reach InfluxDB at {url}: "
-                                            f"{exc}", unreachable)]
-    expect_point = findings[0].status == "OK"
-    return [*findings, _query_finding(answer, reader, db, expect_point)]
+            return [*findings, Finding.fail("influxdb query", f"cannot reach InfluxDB at {url} "
+                                            f"({unreachable(exc)})", down_fix)]
+        expect_point = findings[0].status == "OK"
+        findings.append(_query_finding(answer, reader, db, expect_point))
+        findings.append(_anonymous_finding(client, url, configured=bool(
+            writer.headers or reader.headers)))
+    return findings
+
+
+def _anonymous_finding(client: httpx.Client, url: str, *, configured: bool) -> Finding:
+    """Send a query without a login: with logins configured, InfluxDB must answer 401."""
+    if not configured:
+        return Finding.info("influxdb anonymous", "no InfluxDB login is configured, so "
+                            "anonymous access is not checked: expected for the local "
+                            "`urbanpulse up` stack, whose InfluxDB has no users")
+    try:
+        answer = client.get("/query", params={"q": "SHOW DATABASES"})
+    except httpx.TransportError as exc:
+        return Finding.fail("influxdb anonymous", f"cannot reach InfluxDB at {url} "
+                            f"({unreachable(exc)})", "start it (docker compose up -d influxdb)")
+    if answer.status_code in (401, 403):
+        return Finding.ok("influxdb anonymous", f"InfluxDB refuses a query without a login "
+                          f"({answer.status_code})")
+    if answer.status_code == 200:
+        return Finding.fail(
+            "influxdb anonymous", f"InfluxDB at {url} answers queries without a login: "
+            "its authentication is off, so anyone who reaches it may read and write",
+            "check that URBANPULSE_INFLUX_URL points at the stack's InfluxDB (InfluxDB 2 "
+            "always requires a login); an InfluxDB 1.x needs `auth-enabled = true` in the "
+            "[http] section of its configuration")
+    return Finding.fail("influxdb anonymous", f"InfluxDB answered a query without a login "
+                        f"with {answer.status_code}: {answer.text.strip()[:200]}",
+                        "look at InfluxDB's log (docker compose logs influxdb)")
 
 
 def _write_finding(response: httpx.Response, login: _Login, db: str) -> Finding:
@@ -128,12 +160,83 @@ def _query_finding(response: httpx.Response, login: _Login, db: str,
     return Finding.ok("influxdb query", f"{who} {read} {db}")
 
 
+_INGEST_FIX = ("start the ingest service (docker compose up -d ingest; outside compose, "
+               "`urbanpulse ingest`) and look at its log (docker compose logs ingest)")
+
+
+def check_ingest(settings: DoctorSettings, status: dict[str, bytes] | str) -> list[Finding]:
+    """Check an ingester says it is online and wrote its `pipeline` metrics recently.
+
+    `status` is instance -> retained payload of `{root}/status/ingest/+`, or why it
+    could not be read. The status alone misses a frozen ingester: its retained
+    `online` stays until the broker gives up on the connection, so the age of its
+    newest metrics point decides whether data flows.
+    """
+    topic = f"{settings.topic_root}/status/ingest/+"
+    online: set[str] = set()
+    if isinstance(status, str):
+        findings = [Finding.skip("ingest status", f"cannot read {topic}: {status}")]
+    elif not status:
+        findings = [Finding.fail("ingest status", f"no ingester has reported on {topic}",
+                                 _INGEST_FIX)]
+    else:
+        online = {name for name, payload in status.items() if payload == b"online"}
+        said = ", ".join(f"'{name}' {payload.decode('utf-8', 'replace')}"
+                         for name, payload in sorted(status.items()))
+        findings = [Finding.ok("ingest status", f"ingester {said}") if online else
+                    Finding.fail("ingest status", f"no ingester reported online ({said})",
+                                 _INGEST_FIX)]
+    return [*findings, _freshness(settings, online)]
+
+
+def _freshness(settings: DoctorSettings, online: set[str]) -> Finding:
+    """Judge the age of each instance's newest `pipeline` point (a bounded query)."""
+    max_age = settings.doctor_ingest_max_age_s
+    reader = _login(settings, "api", settings.doctor_influx_api_password, "INFLUX_API_PASSWORD")
+    query = (f'SELECT last("written") FROM "pipeline" WHERE time > now() - {int(max_age * 1000)}ms '
+             'GROUP BY "instance"')
+    try:
+        answer = httpx.get(f"{settings.influx_url}/query", headers=reader.headers,
+                           params={"db": settings.influx_db, "q": query, "epoch": "ms"},
+                           timeout=settings.doctor_timeout_s)
+        result = answer.json().get("results", [{}])[0] if answer.status_code == 200 else None
+    except (httpx.TransportError, ValueError):
+        result = None
+    if result is None or "error" in result:
+        return Finding.skip("ingest data", "cannot query InfluxDB (see the influxdb checks)")
+    now_ms = time.time() * 1000
+    ages = {one.get("tags", {}).get("instance", "?"): (now_ms - one["values"][0][0],
+                                                        one["values"][0][1])
+            for one in result.get("series", [])}
+    window = f"{max_age:g} s"
+    if not ages:
+        also = (f", although {_names(online)} reported online: it is frozen or cannot write "
+                "to InfluxDB" if online else "")
+        return Finding.fail("ingest data", f"no ingester wrote its metrics (`pipeline`) to "
+                            f"{settings.influx_db} in the last {window}{also}",
+                            "look at the ingester's log (docker compose logs ingest) and "
+                            "restart it (docker compose restart ingest)")
+    silent = online - set(ages)
+    if silent:
+        return Finding.fail("ingest data", f"{_names(silent)} reported online but wrote no "
+                            f"metrics in the last {window}", "look at its log (docker compose "
+                            "logs ingest) and restart it (docker compose restart ingest)")
+    fresh = "; ".join(f"'{name}' {max(age, 0) / 1000:.0f} s ago, {written} readings written "
+                      "since it started" for name, (age, written) in sorted(ages.items()))
+    return Finding.ok("ingest data", f"newest metrics: {fresh}")
+
+
+def _names(instances: set[str]) -> str:
+    listed = ", ".join(f"'{name}'" for name in sorted(instances))
+    return f"ingester {listed}" if len(instances) == 1 else f"ingesters {listed}"
+
+
 def check_api(url: str, timeout_s: float) -> list[Finding]:
     """Check the api's `/health` answers 200; a 503 says which of its servers is down."""
     try:
         response = httpx.get(f"{url}/health", timeout=timeout_s)
     except httpx.TransportError as exc:
-        return [Finding.fail("api", f"cannot reach the api at {url}: {exc}",
+        return [Finding.fail("api", f"cannot reach the api at {url} ({unreachable(exc)})",
                              "start it (docker compose up -d api), read its log (docker compose "
                              "logs api) and check URBANPULSE_DOCTOR_API_URL")]
     if response.status_code == 200:
@@ -173,6 +276,10 @@ def run_checks(settings: DoctorSettings) -> list[Finding]:
                                         settings.topic_root, passwords,
                                         settings.doctor_timeout_s))
     findings += check_influx(settings)
+    status = asyncio.run(read_status(settings.mqtt_host, settings.mqtt_port,
+                                     settings.topic_root, passwords["api"],
+                                     settings.doctor_timeout_s))
+    findings += check_ingest(settings, status)
     credential: str | tuple[str, str] | None = None
     if settings.doctor_grafana_token is not None:
         credential = settings.doctor_grafana_token.get_secret_value()

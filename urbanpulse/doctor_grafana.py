@@ -19,7 +19,7 @@ from grafana_client.client import (
     GrafanaUnauthorizedError,
 )
 
-from urbanpulse.doctor_report import Finding
+from urbanpulse.doctor_report import Finding, unreachable
 
 DATASOURCE_UID = "urbanpulse-influxdb"
 """Uid of the provisioned InfluxDB data source (grafana/provisioning/datasources)."""
@@ -66,10 +66,14 @@ def check_grafana(url: str, credential: str | tuple[str, str], dashboards: Path,
             found = [_unhealthy(exc.response)]
     except GrafanaServerError as exc:
         found = [_unhealthy(exc.response)]
-    except (GrafanaException, niquests.exceptions.RequestException) as exc:
-        return [Finding.fail("grafana", f"cannot reach Grafana at {url}: {exc}",
-                             "start it (docker compose up -d grafana) and check "
+    except niquests.exceptions.RequestException as exc:
+        return [Finding.fail("grafana", f"nothing answers at {url} ({unreachable(exc)})",
+                             "start Grafana (docker compose up -d grafana) and check "
                              "URBANPULSE_DOCTOR_GRAFANA_URL")]
+    except GrafanaException as exc:
+        return [Finding.fail("grafana", f"Grafana at {url} answered what the doctor cannot "
+                             f"read: {exc}", "check URBANPULSE_DOCTOR_GRAFANA_URL points at "
+                             "Grafana, and look at its log (docker compose logs grafana)")]
     else:
         found = [_health_finding(health)]
     return found + _check_dashboards(api, dashboards)
@@ -107,7 +111,11 @@ def _check_dashboards(api: GrafanaApi, folder: Path) -> list[Finding]:
     try:
         hits: Any = api.search.search_dashboards(  # type: ignore[no-untyped-call]  # untyped
             dashboard_uids=list(wanted), type_="dash-db")
-    except (GrafanaException, niquests.exceptions.RequestException) as exc:
+    except niquests.exceptions.RequestException as exc:
+        return [Finding.fail("grafana dashboards", f"Grafana did not answer the dashboard "
+                             f"search ({unreachable(exc)})", "look at Grafana's log "
+                             "(docker compose logs grafana)")]
+    except GrafanaException as exc:
         return [Finding.fail("grafana dashboards", f"Grafana did not answer the dashboard "
                              f"search: {exc}", "look at Grafana's log (docker compose logs "
                              "grafana)")]

@@ -1,5 +1,7 @@
 """The doctor's broker checks: each account logs in and holds exactly its publish rights.
 
+It also reads the ingesters' retained status messages (`read_status`).
+
 The services' MQTT client (gmqtt) hides the CONNACK and PUBACK reason codes and
 reconnects on its own. The doctor needs exactly those codes, once, to tell a
 wrong password from an ACL refusal, so it sends CONNECT, PUBLISH at QoS 1 and
@@ -16,13 +18,15 @@ import uuid
 from dataclasses import dataclass
 
 from urbanpulse.doctor_report import Finding
-from urbanpulse.mqtt5 import connect_packet, publish_packet, read_varint
+from urbanpulse.mqtt5 import connect_packet, publish_packet, read_varint, varint
 
 SUCCESS = 0x00
 NO_MATCHING_SUBSCRIBERS = 0x10  # a PUBACK that still means "accepted"
 BAD_USER_NAME_OR_PASSWORD = 0x86
 NOT_AUTHORIZED = 0x87
-_CONNACK, _PUBACK = 2, 4
+_CONNACK, _PUBLISH, _PUBACK, _SUBACK = 2, 3, 4, 9
+RETAINED_QUIET_S = 0.3
+"""The broker sends retained messages right after the SUBACK: this long a silence ends them."""
 
 
 class ProtocolError(Exception):
@@ -43,13 +47,18 @@ class MqttProbe:
         reader, writer = await asyncio.open_connection(host, port)
         return cls(reader, writer)
 
-    async def _read(self) -> tuple[int, bytes]:
+    async def _read_packet(self) -> tuple[int, bytes]:
+        """Return the first byte (type and flags) and the rest of the next packet."""
         first = (await self._reader.readexactly(1))[0]
         header = b""
         while not header or header[-1] & 0x80:  # the remaining length, a variable byte integer
             header += await self._reader.readexactly(1)
         length, _ = read_varint(header, 0) or (0, 0)
-        return first >> 4, await self._reader.readexactly(length)
+        return first, await self._reader.readexactly(length)
+
+    async def _read(self) -> tuple[int, bytes]:
+        first, body = await self._read_packet()
+        return first >> 4, body
 
     async def login(self, username: str | None, password: str | None) -> int:
         """Send CONNECT and return the CONNACK reason code (0: logged in)."""
@@ -72,6 +81,34 @@ class MqttProbe:
             if kind == _PUBACK and struct.unpack("!H", answer[:2])[0] == packet_id:
                 return answer[2] if len(answer) > 2 else SUCCESS
 
+    async def retained(self, topic_filter: str) -> dict[str, bytes]:
+        """Subscribe at QoS 0 and return the retained messages: topic -> payload.
+
+        Returns an empty dict when the broker refuses the subscription (the ACL).
+        """
+        packet_id, self._next_id = self._next_id, self._next_id + 1
+        encoded = topic_filter.encode("utf-8")
+        body = b"".join((struct.pack("!H", packet_id), b"\x00",  # no properties
+                         struct.pack("!H", len(encoded)), encoded, b"\x00"))  # QoS 0
+        self._writer.write(b"\x82" + varint(len(body)) + body)
+        await self._writer.drain()
+        kind, answer = await self._read()
+        while kind != _SUBACK:
+            kind, answer = await self._read()
+        granted = answer[-1] if answer else 0x80
+        found: dict[str, bytes] = {}
+        if granted >= 0x80:
+            return found
+        while True:
+            try:
+                async with asyncio.timeout(RETAINED_QUIET_S):
+                    first, packet = await self._read_packet()
+            except TimeoutError:
+                return found
+            if first >> 4 == _PUBLISH:
+                topic, payload = _publish_body(first, packet)
+                found[topic] = payload
+
     async def close(self) -> None:
         """Send DISCONNECT (when still possible) and close the socket."""
         with contextlib.suppress(OSError, RuntimeError):
@@ -80,6 +117,16 @@ class MqttProbe:
         self._writer.close()
         with contextlib.suppress(OSError):
             await self._writer.wait_closed()
+
+
+def _publish_body(first: int, packet: bytes) -> tuple[str, bytes]:
+    """Return the topic and payload of a PUBLISH packet (MQTT 5, with properties)."""
+    width = struct.unpack("!H", packet[:2])[0]
+    topic, pos = packet[2:2 + width].decode("utf-8", "replace"), 2 + width
+    if (first >> 1) & 0x03:  # QoS 1 or 2 carry a packet id
+        pos += 2
+    length, pos = read_varint(packet, pos) or (0, pos)
+    return topic, packet[pos + length:]
 
 
 @dataclass(frozen=True)
@@ -119,14 +166,9 @@ async def check_broker(host: str, port: int, root: str, passwords: dict[str, str
             "mqtt", f"cannot reach {where}: {_reason(exc)}",
             "start the broker (docker compose up -d mosquitto) and check "
             "URBANPULSE_MQTT_HOST and URBANPULSE_MQTT_PORT")]
-    findings = []
-    if anonymous[0] == SUCCESS:
-        findings.append(Finding.fail(
-            "mqtt anonymous", f"{where} accepts clients without a password",
-            "set `allow_anonymous false` in deploy/mosquitto/mosquitto.conf and restart "
-            "the broker"))
-    else:
-        findings.append(Finding.ok("mqtt anonymous", f"{where} refuses anonymous clients"))
+    open_to_all = anonymous[0] == SUCCESS
+    findings = [_anonymous_finding(where, open_to_all, configured=any(
+        password is not None for password in passwords.values()))]
     for account in ACCOUNTS:
         password = passwords.get(account.name)
         if password is None:
@@ -134,8 +176,52 @@ async def check_broker(host: str, port: int, root: str, passwords: dict[str, str
                 f"mqtt {account.name}", f"no password for account '{account.name}' "
                 f"(set {account.variable} or URBANPULSE_DOCTOR_{account.variable})"))
             continue
-        findings.extend(await _check_account(host, port, root, account, password, timeout_s))
+        findings.extend(await _check_account(host, port, root, account, password, timeout_s,
+                                             open_to_all=open_to_all))
     return findings
+
+
+def _anonymous_finding(where: str, open_to_all: bool, *, configured: bool) -> Finding:
+    """Judge anonymous access: wrong for a stack with accounts, by design for `urbanpulse up`."""
+    if not open_to_all:
+        return Finding.ok("mqtt anonymous", f"{where} refuses anonymous clients")
+    if not configured:
+        # No account password is set: this is the local broker of `urbanpulse up`
+        # (or `make run`), which has no accounts at all.
+        return Finding.info("mqtt anonymous", f"{where} accepts clients without a password: "
+                            "expected for the local `urbanpulse up` stack; a compose stack "
+                            "must refuse them (set the MQTT_*_PASSWORD variables to check one)")
+    return Finding.fail(
+        "mqtt anonymous", f"{where} accepts clients without a password, so anyone may read "
+        "and publish whatever its ACL leaves open",
+        "this is not the compose broker's configuration: check that URBANPULSE_MQTT_HOST and "
+        "URBANPULSE_MQTT_PORT point at the stack's broker, and that it runs "
+        "deploy/mosquitto/mosquitto.conf (`allow_anonymous false`); then restart the broker")
+
+
+async def read_status(host: str, port: int, root: str, password: str | None,
+                      timeout_s: float) -> dict[str, bytes] | str:
+    """Return the retained `{root}/status/ingest/+` messages (instance -> payload).
+
+    Read as account 'api', which the ACL lets read status (anonymously when its
+    password is unset, as on the local broker). A string says why it could not.
+    """
+    username = "api" if password is not None else None
+    try:
+        async with asyncio.timeout(timeout_s):
+            probe = await MqttProbe.open(host, port)
+            try:
+                connack = await probe.login(username, password)
+                if connack != SUCCESS:
+                    return ("the broker refused account 'api' (see the mqtt api check)"
+                            if username else "the broker refuses anonymous clients: set "
+                            "MQTT_API_PASSWORD, account 'api' may read the status topics")
+                found = await probe.retained(f"{root}/status/ingest/+")
+            finally:
+                await probe.close()
+    except (OSError, TimeoutError, asyncio.IncompleteReadError, ProtocolError) as exc:
+        return f"cannot reach the broker ({_reason(exc)})"
+    return {topic.rsplit("/", 1)[-1]: payload for topic, payload in found.items()}
 
 
 async def _attempt(host: str, port: int, username: str | None, password: str | None,
@@ -154,7 +240,7 @@ async def _attempt(host: str, port: int, username: str | None, password: str | N
 
 
 async def _check_account(host: str, port: int, root: str, account: Account, password: str,
-                         timeout_s: float) -> list[Finding]:
+                         timeout_s: float, *, open_to_all: bool = False) -> list[Finding]:
     name = f"mqtt {account.name}"
     allowed = f"{root}/{account.may_write}/doctor" if account.may_write else None
     refused = f"{root}/{account.must_not_write}/doctor"
@@ -172,7 +258,18 @@ async def _check_account(host: str, port: int, root: str, account: Account, pass
         return [Finding.fail(name, f"mosquitto refused user '{account.name}' with reason code "
                              f"{connack:#04x}", "look at the broker's log "
                              "(docker compose logs mosquitto)")]
-    findings = [Finding.ok(name, f"account '{account.name}' logged in")]
+    if open_to_all:
+        # A broker open to anonymous clients usually runs without the password file
+        # and the ACL: say so, rather than "logged in" followed by ACL failures.
+        anyone = ("the broker lets anyone in (see mqtt anonymous), so this says nothing "
+                  "about the password")
+        findings = [Finding.info(name, f"account '{account.name}' logged in, but {anyone}")]
+    else:
+        findings = [Finding.ok(name, f"account '{account.name}' logged in")]
+    acl_note = (" (the broker lets anyone in: it is probably not running the compose "
+                "configuration and ACL)") if open_to_all else ""
+    acl_fix = ("see mqtt anonymous: point the doctor at the compose broker, or run the broker "
+               "with deploy/mosquitto") if open_to_all else _RESTORE_ACL
     codes = dict(zip(topics, pubacks, strict=True))
     if allowed is not None:
         if codes[allowed] in (SUCCESS, NO_MATCHING_SUBSCRIBERS):
@@ -180,13 +277,13 @@ async def _check_account(host: str, port: int, root: str, account: Account, pass
         else:
             findings.append(Finding.fail(
                 name, f"the ACL denies '{account.name}' publishing to {allowed} "
-                f"(reason code {codes[allowed]:#04x})", _RESTORE_ACL))
+                f"(reason code {codes[allowed]:#04x}){acl_note}", acl_fix))
     if codes[refused] == NOT_AUTHORIZED:
         findings.append(Finding.ok(name, f"'{account.name}' may not publish to {refused}"))
     else:
         findings.append(Finding.fail(
             name, f"the broker let '{account.name}' publish to {refused}, which its ACL "
-            "must refuse", _RESTORE_ACL))
+            f"must refuse{acl_note}", acl_fix))
     return findings
 
 

@@ -274,6 +274,10 @@ class DoctorSettings(_InfluxMixin, _Base):
         description="Folder of the dashboard JSON files that Grafana must have provisioned")
     doctor_api_url: str = Field("http://localhost:8000", description="Base URL of the api")
     doctor_timeout_s: float = Field(5.0, gt=0, le=60, description="Longest wait for one check")
+    doctor_ingest_max_age_s: float = Field(
+        30.0, gt=0, le=86_400,
+        description="Oldest the ingester's newest `pipeline` point may be (it writes one "
+                    "every URBANPULSE_INGEST_METRICS_INTERVAL_S)")
 
     @field_validator("doctor_grafana_url", "doctor_api_url")
     @classmethod

@@ -3,15 +3,16 @@
 `alerts` holds one point per alert state change, tagged alert_id, rule, sensor,
 kind, district, severity and state, with fields message, since, value, acked_by
 and note. An alert's current state is the state of its latest point, read over
-the whole measurement. `pipeline` holds the ingester's own counters (since its
-start), gauges and per-interval rate and lag, tagged by instance.
+the last `ACTIVE_WINDOW` (31 days), not only the time range. `pipeline` holds the
+ingester's own counters (since its start), gauges and per-interval rate and lag,
+tagged by instance.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from grafana.builder.overview import active_alerts
+from grafana.builder.overview import RECENT_ALERTS, active_alerts
 from grafana.builder.panels import (
     Json,
     annotation,
@@ -49,7 +50,7 @@ def alerts() -> Json:
     current = (f'SELECT "since", "now" AS "state", "severity", "rule", "sensor", "kind", '
                f'"district", "message", "acked_by" FROM (SELECT last("since") AS "since", '
                '"state" AS "now", "severity", "rule", "sensor", "kind", "district", "message", '
-               f'"acked_by" FROM "alerts" WHERE {ALERTS} GROUP BY "alert_id") '
+               f'"acked_by" FROM "alerts" WHERE {RECENT_ALERTS} AND {ALERTS} GROUP BY "alert_id") '
                "WHERE \"now\" <> 'resolved'")
     variables = [
         city_variable(), district_variable(),

@@ -3,7 +3,8 @@
 The map joins two tables by sensor: each sensor's position from `sensors` (births
 are written once, when a sensor announces itself, so that read has no time
 filter) and the number of its alerts whose latest state is not `resolved`
-(read over all of `alerts`: an alert opened before the time range is still open).
+(read over the last `ACTIVE_WINDOW` of `alerts`, not the time range: an alert
+opened before the time range is still open).
 """
 
 from __future__ import annotations
@@ -32,10 +33,22 @@ EVERY = "GROUP BY time($__interval)"
 ALL_KINDS = ", ".join(f'"{kind}"' for kind in KINDS)
 
 
+ACTIVE_WINDOW = "31d"
+"""How far back the "active now" panels look for an alert's latest state change.
+
+Without a bound every 30 s refresh would read the whole alert history. The cost:
+an alert whose last change is older than this drops out of these panels (its
+retained MQTT topic and the api's `/v1/alerts/{id}` still show it). The same
+31 days as the api's summaries (`api.alert_store.ACTIVE_LOOKBACK_MS`), so both
+count the same alerts; it outlasts the compose bucket's 30-day retention.
+"""
+RECENT_ALERTS = f"time > now() - {ACTIVE_WINDOW}"
+
+
 def latest_alert_states(condition: str) -> str:
     """Return a subquery: each alert's latest state (as `current`) and its `since`."""
     return ('SELECT last("since") AS "since", "state" AS "current" FROM "alerts" '
-            f'WHERE {condition} GROUP BY "alert_id"')
+            f'WHERE {RECENT_ALERTS} AND {condition} GROUP BY "alert_id"')
 
 
 def active_alerts(condition: str, group_by: str = "") -> str:

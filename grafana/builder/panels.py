@@ -25,8 +25,12 @@ def regex(variable: str) -> str:
 
 
 def district_filter() -> str:
-    """Return the WHERE condition of the district variable."""
-    return f'"district" =~ {regex("district")}'
+    """Return the WHERE condition of the city and district variables.
+
+    The district drop-down lists only the chosen city's districts, but its All is
+    `.*`, so the city's own regex (`${city:raw}`, a single value) restricts too.
+    """
+    return f'"district" =~ {regex("district")} AND "district" =~ /^(${{city:raw}})$/'
 
 
 def sensor_filter() -> str:
