@@ -5,7 +5,10 @@ monitors through the simulator's MQTT client; every 100 ms a probe reading on
 one more monitor crosses a threshold rule (alternately firing and resolving
 it). An independent paho-mqtt subscriber on the probe's alert topic stamps each
 alert state it receives; latency = receive time − probe send time, both on this
-process's monotonic clock. Prints one JSON document.
+process's monotonic clock. Prints one JSON document, with the CPU seconds each
+process used during the load (ingester, mosquitto, influxd, and this process:
+loader and subscriber) and their sum per reading, so that what the two cores
+can carry is measured, not guessed.
 """
 
 from __future__ import annotations
@@ -46,6 +49,12 @@ RULES = """rules:
     clear: 90
     severity: low
 """
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class AlertClock:
@@ -132,7 +141,13 @@ def main() -> None:
             while not alive.exists() and time.monotonic() < deadline:
                 time.sleep(0.05)
             clock = AlertClock(broker.port, "city")
+            pids = {"ingester": ingester.pid, "mosquitto": broker.process.pid,
+                    "influxd": influx.process.pid}
+            before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
+            own_before = time.process_time()
             sent, elapsed, probes = asyncio.run(load_and_probe(broker.port))
+            cpu = {name: round(_cpu_seconds(pid) - before[name], 2) for name, pid in pids.items()}
+            cpu["loader_and_subscriber"] = round(time.process_time() - own_before, 2)
             deadline = time.monotonic() + 30
             while len(clock.received) < len(probes) and time.monotonic() < deadline:
                 time.sleep(0.1)
@@ -155,6 +170,11 @@ def main() -> None:
         "matched": len(matched), "p50_ms": round(statistics.median(matched), 1) if matched
         else None, "p99_ms": round(quantiles[98], 1), "max_ms": round(max(matched), 1)
         if matched else None, "goal_p99_ms": 25,
+        "cpu_seconds_during_load": cpu,
+        "cpu_us_per_reading": {name: round(seconds * 1e6 / max(sent, 1), 1)
+                               for name, seconds in cpu.items()},
+        "cpu_us_per_reading_all": round(sum(cpu.values()) * 1e6 / max(sent, 1), 1),
+        "cpu_us_per_reading_two_cores_allow": round(2e6 / RATE, 1),
     }, indent=2))
 
 

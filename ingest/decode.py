@@ -6,6 +6,7 @@ Past this module nothing re-checks shapes. Every rejection carries one of
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -63,7 +64,16 @@ class Decoder:
         self._max_payload = max_payload_bytes
         self._max_future_ms = int(max_future_s * 1000)
         self._max_age_ms = int(max_age_s * 1000)
-        self._valid_names: set[tuple[str, str, str]] = set()
+        self._valid_names: set[str] = set()
+        self._reading_topics: dict[str, tuple[str, str, str]] = {}
+        self._ranges = {name: {metric.name: (metric.low, metric.high)
+                               for metric in kind.metrics.values()}
+                        for name, kind in KINDS.items()}
+
+    @property
+    def reading_topics(self) -> Mapping[str, tuple[str, str, str]]:
+        """Readings topics already accepted once, with their (district, kind, sensor)."""
+        return self._reading_topics
 
     def _parse(self, topic: str, payload: bytes, channel: str,
                decoder: msgspec.json.Decoder[M]) -> M | Rejected:
@@ -84,30 +94,45 @@ class Decoder:
                             f"{message.sensor} but the topic says {'/'.join(levels[2:])}.")
         if message.kind not in KINDS:
             return Rejected("unknown-kind", f"Kind {message.kind!r} is not in the catalog.")
-        names = (message.district, message.kind, message.sensor)
-        if names not in self._valid_names:
-            try:
-                for name in names:
+        valid = self._valid_names
+        for name in (message.district, message.kind, message.sensor):
+            if name not in valid:  # each name is checked once, not once per combination
+                try:
                     check_name(name)
-            except TopicError as exc:
-                return Rejected("bad-topic", str(exc))
-            if len(self._valid_names) >= _MAX_CACHED_NAMES:
-                self._valid_names.clear()
-            self._valid_names.add(names)
+                except TopicError as exc:
+                    return Rejected("bad-topic", str(exc))
+                if len(valid) >= _MAX_CACHED_NAMES:
+                    valid.clear()
+                valid.add(name)
         return message
 
     def reading(self, topic: str, payload: bytes, now_ms: int) -> Reading | Rejected:
         """Return the reading in `payload`, or why it is refused, at time `now_ms`."""
-        reading = self._parse(topic, payload, "readings", reading_decoder)
-        if isinstance(reading, Rejected):
-            return reading
-        metrics = KINDS[reading.kind].metrics
+        names = self._reading_topics.get(topic)
+        if names is None or len(payload) > self._max_payload:
+            reading = self._parse(topic, payload, "readings", reading_decoder)
+            if isinstance(reading, Rejected):
+                return reading
+            if len(self._reading_topics) >= _MAX_CACHED_NAMES:
+                self._reading_topics.clear()
+            self._reading_topics[topic] = (reading.district, reading.kind, reading.sensor)
+        else:
+            # A topic seen before passed the grammar and name checks: only the payload
+            # is new. Anything unusual takes the full path, which says what is wrong.
+            try:
+                reading = reading_decoder.decode(payload)
+            except msgspec.DecodeError as exc:
+                return _decode_error(exc, payload)
+            if (reading.district, reading.kind, reading.sensor) != names:
+                return self._parse(topic, payload, "readings", reading_decoder)
+        ranges = self._ranges[reading.kind]
         for name, value in reading.values.items():
-            metric = metrics.get(name)
-            if metric is None:
+            limits = ranges.get(name)
+            if limits is None:
                 return Rejected("unknown-metric",
                                 f"Kind {reading.kind!r} has no metric {name!r}.")
-            if not metric.low <= value <= metric.high:
+            if not limits[0] <= value <= limits[1]:
+                metric = KINDS[reading.kind].metrics[name]
                 return Rejected("out-of-range", f"{name}={value} {metric.unit} is outside "
                                 f"{metric.low}..{metric.high}.")
         if reading.ts > now_ms + self._max_future_ms:

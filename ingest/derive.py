@@ -14,31 +14,51 @@ a standard does not define is left underived.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from urbanpulse.lineprotocol import FieldValue
 from urbanpulse.messages import Reading
-from urbanpulse.standards import ZONES, aqi, exceeds, local_hour, noise_limit, water_class
+from urbanpulse.standards import ZONES, local_hour, noise_limit
+from urbanpulse.standards.air import realtime_aqi
+from urbanpulse.standards.water import worst_class
 
+ZONED = frozenset({"noise"})
+"""Kinds whose derived fields depend on the sensor's zone: only their readings need it."""
 _WATER_ITEMS = frozenset({"ph", "dissolved_oxygen", "codmn", "nh3_n", "tp"})
+_ZONES = frozenset(ZONES)
+_BOOL = {True: "true", False: "false"}
+_NOTHING: tuple[dict[str, FieldValue], str] = ({}, "")
 
 
-def derive(reading: Reading, zone: str | None) -> Mapping[str, FieldValue]:
+def derive(reading: Reading, zone: str | None) -> dict[str, FieldValue]:
     """Return the derived fields of one validated reading (empty for other kinds)."""
+    return dict(derive_encoded(reading, zone)[0])
+
+
+def derive_encoded(reading: Reading, zone: str | None) -> tuple[dict[str, FieldValue], str]:
+    """Return the derived fields of one reading and the same fields as line protocol.
+
+    The keys are fixed identifiers and the values integers, booleans, floats and
+    comma-joined pollutant names: nothing to escape, so the text is written
+    directly instead of through the generic, escaping field encoder. The text
+    is empty when nothing is derived. The caller must not change the mapping.
+    """
+    kind = reading.kind
     values = reading.values
     try:
-        if reading.kind == "air":
-            result = aqi(values)
-            fields: dict[str, FieldValue] = {"aqi": result.aqi, "aqi_level": result.level}
-            if result.primary:
-                fields["primary_pollutant"] = ",".join(result.primary)
-            return fields
-        if reading.kind == "water" and _WATER_ITEMS & values.keys():
-            return {"water_class": water_class(values).water_class}
-        if reading.kind == "noise" and zone in ZONES and "laeq" in values:
-            hour = local_hour(reading.ts)
-            return {"noise_limit_db": noise_limit(zone, hour),
-                    "noise_exceeds_limit": exceeds(values["laeq"], zone, hour)}
+        if kind == "air":
+            index, level, primary = realtime_aqi(values)
+            if primary:
+                names = ",".join(primary)
+                return ({"aqi": index, "aqi_level": level, "primary_pollutant": names},
+                        f'aqi={index}i,aqi_level={level}i,primary_pollutant="{names}"')
+            return {"aqi": index, "aqi_level": level}, f"aqi={index}i,aqi_level={level}i"
+        if kind == "water" and not _WATER_ITEMS.isdisjoint(values):
+            found = worst_class(values)
+            return {"water_class": found}, f"water_class={found}i"
+        if kind == "noise" and zone is not None and zone in _ZONES and "laeq" in values:
+            limit = noise_limit(zone, local_hour(reading.ts))
+            exceeds = values["laeq"] > limit  # decode let no NaN through
+            return ({"noise_limit_db": limit, "noise_exceeds_limit": exceeds},
+                    f"noise_limit_db={limit!r},noise_exceeds_limit={_BOOL[exceeds]}")
     except ValueError:
-        return {}
-    return {}
+        return _NOTHING
+    return _NOTHING

@@ -7,25 +7,33 @@ costing more CPU than validating and encoding the reading. This module instead
 hands each QoS 1 message to a synchronous callback with a `Delivery` token and
 writes the PUBACKs of a whole batch at once.
 
-It is the only module that reaches into gmqtt (0.7, 0.8): on one client
-instance it replaces the handler's `_handle_publish_packet` with a parser for
-the common case (QoS 1, MQTT 5, no properties; anything else goes to gmqtt's
-own) and its `_handle_qos_1_publish_packet`, writes
-through the current `MQTTConnection.send_package`, and reads the broker's
-Receive Maximum from the CONNACK (gmqtt's `on_connect` merges our own CONNECT
-properties over the broker's, hiding it). A token of a connection that
+It is the only module that reaches into gmqtt (0.7, 0.8). On one client
+instance it replaces each new connection's packet framing (`MQTTProtocol.
+_read_packet`) with one that hands the common packet (PUBLISH at QoS 1, MQTT 5,
+no properties) straight to the callback and every other packet to gmqtt as
+before; gmqtt's own path spent a Package, a dispatch and a debug log call per
+message. Its `_handle_publish_packet` and `_handle_qos_1_publish_packet` are
+replaced too, for packets that arrive through gmqtt anyway. PUBACKs are
+written through the current `MQTTConnection.send_package`, and the broker's
+Receive Maximum is read from the CONNACK (gmqtt's `on_connect` merges our own
+CONNECT properties over the broker's, hiding it). A token of a connection that
 has since dropped is never acknowledged: its packet id meant something only on
 that connection, and the broker redelivers the message on the new one.
 """
 
 from __future__ import annotations
 
+import logging
 import struct
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
-_PUBACK = struct.Struct("!BBH")  # fixed header 0x40, remaining length 2, packet id
-_PUBACK_TYPE = 0x40
+from gmqtt.mqtt.package import Package
+
+log = logging.getLogger(__name__)
+_PUBACK_HEADER = 0x4002_0000  # PUBACK, remaining length 2; the packet id fills the low 16 bits
+_QOS1_PUBLISH_MASK, _QOS1_PUBLISH = 0xF6, 0x32  # packet type 3 and QoS 1; DUP, RETAIN ignored
 
 
 class Delivery(NamedTuple):
@@ -67,16 +75,76 @@ class BulkAcknowledger:
 
         handler._handle_qos_1_publish_packet = on_qos1
         handler._handle_publish_packet = on_publish
+        set_connection = handler.set_connection
+
+        def on_connection(connection: Any) -> None:
+            """Frame the packets of each new connection with `_framer`."""
+            set_connection(connection)
+            protocol = connection._protocol
+            protocol._read_packet = _framer(handler, connection, protocol._read_packet, accept)
+
+        handler.set_connection = on_connection
 
     def ack(self, tokens: Sequence[object]) -> None:
         """Send PUBACK for every token delivered on the current, open connection."""
         connection = self._client._connection
         if connection is None or connection.is_closing():
             return
-        packets = b"".join([_PUBACK.pack(_PUBACK_TYPE, 2, token.mid) for token in tokens
-                            if isinstance(token, Delivery) and token.connection is connection])
-        if packets:
-            connection.send_package(packets)
+        words = [_PUBACK_HEADER | token.mid for token in tokens
+                 if type(token) is Delivery and token.connection is connection]
+        if words:  # each PUBACK is four bytes: one big-endian 32-bit word
+            connection.send_package(struct.pack(f"!{len(words)}I", *words))
+
+
+def _framer(handler: Any, connection: Any, gmqtt_framer: Callable[[bytes], int],
+            accept: Accept) -> Callable[[bytes], int]:
+    """Return a replacement for gmqtt's `MQTTProtocol._read_packet` on one connection.
+
+    Same contract: split `data` into whole MQTT packets, hand each on, return how
+    many bytes were consumed (-1 for a malformed length). A QoS 1 PUBLISH without
+    properties goes to `accept`; every other packet goes to gmqtt's handler.
+    """
+    put_package = connection.put_package
+    monotonic = time.monotonic
+
+    def read_packets(data: bytes) -> int:
+        if handler.current_connection is not connection:
+            return gmqtt_framer(data)  # a superseded connection: gmqtt drops its packets
+        connection._last_data_in = monotonic()  # keep-alive bookkeeping, once per read
+        size = len(data)
+        at = 0
+        while size - at >= 2:
+            start, length, shift = at + 1, 0, 0
+            while True:  # remaining length: a variable byte integer of 1 to 4 bytes
+                if start >= size:
+                    return at
+                byte = data[start]
+                start += 1
+                length |= (byte & 0x7F) << shift
+                if byte < 0x80:
+                    break
+                shift += 7
+                if shift > 21:
+                    return -1
+            end = start + length
+            if end > size:
+                break
+            cmd = data[at]
+            at = end
+            if cmd & _QOS1_PUBLISH_MASK == _QOS1_PUBLISH and length >= 5:
+                topic_end = start + 2 + ((data[start] << 8) | data[start + 1])
+                if topic_end + 3 <= end and data[topic_end + 2] == 0:  # no properties
+                    try:
+                        accept(data[start + 2:topic_end].decode("utf-8", "replace"),
+                               data[topic_end + 3:end],
+                               Delivery(connection, (data[topic_end] << 8) | data[topic_end + 1]))
+                    except Exception:  # as gmqtt does: one bad message must not stop reading
+                        log.exception("handling a message failed")
+                    continue
+            put_package(Package(cmd, data[start:end]))
+        return at
+
+    return read_packets
 
 
 def broker_receive_maximum(client: Any) -> int:

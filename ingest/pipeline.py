@@ -22,7 +22,7 @@ from typing import Protocol
 
 from ingest.alerts.engine import AlertEngine
 from ingest.decode import Decoder, Rejected
-from ingest.derive import derive
+from ingest.derive import ZONED, derive_encoded
 from ingest.lag import LagHistogram
 from ingest.points import PointEncoder, birth_point
 from ingest.writer import InfluxWriter
@@ -86,6 +86,7 @@ class Pipeline:
         self._engine = engine
         self._on_alerts = on_alerts
         self._encoder = PointEncoder()
+        self._reading_topics = decoder.reading_topics
         self._batch = _Batch()
         self._has_data = asyncio.Event()
         self._full = asyncio.Event()
@@ -100,42 +101,57 @@ class Pipeline:
     def accept(self, topic: str, payload: bytes, token: object) -> None:
         """Take one message; its token is acknowledged once the message is safe."""
         self.stats.received += 1
-        line: str | None
-        stamp = -1
+        if topic not in self._reading_topics and topic.split("/", 2)[1:2] == ["sensors"]:
+            self._accept_birth(topic, payload, token)
+            return
+        now_ms = int(self._clock() * 1000)
+        reading = self._decoder.reading(topic, payload, now_ms)
+        if isinstance(reading, Rejected):
+            self.dead_letter(topic, payload, reading, token)
+            return
+        engine = self._engine
         try:
-            if topic.split("/", 2)[1:2] == ["sensors"]:
-                birth = self._decoder.birth(topic, payload)
-                if birth is None:
-                    self._acknowledger.ack((token,))
-                    return
-                if isinstance(birth, Rejected):
-                    self.dead_letter(topic, payload, birth, token)
-                    return
-                line = birth_point(birth)
-                self.stats.births += 1
-                if self._engine is not None:
-                    self._engine.register(birth, int(self._clock() * 1000))
-            else:
-                now_ms = int(self._clock() * 1000)
-                reading = self._decoder.reading(topic, payload, now_ms)
-                if isinstance(reading, Rejected):
-                    self.dead_letter(topic, payload, reading, token)
-                    return
-                engine = self._engine
-                derived = derive(reading, engine.zone(reading.sensor) if engine else None)
-                line = self._encoder.reading(reading, derived)
-                stamp = reading.ts
-                if engine is not None:
-                    changes = engine.evaluate(reading, now_ms, derived)
-                    if changes:
-                        try:
-                            self._on_alerts(changes)
-                        except Exception:  # an alert problem must not cost the reading
-                            log.exception("publishing %d alert changes failed", len(changes))
+            derived, extra = derive_encoded(reading, engine.zone(reading.sensor) if engine
+                                            is not None and reading.kind in ZONED else None)
+            line = self._encoder.line(reading, extra)
         except LineProtocolError as exc:
             self.dead_letter(topic, payload, Rejected("schema", str(exc)), token)
             return
-        self._add(line, token, topic, payload, stamp)
+        if engine is not None:
+            changes = engine.evaluate(reading, now_ms, derived)
+            if changes:
+                try:
+                    self._on_alerts(changes)
+                except Exception:  # an alert problem must not cost the reading
+                    log.exception("publishing %d alert changes failed", len(changes))
+        batch = self._batch  # _add, inlined: this runs for every reading
+        if not batch.lines:
+            batch.opened = time.monotonic()
+            self._has_data.set()
+        batch.lines.append(line)
+        batch.tokens.append(token)
+        batch.sources.append((topic, payload))
+        batch.stamps.append(reading.ts)
+        if len(batch.lines) >= self._batch_size:
+            self._full.set()
+
+    def _accept_birth(self, topic: str, payload: bytes, token: object) -> None:
+        birth = self._decoder.birth(topic, payload)
+        if birth is None:
+            self._acknowledger.ack((token,))
+            return
+        if isinstance(birth, Rejected):
+            self.dead_letter(topic, payload, birth, token)
+            return
+        try:
+            line = birth_point(birth)
+        except LineProtocolError as exc:
+            self.dead_letter(topic, payload, Rejected("schema", str(exc)), token)
+            return
+        self.stats.births += 1
+        if self._engine is not None:
+            self._engine.register(birth, int(self._clock() * 1000))
+        self._add(line, token, topic, payload, -1)
 
     def add_point(self, line: str) -> None:
         """Write a point of the ingester's own (an alert change) with the next batch."""
@@ -203,6 +219,14 @@ class Pipeline:
             refused = await self._writer.write(batch.lines)
         finally:
             self._writing = 0
+        self.stats.batches += 1
+        if not refused:  # the common case: everything written, in one pass each
+            tokens = [token for token in batch.tokens if token is not None]
+            self.stats.written += len(tokens)
+            self.stats.lag.add(int(self._clock() * 1000),
+                               [stamp for stamp in batch.stamps if stamp >= 0])
+            self._acknowledger.ack(tokens)
+            return
         refused_at = set()
         for index, message in refused:
             topic, payload = batch.sources[index]
@@ -214,7 +238,6 @@ class Pipeline:
             refused_at.add(index)
         self.stats.written += sum(1 for index, token in enumerate(batch.tokens)
                                   if token is not None and index not in refused_at)
-        self.stats.batches += 1
         self.stats.lag.add(int(self._clock() * 1000), [
             stamp for index, stamp in enumerate(batch.stamps)
             if stamp >= 0 and index not in refused_at])

@@ -20,6 +20,7 @@ SENSORS_MEASUREMENT = "sensors"
 _json = msgspec.json.Encoder().encode
 _BIRTH_FIELDS = frozenset({"lat", "lon", "site", "zone", "interval_s"})
 _MAX_CACHED_SERIES = 1_000_000
+_FIELDS = bytes.maketrans(b":", b"=")
 
 
 class PointEncoder:
@@ -30,6 +31,10 @@ class PointEncoder:
 
     def reading(self, reading: Reading, derived: Mapping[str, FieldValue] | None = None) -> str:
         """Return the line-protocol point of one validated reading and its derived fields."""
+        return self.line(reading, encode_fields(derived) if derived else "")
+
+    def line(self, reading: Reading, extra: str = "") -> str:
+        """Return the point of one validated reading with `extra`, fields already encoded."""
         ident = (reading.kind, reading.sensor, reading.district)
         key = self._keys.get(ident)
         if key is None:
@@ -40,10 +45,11 @@ class PointEncoder:
             key = f"{reading.kind},district={reading.district},sensor={reading.sensor}"
             self._keys[ident] = key
         # {"pm25":38.2,"o3":92.0} -> pm25=38.2,o3=92.0: msgspec writes each float as its
-        # shortest repr (which line protocol reads back exactly) twice as fast as Python.
-        fields = _json(reading.values)[1:-1].replace(b'"', b"").replace(b":", b"=").decode()
-        if derived:
-            fields = f"{fields},{encode_fields(derived)}"
+        # shortest repr (which line protocol reads back exactly) twice as fast as Python;
+        # one translate turns ':' into '=' and drops the quotes.
+        fields = _json(reading.values)[1:-1].translate(_FIELDS, b'"').decode()
+        if extra:
+            return f"{key} {fields},{extra},seq={reading.seq}i {reading.ts}"
         return f"{key} {fields},seq={reading.seq}i {reading.ts}"
 
 

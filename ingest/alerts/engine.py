@@ -16,17 +16,31 @@ Every change comes back as an `Alert` for the caller to publish and store.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
-from ingest.alerts.conditions import CHECKS, Context, Memory
+from ingest.alerts.conditions import CHECKS, Check, Context, Derived, Memory
 from ingest.alerts.rules import DistrictStaleRule, Rule, StaleRule
+from ingest.alerts.silence import SilenceWatch
 from urbanpulse.catalog import KINDS
 from urbanpulse.lineprotocol import FieldValue
 from urbanpulse.messages import Alert, AlertState, Reading, SensorBirth
 
 ACTIVE = frozenset({"pending", "firing", "acknowledged"})
 _NO_CONTEXT = Context()
+_NO_FIELDS: Derived = {}
+_RuleCheck = Callable[[Any, Reading, bool, Memory, Context, Derived], Check]
+
+
+_SILENT = "no reading for {:.0f} s (interval {:g} s)"
+_DISTRICT_SILENT = "{} of {} {} sensors in {} silent"
+
+
+def _reporting_again() -> str:
+    return "reporting again"
 
 
 def fingerprint(rule: str, sensor: str) -> str:
@@ -41,13 +55,14 @@ class _Sensor:
     interval_s: float
     seen_ms: int
     context: Context = _NO_CONTEXT
+    order: int = 0  # when the engine first heard of it: sweeps report in this order
 
 
 class AlertEngine:
     """Evaluates rules on readings and on a timer, and keeps the active alerts."""
 
     def __init__(self, rules: Sequence[Rule]) -> None:
-        self._per_reading: dict[str, list[Rule]] = {}
+        self._per_reading: dict[str, list[tuple[Rule, _RuleCheck]]] = {}
         self._stale: dict[str, list[StaleRule]] = {}
         self._district_stale: list[DistrictStaleRule] = []
         for rule in rules:
@@ -56,13 +71,22 @@ class AlertEngine:
             elif isinstance(rule, DistrictStaleRule):
                 self._district_stale.append(rule)
             else:
-                self._per_reading.setdefault(rule.kind, []).append(rule)
+                self._per_reading.setdefault(rule.kind, []).append((rule, CHECKS[rule.type]))
         self._rules = {rule.name: rule for rule in rules}
         self._active: dict[tuple[str, str], Alert] = {}
         self._memory: Memory = {}
         self._resolved_at: dict[tuple[str, str], int] = {}
         self.suppressed = 0
         self._sensors: dict[str, _Sensor] = {}
+        self._watches: dict[tuple[str, float], SilenceWatch] = {}
+        for rule in rules:
+            if isinstance(rule, StaleRule | DistrictStaleRule):
+                self._watches.setdefault((rule.kind, rule.factor),
+                                         SilenceWatch(rule.kind, rule.factor))
+        self._kind_watches: dict[str, list[SilenceWatch]] = {}
+        for watch in self._watches.values():
+            self._kind_watches.setdefault(watch.kind, []).append(watch)
+        self._district_sizes: dict[str, dict[str, int]] = {}  # kind → district → sensors
 
     @property
     def active(self) -> list[Alert]:
@@ -71,10 +95,31 @@ class AlertEngine:
 
     def register(self, birth: SensorBirth, now_ms: int) -> None:
         """Learn a sensor's declared interval (staleness counts from its birth)."""
-        sensor = self._sensors.get(birth.sensor)
-        seen = sensor.seen_ms if sensor else now_ms
-        self._sensors[birth.sensor] = _Sensor(birth.kind, birth.district, birth.interval_s, seen,
-                                              Context(birth.zone, dict(birth.attributes)))
+        known = self._sensors.get(birth.sensor)
+        sensor = _Sensor(birth.kind, birth.district, birth.interval_s,
+                         known.seen_ms if known else now_ms,
+                         Context(birth.zone, dict(birth.attributes)))
+        self._add_sensor(birth.sensor, sensor, known)
+
+    def _add_sensor(self, name: str, sensor: _Sensor, known: _Sensor | None) -> None:
+        """Store a new or re-registered sensor and start watching it for silence."""
+        if known is None:
+            sensor.order = len(self._sensors)
+        else:
+            sensor.order = known.order
+            self._resize(known.kind, known.district, -1)
+        self._resize(sensor.kind, sensor.district, +1)
+        self._sensors[name] = sensor
+        for watch in self._kind_watches.get(sensor.kind, ()):
+            watch.watch(name, sensor)
+
+    def _resize(self, kind: str, district: str, change: int) -> None:
+        sizes = self._district_sizes.setdefault(kind, {})
+        size = sizes.get(district, 0) + change
+        if size:
+            sizes[district] = size
+        else:
+            del sizes[district]
 
     def zone(self, sensor: str) -> str | None:
         """Return the zone a sensor's birth declared, or None before its birth is seen."""
@@ -92,62 +137,77 @@ class AlertEngine:
 
         `derived` are the reading's national-standard fields (`ingest.derive`).
         """
-        sensor = self._sensors.get(reading.sensor)
+        name = reading.sensor
+        sensor = self._sensors.get(name)
         if sensor is None:
             sensor = _Sensor(reading.kind, reading.district, KINDS[reading.kind].interval_s,
                              now_ms)
-            self._sensors[reading.sensor] = sensor
+            self._add_sensor(name, sensor, None)
         else:
             sensor.seen_ms = now_ms
-        context = sensor.context
-        if derived:
-            context = Context(context.zone, context.attributes, derived)
-        changes = []
-        for stale_rule in self._stale.get(reading.kind, ()):
-            change = self._settle(stale_rule, reading.sensor, reading.kind, reading.district,
-                                  False, None, "reporting again", reading.ts)
+        active = self._active
+        changes: list[Alert] = []
+        if active:  # a reading ends the staleness of its sensor, if any
+            for stale_rule in self._stale.get(reading.kind, ()):
+                if (stale_rule.name, name) in active:
+                    change = self._settle(stale_rule, name, reading.kind, reading.district,
+                                          False, None, _reporting_again, reading.ts)
+                    if change is not None:
+                        changes.append(change)
+        rules = self._per_reading.get(reading.kind)
+        if rules is None:
+            return changes
+        memory, context, fields = self._memory, sensor.context, derived or _NO_FIELDS
+        for rule, check in rules:
+            current = active.get((rule.name, name))
+            verdict = check(rule, reading, current is not None, memory, context, fields)
+            if verdict is None:
+                continue
+            # Most readings change nothing: decide that here, before building a message.
+            if current is None:
+                if not verdict[0]:
+                    continue
+            elif verdict[0] and current.state != "pending":
+                continue
+            change = self._settle(rule, name, reading.kind, reading.district, *verdict,
+                                  reading.ts)
             if change is not None:
                 changes.append(change)
-        for rule in self._per_reading.get(reading.kind, ()):
-            key = (rule.name, reading.sensor)
-            check = CHECKS[rule.type](rule, reading, key in self._active, self._memory, context)
-            if check is not None:
-                change = self._settle(rule, reading.sensor, reading.kind, reading.district,
-                                      check[0], check[1], check[2], reading.ts)
-                if change is not None:
-                    changes.append(change)
         return changes
 
     def sweep(self, now_ms: int) -> list[Alert]:
         """Judge staleness of every sensor and district at `now_ms`."""
+        silent = {key: watch.update(now_ms, self._sensors)
+                  for key, watch in self._watches.items()}
+        sensors = self._sensors
+        names = {name for kind, rules in self._stale.items() for rule in rules
+                 for name in silent[kind, rule.factor]}
         changes: list[Alert] = []
-        for name, sensor in self._sensors.items():
-            for rule in self._stale.get(sensor.kind, ()):
-                silent_s = (now_ms - sensor.seen_ms) / 1000
-                if silent_s > rule.factor * sensor.interval_s:
+        for name in sorted(names, key=lambda name: sensors[name].order):
+            sensor = sensors[name]
+            for rule in self._stale[sensor.kind]:
+                if name in silent[sensor.kind, rule.factor]:
+                    silent_s = (now_ms - sensor.seen_ms) / 1000
                     change = self._settle(rule, name, sensor.kind, sensor.district, True,
-                                          silent_s, f"no reading for {silent_s:.0f} s "
-                                          f"(interval {sensor.interval_s:g} s)", now_ms)
+                                          silent_s, partial(_SILENT.format, silent_s,
+                                                            sensor.interval_s), now_ms)
                     if change is not None:
                         changes.append(change)
         for district_rule in self._district_stale:
-            changes.extend(self._sweep_district(district_rule, now_ms))
+            changes.extend(self._sweep_district(
+                district_rule, silent[district_rule.kind, district_rule.factor], now_ms))
         return changes
 
-    def _sweep_district(self, rule: DistrictStaleRule, now_ms: int) -> Iterable[Alert]:
-        counts: dict[str, list[int]] = {}
-        for sensor in self._sensors.values():
-            if sensor.kind == rule.kind:
-                silent = now_ms - sensor.seen_ms > rule.factor * sensor.interval_s * 1000
-                tally = counts.setdefault(sensor.district, [0, 0])
-                tally[0] += 1
-                tally[1] += int(silent)
-        for district, (total, stale) in counts.items():
+    def _sweep_district(self, rule: DistrictStaleRule, silent: Iterable[str],
+                        now_ms: int) -> Iterable[Alert]:
+        stale_in = Counter(self._sensors[name].district for name in silent)
+        for district, total in self._district_sizes.get(rule.kind, {}).items():
+            stale = stale_in[district]
             share = stale / total
             active = total >= rule.min_sensors and share >= rule.share
             change = self._settle(rule, f"district-{district}", rule.kind, district, active,
-                                  round(share, 3), f"{stale} of {total} {rule.kind} sensors "
-                                  f"in {district} silent", now_ms)
+                                  round(share, 3), partial(_DISTRICT_SILENT.format, stale, total,
+                                                           rule.kind, district), now_ms)
             if change is not None:
                 yield change
 
@@ -161,7 +221,8 @@ class AlertEngine:
         return None
 
     def _settle(self, rule: Rule, sensor: str, kind: str, district: str, active: bool,
-                value: float | None, message: str, at_ms: int) -> Alert | None:
+                value: float | None, describe: Callable[[], str], at_ms: int
+                ) -> Alert | None:
         key = (rule.name, sensor)
         current = self._active.get(key)
         if current is None:
@@ -174,17 +235,17 @@ class AlertEngine:
             state: AlertState = "firing" if rule.for_s <= 0 else "pending"
             alert = Alert(v=1, alert_id=fingerprint(rule.name, sensor), rule=rule.name,
                           sensor=sensor, kind=kind, district=district, state=state,
-                          severity=rule.severity, ts=at_ms, since=at_ms, message=message,
-                          value=value)
+                          severity=rule.severity, ts=at_ms, since=at_ms,
+                          value=value, message=describe())
             self._active[key] = alert
             return alert
         if not active:
             del self._active[key]
             self._resolved_at[key] = at_ms
             return _with(current, state="resolved", ts=max(at_ms, current.ts), value=value,
-                         message=message)
+                         message=describe())
         if current.state == "pending" and at_ms - current.since >= rule.for_s * 1000:
-            fired = _with(current, state="firing", ts=at_ms, value=value, message=message)
+            fired = _with(current, state="firing", ts=at_ms, value=value, message=describe())
             self._active[key] = fired
             return fired
         return None

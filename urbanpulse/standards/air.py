@@ -38,7 +38,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Context, Decimal
 from types import MappingProxyType
-from typing import Literal
+from typing import Literal, NoReturn
 
 Averaging = Literal["1h", "8h", "24h"]
 
@@ -126,6 +126,20 @@ def _table(pollutant: str, averaging: str) -> tuple[str, str]:
     return key
 
 
+def _tables(pollutant: str, averaging: str) -> tuple[tuple[int, ...], tuple[int, ...] | None]:
+    key = _table(pollutant, averaging)
+    fallback = _FALLBACK.get(key)
+    return BREAKPOINTS[key], BREAKPOINTS[fallback] if fallback else None
+
+
+_TABLES = {(p, a): _tables(p, a) for p in POLLUTANTS for a in ("1h", "8h", "24h")
+           if (p, a) in BREAKPOINTS or (p in _REALTIME_PM and a == "1h")}
+"""(pollutant, averaging) → its breakpoints and the table used above them, resolved once."""
+
+_REALTIME = tuple((p, *_TABLES[p, "1h"]) for p in POLLUTANTS)
+_LEVEL_TOPS = tuple(c.high for c in AQI_CATEGORIES if c.high is not None)
+
+
 def iaqi(pollutant: str, concentration: float, *, averaging: Averaging = "1h") -> int:
     """Return the HJ 633 IAQI of one concentration, rounded up to an integer.
 
@@ -139,13 +153,18 @@ def iaqi(pollutant: str, concentration: float, *, averaging: Averaging = "1h") -
         ValueError: unknown pollutant, averaging the standard lacks for it, or a
             negative or non-finite concentration.
     """
-    key = _table(pollutant, averaging)
+    points, fallback = _TABLES.get((pollutant, averaging)) or _tables(pollutant, averaging)
     if not math.isfinite(concentration) or concentration < 0:
         raise ValueError(f"Concentration of {pollutant!r} must be finite and >= 0, "
                          f"not {concentration!r}.")
-    points = BREAKPOINTS[key]
-    if concentration > points[-1] and key in _FALLBACK:
-        points = BREAKPOINTS[_FALLBACK[key]]
+    return _iaqi(points, fallback, concentration)
+
+
+def _iaqi(points: tuple[int, ...], fallback: tuple[int, ...] | None,
+          concentration: float) -> int:
+    """Return the IAQI of a finite concentration >= 0 on `points` (`fallback` above them)."""
+    if fallback is not None and concentration > points[-1]:
+        points = fallback
     if concentration >= points[-1]:
         return IAQI_STEPS[len(points) - 1] if concentration == points[-1] else IAQI_MAX
     hi = max(bisect_left(points, concentration), 1)
@@ -185,6 +204,34 @@ def aqi_from_iaqis(iaqis: Mapping[str, int]) -> AqiResult:
                      exceeding=exceeding, iaqi=MappingProxyType(dict(iaqis)))
 
 
+def realtime_aqi(values: Mapping[str, float]) -> tuple[int, int, tuple[str, ...]]:
+    """Return (AQI, level, primary pollutants) of one air reading: `aqi(values)` in brief.
+
+    The ingester's per-reading path: the same IAQIs as `aqi`, without the
+    category names, exceeding pollutants and the per-pollutant mapping.
+
+    Raises:
+        ValueError: as `aqi` does.
+    """
+    indexes: dict[str, int] = {}
+    for pollutant, points, fallback in _REALTIME:
+        concentration = values.get(pollutant)
+        if concentration is not None:
+            if not 0 <= concentration < math.inf:  # NaN fails this too
+                iaqi(pollutant, concentration)  # raises, naming the value
+            indexes[pollutant] = _iaqi(points, fallback, concentration)
+    if not indexes:
+        return _no_pollutant(values)
+    value = max(indexes.values())
+    primary = tuple(p for p, i in indexes.items() if i == value) if value > 50 else ()
+    return value, bisect_left(_LEVEL_TOPS, value) + 1, primary
+
+
+def _no_pollutant(values: Mapping[str, float]) -> NoReturn:
+    raise ValueError(f"No HJ 633 pollutant among {sorted(values)}; "
+                     f"expected some of {', '.join(POLLUTANTS)}.")
+
+
 def aqi(values: Mapping[str, float]) -> AqiResult:
     """Return the real-time AQI of one air reading's values.
 
@@ -197,6 +244,5 @@ def aqi(values: Mapping[str, float]) -> AqiResult:
     """
     present = [p for p in POLLUTANTS if p in values]
     if not present:
-        raise ValueError(f"No HJ 633 pollutant among {sorted(values)}; "
-                         f"expected some of {', '.join(POLLUTANTS)}.")
+        _no_pollutant(values)
     return aqi_from_iaqis({p: iaqi(p, values[p]) for p in present})

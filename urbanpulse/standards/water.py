@@ -24,10 +24,11 @@ Rules this module applies:
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Literal
+from typing import Literal, NoReturn
 
 WaterBody = Literal["river", "lake"]
 
@@ -37,6 +38,7 @@ CLASS_LABELS = MappingProxyType({1: "I", 2: "II", 3: "III", 4: "IV", 5: "V", 6: 
 PH_RANGE = (6.0, 9.0)
 DO_MINIMUM = (7.5, 6.0, 5.0, 3.0, 2.0)
 """Dissolved oxygen, mg/L, at least this for classes I..V."""
+_DO_NEGATED = tuple(-low for low in DO_MINIMUM)
 
 MAXIMUM: Mapping[str, tuple[float, ...]] = MappingProxyType({
     "codmn": (2.0, 4.0, 6.0, 10.0, 15.0),
@@ -82,7 +84,8 @@ def parameter_class(name: str, value: float, *, water_body: WaterBody = "river")
     if name == "ph":
         return 1 if PH_RANGE[0] <= value <= PH_RANGE[1] else WORSE_THAN_V
     if name == "dissolved_oxygen":
-        return next((k for k, low in enumerate(DO_MINIMUM, 1) if value >= low), WORSE_THAN_V)
+        # The first class whose minimum the value meets; bisect on negated minimums.
+        return bisect_left(_DO_NEGATED, -value) + 1
     if name == "tp":
         limits = TP_MAXIMUM[water_body]
     elif name in MAXIMUM:
@@ -90,7 +93,27 @@ def parameter_class(name: str, value: float, *, water_body: WaterBody = "river")
     else:
         raise ValueError(f"GB 3838 parameter {name!r} is not evaluated; "
                          f"known are {', '.join(PARAMETERS)}.")
-    return next((k for k, high in enumerate(limits, 1) if value <= high), WORSE_THAN_V)
+    return bisect_left(limits, value) + 1  # the first class whose limit the value meets
+
+
+def worst_class(values: Mapping[str, float], *, water_body: WaterBody = "river") -> int:
+    """Return the class `water_class(values)` gives, without its details.
+
+    The ingester's per-reading path. Raises ValueError as `water_class` does.
+    """
+    worst = 0
+    for name in PARAMETERS:
+        value = values.get(name)
+        if value is not None:
+            worst = max(worst, parameter_class(name, value, water_body=water_body))
+    if not worst:
+        _no_parameter(values)
+    return worst
+
+
+def _no_parameter(values: Mapping[str, float]) -> NoReturn:
+    raise ValueError(f"No GB 3838 parameter among {sorted(values)}; "
+                     f"expected some of {', '.join(PARAMETERS)}.")
 
 
 def water_class(values: Mapping[str, float], *,
@@ -104,8 +127,7 @@ def water_class(values: Mapping[str, float], *,
     """
     present = [p for p in PARAMETERS if p in values]
     if not present:
-        raise ValueError(f"No GB 3838 parameter among {sorted(values)}; "
-                         f"expected some of {', '.join(PARAMETERS)}.")
+        _no_parameter(values)
     classes = {p: parameter_class(p, values[p], water_body=water_body) for p in present}
     worst = max(classes.values())
     return WaterClassResult(water_class=worst,
