@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from api.current import DAY_MS, time_from
 from api.influx import InfluxQuery, Series, quote_identifier
 from api.models import Alert, AlertPage
 from api.store import tag_equals, where
@@ -20,6 +21,14 @@ from api.store import tag_equals, where
 ALERTS = "alerts"
 ACTIVE_STATES = frozenset({"pending", "firing", "acknowledged"})
 """States of an alert whose condition has not resolved (the ingester's active alerts)."""
+ACTIVE_LOOKBACK_MS = 31 * DAY_MS
+"""How far back from its time a summary looks for the newest state of each alert.
+
+The ingester writes an alert only when its state changes, never again while it
+stays active, so an alert active for longer without a change drops out of the
+summary's counts (its retained topic, the stream and `/v1/alerts/{id}` still show
+it). 31 days outlasts the compose bucket's retention (30 days), which drops older
+changes anyway; on a database that keeps everything, the scan stays bounded."""
 
 
 def _time_range(start_ms: int | None, end_ms: int | None) -> tuple[str, str]:
@@ -77,8 +86,10 @@ class AlertStore:
         return _alerts(series)
 
     async def active(self, *, district: str | None, end_ms: int) -> list[Alert]:
-        """Return the alerts whose newest state at or before `end_ms` is an active one."""
-        condition = where(f"time <= {end_ms}ms", tag_equals("district", district))
+        """Return the alerts whose newest state at or before `end_ms` is an active one,
+        among those that changed in the `ACTIVE_LOOKBACK_MS` before it."""
+        condition = where(time_from(end_ms - ACTIVE_LOOKBACK_MS), f"time <= {end_ms}ms",
+                          tag_equals("district", district))
         series = await self._influx.query(
             f"SELECT * FROM {quote_identifier(ALERTS)}{condition} "
             f"GROUP BY {quote_identifier('alert_id')} ORDER BY time DESC LIMIT 1")

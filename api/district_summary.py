@@ -28,9 +28,13 @@ def _of_kind(births: list[Sensor], kind: str) -> list[Sensor]:
 
 async def summarise_district(influx: InfluxQuery, district: str, *, at_ms: int
                              ) -> DistrictSummary | None:
-    """Return the summary of `district` at `at_ms`, or None when it has no sensors."""
-    births = await SensorStore(influx).births(district=district)
-    if not births:
+    """Return the summary of `district` at `at_ms`, or None when no sensor was ever born in it.
+
+    The sensors are those born at or before `at_ms`, each as its newest birth then.
+    """
+    store = SensorStore(influx)
+    births = await store.births(district=district, until_ms=at_ms)
+    if not births and not await store.has_district(district):
         return None
     parking = _of_kind(births, "parking")
     # Lots and bays apart: a bay's day-long heartbeat would stretch the lots' query window.

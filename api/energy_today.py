@@ -25,6 +25,7 @@ from statistics import fmean
 from api.current import DAY_MS, local_day_start, time_from
 from api.influx import InfluxQuery, quote_identifier
 from api.models import Sensor
+from api.rounding import derived
 from api.store import tag_equals, where
 from api.view_models import EnergySummary
 
@@ -90,7 +91,11 @@ def _draw(at_cut: dict[int, float], at_midnight: dict[int, float], days_back: in
 
 async def building_draws(influx: InfluxQuery, district: str | None, *, at_ms: int
                          ) -> list[BuildingDraw]:
-    """Return today's draw and the baseline of every building with a reading today."""
+    """Return today's draw and the baseline of every building that has one today.
+
+    A building has one when it has a register reading from local midnight to `at_ms`,
+    one in the previous local day, and the difference is not negative.
+    """
     # Windows ending at each local midnight hold the register at the start of that day.
     at_midnight, *days = await asyncio.gather(
         _last_per_day(influx, district, local_day_start(at_ms)),
@@ -121,8 +126,9 @@ def summarise_energy(buildings: Sequence[Sensor], draws: Sequence[BuildingDraw]
     baseline = sum(draw.baseline_kwh or 0.0 for draw in compared)
     compared_today = sum(draw.today_kwh or 0.0 for draw in compared)
     return EnergySummary(
-        buildings=len(mine), today_kwh=round(sum(draw.today_kwh or 0.0 for draw in mine), 2),
-        baseline_kwh=round(baseline, 2) if compared else None,
+        buildings=len(mine),
+        today_kwh=derived(sum(draw.today_kwh or 0.0 for draw in mine)) if mine else None,
+        baseline_kwh=derived(baseline) if compared else None,
         compared_buildings=len(compared),
-        change_pct=round(100 * (compared_today - baseline) / baseline, 1)
+        change_pct=derived(100 * (compared_today - baseline) / baseline)
         if compared and baseline > 0 else None)

@@ -1,29 +1,19 @@
 """`BodyLimit`: a pure ASGI middleware that refuses request bodies over a byte limit with 413.
 
-A declared `Content-Length` over the limit is refused before the app runs. A
-body without one (chunked transfer) is counted as it arrives, and the app is
-stopped the moment the count passes the limit, so no request can make the api
-hold more than the limit in memory. The answer is JSON like every other error:
-`{"detail": "<sentence>"}`.
+A declared `Content-Length` over the limit is refused before the app runs.
+Otherwise the middleware reads the whole body itself before calling the app,
+counting it as it arrives and stopping at the limit, then hands the app the
+body it read. So the bound holds for every request, whether or not its route
+reads the body (a chunked body sent with a `GET` is refused too), and no request
+makes the api hold more than the limit. The answer is JSON like every other
+error: `{"detail": "<sentence>"}`.
 """
 
 from __future__ import annotations
 
 import json
 
-from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-
-class BodyTooLargeError(HTTPException):
-    """Raised inside the app's `receive` when the body grew past the limit.
-
-    An `HTTPException`, so that FastAPI, which turns other errors met while
-    reading a body into 400, passes it on and answers 413 with its sentence.
-    """
-
-    def __init__(self, max_bytes: int) -> None:
-        super().__init__(status_code=413, detail=too_large(max_bytes))
 
 
 def too_large(max_bytes: int) -> str:
@@ -39,7 +29,7 @@ class BodyLimit:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Pass the request on with a counting `receive`, or answer 413."""
+        """Read and count the body, then pass the request on with it, or answer 413."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -47,37 +37,28 @@ class BodyLimit:
         if declared is not None and declared > self.max_bytes:
             await self._refuse(send)
             return
+        chunks: list[bytes] = []
         received = 0
-        started = False
-
-        async def counting_receive() -> Message:
-            nonlocal received
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise BodyTooLargeError(self.max_bytes)
-            return message
-
-        async def watching_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, counting_receive, watching_send)
-        except BodyTooLargeError:
-            if started:  # the app answered before reading the whole body: nothing to add
-                return
-            await self._refuse(send)
-        except ExceptionGroup as group:
-            # An app that reads the body in a task group wraps the error in a group.
-            matched, rest = group.split(BodyTooLargeError)
-            if matched is None or rest is not None:
-                raise
-            if not started:
+            if message["type"] != "http.request":
+                return  # the client left before its body ended: nobody to answer
+            chunks.append(message.get("body", b""))
+            received += len(chunks[-1])
+            if received > self.max_bytes:
                 await self._refuse(send)
+                return
+            if not message.get("more_body", False):
+                break
+        held: list[Message] = [{"type": "http.request", "body": b"".join(chunks),
+                                "more_body": False}]
+
+        async def replay() -> Message:
+            # The body once, then whatever the client sends next (the disconnect
+            # that streaming responses wait for).
+            return held.pop() if held else await receive()
+
+        await self.app(scope, replay, send)
 
     async def _refuse(self, send: Send) -> None:
         body = json.dumps({"detail": too_large(self.max_bytes)}).encode()

@@ -15,6 +15,7 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from types import FrameType
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI, Request
@@ -30,6 +31,7 @@ from api.errors import (
 )
 from api.influx import InfluxQuery, InfluxTransport, open_influx
 from api.limits import BodyLimit
+from api.models import json_error
 from api.routes import alerts, districts, export, health, parking, sensors
 from urbanpulse import __version__
 from urbanpulse.settings import ApiSettings
@@ -41,6 +43,11 @@ _STATUS: tuple[tuple[type[ApiError], int], ...] = (
     (InfluxUnavailableError, 503), (InfluxQueryError, 502),
     (BrokerUnavailableError, 503), (AckTimeoutError, 504),
 )
+BODY_TOO_LARGE: dict[int | str, dict[str, Any]] = {
+    413: json_error("The request body is over URBANPULSE_API_MAX_BODY_BYTES bytes "
+                    "(checked on every request, whether or not the route reads a body)"),
+}
+"""The 413 of `BodyLimit`, documented on every operation since it guards them all."""
 SHUTDOWN_GRACE_S = 3
 """Longest uvicorn waits for open requests (alert streams never end) when stopping."""
 
@@ -50,8 +57,8 @@ read from InfluxDB; district summaries, parking guidance and the open-data
 export of hourly aggregates; alerts (list, history, acknowledgement, live stream
 as server-sent events); and the health of the broker and the database.
 Every 422 names the offending parameter in `detail[].loc`. Request bodies are
-limited in size (413). Acknowledging an alert, the one state-changing call,
-needs the server's key in the `X-API-Key` header.
+limited in size on every operation (413). Acknowledging an alert, the one
+state-changing call, needs the server's key in the `X-API-Key` header.
 """
 
 
@@ -90,9 +97,9 @@ def create_app(settings: ApiSettings, *,
     if influx_transport is not None:
         app.state.influx = InfluxQuery(influx_transport, settings.influx_db)
     app.add_exception_handler(ApiError, _server_error)
-    app.include_router(health.router)
+    app.include_router(health.router, responses=BODY_TOO_LARGE)
     for module in (sensors, districts, parking, export, alerts):
-        app.include_router(module.router, prefix="/v1")
+        app.include_router(module.router, prefix="/v1", responses=BODY_TOO_LARGE)
     app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
     if settings.api_cors_origins:
         # Added last, so it runs first: preflights and refusals (413) carry its headers too.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,6 +17,16 @@ class ErrorDetail(_Model):
     """An error with one sentence that says what went wrong."""
 
     detail: str = Field(description="What went wrong, as a sentence")
+
+
+def json_error(description: str) -> dict[str, Any]:
+    """Return an OpenAPI response of an `ErrorDetail` in JSON.
+
+    Stated in full because FastAPI would give a `model=` response the media type of
+    the route's own (CSV, event stream), while every error is JSON.
+    """
+    return {"description": description, "content": {"application/json": {
+        "schema": {"$ref": "#/components/schemas/ErrorDetail"}}}}
 
 
 class Check(_Model):

@@ -15,24 +15,14 @@ import io
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from api.current import HOUR_MS
 from api.influx import InfluxQuery, quote_identifier
+from api.rounding import derived
 from api.store import tag_equals, where
 from api.view_models import ExportMetadata, ExportRow, MetricStats
 from urbanpulse.catalog import SensorKind
 
 STATS = ("mean", "min", "max")
 _AGGREGATE = {"mean": "MEAN", "min": "MIN", "max": "MAX"}
-
-
-def hour_floor(ms: int) -> int:
-    """Return the start of the hour holding `ms`."""
-    return ms // HOUR_MS * HOUR_MS
-
-
-def hour_ceil(ms: int) -> int:
-    """Return `ms` when it starts an hour, else the start of the next hour."""
-    return -(-ms // HOUR_MS) * HOUR_MS
 
 
 def iso(ms: int) -> str:
@@ -64,8 +54,9 @@ async def hourly_rows(influx: InfluxQuery, kind: SensorKind, *, district: str | 
     rows = []
     for one in series:
         for row in one.rows():
-            values = {metric: MetricStats(**{stat: float(row[f"{metric}_{stat}"])
-                                             for stat in STATS})
+            values = {metric: MetricStats(mean=derived(float(row[f"{metric}_mean"])),
+                                          min=float(row[f"{metric}_min"]),
+                                          max=float(row[f"{metric}_max"]))
                       for metric in kind.metrics if row.get(f"{metric}_mean") is not None}
             rows.append(ExportRow(hour_start=row["time"], sensor=one.tags.get("sensor", ""),
                                   district=one.tags.get("district", ""),

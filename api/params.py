@@ -169,25 +169,34 @@ def to_ms(moment: datetime) -> int:
     return (moment - EPOCH) // timedelta(milliseconds=1)
 
 
+def _iso(ms: int) -> str:
+    return (EPOCH + timedelta(milliseconds=ms)).isoformat().replace("+00:00", "Z")
+
+
 def resolve_range(start: datetime | None, end: datetime | None, *, now: datetime,
-                  max_range_s: int, span: timedelta = DEFAULT_SPAN) -> tuple[int, int]:
-    """Fill in the default range (`span` before `end`) and check it; return epoch ms.
+                  max_range_s: int, span: timedelta = DEFAULT_SPAN,
+                  align_ms: int = 1) -> tuple[int, int]:
+    """Fill in the default range (`span` before `end`), widen it to whole `align_ms`
+    steps, and check the range that will be queried; return epoch ms.
 
     Raises:
-        RequestValidationError: `end` is not after `start`, or the range is wider
-            than `max_range_s` (named as `start`, the bound to move).
+        RequestValidationError: `end` is not after `start`, or the widened range is
+            wider than `max_range_s` (named as `start`, the bound to move).
     """
     end = end or now
     start = start or max(end - span, EPOCH)
     if end <= start:
         raise invalid("end", f"end ({end.isoformat()}) must be after start "
                              f"({start.isoformat()})", end.isoformat())
-    span = end - start
-    if span > timedelta(seconds=max_range_s):
-        seconds = f"{span.total_seconds():.3f}".rstrip("0").rstrip(".")
-        raise invalid("start", f"the range from start to end is {seconds} s, "
+    start_ms = to_ms(start) // align_ms * align_ms
+    end_ms = -(-to_ms(end) // align_ms) * align_ms
+    if end_ms - start_ms > max_range_s * 1000:
+        seconds = f"{(end_ms - start_ms) / 1000:.3f}".rstrip("0").rstrip(".")
+        widened = "" if align_ms == 1 else (
+            f", widened to {_iso(start_ms)}..{_iso(end_ms)},")
+        raise invalid("start", f"the range from start to end{widened} is {seconds} s, "
                                f"more than the allowed {max_range_s} s", start.isoformat())
-    return to_ms(start), to_ms(end)
+    return start_ms, end_ms
 
 
 _NEAR = r"^-?\d{1,3}(\.\d{1,10})?,-?\d{1,3}(\.\d{1,10})?$"

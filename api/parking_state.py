@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 from api.current import Current
 from api.models import Sensor
+from api.rounding import derived
 from api.view_models import Lot, LotCounts, LotStatus, ParkingSummary
 
 PARKING_FIELDS = ("total_spot_number", "available_spot_number", "occupied")
@@ -62,10 +63,10 @@ def to_lot(current: Current, near: tuple[float, float] | None) -> Lot:
     free = min(max(int(current.number("available_spot_number") or 0), 0), total)
     return Lot(sensor=sensor.sensor, district=sensor.district, site=sensor.site,
                lat=sensor.lat, lon=sensor.lon, total_spaces=total, free_spaces=free,
-               occupancy=1 - free / total if total else 1.0, status=lot_status(free, total),
-               ts=current.ts,
+               occupancy=derived(1 - free / total) if total else 1.0,
+               status=lot_status(free, total), ts=current.ts,
                distance_m=None if near is None else
-               round(distance_m(near[0], near[1], sensor.lat, sensor.lon), 1))
+               derived(distance_m(near[0], near[1], sensor.lat, sensor.lon)))
 
 
 def summarise(readings: Sequence[Current]) -> ParkingSummary:
@@ -79,5 +80,5 @@ def summarise(readings: Sequence[Current]) -> ParkingSummary:
               for status in ("green", "yellow", "red")}
     return ParkingSummary(lots=len(lots), bays=len(bays), total_spaces=total,
                           free_spaces=free,
-                          occupancy=None if total == 0 else round(1 - free / total, 4),
+                          occupancy=None if total == 0 else derived(1 - free / total),
                           lots_by_status=LotCounts(**counts))

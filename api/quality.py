@@ -68,4 +68,4 @@ def summarise_water(stations: Sequence[Sensor], readings: Sequence[Current]) -> 
             ts=None if water_class is None or current is None else current.ts))
     return WaterSummary(stations=rows,
                         meeting_target=sum(1 for row in rows if row.meets_target is True),
-                        missing_target=sum(1 for row in rows if row.meets_target is False))
+                        worse_than_target=sum(1 for row in rows if row.meets_target is False))

@@ -97,12 +97,22 @@ class SensorStore:
             items = await self._births(condition)
         return SensorPage(items=items, total=len(ids), limit=limit, offset=offset)
 
-    async def births(self, *, kind: str | None = None,
-                     district: str | None = None) -> list[Sensor]:
-        """Return the metadata of every sensor of `kind` in `district` (None: any), by id."""
+    async def births(self, *, kind: str | None = None, district: str | None = None,
+                     until_ms: int | None = None) -> list[Sensor]:
+        """Return the metadata of every sensor of `kind` in `district` (None: any), by id,
+        from its newest birth at or before `until_ms` (None: its newest birth)."""
         return await self._births(" AND ".join(
-            part for part in (tag_equals("kind", kind), tag_equals("district", district))
+            part for part in (tag_equals("kind", kind), tag_equals("district", district),
+                              "" if until_ms is None else f"time <= {until_ms}ms")
             if part))
+
+    async def has_district(self, district: str) -> bool:
+        """Return whether InfluxDB holds a sensor birth in `district`, at any time."""
+        series = await self._influx.query(
+            f"SHOW TAG VALUES FROM {quote_identifier(SENSORS)} "
+            f"WITH KEY = {quote_identifier('district')}"
+            f"{where(tag_equals('district', district))}")
+        return any(row["value"] == district for one in series for row in one.rows())
 
     async def kinds_by_district(self) -> dict[str, dict[str, int]]:
         """Return how many sensors of each kind every district has, from the series keys."""

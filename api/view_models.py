@@ -42,7 +42,8 @@ class ParkingSummary(_Model):
     bays: int = Field(description="On-street bay sensors with a current state")
     total_spaces: int = Field(description="Spaces of those lots and bays")
     free_spaces: int = Field(description="Free spaces among them")
-    occupancy: float | None = Field(description="Share of spaces in use, 0..1; null: none")
+    occupancy: float | None = Field(
+        description="Share of spaces in use, 0..1, to 4 places; null: none")
     lots_by_status: LotCounts
 
 
@@ -75,21 +76,29 @@ class WaterSummary(_Model):
     """Every water station of the district, with how many meet their target."""
 
     stations: list[WaterStation]
-    meeting_target: int
-    missing_target: int = Field(description="Stations whose current class is worse than target")
+    meeting_target: int = Field(description="Stations whose current class is at or better "
+                                            "than their target")
+    worse_than_target: int = Field(
+        description="Stations whose current class is worse than their target; stations "
+                    "without a current class or a target are in neither count")
 
 
 class EnergySummary(_Model):
     """Electricity drawn since local midnight against the same weekday's usual draw."""
 
-    buildings: int = Field(description="Buildings with a reading today")
-    today_kwh: float = Field(description="Drawn since 00:00 local time by those buildings")
+    buildings: int = Field(
+        description="Buildings with a draw today: a register reading from 00:00 local time "
+                    "to `at`, one on the previous local day, and a non-negative difference")
+    today_kwh: float | None = Field(
+        description="Drawn since 00:00 local time by those buildings, to 4 places; "
+                    "null when no building has a draw today")
     baseline_kwh: float | None = Field(
         description="Mean draw from 00:00 to the same time of day on the same weekday of the "
                     "previous four weeks, summed over the buildings that have one")
     compared_buildings: int = Field(description="Buildings with both today's draw and a baseline")
     change_pct: float | None = Field(
-        description="Today's draw of the compared buildings against their baseline, percent")
+        description="Today's draw of the compared buildings against their baseline, "
+                    "percent to 4 places")
 
 
 class NoisePeriod(_Model):
@@ -112,7 +121,8 @@ class NoiseSummary(_Model):
 
 
 class AlertCounts(_Model):
-    """Active alerts (pending, firing or acknowledged) by severity."""
+    """Active alerts (pending, firing or acknowledged) by severity, among the alerts
+    that changed state in the 31 days before the summary's time."""
 
     total: int
     info: int
@@ -146,26 +156,28 @@ class Lot(_Model):
     lon: float
     total_spaces: int
     free_spaces: int
-    occupancy: float = Field(description="Share of spaces in use, 0..1")
+    occupancy: float = Field(description="Share of spaces in use, 0..1, to 4 places")
     status: LotStatus
     ts: int = Field(description="Time of the lot's newest count, epoch ms")
-    distance_m: float | None = Field(description="Great-circle distance from `near`, metres")
+    distance_m: float | None = Field(
+        description="Great-circle distance from `near`, metres to 4 places; null without `near`")
 
 
 class Guidance(_Model):
     """Lots for a parking guidance sign or app: nearest first, or most free spaces first."""
 
     items: list[Lot]
-    total: int = Field(description="Lots that matched, over all pages")
+    total: int = Field(description="Lots that matched; `items` holds the first `limit` "
+                                   "of them (there is no offset)")
     at: int = Field(description="Time the counts describe, epoch ms")
 
 
 class MetricStats(_Model):
     """Mean, minimum and maximum of one metric over one hour."""
 
-    mean: float
-    min: float
-    max: float
+    mean: float = Field(description="Mean over the hour, to 4 places")
+    min: float = Field(description="Smallest value of the hour, as stored")
+    max: float = Field(description="Largest value of the hour, as stored")
 
 
 class ExportRow(_Model):

@@ -12,7 +12,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from api.broker import AlertFeed, acknowledge, alert_filter
 from api.deps import AlertStoreDep, ApiKeyDep, SettingsDep
-from api.models import AckRequest, Alert, AlertDetail, AlertPage, ErrorDetail
+from api.models import AckRequest, Alert, AlertDetail, AlertPage, ErrorDetail, json_error
 from api.params import (
     ALERT_SPAN,
     AlertDistrictQuery,
@@ -37,9 +37,7 @@ _INFLUX_ERRORS: dict[int | str, dict[str, Any]] = {
     503: {"model": ErrorDetail, "description": "InfluxDB is unreachable"},
 }
 _BROKER_ERRORS: dict[int | str, dict[str, Any]] = {
-    503: {"description": "The MQTT broker is unreachable",
-          "content": {"application/json": {
-              "schema": {"$ref": "#/components/schemas/ErrorDetail"}}}},
+    503: json_error("The MQTT broker is unreachable"),
 }
 _ACK_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorDetail, "description": "No X-API-Key header"},

@@ -19,6 +19,16 @@ SERVER_ERRORS: dict[int | str, dict[str, Any]] = {
     502: {"model": ErrorDetail, "description": "InfluxDB refused the query"},
     503: {"model": ErrorDetail, "description": "InfluxDB is unreachable"},
 }
+UNKNOWN_DISTRICT: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorDetail, "description": "No sensor was ever born in this district"},
+}
+
+
+def unknown_district(district: str) -> HTTPException:
+    """Return the 404 of a district where InfluxDB holds no sensor birth."""
+    return HTTPException(
+        status_code=404,
+        detail=f"Unknown district {district!r}: InfluxDB holds no sensor birth in it.")
 
 
 @router.get("", summary="List districts", responses=SERVER_ERRORS)
@@ -30,8 +40,7 @@ async def list_districts(store: StoreDep) -> DistrictList:
 
 
 @router.get("/{district}/summary", summary="A district at a glance",
-            responses={404: {"model": ErrorDetail, "description": "No sensor in this district"},
-                       **SERVER_ERRORS})
+            responses={**UNKNOWN_DISTRICT, **SERVER_ERRORS})
 async def district_summary(district: DistrictPath, influx: InfluxDep,
                            at: AtQuery = None) -> DistrictSummary:
     """Summarise a district at `at` (default: now).
@@ -41,13 +50,12 @@ async def district_summary(district: DistrictPath, influx: InfluxDep,
     water station's class against its target, electricity drawn today against
     the same weekday's baseline, GB 3096 noise exceedances of the latest day
     and night periods, and active alerts by severity. Only readings no older
-    than three reporting intervals count as current; "today" and day/night are
-    Asia/Shanghai local time.
+    than three reporting intervals count as current, and sensors born after `at`
+    do not count; "today" and day/night are Asia/Shanghai local time. A district
+    where no sensor was ever born is a 404.
     """
     at_ms = to_ms(at or datetime.now(UTC))
     summary = await summarise_district(influx, district, at_ms=at_ms)
     if summary is None:
-        raise HTTPException(
-            status_code=404,
-            detail=f"Unknown district {district!r}: InfluxDB holds no sensor birth in it.")
+        raise unknown_district(district)
     return summary

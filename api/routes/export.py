@@ -7,9 +7,11 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
+from api.current import HOUR_MS
 from api.deps import InfluxDep, SettingsDep
 from api.influx import InfluxQuery
-from api.open_data import hour_ceil, hour_floor, hourly_rows, render_csv, sensor_count
+from api.models import json_error
+from api.open_data import hourly_rows, render_csv, sensor_count
 from api.params import (
     ExportDistrictQuery,
     ExportEndQuery,
@@ -30,7 +32,8 @@ EXPORT_SPAN = timedelta(hours=24)
 _CSV_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "A `# ` metadata block, a header line and one line per sensor-hour",
           "content": {"text/csv": {"schema": {"type": "string"}}}},
-    **SERVER_ERRORS,
+    # The errors are JSON, not CSV.
+    **{status: json_error(answer["description"]) for status, answer in SERVER_ERRORS.items()},
 }
 
 
@@ -45,11 +48,11 @@ async def _export(influx: InfluxQuery, settings: ApiSettings, kind_name: str,
                   ) -> Export:
     """Check the range and its size in rows, then query and return the export."""
     kind = get_kind(kind_name)
+    # Widened to whole hours before the check: the limit holds for the range queried.
     start_ms, end_ms = resolve_range(start, end, now=datetime.now(UTC),
                                      max_range_s=settings.api_export_max_range_s,
-                                     span=EXPORT_SPAN)
-    start_ms, end_ms = hour_floor(start_ms), hour_ceil(end_ms)
-    hours = (end_ms - start_ms) // 3_600_000
+                                     span=EXPORT_SPAN, align_ms=HOUR_MS)
+    hours = (end_ms - start_ms) // HOUR_MS
     sensors = await sensor_count(influx, kind, district)
     if sensors * hours > settings.api_export_max_rows:
         raise invalid("start", f"{sensors} sensors over {hours} hours could make "
@@ -74,7 +77,7 @@ async def export_json(*, kind: ExportKindPath, influx: InfluxDep, settings: Sett
                       end: ExportEndQuery = None) -> Export:
     """Return the mean, minimum and maximum of every metric per sensor and hour.
 
-    The range is widened to whole hours and may span at most
+    The range is widened to whole hours, and the widened range may span at most
     `URBANPULSE_API_EXPORT_MAX_RANGE_S`; sensors times hours may be at most
     `URBANPULSE_API_EXPORT_MAX_ROWS` (else 422 on `start`). `metadata` names
     the units, the licence and the generation time.

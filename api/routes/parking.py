@@ -19,14 +19,14 @@ from api.params import (
     to_ms,
 )
 from api.parking_state import PARKING_FIELDS, is_bay, is_lot, to_lot
-from api.routes.districts import SERVER_ERRORS
+from api.routes.districts import SERVER_ERRORS, UNKNOWN_DISTRICT, unknown_district
 from api.view_models import Guidance
 
 router = APIRouter(prefix="/parking", tags=["parking"])
 
 
 @router.get("/guidance", summary="Parking guidance: lots and their free spaces",
-            responses=SERVER_ERRORS)
+            responses={**UNKNOWN_DISTRICT, **SERVER_ERRORS})
 async def guidance(*, store: StoreDep, influx: InfluxDep, district: DistrictQuery = None,
                    near: NearQuery = None, radius_m: RadiusQuery = 5000,
                    limit: GuidanceLimitQuery = 20, at: AtQuery = None) -> Guidance:
@@ -36,13 +36,18 @@ async def guidance(*, store: StoreDep, influx: InfluxDep, district: DistrictQuer
     `radius_m` come nearest first, each with its distance; with `district`
     only, lots with the most free spaces come first. Green means more than 20 %
     of the spaces are free, yellow 5 % to 20 %, red less than 5 % or full.
-    Lots without a current count (none in three reporting intervals) are left out.
+    Lots without a current count (none in three reporting intervals) or born
+    after `at` are left out. A `district` where no sensor was ever born is a 404,
+    as for the summary. `total` counts every matching lot; there is no offset.
     """
     if district is None and near is None:
         raise invalid("district", "give a district, a place near=lat,lon, or both", None)
     at_ms = to_ms(at or datetime.now(UTC))
-    births = [sensor for sensor in await store.births(kind="parking", district=district)
+    births = [sensor for sensor in await store.births(kind="parking", district=district,
+                                                      until_ms=at_ms)
               if not is_bay(sensor)]
+    if not births and district is not None and not await store.has_district(district):
+        raise unknown_district(district)
     point = None if near is None else parse_near(near)
     readings = await current_readings(influx, "parking", births, PARKING_FIELDS, at_ms=at_ms)
     lots = [to_lot(current, point) for current in readings if is_lot(current)]

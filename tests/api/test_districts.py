@@ -7,9 +7,10 @@ from typing import Any
 import httpx
 import pytest
 
+from api.alert_store import ACTIVE_LOOKBACK_MS
 from api.noise_periods import latest_periods
-from tests.api.city import AT, AT_ISO, DAY, HOUR, MIDNIGHT, seed_city
-from tests.api.conftest import error_locs
+from tests.api.city import AT, AT_ISO, DAY, HOUR, MIDNIGHT, CityWriter, seed_city
+from tests.api.conftest import birth_line, error_locs, write_lines
 from urbanpulse import stack
 
 
@@ -77,7 +78,7 @@ async def test_water_class_of_each_station_against_its_target(api: httpx.AsyncCl
         {"sensor": "water-pudong-0003", "site": "river-3", "water_class": None, "label": None,
          "target_class": 2, "meets_target": None, "ts": None},
     ]
-    assert (water["meeting_target"], water["missing_target"]) == (1, 1)
+    assert (water["meeting_target"], water["worse_than_target"]) == (1, 1)
 
 
 @pytest.mark.usefixtures("city")
@@ -120,8 +121,45 @@ async def test_other_district_and_later_time(api: httpx.AsyncClient) -> None:
                              params={"at": "2025-11-25T06:00:00Z"})
     later = response.json()
     assert later["parking"]["lots"] == 0  # every count is a day old by then
-    assert later["energy"]["buildings"] == 0
+    assert later["energy"] == {"buildings": 0, "today_kwh": None, "baseline_kwh": None,
+                               "compared_buildings": 0, "change_pct": None}
     assert later["day_start"] == MIDNIGHT + DAY
+
+
+@pytest.mark.usefixtures("city")
+async def test_alerts_count_only_if_they_changed_in_the_lookback(
+        api: httpx.AsyncClient, influxd: stack.Server, influx_db: str) -> None:
+    city = CityWriter()
+    city.alert("a7", "pudong", "firing", "info", AT - ACTIVE_LOOKBACK_MS + HOUR)
+    city.alert("a8", "pudong", "firing", "critical", AT - ACTIVE_LOOKBACK_MS - HOUR)
+    city.write(influxd.url, influx_db)
+
+    alerts = (await summary(api))["alerts"]
+
+    assert ACTIVE_LOOKBACK_MS == 31 * DAY
+    assert (alerts["total"], alerts["info"], alerts["critical"]) == (4, 1, 0)
+
+
+@pytest.mark.usefixtures("city")
+async def test_sensors_born_after_at_do_not_count(api: httpx.AsyncClient,
+                                                  influxd: stack.Server, influx_db: str) -> None:
+    write_lines(influxd.url, influx_db, [
+        birth_line("water-pudong-0009", "water", "pudong", AT + HOUR, interval_s=600,
+                   class_target=3),
+        # A later birth of a known station: at AT, its earlier target still holds.
+        birth_line("water-pudong-0001", "water", "pudong", AT + HOUR, site="river-1",
+                   interval_s=600, class_target=1)])
+
+    water = (await summary(api))["water"]
+    before_any = await api.get("/v1/districts/pudong/summary",
+                               params={"at": "2025-10-01T00:00:00Z"})
+
+    assert [(station["sensor"], station["target_class"]) for station in water["stations"]] == [
+        ("water-pudong-0001", 3), ("water-pudong-0002", 3), ("water-pudong-0003", 2)]
+    assert before_any.status_code == 200  # the district is known, its sensors not yet born
+    body = before_any.json()
+    assert (body["water"]["stations"], body["parking"]["lots"], body["alerts"]["total"]) == (
+        [], 0, 0)
 
 
 @pytest.mark.usefixtures("city")

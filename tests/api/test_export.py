@@ -126,3 +126,47 @@ async def test_too_many_rows_is_422_naming_start(settings: ApiSettings) -> None:
     assert error_locs(refused) == [["query", "start"]]
     assert "could make 4 rows, more than the allowed 3" in refused.json()["detail"][0]["msg"]
     assert one_district.status_code == 200
+
+
+@pytest.mark.parametrize(("start", "end", "status"), [
+    # 744 h asked (the 31-day limit), 745 h once widened to whole hours: refused.
+    ("2025-11-01T00:30:00Z", "2025-12-02T00:30:00Z", 422),
+    # 743.5 h asked, exactly 744 h once widened: allowed.
+    ("2025-11-01T00:30:00Z", "2025-12-02T00:00:00Z", 200),
+])
+async def test_the_range_limit_holds_for_the_range_widened_to_whole_hours(
+        api: httpx.AsyncClient, settings: ApiSettings, start: str, end: str,
+        status: int) -> None:
+    assert settings.api_export_max_range_s == 744 * 3600
+    response = await api.get("/v1/export/noise.json", params={"start": start, "end": end})
+
+    assert response.status_code == status, response.text
+    if status == 422:
+        error = response.json()["detail"][0]
+        assert error["loc"] == ["query", "start"]
+        assert error["msg"] == ("the range from start to end, widened to "
+                                "2025-11-01T00:00:00Z..2025-12-02T01:00:00Z, is 2682000 s, "
+                                "more than the allowed 2678400 s")
+    else:
+        metadata = response.json()["metadata"]
+        assert metadata["end"] - metadata["start"] == 744 * HOUR
+
+
+async def test_means_are_rounded_to_four_places_and_extremes_kept(
+        api: httpx.AsyncClient, influxd: stack.Server, influx_db: str) -> None:
+    write_lines(influxd.url, influx_db, [
+        reading_line("noise-pudong-0001", "noise", "pudong", H0 + MIN, seq=0,
+                     values={"laeq": 48.1}),
+        reading_line("noise-pudong-0001", "noise", "pudong", H0 + 2 * MIN, seq=1,
+                     values={"laeq": 48.2}),
+        reading_line("noise-pudong-0001", "noise", "pudong", H0 + 3 * MIN, seq=2,
+                     values={"lamax": 50.123456}),
+    ])
+
+    response = await api.get("/v1/export/noise.json", params=RANGE)
+
+    assert response.status_code == 200, response.text
+    values = response.json()["rows"][0]["values"]
+    assert (48.1 + 48.2) / 2 != 48.15  # what InfluxDB's MEAN gives before rounding
+    assert values["laeq"] == {"mean": 48.15, "min": 48.1, "max": 48.2}
+    assert values["lamax"] == {"mean": 50.1235, "min": 50.123456, "max": 50.123456}

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from api.main import create_app
+from tests.api.conftest import error_locs
 from tests.api.test_alerts import KEY, serve
 from urbanpulse.errors import ConfigError
 from urbanpulse.settings import ApiSettings, load
@@ -25,11 +26,13 @@ def client_for(settings: ApiSettings) -> httpx.AsyncClient:
                              base_url="http://api")
 
 
-async def raw_chunked(port: int, chunks: list[bytes]) -> tuple[int, bytes]:
-    """POST an ack with `Transfer-Encoding: chunked` over a socket; return status and body."""
+async def raw_chunked(port: int, chunks: list[bytes], *, request: str = f"POST {ACK}"
+                      ) -> tuple[int, bytes]:
+    """Send `request` (an ack by default) with `Transfer-Encoding: chunked` over a socket;
+    return the status and body."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
-        writer.write(f"POST {ACK} HTTP/1.1\r\nHost: api\r\nX-API-Key: {KEY}\r\n"
+        writer.write(f"{request} HTTP/1.1\r\nHost: api\r\nX-API-Key: {KEY}\r\n"
                      "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
                      .encode())
         for chunk in chunks:
@@ -95,6 +98,51 @@ async def test_chunked_bodies_over_real_http(keyed: ApiSettings) -> None:
 
     assert (large[0], json.loads(large[1])) == (413, TOO_LARGE)
     assert small[0] == 404
+
+
+async def test_a_chunked_body_is_refused_on_a_route_that_reads_none(
+        settings: ApiSettings) -> None:
+    async with serve(settings) as served:
+        port = served.client.base_url.port
+        assert port is not None
+        large = await raw_chunked(port, [b"x" * 4096] * 5, request="GET /v1/districts")
+        small = await raw_chunked(port, [b"x" * 4096], request="GET /v1/districts")
+        empty = await raw_chunked(port, [], request="GET /v1/districts")
+
+    assert (large[0], json.loads(large[1])) == (413, TOO_LARGE)
+    assert (small[0], json.loads(small[1])) == (200, {"items": []})
+    assert (empty[0], json.loads(empty[1])) == (200, {"items": []})
+
+
+async def test_a_body_reaches_the_route_whole_after_the_count(keyed: ApiSettings) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"by": "ops", '
+        yield b'"note": "' + b"n" * 900 + b'", "extra": 1}'
+
+    async with client_for(keyed) as client:
+        response = await client.post(ACK, content=chunks(), headers={
+            "Content-Type": "application/json", "X-API-Key": KEY})
+
+    # The route parsed the whole replayed body: only the last chunk holds the stray field.
+    assert error_locs(response) == [["body", "extra"]]
+
+
+def test_every_operation_documents_the_413_and_its_errors_as_json(
+        settings: ApiSettings) -> None:
+    schema = create_app(settings).openapi()
+    operations = [(method, path, operation) for path, methods in schema["paths"].items()
+                  for method, operation in methods.items()]
+
+    assert len(operations) == 13
+    for method, path, operation in operations:
+        answer = operation["responses"].get("413")
+        assert answer is not None, f"{method} {path} does not document 413"
+        assert answer["content"]["application/json"]["schema"] == {
+            "$ref": "#/components/schemas/ErrorDetail"}
+        # Errors are JSON even where the answer is CSV or an event stream.
+        errors = {status: list(response["content"])
+                  for status, response in operation["responses"].items() if status >= "400"}
+        assert all(types == ["application/json"] for types in errors.values()), (path, errors)
 
 
 async def test_no_cors_headers_by_default(settings: ApiSettings) -> None:

@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from api.parking_state import lot_status
-from tests.api.city import AT, AT_ISO, HERE, seed_city
-from tests.api.conftest import error_locs
+from tests.api.city import AT, AT_ISO, HERE, HOUR, seed_city
+from tests.api.conftest import birth_line, error_locs, reading_line, write_lines
 from urbanpulse import stack
 
 NEAR = f"{HERE[0]},{HERE[1]}"
@@ -32,13 +32,14 @@ async def guidance(api: httpx.AsyncClient, **params: str) -> dict[str, Any]:
 async def test_near_lists_lots_of_every_district_nearest_first(api: httpx.AsyncClient) -> None:
     body = await guidance(api, near=NEAR)
 
-    # The stale lot 15 m away is left out; bays are no guidance destinations.
+    # The stale lot 15 m away is left out; bays are no guidance destinations. Distances
+    # have four places: 0.001 and 0.01 degrees of latitude are 111.1951 and 1111.9508 m.
     assert [(lot["sensor"], lot["distance_m"], lot["free_spaces"], lot["status"])
             for lot in body["items"]] == [
-        ("parking-pudong-0001", 111.2, 50, "green"),
-        ("parking-pudong-0003", 475.4, 1, "red"),
-        ("parking-huangpu-0001", 731.5, 0, "red"),
-        ("parking-pudong-0002", 1112.0, 20, "yellow"),
+        ("parking-pudong-0001", 111.1951, 50, "green"),
+        ("parking-pudong-0003", 475.4106, 1, "red"),
+        ("parking-huangpu-0001", 731.5135, 0, "red"),
+        ("parking-pudong-0002", 1111.9508, 20, "yellow"),
     ]
     assert (body["total"], body["at"]) == (4, AT)
     first = body["items"][0]
@@ -66,6 +67,36 @@ async def test_district_alone_lists_most_free_spaces_first(api: httpx.AsyncClien
     assert [(lot["sensor"], lot["free_spaces"], lot["distance_m"]) for lot in body["items"]] == [
         ("parking-pudong-0001", 50, None), ("parking-pudong-0002", 20, None),
         ("parking-pudong-0003", 1, None)]
+
+
+@pytest.mark.usefixtures("city")
+async def test_an_unknown_district_is_404_and_one_without_lots_is_empty(
+        api: httpx.AsyncClient, influxd: stack.Server, influx_db: str) -> None:
+    write_lines(influxd.url, influx_db, [birth_line("air-xuhui-0001", "air", "xuhui", AT)])
+
+    unknown = await api.get("/v1/parking/guidance", params={"district": "nowhere"})
+    without_lots = await guidance(api, district="xuhui")
+
+    assert (unknown.status_code, unknown.json()) == (404, {
+        "detail": "Unknown district 'nowhere': InfluxDB holds no sensor birth in it."})
+    assert (without_lots["items"], without_lots["total"]) == ([], 0)
+
+
+@pytest.mark.usefixtures("city")
+async def test_lots_born_after_at_are_left_out_and_shares_are_rounded(
+        api: httpx.AsyncClient, influxd: stack.Server, influx_db: str) -> None:
+    lots = [("parking-xuhui-0001", AT - HOUR), ("parking-xuhui-0002", AT + HOUR)]
+    write_lines(influxd.url, influx_db, [
+        line for sensor, born in lots for line in (
+            birth_line(sensor, "parking", "xuhui", born, device="lot", capacity=640),
+            reading_line(sensor, "parking", "xuhui", AT - 60_000, seq=0,
+                         values={"total_spot_number": 640.0, "available_spot_number": 161.0}))])
+
+    body = await guidance(api, district="xuhui")
+
+    # 1 - 161/640 is 0.7484375, given to four places like every share the api derives.
+    assert [(lot["sensor"], lot["occupancy"]) for lot in body["items"]] == [
+        ("parking-xuhui-0001", 0.7484)]
 
 
 @pytest.mark.parametrize(("params", "loc"), [
