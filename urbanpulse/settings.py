@@ -202,7 +202,7 @@ class ApiSettings(_InfluxMixin, _Base):
                                      description="Most rows (sensor-hours) one export may hold")
     api_export_licence: str = Field(
         "UNSPECIFIED: set URBANPULSE_API_EXPORT_LICENCE", min_length=1, max_length=200,
-        description="Licence named in every export's metadata (a placeholder until set)")
+        description="Licence named in every export's metadata (says 'UNSPECIFIED' until set)")
     api_stream_max_s: float = Field(
         3600, gt=0, le=86_400, description="Longest one alert stream stays open")
 
