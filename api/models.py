@@ -19,6 +19,13 @@ class ErrorDetail(_Model):
     detail: str = Field(description="What went wrong, as a sentence")
 
 
+INFLUX_ERRORS: dict[int | str, dict[str, Any]] = {
+    502: {"model": ErrorDetail, "description": "InfluxDB refused the query"},
+    503: {"model": ErrorDetail, "description": "InfluxDB is unreachable"},
+}
+"""The answers of every route that reads InfluxDB when InfluxDB fails it."""
+
+
 def json_error(description: str) -> dict[str, Any]:
     """Return an OpenAPI response of an `ErrorDetail` in JSON.
 

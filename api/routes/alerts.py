@@ -12,7 +12,15 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from api.broker import AlertFeed, acknowledge, alert_filter
 from api.deps import AlertStoreDep, ApiKeyDep, SettingsDep
-from api.models import AckRequest, Alert, AlertDetail, AlertPage, ErrorDetail, json_error
+from api.models import (
+    INFLUX_ERRORS,
+    AckRequest,
+    Alert,
+    AlertDetail,
+    AlertPage,
+    ErrorDetail,
+    json_error,
+)
 from api.params import (
     ALERT_SPAN,
     AlertDistrictQuery,
@@ -32,10 +40,6 @@ from urbanpulse.messages import encoder
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 
-_INFLUX_ERRORS: dict[int | str, dict[str, Any]] = {
-    502: {"model": ErrorDetail, "description": "InfluxDB refused the query"},
-    503: {"model": ErrorDetail, "description": "InfluxDB is unreachable"},
-}
 _BROKER_ERRORS: dict[int | str, dict[str, Any]] = {
     503: json_error("The MQTT broker is unreachable"),
 }
@@ -46,7 +50,7 @@ _ACK_ERRORS: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorDetail, "description": "The alert is already acknowledged"},
     413: {"model": ErrorDetail,
           "description": "The body is over URBANPULSE_API_MAX_BODY_BYTES bytes"},
-    502: _INFLUX_ERRORS[502],
+    502: INFLUX_ERRORS[502],
     503: {"model": ErrorDetail, "description": "The server has no API key configured, or "
                                                "InfluxDB or the MQTT broker is unreachable"},
     504: {"model": ErrorDetail, "description": "The ingester did not confirm in time"},
@@ -59,7 +63,7 @@ def _unknown(alert_id: str) -> HTTPException:
         detail=f"Unknown alert {alert_id!r}: InfluxDB holds no state change of it.")
 
 
-@router.get("", summary="List alerts in their current state", responses=_INFLUX_ERRORS)
+@router.get("", summary="List alerts in their current state", responses=INFLUX_ERRORS)
 async def list_alerts(*, store: AlertStoreDep, settings: SettingsDep,
                       state: StateQuery = None, kind: AlertKindQuery = None,
                       district: AlertDistrictQuery = None, severity: SeverityQuery = None,
@@ -114,7 +118,7 @@ async def stream_alerts(feed: Annotated[AlertFeed, Depends(_open_feed)],
 
 @router.get("/{alert_id}", summary="One alert and its state changes",
             responses={404: {"model": ErrorDetail, "description": "Unknown alert"},
-                       **_INFLUX_ERRORS})
+                       **INFLUX_ERRORS})
 async def get_alert(*, alert_id: AlertIdPath, store: AlertStoreDep, settings: SettingsDep,
                     start: AlertStartQuery = None, end: EndQuery = None,
                     limit: HistoryQuery = 100) -> AlertDetail:

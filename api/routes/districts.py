@@ -9,16 +9,12 @@ from fastapi import APIRouter, HTTPException
 
 from api.deps import InfluxDep, StoreDep
 from api.district_summary import summarise_district
-from api.models import ErrorDetail
+from api.models import INFLUX_ERRORS, ErrorDetail
 from api.params import AtQuery, DistrictPath, to_ms
 from api.view_models import DistrictInfo, DistrictList, DistrictSummary
 
 router = APIRouter(prefix="/districts", tags=["districts"])
 
-SERVER_ERRORS: dict[int | str, dict[str, Any]] = {
-    502: {"model": ErrorDetail, "description": "InfluxDB refused the query"},
-    503: {"model": ErrorDetail, "description": "InfluxDB is unreachable"},
-}
 UNKNOWN_DISTRICT: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorDetail, "description": "No sensor was ever born in this district"},
 }
@@ -31,7 +27,7 @@ def unknown_district(district: str) -> HTTPException:
         detail=f"Unknown district {district!r}: InfluxDB holds no sensor birth in it.")
 
 
-@router.get("", summary="List districts", responses=SERVER_ERRORS)
+@router.get("", summary="List districts", responses=INFLUX_ERRORS)
 async def list_districts(store: StoreDep) -> DistrictList:
     """List every district with a stored sensor birth, by name, with its sensors per kind."""
     counts = await store.kinds_by_district()
@@ -40,7 +36,7 @@ async def list_districts(store: StoreDep) -> DistrictList:
 
 
 @router.get("/{district}/summary", summary="A district at a glance",
-            responses={**UNKNOWN_DISTRICT, **SERVER_ERRORS})
+            responses={**UNKNOWN_DISTRICT, **INFLUX_ERRORS})
 async def district_summary(district: DistrictPath, influx: InfluxDep,
                            at: AtQuery = None) -> DistrictSummary:
     """Summarise a district at `at` (default: now).

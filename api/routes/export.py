@@ -10,7 +10,7 @@ from fastapi import APIRouter, Response
 from api.current import HOUR_MS
 from api.deps import InfluxDep, SettingsDep
 from api.influx import InfluxQuery
-from api.models import json_error
+from api.models import INFLUX_ERRORS, json_error
 from api.open_data import hourly_rows, render_csv, sensor_count
 from api.params import (
     ExportDistrictQuery,
@@ -20,7 +20,6 @@ from api.params import (
     invalid,
     resolve_range,
 )
-from api.routes.districts import SERVER_ERRORS
 from api.view_models import Export, ExportMetadata
 from urbanpulse import __version__
 from urbanpulse.catalog import get_kind
@@ -33,7 +32,7 @@ _CSV_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "A `# ` metadata block, a header line and one line per sensor-hour",
           "content": {"text/csv": {"schema": {"type": "string"}}}},
     # The errors are JSON, not CSV.
-    **{status: json_error(answer["description"]) for status, answer in SERVER_ERRORS.items()},
+    **{status: json_error(answer["description"]) for status, answer in INFLUX_ERRORS.items()},
 }
 
 
@@ -71,7 +70,7 @@ async def _export(influx: InfluxQuery, settings: ApiSettings, kind_name: str,
 
 
 @router.get("/{kind}.json", summary="Open data: hourly aggregates as JSON",
-            responses=SERVER_ERRORS)
+            responses=INFLUX_ERRORS)
 async def export_json(*, kind: ExportKindPath, influx: InfluxDep, settings: SettingsDep,
                       district: ExportDistrictQuery = None, start: ExportStartQuery = None,
                       end: ExportEndQuery = None) -> Export:

@@ -8,6 +8,7 @@ from fastapi import APIRouter
 
 from api.current import current_readings
 from api.deps import InfluxDep, StoreDep
+from api.models import INFLUX_ERRORS
 from api.params import (
     AtQuery,
     DistrictQuery,
@@ -19,14 +20,14 @@ from api.params import (
     to_ms,
 )
 from api.parking_state import PARKING_FIELDS, is_bay, is_lot, to_lot
-from api.routes.districts import SERVER_ERRORS, UNKNOWN_DISTRICT, unknown_district
+from api.routes.districts import UNKNOWN_DISTRICT, unknown_district
 from api.view_models import Guidance
 
 router = APIRouter(prefix="/parking", tags=["parking"])
 
 
 @router.get("/guidance", summary="Parking guidance: lots and their free spaces",
-            responses={**UNKNOWN_DISTRICT, **SERVER_ERRORS})
+            responses={**UNKNOWN_DISTRICT, **INFLUX_ERRORS})
 async def guidance(*, store: StoreDep, influx: InfluxDep, district: DistrictQuery = None,
                    near: NearQuery = None, radius_m: RadiusQuery = 5000,
                    limit: GuidanceLimitQuery = 20, at: AtQuery = None) -> Guidance:

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 
 from api.deps import SettingsDep, StoreDep
-from api.models import ErrorDetail, Readings, Sensor, SensorDetail, SensorPage
+from api.models import INFLUX_ERRORS, ErrorDetail, Readings, Sensor, SensorDetail, SensorPage
 from api.params import (
     DistrictQuery,
     EndQuery,
@@ -24,13 +24,9 @@ from api.store import SensorStore
 
 router = APIRouter(prefix="/sensors", tags=["sensors"])
 
-_SERVER_ERRORS: dict[int | str, dict[str, Any]] = {
-    502: {"model": ErrorDetail, "description": "InfluxDB refused the query"},
-    503: {"model": ErrorDetail, "description": "InfluxDB is unreachable"},
-}
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorDetail, "description": "No birth message of this sensor is stored"},
-    **_SERVER_ERRORS,
+    **INFLUX_ERRORS,
 }
 
 
@@ -44,7 +40,7 @@ async def _find(store: SensorStore, sensor_id: str) -> Sensor:
     return sensor
 
 
-@router.get("", summary="List sensors", responses=_SERVER_ERRORS)
+@router.get("", summary="List sensors", responses=INFLUX_ERRORS)
 async def list_sensors(store: StoreDep, kind: KindQuery = None, district: DistrictQuery = None,
                        limit: LimitQuery = 100, offset: OffsetQuery = 0) -> SensorPage:
     """List sensors by id, optionally of one kind and in one district, a page at a time."""
