@@ -83,6 +83,18 @@ def _utc_in_range(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
+OptionalTime = Annotated[
+    datetime | None, BeforeValidator(_time_text),
+    AfterValidator(lambda v: v if v is None else _utc_in_range(v)),
+]
+"""An optional ISO 8601 time: refused outside 1970-2262, returned in UTC."""
+
+
+def time_query(description: str) -> Any:
+    """Return the `Query` of an `OptionalTime` parameter, its pattern shown in OpenAPI."""
+    return Query(json_schema_extra={"pattern": TIME_PATTERN}, description=description)
+
+
 KindQuery = Annotated[
     str | None, AfterValidator(lambda v: v if v is None else _known_kind(v)),
     Query(description="Only sensors of this kind (a catalog key such as air or parking)",
@@ -98,18 +110,10 @@ OffsetQuery = Annotated[
 SensorPath = Annotated[
     str, Path(pattern=NAME_PATTERN, description="Sensor id", examples=["air-pudong-0007"]),
 ]
-StartQuery = Annotated[
-    datetime | None, BeforeValidator(_time_text),
-    AfterValidator(lambda v: v if v is None else _utc_in_range(v)),
-    Query(json_schema_extra={"pattern": TIME_PATTERN},
-          description="Range start, ISO 8601 (inclusive; default: one hour before end)"),
-]
-EndQuery = Annotated[
-    datetime | None, BeforeValidator(_time_text),
-    AfterValidator(lambda v: v if v is None else _utc_in_range(v)),
-    Query(json_schema_extra={"pattern": TIME_PATTERN},
-          description="Range end, ISO 8601 (exclusive; default: now)"),
-]
+StartQuery = Annotated[OptionalTime, time_query(
+    "Range start, ISO 8601 (inclusive; default: one hour before end)")]
+EndQuery = Annotated[OptionalTime, time_query(
+    "Range end, ISO 8601 (exclusive; default: now)")]
 StateQuery = Annotated[
     AlertStateName | None,
     Query(description="Only alerts whose current state is this one"),
@@ -133,12 +137,8 @@ AlertIdPath = Annotated[
     str, Path(pattern=NAME_PATTERN, description="Alert id (fingerprint of rule and sensor)",
               examples=["3f2a9c0d1e4b5a69"]),
 ]
-AlertStartQuery = Annotated[
-    datetime | None, BeforeValidator(_time_text),
-    AfterValidator(lambda v: v if v is None else _utc_in_range(v)),
-    Query(json_schema_extra={"pattern": TIME_PATTERN},
-          description="Range start, ISO 8601 (inclusive; default: 24 hours before end)"),
-]
+AlertStartQuery = Annotated[OptionalTime, time_query(
+    "Range start, ISO 8601 (inclusive; default: 24 hours before end)")]
 HistoryQuery = Annotated[
     int, Query(ge=1, le=1000, description="Most state changes in the history"),
 ]
@@ -220,12 +220,8 @@ def parse_near(text: str) -> tuple[float, float]:
     return float(lat), float(lon)
 
 
-AtQuery = Annotated[
-    datetime | None, BeforeValidator(_time_text),
-    AfterValidator(lambda v: v if v is None else _utc_in_range(v)),
-    Query(json_schema_extra={"pattern": TIME_PATTERN},
-          description="Time the summary describes, ISO 8601 (default: now)"),
-]
+AtQuery = Annotated[OptionalTime, time_query(
+    "Time the summary describes, ISO 8601 (default: now)")]
 DistrictPath = Annotated[
     str, Path(pattern=NAME_PATTERN, description="District name", examples=["pudong"]),
 ]
@@ -244,19 +240,10 @@ ExportKindPath = Annotated[
     Path(pattern=NAME_PATTERN, description="Sensor kind (a catalog key)",
          json_schema_extra={"enum": sorted(KINDS)}),
 ]
-ExportStartQuery = Annotated[
-    datetime | None, BeforeValidator(_time_text),
-    AfterValidator(lambda v: v if v is None else _utc_in_range(v)),
-    Query(json_schema_extra={"pattern": TIME_PATTERN},
-          description="Range start, ISO 8601, rounded down to the hour "
-                      "(default: 24 hours before end)"),
-]
-ExportEndQuery = Annotated[
-    datetime | None, BeforeValidator(_time_text),
-    AfterValidator(lambda v: v if v is None else _utc_in_range(v)),
-    Query(json_schema_extra={"pattern": TIME_PATTERN},
-          description="Range end, ISO 8601, exclusive, rounded up to the hour (default: now)"),
-]
+ExportStartQuery = Annotated[OptionalTime, time_query(
+    "Range start, ISO 8601, rounded down to the hour (default: 24 hours before end)")]
+ExportEndQuery = Annotated[OptionalTime, time_query(
+    "Range end, ISO 8601, exclusive, rounded up to the hour (default: now)")]
 ExportDistrictQuery = Annotated[
     str | None, Query(pattern=NAME_PATTERN, description="Only sensors in this district"),
 ]
