@@ -113,39 +113,36 @@ def _anonymous_finding(client: httpx.Client, url: str, *, configured: bool) -> F
                         "look at InfluxDB's log (docker compose logs influxdb)")
 
 
-def _write_finding(response: httpx.Response, login: _Login, db: str) -> Finding:
-    text, who = response.text.strip()[:200], login.who
-    if response.status_code == 204:
-        return Finding.ok("influxdb write", f"{who} wrote a point to {db}")
+def _refusal(action: str, response: httpx.Response, login: _Login, denied: str,
+             right: str) -> Finding:
+    """Return the finding of a 401, a 403, or any other answer InfluxDB should not give."""
+    check, text, who = f"influxdb {action}", response.text.strip()[:200], login.who
     if response.status_code == 401:
-        return Finding.fail("influxdb write", f"InfluxDB refused {who} (401: {text})",
-                            login.refused_fix)
+        return Finding.fail(check, f"InfluxDB refused {who} (401: {text})", login.refused_fix)
     if response.status_code == 403:
-        return Finding.fail("influxdb write", f"{who} may not write to {db} (403: {text})",
-                            "that user needs write permission on the bucket: recreate it as "
-                            "deploy/influxdb/initdb/10-service-users.sh does")
-    if response.status_code == 404:
-        return Finding.fail("influxdb write", f"InfluxDB has no database {db} (404: {text})",
-                            "check URBANPULSE_INFLUX_DB; the compose stack's bucket is 'city'")
-    return Finding.fail("influxdb write", f"InfluxDB answered the write with "
+        return Finding.fail(check, f"{who} may not {denied} (403: {text})",
+                            f"that user needs {right} permission on the bucket: recreate it "
+                            "as deploy/influxdb/initdb/10-service-users.sh does")
+    return Finding.fail(check, f"InfluxDB answered the {action} with "
                         f"{response.status_code}: {text}", "look at InfluxDB's log "
                         "(docker compose logs influxdb)")
 
 
+def _write_finding(response: httpx.Response, login: _Login, db: str) -> Finding:
+    if response.status_code == 204:
+        return Finding.ok("influxdb write", f"{login.who} wrote a point to {db}")
+    if response.status_code == 404:
+        return Finding.fail("influxdb write", f"InfluxDB has no database {db} (404: "
+                            f"{response.text.strip()[:200]})",
+                            "check URBANPULSE_INFLUX_DB; the compose stack's bucket is 'city'")
+    return _refusal("write", response, login, f"write to {db}", "write")
+
+
 def _query_finding(response: httpx.Response, login: _Login, db: str,
                    expect_point: bool) -> Finding:
-    text, who = response.text.strip()[:200], login.who
-    if response.status_code == 401:
-        return Finding.fail("influxdb query", f"InfluxDB refused {who} (401: {text})",
-                            login.refused_fix)
-    if response.status_code == 403:
-        return Finding.fail("influxdb query", f"{who} may not read {db} (403: {text})",
-                            "that user needs read permission on the bucket: recreate it as "
-                            "deploy/influxdb/initdb/10-service-users.sh does")
+    who = login.who
     if response.status_code != 200:
-        return Finding.fail("influxdb query", f"InfluxDB answered the query with "
-                            f"{response.status_code}: {text}", "look at InfluxDB's log "
-                            "(docker compose logs influxdb)")
+        return _refusal("query", response, login, f"read {db}", "read")
     result = response.json().get("results", [{}])[0]
     if "error" in result:
         return Finding.fail("influxdb query", f"InfluxDB refused the query on {db}: "
