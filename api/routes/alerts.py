@@ -44,6 +44,8 @@ _BROKER_ERRORS: dict[int | str, dict[str, Any]] = {
     503: json_error("The MQTT broker is unreachable"),
 }
 _ACK_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorDetail, "description": "The body cannot be read as JSON text "
+                                               "(FastAPI's answer to bytes that are not UTF-8)"},
     401: {"model": ErrorDetail, "description": "No X-API-Key header"},
     403: {"model": ErrorDetail, "description": "The X-API-Key header holds a wrong key"},
     404: {"model": ErrorDetail, "description": "The alert is unknown or not active"},

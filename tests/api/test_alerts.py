@@ -282,6 +282,17 @@ async def test_ack_names_the_bad_field(served: Served, body: dict[str, Any],
     assert error_locs(response) == [loc]
 
 
+async def test_ack_of_a_body_that_is_not_utf8_is_400(served: Served) -> None:
+    response = await served.client.post(
+        "/v1/alerts/0123456789abcdef/ack", content=b'{"by": "\xff\xfe"}',
+        headers={"X-API-Key": KEY, "Content-Type": "application/json"})
+
+    assert response.status_code == 400
+    assert response.json() == {"detail": "There was an error parsing the body"}
+    document = (await served.client.get("/openapi.json")).json()
+    assert "400" in document["paths"]["/v1/alerts/{alert_id}/ack"]["post"]["responses"]
+
+
 async def test_ack_refuses_a_large_body_with_413(served: Served) -> None:
     response = await ack(served, "0123456789abcdef", {"by": "ops", "note": "x" * 20_000})
 
