@@ -10,10 +10,13 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PACKAGES := mosquitto mosquitto-clients influxdb
+# The modules setup.py compiles with mypyc: editing one reinstalls, which compiles it again.
+COMPILED := $(shell $(PYTHON) -c "import runpy; print(' '.join(n.replace('.', '/') + '.py' \
+	for n in runpy.run_path('ingest/compiled.py')['MODULES']))")
 
 .PHONY: install run servers test lint bench check clean
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml setup.py $(COMPILED)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test,lint]'
@@ -53,4 +56,5 @@ bench: install servers
 check: lint test
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis build
+	find . -name "*.so" -not -path "./.venv/*" -delete

@@ -22,7 +22,7 @@ from gmqtt import Client, Message, Subscription
 from gmqtt.mqtt.constants import MQTTv50
 from gmqtt.mqtt.handler import MQTTConnectError
 
-from ingest import IngestError
+from ingest import IngestError, compiled
 from ingest.alerts.engine import AlertEngine
 from ingest.alerts.rules import DEFAULT_RULES, load_rules
 from ingest.decode import Decoder, Rejected
@@ -275,6 +275,9 @@ async def serve(settings: IngestSettings) -> None:
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    if plain := compiled.interpreted():
+        log.warning("%d of the per-reading modules run as Python, not compiled (%s): "
+                    "expect about half again the CPU per reading", len(plain), ", ".join(plain))
     await Ingester(settings).run(stop)
 
 

@@ -21,9 +21,22 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from ingest import compiled
 from ingest.service import Ingester
 from urbanpulse import stack
 from urbanpulse.settings import IngestSettings
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Refuse to test compiled modules older than their source, or (under CI) none at all."""
+    if stale := compiled.stale():
+        pytest.exit(f"The source of {', '.join(stale)} is newer than its compiled module, so "
+                    "the tests would run the old code: run `make install` to compile again "
+                    "(or delete the .so files to run the source).", returncode=4)
+    if os.environ.get("CI") == "true" and (plain := compiled.interpreted()):
+        pytest.exit(f"CI=true, but {', '.join(plain)} run as Python: the install did not "
+                    "compile them (setup.py), so CI would not test what the image runs.",
+                    returncode=4)
 
 
 def _require(start: Any, *args: Any) -> Any:

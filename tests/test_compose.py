@@ -428,13 +428,19 @@ def _instructions() -> list[tuple[str, str]]:
             for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
 
 
-def test_dockerfile_installs_the_project_and_runs_as_non_root() -> None:
+def test_dockerfile_compiles_in_a_build_stage_and_runs_slim_as_non_root() -> None:
     steps = _instructions()
-    assert steps[0] == ("FROM", "python:3.11-slim")
+    stages = [args for op, args in steps if op == "FROM"]
+    assert stages == ["python:3.11 AS build", "python:3.11-slim"], "mypyc needs a compiler"
     runs = [shlex.split(args) for op, args in steps if op == "RUN"]
-    assert any(words[i:i + 3] == ["pip", "install", "."]
-               for words in runs for i in range(len(words))), "no `pip install .`"
-    users = [args for op, args in steps if op == "USER"]
+    assert any(words[i:i + 3] == ["pip", "wheel", "--no-deps"]
+               for words in runs for i in range(len(words))), "no wheel built"
+    final = steps[[op for op, _ in steps].index("FROM", 1):]
+    assert ("COPY", "--from=build /wheels /wheels") in final
+    assert any(words[:3] == ["pip", "install", "/wheels/*.whl"]
+               for words in (shlex.split(args) for op, args in final if op == "RUN"))
+    assert not any(op == "ENV" and "URBANPULSE_PURE_PYTHON" in args for op, args in steps)
+    users = [args for op, args in final if op == "USER"]
     assert users, "the image runs as root"
     assert users[-1].split(":")[0] not in ("root", "0")
     assert steps[-1] == ("CMD", '["urbanpulse", "--help"]')
@@ -447,7 +453,7 @@ def test_dockerignore_keeps_secrets_out_and_the_package_in() -> None:
     for secret in (".env", ".git", ".venv"):
         assert any(fnmatch.fnmatch(secret, p) for p in patterns), f"{secret} is not ignored"
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    needed = ["pyproject.toml", pyproject["project"]["readme"]]
+    needed = ["pyproject.toml", "setup.py", pyproject["project"]["readme"]]
     packages = pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
     needed += [pattern.rstrip("*") for pattern in packages]
     for name in needed:

@@ -1,0 +1,44 @@
+"""Which per-reading modules run compiled by mypyc (setup.py builds them) and which as Python.
+
+The same source runs either way; compiled, the ingester spends about a third
+less CPU per reading (docs/performance.md). An editable install compiles next to
+the sources, so a source edited afterwards would be shadowed by its older
+compiled module: `stale()` finds those, and the tests refuse to run on them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+MODULES = (
+    "ingest.decode", "ingest.derive", "ingest.points", "ingest.pipeline", "ingest.lag",
+    "ingest.alerts.engine", "ingest.alerts.conditions", "ingest.alerts.silence",
+    "urbanpulse.lineprotocol", "urbanpulse.standards.air", "urbanpulse.standards.water",
+    "urbanpulse.standards.noise",
+)
+"""Every module setup.py compiles: the path of a reading through `Pipeline.accept`."""
+
+
+def _origin(name: str) -> Path:
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.origin is None:
+        raise ImportError(f"module {name} not found")
+    return Path(spec.origin)
+
+
+def interpreted() -> list[str]:
+    """Return the modules of MODULES that import as Python source, not compiled."""
+    return [name for name in MODULES if _origin(name).suffix == ".py"]
+
+
+def stale() -> list[str]:
+    """Return the compiled modules whose Python source beside them is newer than they are."""
+    found = []
+    for name in MODULES:
+        origin = _origin(name)
+        source = origin.parent / f"{name.rpartition('.')[2]}.py"
+        if origin.suffix != ".py" and source.exists() and \
+                source.stat().st_mtime > origin.stat().st_mtime:
+            found.append(name)
+    return found
