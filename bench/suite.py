@@ -15,6 +15,8 @@ import sys
 import time
 from pathlib import Path
 
+from ingest.compiled import interpreted
+
 HERE = Path(__file__).resolve().parent
 
 
@@ -22,6 +24,7 @@ def main() -> int:
     """Run the benchmarks; exit non-zero if one failed."""
     results: dict[str, object] = {}
     failed = False
+    load = [round(value, 2) for value in os.getloadavg()]  # other work on the two cores
     for script in sorted(HERE.glob("*.py")):
         if script.name == Path(__file__).name:
             continue
@@ -35,7 +38,9 @@ def main() -> int:
             results[script.stem] = json.loads(run.stdout)
         print(f"{script.name}: {time.monotonic() - started:.0f} s", file=sys.stderr)
     print(json.dumps({"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                                  "system": platform.platform()},
+                                  "system": platform.platform(),
+                                  "load_average_at_start": load},
+                      "ingester_modules_run_as_python": interpreted(),
                       "benchmarks": results}, indent=2))
     return 1 if failed else 0
 

@@ -277,7 +277,7 @@ async def serve(settings: IngestSettings) -> None:
         loop.add_signal_handler(sig, stop.set)
     if plain := compiled.interpreted():
         log.warning("%d of the per-reading modules run as Python, not compiled (%s): "
-                    "expect about half again the CPU per reading", len(plain), ", ".join(plain))
+                    "expect about a quarter more CPU per reading", len(plain), ", ".join(plain))
     await Ingester(settings).run(stop)
 
 
