@@ -19,6 +19,8 @@ COMPILED := $(shell $(PYTHON) -c "import runpy; print(' '.join(n.replace('.', '/
 $(VENV)/.installed: pyproject.toml setup.py $(COMPILED)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	# Compiled modules from an earlier install would shadow the sources if this one skips them.
+	find ingest urbanpulse -name '*.so' -delete; rm -f urbanpulse__mypyc.*.so
 	$(PY) -m pip install --quiet -e '.[test,lint]'
 	touch $@
 

@@ -199,14 +199,18 @@ def resolve_range(start: datetime | None, end: datetime | None, *, now: datetime
     return start_ms, end_ms
 
 
-_NEAR = r"^-?\d{1,3}(\.\d{1,10})?,-?\d{1,3}(\.\d{1,10})?$"
+# Latitude -90..90, longitude -180..180, up to ten decimals: the documented pattern admits
+# only places, so a schema-valid value never meets the range check below.
+_NEAR = (r"^-?(90(\.0{1,10})?|[1-8]?\d(\.\d{1,10})?),"
+         r"-?(180(\.0{1,10})?|(1[0-7]\d|[1-9]?\d)(\.\d{1,10})?)$")
 _NEAR_TEXT = re.compile(_NEAR)
 
 
 def _coordinates_in_range(text: str) -> str:
     if not _NEAR_TEXT.match(text):
-        raise ValueError(f"{text!r} is not a place: write lat,lon in decimal degrees, "
-                         "such as 31.2304,121.4737")
+        raise ValueError(f"{text!r} is not a place: write lat,lon in WGS 84 decimal degrees, "
+                         "latitude in -90..90 and longitude in -180..180, such as "
+                         "31.2304,121.4737")
     lat, lon = parse_near(text)
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):
         raise ValueError(f"{text!r} is not a place: latitude must lie in -90..90 and "
