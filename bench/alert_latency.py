@@ -158,7 +158,6 @@ def load_and_probe(loader: FramedLoader) -> tuple[int, float, list[tuple[float, 
     """Send the load and the probes; return (readings sent, seconds, probes sent)."""
     frames, sent, probes_sent = loader.frames, 0, 0
     probes: list[tuple[float, str]] = []
-    time.sleep(max(0.0, loader.start_ms / 1000 - time.time()))  # the frames' first device time
     started = time.perf_counter()
     next_probe = started + PROBE_EVERY_S
     while (now := time.perf_counter()) - started < SECONDS:
@@ -205,10 +204,12 @@ def main() -> None:
             clock = AlertClock(broker.port, "city")
             pids = {"ingester": ingester.pid, "mosquitto": broker.process.pid,
                     "influxd": influx.process.pid}
-            before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
             total = int(RATE * SECONDS) + RATE
             # Device times start once framing is done: about 11 µs a frame, doubled for safety.
             loader = FramedLoader(broker.port, total, int(time.time() * 1000) + total // 45 + 1000)
+            time.sleep(max(0.0, loader.start_ms / 1000 - time.time()))  # the first device time
+            # CPU is counted from here: framing and the wait before are no part of the load.
+            before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
             own_before = time.process_time()
             sent, elapsed, probes = load_and_probe(loader)
             cpu = {name: round(_cpu_seconds(pid) - before[name], 2) for name, pid in pids.items()}
