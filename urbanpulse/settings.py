@@ -154,7 +154,7 @@ class IngestSettings(_InfluxMixin, _Base):
     ingest_instance: str = Field("main", description="Instance name in status topics")
     ingest_districts: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Comma-separated districts to consume (empty: all)")
-    ingest_batch_size: int = Field(5000, ge=1, le=100_000, description="Points per write")
+    ingest_batch_size: int = Field(1000, ge=1, le=100_000, description="Points per write")
     ingest_flush_interval_s: float = Field(0.2, gt=0, le=60,
                                            description="Longest a reading waits for its batch")
     ingest_max_inflight: int = Field(20_000, ge=1, le=65535,
