@@ -13,12 +13,13 @@ import importlib.util
 from pathlib import Path
 
 MODULES = (
-    "ingest.decode", "ingest.derive", "ingest.points", "ingest.pipeline", "ingest.lag",
+    "ingest.edge", "ingest.decode", "ingest.derive", "ingest.points", "ingest.pipeline",
+    "ingest.lag",
     "ingest.alerts.engine", "ingest.alerts.conditions", "ingest.alerts.silence",
     "urbanpulse.lineprotocol", "urbanpulse.standards.air", "urbanpulse.standards.water",
     "urbanpulse.standards.noise",
 )
-"""Every module setup.py compiles: the path of a reading through `Pipeline.accept`."""
+"""Every module setup.py compiles: a reading's path from its packet through `Pipeline.accept`."""
 
 
 def _origin(name: str) -> Path:

@@ -39,7 +39,7 @@ _QOS1_PUBLISH_MASK, _QOS1_PUBLISH = 0xF6, 0x32  # packet type 3 and QoS 1; DUP, 
 class Delivery(NamedTuple):
     """Which connection delivered a message, and its packet id there."""
 
-    connection: object
+    connection: Any  # not `object`: mypyc, compiling this module, cannot resolve that name here
     mid: int
 
 
