@@ -48,7 +48,15 @@ def _alert_from_row(row: Mapping[str, Any]) -> Alert:
 
 
 def _alerts(series: list[Series]) -> list[Alert]:
-    return [_alert_from_row({**row, **one.tags}) for one in series for row in one.rows()]
+    """Build the alerts of a result, leaving out points InfluxDB is still applying.
+
+    InfluxDB 1.x stores each field of a point apart, and a query that runs while
+    the point is being written can see some of its fields and not others (a row
+    with `message` or `since` null). Such a point is not there yet: it is left
+    out, and the next query sees it whole.
+    """
+    return [_alert_from_row({**row, **one.tags}) for one in series for row in one.rows()
+            if row.get("message") is not None and row.get("since") is not None]
 
 
 class AlertStore:
