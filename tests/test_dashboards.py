@@ -473,9 +473,9 @@ def offered(city: City, dashboard: dict[str, Any], name: str,
 
 
 def _shows_everything(city: City, dashboard: dict[str, Any],
-                      every: Mapping[str, Sequence[str]], district: str) -> bool:
-    """Whether every panel query of `dashboard` has rows with `district` alone chosen."""
-    selection = {**every, "district": [district]}
+                      every: Mapping[str, Sequence[str]], *districts: str) -> bool:
+    """Whether every panel query of `dashboard` has rows with `districts` chosen."""
+    selection = {**every, "district": list(districts)}
     return all(values_of(city.series(expand(query.text, selection, range_ms=_range_ms(
         dashboard), minimum=query.interval))) for query in queries(dashboard))
 
@@ -500,10 +500,14 @@ def selections(city: City, name: str) -> dict[str, dict[str, Sequence[str]]]:
               if chosen["district"] in value.split("|")]
     districts = offered(city, dashboard, "district", {**every, "city": cities})
     assert chosen["district"] in districts, districts
+    # Two districts, the chosen one and a neighbour, for the same reason.
+    others = [district for district in offered(city, dashboard, "district", every)
+              if district != chosen["district"]]
+    pair = next((other for other in others if _shows_everything(
+        city, dashboard, every, chosen["district"], other)), others[0])
     result = {"all": every,
               "district": {**every, "city": cities, "district": [chosen["district"]]},
-              "two-districts": {**every, "district": offered(
-                  city, dashboard, "district", every)[:2]}}
+              "two-districts": {**every, "district": [chosen["district"], pair]}}
     if name != "city-overview":
         one = {**every, "city": cities, "district": [chosen["district"]]}
         sensors = offered(city, dashboard, "sensor", one)
