@@ -50,10 +50,10 @@ def _alert_from_row(row: Mapping[str, Any]) -> Alert:
 def _alerts(series: list[Series]) -> list[Alert]:
     """Build the alerts of a result, leaving out points InfluxDB is still applying.
 
-    InfluxDB 1.x stores each field of a point apart, and a query that runs while
-    the point is being written can see some of its fields and not others (a row
-    with `message` or `since` null). Such a point is not there yet: it is left
-    out, and the next query sees it whole.
+    A query that runs while InfluxDB 1.x is writing a point can return some of
+    its fields and not others (seen against influxd 1.6: rows with `message` or
+    `since` null during writes, none once they stopped). Such a point is not
+    there yet: it is left out, and a later query sees it whole.
     """
     return [_alert_from_row({**row, **one.tags}) for one in series for row in one.rows()
             if row.get("message") is not None and row.get("since") is not None]
