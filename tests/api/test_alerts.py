@@ -411,13 +411,12 @@ def test_a_point_still_being_written_is_left_out() -> None:
     with `message` or `since` null. Such a row is no alert yet, not a 500.
     """
     columns = ["time", "message", "since", "state", "value"]
-    whole = [1_000, "lot full", 900, "firing", 0.97]
-    series = [Series(name="alerts", columns=columns, tags=tags, values=values) for tags, values in (
-        ({"alert_id": "a1", "rule": "r", "sensor": "s1", "kind": "parking",
-          "district": "pudong", "severity": "high"}, [whole]),
-        ({"alert_id": "a2", "rule": "r", "sensor": "s2", "kind": "parking",
-          "district": "pudong", "severity": "high"}, [[1_001, None, 901, "firing", None]]),
-        ({"alert_id": "a3", "rule": "r", "sensor": "s3", "kind": "parking",
-          "district": "pudong", "severity": "high"}, [[1_002, "lot full", None, "firing", 0.99]]),
-    )]
+    rows: dict[str, list[Any]] = {
+        "a1": [1_000, "lot full", 900, "firing", 0.97],
+        "a2": [1_001, None, 901, "firing", None],  # message not there yet
+        "a3": [1_002, "lot full", None, "firing", 0.99],  # since not there yet
+    }
+    series = [Series(name="alerts", columns=columns, values=[row], tags={
+        "alert_id": alert_id, "rule": "r", "sensor": f"s-{alert_id}", "kind": "parking",
+        "district": "pudong", "severity": "high"}) for alert_id, row in rows.items()]
     assert [alert.alert_id for alert in _alerts(series)] == ["a1"]
