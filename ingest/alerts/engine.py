@@ -20,9 +20,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
 
-from ingest.alerts.conditions import CHECKS, Check, Context, Derived, Memory
+from ingest.alerts.conditions import CHECKS, Check, Context, Derived
 from ingest.alerts.rules import DistrictStaleRule, Rule, StaleRule
 from ingest.alerts.silence import SilenceWatch
 from urbanpulse.catalog import KINDS
@@ -32,7 +31,6 @@ from urbanpulse.messages import Alert, AlertState, Reading, SensorBirth
 ACTIVE = frozenset({"pending", "firing", "acknowledged"})
 _NO_CONTEXT = Context()
 _NO_FIELDS: Derived = {}
-_RuleCheck = Callable[[Any, Reading, bool, Memory, Context, Derived], Check]
 
 
 _SILENT = "no reading for {:.0f} s (interval {:g} s)"
@@ -62,7 +60,7 @@ class AlertEngine:
     """Evaluates rules on readings and on a timer, and keeps the active alerts."""
 
     def __init__(self, rules: Sequence[Rule]) -> None:
-        self._per_reading: dict[str, list[tuple[Rule, _RuleCheck]]] = {}
+        self._per_reading: dict[str, list[Check]] = {}
         self._stale: dict[str, list[StaleRule]] = {}
         self._district_stale: list[DistrictStaleRule] = []
         for rule in rules:
@@ -71,11 +69,10 @@ class AlertEngine:
             elif isinstance(rule, DistrictStaleRule):
                 self._district_stale.append(rule)
             else:
-                self._per_reading.setdefault(rule.kind, []).append((rule, CHECKS[rule.type]))
+                self._per_reading.setdefault(rule.kind, []).append(CHECKS[rule.type](rule))
         self._rules = {rule.name: rule for rule in rules}
         self._active: dict[tuple[str, str], Alert] = {}
         self._alerting: Counter[str] = Counter()  # active alerts by sensor; most have none
-        self._memory: Memory = {}
         self._resolved_at: dict[tuple[str, str], int] = {}
         self.suppressed = 0
         self._sensors: dict[str, _Sensor] = {}
@@ -158,23 +155,25 @@ class AlertEngine:
                                           False, None, _reporting_again, reading.ts)
                     if change is not None:
                         changes.append(change)
-        rules = self._per_reading.get(reading.kind)
-        if rules is None:
+        checks = self._per_reading.get(reading.kind)
+        if checks is None:
             return changes
-        memory, context, fields = self._memory, sensor.context, derived or _NO_FIELDS
-        for rule, check in rules:
-            current = active.get((rule.name, name)) if active else None
-            verdict = check(rule, reading, current is not None, memory, context, fields)
+        context, fields = sensor.context, derived or _NO_FIELDS
+        for check in checks:
+            current = active.get((check.name, name)) if active else None
+            verdict = check.check(reading, current is not None, context, fields)
             if verdict is None:
                 continue
             # Most readings change nothing: decide that here, before building a message.
+            on, value, detail = verdict
             if current is None:
-                if not verdict[0]:
+                if not on:
                     continue
-            elif verdict[0] and current.state != "pending":
+            elif on and current.state != "pending":
                 continue
-            change = self._settle(rule, name, reading.kind, reading.district, *verdict,
-                                  reading.ts)
+            change = self._settle(check.rule, name, reading.kind, reading.district, on, value,
+                                  partial(check.describe, reading, value, detail, context,
+                                          fields), reading.ts)
             if change is not None:
                 changes.append(change)
         return changes
