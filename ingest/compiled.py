@@ -5,6 +5,12 @@ less CPU and the whole ingester about a fifth less per reading
 (docs/performance.md). An editable install compiles next to
 the sources, so a source edited afterwards would be shadowed by its older
 compiled module: `stale()` finds those, and the tests refuse to run on them.
+
+In these modules, constants read per reading are declared `Final`: compiled,
+a `Final` name is a C static, any other module-level name a lookup in the
+module's dict each time it is read. Not a tuple of literals, though: the
+mypyc we build with leaves such a `Final` unset ("value for final name ...
+was not set" when first read).
 """
 
 from __future__ import annotations

@@ -14,18 +14,20 @@ a standard does not define is left underived.
 
 from __future__ import annotations
 
+from typing import Final
+
 from urbanpulse.lineprotocol import FieldValue
 from urbanpulse.messages import Reading
 from urbanpulse.standards import ZONES, local_hour, noise_limit
 from urbanpulse.standards.air import realtime_aqi
 from urbanpulse.standards.water import worst_class
 
-ZONED = frozenset({"noise"})
+ZONED: Final = frozenset({"noise"})
 """Kinds whose derived fields depend on the sensor's zone: only their readings need it."""
-_WATER_ITEMS = frozenset({"ph", "dissolved_oxygen", "codmn", "nh3_n", "tp"})
-_ZONES = frozenset(ZONES)
-_BOOL = {True: "true", False: "false"}
-_NOTHING: tuple[dict[str, FieldValue], str] = ({}, "")
+_WATER_ITEMS: Final = frozenset({"ph", "dissolved_oxygen", "codmn", "nh3_n", "tp"})
+_ZONES: Final = frozenset(ZONES)
+_BOOL: Final = {True: "true", False: "false"}
+_NOTHING: Final[tuple[dict[str, FieldValue], str]] = ({}, "")
 
 
 def derive(reading: Reading, zone: str | None) -> dict[str, FieldValue]:

@@ -27,13 +27,14 @@ import logging
 import struct
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from gmqtt.mqtt.package import Package
 
 log = logging.getLogger(__name__)
-_PUBACK_HEADER = 0x4002_0000  # PUBACK, remaining length 2; the packet id fills the low 16 bits
-_QOS1_PUBLISH_MASK, _QOS1_PUBLISH = 0xF6, 0x32  # packet type 3 and QoS 1; DUP, RETAIN ignored
+_PUBACK_HEADER: Final = 0x4002_0000  # PUBACK, remaining length 2; the packet id: low 16 bits
+_QOS1_PUBLISH_MASK: Final = 0xF6  # packet type 3 and QoS 1; DUP and RETAIN ignored
+_QOS1_PUBLISH: Final = 0x32
 
 
 class Delivery(NamedTuple):

@@ -10,9 +10,10 @@ readings puts every lag in the last bucket.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Final
 
-_BUCKETS = 60_000
-_PER_SECOND = 1000
+_BUCKETS: Final = 60_000
+_PER_SECOND: Final = 1000
 
 
 class LagHistogram:

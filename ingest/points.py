@@ -10,6 +10,7 @@ a reading needs escaping here; series keys are cached per sensor.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Final
 
 import msgspec
 
@@ -17,10 +18,10 @@ from urbanpulse.lineprotocol import FieldValue, encode_fields, encode_point
 from urbanpulse.messages import Alert, Reading, SensorBirth
 
 SENSORS_MEASUREMENT = "sensors"
-_json = msgspec.json.Encoder().encode
+_json: Final = msgspec.json.Encoder().encode
 _BIRTH_FIELDS = frozenset({"lat", "lon", "site", "zone", "interval_s"})
-_MAX_CACHED_SERIES = 1_000_000
-_FIELDS = bytes.maketrans(b":", b"=")
+_MAX_CACHED_SERIES: Final = 1_000_000
+_FIELDS: Final = bytes.maketrans(b":", b"=")
 
 
 class PointEncoder:

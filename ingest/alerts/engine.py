@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
+from typing import Final
 
 from ingest.alerts.conditions import CHECKS, Check, Context, Derived
 from ingest.alerts.rules import DistrictStaleRule, Rule, StaleRule
@@ -28,13 +29,13 @@ from urbanpulse.catalog import KINDS
 from urbanpulse.lineprotocol import FieldValue
 from urbanpulse.messages import Alert, AlertState, Reading, SensorBirth
 
-ACTIVE = frozenset({"pending", "firing", "acknowledged"})
-_NO_CONTEXT = Context()
-_NO_FIELDS: Derived = {}
+ACTIVE: Final = frozenset({"pending", "firing", "acknowledged"})
+_NO_CONTEXT: Final = Context()
+_NO_FIELDS: Final[Derived] = {}
 
 
-_SILENT = "no reading for {:.0f} s (interval {:g} s)"
-_DISTRICT_SILENT = "{} of {} {} sensors in {} silent"
+_SILENT: Final = "no reading for {:.0f} s (interval {:g} s)"
+_DISTRICT_SILENT: Final = "{} of {} {} sensors in {} silent"
 
 
 def _reporting_again() -> str:

@@ -38,7 +38,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Context, Decimal
 from types import MappingProxyType
-from typing import Literal, NoReturn
+from typing import Final, Literal, NoReturn
 
 Averaging = Literal["1h", "8h", "24h"]
 
@@ -69,9 +69,9 @@ _REALTIME_PM = frozenset({"pm10", "pm25"})
 _FALLBACK = {("so2", "1h"): ("so2", "24h"), ("o3", "8h"): ("o3", "1h")}
 """Tables that end at 800 µg/m³, and the table HJ 633 uses above that."""
 
-IAQI_MAX = 500
-_NEAR_INTEGER = 1e-6
-_EXACT = Context(prec=60)  # ample for a 17-digit float repr times a 3-digit step
+IAQI_MAX: Final = 500
+_NEAR_INTEGER: Final = 1e-6
+_EXACT: Final = Context(prec=60)  # ample for a 17-digit float repr times a 3-digit step
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,9 +145,9 @@ _TABLES = {(p, a): _tables(p, a) for p in POLLUTANTS for a in ("1h", "8h", "24h"
            if (p, a) in BREAKPOINTS or (p in _REALTIME_PM and a == "1h")}
 """(pollutant, averaging) → its breakpoints and the table used above them, resolved once."""
 
-_REALTIME = tuple((p, *_TABLES[p, "1h"]) for p in POLLUTANTS)
-_STEPS = tuple(map(float, IAQI_STEPS))
-_LEVEL_TOPS = tuple(c.high for c in AQI_CATEGORIES if c.high is not None)
+_REALTIME: Final = tuple((p, *_TABLES[p, "1h"]) for p in POLLUTANTS)
+_STEPS: Final = tuple(map(float, IAQI_STEPS))
+_LEVEL_TOPS: Final = tuple(c.high for c in AQI_CATEGORIES if c.high is not None)
 
 
 def iaqi(pollutant: str, concentration: float, *, averaging: Averaging = "1h") -> int:

@@ -16,11 +16,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from types import MappingProxyType
+from typing import Final
 
-DAY_START_HOUR = 6
-NIGHT_START_HOUR = 22
+DAY_START_HOUR: Final = 6
+NIGHT_START_HOUR: Final = 22
 
-LIMITS: Mapping[str, tuple[float, float]] = MappingProxyType({
+LIMITS: Final[Mapping[str, tuple[float, float]]] = MappingProxyType({
     "0": (50.0, 40.0),
     "1": (55.0, 45.0),
     "2": (60.0, 50.0),
@@ -30,13 +31,13 @@ LIMITS: Mapping[str, tuple[float, float]] = MappingProxyType({
 })
 """(day, night) LAeq limits in dB(A) per zone (声环境功能区)."""
 
-ZONES = tuple(LIMITS)
+ZONES: Final = tuple(LIMITS)
 
-SHANGHAI_UTC_OFFSET_H = 8
+SHANGHAI_UTC_OFFSET_H: Final = 8
 """Asia/Shanghai is UTC+8 with no daylight saving time since 1992 (China last used
 DST in 1986-1991), which covers every timestamp the platform handles."""
 
-_MS_PER_HOUR = 3_600_000
+_MS_PER_HOUR: Final = 3_600_000
 
 
 def _check_hour(hour_local: int) -> None:

@@ -28,25 +28,25 @@ from bisect import bisect_left
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Literal, NoReturn
+from typing import Final, Literal, NoReturn
 
 WaterBody = Literal["river", "lake"]
 
-WORSE_THAN_V = 6
+WORSE_THAN_V: Final = 6
 CLASS_LABELS = MappingProxyType({1: "I", 2: "II", 3: "III", 4: "IV", 5: "V", 6: "劣V"})
 
 PH_RANGE = (6.0, 9.0)
 DO_MINIMUM = (7.5, 6.0, 5.0, 3.0, 2.0)
 """Dissolved oxygen, mg/L, at least this for classes I..V."""
-_DO_NEGATED = tuple(-low for low in DO_MINIMUM)
+_DO_NEGATED: Final = tuple(-low for low in DO_MINIMUM)
 
-MAXIMUM: Mapping[str, tuple[float, ...]] = MappingProxyType({
+MAXIMUM: Final[Mapping[str, tuple[float, ...]]] = MappingProxyType({
     "codmn": (2.0, 4.0, 6.0, 10.0, 15.0),
     "nh3_n": (0.15, 0.5, 1.0, 1.5, 2.0),
 })
 """Items limited from above, mg/L, at most this for classes I..V (both water bodies)."""
 
-TP_MAXIMUM: Mapping[str, tuple[float, ...]] = MappingProxyType({
+TP_MAXIMUM: Final[Mapping[str, tuple[float, ...]]] = MappingProxyType({
     "river": (0.02, 0.1, 0.2, 0.3, 0.4),
     "lake": (0.01, 0.025, 0.05, 0.1, 0.2),
 })
