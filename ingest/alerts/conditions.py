@@ -21,6 +21,7 @@ national standards (`ingest.derive`).
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -66,24 +67,31 @@ class Check:
         self.rule: Rule = rule
         self.name: str = rule.name
 
+    @abstractmethod
     def check(self, reading: Reading, active: bool, context: Context,
               derived: Derived) -> Verdict:
         """Judge one reading: None, or (active, value, detail)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def describe(self, reading: Reading, value: float, detail: float, context: Context,
                  derived: Derived) -> str:
         """Return the alert's message for what `check` judged of `reading`."""
-        raise NotImplementedError
 
 
-class Threshold(Check):
+class _MetricCheck(Check):
+    """A check of one catalog metric of the reading."""
+
+    def __init__(self, rule: ThresholdRule | RateOfChangeRule | StuckRule | RangeRule) -> None:
+        super().__init__(rule)
+        self.metric = rule.metric
+        self.unit = _unit(rule, rule.metric)
+
+
+class Threshold(_MetricCheck):
     """Beyond `above`/`below` to start; back past `clear` (default: the threshold) to stop."""
 
     def __init__(self, rule: ThresholdRule) -> None:
         super().__init__(rule)
-        self.metric = rule.metric
-        self.unit = _unit(rule, rule.metric)
         self.above = rule.above is not None
         limit = rule.above if rule.above is not None else rule.below
         assert limit is not None  # the rule's validator requires exactly one
@@ -104,13 +112,11 @@ class Threshold(Check):
         return f"{self.metric} {value} {self.unit} {side} {self.limit}"
 
 
-class RateOfChange(Check):
+class RateOfChange(_MetricCheck):
     """Change per minute since the sensor's previous reading of the metric."""
 
     def __init__(self, rule: RateOfChangeRule) -> None:
         super().__init__(rule)
-        self.metric = rule.metric
-        self.unit = _unit(rule, rule.metric)
         self.max_per_minute = rule.max_per_minute
         self._previous: dict[str, tuple[int, float]] = {}  # sensor → (ts, value)
 
@@ -132,12 +138,11 @@ class RateOfChange(Check):
                 f"limit {self.max_per_minute}")
 
 
-class Stuck(Check):
+class Stuck(_MetricCheck):
     """The same value, within tolerance, for `readings` readings in a row."""
 
     def __init__(self, rule: StuckRule) -> None:
         super().__init__(rule)
-        self.metric = rule.metric
         self.readings = rule.readings
         self.tolerance = rule.tolerance
         self._runs: dict[str, tuple[float | None, int]] = {}  # sensor → (value, run length)
@@ -157,13 +162,11 @@ class Stuck(Check):
         return f"{self.metric} has read {value} for {int(detail)} readings in a row"
 
 
-class PlausibleRange(Check):
+class PlausibleRange(_MetricCheck):
     """Outside the plausible range the rule gives."""
 
     def __init__(self, rule: RangeRule) -> None:
         super().__init__(rule)
-        self.metric = rule.metric
-        self.unit = _unit(rule, rule.metric)
         self.min = rule.min
         self.max = rule.max
 
