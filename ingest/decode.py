@@ -34,8 +34,21 @@ REASONS = (
 
 
 M = TypeVar("M", Reading, SensorBirth)
-_MAX_CACHED_NAMES: Final = 1_000_000
+_MAX_CACHED_TOPICS: Final = 1_000_000
 _decode_reading: Final = reading_decoder.decode  # Final: compiled, a C static, not a dict lookup
+
+
+def is_name(name: str) -> bool:
+    """Whether `name` may stand as one topic level: NAME_PATTERN, without a regular expression.
+
+    1-64 of a-z, 0-9 and '-', neither first nor last '-'. Compiled, this loop
+    takes a fraction of the time of the pattern's match, which backtracks at
+    the end; a property test holds the two to the same answers.
+    """
+    if not 0 < len(name) <= 64 or not name.isascii() or name[0] == "-" or name[-1] == "-":
+        return False
+    return all(97 <= code <= 122 or 48 <= code <= 57 or code == 45  # a-z, 0-9, '-'
+               for code in name.encode())
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +78,6 @@ class Decoder:
         self._max_payload = max_payload_bytes
         self._max_future_ms = int(max_future_s * 1000)
         self._max_age_ms = int(max_age_s * 1000)
-        self._valid_names: set[str] = set()
         self._reading_topics: dict[str, tuple[str, str, str]] = {}
         self._ranges = {name: {metric.name: (metric.low, metric.high)
                                for metric in kind.metrics.values()}
@@ -90,21 +102,18 @@ class Decoder:
             message = decoder.decode(payload)
         except msgspec.DecodeError as exc:
             return _decode_error(exc, payload)
-        if (message.district, message.kind, message.sensor) != (levels[2], levels[3], levels[4]):
+        if message.district != levels[2] or message.kind != levels[3] or \
+                message.sensor != levels[4]:
             return Rejected("topic-mismatch", f"Payload names {message.district}/{message.kind}/"
                             f"{message.sensor} but the topic says {'/'.join(levels[2:])}.")
         if message.kind not in KINDS:
             return Rejected("unknown-kind", f"Kind {message.kind!r} is not in the catalog.")
-        valid = self._valid_names
-        for name in (message.district, message.kind, message.sensor):
-            if name not in valid:  # each name is checked once, not once per combination
-                try:
-                    check_name(name)
-                except TopicError as exc:
-                    return Rejected("bad-topic", str(exc))
-                if len(valid) >= _MAX_CACHED_NAMES:
-                    valid.clear()
-                valid.add(name)
+        if not is_name(message.district) or not is_name(message.sensor):  # kinds are names
+            try:  # one of them raises, saying why
+                check_name(message.district, what="district")
+                check_name(message.sensor, what="sensor id")
+            except TopicError as exc:
+                return Rejected("bad-topic", str(exc))
         return message
 
     def reading(self, topic: str, payload: bytes, now_ms: int) -> Reading | Rejected:
@@ -114,7 +123,7 @@ class Decoder:
             reading = self._parse(topic, payload, "readings", reading_decoder)
             if isinstance(reading, Rejected):
                 return reading
-            if len(self._reading_topics) >= _MAX_CACHED_NAMES:
+            if len(self._reading_topics) >= _MAX_CACHED_TOPICS:
                 self._reading_topics.clear()
             self._reading_topics[topic] = (reading.district, reading.kind, reading.sensor)
         else:

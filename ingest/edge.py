@@ -4,8 +4,8 @@ With `optimistic_acknowledgement=False`, gmqtt acknowledges a QoS 1 message
 when an `on_message` coroutine returns: one asyncio Task, its callbacks and
 one socket write per message. Profiling the ingester showed that machinery
 costing more CPU than validating and encoding the reading. This module instead
-hands each QoS 1 message to a synchronous callback with a `Delivery` token and
-writes the PUBACKs of a whole batch at once.
+hands each QoS 1 message to a synchronous callback with an acknowledgement
+token and writes the PUBACKs of a whole batch at once.
 
 It is the only module that reaches into gmqtt (0.7, 0.8). On one client
 instance it replaces each new connection's packet framing (`MQTTProtocol.
@@ -16,9 +16,15 @@ message. Its `_handle_publish_packet` and `_handle_qos_1_publish_packet` are
 replaced too, for packets that arrive through gmqtt anyway. PUBACKs are
 written through the current `MQTTConnection.send_package`, and the broker's
 Receive Maximum is read from the CONNACK (gmqtt's `on_connect` merges our own
-CONNECT properties over the broker's, hiding it). A token of a connection that
-has since dropped is never acknowledged: its packet id meant something only on
-that connection, and the broker redelivers the message on the new one.
+CONNECT properties over the broker's, hiding it).
+
+A token is an int: the number of the connection that delivered the message
+(counted from 1 on this client), shifted left 16 bits, or'ed with the packet
+id. The pipeline holds one per message in flight; an int costs neither a
+constructor call nor the collector's attention, where an object per message
+cost both (docs/performance.md). A token of a connection that has since
+dropped is never acknowledged: its packet id meant something only on that
+connection, and the broker redelivers the message on the new one.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ import logging
 import struct
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Final, NamedTuple
+from typing import Any, Final
 
 from gmqtt.mqtt.package import Package
 
@@ -37,26 +43,30 @@ _QOS1_PUBLISH_MASK: Final = 0xF6  # packet type 3 and QoS 1; DUP and RETAIN igno
 _QOS1_PUBLISH: Final = 0x32
 
 
-class Delivery(NamedTuple):
-    """Which connection delivered a message, and its packet id there."""
-
-    connection: Any  # not `object`: mypyc, compiling this module, cannot resolve that name here
-    mid: int
+def token(connection_number: int, mid: int) -> int:
+    """Return the acknowledgement token of packet `mid` on connection `connection_number`."""
+    return connection_number << 16 | mid
 
 
-Accept = Callable[[str, bytes, Delivery], None]
+Accept = Callable[[str, bytes, int], None]
 
 
 class BulkAcknowledger:
     """Routes a gmqtt client's QoS 1 messages to `accept` and acknowledges them in bulk."""
 
-    def __init__(self, client: Any, accept: Accept) -> None:
+    def __init__(self, client: Any) -> None:
         self._client = client
+        self._connection: Any = None  # the latest connection, and its number
+        self._number = 0
+
+    def route(self, accept: Accept) -> None:
+        """Hand every QoS 1 message to `accept` from now on; call it before connecting."""
+        client = self._client
 
         def on_qos1(mid: int, payload: bytes, topic: str | bytes, properties: Any) -> None:
             if isinstance(topic, bytes):  # gmqtt passes undecodable topics as bytes
                 topic = topic.decode("utf-8", "replace")
-            accept(topic, payload, Delivery(client._connection, mid))
+            accept(topic, payload, token(self._number, mid))
 
         handler = client._package_handler
         slow_path = handler._handle_publish_packet
@@ -72,40 +82,46 @@ class BulkAcknowledger:
                 slow_path(cmd, raw)
                 return
             accept(raw[2:end].decode("utf-8", "replace"), raw[end + 3:],
-                   Delivery(client._connection, mid))
+                   token(self._number, mid))
 
         handler._handle_qos_1_publish_packet = on_qos1
         handler._handle_publish_packet = on_publish
         set_connection = handler.set_connection
 
         def on_connection(connection: Any) -> None:
-            """Frame the packets of each new connection with `_framer`."""
+            """Number each new connection and frame its packets with `_framer`."""
             set_connection(connection)
+            self._connection = connection
+            self._number += 1
             protocol = connection._protocol
-            protocol._read_packet = _framer(handler, connection, protocol._read_packet, accept)
+            protocol._read_packet = _framer(handler, connection, protocol._read_packet, accept,
+                                            self._number)
 
         handler.set_connection = on_connection
 
     def ack(self, tokens: Sequence[object]) -> None:
         """Send PUBACK for every token delivered on the current, open connection."""
         connection = self._client._connection
-        if connection is None or connection.is_closing():
+        if connection is None or connection is not self._connection or connection.is_closing():
             return
-        words = [_PUBACK_HEADER | token.mid for token in tokens
-                 if type(token) is Delivery and token.connection is connection]
+        number = self._number
+        words = [_PUBACK_HEADER | (token & 0xFFFF) for token in tokens
+                 if type(token) is int and token >> 16 == number]
         if words:  # each PUBACK is four bytes: one big-endian 32-bit word
             connection.send_package(struct.pack(f"!{len(words)}I", *words))
 
 
 def _framer(handler: Any, connection: Any, gmqtt_framer: Callable[[bytes], int],
-            accept: Accept) -> Callable[[bytes], int]:
+            accept: Accept, number: int) -> Callable[[bytes], int]:
     """Return a replacement for gmqtt's `MQTTProtocol._read_packet` on one connection.
 
     Same contract: split `data` into whole MQTT packets, hand each on, return how
     many bytes were consumed (-1 for a malformed length). A QoS 1 PUBLISH without
-    properties goes to `accept`; every other packet goes to gmqtt's handler.
+    properties goes to `accept`, with a token of connection `number`; every other
+    packet goes to gmqtt's handler.
     """
     put_package = connection.put_package
+    shifted = number << 16
     monotonic = time.monotonic
 
     def read_packets(data: bytes) -> int:
@@ -138,7 +154,7 @@ def _framer(handler: Any, connection: Any, gmqtt_framer: Callable[[bytes], int],
                     try:
                         accept(data[start + 2:topic_end].decode("utf-8", "replace"),
                                data[topic_end + 3:end],
-                               Delivery(connection, (data[topic_end] << 8) | data[topic_end + 1]))
+                               shifted | data[topic_end] << 8 | data[topic_end + 1])
                     except Exception:  # as gmqtt does: one bad message must not stop reading
                         log.exception("handling a message failed")
                     continue

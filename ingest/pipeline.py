@@ -16,7 +16,7 @@ import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -38,6 +38,10 @@ class Publisher(Protocol):
 
     def publish(self, topic: str, payload: bytes, *, retain: bool,
                 token: object | None = None) -> None: ...
+
+
+Handler = Callable[[str, bytes, object], None]
+"""Takes a message that is not a reading or birth (a command) with its acknowledgement token."""
 
 
 class Acknowledger(Protocol):
@@ -75,6 +79,7 @@ class Pipeline:
                  acknowledger: Acknowledger, root: str, batch_size: int,
                  flush_interval_s: float, engine: AlertEngine | None = None,
                  on_alerts: Callable[[list[Alert]], None] = lambda alerts: None,
+                 commands: Mapping[str, Handler] | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self._decoder = decoder
         self._writer = writer
@@ -86,6 +91,10 @@ class Pipeline:
         self._clock = clock
         self._engine = engine
         self._on_alerts = on_alerts
+        self._commands = dict(commands or {})
+        self._births = f"{root}/sensors/"
+        self.accepting = True
+        """False once the process drains: messages are then left to the broker to redeliver."""
         self._encoder = PointEncoder()
         self._reading_topics = decoder.reading_topics
         self._batch = _Batch()
@@ -100,11 +109,23 @@ class Pipeline:
         return len(self._batch.lines) + self._writing
 
     def accept(self, topic: str, payload: bytes, token: object) -> None:
-        """Take one message; its token is acknowledged once the message is safe."""
-        self.stats.received += 1
-        if topic not in self._reading_topics and topic.split("/", 2)[1:2] == ["sensors"]:
-            self._accept_birth(topic, payload, token)
+        """Take one message; its token is acknowledged once the message is safe.
+
+        A message on a topic of `commands` goes to its handler instead. While
+        not `accepting`, a message is left unacknowledged: the broker redelivers it.
+        """
+        if not self.accepting:
             return
+        if topic not in self._reading_topics:  # a first reading, a birth or a command
+            command = self._commands.get(topic)
+            if command is not None:
+                command(topic, payload, token)
+                return
+            if topic.startswith(self._births):
+                self.stats.received += 1
+                self._accept_birth(topic, payload, token)
+                return
+        self.stats.received += 1
         now_ms = int(self._clock() * 1000)
         reading = self._decoder.reading(topic, payload, now_ms)
         if isinstance(reading, Rejected):
@@ -114,7 +135,7 @@ class Pipeline:
         try:
             derived, extra = derive_encoded(reading, engine.zone(reading.sensor) if engine
                                             is not None and reading.kind in ZONED else None)
-            line = self._encoder.line(reading, extra)
+            line = self._encoder.line(topic, reading, extra)
         except LineProtocolError as exc:
             self.dead_letter(topic, payload, Rejected("schema", str(exc)), token)
             return

@@ -25,33 +25,45 @@ _FIELDS: Final = bytes.maketrans(b":", b"=")
 
 
 class PointEncoder:
-    """Encodes readings and births, caching each series key."""
+    """Encodes readings, caching each series key by the topic its readings arrive on."""
 
     def __init__(self) -> None:
-        self._keys: dict[tuple[str, str, str], str] = {}
+        self._keys: dict[str, str] = {}
 
-    def reading(self, reading: Reading, derived: Mapping[str, FieldValue] | None = None) -> str:
-        """Return the line-protocol point of one validated reading and its derived fields."""
-        return self.line(reading, encode_fields(derived) if derived else "")
+    def line(self, topic: str, reading: Reading, extra: str = "") -> str:
+        """Return the point of one validated reading from `topic`, with `extra` fields encoded.
 
-    def line(self, reading: Reading, extra: str = "") -> str:
-        """Return the point of one validated reading with `extra`, fields already encoded."""
-        ident = (reading.kind, reading.sensor, reading.district)
-        key = self._keys.get(ident)
+        Decode checked that the topic names the reading's district, kind and
+        sensor, so the topic identifies its series; its hash, computed once when
+        the message is first looked up, is cached in the string, where a key of
+        the reading's three names would be a new tuple with three new hashes.
+        """
+        key = self._keys.get(topic)
         if key is None:
             if len(self._keys) >= _MAX_CACHED_SERIES:
                 self._keys.clear()
-            # Decode checked all three against the topic grammar ([a-z0-9-]): nothing to
-            # escape, and tags are already in key order.
-            key = f"{reading.kind},district={reading.district},sensor={reading.sensor}"
-            self._keys[ident] = key
-        # {"pm25":38.2,"o3":92.0} -> pm25=38.2,o3=92.0: msgspec writes each float as its
-        # shortest repr (which line protocol reads back exactly) twice as fast as Python;
-        # one translate turns ':' into '=' and drops the quotes.
-        fields = _json(reading.values)[1:-1].translate(_FIELDS, b'"').decode()
-        if extra:
-            return f"{key} {fields},{extra},seq={reading.seq}i {reading.ts}"
-        return f"{key} {fields},seq={reading.seq}i {reading.ts}"
+            key = self._keys[topic] = _series_key(reading)
+        return _point(key, reading, extra)
+
+    def reading(self, reading: Reading, derived: Mapping[str, FieldValue] | None = None) -> str:
+        """Return the line-protocol point of one validated reading and its derived fields."""
+        return _point(_series_key(reading), reading, encode_fields(derived) if derived else "")
+
+
+def _series_key(reading: Reading) -> str:
+    # Decode checked all three against the topic grammar ([a-z0-9-]): nothing to
+    # escape, and tags are already in key order.
+    return f"{reading.kind},district={reading.district},sensor={reading.sensor}"
+
+
+def _point(key: str, reading: Reading, extra: str) -> str:
+    # {"pm25":38.2,"o3":92.0} -> pm25=38.2,o3=92.0: msgspec writes each float as its
+    # shortest repr (which line protocol reads back exactly) twice as fast as Python;
+    # one translate turns ':' into '=' and drops the quotes.
+    fields = _json(reading.values)[1:-1].translate(_FIELDS, b'"').decode()
+    if extra:
+        return f"{key} {fields},{extra},seq={reading.seq}i {reading.ts}"
+    return f"{key} {fields},seq={reading.seq}i {reading.ts}"
 
 
 def birth_point(birth: SensorBirth) -> str:

@@ -27,7 +27,7 @@ from ingest import IngestError, compiled
 from ingest.alerts.engine import AlertEngine
 from ingest.alerts.rules import DEFAULT_RULES, load_rules
 from ingest.decode import Decoder, Rejected
-from ingest.edge import BulkAcknowledger, Delivery, broker_receive_maximum
+from ingest.edge import BulkAcknowledger, broker_receive_maximum
 from ingest.metrics import SelfMetrics
 from ingest.outbox import Outbox
 from ingest.pipeline import Pipeline
@@ -71,7 +71,7 @@ class Ingester:
         self._client.on_disconnect = self._on_disconnect
         self._client.on_subscribe = self._on_subscribe
         self._client.on_message = self._on_other_message
-        acks = BulkAcknowledger(self._client, self._accept)
+        acks = BulkAcknowledger(self._client)
         self.outbox.attach(self._client, acks.ack)
         decoder = Decoder(root=settings.topic_root,
                           max_payload_bytes=settings.ingest_max_payload_bytes,
@@ -85,10 +85,11 @@ class Ingester:
                                  acknowledger=acks, root=settings.topic_root,
                                  batch_size=settings.ingest_batch_size,
                                  flush_interval_s=settings.ingest_flush_interval_s,
-                                 engine=self.engine, on_alerts=self._emit)
+                                 engine=self.engine, on_alerts=self._emit,
+                                 commands={self._ack_topic: self._on_ack})
+        acks.route(self.pipeline.accept)  # compiled all the way: no Python frame per message
         self.metrics = SelfMetrics(self.pipeline, self.writer, self.outbox,
                                    instance=settings.ingest_instance)
-        self._accepting = True
         self._unacked_subscriptions = 0
         self.subscribed = asyncio.Event()
 
@@ -114,7 +115,7 @@ class Ingester:
                 self.outbox.publish(topic, payload, retain=True)
             self.pipeline.add_point(alert_point(alert))
 
-    def _on_ack(self, topic: str, payload: bytes, delivery: Delivery) -> None:
+    def _on_ack(self, topic: str, payload: bytes, delivery: object) -> None:
         try:
             command = ack_decoder.decode(payload)
         except ValueError as exc:  # msgspec.DecodeError is a ValueError
@@ -189,18 +190,9 @@ class Ingester:
                        ) -> None:
         self.subscribed.clear()
         self.outbox.disconnected()
-        if self._accepting:
+        if self.pipeline.accepting:
             log.warning("disconnected from the broker; unacknowledged messages will be "
                         "redelivered")
-
-    def _accept(self, topic: str, payload: bytes, delivery: Delivery) -> None:
-        if not self._accepting:
-            return
-        if topic == self._ack_topic:
-            self._on_ack(topic, payload, delivery)
-        else:
-            self.pipeline.accept(topic, payload, delivery)
-        # else: draining; left unacknowledged, the broker redelivers it to the next session
 
     def _on_other_message(self, client: Client, topic: str, payload: bytes, qos: int,
                           properties: dict[str, Any]) -> int:
@@ -231,7 +223,7 @@ class Ingester:
         stopping = asyncio.create_task(stop.wait(), name="stop")
         await asyncio.wait({flusher, stopping}, return_when=asyncio.FIRST_COMPLETED)
         failure = flusher.exception() if flusher.done() else None
-        self._accepting = False
+        self.pipeline.accepting = False  # what arrives now stays with the broker
         if failure is None:
             log.info("stopping: draining %d pending messages", self.pipeline.pending)
             try:

@@ -23,7 +23,8 @@ from urbanpulse.errors import TopicError
 DEFAULT_ROOT = "city"
 NAME_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
 """The grammar of one topic level, for validators that take a pattern (msgspec, FastAPI)."""
-_NAME = re.compile(NAME_PATTERN.replace("$", "\\Z"))
+NAME = re.compile(NAME_PATTERN.replace("$", "\\Z"))
+"""NAME_PATTERN compiled: `NAME.match(level)` is None for a level outside the grammar."""
 
 
 class Channel(StrEnum):
@@ -43,7 +44,7 @@ _SENSOR_CHANNELS = (Channel.READINGS, Channel.SENSORS, Channel.TRUTH)
 
 def check_name(name: str, *, what: str = "name") -> str:
     """Return `name` when it may stand as one topic level, else raise TopicError."""
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not NAME.match(name):
         raise TopicError(
             f"Invalid {what} {name!r}: use 1-64 characters of lowercase a-z, 0-9 and '-', "
             "not starting or ending with '-'."

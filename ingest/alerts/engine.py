@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from functools import partial
 from typing import Final
 
@@ -47,14 +46,22 @@ def fingerprint(rule: str, sensor: str) -> str:
     return hashlib.sha1(f"{rule}\x00{sensor}".encode(), usedforsecurity=False).hexdigest()[:16]
 
 
-@dataclass(slots=True)
 class _Sensor:
-    kind: str
-    district: str
-    interval_s: float
-    seen_ms: int
-    context: Context = _NO_CONTEXT
-    order: int = 0  # when the engine first heard of it: sweeps report in this order
+    """What the engine knows of one sensor.
+
+    A plain class, not a dataclass: the methods `dataclass` generates stay
+    Python even in a compiled module, and a new sensor's `__init__` was then a
+    Python frame of its own.
+    """
+
+    def __init__(self, kind: str, district: str, interval_s: float, seen_ms: int,
+                 context: Context = _NO_CONTEXT) -> None:
+        self.kind = kind
+        self.district = district
+        self.interval_s = interval_s
+        self.seen_ms = seen_ms
+        self.context = context
+        self.order = 0  # when the engine first heard of it: sweeps report in this order
 
 
 class AlertEngine:
@@ -113,7 +120,9 @@ class AlertEngine:
             watch.watch(name, sensor)
 
     def _resize(self, kind: str, district: str, change: int) -> None:
-        sizes = self._district_sizes.setdefault(kind, {})
+        sizes = self._district_sizes.get(kind)
+        if sizes is None:
+            sizes = self._district_sizes[kind] = {}
         size = sizes.get(district, 0) + change
         if size:
             sizes[district] = size

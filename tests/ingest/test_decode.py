@@ -6,9 +6,12 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from ingest.decode import REASONS, Decoder, Rejected
+from ingest.decode import REASONS, Decoder, Rejected, is_name
 from urbanpulse.messages import Reading, SensorBirth
+from urbanpulse.topics import NAME, NAME_PATTERN
 
 NOW = 1_763_779_200_000
 TOPIC = "city/readings/pudong/air/air-pudong-0007"
@@ -107,4 +110,18 @@ def test_decode_rejects_names_outside_the_grammar(sensor: str) -> None:
     result = _decoder().reading(topic, json.dumps(_reading(sensor=sensor)).encode(), NOW)
     assert isinstance(result, Rejected)
     assert result.reason == "bad-topic"
-    assert repr(sensor) in result.detail
+    assert result.detail.startswith(f"Invalid sensor id {sensor!r}")
+
+
+def test_decode_rejects_a_district_outside_the_grammar() -> None:
+    topic = "city/readings/Pudong/air/air-pudong-0007"
+    result = _decoder().reading(topic, json.dumps(_reading(district="Pudong")).encode(), NOW)
+    assert isinstance(result, Rejected)
+    assert result.reason == "bad-topic"
+    assert result.detail.startswith("Invalid district 'Pudong'")
+
+
+@given(st.text(alphabet=st.sampled_from("az09-_A.é/ \n"), max_size=70) |
+       st.from_regex(NAME_PATTERN, fullmatch=True))
+def test_the_compiled_name_check_is_the_topic_grammar(name: str) -> None:
+    assert is_name(name) == (NAME.match(name) is not None)

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from ingest.alerts.silence import SilenceWatch
 from ingest.derive import derive, derive_encoded
-from ingest.edge import Delivery, _framer
+from ingest.edge import _framer, token
 from ingest.lag import LagHistogram
 from ingest.points import PointEncoder
 from urbanpulse.lineprotocol import encode_fields
@@ -40,7 +40,9 @@ def test_derived_line_protocol_is_what_the_escaping_encoder_writes(
     assert fields == derive(reading, zone)
     assert text == (encode_fields(fields) if fields else "")
     encoder = PointEncoder()
-    assert encoder.line(reading, text) == encoder.reading(reading, fields)
+    topic = f"city/readings/{reading.district}/{kind}/{reading.sensor}"
+    assert encoder.line(topic, reading, text) == encoder.reading(reading, fields)
+    assert encoder.line(topic, reading, text) == encoder.reading(reading, fields)  # cached
 
 
 @settings(deadline=None)  # the reference walks 60,001 buckets: slow on a busy machine
@@ -141,19 +143,19 @@ def test_framing_splits_any_read_into_the_packets_gmqtt_would(data: st.DataObjec
     class Handler:
         current_connection = connection
 
-    def accept(topic: str, payload: bytes, delivery: Delivery) -> None:
-        assert delivery.connection is connection
-        accepted.append((topic, payload, delivery.mid))
+    def accept(topic: str, payload: bytes, delivered: int) -> None:
+        assert delivered >> 16 == 7  # the connection's number
+        accepted.append((topic, payload, delivered))
 
-    read = _framer(Handler(), connection, lambda data: 0, accept)
+    read = _framer(Handler(), connection, lambda data: 0, accept, 7)
     buffer = b""
     for start, end in zip([0, *cuts], [*cuts, len(stream)], strict=True):
         buffer += stream[start:end]  # as gmqtt's read loop does
         buffer = buffer[read(buffer):]
     assert buffer == b""
-    assert accepted == [("city/readings/a/air/s1", payloads[0], 1),
-                        ("city/readings/a/air/s2", payloads[1], 2),
-                        ("city/readings/a/air/s3", payloads[2], 3)]
+    assert accepted == [("city/readings/a/air/s1", payloads[0], token(7, 1)),
+                        ("city/readings/a/air/s2", payloads[1], token(7, 2)),
+                        ("city/readings/a/air/s3", payloads[2], token(7, 3))]
     assert [cmd for cmd, _ in connection.packages] == [0xD0, 0x32, 0x30]
     assert connection.packages[1][1].endswith(b"\x02\x01\x01p")
 
@@ -164,7 +166,7 @@ def test_framing_refuses_a_remaining_length_of_five_bytes() -> None:
     class Handler:
         current_connection = connection
 
-    read = _framer(Handler(), connection, lambda data: 0, lambda *args: None)
+    read = _framer(Handler(), connection, lambda data: 0, lambda *args: None, 1)
     assert read(b"\x32\xff\xff\xff\xff\x01") == -1
 
 
@@ -180,7 +182,7 @@ def test_framing_leaves_a_superseded_connection_to_gmqtt() -> None:
         handed.append(data)
         return len(data)
 
-    read = _framer(Handler(), connection, gmqtt_framer, lambda *args: None)
+    read = _framer(Handler(), connection, gmqtt_framer, lambda *args: None, 1)
     packet = _publish("city/readings/a/air/s1", b"{}", 1)
     assert read(packet) == len(packet)
     assert handed == [packet]
