@@ -15,7 +15,7 @@ import msgspec
 from urbanpulse.catalog import KINDS
 from urbanpulse.errors import TopicError
 from urbanpulse.messages import Reading, SensorBirth, birth_decoder, reading_decoder
-from urbanpulse.topics import check_name
+from urbanpulse.topics import NAME, check_name
 
 REASONS = (
     "oversize",           # payload larger than the configured limit
@@ -36,19 +36,7 @@ REASONS = (
 M = TypeVar("M", Reading, SensorBirth)
 _MAX_CACHED_TOPICS: Final = 1_000_000
 _decode_reading: Final = reading_decoder.decode  # Final: compiled, a C static, not a dict lookup
-
-
-def is_name(name: str) -> bool:
-    """Whether `name` may stand as one topic level: NAME_PATTERN, without a regular expression.
-
-    1-64 of a-z, 0-9 and '-', neither first nor last '-'. Compiled, this loop
-    takes a fraction of the time of the pattern's match, which backtracks at
-    the end; a property test holds the two to the same answers.
-    """
-    if not 0 < len(name) <= 64 or not name.isascii() or name[0] == "-" or name[-1] == "-":
-        return False
-    return all(97 <= code <= 122 or 48 <= code <= 57 or code == 45  # a-z, 0-9, '-'
-               for code in name.encode())
+_match_name: Final = NAME.match  # check_name's test, without check_name's Python frame
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +96,7 @@ class Decoder:
                             f"{message.sensor} but the topic says {'/'.join(levels[2:])}.")
         if message.kind not in KINDS:
             return Rejected("unknown-kind", f"Kind {message.kind!r} is not in the catalog.")
-        if not is_name(message.district) or not is_name(message.sensor):  # kinds are names
+        if _match_name(message.district) is None or _match_name(message.sensor) is None:
             try:  # one of them raises, saying why
                 check_name(message.district, what="district")
                 check_name(message.sensor, what="sensor id")

@@ -9,6 +9,8 @@ compare each fast path with its reference over every concentration on a
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from fractions import Fraction
+from itertools import pairwise
 
 import pytest
 from hypothesis import given
@@ -42,6 +44,23 @@ def test_iaqi_matches_exact_arithmetic_on_a_grid_of_the_whole_table(pollutant: s
     wrong = [c for c in (*_grid(top), *_near(points))
              if c <= top and iaqi(pollutant, c) != reference_iaqi(pollutant, c, "1h")]
     assert wrong == []
+
+
+def _along(points: tuple[int, ...]) -> st.SearchStrategy[float]:
+    """k/100 of the way along a segment: where the index is often a whole number."""
+    return st.tuples(st.sampled_from(list(pairwise(points))),
+                     st.integers(min_value=0, max_value=100)).map(
+        lambda case: float(case[0][0] + Fraction(case[0][1] - case[0][0], 100) * case[1]))
+
+
+@pytest.mark.parametrize("pollutant", POLLUTANTS)
+@given(data=st.data())
+def test_iaqi_matches_exact_arithmetic_anywhere(pollutant: str, data: st.DataObject) -> None:
+    points = REALTIME[pollutant]
+    top = points[-1] if pollutant != "so2" else 800
+    concentration = data.draw(st.floats(min_value=0, max_value=top) | _along(points) |
+                              st.floats(min_value=0, max_value=1e-3))  # 1e-05: an exponent
+    assert iaqi(pollutant, concentration) == reference_iaqi(pollutant, concentration, "1h")
 
 
 def _check_realtime(values: dict[str, float]) -> None:

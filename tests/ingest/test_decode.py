@@ -6,12 +6,9 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
-from ingest.decode import REASONS, Decoder, Rejected, is_name
+from ingest.decode import REASONS, Decoder, Rejected
 from urbanpulse.messages import Reading, SensorBirth
-from urbanpulse.topics import NAME, NAME_PATTERN
 
 NOW = 1_763_779_200_000
 TOPIC = "city/readings/pudong/air/air-pudong-0007"
@@ -120,8 +117,3 @@ def test_decode_rejects_a_district_outside_the_grammar() -> None:
     assert result.reason == "bad-topic"
     assert result.detail.startswith("Invalid district 'Pudong'")
 
-
-@given(st.text(alphabet=st.sampled_from("az09-_A.é/ \n"), max_size=70) |
-       st.from_regex(NAME_PATTERN, fullmatch=True))
-def test_the_compiled_name_check_is_the_topic_grammar(name: str) -> None:
-    assert is_name(name) == (NAME.match(name) is not None)

@@ -36,7 +36,7 @@ import math
 from bisect import bisect_left
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Context, Decimal
+from decimal import Decimal
 from types import MappingProxyType
 from typing import Final, Literal, NoReturn
 
@@ -71,7 +71,7 @@ _FALLBACK = {("so2", "1h"): ("so2", "24h"), ("o3", "8h"): ("o3", "1h")}
 
 IAQI_MAX: Final = 500
 _NEAR_INTEGER: Final = 1e-6
-_EXACT: Final = Context(prec=60)  # ample for a 17-digit float repr times a 3-digit step
+_WHOLE_LIMIT: Final = float(2**53)  # below it, every whole-number double is exact
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,12 +187,31 @@ def _iaqi(points: _Table, fallback: _Table | None, concentration: float) -> int:
     if abs(value - nearest) > _NEAR_INTEGER:
         return math.ceil(value)
     # Near an integer the float may sit on the wrong side: decide exactly, on the
-    # decimal as written (38.2 is 191/5, not the binary float just above it). The
-    # breakpoints and steps are whole numbers: as ints they are exact decimals.
+    # decimal as written (38.2 is 191/5, not the binary float just above it), in
+    # integers: with c = numerator / scale, is (c - low) · step <= (nearest - i_lo) ·
+    # (high - low)? The breakpoints and steps are whole numbers.
     low, high, step = int(bp_lo), int(bp_hi), int(i_hi - i_lo)
-    offset = _EXACT.subtract(Decimal(repr(float(concentration))), low)
-    exact = _EXACT.multiply(offset, step)
-    return nearest if exact <= (nearest - int(i_lo)) * (high - low) else nearest + 1
+    numerator, scale = _as_written(concentration)
+    exact = (numerator - low * scale) * step
+    return nearest if exact <= (nearest - int(i_lo)) * (high - low) * scale else nearest + 1
+
+
+def _as_written(value: float) -> tuple[int, int]:
+    """Return (numerator, scale): `value`'s shortest decimal form is numerator / scale.
+
+    A whole number below 2**53 is its own decimal form, with no text at all;
+    otherwise the digits of `repr` are read as an integer (the exponent forms,
+    1e-05 or 1.5e+16, through Decimal). Concentrations are often whole numbers
+    (µg/m³), and at a breakpoint their index is a whole number too: this is the
+    common way here, not a corner.
+    """
+    if value.is_integer() and value < _WHOLE_LIMIT:
+        return int(value), 1
+    text = repr(value)
+    whole, _, fraction = text.partition(".")
+    if "e" in text:
+        return Decimal(text).as_integer_ratio()
+    return int(whole + fraction), 10 ** len(fraction)
 
 
 def aqi_category(value: int) -> AqiCategory:
