@@ -54,6 +54,8 @@ TP_MAXIMUM: Final[Mapping[str, tuple[float, ...]]] = MappingProxyType({
 
 PARAMETERS = ("ph", "dissolved_oxygen", "codmn", "nh3_n", "tp")
 """The catalog metrics that enter the class, in GB 3838 Table 1 order."""
+_LIMITS: Final = dict(MAXIMUM)  # plain dicts: compiled, a lookup without the proxy's call
+_TP_LIMITS: Final = dict(TP_MAXIMUM)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +80,7 @@ def parameter_class(name: str, value: float, *, water_body: WaterBody = "river")
         ValueError: unknown parameter or water body, or a negative or non-finite value.
     """
     if water_body not in TP_MAXIMUM:
-        raise ValueError(f"Unknown water body {water_body!r}; use 'river' or 'lake'.")
+        _unknown_body(water_body)
     if not math.isfinite(value) or value < 0:
         raise ValueError(f"Value of {name!r} must be finite and >= 0, not {value!r}.")
     if name == "ph":
@@ -99,16 +101,42 @@ def parameter_class(name: str, value: float, *, water_body: WaterBody = "river")
 def worst_class(values: Mapping[str, float], *, water_body: WaterBody = "river") -> int:
     """Return the class `water_class(values)` gives, without its details.
 
-    The ingester's per-reading path. Raises ValueError as `water_class` does.
+    The ingester's per-reading path: the same classes as `parameter_class`,
+    compiled to a loop over each parameter's limits instead of a generic call
+    per parameter. Raises ValueError as `water_class` does.
     """
+    tp_limits = _TP_LIMITS.get(water_body)
+    if tp_limits is None:
+        _unknown_body(water_body)
     worst = 0
     for name in PARAMETERS:
         value = values.get(name)
-        if value is not None:
-            worst = max(worst, parameter_class(name, value, water_body=water_body))
+        if value is None:
+            continue
+        if not 0 <= value < math.inf:  # NaN fails this too
+            parameter_class(name, value, water_body=water_body)  # raises, naming the value
+        if name == "ph":
+            found = 1 if PH_RANGE[0] <= value <= PH_RANGE[1] else WORSE_THAN_V
+        elif name == "dissolved_oxygen":
+            found = 1
+            for minimum in DO_MINIMUM:  # the first class whose minimum the value meets
+                if value >= minimum:
+                    break
+                found += 1
+        else:
+            found = 1
+            for limit in tp_limits if name == "tp" else _LIMITS[name]:
+                if value <= limit:  # the first class whose limit the value meets
+                    break
+                found += 1
+        worst = max(worst, found)
     if not worst:
         _no_parameter(values)
     return worst
+
+
+def _unknown_body(water_body: str) -> NoReturn:
+    raise ValueError(f"Unknown water body {water_body!r}; use 'river' or 'lake'.")
 
 
 def _no_parameter(values: Mapping[str, float]) -> NoReturn:
