@@ -105,8 +105,8 @@ class BulkAcknowledger:
         if connection is None or connection is not self._connection or connection.is_closing():
             return
         number = self._number
-        words = [_PUBACK_HEADER | (token & 0xFFFF) for token in tokens
-                 if type(token) is int and token >> 16 == number]
+        words = [_PUBACK_HEADER | (delivered & 0xFFFF) for delivered in tokens
+                 if type(delivered) is int and delivered >> 16 == number]
         if words:  # each PUBACK is four bytes: one big-endian 32-bit word
             connection.send_package(struct.pack(f"!{len(words)}I", *words))
 
