@@ -121,7 +121,6 @@ def _framer(handler: Any, connection: Any, gmqtt_framer: Callable[[bytes], int],
     packet goes to gmqtt's handler.
     """
     put_package = connection.put_package
-    shifted = number << 16
     monotonic = time.monotonic
 
     def read_packets(data: bytes) -> int:
@@ -154,7 +153,7 @@ def _framer(handler: Any, connection: Any, gmqtt_framer: Callable[[bytes], int],
                     try:
                         accept(data[start + 2:topic_end].decode("utf-8", "replace"),
                                data[topic_end + 3:end],
-                               shifted | data[topic_end] << 8 | data[topic_end + 1])
+                               token(number, data[topic_end] << 8 | data[topic_end + 1]))
                     except Exception:  # as gmqtt does: one bad message must not stop reading
                         log.exception("handling a message failed")
                     continue

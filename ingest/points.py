@@ -4,7 +4,7 @@ A reading becomes one point in the measurement named by its kind, tagged with
 `sensor` and `district`, its metric values as float fields and `seq` as an
 integer, timestamped with the device's `ts` in ms. Decode checked the names
 against the topic grammar and the metrics against the catalog, so nothing of
-a reading needs escaping here; series keys are cached per sensor.
+a reading needs escaping here; series keys are cached per topic.
 """
 
 from __future__ import annotations

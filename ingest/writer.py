@@ -26,19 +26,18 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import httpx
-from isal import isal_zlib
+from isal import igzip
 
 from urbanpulse.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
 _SPLIT = frozenset({400, 413, 422})
-_GZIP_WBITS = 31  # zlib's window bits for the gzip container (16 + 15)
 
 
-def gzipped(body: bytes) -> bytes:
-    """Return `body` as one gzip member, compressed at level 1: fast, still ~6x smaller."""
-    return isal_zlib.compress(body, 1, wbits=_GZIP_WBITS)
+def _gzipped(body: bytes) -> bytes:
+    """Return `body` gzip-compressed at level 1: about 6x smaller, for little CPU."""
+    return igzip.compress(body, compresslevel=1)
 
 
 @dataclass(slots=True)
@@ -97,7 +96,7 @@ class InfluxWriter:
             try:
                 response = await self._client.post(self._url, params=self._params,
                                                    headers=self._headers,
-                                                   content=gzipped(line.encode()))
+                                                   content=_gzipped(line.encode()))
             except httpx.TransportError as exc:
                 status, text = 0, f"{type(exc).__name__}: {exc}"
             else:
@@ -138,7 +137,7 @@ class InfluxWriter:
                 + await self._write_range(lines, middle, high))
 
     async def _post(self, body: bytes) -> tuple[int, str]:
-        compressed = gzipped(body)
+        compressed = _gzipped(body)
         attempt = 0
         while True:
             self.stats.requests += 1

@@ -116,4 +116,3 @@ def test_decode_rejects_a_district_outside_the_grammar() -> None:
     assert isinstance(result, Rejected)
     assert result.reason == "bad-topic"
     assert result.detail.startswith("Invalid district 'Pudong'")
-

@@ -208,9 +208,9 @@ def _as_written(value: float) -> tuple[int, int]:
     if value.is_integer() and value < _WHOLE_LIMIT:
         return int(value), 1
     text = repr(value)
-    whole, _, fraction = text.partition(".")
     if "e" in text:
         return Decimal(text).as_integer_ratio()
+    whole, _, fraction = text.partition(".")
     return int(whole + fraction), 10 ** len(fraction)
 
 

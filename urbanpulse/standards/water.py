@@ -24,7 +24,6 @@ Rules this module applies:
 from __future__ import annotations
 
 import math
-from bisect import bisect_left
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -54,7 +53,7 @@ TP_MAXIMUM: Final[Mapping[str, tuple[float, ...]]] = MappingProxyType({
 
 PARAMETERS = ("ph", "dissolved_oxygen", "codmn", "nh3_n", "tp")
 """The catalog metrics that enter the class, in GB 3838 Table 1 order."""
-_LIMITS: Final = dict(MAXIMUM)  # plain dicts: compiled, a lookup without the proxy's call
+_LIMITS: Final = dict(MAXIMUM)  # plain dicts: compiled, a lookup without a call through the proxy
 _TP_LIMITS: Final = dict(TP_MAXIMUM)
 
 
@@ -79,57 +78,47 @@ def parameter_class(name: str, value: float, *, water_body: WaterBody = "river")
     Raises:
         ValueError: unknown parameter or water body, or a negative or non-finite value.
     """
-    if water_body not in TP_MAXIMUM:
+    tp_limits = _TP_LIMITS.get(water_body)
+    if tp_limits is None:
         _unknown_body(water_body)
-    if not math.isfinite(value) or value < 0:
+    if not 0 <= value < math.inf:  # NaN fails this too
         raise ValueError(f"Value of {name!r} must be finite and >= 0, not {value!r}.")
     if name == "ph":
         return 1 if PH_RANGE[0] <= value <= PH_RANGE[1] else WORSE_THAN_V
     if name == "dissolved_oxygen":
-        # The first class whose minimum the value meets; bisect on negated minimums.
-        return bisect_left(_DO_NEGATED, -value) + 1
-    if name == "tp":
-        limits = TP_MAXIMUM[water_body]
-    elif name in MAXIMUM:
-        limits = MAXIMUM[name]
-    else:
+        return _first_class(_DO_NEGATED, -value)  # the first minimum the value meets
+    limits = tp_limits if name == "tp" else _LIMITS.get(name)
+    if limits is None:
         raise ValueError(f"GB 3838 parameter {name!r} is not evaluated; "
                          f"known are {', '.join(PARAMETERS)}.")
-    return bisect_left(limits, value) + 1  # the first class whose limit the value meets
+    return _first_class(limits, value)
+
+
+def _first_class(limits: tuple[float, ...], value: float) -> int:
+    """Return the first class (1-5) whose limit `value` is at most, else 6.
+
+    `bisect_left(limits, value) + 1`, as a loop: compiled, five comparisons of
+    doubles instead of a generic call, which cost more than the rest of
+    `parameter_class`.
+    """
+    found = 1
+    for limit in limits:
+        if value <= limit:
+            break
+        found += 1
+    return found
 
 
 def worst_class(values: Mapping[str, float], *, water_body: WaterBody = "river") -> int:
     """Return the class `water_class(values)` gives, without its details.
 
-    The ingester's per-reading path: the same classes as `parameter_class`,
-    compiled to a loop over each parameter's limits instead of a generic call
-    per parameter. Raises ValueError as `water_class` does.
+    The ingester's per-reading path. Raises ValueError as `water_class` does.
     """
-    tp_limits = _TP_LIMITS.get(water_body)
-    if tp_limits is None:
-        _unknown_body(water_body)
     worst = 0
     for name in PARAMETERS:
         value = values.get(name)
-        if value is None:
-            continue
-        if not 0 <= value < math.inf:  # NaN fails this too
-            parameter_class(name, value, water_body=water_body)  # raises, naming the value
-        if name == "ph":
-            found = 1 if PH_RANGE[0] <= value <= PH_RANGE[1] else WORSE_THAN_V
-        elif name == "dissolved_oxygen":
-            found = 1
-            for minimum in DO_MINIMUM:  # the first class whose minimum the value meets
-                if value >= minimum:
-                    break
-                found += 1
-        else:
-            found = 1
-            for limit in tp_limits if name == "tp" else _LIMITS[name]:
-                if value <= limit:  # the first class whose limit the value meets
-                    break
-                found += 1
-        worst = max(worst, found)
+        if value is not None:
+            worst = max(worst, parameter_class(name, value, water_body=water_body))
     if not worst:
         _no_parameter(values)
     return worst
