@@ -19,7 +19,7 @@ from api.influx import InfluxQuery, quote_identifier
 from api.rounding import derived
 from api.store import tag_equals, where
 from api.view_models import ExportMetadata, ExportRow, MetricStats
-from urbanpulse.catalog import SensorKind
+from urbanpulse.kinds import SensorKind
 
 STATS = ("mean", "min", "max")
 _AGGREGATE = {"mean": "MEAN", "min": "MIN", "max": "MAX"}

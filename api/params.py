@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import AfterValidator, BeforeValidator
 
 from api.models import AlertStateName, SeverityName
-from urbanpulse.catalog import KINDS, get_kind
+from urbanpulse.kinds import KINDS, get_kind
 from urbanpulse.topics import NAME_PATTERN
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

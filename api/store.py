@@ -16,7 +16,7 @@ from typing import Any
 
 from api.influx import InfluxQuery, quote_identifier, quote_literal
 from api.models import AttributeValue, LatestReading, Point, Readings, Sensor, SensorPage
-from urbanpulse.catalog import SensorKind, get_kind
+from urbanpulse.kinds import SensorKind, get_kind
 
 SENSORS = "sensors"
 _TAGS = frozenset({"sensor", "kind", "district"})

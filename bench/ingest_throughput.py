@@ -48,7 +48,7 @@ from ingest.derive import derive_encoded
 from ingest.pipeline import Pipeline
 from ingest.points import PointEncoder
 from urbanpulse import stack
-from urbanpulse.catalog import KINDS
+from urbanpulse.kinds import KINDS
 from urbanpulse.messages import Reading, encoder
 from urbanpulse.topics import reading_topic
 

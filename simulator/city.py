@@ -20,7 +20,7 @@ import numpy as np
 
 from simulator.profile import KINDS, CityProfile, District, load_profile
 from simulator.streams import random_stream
-from urbanpulse.catalog import get_kind
+from urbanpulse.kinds import get_kind
 from urbanpulse.errors import ConfigError
 from urbanpulse.topics import check_name
 

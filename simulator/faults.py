@@ -32,7 +32,7 @@ from numpy.typing import NDArray
 from simulator.city import SensorSpec
 from simulator.episodes import Delivery, Episode, Values
 from simulator.streams import random_stream
-from urbanpulse.catalog import get_kind
+from urbanpulse.kinds import get_kind
 
 # type: (kinds it strikes, relative weight, shortest and longest duration in s; 0 = one reading)
 FAULTS: dict[str, tuple[frozenset[str], float, int, int]] = {

@@ -38,7 +38,7 @@ from tests.conftest import influx_query, influx_rows, publish_all
 from tests.grafana_macros import ALL, DATASOURCE_MIN_INTERVAL, REFERENCE, duration_ms, expand
 from tests.ingest.processes import IngestProcess, ingest_env, wait_for
 from urbanpulse import stack
-from urbanpulse.catalog import KINDS
+from urbanpulse.kinds import KINDS
 from urbanpulse.standards.air import AQI_CATEGORIES
 from urbanpulse.standards.noise import LIMITS
 from urbanpulse.standards.water import CLASS_LABELS

@@ -24,7 +24,7 @@ import pytest
 from api.main import create_app
 from tests.conftest import influx_query, influx_rows
 from urbanpulse import stack
-from urbanpulse.catalog import KINDS
+from urbanpulse.kinds import KINDS
 from urbanpulse.settings import ApiSettings
 
 SIM_FLAGS = ["--seed", "11", "--scale", "0.3", "--duration", "1800", "--speed", "0"]

@@ -22,7 +22,7 @@ from api.params import (
 )
 from api.view_models import Export, ExportMetadata
 from urbanpulse import __version__
-from urbanpulse.catalog import get_kind
+from urbanpulse.kinds import get_kind
 from urbanpulse.settings import ApiSettings
 
 router = APIRouter(prefix="/export", tags=["open data"])

@@ -26,7 +26,7 @@ from grafana.builder.standards import (
     water_class_mappings,
     water_class_steps,
 )
-from urbanpulse.catalog import KINDS
+from urbanpulse.kinds import KINDS
 
 WHERE = f"WHERE $timeFilter AND {sensor_filter()}"
 EVERY = "GROUP BY time($__interval)"

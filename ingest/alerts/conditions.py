@@ -38,7 +38,7 @@ from ingest.alerts.rules import (
     ThresholdRule,
     WaterClassRule,
 )
-from urbanpulse.catalog import KINDS
+from urbanpulse.kinds import KINDS
 from urbanpulse.lineprotocol import FieldValue
 from urbanpulse.messages import Reading
 from urbanpulse.standards import local_hour

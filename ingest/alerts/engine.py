@@ -24,7 +24,7 @@ from typing import Final
 from ingest.alerts.conditions import CHECKS, Check, Context, Derived
 from ingest.alerts.rules import DistrictStaleRule, Rule, StaleRule
 from ingest.alerts.silence import SilenceWatch
-from urbanpulse.catalog import KINDS
+from urbanpulse.kinds import KINDS
 from urbanpulse.lineprotocol import FieldValue
 from urbanpulse.messages import Alert, AlertState, Reading, SensorBirth
 

@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from urbanpulse.catalog import KINDS
+from urbanpulse.kinds import KINDS
 from urbanpulse.errors import ConfigError
 from urbanpulse.topics import NAME_PATTERN
 

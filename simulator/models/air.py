@@ -34,7 +34,7 @@ from simulator.models.registry import (
     known_attributes,
     register,
 )
-from urbanpulse.catalog import AIR
+from urbanpulse.kinds.air import SPEC as AIR
 
 TRAFFIC = (1.05, 1.00, .95, .90, .88, .90, 1.00, 1.15, 1.20, 1.10, 1.00, .92,
            .86, .82, .80, .80, .85, .92, 1.02, 1.12, 1.18, 1.20, 1.15, 1.10)

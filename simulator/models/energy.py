@@ -31,7 +31,7 @@ from simulator.models.registry import (
     day_type,
     register,
 )
-from urbanpulse.catalog import ENERGY
+from urbanpulse.kinds.energy import SPEC as ENERGY
 
 INTENSITY = {"office": 105.0, "mall": 190.0, "hotel": 135.0, "hospital": 175.0,
              "government": 72.0}

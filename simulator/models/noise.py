@@ -18,7 +18,7 @@ import numpy as np
 from simulator.city import SensorSpec
 from simulator.localtime import hourly_value, local_time
 from simulator.models.registry import Bounds, Drivers, FloatArray, IndexArray, ar1, register
-from urbanpulse.catalog import NOISE
+from urbanpulse.kinds.noise import SPEC as NOISE
 
 TYPICAL = {"0": (46, 37), "1": (52, 42), "2": (57, 47), "3": (61, 52), "4a": (68, 58),
            "4b": (66, 57)}

@@ -41,7 +41,7 @@ from simulator.models.registry import (
     known_attributes,
     register,
 )
-from urbanpulse.catalog import PARKING
+from urbanpulse.kinds.parking import SPEC as PARKING
 
 WEEKDAY = {
     "office": [0, 0, 0, 0, 0, 0, .03, .15, .50, .90, 1, 1,

@@ -33,7 +33,7 @@ from simulator.city import Attribute, SensorSpec
 from simulator.profile import Climate
 from simulator.weather import Weather
 from simulator.workdays import Calendar, Day, load_calendar
-from urbanpulse.catalog import SensorKind, get_kind
+from urbanpulse.kinds import SensorKind, get_kind
 
 FloatArray = NDArray[np.float64]
 IndexArray = NDArray[np.intp]

@@ -31,7 +31,7 @@ from simulator.models.registry import (
     attribute,
     register,
 )
-from urbanpulse.catalog import WATER
+from urbanpulse.kinds.water import SPEC as WATER
 
 # Per GB 3838 target class 2..5: (DO fraction of saturation, DO swing mg/L,
 # NH3-N mg/L, CODMn mg/L, TP mg/L), each comfortably inside its class limit.

@@ -12,7 +12,7 @@ import pytest
 from api.main import create_app
 from tests.api.conftest import error_locs, reading_line, write_lines
 from urbanpulse import stack
-from urbanpulse.catalog import get_kind
+from urbanpulse.kinds import get_kind
 from urbanpulse.settings import ApiSettings
 
 H0 = int(datetime(2025, 11, 22, 8, tzinfo=UTC).timestamp() * 1000)

@@ -11,7 +11,7 @@ import pytest
 from api.main import create_app
 from tests.api.conftest import MINUTE, T0, birth_line, error_locs, reading_line, write_lines
 from urbanpulse import stack
-from urbanpulse.catalog import get_kind
+from urbanpulse.kinds import get_kind
 from urbanpulse.settings import ApiSettings
 
 SENSOR = "noise-pudong-0001"

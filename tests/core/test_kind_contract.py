@@ -16,7 +16,7 @@ from ingest.decode import Decoder, Rejected
 from ingest.points import PointEncoder
 from tests.conftest import influx_rows
 from urbanpulse import stack
-from urbanpulse.catalog import KINDS, SensorKind
+from urbanpulse.kinds import KINDS, SensorKind
 from urbanpulse.messages import Reading, encoder
 from urbanpulse.topics import reading_topic
 

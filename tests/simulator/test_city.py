@@ -17,7 +17,7 @@ from simulator.city import (
     sensor_counts,
 )
 from simulator.profile import KINDS, load_profile
-from urbanpulse.catalog import get_kind
+from urbanpulse.kinds import get_kind
 from urbanpulse.errors import ConfigError
 from urbanpulse.topics import check_name
 

@@ -14,7 +14,7 @@ from simulator.models import Drivers, Model, build_model
 from simulator.profile import Climate
 from simulator.streams import random_stream
 from simulator.weather import Weather, WeatherNow
-from urbanpulse.catalog import get_kind
+from urbanpulse.kinds import get_kind
 
 CALM = WeatherNow(temperature=20.0, humidity=60.0, rain_mm_h=0.0, rain_24h_mm=0.0,
                   wind_ms=3.0, haze=0.3, sun=0.5)

@@ -13,7 +13,7 @@ from simulator.localtime import CST
 from simulator.models import MODELS, FloatArray, Model, build_model, register
 from simulator.models.air import AirModel
 from simulator.streams import random_stream
-from urbanpulse.catalog import KINDS, get_kind
+from urbanpulse.kinds import KINDS, get_kind
 
 CITY = default_city(scale=2, seed=11)
 

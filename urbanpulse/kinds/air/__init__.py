@@ -1,0 +1,38 @@
+"""Air quality: HJ 633 pollutants with temperature and humidity, reference and low-cost."""
+
+from urbanpulse.kinds.spec import DerivedField, Metric, SensorKind, derived, metrics
+
+SPEC = SensorKind(
+    name="air",
+    title="Air quality",
+    description="Air-quality stations (HJ 633 pollutants plus temperature and humidity)",
+    interval_s=60,
+    fiware_type="AirQualityObserved",
+    metrics=metrics(
+        Metric("pm25", "µg/m³", 0, 2_000, "Fine particulate matter PM2.5"),
+        Metric("pm10", "µg/m³", 0, 3_000, "Particulate matter PM10"),
+        Metric("no2", "µg/m³", 0, 4_000, "Nitrogen dioxide"),
+        Metric("so2", "µg/m³", 0, 3_000, "Sulphur dioxide"),
+        Metric("co", "mg/m³", 0, 200, "Carbon monoxide"),
+        Metric("o3", "µg/m³", 0, 1_500, "Ozone"),
+        Metric("temperature", "°C", -50, 60, "Air temperature"),
+        Metric("relative_humidity", "%", 0, 100, "Relative humidity"),
+    ),
+    derived=derived(
+        DerivedField("aqi", "integer", "AQI", "HJ 633 real-time AQI"),
+        DerivedField("aqi_level", "integer", "level", "HJ 633 level, 1 (excellent) to 6 (severe)"),
+        DerivedField("primary_pollutant", "string", "",
+                     "Pollutants whose IAQI equals the AQI, comma-separated; absent when "
+                     "AQI <= 50"),
+    ),
+    attributes={
+        "siting": "urban, roadside or suburban",
+        "grade": "reference (national-control) or low-cost",
+        "site_use": "Land use of the site the station stands in",
+    },
+    mixes=("air_siting",),
+    faults=frozenset({"stuck", "drift", "bias", "spike", "dropout", "offline", "clock-skew",
+                      "duplicate", "out-of-order", "malformed"}),
+    incidents={"pollution-episode": "PM x magnitude (default 3), NO2 and CO up, ramped in "
+                                    "and out"},
+)

@@ -1,0 +1,31 @@
+"""Noise: environmental noise monitors judged against their GB 3096 acoustic zone."""
+
+from urbanpulse.kinds.spec import DerivedField, Metric, SensorKind, derived, metrics
+
+SPEC = SensorKind(
+    name="noise",
+    title="Noise",
+    description="Environmental noise monitors by GB 3096 acoustic zone",
+    interval_s=60,
+    fiware_type="NoiseLevelObserved",
+    metrics=metrics(
+        Metric("laeq", "dB(A)", 10, 150, "Equivalent continuous A-weighted level"),
+        Metric("lamax", "dB(A)", 10, 160, "Maximum A-weighted level over the interval"),
+        Metric("la10", "dB(A)", 10, 150, "Level exceeded 10 % of the time"),
+        Metric("la90", "dB(A)", 10, 150, "Level exceeded 90 % of the time (background)"),
+    ),
+    derived=derived(
+        DerivedField("noise_limit_db", "float", "dB(A)",
+                     "GB 3096 limit of the monitor's zone at the reading's local hour"),
+        DerivedField("noise_exceeds_limit", "boolean", "", "LAeq above that limit"),
+    ),
+    attributes={
+        "noise_zone": "GB 3096 acoustic zone: 0, 1, 2, 3, 4a or 4b",
+        "site_use": "Land use of the site the monitor stands in",
+    },
+    mixes=("noise_zone",),
+    faults=frozenset({"stuck", "bias", "spike", "dropout", "offline", "clock-skew",
+                      "duplicate", "out-of-order", "malformed"}),
+    incidents={"night-construction": "+15 dB(A) LAeq (+20 LAmax) between 22:00 and 06:00"},
+    zoned=True,
+)

@@ -1,0 +1,139 @@
+"""What a sensor kind declares about itself: metrics, derived fields, attributes, faults.
+
+A `SensorKind` is the catalog entry of one kind, written once in the kind's
+folder (`urbanpulse/kinds/<kind>/__init__.py`, as `SPEC`) and read by every
+layer: decode checks readings against its metrics, the InfluxDB schema and
+the dashboards read its metric and derived-field declarations, the simulator
+draws its attributes from the land-use mixes it names, and faults strike it
+when it lists them.
+
+Ranges are *physical* bounds (what a working instrument can report at all),
+not normal operating ranges: a reading outside them is rejected as
+`out-of-range`, anything inside is data for the alert engine to judge.
+Metric names follow the FIWARE Smart Data Models in snake_case where one exists.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Literal
+
+from urbanpulse.topics import check_name
+
+_FIELD_NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
+FieldType = Literal["integer", "float", "boolean", "string"]
+
+
+def _check_field(name: str, what: str) -> None:
+    if not _FIELD_NAME.match(name):
+        raise ValueError(f"Invalid {what} name {name!r}: use [a-z][a-z0-9_]*.")
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    """One quantity a kind reports, with its unit and physical range."""
+
+    name: str
+    unit: str
+    low: float
+    high: float
+    description: str
+    cumulative: bool = False
+    """A register that only grows (an energy meter's kWh): faults that scale values spare it."""
+
+    def __post_init__(self) -> None:
+        _check_field(self.name, "metric")
+        if not self.low < self.high:
+            raise ValueError(f"Metric {self.name!r} has an empty range {self.low}..{self.high}.")
+
+    def contains(self, value: float) -> bool:
+        """Return whether `value` is a finite number inside the physical range."""
+        return self.low <= value <= self.high  # False for NaN as well
+
+
+@dataclass(frozen=True, slots=True)
+class DerivedField:
+    """A field the ingester derives from a reading and stores beside its metrics."""
+
+    name: str
+    type: FieldType
+    unit: str
+    description: str
+
+    def __post_init__(self) -> None:
+        _check_field(self.name, "derived field")
+
+
+@dataclass(frozen=True, slots=True)
+class SensorKind:
+    """A kind of sensor: its metrics, derived fields, static attributes and cadence.
+
+    Attributes:
+        name: The kind's one spelling: topic segment, measurement, folder and rules key.
+        title: A short human name ("Air quality") for dashboards and docs.
+        description: One sentence for docs and the API.
+        interval_s: Default reporting interval in seconds.
+        fiware_type: The FIWARE Smart Data Models entity type the payload maps onto.
+        metrics: What a reading may carry, by name.
+        derived: What the ingester derives from a reading, by name.
+        attributes: Static attributes of a birth, by name, with what each means.
+        mixes: Per-land-use weight tables a city profile gives for this kind.
+        faults: Device fault types of the simulator that strike this kind.
+        incidents: Incident types of scenarios that act on this kind, with what each does.
+        zoned: Whether deriving fields needs the sensor's zone from its birth.
+        package: The module the kind was registered from (set by the registry).
+    """
+
+    name: str
+    title: str
+    description: str
+    interval_s: int
+    fiware_type: str
+    metrics: Mapping[str, Metric]
+    derived: Mapping[str, DerivedField] = field(default_factory=dict)
+    attributes: Mapping[str, str] = field(default_factory=dict)
+    mixes: tuple[str, ...] = ()
+    faults: frozenset[str] = frozenset()
+    incidents: Mapping[str, str] = field(default_factory=dict)
+    zoned: bool = False
+    package: str = ""
+
+    def __post_init__(self) -> None:
+        check_name(self.name, what="kind name")
+        if self.interval_s <= 0:
+            raise ValueError(f"Kind {self.name!r} needs a positive interval, "
+                             f"not {self.interval_s}.")
+        if not self.metrics:
+            raise ValueError(f"Kind {self.name!r} declares no metrics.")
+        for key, metric in self.metrics.items():
+            if key != metric.name:
+                raise ValueError(f"Kind {self.name!r} lists metric {metric.name!r} "
+                                 f"under {key!r}.")
+        for key, derived in self.derived.items():
+            if key != derived.name:
+                raise ValueError(f"Kind {self.name!r} lists derived field {derived.name!r} "
+                                 f"under {key!r}.")
+        if clash := set(self.metrics) & set(self.derived):
+            raise ValueError(f"Kind {self.name!r} derives a field named like its metric "
+                             f"{sorted(clash)[0]!r}.")
+        for name in self.attributes:
+            _check_field(name, "attribute")
+        for incident in self.incidents:
+            check_name(incident, what="incident type")
+        object.__setattr__(self, "metrics", MappingProxyType(dict(self.metrics)))
+        object.__setattr__(self, "derived", MappingProxyType(dict(self.derived)))
+        object.__setattr__(self, "attributes", MappingProxyType(dict(self.attributes)))
+        object.__setattr__(self, "incidents", MappingProxyType(dict(self.incidents)))
+
+
+def metrics(*items: Metric) -> dict[str, Metric]:
+    """Return `items` keyed by name, in order."""
+    return {item.name: item for item in items}
+
+
+def derived(*items: DerivedField) -> dict[str, DerivedField]:
+    """Return `items` keyed by name, in order."""
+    return {item.name: item for item in items}

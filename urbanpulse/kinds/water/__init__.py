@@ -1,0 +1,34 @@
+"""Water quality: surface-water stations measuring the GB 3838 basic items."""
+
+from urbanpulse.kinds.spec import DerivedField, Metric, SensorKind, derived, metrics
+
+SPEC = SensorKind(
+    name="water",
+    title="Water quality",
+    description="Surface-water quality stations (GB 3838 basic items)",
+    interval_s=600,
+    fiware_type="WaterQualityObserved",
+    metrics=metrics(
+        Metric("temperature", "°C", -5, 45, "Water temperature"),
+        Metric("ph", "pH", 0, 14, "pH"),
+        Metric("dissolved_oxygen", "mg/L", 0, 25, "Dissolved oxygen (DO)"),
+        Metric("conductivity", "µS/cm", 0, 100_000, "Electrical conductivity"),
+        Metric("turbidity", "NTU", 0, 4_000, "Turbidity"),
+        Metric("nh3_n", "mg/L", 0, 100, "Ammonia nitrogen (NH3-N)"),
+        Metric("codmn", "mg/L", 0, 100, "Permanganate index (CODMn)"),
+        Metric("tp", "mg/L", 0, 50, "Total phosphorus"),
+    ),
+    derived=derived(
+        DerivedField("water_class", "integer", "class",
+                     "GB 3838 class, 1..5 (I..V), 6 for worse than V"),
+    ),
+    attributes={
+        "class_target": "The GB 3838 class the site must meet, 1..5",
+        "station": "national (automatic station) or micro",
+        "site_use": "Land use of the site the station stands in",
+    },
+    mixes=("water_class",),
+    faults=frozenset({"stuck", "drift", "bias", "spike", "dropout", "offline", "clock-skew",
+                      "duplicate", "malformed"}),
+    incidents={"sewage-discharge": "NH3-N, CODMn, TP, conductivity and turbidity up, DO down"},
+)
