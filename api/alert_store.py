@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from api.current import DAY_MS, time_from
-from api.influx import InfluxQuery, Series, quote_identifier
+from api.current import DAY_MS
+from api.influx import InfluxQuery
 from api.models import Alert, AlertPage
-from api.store import tag_equals, where
+from urbanpulse.influxql import Series, quote_identifier, tag_equals, time_from, where
 
 ALERTS = "alerts"
 ACTIVE_STATES = frozenset({"pending", "firing", "acknowledged"})

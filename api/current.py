@@ -13,21 +13,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from api.influx import InfluxQuery, quote_identifier
+from api.influx import InfluxQuery
 from api.models import Sensor
-from api.store import tag_equals, where
+from urbanpulse.influxql import quote_identifier, tag_equals, time_from, where
 from urbanpulse.standards.noise import SHANGHAI_UTC_OFFSET_H
 
 STALE_FACTOR = 3
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
 _LOCAL_OFFSET_MS = SHANGHAI_UTC_OFFSET_H * HOUR_MS
-
-
-def time_from(ms: int) -> str:
-    """Return the InfluxQL condition `time >= ms`, clamped to the epoch (InfluxQL reads no
-    negative time literals)."""
-    return f"time >= {max(ms, 0)}ms"
 
 
 def local_day_start(at_ms: int) -> int:

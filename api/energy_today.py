@@ -22,12 +22,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import fmean
 
-from api.current import DAY_MS, local_day_start, time_from
-from api.influx import InfluxQuery, quote_identifier
+from api.current import DAY_MS, local_day_start
+from api.influx import InfluxQuery
 from api.models import Sensor
 from api.rounding import derived
-from api.store import tag_equals, where
 from api.view_models import EnergySummary
+from urbanpulse.influxql import quote_identifier, tag_equals, time_from, where
 
 REGISTER = "total_active_energy_import"
 WEEKS = 4

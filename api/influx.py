@@ -7,8 +7,8 @@ one-method `InfluxTransport` protocol: `HttpxTransport` is the real one and
 inject a server that fails. The same requests work on InfluxDB 1.x and on 2.x
 through its v1 compatibility API, with Basic auth (a v1 user) or `Authorization: Token`.
 
-Statements are built by the callers with `quote_literal` and `quote_identifier`,
-never by pasting raw text into a query.
+Statements are built by the callers with `urbanpulse.influxql`, never by pasting
+raw text into a query.
 """
 
 from __future__ import annotations
@@ -16,26 +16,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 import httpx
 import msgspec
 
 from api.errors import InfluxQueryError, InfluxUnavailableError
+from urbanpulse.influxql import Series
 from urbanpulse.settings import ApiSettings
-
-_LITERAL = str.maketrans({"\\": "\\\\", "'": "\\'", "\n": "\\n"})
-_IDENTIFIER = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n"})
-
-
-def quote_literal(text: str) -> str:
-    """Return `text` as an InfluxQL string literal: single quotes, backslash escapes."""
-    return f"'{text.translate(_LITERAL)}'"
-
-
-def quote_identifier(name: str) -> str:
-    """Return `name` as a double-quoted InfluxQL identifier (measurement, tag or field)."""
-    return f'"{name.translate(_IDENTIFIER)}"'
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,19 +84,6 @@ class FakeTransport:
         if self.error is not None:
             raise self.error
         return self.response
-
-
-class Series(msgspec.Struct, frozen=True):
-    """One series of a query result: rows of `values` under `columns`, with group-by tags."""
-
-    name: str = ""
-    columns: list[str] = []
-    values: list[list[Any]] = []
-    tags: dict[str, str] = {}
-
-    def rows(self) -> list[dict[str, Any]]:
-        """Return each row as a dict of column to value (tags not merged in)."""
-        return [dict(zip(self.columns, row, strict=True)) for row in self.values]
 
 
 class _Result(msgspec.Struct, frozen=True):

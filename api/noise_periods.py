@@ -14,11 +14,11 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from api.current import DAY_MS, HOUR_MS, local_day_start, time_from
-from api.influx import InfluxQuery, quote_identifier
+from api.current import DAY_MS, HOUR_MS, local_day_start
+from api.influx import InfluxQuery
 from api.models import Sensor
-from api.store import tag_equals, where
 from api.view_models import NoisePeriod, NoisePeriodName, NoiseSummary
+from urbanpulse.influxql import quote_identifier, tag_equals, time_from, where
 from urbanpulse.standards.noise import DAY_START_HOUR, NIGHT_START_HOUR
 
 _DAY_START = DAY_START_HOUR * HOUR_MS

@@ -15,10 +15,10 @@ import io
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from api.influx import InfluxQuery, quote_identifier
+from api.influx import InfluxQuery
 from api.rounding import derived
-from api.store import tag_equals, where
 from api.view_models import ExportMetadata, ExportRow, MetricStats
+from urbanpulse.influxql import quote_identifier, tag_equals, where
 from urbanpulse.kinds import SensorKind
 
 STATS = ("mean", "min", "max")

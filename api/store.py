@@ -14,24 +14,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from api.influx import InfluxQuery, quote_identifier, quote_literal
+from api.influx import InfluxQuery
 from api.models import AttributeValue, LatestReading, Point, Readings, Sensor, SensorPage
+from urbanpulse.influxql import quote_identifier, tag_equals, where
 from urbanpulse.kinds import SensorKind, get_kind
 
 SENSORS = "sensors"
 _TAGS = frozenset({"sensor", "kind", "district"})
 _BIRTH_FIELDS = frozenset({"time", "lat", "lon", "site", "zone", "interval_s"})
-
-
-def where(*conditions: str) -> str:
-    """Return ` WHERE a AND b` for the non-empty conditions, or an empty string."""
-    present = [condition for condition in conditions if condition]
-    return " WHERE " + " AND ".join(present) if present else ""
-
-
-def tag_equals(tag: str, value: str | None) -> str:
-    """Return `"tag" = 'value'`, or an empty string when `value` is None."""
-    return "" if value is None else f"{quote_identifier(tag)} = {quote_literal(value)}"
 
 
 def _any_sensor(sensors: Iterable[str]) -> str:

@@ -17,8 +17,8 @@ from simulator.city import (
     sensor_counts,
 )
 from simulator.profile import KINDS, load_profile
-from urbanpulse.kinds import get_kind
 from urbanpulse.errors import ConfigError
+from urbanpulse.kinds import get_kind
 from urbanpulse.topics import check_name
 
 SHANGHAI = load_profile("shanghai")
