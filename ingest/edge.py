@@ -37,10 +37,13 @@ from typing import Any, Final
 
 from gmqtt.mqtt.package import Package
 
+from urbanpulse import mqtt5
+
 log = logging.getLogger(__name__)
-_PUBACK_HEADER: Final = 0x4002_0000  # PUBACK, remaining length 2; the packet id: low 16 bits
-_QOS1_PUBLISH_MASK: Final = 0xF6  # packet type 3 and QoS 1; DUP and RETAIN ignored
-_QOS1_PUBLISH: Final = 0x32
+# Copied into `Final` names: compiled, each is a C static, not a lookup per packet.
+_PUBACK_WORD: Final = mqtt5.PUBACK_WORD
+_QOS1_PUBLISH_MASK: Final = mqtt5.QOS1_PUBLISH_MASK
+_QOS1_PUBLISH: Final = mqtt5.QOS1_PUBLISH
 
 
 def token(connection_number: int, mid: int) -> int:
@@ -72,17 +75,15 @@ class BulkAcknowledger:
         slow_path = handler._handle_publish_packet
 
         def on_publish(cmd: int, raw: bytes) -> None:
-            """Parse a QoS 1 MQTT 5 PUBLISH without properties; leave the rest to gmqtt."""
+            """Take a QoS 1 MQTT 5 PUBLISH without properties; leave the rest to gmqtt."""
             if cmd & 0x06 != 0x02:  # QoS 0 or 2
                 slow_path(cmd, raw)
                 return
-            end = 2 + ((raw[0] << 8) | raw[1])
-            mid = (raw[end] << 8) | raw[end + 1]
-            if raw[end + 2] != 0:  # properties (a topic alias, user properties...)
+            publish = mqtt5.parse_publish(cmd, raw)
+            if publish.has_properties or publish.packet_id is None:  # a topic alias...
                 slow_path(cmd, raw)
                 return
-            accept(raw[2:end].decode("utf-8", "replace"), raw[end + 3:],
-                   token(self._number, mid))
+            accept(publish.topic, publish.payload, token(self._number, publish.packet_id))
 
         handler._handle_qos_1_publish_packet = on_qos1
         handler._handle_publish_packet = on_publish
@@ -105,7 +106,9 @@ class BulkAcknowledger:
         if connection is None or connection is not self._connection or connection.is_closing():
             return
         number = self._number
-        words = [_PUBACK_HEADER | (delivered & 0xFFFF) for delivered in tokens
+        # Encoded here rather than by a function of mqtt5: in the one pass over the tokens
+        # that picks them, not in a second pass over a list of packet ids.
+        words = [_PUBACK_WORD | (delivered & 0xFFFF) for delivered in tokens
                  if type(delivered) is int and delivered >> 16 == number]
         if words:  # each PUBACK is four bytes: one big-endian 32-bit word
             connection.send_package(struct.pack(f"!{len(words)}I", *words))

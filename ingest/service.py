@@ -25,7 +25,7 @@ from gmqtt.mqtt.handler import MQTTConnectError
 
 from ingest import IngestError, compiled
 from ingest.alerts.engine import AlertEngine
-from ingest.alerts.rules import DEFAULT_RULES, load_rules
+from ingest.alerts.rules import load_rules
 from ingest.decode import Decoder, Rejected
 from ingest.edge import BulkAcknowledger, broker_receive_maximum
 from ingest.metrics import SelfMetrics
@@ -77,7 +77,7 @@ class Ingester:
                           max_payload_bytes=settings.ingest_max_payload_bytes,
                           max_future_s=settings.ingest_max_future_s,
                           max_age_s=settings.ingest_max_age_s)
-        rules = Path(settings.ingest_rules) if settings.ingest_rules else DEFAULT_RULES
+        rules = Path(settings.ingest_rules) if settings.ingest_rules else None
         self.engine = AlertEngine(load_rules(rules))
         self._acks = acks
         self._ack_topic = ack_topic(root=settings.topic_root)

@@ -28,7 +28,7 @@ from typing import Any
 
 from simulator.errors import SinkError
 from simulator.wire import ClosedEarlyError, Wire
-from urbanpulse.mqtt5 import Connack, connect_packet, reason, varint
+from urbanpulse.mqtt5 import DISCONNECT_PACKET, Connack, connect_packet, reason, varint
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,6 @@ _HEAD_2 = struct.Struct("!BBBH")  # the same with a 2-byte remaining length
 _IDS = [struct.pack("!HB", mid, 0) for mid in range(65536)]
 """Packet id and an empty property length, ready to splice, by packet id."""
 _PINGREQ = b"\xc0\x00"
-_DISCONNECT = b"\xe0\x00"
 _DUP = 0x08
 
 
@@ -278,7 +277,7 @@ class Publisher:
         wire = self._wire
         self._wire = self._transport = None
         if wire is not None and wire.transport is not None:
-            wire.transport.write(_DISCONNECT)
+            wire.transport.write(DISCONNECT_PACKET)
             wire.transport.close()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(wire.closed), 5.0)

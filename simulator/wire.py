@@ -12,19 +12,21 @@ import struct
 from typing import TYPE_CHECKING
 
 from urbanpulse.mqtt5 import (
-    REASON_STRING,
-    RECEIVE_MAXIMUM,
-    SERVER_KEEP_ALIVE,
+    CONNACK,
+    DISCONNECT,
+    PUBACK,
     Connack,
-    properties,
+    disconnect_reason,
+    parse_connack,
+    parse_puback,
     read_varint,
-    reason,
 )
 
 if TYPE_CHECKING:
     from simulator.publisher import Publisher
 
-_U16 = struct.Struct("!H")
+_PUBACK_FIRST = PUBACK << 4
+_PUBACK_FIRST_BYTE = bytes((_PUBACK_FIRST,))
 _PUBACK = struct.Struct("!BBH")
 _PUBACK_REASON = struct.Struct("!BBHB")
 
@@ -52,16 +54,17 @@ class Wire(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self.heard = self.owner.loop.time()
         buffer = self._buffer
-        if not buffer and data[:1] == b"\x40":  # a run of PUBACKs of one shape (the usual case)
+        # A run of PUBACKs of one shape (the usual case):
+        if not buffer and data[:1] == _PUBACK_FIRST_BYTE:
             if data[1:2] == b"\x03":
                 whole = len(data) - len(data) % 5
                 acked = [mid for first, length, mid, code in _PUBACK_REASON.iter_unpack(
-                    data[:whole]) if first == 0x40 and length == 3 and code < 0x80]
+                    data[:whole]) if first == _PUBACK_FIRST and length == 3 and code < 0x80]
                 count = whole // 5
             else:
                 whole = len(data) - len(data) % 4
                 acked = [mid for first, length, mid in _PUBACK.iter_unpack(data[:whole])
-                         if first == 0x40 and length == 2]
+                         if first == _PUBACK_FIRST and length == 2]
                 count = whole // 4
             if len(acked) == count:
                 self.owner.acknowledged(acked)
@@ -74,7 +77,7 @@ class Wire(asyncio.Protocol):
         pos, size = 0, len(buffer)
         while size - pos >= 2:
             first = buffer[pos]
-            if first == 0x40 and size - pos >= 5:  # PUBACK, with or without a reason code
+            if first == _PUBACK_FIRST and size - pos >= 5:  # PUBACK, with or without a reason code
                 length = buffer[pos + 1]
                 if length == 2 or (length == 3 and buffer[pos + 4] < 0x80):
                     acked.append((buffer[pos + 2] << 8) | buffer[pos + 3])
@@ -91,22 +94,16 @@ class Wire(asyncio.Protocol):
             self.owner.acknowledged(acked)
 
     def _packet(self, first: int, body: bytes, acked: list[int]) -> None:
-        kind = first & 0xF0
-        if kind == 0x40 and len(body) >= 2:  # PUBACK with a reason code
-            acked.append(_U16.unpack_from(body)[0])
-            if len(body) > 2 and body[2] >= 0x80:
-                self.owner.rejected(body[2])
-        elif kind == 0x20 and len(body) >= 2 and not self.connack.done():
-            found = properties(body, 2) if len(body) > 2 else {}
-            keepalive = found.get(SERVER_KEEP_ALIVE)
-            text = found.get(REASON_STRING, b"")
-            self.connack.set_result(Connack(
-                code=body[1], session_present=bool(body[0] & 1),
-                receive_maximum=int(found.get(RECEIVE_MAXIMUM, 65535)),
-                keepalive_s=keepalive if isinstance(keepalive, int) else None,
-                reason_string=text.decode("utf-8", "replace") if isinstance(text, bytes) else ""))
-        elif kind == 0xE0:  # the broker ends the connection
-            self.owner.disconnect_reason = reason(body[0]) if body else "Normal disconnection"
+        kind = first >> 4
+        if kind == PUBACK and len(body) >= 2:  # PUBACK with a reason code
+            mid, code = parse_puback(body)
+            acked.append(mid)
+            if code >= 0x80:
+                self.owner.rejected(code)
+        elif kind == CONNACK and len(body) >= 2 and not self.connack.done():
+            self.connack.set_result(parse_connack(body))
+        elif kind == DISCONNECT:  # the broker ends the connection
+            self.owner.disconnect_reason = disconnect_reason(body)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.connack.done():

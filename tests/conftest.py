@@ -23,7 +23,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from ingest import compiled
 from ingest.service import Ingester
-from urbanpulse import stack
+from ops import stack
 from urbanpulse.settings import IngestSettings
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -9,22 +10,55 @@ from pathlib import Path
 
 import pytest
 
-from urbanpulse import stack
-from urbanpulse.cli import main
+from ops import stack
+from ops.cli import build_parser, main
 
 
 def _urbanpulse(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("URBANPULSE_")}
-    return subprocess.run([sys.executable, "-m", "urbanpulse", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "ops", *args], capture_output=True,
                           text=True, timeout=60, env={**clean, **(env or {})}, check=False)
 
 
-@pytest.mark.parametrize("command", ["sim", "ingest", "api", "up", "doctor"])
+def _subcommands() -> list[str]:
+    (commands,) = [action for action in build_parser()._actions
+                   if isinstance(action, argparse._SubParsersAction)]
+    return sorted(commands.choices)
+
+
+def test_the_parser_has_the_designed_subcommands() -> None:
+    assert _subcommands() == ["api", "doctor", "ingest", "score", "sim", "up"]
+
+
+@pytest.mark.parametrize("command", _subcommands())
 def test_every_subcommand_has_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as raised:
         main([command, "--help"])
     assert raised.value.code == 0
     assert f"usage: urbanpulse {command}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("args", "name", "seconds"), [
+    (["sim", "--duration", "2h"], "duration", 7200.0),
+    (["sim", "--duration", "90s"], "duration", 90.0),
+    (["sim", "--duration", "1.5"], "duration", 1.5),
+    (["score", "--truth", "run.jsonl", "--tolerance", "10m"], "tolerance", 600.0),
+    (["score", "--truth", "run.jsonl"], "tolerance", 600.0),
+])
+def test_duration_flags_read_the_duration_grammar(args: list[str], name: str,
+                                                  seconds: float) -> None:
+    assert getattr(build_parser().parse_args(args), name) == seconds
+
+
+@pytest.mark.parametrize("args", [["sim", "--duration", "2 hours"],
+                                  ["score", "--truth", "run.jsonl", "--tolerance", "5min"]])
+def test_a_bad_duration_is_a_usage_error_naming_the_flag(
+        args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as raised:
+        main(args)
+    assert raised.value.code == 2
+    error = capsys.readouterr().err.splitlines()[-1]
+    assert f"argument {args[-2]}: {args[-1]!r} is not a duration like 90s, 10m or 2h" in error
 
 
 @pytest.mark.parametrize(("command", "variable", "value"), [
@@ -63,7 +97,7 @@ def test_up_refuses_a_bad_port() -> None:
 def test_doctor_exits_1_and_says_what_is_down(tmp_path: Path) -> None:
     ports = {name: stack.free_port() for name in ("mqtt", "influx", "api")}
     result = subprocess.run(
-        [sys.executable, "-m", "urbanpulse", "doctor", "--mqtt-host", "127.0.0.1",
+        [sys.executable, "-m", "ops", "doctor", "--mqtt-host", "127.0.0.1",
          "--mqtt-port", str(ports["mqtt"]), "--influx-url", f"http://127.0.0.1:{ports['influx']}",
          "--api-url", f"http://127.0.0.1:{ports['api']}"],
         cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False,

@@ -33,9 +33,10 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersi
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from ops import stack
+from ops.doctor.secrets import COMPOSE_SECRETS, MIN_LENGTH
 from tests.conftest import _require as require_server
-from urbanpulse import stack, topics
-from urbanpulse.doctor_secrets import COMPOSE_SECRETS, MIN_LENGTH
+from urbanpulse import topics
 from urbanpulse.settings import ApiSettings, IngestSettings, SimSettings, env_name
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -202,7 +203,7 @@ def test_third_party_services_wait_for_the_secrets_check(
         assert spec == {"condition": "service_completed_successfully"}, name
     secrets = services["secrets"]
     assert secrets["image"] == services["api"]["image"]
-    assert secrets["command"] == ["python", "-m", "urbanpulse.doctor_secrets"]
+    assert secrets["command"] == ["python", "-m", "ops.doctor.secrets"]
     env = environment(secrets)
     assert set(env) == set(COMPOSE_SECRETS)
     for name, value in env.items():
@@ -470,7 +471,7 @@ def good_secrets() -> dict[str, str]:
 def run_secrets_check(secrets: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """Run the `secrets` service's command with `secrets` as its whole compose environment."""
     clean = {k: v for k, v in os.environ.items() if k not in COMPOSE_SECRETS}
-    return subprocess.run([sys.executable, "-m", "urbanpulse.doctor_secrets"],
+    return subprocess.run([sys.executable, "-m", "ops.doctor.secrets"],
                           env={**clean, **secrets}, capture_output=True, text=True, timeout=60,
                           check=False)
 

@@ -32,13 +32,13 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from ops import stack
+from ops.doctor.checks import main, run_checks
+from ops.doctor.grafana import DATASOURCE_UID, dashboard_uids
+from ops.doctor.mqtt import check_broker, read_status
+from ops.doctor.report import Finding
 from tests.conftest import _require as require_server
 from tests.test_compose import MOSQUITTO_DIR, PASSWORDS, start_compose_broker
-from urbanpulse import stack
-from urbanpulse.doctor import main, run_checks
-from urbanpulse.doctor_grafana import DATASOURCE_UID, dashboard_uids
-from urbanpulse.doctor_mqtt import check_broker, read_status
-from urbanpulse.doctor_report import Finding
 from urbanpulse.errors import ConfigError
 from urbanpulse.settings import DoctorSettings, IngestSettings, load
 
@@ -200,7 +200,7 @@ def api(broker: int, influx: str, tmp_path_factory: pytest.TempPathFactory) -> I
            "URBANPULSE_API_PORT": str(port)}
     log = tmp_path_factory.mktemp("doctor-api") / "api.log"
     with log.open("wb") as sink:
-        process = subprocess.Popen([sys.executable, "-m", "urbanpulse", "api"], env=env,
+        process = subprocess.Popen([sys.executable, "-m", "ops", "api"], env=env,
                                    cwd=log.parent, stdout=sink, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
@@ -264,7 +264,7 @@ def ingester(broker: int, influx: str,
            "URBANPULSE_INGEST_HEALTH_FILE": str(folder / "healthy")}
     log = folder / "ingest.log"
     with log.open("wb") as sink:
-        process = subprocess.Popen([sys.executable, "-m", "urbanpulse", "ingest"], env=env,
+        process = subprocess.Popen([sys.executable, "-m", "ops", "ingest"], env=env,
                                    cwd=folder, stdout=sink, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL)
     try:
@@ -323,8 +323,8 @@ def test_a_healthy_stack_passes_every_check(stack_settings: dict[str, Any],
     assert "OK    mqtt anonymous: mosquitto at 127.0.0.1" in out
     for account in PASSWORDS:
         assert f"account '{account}' logged in" in out
-    assert "'simulator' may publish to city/truth/doctor" in out
-    assert "'observer' may not publish to city/truth/doctor" in out
+    assert "'simulator' may publish to city/truth/doctor/doctor/doctor" in out
+    assert "'observer' may not publish to city/truth/doctor/doctor/doctor" in out
     assert "user 'ingest' wrote a point to city" in out
     assert "user 'api' read back the point from city" in out
     assert "OK    influxdb anonymous: InfluxDB refuses a query without a login (401)" in out
@@ -349,7 +349,7 @@ def test_the_command_reads_the_compose_env_file(stack_settings: dict[str, Any],
     (tmp_path / "grafana").mkdir()
     (tmp_path / "grafana" / "dashboards").symlink_to(DASHBOARDS)
     result = subprocess.run(
-        [sys.executable, "-m", "urbanpulse", "doctor", "--mqtt-host", "127.0.0.1",
+        [sys.executable, "-m", "ops", "doctor", "--mqtt-host", "127.0.0.1",
          "--mqtt-port", str(stack_settings["broker"]), "--influx-url", stack_settings["influx"],
          "--grafana-url", stack_settings["grafana"], "--api-url", stack_settings["api"]],
         cwd=tmp_path, env=_clean_env(), capture_output=True, text=True, timeout=120, check=False)
@@ -387,8 +387,10 @@ def test_an_acl_that_denies_or_allows_too_much_is_reported(
     # No ingester is connected to this second broker: only the ACL findings matter here.
     found = [finding for finding in found if finding.check.startswith("mqtt")]
     assert [finding.detail for finding in found] == [
-        "the ACL denies 'simulator' publishing to city/truth/doctor (reason code 0x87)",
-        "the broker let 'observer' publish to city/truth/doctor, which its ACL must refuse",
+        "the ACL denies 'simulator' publishing to city/truth/doctor/doctor/doctor "
+        "(reason code 0x87)",
+        "the broker let 'observer' publish to city/truth/doctor/doctor/doctor, which its ACL "
+        "must refuse",
     ]
     assert all(finding.fix.startswith("restore deploy/mosquitto/acl") for finding in found)
 

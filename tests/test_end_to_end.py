@@ -22,8 +22,8 @@ import httpx
 import pytest
 
 from api.main import create_app
+from ops import stack
 from tests.conftest import influx_query, influx_rows
-from urbanpulse import stack
 from urbanpulse.kinds import KINDS
 from urbanpulse.settings import ApiSettings
 
@@ -31,7 +31,7 @@ SIM_FLAGS = ["--seed", "11", "--scale", "0.3", "--duration", "1800", "--speed", 
 
 
 def _urbanpulse(*args: str, env: dict[str, str], **kwargs: Any) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "urbanpulse", "--log-level", "WARNING",
+    return subprocess.Popen([sys.executable, "-m", "ops", "--log-level", "WARNING",
                              *args], env=env, **kwargs)
 
 

@@ -6,6 +6,8 @@ image installs) shows a file left out of `[tool.setuptools.package-data]`.
 
 from __future__ import annotations
 
+import ast
+import configparser
 import os
 import shutil
 import subprocess
@@ -14,12 +16,14 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("urbanpulse", "simulator", "ingest", "api")
+PACKAGES = ("urbanpulse", "simulator", "ingest", "api", "ops")
 
 
 def _clean_copy(target: Path) -> Path:
-    """Copy the files git tracks: a tree's egg-info from an editable install would add its own."""
-    tracked = subprocess.run(["git", "-C", str(ROOT), "ls-files", "-z"], capture_output=True,
+    """Copy the files git tracks or would: a tree's egg-info from an editable install (which
+    .gitignore leaves out) would add its own."""
+    tracked = subprocess.run(["git", "-C", str(ROOT), "ls-files", "-z", "--cached", "--others",
+                              "--exclude-standard"], capture_output=True,
                              check=True).stdout.decode().split("\0")
     for name in filter(None, tracked):
         if (ROOT / name).is_file():
@@ -28,7 +32,7 @@ def _clean_copy(target: Path) -> Path:
     return target
 
 
-def test_the_wheel_holds_every_data_file(tmp_path: Path) -> None:
+def _wheel(tmp_path: Path) -> Path:
     source = _clean_copy(tmp_path / "source")
     built = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir",
@@ -37,9 +41,39 @@ def test_the_wheel_holds_every_data_file(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=300, check=False)
     assert built.returncode == 0, built.stderr[-2000:]
     (wheel,) = tmp_path.glob("urbanpulse-*.whl")
-    inside = set(zipfile.ZipFile(wheel).namelist())
+    return wheel
+
+
+def test_the_wheel_holds_every_data_file_and_the_command(tmp_path: Path) -> None:
+    wheel = zipfile.ZipFile(_wheel(tmp_path))
+    inside = set(wheel.namelist())
     data = {path.relative_to(ROOT).as_posix()
             for package in PACKAGES for path in (ROOT / package).rglob("*")
             if path.is_file() and path.suffix in (".yaml", ".typed", ".json")}
-    assert "ingest/alerts/default_rules.yaml" in data
+    assert "urbanpulse/py.typed" in data
     assert data - inside == set()
+    (entry_points,) = [name for name in inside if name.endswith(".dist-info/entry_points.txt")]
+    scripts = configparser.ConfigParser()
+    scripts.read_string(wheel.read(entry_points).decode())
+    assert dict(scripts["console_scripts"]) == {"urbanpulse": "ops.cli:main"}
+    assert {"ops/cli.py", "ops/__main__.py", "ops/doctor/checks.py"} <= inside
+
+
+SERVICES_AND_NETWORK = {"simulator", "ingest", "api", "grafana", "ops", "httpx", "gmqtt",
+                        "socket", "urllib", "subprocess", "niquests", "grafana_client", "paho",
+                        "fastapi", "uvicorn"}
+"""Top-level modules the contract must not import: a service, or a client of the network.
+
+(asyncio may be: a kind's summary gathers its queries through the `Queries` protocol.)"""
+
+
+def test_the_contract_imports_no_service_and_does_no_network_io() -> None:
+    found = []
+    for path in sorted((ROOT / "urbanpulse").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import) else
+                     [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level
+                     else [])
+            found += [f"{path.relative_to(ROOT)}: {name}" for name in names
+                      if name.split(".")[0] in SERVICES_AND_NETWORK]
+    assert found == []

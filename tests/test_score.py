@@ -3,24 +3,27 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import msgspec
 import pytest
 
+from api.errors import InfluxQueryError
+from api.influx import FakeTransport, HttpxTransport, InfluxQuery, InfluxResponse
 from ingest.alerts.engine import fingerprint
 from ingest.alerts.rules import load_rules
-from ingest.alerts.scoring import query_alerts, read_alerts, read_run, replay
 from ingest.points import alert_point
+from ops import stack
+from ops.cli import main
+from ops.score import Episode, Target, episodes, format_table, quantile, score
+from ops.score_influx import query_alerts
+from ops.score_run import read_alerts, read_run, replay
 from simulator.faults import FAULTS
-from simulator.scenarios import INCIDENT_KIND
-from urbanpulse import stack
-from urbanpulse.cli import main
 from urbanpulse.errors import ConfigError
+from urbanpulse.kinds import KINDS
 from urbanpulse.messages import Alert, AlertState, Truth, encoder
-from urbanpulse.scoring import Episode, Target, episodes, format_table, quantile, score
 
 M = 60_000  # one minute in ms
 AIR = "air-pudong-000"
@@ -125,7 +128,7 @@ def test_format_table_has_one_line_per_rule_and_dashes_for_undefined() -> None:
 
 
 def test_every_default_rule_detects_types_the_simulator_injects() -> None:
-    known = set(FAULTS) | set(INCIDENT_KIND)
+    known = set(FAULTS) | {name for kind in KINDS.values() for name in kind.incidents}
     for rule in load_rules():
         assert rule.detects, rule.name
         assert set(rule.detects) <= known, rule.name
@@ -257,7 +260,7 @@ def test_seeded_run_replayed_through_the_engine_scores_within_bounds(
 
 @pytest.mark.services
 @pytest.mark.usefixtures("server_binaries")
-def test_query_alerts_reads_firing_and_resolved_changes_from_influxdb(
+async def test_query_alerts_reads_firing_and_resolved_changes_from_influxdb(
         influxd: stack.Server, influx_db: str) -> None:
     changes = [_alert("pending", 1_772_380_800_000, 1_772_380_800_000),
                _alert("firing", 1_772_381_700_000, 1_772_380_800_000),
@@ -265,8 +268,21 @@ def test_query_alerts_reads_firing_and_resolved_changes_from_influxdb(
     response = httpx.post(f"{influxd.url}/write", params={"db": influx_db, "precision": "ms"},
                           content="\n".join(alert_point(a) for a in changes))
     assert response.status_code == 204
-    read = query_alerts(influxd.url, influx_db, {}, datetime(2026, 3, 1, 16),
-                        datetime(2026, 3, 2, 16))
-    assert sorted(read, key=lambda a: a.ts) == changes[1:]
-    assert query_alerts(influxd.url, influx_db, {}, datetime(2026, 3, 2, 16),
-                        datetime(2026, 3, 3, 16)) == []
+    async with httpx.AsyncClient(base_url=influxd.url) as client:
+        influx = InfluxQuery(HttpxTransport(client), influx_db)
+        read = await query_alerts(influx, datetime(2026, 3, 1, 16), datetime(2026, 3, 2, 16))
+        assert sorted(read, key=lambda a: a.ts) == changes[1:]
+        assert await query_alerts(influx, datetime(2026, 3, 2, 16),
+                                  datetime(2026, 3, 3, 16)) == []
+
+
+async def test_query_alerts_sends_one_bounded_statement_and_says_when_refused() -> None:
+    fake = FakeTransport(InfluxResponse(401, b'{"error":"authorization failed"}'))
+    with pytest.raises(InfluxQueryError, match="401: authorization failed"):
+        await query_alerts(InfluxQuery(fake, "city"), datetime(2026, 3, 1, 16),
+                           datetime(2026, 3, 2, 16, tzinfo=UTC))
+    ((path, params),) = fake.requests
+    assert (path, params["db"], params["epoch"]) == ("/query", "city", "ms")
+    assert params["q"] == (
+        'SELECT * FROM "alerts" WHERE ("state" = \'firing\' OR "state" = \'resolved\') '
+        "AND time >= 1772380800000ms AND time < 1772467200000ms")

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from urbanpulse import stack
+from ops import stack
 
 
 def _closed(port: int) -> bool:
@@ -29,7 +29,7 @@ def test_up_serves_fresh_readings_and_stops_everything(tmp_path: Path) -> None:
     ten_minutes_ago = datetime.fromtimestamp(time.time() - 600, UTC).isoformat()
     env = {k: v for k, v in os.environ.items() if not k.startswith("URBANPULSE_")}
     with subprocess.Popen(
-        [sys.executable, "-m", "urbanpulse", "up", "--data-dir", str(tmp_path / "data"),
+        [sys.executable, "-m", "ops", "up", "--data-dir", str(tmp_path / "data"),
          "--mqtt-port", str(ports["mqtt"]), "--influx-port", str(ports["influx"]),
          "--api-port", str(ports["api"]), "--", "--scale", "0.2", "--start", ten_minutes_ago],
         stdout=subprocess.PIPE, text=True, env=env, cwd=tmp_path) as process:

@@ -6,13 +6,14 @@ reading (ranges, timestamp window) is checked by the ingester's decode step.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 import msgspec
 
 from urbanpulse.topics import NAME_PATTERN
 
-VERSION = 1
+VERSION: Final = 1
+"""The contract version every message carries as `v`."""
 
 Name = Annotated[str, msgspec.Meta(pattern=NAME_PATTERN)]
 EpochMs = Annotated[int, msgspec.Meta(ge=0, le=32_503_680_000_000)]  # up to year 3000

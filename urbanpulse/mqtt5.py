@@ -1,13 +1,30 @@
-"""MQTT 5 packet pieces for our own small clients: CONNECT, PUBLISH, CONNACK, reason codes.
+"""MQTT 5 packets as bytes and values: the one place UrbanPulse encodes and decodes them.
 
-The simulator's publisher and the doctor's broker probe speak MQTT through
-these. Pure functions over bytes, so they are tested without a socket.
+The simulator's publisher, the ingester's framing (`ingest.edge`) and the
+doctor's broker probe (`ops.doctor.mqtt`) speak MQTT through these: CONNECT,
+PUBLISH, SUBSCRIBE and DISCONNECT out; CONNACK, PUBLISH, PUBACK, SUBACK and
+DISCONNECT in. Pure functions over bytes, so they are tested without a socket.
+Hot loops (the ingester's framer, the publisher's PUBACK runs) keep their
+per-byte work inline and take only the constants from here.
 """
 
 from __future__ import annotations
 
 import struct
 from typing import NamedTuple
+
+CONNACK, PUBLISH, PUBACK, SUBACK, DISCONNECT = 2, 3, 4, 9, 14
+"""Packet types: the high four bits of a packet's first byte."""
+SUCCESS, NO_MATCHING_SUBSCRIBERS = 0x00, 0x10
+"""Reason codes that accept: a PUBACK with 0x10 still means the broker took the message."""
+BAD_USER_NAME_OR_PASSWORD, NOT_AUTHORIZED = 0x86, 0x87
+"""Reason codes of a refused login or publish."""
+QOS1_PUBLISH, QOS1_PUBLISH_MASK = 0x32, 0xF6
+"""First byte of a QoS 1 PUBLISH, and the bits that say so (DUP and RETAIN masked out)."""
+PUBACK_WORD = 0x4002_0000
+"""A PUBACK without reason code as one big-endian 32-bit word: or its packet id in."""
+DISCONNECT_PACKET = b"\xe0\x00"
+"""DISCONNECT, reason Normal disconnection, no properties."""
 
 SESSION_EXPIRY_S = 300
 """How long the broker keeps the session, so a reconnect resends unacknowledged messages."""
@@ -117,7 +134,40 @@ def publish_packet(topic: str, packet_id: int, payload: bytes) -> bytes:
     """Build an MQTT 5 PUBLISH at QoS 1, not retained, without properties."""
     encoded = topic.encode("utf-8")
     body = b"".join((_U16.pack(len(encoded)), encoded, _U16.pack(packet_id), b"\x00", payload))
-    return b"\x32" + varint(len(body)) + body
+    return bytes((QOS1_PUBLISH,)) + varint(len(body)) + body
+
+
+def subscribe_packet(packet_id: int, topic_filter: str, qos: int = 0) -> bytes:
+    """Build an MQTT 5 SUBSCRIBE to one filter at `qos`, without properties."""
+    encoded = topic_filter.encode("utf-8")
+    body = b"".join((_U16.pack(packet_id), b"\x00", _U16.pack(len(encoded)), encoded,
+                     bytes((qos,))))
+    return b"\x82" + varint(len(body)) + body
+
+
+class Publish(NamedTuple):
+    """A PUBLISH as received: `packet_id` is None at QoS 0."""
+
+    topic: str
+    packet_id: int | None
+    has_properties: bool
+    payload: bytes
+
+
+def parse_publish(first: int, body: bytes) -> Publish:
+    """Split the body of a PUBLISH (first byte `first`) into topic, packet id and payload."""
+    end = 2 + _U16.unpack_from(body)[0]
+    topic, pos = body[2:end].decode("utf-8", "replace"), end
+    packet_id = None
+    if (first >> 1) & 0x03:  # QoS 1 or 2 carry a packet id
+        packet_id, pos = _U16.unpack_from(body, pos)[0], pos + 2
+    length, start = read_varint(body, pos) or (0, pos)
+    return Publish(topic, packet_id, length > 0, body[start + length:])
+
+
+def parse_puback(body: bytes) -> tuple[int, int]:
+    """Return the packet id and reason code of a PUBACK body (no code: success)."""
+    return _U16.unpack_from(body)[0], body[2] if len(body) > 2 else SUCCESS
 
 
 class Connack(NamedTuple):
@@ -128,3 +178,19 @@ class Connack(NamedTuple):
     receive_maximum: int
     keepalive_s: int | None
     reason_string: str
+
+
+def parse_connack(body: bytes) -> Connack:
+    """Read a CONNACK body: reason code, session present, and the properties we use."""
+    found = properties(body, 2) if len(body) > 2 else {}
+    keepalive = found.get(SERVER_KEEP_ALIVE)
+    text = found.get(REASON_STRING, b"")
+    return Connack(code=body[1], session_present=bool(body[0] & 1),
+                   receive_maximum=int(found.get(RECEIVE_MAXIMUM, 65535)),
+                   keepalive_s=keepalive if isinstance(keepalive, int) else None,
+                   reason_string=text.decode("utf-8", "replace") if isinstance(text, bytes) else "")
+
+
+def disconnect_reason(body: bytes) -> str:
+    """Return why a broker's DISCONNECT ends the connection."""
+    return reason(body[0]) if body else "Normal disconnection"

@@ -25,8 +25,8 @@ from typing import Any, Protocol, TypeVar
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from ops import stack
 from tests.conftest import Recorder, influx_rows
-from urbanpulse import stack
 from urbanpulse.topics import status_topic
 
 Message = tuple[str, bytes]
@@ -169,7 +169,7 @@ class IngestProcess:
         onlines = self._onlines()
         with self.log.open("ab") as sink:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "urbanpulse", "--log-level", "WARNING", "ingest"],
+                [sys.executable, "-m", "ops", "--log-level", "WARNING", "ingest"],
                 env=self.env, stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         process = self.process
 

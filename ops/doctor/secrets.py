@@ -1,7 +1,7 @@
 """Refuse the compose stack's secrets when one is missing, short, well known or shared.
 
 The one-shot `secrets` service of docker-compose.yml runs `python -m
-urbanpulse.doctor_secrets` before mosquitto, InfluxDB and Grafana start: those
+ops.doctor.secrets` before mosquitto, InfluxDB and Grafana start: those
 images would otherwise take 'change-me' as a password. The UrbanPulse services
 refuse well-known values themselves (urbanpulse.settings), but only for their own.
 """

@@ -19,7 +19,7 @@ from grafana_client.client import (
     GrafanaUnauthorizedError,
 )
 
-from urbanpulse.doctor_report import Finding, unreachable
+from ops.doctor.report import Finding, unreachable
 
 DATASOURCE_UID = "urbanpulse-influxdb"
 """Uid of the provisioned InfluxDB data source (grafana/provisioning/datasources)."""

@@ -3,33 +3,37 @@
     read_run       a jsonl file written by `urbanpulse sim --output`: truths and exposure
     read_alerts    alert payloads, one a line: bare JSON, {"topic", "payload"} jsonl, or
                    `mosquitto_sub -v` lines ("topic payload")
-    query_alerts   the `alerts` measurement of InfluxDB for a time range (v1 /query)
+    query_alerts   the `alerts` measurement of InfluxDB for a time range (`ops.score_influx`)
     replay         evaluate rules on the readings of a run file in-process (no broker)
+    run_score      all of the command: the table (or JSON) it prints
 
-The scoring itself is `urbanpulse.scoring` (pure). Unreadable files and an
-unreachable InfluxDB raise ConfigError or UrbanPulseError with a sentence.
+The scoring itself is `ops.score` (pure). Unreadable files raise ConfigError,
+an unreachable InfluxDB or a refused query an `api.errors.InfluxError`, each
+with a sentence.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-import httpx
 import msgspec
 
 from ingest.alerts.engine import AlertEngine
-from ingest.alerts.rules import DEFAULT_RULES, Rule, load_rules
+from ingest.alerts.rules import Rule, load_rules
 from ingest.decode import Decoder, Rejected
 from ingest.derive import derive
-from urbanpulse.errors import ConfigError, UrbanPulseError
+from ops.score import Target, episodes, format_table, score
+from ops.score_influx import read_influx
+from urbanpulse import topics
+from urbanpulse.errors import ConfigError, TopicError
 from urbanpulse.messages import Alert, Truth, alert_decoder, reading_decoder, truth_decoder
-from urbanpulse.scoring import Target, episodes, format_table, score
 from urbanpulse.settings import IngestSettings
+from urbanpulse.topics import Channel
 
 log = logging.getLogger(__name__)
 
@@ -116,23 +120,31 @@ def _split_raw(line: bytes) -> tuple[str, bytes] | None:
     return None
 
 
+def _channel(topic: str) -> Channel | None:
+    """Return the channel of a run file's topic (None for one outside the grammar)."""
+    try:
+        return topics.parse(topic).channel
+    except TopicError:
+        return None
+
+
 def read_run(path: Path) -> Run:
     """Read the truth events, sensors and time span of a `urbanpulse sim --output` file."""
     run = Run()
     births: list[int] = []
     readings: list[int] = []
     for topic, payload in _envelopes(path):
-        channel = topic.split("/")[1:2]
-        if channel == ["truth"]:
+        channel = _channel(topic)
+        if channel is Channel.TRUTH:
             run.truths.append(truth_decoder.decode(payload))  # the simulator's own: well formed
-        elif channel == ["readings"]:
+        elif channel is Channel.READINGS:
             try:
                 reading = reading_decoder.decode(payload)
             except msgspec.DecodeError:
                 continue  # an injected malformed reading: the ingester dead-letters it
             run.sensors.setdefault(reading.sensor, reading.kind)
             readings.append(reading.ts)
-        elif channel == ["sensors"] and payload != b"null":
+        elif channel is Channel.SENSORS and payload != b"null":
             birth = msgspec.json.decode(payload)
             run.sensors[birth["sensor"]] = birth["kind"]
             births.append(birth["ts"])
@@ -160,43 +172,6 @@ def read_alerts(path: Path) -> list[Alert]:
             alerts.append(alert_decoder.decode(payload))
         except msgspec.DecodeError as exc:
             raise ConfigError(f"{path}, line {number}, is not an alert: {exc}.") from None
-    return alerts
-
-
-def _rfc3339(moment: datetime) -> str:
-    """Quote a time for InfluxQL; a naive time means UTC, as for `urbanpulse sim --start`."""
-    utc = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    return f"'{utc.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}'"
-
-
-def query_alerts(url: str, database: str, auth: Mapping[str, str], start: datetime,
-                 end: datetime, timeout_s: float = 10.0) -> list[Alert]:
-    """Read the `alerts` measurement between start and end through InfluxDB's v1 /query."""
-    statement = ("SELECT * FROM alerts WHERE (state = 'firing' OR state = 'resolved') "
-                 f"AND time >= {_rfc3339(start)} AND time < {_rfc3339(end)}")
-    try:
-        response = httpx.get(f"{url}/query", params={"db": database, "q": statement,
-                                                     "epoch": "ms"},
-                             headers=auth, timeout=timeout_s)
-    except httpx.HTTPError as exc:
-        raise UrbanPulseError(f"InfluxDB at {url} could not be queried: {exc}.") from None
-    body: dict[str, Any] = response.json() if response.content else {}
-    results = body.get("results") or [{}]
-    error = body.get("error") or results[0].get("error")
-    if response.status_code != 200 or error:
-        raise UrbanPulseError(f"InfluxDB at {url} refused the alerts query with status "
-                              f"{response.status_code}: {error or response.text[:200]}.")
-    alerts = []
-    for series in results[0].get("series", []):
-        columns = series["columns"]
-        for values in series["values"]:
-            row = dict(zip(columns, values, strict=True))
-            alerts.append(Alert(
-                v=1, alert_id=row["alert_id"], rule=row["rule"], sensor=row["sensor"],
-                kind=row["kind"], district=row["district"], state=row["state"],
-                severity=row["severity"], ts=int(row["time"]), since=int(row["since"]),
-                message=row.get("message") or "", value=row.get("value"),
-                acked_by=row.get("acked_by"), note=row.get("note")))
     return alerts
 
 
@@ -239,16 +214,16 @@ def replay(path: Path, rules: Sequence[Rule], *, root: str = "city",
             next_sweep += SWEEP_EVERY_MS
 
     for topic, payload in _envelopes(path):
-        channel = topic.split("/")[1:2]
-        if channel == ["sensors"]:
+        channel = _channel(topic)
+        if channel is Channel.SENSORS:
             birth = decoder.birth(topic, b"" if payload == b"null" else payload)
             if birth is not None and not isinstance(birth, Rejected):
                 advance(birth.ts)
                 assert now is not None
                 engine.register(birth, now)
-        elif channel == ["truth"]:
+        elif channel is Channel.TRUTH:
             advance(truth_decoder.decode(payload).start)
-        elif channel == ["readings"]:
+        elif channel is Channel.READINGS:
             if now is None:
                 try:
                     advance(reading_decoder.decode(payload).ts)
@@ -275,7 +250,7 @@ def run_score(settings: IngestSettings, *, truth: Path, alerts: Path | None, use
               start: datetime | None, end: datetime | None, tolerance_s: float,
               as_json: bool) -> str:
     """Score the rules of `settings` on one run; return the table (or JSON) to print."""
-    rules = load_rules(Path(settings.ingest_rules) if settings.ingest_rules else DEFAULT_RULES)
+    rules = load_rules(Path(settings.ingest_rules) if settings.ingest_rules else None)
     run = read_run(truth)
     if alerts is not None:
         changes = read_alerts(alerts)
@@ -284,9 +259,7 @@ def run_score(settings: IngestSettings, *, truth: Path, alerts: Path | None, use
                          max_future_s=settings.ingest_max_future_s,
                          max_age_s=settings.ingest_max_age_s)
     elif start is not None and end is not None:
-        changes = query_alerts(settings.influx_url, settings.influx_db,
-                               settings.influx_auth_headers(), start, end,
-                               settings.influx_timeout_s)
+        changes = asyncio.run(read_influx(settings, start, end))
     else:
         raise ConfigError("Say where the alerts come from: --alerts FILE, --replay, or "
                           "--start and --end (with --influx-url/--influx-db).")

@@ -2,10 +2,8 @@
 
 It also reads the ingesters' retained status messages (`read_status`).
 
-The services' MQTT client (gmqtt) hides the CONNACK and PUBACK reason codes and
-reconnects on its own. The doctor needs exactly those codes, once, to tell a
-wrong password from an ACL refusal, so it sends CONNECT, PUBLISH at QoS 1 and
-DISCONNECT itself, built by `urbanpulse.mqtt5` like the simulator's.
+Each check runs on a connection of its own (`ops.doctor.mqtt_probe`), which
+sees the broker's reason codes.
 """
 
 from __future__ import annotations
@@ -13,120 +11,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import struct
-import uuid
 from dataclasses import dataclass
 
-from urbanpulse.doctor_report import Finding
-from urbanpulse.mqtt5 import connect_packet, publish_packet, read_varint, varint
-
-SUCCESS = 0x00
-NO_MATCHING_SUBSCRIBERS = 0x10  # a PUBACK that still means "accepted"
-BAD_USER_NAME_OR_PASSWORD = 0x86
-NOT_AUTHORIZED = 0x87
-_CONNACK, _PUBLISH, _PUBACK, _SUBACK = 2, 3, 4, 9
-RETAINED_QUIET_S = 0.3
-"""The broker sends retained messages right after the SUBACK: this long a silence ends them."""
-
-
-class ProtocolError(Exception):
-    """The broker answered with something this client did not ask for."""
-
-
-class MqttProbe:
-    """One MQTT 5 connection with a clean start, kept only for a few packets."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._reader = reader
-        self._writer = writer
-        self._next_id = 1
-
-    @classmethod
-    async def open(cls, host: str, port: int) -> MqttProbe:
-        """Open the TCP connection (OSError when nothing listens)."""
-        reader, writer = await asyncio.open_connection(host, port)
-        return cls(reader, writer)
-
-    async def _read_packet(self) -> tuple[int, bytes]:
-        """Return the first byte (type and flags) and the rest of the next packet."""
-        first = (await self._reader.readexactly(1))[0]
-        header = b""
-        while not header or header[-1] & 0x80:  # the remaining length, a variable byte integer
-            header += await self._reader.readexactly(1)
-        length, _ = read_varint(header, 0) or (0, 0)
-        return first, await self._reader.readexactly(length)
-
-    async def _read(self) -> tuple[int, bytes]:
-        first, body = await self._read_packet()
-        return first >> 4, body
-
-    async def login(self, username: str | None, password: str | None) -> int:
-        """Send CONNECT and return the CONNACK reason code (0: logged in)."""
-        self._writer.write(connect_packet(
-            f"urbanpulse-doctor-{uuid.uuid4().hex[:12]}", username, password or None,
-            clean_start=True, keepalive_s=10, session_expiry_s=0))
-        await self._writer.drain()
-        kind, answer = await self._read()
-        if kind != _CONNACK or len(answer) < 2:
-            raise ProtocolError(f"expected CONNACK, got packet type {kind}")
-        return answer[1]
-
-    async def publish(self, topic: str, payload: bytes) -> int:
-        """Publish at QoS 1 (not retained) and return the PUBACK reason code."""
-        packet_id, self._next_id = self._next_id, self._next_id + 1
-        self._writer.write(publish_packet(topic, packet_id, payload))
-        await self._writer.drain()
-        while True:
-            kind, answer = await self._read()
-            if kind == _PUBACK and struct.unpack("!H", answer[:2])[0] == packet_id:
-                return answer[2] if len(answer) > 2 else SUCCESS
-
-    async def retained(self, topic_filter: str) -> dict[str, bytes]:
-        """Subscribe at QoS 0 and return the retained messages: topic -> payload.
-
-        Returns an empty dict when the broker refuses the subscription (the ACL).
-        """
-        packet_id, self._next_id = self._next_id, self._next_id + 1
-        encoded = topic_filter.encode("utf-8")
-        body = b"".join((struct.pack("!H", packet_id), b"\x00",  # no properties
-                         struct.pack("!H", len(encoded)), encoded, b"\x00"))  # QoS 0
-        self._writer.write(b"\x82" + varint(len(body)) + body)
-        await self._writer.drain()
-        kind, answer = await self._read()
-        while kind != _SUBACK:
-            kind, answer = await self._read()
-        granted = answer[-1] if answer else 0x80
-        found: dict[str, bytes] = {}
-        if granted >= 0x80:
-            return found
-        while True:
-            try:
-                async with asyncio.timeout(RETAINED_QUIET_S):
-                    first, packet = await self._read_packet()
-            except TimeoutError:
-                return found
-            if first >> 4 == _PUBLISH:
-                topic, payload = _publish_body(first, packet)
-                found[topic] = payload
-
-    async def close(self) -> None:
-        """Send DISCONNECT (when still possible) and close the socket."""
-        with contextlib.suppress(OSError, RuntimeError):
-            self._writer.write(b"\xe0\x00")
-            await self._writer.drain()
-        self._writer.close()
-        with contextlib.suppress(OSError):
-            await self._writer.wait_closed()
-
-
-def _publish_body(first: int, packet: bytes) -> tuple[str, bytes]:
-    """Return the topic and payload of a PUBLISH packet (MQTT 5, with properties)."""
-    width = struct.unpack("!H", packet[:2])[0]
-    topic, pos = packet[2:2 + width].decode("utf-8", "replace"), 2 + width
-    if (first >> 1) & 0x03:  # QoS 1 or 2 carry a packet id
-        pos += 2
-    length, pos = read_varint(packet, pos) or (0, pos)
-    return topic, packet[pos + length:]
+from ops.doctor.mqtt_probe import MqttProbe, ProtocolError
+from ops.doctor.report import Finding
+from urbanpulse import topics
+from urbanpulse.errors import TopicError
+from urbanpulse.mqtt5 import (
+    BAD_USER_NAME_OR_PASSWORD,
+    NO_MATCHING_SUBSCRIBERS,
+    NOT_AUTHORIZED,
+    SUCCESS,
+)
+from urbanpulse.topics import Channel
 
 
 @dataclass(frozen=True)
@@ -135,18 +32,25 @@ class Account:
 
     name: str
     variable: str
-    may_write: str | None  # a channel it must be able to publish to, where nobody listens
-    must_not_write: str  # a channel its ACL must refuse
+    may_write: Channel | None  # a channel it must be able to publish to, where nobody listens
+    must_not_write: Channel  # a channel its ACL must refuse
 
 
 ACCOUNTS = (
     # Probe topics are chosen so that no service reads them: the ACL lets nobody
     # read truth or rejected, so a doctor probe never reaches the pipeline.
-    Account("simulator", "MQTT_SIMULATOR_PASSWORD", "truth", "rejected"),
-    Account("ingest", "MQTT_INGEST_PASSWORD", "rejected", "truth"),
-    Account("api", "MQTT_API_PASSWORD", None, "truth"),
-    Account("observer", "MQTT_OBSERVER_PASSWORD", None, "truth"),
+    Account("simulator", "MQTT_SIMULATOR_PASSWORD", Channel.TRUTH, Channel.REJECTED),
+    Account("ingest", "MQTT_INGEST_PASSWORD", Channel.REJECTED, Channel.TRUTH),
+    Account("api", "MQTT_API_PASSWORD", None, Channel.TRUTH),
+    Account("observer", "MQTT_OBSERVER_PASSWORD", None, Channel.TRUTH),
 )
+
+
+def probe_topic(channel: Channel, *, root: str) -> str:
+    """Return the doctor's probe topic on `channel`: a dead letter or a truth of 'doctor'."""
+    if channel is Channel.REJECTED:
+        return topics.rejected_topic("doctor", root=root)
+    return topics.sensor_topic(channel, "doctor", "doctor", "doctor", root=root)
 
 _RECREATE = ("the password in .env ({variable}) differs from the broker's password file: "
              "recreate the broker so its entrypoint hashes .env again "
@@ -199,6 +103,11 @@ def _anonymous_finding(where: str, open_to_all: bool, *, configured: bool) -> Fi
         "deploy/mosquitto/mosquitto.conf (`allow_anonymous false`); then restart the broker")
 
 
+def ingest_status_filter(root: str) -> str:
+    """Return the filter of every ingester's retained status topic."""
+    return f"{topics.check_name(root, what='topic root')}/{Channel.STATUS.value}/ingest/+"
+
+
 async def read_status(host: str, port: int, root: str, password: str | None,
                       timeout_s: float) -> dict[str, bytes] | str:
     """Return the retained `{root}/status/ingest/+` messages (instance -> payload).
@@ -216,12 +125,16 @@ async def read_status(host: str, port: int, root: str, password: str | None,
                     return ("the broker refused account 'api' (see the mqtt api check)"
                             if username else "the broker refuses anonymous clients: set "
                             "MQTT_API_PASSWORD, account 'api' may read the status topics")
-                found = await probe.retained(f"{root}/status/ingest/+")
+                found = await probe.retained(ingest_status_filter(root))
             finally:
                 await probe.close()
     except (OSError, TimeoutError, asyncio.IncompleteReadError, ProtocolError) as exc:
         return f"cannot reach the broker ({_reason(exc)})"
-    return {topic.rsplit("/", 1)[-1]: payload for topic, payload in found.items()}
+    statuses: dict[str, bytes] = {}
+    for topic, payload in found.items():
+        with contextlib.suppress(TopicError):  # a name outside the grammar is no ingester of ours
+            statuses[topics.parse(topic).instance] = payload
+    return statuses
 
 
 async def _attempt(host: str, port: int, username: str | None, password: str | None,
@@ -242,8 +155,8 @@ async def _attempt(host: str, port: int, username: str | None, password: str | N
 async def _check_account(host: str, port: int, root: str, account: Account, password: str,
                          timeout_s: float, *, open_to_all: bool = False) -> list[Finding]:
     name = f"mqtt {account.name}"
-    allowed = f"{root}/{account.may_write}/doctor" if account.may_write else None
-    refused = f"{root}/{account.must_not_write}/doctor"
+    allowed = probe_topic(account.may_write, root=root) if account.may_write else None
+    refused = probe_topic(account.must_not_write, root=root)
     topics = [topic for topic in (allowed, refused) if topic is not None]
     try:
         connack, pubacks = await _attempt(host, port, account.name, password, topics, timeout_s)

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from urbanpulse import stack
+from ops import stack
 from urbanpulse.errors import ConfigError
 
 _DATABASE = "city"
@@ -58,7 +58,7 @@ class LocalStack:
         with (self._data / f"{name}.log").open("ab") as log:
             # A session of their own: Ctrl-C reaches `up` only, which then stops each
             # service once, in order (a second signal would make the simulator skip its flush).
-            process = subprocess.Popen([sys.executable, "-m", "urbanpulse", name, *args],
+            process = subprocess.Popen([sys.executable, "-m", "ops", name, *args],
                                        env=self._env(), stdout=log, stderr=subprocess.STDOUT,
                                        stdin=subprocess.DEVNULL, start_new_session=True)
         self._services.append((name, process))

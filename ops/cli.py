@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from urbanpulse import __version__
+from urbanpulse.durations import seconds
 from urbanpulse.errors import ConfigError, UrbanPulseError
 from urbanpulse.settings import ApiSettings, DoctorSettings, IngestSettings, SimSettings, load
 
@@ -67,7 +68,7 @@ def _run_api(args: argparse.Namespace) -> int:
 
 
 def _run_up(args: argparse.Namespace) -> int:
-    from urbanpulse.up import LocalStack  # noqa: PLC0415
+    from ops.up import LocalStack  # noqa: PLC0415
 
     stack = LocalStack(data_dir=args.data_dir, mqtt_port=args.mqtt_port,
                        influx_port=args.influx_port, api_port=args.api_port,
@@ -76,7 +77,7 @@ def _run_up(args: argparse.Namespace) -> int:
 
 
 def _run_score(args: argparse.Namespace) -> int:
-    from ingest.alerts.scoring import run_score  # noqa: PLC0415
+    from ops.score_run import run_score  # noqa: PLC0415
 
     settings = load(IngestSettings, topic_root=args.topic_root, influx_url=args.influx_url,
                     influx_db=args.influx_db, ingest_rules=args.rules)
@@ -87,7 +88,7 @@ def _run_score(args: argparse.Namespace) -> int:
 
 
 def _run_doctor(args: argparse.Namespace) -> int:
-    from urbanpulse.doctor import main  # noqa: PLC0415
+    from ops.doctor.checks import main  # noqa: PLC0415
 
     settings = load(DoctorSettings, **_common(args), influx_url=args.influx_url,
                     influx_db=args.influx_db, doctor_grafana_url=args.grafana_url,
@@ -116,6 +117,14 @@ def _start(text: str) -> datetime:
         raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
 
 
+def _duration(text: str) -> float:
+    """Read a span in the one duration grammar (`90s`, `10m`, `2h`, bare seconds)."""
+    try:
+        return seconds(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _score_parser(commands: Any) -> None:
     score = commands.add_parser(
         "score", help="score alert rules against a run's ground truth",
@@ -133,8 +142,9 @@ def _score_parser(commands: Any) -> None:
     score.add_argument("--start", type=_start, help="read InfluxDB alerts from (ISO 8601)")
     score.add_argument("--end", type=_start, help="read InfluxDB alerts until (ISO 8601)")
     score.add_argument("--rules", help="rules YAML file (default: the shipped rules)")
-    score.add_argument("--tolerance", type=float, default=600.0,
-                       help="seconds an alert may lie outside a truth event (default 600)")
+    score.add_argument("--tolerance", type=_duration, default=600.0,
+                       help="how far an alert may lie outside a truth event: 90s, 10m, or "
+                       "seconds (default 10m)")
     score.add_argument("--topic-root", help="first topic level (URBANPULSE_TOPIC_ROOT)")
     score.add_argument("--json", action="store_true", help="print JSON instead of a table")
     score.set_defaults(run=_run_score)
@@ -156,7 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, help="seed of every random stream (URBANPULSE_SIM_SEED)")
     sim.add_argument("--speed", type=float,
                      help="simulated seconds per real second; 0 runs unpaced")
-    sim.add_argument("--duration", type=float, help="simulated seconds to run (default: forever)")
+    sim.add_argument("--duration", type=_duration,
+                     help="simulated time to run: 90s, 10m, 2h, 1d, or seconds (default: forever)")
     sim.add_argument("--scale", type=float, help="multiplies the city's sensor counts")
     sim.add_argument("--sensors", type=int, help="total number of sensors (overrides --scale)")
     sim.add_argument("--start", type=_start,

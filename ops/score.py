@@ -1,5 +1,8 @@
 """Score alert rules against the ground truth of a simulated run: pure, no I/O.
 
+The edges of `urbanpulse score` (reading a run, its alerts, InfluxDB, a replay)
+are `ops.score_run`.
+
 A rule is scored on the alert episodes that reached `firing` (an alert that
 resolved while still pending never fired) and on the `Truth` events the
 simulator announced:
