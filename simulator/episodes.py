@@ -1,11 +1,12 @@
 """Episodes: injected device faults and scenario incidents, with their ground truth.
 
-An episode is one type of trouble on one sensor from `start` to `end` (None:
-for good). Each kind's `Injector` keeps its pending and active episodes, tells
-the fleet which started (each is announced once as a `Truth` message on
-`city/truth/...`), changes the values of the affected sensors (incidents
-first, as the world changes, then device faults) and says how each affected
-reading is delivered (dropped, late, twice, skewed or malformed).
+An episode (`urbanpulse.kinds.incidents.Episode`) is one type of trouble on
+one sensor from `start` to `end` (None: for good). Each kind's `Injector`
+keeps its pending and active episodes, tells the fleet which started (each is
+announced once as a `Truth` message on `city/truth/...`), changes the values of
+the affected sensors (incidents first, as the world changes, then device
+faults) and says how each affected reading is delivered (dropped, late, twice,
+skewed or malformed).
 """
 
 from __future__ import annotations
@@ -14,31 +15,14 @@ import heapq
 import itertools
 import math
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import NDArray
 
-from urbanpulse.messages import AttributeValue
+from urbanpulse.kinds.incidents import Episode, KnobEffect, ValueEffect, Values
+from urbanpulse.kinds.modelling import FloatArray
 
-Values = dict[str, float]
-"""One reading's metric values."""
-
-
-@dataclass(frozen=True, slots=True)
-class Episode:
-    """One fault or incident on one sensor."""
-
-    local: int
-    """Position of the sensor within its kind, in sensor-id order."""
-    sensor: str
-    type: str
-    start: int
-    """Epoch seconds."""
-    end: int | None
-    detail: dict[str, AttributeValue] = field(default_factory=dict, compare=False)
-    incident: bool = False
-    """Whether it is a scenario incident (a real event) rather than a device fault."""
+__all__ = ["Delivery", "Episode", "Injector", "KnobEffect", "ValueEffect", "Values"]
 
 
 @dataclass(slots=True)
@@ -52,15 +36,11 @@ class Delivery:
     malformed: str = ""
 
 
-ValueEffect = Callable[[Episode, int, Values, dict[int, Values]], None]
-KnobEffect = Callable[[Episode, dict[str, NDArray[np.float64]], bool], None]
-
-
 class Injector:
     """The episodes of one kind: pending by start, active by sensor."""
 
-    def __init__(self, n: int, value_effects: dict[str, ValueEffect],
-                 knob_effects: dict[str, KnobEffect],
+    def __init__(self, n: int, value_effects: Mapping[str, ValueEffect],
+                 knob_effects: Mapping[str, KnobEffect],
                  delivery_effects: Mapping[str, Callable[[Episode, Delivery], None]],
                  refill: Callable[[int], Iterable[Episode]] | None = None) -> None:
         """Start empty; `refill(day)` supplies each simulated day's random faults."""
@@ -79,7 +59,7 @@ class Injector:
         for episode in episodes:
             heapq.heappush(self._pending, (episode.start, next(self._counter), episode))
 
-    def advance(self, t: int, knobs: dict[str, NDArray[np.float64]]) -> list[Episode]:
+    def advance(self, t: int, knobs: dict[str, FloatArray]) -> list[Episode]:
         """Start and end episodes at `t`; return those that started, in start order."""
         day = t // 86_400
         if self._refill is not None and (self._next_day is None or day >= self._next_day):

@@ -2,8 +2,11 @@
 
 `--fault-rate R` gives each sensor R faults a day on average (0 turns them off,
 the default). Each simulated day's faults are drawn from the seed, the kind and
-the day alone, so they do not depend on the run's start. The types, after
-QARTOD and the meter-data practice in docs/simulator.md:
+the day alone, so they do not depend on the run's start. Which types strike a
+kind is the kind's own word (`SPEC.faults`; its model's `FAULT_TARGETS` may
+narrow a type to some of its sensors), and faults that scale values spare its
+cumulative registers (`Metric.cumulative`). The types, after QARTOD and the
+meter-data practice in docs/simulator.md:
 
     stuck           values frozen at the last good reading (flat line)
     drift           values creep by 1-3 % an hour (fouling, cell ageing)
@@ -23,65 +26,76 @@ QARTOD and the meter-data practice in docs/simulator.md:
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
-from numpy.typing import NDArray
 
 from simulator.city import SensorSpec
-from simulator.episodes import Delivery, Episode, Values
+from simulator.episodes import Delivery
 from simulator.streams import random_stream
-from urbanpulse.kinds import get_kind
+from urbanpulse.errors import ConfigError
+from urbanpulse.kinds import KINDS, SensorKind
+from urbanpulse.kinds.incidents import Episode, KnobEffect, ValueEffect, Values
+from urbanpulse.kinds.modelling import FloatArray, Sensor
 
-# type: (kinds it strikes, relative weight, shortest and longest duration in s; 0 = one reading)
-FAULTS: dict[str, tuple[frozenset[str], float, int, int]] = {
-    "stuck": (frozenset({"air", "water", "noise", "energy"}), 2, 2 * 3600, 24 * 3600),
-    "drift": (frozenset({"air", "water"}), 1, 24 * 3600, 72 * 3600),
-    "bias": (frozenset({"air", "water", "noise"}), 1, 6 * 3600, 48 * 3600),
-    "spike": (frozenset({"air", "water", "noise"}), 2, 0, 0),
-    "dropout": (frozenset({"air", "water", "noise", "energy", "parking"}), 3, 300, 3600),
-    "offline": (frozenset({"air", "water", "noise", "energy", "parking"}), 1, 6 * 3600,
-                48 * 3600),
-    "battery-decay": (frozenset({"parking"}), 1, 3 * 86_400, 10 * 86_400),
-    "clock-skew": (frozenset({"air", "water", "noise", "energy", "parking"}), 1, 3600,
-                   12 * 3600),
-    "duplicate": (frozenset({"air", "water", "noise", "energy", "parking"}), 1, 600, 3600),
-    "out-of-order": (frozenset({"air", "noise", "energy", "parking"}), 1, 600, 3600),
-    "malformed": (frozenset({"air", "water", "noise", "energy", "parking"}), 1, 0, 0),
-    "meter-reset": (frozenset({"energy"}), 0.5, -1, -1),
-    "meter-rollover": (frozenset({"energy"}), 0.5, -1, -1),
+# type: (relative weight, shortest and longest duration in s; 0 = one reading)
+FAULTS: dict[str, tuple[float, int, int]] = {
+    "stuck": (2, 2 * 3600, 24 * 3600),
+    "drift": (1, 24 * 3600, 72 * 3600),
+    "bias": (1, 6 * 3600, 48 * 3600),
+    "spike": (2, 0, 0),
+    "dropout": (3, 300, 3600),
+    "offline": (1, 6 * 3600, 48 * 3600),
+    "battery-decay": (1, 3 * 86_400, 10 * 86_400),
+    "clock-skew": (1, 3600, 12 * 3600),
+    "duplicate": (1, 600, 3600),
+    "out-of-order": (1, 600, 3600),
+    "malformed": (1, 0, 0),
+    "meter-reset": (0.5, -1, -1),
+    "meter-rollover": (0.5, -1, -1),
 }
 """A duration of -1 means for good (the truth has no end)."""
 MALFORMED = ("truncated", "nan", "empty-values")
-CUMULATIVE = frozenset({"total_active_energy_import", "lighting_socket_kwh", "hvac_kwh",
-                        "power_kwh", "special_kwh"})
 
 
-def draw_faults(seed: int, kind: str, day: int, specs: Sequence[SensorSpec],
-                rate: float) -> list[Episode]:
-    """Draw the faults of `kind`'s sensors that start on simulated day `day` (epoch days)."""
-    types = [name for name, (kinds, *_rest) in FAULTS.items() if kind in kinds]
+def draw_faults(seed: int, kind: SensorKind, day: int, specs: Sequence[SensorSpec], rate: float,
+                targets: Mapping[str, Callable[[Sensor], bool]] | None = None) -> list[Episode]:
+    """Draw the faults of `kind`'s sensors that start on simulated day `day` (epoch days).
+
+    `targets` narrows a fault type to the sensors it can strike (by default: any of them).
+    """
+    types = [name for name in FAULTS if name in kind.faults]
     if rate <= 0 or not specs or not types:
         return []
-    rng = random_stream(seed, f"faults/{kind}/{day}")
-    bays = [i for i, s in enumerate(specs) if s.attributes.get("device") == "bay"]
-    weights = np.array([FAULTS[name][1] for name in types])
+    rng = random_stream(seed, f"faults/{kind.name}/{day}")
+    eligible = {fault: [i for i, s in enumerate(specs) if strikes(s)]
+                for fault, strikes in (targets or {}).items()}
+    weights = np.array([FAULTS[name][0] for name in types])
     count = int(rng.poisson(rate * len(specs)))
     episodes = []
     for _ in range(count):
         fault = types[int(rng.choice(len(types), p=weights / weights.sum()))]
-        local = int(rng.choice(bays)) if fault == "battery-decay" and bays else int(
-            rng.integers(len(specs)))
-        if fault == "battery-decay" and not bays:
+        among = eligible.get(fault)
+        local = int(rng.choice(among)) if among else int(rng.integers(len(specs)))
+        if among is not None and not among:
             continue
-        _, _, shortest, longest = FAULTS[fault]
+        _, shortest, longest = FAULTS[fault]
         start = day * 86_400 + int(rng.integers(86_400))
         duration = int(rng.integers(shortest, longest + 1)) if longest > 0 else longest
         end = None if duration < 0 else start + max(duration, specs[local].step_s)
         episodes.append(Episode(local, specs[local].sensor, fault, start, end,
                                 _detail(fault, rng)))
     return sorted(episodes, key=lambda e: (e.start, e.sensor))
+
+
+TYPICAL_DETAIL: dict[str, dict[str, str | int | float | bool]] = {
+    "drift": {"rate_per_h": 0.02}, "bias": {"factor": 1.4}, "spike": {"factor": 5.0},
+    "battery-decay": {"mv_per_day": 80.0}, "clock-skew": {"skew_s": 600},
+    "malformed": {"variant": "truncated"},
+}
+"""The middle of each drawn range: the detail of a fault a scenario injects on purpose."""
 
 
 def _detail(fault: str, rng: np.random.Generator) -> dict[str, str | int | float | bool]:
@@ -105,18 +119,20 @@ def _stuck(episode: Episode, t: int, values: Values, memory: dict[int, Values]) 
     values.update({k: v for k, v in held.items() if k in values})
 
 
-def _scale(episode: Episode, t: int, values: Values, memory: dict[int, Values]) -> None:
+def _scale(cumulative: frozenset[str], episode: Episode, t: int, values: Values,
+           memory: dict[int, Values]) -> None:
     if episode.type == "drift":
         factor = 1 + float(episode.detail["rate_per_h"]) * (t - episode.start) / 3600
     else:
         factor = float(episode.detail["factor"])
-    for name in [k for k in values if k not in CUMULATIVE]:
+    for name in [k for k in values if k not in cumulative]:
         values[name] *= factor
 
 
-def _meter(episode: Episode, t: int, values: Values, memory: dict[int, Values]) -> None:
+def _meter(cumulative: frozenset[str], episode: Episode, t: int, values: Values,
+           memory: dict[int, Values]) -> None:
     at_start = memory.setdefault(id(episode), {k: v for k, v in values.items()
-                                               if k in CUMULATIVE})
+                                               if k in cumulative})
     for name in at_start:
         if name not in values:
             continue
@@ -127,7 +143,7 @@ def _meter(episode: Episode, t: int, values: Values, memory: dict[int, Values]) 
             values[name] = round(values[name] % capacity, 2)
 
 
-def _battery(episode: Episode, knobs: dict[str, NDArray[np.float64]], starting: bool) -> None:
+def _battery(episode: Episode, knobs: dict[str, FloatArray], starting: bool) -> None:
     knobs["battery_drain"][episode.local] = (float(episode.detail["mv_per_day"]) if starting
                                             else 0.0)
 
@@ -146,9 +162,24 @@ def _deliver(episode: Episode, delivery: Delivery) -> None:
         delivery.malformed = str(episode.detail["variant"])
 
 
-VALUE_EFFECTS = {"stuck": _stuck, "drift": _scale, "bias": _scale, "spike": _scale,
-                 "meter-reset": _meter, "meter-rollover": _meter}
-KNOB_EFFECTS = {"battery-decay": _battery}
+def check_faults() -> None:
+    """Raise ConfigError when a kind's SPEC.faults names a fault type this module lacks."""
+    for kind in KINDS.values():
+        if unknown := sorted(kind.faults - set(FAULTS)):
+            raise ConfigError(f"Sensor kind {kind.name!r} lists the unknown fault type "
+                              f"{unknown[0]!r} in SPEC.faults; known fault types are "
+                              f"{', '.join(FAULTS)}.")
+
+
+def value_effects(kind: SensorKind) -> dict[str, ValueEffect]:
+    """Return the value effects of the faults, sparing `kind`'s cumulative registers."""
+    cumulative = frozenset(name for name, metric in kind.metrics.items() if metric.cumulative)
+    scale, meter = functools.partial(_scale, cumulative), functools.partial(_meter, cumulative)
+    return {"stuck": _stuck, "drift": scale, "bias": scale, "spike": scale,
+            "meter-reset": meter, "meter-rollover": meter}
+
+
+KNOB_EFFECTS: dict[str, KnobEffect] = {"battery-decay": _battery}
 DELIVERY_EFFECTS = dict.fromkeys(("dropout", "offline", "duplicate", "out-of-order",
                                   "clock-skew", "malformed"), _deliver)
 
@@ -166,9 +197,9 @@ def mangle(payload: bytes, variant: str) -> bytes:
     return head + b'"values":{}}'  # schema: values needs one metric
 
 
-def clip(kind: str, values: Values) -> None:
+def clip(kind: SensorKind, values: Values) -> None:
     """Clip faulty values back into the kind's physical ranges (a fault is not out-of-range)."""
-    metrics = get_kind(kind).metrics
+    metrics = kind.metrics
     for name, value in values.items():
         metric = metrics[name]
         values[name] = round(min(max(value, metric.low), metric.high), 3)

@@ -20,12 +20,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulator import faults, scenarios
+from simulator import faults, parts, scenarios
 from simulator.city import SensorSpec
+from simulator.drivers import Drivers
 from simulator.episodes import Episode, Injector
-from simulator.models import Drivers, FloatArray, IndexArray, Model, build_model
 from simulator.streams import random_stream
-from urbanpulse.messages import Reading, SensorBirth, Truth, encoder
+from urbanpulse.kinds import SensorKind, get_kind
+from urbanpulse.kinds.modelling import FloatArray, IndexArray, Model
+from urbanpulse.messages import VERSION, Reading, SensorBirth, Truth, encoder
 from urbanpulse.topics import DEFAULT_ROOT, Channel, sensor_topic
 
 Message = tuple[str, bytes]
@@ -37,6 +39,7 @@ class _Kind:
     """The sensors of one kind, in sensor-id order, with their model, episodes and counters."""
 
     name: str
+    spec: SensorKind
     model: Model
     specs: list[SensorSpec]
     topics: list[str]
@@ -75,7 +78,7 @@ class _Kind:
             seq = seqs[i]
             seqs[i] = seq + 1
             spec = specs[i]
-            reading = Reading(v=1, sensor=spec.sensor, kind=kind, district=spec.district,
+            reading = Reading(v=VERSION, sensor=spec.sensor, kind=kind, district=spec.district,
                               ts=ts_ms, seq=seq, values=dict(zip(names, row, strict=True)))
             messages.append((topics[i], encode(reading)))
         return messages
@@ -84,16 +87,16 @@ class _Kind:
         """Encode one reading, through the sensor's active episodes when it has any."""
         delivery = self.injector.apply(ts_ms // 1000, i, row) if hit else None
         if delivery is not None:
-            faults.clip(self.name, row)
+            faults.clip(self.spec, row)
         spec, seq = self.specs[i], self.seqs[i]
         self.seqs[i] = seq + 1
         if delivery is None:
             return [(self.topics[i], encoder.encode(Reading(
-                v=1, sensor=spec.sensor, kind=self.name, district=spec.district, ts=ts_ms,
+                v=VERSION, sensor=spec.sensor, kind=self.name, district=spec.district, ts=ts_ms,
                 seq=seq, values=row)))]
         if delivery.drop:
             return []
-        payload = encoder.encode(Reading(v=1, sensor=spec.sensor, kind=self.name,
+        payload = encoder.encode(Reading(v=VERSION, sensor=spec.sensor, kind=self.name,
                                          district=spec.district, ts=ts_ms + delivery.skew_ms,
                                          seq=seq, values=row))
         if delivery.malformed:
@@ -133,15 +136,18 @@ class Fleet:
         self.truths = 0
         """Ground-truth messages generated so far."""
         drivers = drivers if drivers is not None else Drivers()
+        faults.check_faults()
         phases = random_stream(seed, "phase").random(len(ordered))
         self._kinds: list[_Kind] = []
         self._slots: dict[tuple[int, int, int], IndexArray] = {}
         for position, name in enumerate(sorted({spec.kind for spec in ordered})):
             ranks = [rank for rank, spec in enumerate(ordered) if spec.kind == name]
             members = [ordered[rank] for rank in ranks]
+            simulated = parts.simulated(name)
             self._kinds.append(_Kind(
                 name=name,
-                model=build_model(name, members, random_stream(seed, f"model/{name}"), drivers),
+                spec=get_kind(name),
+                model=simulated.model(members, random_stream(seed, f"model/{name}"), drivers),
                 specs=members,
                 topics=[sensor_topic(Channel.READINGS, s.district, name, s.sensor, root=root)
                         for s in members],
@@ -149,7 +155,7 @@ class Fleet:
                               for s in members],
                 ranks=np.array(ranks, dtype=np.intp),
                 seqs=[0] * len(members),
-                injector=self._injector(name, members),
+                injector=self._injector(get_kind(name), members, simulated),
                 held={},
             ))
             slots: dict[tuple[int, int, int], list[int]] = {}
@@ -159,20 +165,27 @@ class Fleet:
             self._slots.update({key: np.array(members_, dtype=np.intp)
                                 for key, members_ in slots.items()})
 
-    def _injector(self, kind: str, members: list[SensorSpec]) -> Injector:
-        seed, rate = self._seed, self._fault_rate
+    def _injector(self, kind: SensorKind, members: list[SensorSpec],
+                  simulated: parts.Simulated) -> Injector:
+        seed, rate, targets = self._seed, self._fault_rate, simulated.fault_targets
+        incidents = simulated.incidents
         return Injector(
-            len(members), {**faults.VALUE_EFFECTS, **scenarios.VALUE_EFFECTS},
-            {**faults.KNOB_EFFECTS, **scenarios.KNOB_EFFECTS}, faults.DELIVERY_EFFECTS,
-            refill=(lambda day: faults.draw_faults(seed, kind, day, members, rate))
+            len(members),
+            {**faults.value_effects(kind),
+             **{name: e.values for name, e in incidents.items() if e.values is not None}},
+            {**faults.KNOB_EFFECTS,
+             **{name: e.knobs for name, e in incidents.items() if e.knobs is not None}},
+            faults.DELIVERY_EFFECTS,
+            refill=(lambda day: faults.draw_faults(seed, kind, day, members, rate, targets))
             if rate > 0 else None)
 
     def births(self, ts_ms: int) -> Iterator[Message]:
         """Yield one retained birth per sensor, in sensor-id order, stamped `ts_ms`."""
         for spec in self.specs:
-            birth = SensorBirth(v=1, sensor=spec.sensor, kind=spec.kind, district=spec.district,
-                                site=spec.site, lat=spec.lat, lon=spec.lon, zone=spec.zone,
-                                interval_s=spec.interval_s, ts=ts_ms,
+            birth = SensorBirth(v=VERSION, sensor=spec.sensor, kind=spec.kind,
+                                district=spec.district, site=spec.site, lat=spec.lat,
+                                lon=spec.lon, zone=spec.zone, interval_s=spec.interval_s,
+                                ts=ts_ms,
                                 attributes=dict(spec.attributes))
             topic = sensor_topic(Channel.SENSORS, spec.district, spec.kind, spec.sensor,
                                  root=self._root)
@@ -184,7 +197,7 @@ class Fleet:
         Messages are generated lazily: the models advance as the iterator is consumed.
         """
         for kind in self._kinds:
-            kind.injector.add(scenarios.episodes(self._incidents, kind.name, kind.specs, start))
+            kind.injector.add(scenarios.episodes(self._incidents, kind.spec, kind.specs, start))
         heap = [(start + phase, position, step, phase)
                 for position, step, phase in self._slots]
         heapq.heapify(heap)
@@ -221,7 +234,7 @@ class Fleet:
 
     def _truth(self, kind: _Kind, episode: Episode) -> Message:
         spec = kind.specs[episode.local]
-        truth = Truth(v=1, sensor=spec.sensor, kind=kind.name, district=spec.district,
+        truth = Truth(v=VERSION, sensor=spec.sensor, kind=kind.name, district=spec.district,
                       type=episode.type, start=episode.start * 1000,
                       end=None if episode.end is None else episode.end * 1000,
                       detail={"source": "incident" if episode.incident else "fault",

@@ -1,8 +1,11 @@
 """City profiles: YAML files naming a city's districts, sites, land uses and sensor counts.
 
 `load_profile("shanghai")` reads a profile shipped in `simulator/cities/`;
-`load_profile("my-city.yaml")` reads any file. A profile that does not parse or
-misses a field is a `ConfigError` naming the file and the field.
+`load_profile("my-city.yaml")` reads any file. The kinds a profile may count
+are the registry's; the weight tables each land use gives are the mixes the
+kinds' SPECs name, and `options` sets each kind's layout options. A profile
+that does not parse, misses a field or names something unknown is a
+`ConfigError` naming the file, the line and the known names.
 """
 
 from __future__ import annotations
@@ -15,14 +18,13 @@ from typing import Any
 
 import yaml
 
+from simulator.parts import layout
 from urbanpulse.errors import ConfigError
+from urbanpulse.kinds import KINDS
 from urbanpulse.topics import check_name
 
-KINDS = ("air", "energy", "noise", "parking", "water")
-"""The kinds a profile places, in layout order."""
-
-ATTRIBUTE_MIXES = ("parking_use", "building_type", "noise_zone", "air_siting", "water_class")
-"""The per-land-use weight tables every land use must give."""
+TOP_LEVEL = ("name", "calendar", "climate", "pollution", "options", "land_uses", "districts")
+"""The fields a profile may give."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,9 +65,17 @@ class CityProfile:
     calendar: str
     climate: Climate
     pollution: float
-    bay_share: float
     land_uses: Mapping[str, Mapping[str, Mapping[str, float]]]
+    """Land use to mix name to weights."""
     districts: tuple[District, ...]
+    options: Mapping[str, Mapping[str, float]]
+    """Kind to its layout options, defaults filled in, for every kind the profile places."""
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """Return the kinds some district counts, in name order."""
+        return tuple(kind for kind in KINDS if any(d.counts.get(kind, 0) > 0
+                                                  for d in self.districts))
 
 
 def shipped_path(folder: str, name: str) -> Path | None:
@@ -74,7 +84,45 @@ def shipped_path(folder: str, name: str) -> Path | None:
     return Path(str(candidate)) if candidate.is_file() else None
 
 
-def read_yaml(folder: str, name_or_path: str, what: str) -> tuple[Path, Any]:
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A parsed YAML file with its node tree, to say on which line something stands."""
+
+    path: Path
+    data: Any
+    root: yaml.Node | None
+
+    def node(self, *keys: str | int) -> yaml.Node | None:
+        """Return the node at `keys` (mapping keys, list indexes), or None."""
+        node = self.root
+        for key in keys:
+            node = _child(node, key)
+        return node
+
+    def where(self, *keys: str | int) -> str:
+        """Return `PATH, line N` of the key at `keys`, or of its nearest parent that exists."""
+        for depth in range(len(keys), 0, -1):
+            parent = self.node(*keys[:depth - 1])
+            if isinstance(parent, yaml.MappingNode):
+                for name, _value in parent.value:
+                    if name.value == str(keys[depth - 1]):
+                        return f"{self.path}, line {name.start_mark.line + 1}"
+            found = self.node(*keys[:depth])
+            if found is not None:
+                return f"{self.path}, line {found.start_mark.line + 1}"
+        return str(self.path)
+
+
+def _child(node: yaml.Node | None, key: str | int) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode):
+        return next((value for name, value in node.value if name.value == str(key)), None)
+    if isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+        child: yaml.Node = node.value[key]
+        return child
+    return None
+
+
+def read_yaml(folder: str, name_or_path: str, what: str) -> Source:
     """Find a shipped name or a file path and parse it, or raise ConfigError saying why not."""
     path = shipped_path(folder, name_or_path) or Path(name_or_path)
     if not path.is_file():
@@ -83,19 +131,20 @@ def read_yaml(folder: str, name_or_path: str, what: str) -> tuple[Path, Any]:
         raise ConfigError(f"No {what} {name_or_path!r}: give a file path or one of "
                           f"{', '.join(names)}.")
     try:
-        return path, yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        return Source(path, yaml.safe_load(text), yaml.compose(text))
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"Cannot read the {what} {path}: {exc}") from exc
 
 
 def load_profile(name_or_path: str) -> CityProfile:
     """Load a shipped city profile by name, or a profile file by path."""
-    path, data = read_yaml("cities", name_or_path, "city profile")
+    source = read_yaml("cities", name_or_path, "city profile")
     try:
-        return _profile(data)
-    except (KeyError, TypeError, ValueError) as exc:
+        return _profile(source)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         detail = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
-        raise ConfigError(f"Invalid city profile {path}: {detail}.") from exc
+        raise ConfigError(f"Invalid city profile {source.path}: {detail}.") from exc
 
 
 def _pair(value: Any, what: str) -> tuple[float, float]:
@@ -105,7 +154,8 @@ def _pair(value: Any, what: str) -> tuple[float, float]:
     return low, high
 
 
-def _district(raw: Mapping[str, Any], land_uses: Mapping[str, Any]) -> District:
+def _district(source: Source, index: int, land_uses: Mapping[str, Any]) -> District:
+    raw = source.data["districts"][index]
     name = check_name(str(raw["name"]), what="district")
     lat, lon = _pair(raw["lat"], f"{name}.lat"), _pair(raw["lon"], f"{name}.lon")
     sites = tuple(Site(check_name(str(s["name"]), what="site"), float(s["lat"]),
@@ -117,28 +167,76 @@ def _district(raw: Mapping[str, Any], land_uses: Mapping[str, Any]) -> District:
             raise ValueError(f"site {site.name} lies outside district {name}")
         if site.land_use not in land_uses:
             raise ValueError(f"site {site.name} has unknown land use {site.land_use!r}")
+    for kind in raw["counts"]:
+        if str(kind) not in KINDS:
+            raise ConfigError(f"{source.where('districts', index, 'counts', kind)}: district "
+                              f"{name} counts the unknown sensor kind {kind!r}; known kinds "
+                              f"are {', '.join(KINDS)}.")
     counts = {kind: int(raw["counts"].get(kind, 0)) for kind in KINDS}
     if any(count < 0 for count in counts.values()):
         raise ValueError(f"district {name} has a negative sensor count")
     return District(name, lat, lon, sites, counts)
 
 
-def _profile(data: Any) -> CityProfile:
-    land_uses = {str(use): {mix: {str(k): float(w) for k, w in table[mix].items()}
-                            for mix in ATTRIBUTE_MIXES}
-                 for use, table in data["land_uses"].items()}
-    for use, mixes in land_uses.items():
-        for mix, weights in mixes.items():
+def _land_uses(source: Source) -> dict[str, dict[str, dict[str, float]]]:
+    """Return the land-use weight tables, refusing a mix no kind names."""
+    known = {mix for kind in KINDS.values() for mix in kind.mixes}
+    land_uses: dict[str, dict[str, dict[str, float]]] = {}
+    for use, table in source.data["land_uses"].items():
+        for mix in table:
+            if mix not in known:
+                raise ConfigError(f"{source.where('land_uses', use, mix)}: land use {use} gives "
+                                  f"the unknown mix {mix!r}; the kinds' mixes are "
+                                  f"{', '.join(sorted(known))}.")
+        land_uses[str(use)] = {str(mix): {str(k): float(w) for k, w in weights.items()}
+                               for mix, weights in table.items()}
+        for mix, weights in land_uses[str(use)].items():
             if not weights or min(weights.values()) < 0 or sum(weights.values()) <= 0:
                 raise ValueError(f"land use {use}: {mix} needs positive weights")
-    districts = tuple(_district(raw, land_uses) for raw in data["districts"])
+    return land_uses
+
+
+def _options(source: Source, kinds: tuple[str, ...]) -> dict[str, dict[str, float]]:
+    """Return each placed kind's layout options, the profile's over the layout's defaults."""
+    given = source.data.get("options") or {}
+    for kind, values in given.items():
+        if kind not in KINDS:
+            raise ConfigError(f"{source.where('options', kind)}: options for the unknown "
+                              f"sensor kind {kind!r}; known kinds are {', '.join(KINDS)}.")
+        known = layout(kind).options
+        for name, value in (values or {}).items():
+            option = known.get(name)
+            if option is None:
+                raise ConfigError(f"{source.where('options', kind, name)}: kind {kind} has no "
+                                  f"layout option {name!r}; it has "
+                                  f"{', '.join(known) or 'none'}.")
+            if not option.low <= float(value) <= option.high:
+                raise ConfigError(f"{source.where('options', kind, name)}: {kind}.{name} must "
+                                  f"lie in {option.low:g}..{option.high:g}, not {value}.")
+    return {kind: {name: float((given.get(kind) or {}).get(name, option.default))
+                   for name, option in layout(kind).options.items()} for kind in kinds}
+
+
+def _profile(source: Source) -> CityProfile:
+    data = source.data
+    for key in data:
+        if key not in TOP_LEVEL:
+            raise ConfigError(f"{source.where(key)}: unknown field {key!r}; a city profile "
+                              f"gives {', '.join(TOP_LEVEL)}.")
+    land_uses = _land_uses(source)
+    districts = tuple(_district(source, i, land_uses) for i in range(len(data["districts"])))
     if len({d.name for d in districts}) != len(districts) or not districts:
         raise ValueError("district names must be unique and at least one given")
+    kinds = tuple(kind for kind in KINDS if any(d.counts[kind] > 0 for d in districts))
+    for kind in kinds:
+        layout(kind)  # a kind placed without a layout stops here
+        for use, mixes in land_uses.items():
+            if missing := [mix for mix in KINDS[kind].mixes if mix not in mixes]:
+                raise ConfigError(f"{source.where('land_uses', use)}: land use {use} misses "
+                                  f"the mix {missing[0]!r} that {kind} sensors are drawn from; "
+                                  f"it gives {', '.join(mixes) or 'none'}.")
     climate = Climate(**{k: float(v) for k, v in (data.get("climate") or {}).items()})
-    bay_share = float(data.get("bay_share", 0.5))
-    if not 0 <= bay_share <= 1:
-        raise ValueError(f"bay_share must lie in 0..1, not {bay_share}")
     return CityProfile(name=check_name(str(data["name"]), what="city name"),
                        calendar=str(data.get("calendar", "china")), climate=climate,
-                       pollution=float(data.get("pollution", 1.0)), bay_share=bay_share,
-                       land_uses=land_uses, districts=districts)
+                       pollution=float(data.get("pollution", 1.0)), land_uses=land_uses,
+                       districts=districts, options=_options(source, kinds))

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from simulator.city import SensorSpec, build_city
+from simulator.drivers import Drivers
 from simulator.errors import SimulatorError
 from simulator.fleet import Fleet
-from simulator.models import Drivers
 from simulator.profile import load_profile
-from simulator.scenarios import load_scenario
+from simulator.scenarios import check_filters, load_scenario
 from simulator.sinks import Sink, open_sink
 from simulator.weather import Weather
 from simulator.workdays import load_calendar
@@ -99,6 +99,10 @@ async def simulate(settings: SimSettings, sink: Sink, *, stop: asyncio.Event | N
                       weather=Weather(settings.sim_seed, profile.climate),
                       pollution=profile.pollution, climate=profile.climate)
     incidents = load_scenario(settings.sim_scenario) if settings.sim_scenario else []
+    check_filters(incidents,
+                  {d.name for d in profile.districts} | {spec.district for spec in specs},
+                  {s.name for d in profile.districts for s in d.sites}
+                  | {spec.site for spec in specs})
     fleet = Fleet(specs, seed=settings.sim_seed, root=settings.topic_root, drivers=drivers,
                   fault_rate=settings.sim_fault_rate, incidents=incidents)
     start = start_time(settings.sim_start)

@@ -21,9 +21,9 @@ from datetime import datetime
 import numpy as np
 from numpy.typing import NDArray
 
-from simulator.localtime import CST
 from simulator.profile import Climate
 from simulator.streams import random_stream
+from urbanpulse.kinds.modelling import CST
 
 Hourly = NDArray[np.float64]
 PLUM_RAIN_DAYS = (166, 192)

@@ -13,9 +13,9 @@ import functools
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from simulator.localtime import CST
 from simulator.profile import read_yaml
 from urbanpulse.errors import ConfigError
+from urbanpulse.kinds.modelling import CST
 
 SEASONS = ("winter", "winter", "spring", "spring", "spring", "summer", "summer", "summer",
            "autumn", "autumn", "autumn", "winter")
@@ -75,7 +75,8 @@ class Calendar:
 
 def load_calendar(name_or_path: str) -> Calendar:
     """Load a shipped calendar by name (`china`) or a calendar file by path."""
-    path, data = read_yaml("calendars", name_or_path, "calendar")
+    source = read_yaml("calendars", name_or_path, "calendar")
+    path, data = source.path, source.data
     try:
         holidays: dict[date, str] = {}
         for first, last, label in data["holidays"]:

@@ -8,17 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from simulator.city import (
-    BAY_HEARTBEAT_S,
-    BAY_POLL_S,
-    base_total,
-    build_city,
-    default_city,
-    sensor_counts,
-)
-from simulator.profile import KINDS, load_profile
+from simulator.city import base_total, build_city, default_city, sensor_counts
+from simulator.parts import layout
+from simulator.profile import load_profile
 from urbanpulse.errors import ConfigError
-from urbanpulse.kinds import get_kind
+from urbanpulse.kinds import KINDS, Metric, SensorKind, get_kind, register, unregister
+from urbanpulse.kinds.parking.layout import BAY_HEARTBEAT_S, BAY_POLL_S
 from urbanpulse.topics import check_name
 
 SHANGHAI = load_profile("shanghai")
@@ -138,16 +133,68 @@ def test_a_copied_profile_file_is_a_city(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("edit", "message"), [
     (("lat: 33.385", "lat: 35.0"), "outside district tinghu"),
     (("land_use: port", "land_use: moon"), "unknown land use 'moon'"),
-    (("districts:", "districtz:"), "missing field 'districts'"),
+    (("districts:", "districtz:"), r"bad.yaml, line \d+: unknown field 'districtz'"),
+    (("name: yancheng", "nome: yancheng"), "unknown field 'nome'"),
+    (("calendar: china\n", ""), None),
+    (("counts: {parking: 12, ", "counts: {parkin: 12, "),
+     r"bad.yaml, line 61: district yandu counts the unknown sensor kind 'parkin'; known kinds "
+     r"are air, energy, noise, parking, water"),
+    (("    air_siting: {urban: 0.6, roadside: 0.4}", "    air_sitting: {urban: 1}"),
+     r"bad.yaml, line 21: land use cbd gives the unknown mix 'air_sitting'; the kinds' mixes "
+     r"are air_siting, building_type"),
+    (("    air_siting: {urban: 0.6, roadside: 0.4}\n", ""),
+     r"bad.yaml, line 17: land use cbd misses the mix 'air_siting' that air sensors"),
+    (("    bay_share: 0.4", "    bay_shore: 0.4"),
+     r"bad.yaml, line 15: kind parking has no layout option 'bay_shore'; it has bay_share"),
+    (("    bay_share: 0.4", "    bay_share: 1.4"), r"line 15: parking.bay_share must lie in 0..1"),
+    (("  parking:\n    bay_share", "  parkin:\n    bay_share"),
+     r"line 14: options for the unknown sensor kind 'parkin'"),
 ])
 def test_bad_profile_is_a_config_error_naming_the_file(tmp_path: Path, edit: tuple[str, str],
                                                       message: str) -> None:
     text = (Path(__file__).parents[2] / "simulator/cities/yancheng.yaml").read_text()
     path = tmp_path / "bad.yaml"
+    assert edit[0] in text
     path.write_text(text.replace(*edit))
+    if message is None:  # an optional field
+        load_profile(str(path))
+        return
     with pytest.raises(ConfigError, match=message) as raised:
         load_profile(str(path))
     assert "bad.yaml" in str(raised.value)
+
+
+def test_bay_share_option_sets_the_share_of_bays(tmp_path: Path) -> None:
+    text = (Path(__file__).parents[2] / "simulator/cities/yancheng.yaml").read_text()
+    path = tmp_path / "bays.yaml"
+    path.write_text(text.replace("bay_share: 0.4", "bay_share: 1"))
+    assert load_profile(str(path)).options["parking"] == {"bay_share": 1.0}
+    city = default_city(seed=1, city=str(path))
+    assert {s.attributes["device"] for s in city if s.kind == "parking"} == {"bay"}
+    assert load_profile("shanghai").options["parking"] == {"bay_share": 0.5}
+
+
+def test_every_kind_has_a_layout_drawing_its_declared_attributes() -> None:
+    city = default_city(scale=2, seed=4)
+    for name, kind in KINDS.items():
+        assert callable(layout(name).place)
+        drawn = {key for spec in city if spec.kind == name for key in spec.attributes}
+        assert drawn == set(kind.attributes), name
+
+
+def test_a_counted_kind_without_a_layout_stops_at_start_up(tmp_path: Path) -> None:
+    register(SensorKind(name="teapot", title="Teapot", description="A teapot", interval_s=60,
+                        fiware_type="Device",
+                        metrics={"temp": Metric("temp", "°C", 0, 100, "Tea temperature")}))
+    try:
+        text = (Path(__file__).parents[2] / "simulator/cities/yancheng.yaml").read_text()
+        path = tmp_path / "tea.yaml"
+        path.write_text(text.replace("counts: {parking: 12, ", "counts: {teapot: 1, parking: 12, "))
+        with pytest.raises(ConfigError, match="'teapot' has no layout"):
+            load_profile(str(path))
+    finally:
+        unregister("teapot")
+        layout.cache_clear()
 
 
 def test_unknown_city_names_the_shipped_ones() -> None:

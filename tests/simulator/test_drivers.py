@@ -7,10 +7,10 @@ from datetime import date, datetime
 import numpy as np
 import pytest
 
-from simulator.localtime import CST
 from simulator.profile import Climate
 from simulator.weather import Weather, draw_year
 from simulator.workdays import load_calendar
+from urbanpulse.kinds.modelling import CST
 
 CHINA = load_calendar("china")
 

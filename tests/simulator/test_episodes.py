@@ -12,10 +12,12 @@ import pytest
 
 from ingest.decode import REASONS, Decoder
 from simulator.city import default_city
-from simulator.faults import FAULTS, draw_faults
+from simulator.faults import FAULTS, check_faults, draw_faults
 from simulator.fleet import Fleet
-from simulator.scenarios import load_scenario
+from simulator.parts import simulated
+from simulator.scenarios import check_filters, load_scenario
 from urbanpulse.errors import ConfigError
+from urbanpulse.kinds import Metric, SensorKind, get_kind, register, unregister
 from urbanpulse.messages import Reading, Truth, truth_decoder
 from urbanpulse.topics import Channel, parse
 
@@ -148,8 +150,37 @@ def test_faults_are_off_by_default_and_drawn_per_day() -> None:
     assert not clean.rejected
     energy = [spec for spec in city if spec.kind == "energy"]
     day = START // 86_400
-    assert draw_faults(7, "energy", day, energy, 2.0) == draw_faults(7, "energy", day, energy, 2.0)
-    assert draw_faults(7, "energy", day, energy, 0.0) == []
+    kind = get_kind("energy")
+    assert draw_faults(7, kind, day, energy, 2.0) == draw_faults(7, kind, day, energy, 2.0)
+    assert draw_faults(7, kind, day, energy, 0.0) == []
+
+
+def test_faults_strike_the_kinds_their_specs_name_and_the_sensors_the_model_allows() -> None:
+    city = default_city(seed=7)
+    day = START // 86_400
+    for name in ("air", "energy", "noise", "parking", "water"):
+        kind = get_kind(name)
+        members = [spec for spec in city if spec.kind == name]
+        targets = simulated(name).fault_targets
+        drawn = [e for d in range(day, day + 20)
+                 for e in draw_faults(7, kind, d, members, 3.0, targets)]
+        assert {episode.type for episode in drawn} == set(kind.faults), name
+        for episode in drawn:
+            if episode.type in targets:
+                assert targets[episode.type](members[episode.local])
+
+
+def test_a_spec_naming_an_unknown_fault_stops_at_start_up() -> None:
+    register(SensorKind(name="teapot", title="Teapot", description="A teapot", interval_s=60,
+                        fiware_type="Device", faults=frozenset({"stuck", "gremlins"}),
+                        metrics={"temp": Metric("temp", "°C", 0, 100, "Tea temperature")}))
+    try:
+        with pytest.raises(ConfigError, match="'teapot' lists the unknown fault type 'gremlins'"
+                                              r" in SPEC.faults; known fault types are stuck, "):
+            check_faults()
+    finally:
+        unregister("teapot")
+    check_faults()
 
 
 def test_shipped_scenario_incidents_show_in_the_stream_where_truth_says() -> None:
@@ -190,9 +221,28 @@ def test_shipped_scenario_incidents_show_in_the_stream_where_truth_says() -> Non
 
 def test_a_bad_scenario_is_a_config_error(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
-    path.write_text("incidents:\n  - {type: alien-landing, at: 1h, duration: 2h}\n")
-    with pytest.raises(ConfigError, match="unknown incident type 'alien-landing'"):
+    path.write_text("name: bad\nincidents:\n  - {type: venue-event, at: 1h, duration: 2h}\n"
+                    "  - {type: alien-landing, at: 1h, duration: 2h}\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml, line 4: unknown incident type "
+                                          r"'alien-landing'; known are hvac-holiday, "):
+        load_scenario(str(path))
+    path.write_text("incidents:\n  - {type: venue-event, at: 1h, duration: soon}\n")
+    with pytest.raises(ConfigError, match="'soon' is not a duration"):
         load_scenario(str(path))
     with pytest.raises(ConfigError, match="No scenario 'nope'"):
         load_scenario("nope")
     assert msgspec.json.decode(b"1") == 1
+
+
+def test_an_incident_filtering_on_an_unknown_district_or_site_is_a_config_error(
+        tmp_path: Path) -> None:
+    path = tmp_path / "where.yaml"
+    path.write_text("incidents:\n  - {type: venue-event, at: 1h, duration: 2h, site: lujiazui}\n"
+                    "  - {type: hvac-holiday, at: 1h, duration: 2h, district: atlantis}\n")
+    incidents = load_scenario(str(path))
+    check_filters(incidents[:1], {"pudong"}, {"lujiazui"})
+    with pytest.raises(ConfigError, match=r"where.yaml, line 3: the incident hvac-holiday names "
+                                          r"the unknown district 'atlantis'; the city has pudong"):
+        check_filters(incidents, {"pudong"}, {"lujiazui"})
+    with pytest.raises(ConfigError, match="unknown site 'lujiazui'"):
+        check_filters(incidents[:1], {"pudong"}, {"the-bund"})

@@ -9,12 +9,13 @@ from datetime import datetime
 import numpy as np
 
 from simulator.city import SensorSpec
-from simulator.localtime import CST
-from simulator.models import Drivers, Model, build_model
+from simulator.drivers import Drivers
+from simulator.parts import simulated
 from simulator.profile import Climate
 from simulator.streams import random_stream
 from simulator.weather import Weather, WeatherNow
 from urbanpulse.kinds import get_kind
+from urbanpulse.kinds.modelling import CST, Model
 
 CALM = WeatherNow(temperature=20.0, humidity=60.0, rain_mm_h=0.0, rain_24h_mm=0.0,
                   wind_ms=3.0, haze=0.3, sun=0.5)
@@ -45,7 +46,7 @@ def specs(kind: str, n: int, *, zone: str = "", poll_s: int = 0,
 
 def model(kind: str, fleet: Sequence[SensorSpec], weather: WeatherNow | None = None) -> Model:
     drivers = Drivers(weather=FixedWeather(weather)) if weather else Drivers()
-    return build_model(kind, fleet, random_stream(5, kind), drivers)
+    return simulated(kind).model(fleet, random_stream(5, kind), drivers)
 
 
 def mean(m: Model, t: int, n: int, metric: str) -> float:

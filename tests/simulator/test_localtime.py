@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simulator.localtime import annual, daily, hourly, hourly_value, local_time
+from urbanpulse.kinds.modelling import annual, daily, hourly, hourly_value, local_time
 
 MONDAY_0800_CST = 1_763_942_400  # 2025-11-24 00:00 UTC
 

@@ -1,7 +1,9 @@
-"""The value models: contract over the registry, then each kind's plausibility."""
+"""The kinds' value models: contract over the registry, then each kind's plausibility."""
 
 from __future__ import annotations
 
+import ast
+import inspect
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -9,11 +11,12 @@ import numpy as np
 import pytest
 
 from simulator.city import Attribute, SensorSpec, default_city
-from simulator.localtime import CST
-from simulator.models import MODELS, FloatArray, Model, build_model, register
-from simulator.models.air import AirModel
+from simulator.drivers import Drivers
+from simulator.parts import simulated
 from simulator.streams import random_stream
-from urbanpulse.kinds import KINDS, get_kind
+from urbanpulse.errors import ConfigError
+from urbanpulse.kinds import KINDS, Metric, SensorKind, get_kind, part, register, unregister
+from urbanpulse.kinds.modelling import CST, FloatArray, Model
 
 CITY = default_city(scale=2, seed=11)
 
@@ -24,7 +27,7 @@ def at(year: int, month: int, day: int, hour: int) -> int:
 
 
 def model_for(kind: str, specs: Sequence[SensorSpec], seed: int = 1) -> Model:
-    return build_model(kind, specs, random_stream(seed, kind))
+    return simulated(kind).model(specs, random_stream(seed, kind), Drivers())
 
 
 def specs(kind: str, n: int, *, zone: str = "", **attributes: Attribute) -> list[SensorSpec]:
@@ -57,11 +60,30 @@ def everything(kind: str) -> list[SensorSpec]:
     return [spec for spec in CITY if spec.kind == kind] + extra
 
 
-def test_every_catalog_kind_has_a_model() -> None:
-    assert set(MODELS) == set(KINDS)
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_every_kind_has_a_model_with_an_effect_per_incident_type(kind: str) -> None:
+    parts = simulated(kind)
+    assert callable(parts.model)
+    assert set(parts.incidents) == set(KINDS[kind].incidents)
+    assert all(effect.values or effect.knobs for effect in parts.incidents.values())
 
 
-@pytest.mark.parametrize("kind", sorted(MODELS))
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_kind_simulator_modules_import_only_the_contract(kind: str) -> None:
+    for layer in ("layout", "model"):
+        module = part(kind, layer)
+        assert module is not None, (kind, layer)
+        tree = ast.parse(inspect.getsource(module))
+        imported = [node.module or "" for node in ast.walk(tree)
+                    if isinstance(node, ast.ImportFrom)]
+        imported += [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                     for alias in node.names]
+        outside = [name for name in imported
+                   if name.split(".")[0] in {"simulator", "ingest", "api", "grafana", "ops"}]
+        assert not outside, (kind, layer, outside)
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
 def test_model_reports_catalog_metrics_inside_their_ranges(kind: str) -> None:
     fleet = everything(kind)
     model = model_for(kind, fleet)
@@ -86,7 +108,7 @@ def test_model_reports_catalog_metrics_inside_their_ranges(kind: str) -> None:
     assert seen
 
 
-@pytest.mark.parametrize("kind", sorted(MODELS))
+@pytest.mark.parametrize("kind", sorted(KINDS))
 def test_model_answers_for_the_due_subset_only(kind: str) -> None:
     fleet = [spec for spec in CITY if spec.kind == kind]
     model = model_for(kind, fleet)
@@ -95,7 +117,7 @@ def test_model_answers_for_the_due_subset_only(kind: str) -> None:
         assert array.shape == due.shape
 
 
-@pytest.mark.parametrize("kind", sorted(MODELS))
+@pytest.mark.parametrize("kind", sorted(KINDS))
 def test_model_is_deterministic_for_its_generator(kind: str) -> None:
     fleet = [spec for spec in CITY if spec.kind == kind]
     every = np.arange(len(fleet), dtype=np.intp)
@@ -109,13 +131,18 @@ def test_model_is_deterministic_for_its_generator(kind: str) -> None:
                for a, b in zip(runs[0], runs[2], strict=True) for name in a)
 
 
-def test_register_refuses_a_second_model_and_an_unknown_kind() -> None:
-    with pytest.raises(ValueError, match="already has a model"):
-        register("air")(AirModel)
-    with pytest.raises(KeyError, match="Unknown sensor kind 'traffic'"):
-        register("traffic")
-    with pytest.raises(KeyError, match="No model for sensor kind"):
-        build_model("teapot", [], np.random.default_rng(1))
+def test_a_kind_without_a_model_or_unknown_kind_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="Unknown sensor kind 'traffic'; known kinds are air"):
+        simulated("traffic")
+    register(SensorKind(name="teapot", title="Teapot", description="A teapot", interval_s=60,
+                        fiware_type="Device",
+                        metrics={"temp": Metric("temp", "°C", 0, 100, "Tea temperature")}))
+    try:
+        with pytest.raises(ConfigError, match="'teapot' has no value model"):
+            simulated("teapot")
+    finally:
+        unregister("teapot")
+        simulated.cache_clear()
 
 
 def test_model_names_a_missing_attribute() -> None:

@@ -18,10 +18,11 @@ from typing import Any
 
 import pytest
 
+from ops import stack
 from simulator.city import default_city
 from simulator.run import main, simulate, start_time
 from simulator.sinks import JsonlSink, MemorySink, Message
-from urbanpulse import stack
+from urbanpulse.errors import ConfigError
 from urbanpulse.messages import birth_decoder, reading_decoder
 from urbanpulse.settings import SimSettings
 from urbanpulse.topics import parse
@@ -76,11 +77,17 @@ async def test_readings_per_sensor_follow_duration_over_interval() -> None:
 
 @pytest.mark.parametrize("options", [
     {},
-    {"sim_city": "yancheng", "sim_scenario": "incidents", "sim_fault_rate": 4.0,
+    {"sim_city": "yancheng", "sim_scenario": "tinghu.yaml", "sim_fault_rate": 4.0,
      "sim_cadence": "real"},
 ])
 async def test_same_seed_gives_a_byte_identical_stream(tmp_path: Path,
                                                        options: dict[str, Any]) -> None:
+    if "sim_scenario" in options:
+        scenario = tmp_path / options["sim_scenario"]
+        scenario.write_text("incidents:\n"
+                            "  - {type: venue-event, at: 0h, duration: 1h, district: tinghu}\n"
+                            "  - {type: hvac-holiday, at: 10m, duration: 1d, count: 2}\n")
+        options = {**options, "sim_scenario": str(scenario)}
     digests = []
     for name, seed in (("a", 7), ("b", 7), ("c", 8)):
         path = tmp_path / f"{name}.jsonl"
@@ -253,3 +260,10 @@ async def test_a_run_to_a_broker_never_publishes_readings_from_the_future() -> N
                             sim_scale=0.2), sink)
     assert sink.ahead_ms, "no reading was sent"
     assert max(sink.ahead_ms) <= 1000  # at most the tick's own rounding ahead
+
+
+async def test_a_scenario_naming_a_district_the_city_lacks_stops_the_run() -> None:
+    with pytest.raises(ConfigError, match=r"incidents.yaml, line \d+: the incident "
+                                          r"pollution-episode names the unknown district 'pudong'"):
+        await simulate(settings(sim_city="yancheng", sim_scenario="incidents",
+                                sim_duration_s=60), MemorySink())

@@ -19,10 +19,10 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
+from ops import stack
 from simulator.errors import SinkError
 from simulator.run import simulate
 from simulator.sinks import JsonlSink, MemorySink, MqttSink, open_sink
-from urbanpulse import stack
 from urbanpulse.errors import ConfigError
 from urbanpulse.messages import reading_decoder
 from urbanpulse.settings import SimSettings

@@ -16,22 +16,23 @@ exactly the sum of the four sub-items.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from simulator.city import SensorSpec
-from simulator.localtime import hourly, local_time
-from simulator.models.registry import (
+from urbanpulse.kinds.energy import SPEC as ENERGY
+from urbanpulse.kinds.incidents import Effect, Episode
+from urbanpulse.kinds.modelling import (
     Bounds,
     Drivers,
     FloatArray,
     IndexArray,
+    Sensor,
     attribute,
     day_type,
-    register,
+    hourly,
+    local_time,
 )
-from urbanpulse.kinds.energy import SPEC as ENERGY
 
 INTENSITY = {"office": 105.0, "mall": 190.0, "hotel": 135.0, "hospital": 175.0,
              "government": 72.0}
@@ -73,11 +74,10 @@ def hvac_weather(temperature: float) -> float:
     return 0.45 + 0.9 * max(0.0, temperature - 22.0) / 8 + 0.5 * max(0.0, 12.0 - temperature) / 10
 
 
-@register("energy")
 class EnergyModel:
     """Building meters reporting cumulative registers and mean power over the interval."""
 
-    def __init__(self, specs: Sequence[SensorSpec], rng: np.random.Generator,
+    def __init__(self, specs: Sequence[Sensor], rng: np.random.Generator,
                  drivers: Drivers) -> None:
         types = [str(attribute(spec, "building_type")) for spec in specs]
         unknown = sorted(set(types) - set(SHAPES))
@@ -124,3 +124,11 @@ class EnergyModel:
             "total_active_power": power_kw.sum(axis=0),
             **values,
         })
+
+
+def _hvac(episode: Episode, knobs: dict[str, FloatArray], starting: bool) -> None:
+    knobs["hvac_on"][episode.local] = 1.0 if starting else 0.0
+
+
+MODEL = EnergyModel
+INCIDENTS: Mapping[str, Effect] = {"hvac-holiday": Effect(knobs=_hvac)}

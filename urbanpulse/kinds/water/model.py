@@ -16,20 +16,22 @@ at their own cadence: national stations every 4 h, micro stations every 2 h
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from simulator.city import SensorSpec
-from simulator.localtime import annual, daily, local_time
-from simulator.models.registry import (
+from urbanpulse.kinds.incidents import Effect, Episode, Values, magnitude, ramp
+from urbanpulse.kinds.modelling import (
     Bounds,
     Drivers,
     FloatArray,
     IndexArray,
+    Sensor,
+    annual,
     ar1,
     attribute,
-    register,
+    daily,
+    local_time,
 )
 from urbanpulse.kinds.water import SPEC as WATER
 
@@ -56,11 +58,10 @@ def oxygen_saturation(temperature: FloatArray) -> FloatArray:
     return result
 
 
-@register("water")
 class WaterModel:
     """River stations reporting the five basic parameters plus NH3-N, CODMn and TP."""
 
-    def __init__(self, specs: Sequence[SensorSpec], rng: np.random.Generator,
+    def __init__(self, specs: Sequence[Sensor], rng: np.random.Generator,
                  drivers: Drivers) -> None:
         classes = [int(attribute(spec, "class_target")) for spec in specs]
         unknown = sorted(set(classes) - set(CLASS_LEVELS))
@@ -100,3 +101,19 @@ class WaterModel:
             "temperature": temperature, "ph": ph, "dissolved_oxygen": np.maximum(oxygen, 0.2),
             **dict(zip(WANDER, levels, strict=True)),
         })
+
+
+def _sewage(episode: Episode, t: int, values: Values, _memory: dict[int, Values]) -> None:
+    m = magnitude(episode) * ramp(episode, t)
+    for name, add in (("nh3_n", 3.0), ("codmn", 6.0), ("tp", 0.4)):
+        if name in values:
+            values[name] += add * m
+    for name, factor in (("conductivity", 0.4), ("turbidity", 2.0)):
+        if name in values:
+            values[name] *= 1 + factor * m
+    if "dissolved_oxygen" in values:
+        values["dissolved_oxygen"] *= 1 - 0.5 * m
+
+
+MODEL = WaterModel
+INCIDENTS: Mapping[str, Effect] = {"sewage-discharge": Effect(values=_sewage)}

@@ -11,13 +11,21 @@ own offset plus AR(1) noise (σ about 2 dB). The statistical levels follow from 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from simulator.city import SensorSpec
-from simulator.localtime import hourly_value, local_time
-from simulator.models.registry import Bounds, Drivers, FloatArray, IndexArray, ar1, register
+from urbanpulse.kinds.incidents import Effect, Episode, Values, magnitude
+from urbanpulse.kinds.modelling import (
+    Bounds,
+    Drivers,
+    FloatArray,
+    IndexArray,
+    Sensor,
+    ar1,
+    hourly_value,
+    local_time,
+)
 from urbanpulse.kinds.noise import SPEC as NOISE
 
 TYPICAL = {"0": (46, 37), "1": (52, 42), "2": (57, 47), "3": (61, 52), "4a": (68, 58),
@@ -39,11 +47,10 @@ SPREAD_HIGH = np.array([[20.0], [4.0], [-3.0]])
 """Bounds of LAmax, LA10 and LA90 relative to LAeq, dB."""
 
 
-@register("noise")
 class NoiseModel:
     """Noise monitors reporting LAeq, LAmax, LA10 and LA90 over each interval."""
 
-    def __init__(self, specs: Sequence[SensorSpec], rng: np.random.Generator,
+    def __init__(self, specs: Sequence[Sensor], rng: np.random.Generator,
                  drivers: Drivers) -> None:
         unknown = sorted({spec.zone for spec in specs} - set(TYPICAL))
         if unknown:
@@ -71,3 +78,16 @@ class NoiseModel:
         spread = self._rng.uniform(SPREAD_LOW, SPREAD_HIGH, size=(3, len(idx)))
         return BOUNDS({"laeq": laeq, "lamax": laeq + spread[0], "la10": laeq + spread[1],
                        "la90": laeq + spread[2]})
+
+
+def _construction(episode: Episode, t: int, values: Values, _memory: dict[int, Values]) -> None:
+    hour = local_time(t).hour
+    if 6 <= hour < 22:
+        return
+    for name, add in (("laeq", 15.0), ("lamax", 20.0), ("la10", 15.0), ("la90", 8.0)):
+        if name in values:
+            values[name] += add * magnitude(episode)
+
+
+MODEL = NoiseModel
+INCIDENTS: Mapping[str, Effect] = {"night-construction": Effect(values=_construction)}

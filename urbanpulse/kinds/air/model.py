@@ -19,22 +19,24 @@ noise of max(2 µg/m³, 10 %), read SO2 several times too high and drift NO2 by
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from simulator.city import SensorSpec
-from simulator.localtime import annual, hourly_value, local_time
-from simulator.models.registry import (
+from urbanpulse.kinds.air import SPEC as AIR
+from urbanpulse.kinds.incidents import Effect, Episode, Values, magnitude, ramp
+from urbanpulse.kinds.modelling import (
     Bounds,
     Drivers,
     FloatArray,
     IndexArray,
+    Sensor,
+    annual,
     ar1,
+    hourly_value,
     known_attributes,
-    register,
+    local_time,
 )
-from urbanpulse.kinds.air import SPEC as AIR
 
 TRAFFIC = (1.05, 1.00, .95, .90, .88, .90, 1.00, 1.15, 1.20, 1.10, 1.00, .92,
            .86, .82, .80, .80, .85, .92, 1.02, 1.12, 1.18, 1.20, 1.15, 1.10)
@@ -76,11 +78,10 @@ def hygroscopic(humidity: FloatArray) -> FloatArray:
     return result
 
 
-@register("air")
 class AirModel:
     """Air-quality stations reporting the HJ 633 pollutants, temperature and humidity."""
 
-    def __init__(self, specs: Sequence[SensorSpec], rng: np.random.Generator,
+    def __init__(self, specs: Sequence[Sensor], rng: np.random.Generator,
                  drivers: Drivers) -> None:
         sitings = known_attributes(specs, "siting", SITING, "air station siting")
         n = len(specs)
@@ -141,3 +142,14 @@ class AirModel:
             "temperature": temperature,
             "relative_humidity": humidity,
         })
+
+
+def _pollution(episode: Episode, t: int, values: Values, _memory: dict[int, Values]) -> None:
+    boost = (3.0 * magnitude(episode) - 1) * ramp(episode, t)
+    for name, share in (("pm25", 1.0), ("pm10", 0.8), ("no2", 0.4), ("co", 0.3)):
+        if name in values:
+            values[name] *= 1 + share * boost
+
+
+MODEL = AirModel
+INCIDENTS: Mapping[str, Effect] = {"pollution-episode": Effect(values=_pollution)}

@@ -25,23 +25,26 @@ sample). Startup and heartbeat messages carry the device's health:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from simulator.city import BAY_HEARTBEAT_S, SensorSpec
-from simulator.localtime import hourly, local_time
-from simulator.models.registry import (
+from urbanpulse.kinds.incidents import Effect, Episode
+from urbanpulse.kinds.modelling import (
     Bounds,
     Drivers,
     FloatArray,
     IndexArray,
+    Sensor,
     ar1,
     day_type,
+    hourly,
     known_attributes,
-    register,
+    local_time,
 )
 from urbanpulse.kinds.parking import SPEC as PARKING
+from urbanpulse.kinds.parking.layout import BAY_HEARTBEAT_S
 
 WEEKDAY = {
     "office": [0, 0, 0, 0, 0, 0, .03, .15, .50, .90, 1, 1,
@@ -84,11 +87,10 @@ BOUNDS = Bounds(PARKING, {"total_spot_number": 0, "available_spot_number": 0, "o
                           "battery_mv": 0, "rsrp": 0, "snr": 1, "temperature": 1})
 
 
-@register("parking")
 class ParkingModel:
     """Lots (counts every interval) and bay sensors (status on change, 24-h heartbeat)."""
 
-    def __init__(self, specs: Sequence[SensorSpec], rng: np.random.Generator,
+    def __init__(self, specs: Sequence[Sensor], rng: np.random.Generator,
                  drivers: Drivers) -> None:
         uses = known_attributes(specs, "land_use", WEEKDAY, "parking land use")
         n = len(specs)
@@ -189,3 +191,17 @@ class ParkingModel:
         values["snr"][columns] = self._snr[bays] - CAR_SNR_DB * occupied + 2.0 * noise[1]
         values["temperature"][columns] = (weather.temperature + gain + self._offset_c[bays]
                                           + 0.3 * noise[2])
+
+
+def _venue(episode: Episode, knobs: dict[str, FloatArray], starting: bool) -> None:
+    knobs["surge"][episode.local] = 0.99 if starting else math.nan
+
+
+def _is_bay(sensor: Sensor) -> bool:
+    return sensor.attributes.get("device") == "bay"
+
+
+MODEL = ParkingModel
+INCIDENTS: Mapping[str, Effect] = {"venue-event": Effect(knobs=_venue)}
+FAULT_TARGETS: Mapping[str, Callable[[Sensor], bool]] = {"battery-decay": _is_bay}
+"""Faults that strike only some of the kind's sensors: battery decay only battery bays."""
