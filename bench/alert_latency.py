@@ -25,7 +25,7 @@ import threading
 import time
 from pathlib import Path
 
-from urbanpulse import stack
+from ops import stack
 from urbanpulse.messages import Reading, alert_decoder, encoder
 from urbanpulse.mqtt5 import (
     RECEIVE_MAXIMUM,
@@ -196,7 +196,7 @@ def main() -> None:
                     "URBANPULSE_INGEST_RULES": str(rules),
                     "URBANPULSE_INGEST_HEALTH_FILE": str(alive)})
         stack.create_database(influx.url, "city")
-        ingester = subprocess.Popen([sys.executable, "-m", "urbanpulse", "--log-level",
+        ingester = subprocess.Popen([sys.executable, "-m", "ops", "--log-level",
                                      "ERROR", "ingest"], env=env)
         clock: AlertClock | None = None
         try:

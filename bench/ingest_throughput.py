@@ -42,12 +42,12 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from ingest.alerts.engine import AlertEngine
-from ingest.alerts.rules import DEFAULT_RULES, load_rules
+from ingest.alerts.rules import load_rules
 from ingest.decode import Decoder
 from ingest.derive import derive_encoded
 from ingest.pipeline import Pipeline
 from ingest.points import PointEncoder
-from urbanpulse import stack
+from ops import stack
 from urbanpulse.kinds import KINDS
 from urbanpulse.messages import Reading, encoder
 from urbanpulse.topics import reading_topic
@@ -211,7 +211,7 @@ class IngestProcess:
         self._alive = folder / "ingest.alive"
         self._alive.unlink(missing_ok=True)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "urbanpulse", "--log-level", "WARNING", "ingest"],
+            [sys.executable, "-m", "ops", "--log-level", "WARNING", "ingest"],
             env={**env, "URBANPULSE_INGEST_HEALTH_FILE": str(self._alive)})
 
     def wait_subscribed(self) -> None:
@@ -359,7 +359,7 @@ def _offline_pipeline(now_ms: int) -> Pipeline:
     nowhere = _Nowhere()
     return Pipeline(decoder=decoder, writer=None, publisher=nowhere,  # type: ignore[arg-type]
                     acknowledger=nowhere, root="city", batch_size=1 << 30,
-                    flush_interval_s=1.0, engine=AlertEngine(load_rules(DEFAULT_RULES)),
+                    flush_interval_s=1.0, engine=AlertEngine(load_rules()),
                     clock=lambda: now_ms / 1000)
 
 

@@ -22,10 +22,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from ops import stack
 from simulator.city import default_city
 from simulator.fleet import Fleet
 from simulator.sinks import MqttSink
-from urbanpulse import stack
 from urbanpulse.settings import SimSettings
 
 SENSORS = 100_000

@@ -18,14 +18,32 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+_ROOT = Path(__file__).resolve().parent.parent
+"""The source tree: setup.py and the Makefile run this file by path, not as a module."""
+_KIND_PARTS = ("derive.py", "checks.py")
+"""The layer modules of a kind that run for every reading of it."""
+
+
+def _kind_modules() -> tuple[str, ...]:
+    paths = sorted(path for name in _KIND_PARTS
+                   for path in _ROOT.glob(f"urbanpulse/kinds/*/{name}"))
+    return tuple(".".join(path.relative_to(_ROOT).with_suffix("").parts) for path in paths)
+
+
 MODULES = (
     "ingest.edge", "ingest.decode", "ingest.derive", "ingest.points", "ingest.pipeline",
     "ingest.lag",
     "ingest.alerts.engine", "ingest.alerts.conditions", "ingest.alerts.silence",
     "urbanpulse.lineprotocol", "urbanpulse.standards.air", "urbanpulse.standards.water",
-    "urbanpulse.standards.noise",
+    "urbanpulse.standards.noise", "urbanpulse.kinds.alerting", *_kind_modules(),
 )
-"""Every module setup.py compiles: a reading's path from its packet through `Pipeline.accept`."""
+"""Every module setup.py compiles: a reading's path from its packet through `Pipeline.accept`.
+
+The built-in kinds' `derive.py` and `checks.py` are found by a glob over the
+source tree, so a kind added there is compiled without a change here; the
+base class of their checks, `urbanpulse.kinds.alerting`, is compiled with them
+(a compiled class may only extend one compiled in the same group).
+"""
 
 
 def _origin(name: str) -> Path:

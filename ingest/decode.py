@@ -12,8 +12,8 @@ from typing import Final, TypeVar
 
 import msgspec
 
-from urbanpulse.kinds import KINDS
 from urbanpulse.errors import TopicError
+from urbanpulse.kinds import KINDS
 from urbanpulse.messages import Reading, SensorBirth, birth_decoder, reading_decoder
 from urbanpulse.topics import NAME, check_name
 

@@ -27,7 +27,7 @@ from ingest.lag import LagHistogram
 from ingest.points import PointEncoder, birth_point
 from ingest.writer import InfluxWriter
 from urbanpulse.errors import LineProtocolError
-from urbanpulse.messages import Alert, Rejection, encoder
+from urbanpulse.messages import VERSION, Alert, Rejection, encoder
 from urbanpulse.topics import rejected_topic
 
 log = logging.getLogger(__name__)
@@ -205,7 +205,7 @@ class Pipeline:
             text, encoding = payload.decode("utf-8"), "utf-8"
         except UnicodeDecodeError:
             text, encoding = base64.b64encode(payload).decode("ascii"), "base64"
-        message = Rejection(v=1, ts=int(self._clock() * 1000), topic=topic,
+        message = Rejection(v=VERSION, ts=int(self._clock() * 1000), topic=topic,
                             reason=rejected.reason, detail=rejected.detail, payload=text,
                             encoding=encoding)  # type: ignore[arg-type]
         log.warning("rejected %s (%s): %s; payload %.200r", topic, rejected.reason,

@@ -21,12 +21,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
 from typing import Final
 
-from ingest.alerts.conditions import CHECKS, Check, Context, Derived
+from ingest.alerts.conditions import checks
 from ingest.alerts.rules import DistrictStaleRule, Rule, StaleRule
 from ingest.alerts.silence import SilenceWatch
 from urbanpulse.kinds import KINDS
+from urbanpulse.kinds.alerting import Check, Context, Derived
 from urbanpulse.lineprotocol import FieldValue
-from urbanpulse.messages import Alert, AlertState, Reading, SensorBirth
+from urbanpulse.messages import VERSION, Alert, AlertState, Reading, SensorBirth
 
 ACTIVE: Final = frozenset({"pending", "firing", "acknowledged"})
 _NO_CONTEXT: Final = Context()
@@ -71,13 +72,14 @@ class AlertEngine:
         self._per_reading: dict[str, list[Check]] = {}
         self._stale: dict[str, list[StaleRule]] = {}
         self._district_stale: list[DistrictStaleRule] = []
+        factories = checks()
         for rule in rules:
             if isinstance(rule, StaleRule):
                 self._stale.setdefault(rule.kind, []).append(rule)
             elif isinstance(rule, DistrictStaleRule):
                 self._district_stale.append(rule)
             else:
-                self._per_reading.setdefault(rule.kind, []).append(CHECKS[rule.type](rule))
+                self._per_reading.setdefault(rule.kind, []).append(factories[rule.type](rule))
         self._rules = {rule.name: rule for rule in rules}
         self._active: dict[tuple[str, str], Alert] = {}
         self._alerting: Counter[str] = Counter()  # active alerts by sensor; most have none
@@ -246,7 +248,7 @@ class AlertEngine:
                 self.suppressed += 1  # repeat suppression: too soon after the last episode
                 return None
             state: AlertState = "firing" if rule.for_s <= 0 else "pending"
-            alert = Alert(v=1, alert_id=fingerprint(rule.name, sensor), rule=rule.name,
+            alert = Alert(v=VERSION, alert_id=fingerprint(rule.name, sensor), rule=rule.name,
                           sensor=sensor, kind=kind, district=district, state=state,
                           severity=rule.severity, ts=at_ms, since=at_ms,
                           value=value, message=describe())

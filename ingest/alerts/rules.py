@@ -1,78 +1,48 @@
-"""The rules file: every rule type as a pydantic model, loaded with the line of each rule.
+"""Rules files: the generic rule types, the union with every kind's, loaded with each rule's line.
 
 A rules file is YAML with one list, `rules`. Each rule has a `name` (a topic
 level: lowercase a-z, 0-9, '-'), a `type`, a `severity`, and the fields of its
-type. Durations are seconds or strings like `90s`, `10m`, `2h`. A bad rule
-stops the ingester at start-up naming the file, the line and the problem.
+type. Durations are seconds or spans like `90s`, `10m`, `2h`
+(`urbanpulse.durations`). A bad rule stops the ingester at start-up naming
+the file, the line and the problem.
+
+The generic types (any kind, any metric) are defined here; a kind's own types
+come from its `checks.py` (`RULES`, see `urbanpulse.kinds.alerting`). The
+default rule set is the `rules.yaml` of every registered kind, in registry
+order; `URBANPULSE_INGEST_RULES` names one file to load instead.
 """
 
 from __future__ import annotations
 
-import re
+import functools
+import operator
+from importlib.resources import files
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal, TypeAlias, cast, get_args
 
 import yaml
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    TypeAdapter,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import Field, TypeAdapter, ValidationError, model_validator
 
-from urbanpulse.kinds import KINDS
 from urbanpulse.errors import ConfigError
-from urbanpulse.topics import NAME_PATTERN
+from urbanpulse.kinds import KINDS, SensorKind, part
+from urbanpulse.kinds.alerting import Check
+from urbanpulse.kinds.rule import BaseRule
 
-DEFAULT_RULES = Path(__file__).with_name("default_rules.yaml")
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(s|m|h|d)?$")
-_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, None: 1}
-
-
-def _duration(value: Any) -> Any:
-    if isinstance(value, str):
-        match = _DURATION.match(value.strip())
-        if not match:
-            raise ValueError(f"{value!r} is not a duration like 90s, 10m or 2h")
-        return float(match.group(1)) * _SECONDS[match.group(2)]
-    return value
+Rule: TypeAlias = BaseRule
+"""A validated rule of any type (the models of the union all extend `BaseRule`)."""
+RuleType = tuple[type[BaseRule], type[Check]]
+"""A kind's rule type: its model, with the check built for each rule of it."""
 
 
-Duration = Annotated[float, BeforeValidator(_duration), Field(ge=0)]
-Severity = Literal["info", "low", "medium", "high", "critical"]
-
-
-class _Rule(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: Annotated[str, Field(pattern=NAME_PATTERN)]
-    severity: Severity
-    description: str = ""
-    kind: str
-    for_s: Annotated[Duration, Field(alias="for")] = 0.0
-    repeat_s: Annotated[Duration, Field(alias="repeat_after")] = 0.0
-    detects: tuple[Annotated[str, Field(pattern=NAME_PATTERN)], ...] | None = None
-    """Truth types (simulator faults and incidents) the rule is meant to catch, for scoring."""
-
-    @field_validator("kind")
-    @classmethod
-    def _kind_is_known(cls, kind: str) -> str:
-        if kind not in KINDS:
-            raise ValueError(f"kind {kind!r} is not one of {', '.join(sorted(KINDS))}")
-        return kind
-
-
-class _MetricRule(_Rule):
+class _MetricRule(BaseRule):
     metric: str
 
     @model_validator(mode="after")
     def _metric_is_known(self) -> _MetricRule:
-        if self.metric not in KINDS[self.kind].metrics:
-            raise ValueError(f"kind {self.kind!r} has no metric {self.metric!r}")
+        metrics = KINDS[self.kind].metrics
+        if self.metric not in metrics:
+            raise ValueError(f"kind {self.kind!r} has no metric {self.metric!r}; its "
+                             f"metrics are {', '.join(metrics)}")
         return self
 
 
@@ -124,14 +94,14 @@ class RangeRule(_MetricRule):
         return self
 
 
-class StaleRule(_Rule):
+class StaleRule(BaseRule):
     """Fires when a sensor sends nothing for `factor` × its declared interval."""
 
     type: Literal["stale"]
     factor: float = Field(3.0, gt=1)
 
 
-class DistrictStaleRule(_Rule):
+class DistrictStaleRule(BaseRule):
     """Fires when at least `share` of a district's sensors of the kind are stale."""
 
     type: Literal["district_stale"]
@@ -140,82 +110,98 @@ class DistrictStaleRule(_Rule):
     min_sensors: int = Field(3, ge=1)
 
 
-class AqiRule(_Rule):
-    """Fires when the HJ 633 AQI category reaches `min_level` (1 excellent … 6 severe).
-
-    It clears only when the category has dropped a whole step below the
-    triggering one (`clear_level`, default `min_level` − 2), so a reading
-    hovering on a category boundary does not flap.
-    """
-
-    type: Literal["aqi"]
-    kind: Literal["air"] = "air"
-    min_level: int = Field(ge=2, le=6)
-    clear_level: int | None = Field(None, ge=1, le=5)
-
-    @model_validator(mode="after")
-    def _clear_below(self) -> AqiRule:
-        if self.clear_level is not None and self.clear_level >= self.min_level:
-            raise ValueError("'clear_level' must be below 'min_level'")
-        return self
+GENERIC: Final = (ThresholdRule, RateOfChangeRule, StuckRule, RangeRule, StaleRule,
+                  DistrictStaleRule)
+"""The rule types of any kind; `stale` and `district_stale` are swept on a timer."""
 
 
-class WaterClassRule(_Rule):
-    """Fires when a station's GB 3838 class is `by` classes or more worse than its target."""
-
-    type: Literal["water_class"]
-    kind: Literal["water"] = "water"
-    by: int = Field(1, ge=1, le=5)
-
-
-class NoiseLimitRule(_Rule):
-    """Fires when LAeq exceeds the GB 3096 limit of the monitor's zone by more than `margin_db`.
-
-    Day (06:00–22:00) and night limits follow the local hour of the reading.
-    """
-
-    type: Literal["noise_limit"]
-    kind: Literal["noise"] = "noise"
-    margin_db: float = Field(0.0, ge=0)
+def type_name(model: type[BaseRule]) -> str:
+    """Return the `type` a rule model answers to (the one value of its `type` literal)."""
+    names = get_args(model.model_fields["type"].annotation)
+    if len(names) != 1 or not isinstance(names[0], str):
+        raise ValueError(f"Rule type {model.__qualname__} must declare "
+                         "`type: Literal[\"its-name\"]`.")
+    return str(names[0])
 
 
-class EnergyBaselineRule(_Rule):
-    """Fires when a building draws `factor` × its usual power for the hour of the week.
-
-    The baseline is learnt per building: an exponentially weighted mean for each
-    of the 168 hours of the week (weight `alpha`), used once it has `min_samples`.
-    """
-
-    type: Literal["energy_baseline"]
-    kind: Literal["energy"] = "energy"
-    factor: float = Field(1.3, gt=1)
-    alpha: float = Field(0.2, gt=0, le=1)
-    min_samples: int = Field(2, ge=1)
-
-
-class NightBaseloadRule(_Rule):
-    """Fires when night power (local 00:00–05:00) stays above `share` of the day's peak."""
-
-    type: Literal["night_baseload"]
-    kind: Literal["energy"] = "energy"
-    share: float = Field(0.5, gt=0, lt=1)
+def kind_rule_types(kind: SensorKind) -> tuple[RuleType, ...]:
+    """Return the rule types a kind's `checks.py` declares (`RULES`), if it has one."""
+    checks = part(kind, "checks")
+    if checks is None:
+        return ()
+    found = getattr(checks, "RULES", None)
+    if not isinstance(found, tuple) or not all(
+            isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], type)
+            and issubclass(pair[0], BaseRule) and isinstance(pair[1], type)
+            and issubclass(pair[1], Check) for pair in found):
+        raise ValueError(f"{checks.__name__}.RULES must be a tuple of (rule model, Check "
+                         "class) pairs.")
+    return found
 
 
-Rule = Annotated[ThresholdRule | RateOfChangeRule | StuckRule | RangeRule | StaleRule
-                 | DistrictStaleRule | AqiRule | WaterClassRule | NoiseLimitRule
-                 | EnergyBaselineRule | NightBaseloadRule, Field(discriminator="type")]
-RULE_TYPES = ("threshold", "rate_of_change", "stuck", "range", "stale", "district_stale",
-              "aqi", "water_class", "noise_limit", "energy_baseline", "night_baseload")
-_adapter: TypeAdapter[Rule] = TypeAdapter(Rule)
+def rule_types() -> dict[str, type[BaseRule]]:
+    """Return the model of every rule type by name: the generic ones, then each kind's."""
+    return dict(_models(tuple(KINDS)))
+
+
+@functools.cache
+def _models(kinds: tuple[str, ...]) -> dict[str, type[BaseRule]]:
+    found: dict[str, type[BaseRule]] = {type_name(model): model for model in GENERIC}
+    for kind in kinds:
+        for model, _ in kind_rule_types(KINDS[kind]):
+            name = type_name(model)
+            if name in found:
+                raise ValueError(f"Kind {kind!r} declares rule type {name!r}, which "
+                                 f"{found[name].__module__} already declares.")
+            found[name] = model
+    return found
+
+
+@functools.cache
+def _adapter(kinds: tuple[str, ...]) -> TypeAdapter[BaseRule]:
+    union = functools.reduce(operator.or_, _models(kinds).values())
+    rule: Any = Annotated[union, Field(discriminator="type")]  # built at run time: no static type
+    return TypeAdapter(cast(type[BaseRule], rule))
 
 
 def parse_rule(data: Any) -> Rule:
     """Validate one rule given as a mapping (raises pydantic's ValidationError)."""
-    return _adapter.validate_python(data)
+    return _adapter(tuple(KINDS)).validate_python(data)
 
 
-def load_rules(path: Path = DEFAULT_RULES) -> list[Rule]:
-    """Load and validate a rules file, or raise ConfigError naming file, line and problem."""
+def load_rules(path: Path | None = None) -> list[Rule]:
+    """Load one rules file, or with None every registered kind's default rules.
+
+    Raises:
+        ConfigError: A file is unreadable or malformed, a rule is invalid (naming the
+            file, the line and the problem), or two rules share a name.
+    """
+    if path is not None:
+        return _load_file(path, set())
+    rules: list[Rule] = []
+    seen: set[str] = set()
+    for kind in KINDS.values():
+        rules.extend(load_kind_rules(kind, seen))
+    return rules
+
+
+def kind_rules_file(kind: SensorKind) -> Path | None:
+    """Return the path of a kind's default rules (`rules.yaml` in its package), if it has one."""
+    if not kind.package:
+        return None
+    source = files(kind.package).joinpath("rules.yaml")
+    return Path(str(source)) if source.is_file() else None
+
+
+def load_kind_rules(kind: SensorKind, seen: set[str] | None = None) -> list[Rule]:
+    """Load a kind's default rules; each must be of that kind and not named in `seen`."""
+    path = kind_rules_file(kind)
+    return [] if path is None else _load_file(path, set() if seen is None else seen,
+                                              kind=kind.name)
+
+
+def _load_file(path: Path, seen: set[str], *, kind: str = "") -> list[Rule]:
+    """Load one file; `kind`: the kind whose rules file it is (its rules must be of it)."""
     try:
         text = path.read_text(encoding="utf-8")
         root = yaml.compose(text)
@@ -228,7 +214,6 @@ def load_rules(path: Path = DEFAULT_RULES) -> list[Rule]:
         raise ConfigError(f"Rules file {path} must hold a mapping with a list 'rules'.")
     nodes = next(value for key, value in root.value if key.value == "rules").value  # type: ignore[union-attr]
     rules: list[Rule] = []
-    seen: set[str] = set()
     for node, raw in zip(nodes, data["rules"], strict=True):
         line = node.start_mark.line + 1
         name = raw.get("name") if isinstance(raw, dict) else None
@@ -240,8 +225,12 @@ def load_rules(path: Path = DEFAULT_RULES) -> list[Rule]:
                 f"{'.'.join(str(part) for part in error['loc'][1:]) or 'rule'}: {error['msg']}"
                 for error in exc.errors())
             raise ConfigError(f"{where}: {problems}.") from None
+        if kind and rule.kind != kind:
+            raise ConfigError(f"{where}: a rule of kind {rule.kind!r} in the rules of kind "
+                              f"{kind!r}; move it to that kind's rules.yaml.")
         if rule.name in seen:
             raise ConfigError(f"{where}: a rule named {rule.name!r} already exists.")
         seen.add(rule.name)
         rules.append(rule)
     return rules
+

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ops import stack
 from tests.conftest import influx_rows
-from urbanpulse import stack
 from urbanpulse.errors import LineProtocolError
 from urbanpulse.lineprotocol import encode_point, format_field
 

@@ -8,9 +8,9 @@ import time
 import httpx
 
 from ingest.service import Ingester
+from ops import stack
 from tests.conftest import Recorder, influx_rows, publish_all, wait_until
 from tests.ingest.test_decode import BAD_INPUTS, EXPECTED
-from urbanpulse import stack
 from urbanpulse.messages import rejection_decoder
 
 

@@ -7,9 +7,9 @@ import json
 import time
 
 from ingest.service import Ingester
+from ops import stack
 from tests.conftest import influx_rows, publish_all, wait_until
 from tests.faultproxy import FaultProxy
-from urbanpulse import stack
 from urbanpulse.settings import IngestSettings
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from ops import stack
 from tests.conftest import Recorder, influx_rows, publish_all, wait_until
 from tests.faultproxy import Action, FaultProxy
 from tests.ingest.processes import (
@@ -41,7 +42,6 @@ from tests.ingest.processes import (
     readings,
     rss_kb,
 )
-from urbanpulse import stack
 from urbanpulse.messages import rejection_decoder
 
 OUTAGE_S = 60.0

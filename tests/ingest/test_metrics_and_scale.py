@@ -7,8 +7,8 @@ import json
 import time
 
 from ingest.service import Ingester
+from ops import stack
 from tests.conftest import Recorder, influx_rows, publish_all, wait_until
-from urbanpulse import stack
 from urbanpulse.settings import IngestSettings
 
 

@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 from ingest.service import Ingester
+from ops import stack
 from tests.conftest import Recorder, publish_all, wait_until
-from urbanpulse import stack
 from urbanpulse.messages import alert_decoder
 from urbanpulse.settings import IngestSettings
 

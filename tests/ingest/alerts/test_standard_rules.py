@@ -11,8 +11,8 @@ from ingest.alerts.engine import AlertEngine
 from ingest.alerts.rules import parse_rule
 from ingest.derive import derive
 from ingest.points import PointEncoder
+from ops import stack
 from tests.conftest import influx_rows
-from urbanpulse import stack
 from urbanpulse.messages import Alert, Reading, SensorBirth
 
 
@@ -34,8 +34,9 @@ def _feed(engine: AlertEngine, reading: Reading) -> list[Alert]:
 
 
 def _reading(kind: str, ts: int, values: dict[str, float], sensor: str = "") -> Reading:
+    # float(): decode gives floats, and the standards' exact arithmetic relies on it
     return Reading(v=1, sensor=sensor or f"{kind}-pudong-0001", kind=kind, district="pudong",
-                   ts=ts, seq=ts // 1000, values=values)
+                   ts=ts, seq=ts // 1000, values={k: float(v) for k, v in values.items()})
 
 
 def _birth(kind: str, zone: str = "", **attributes: str | int | float | bool) -> SensorBirth:
