@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from api.current import DAY_MS
 from api.influx import InfluxQuery
 from api.models import Alert, AlertPage
 from urbanpulse.influxql import Series, quote_identifier, tag_equals, time_from, where
+from urbanpulse.kinds.summaries import DAY_MS
 
 ALERTS = "alerts"
 ACTIVE_STATES = frozenset({"pending", "firing", "acknowledged"})

@@ -1,64 +1,109 @@
-"""A district's summary at one time: parking, air, water, energy, noise and active alerts.
+"""A district's summary at one time: one section per kind, and the active alerts.
 
-The sensors of the district are its births; every kind's current readings,
-today's energy draw, the noise counts and the active alerts are fetched at
-once, then summarised by the module that knows the kind.
+Every kind whose `summary.py` declares a `SECTION` has a section, keyed by the
+kind's name at the top level of the answer (`{"district", "at", "day_start",
+"<kind>": {...}, ..., "alerts": {...}}`). `summary_model` builds the response
+model from the registry, one field per section typed with the section's model,
+so the OpenAPI document shows every section. The sections and the alerts are
+gathered at once; each section gets the district's births of its kind.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping, Sequence
+from functools import cache
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from api.alert_store import AlertStore
-from api.current import current_readings, local_day_start
-from api.energy_today import building_draws, summarise_energy
 from api.influx import InfluxQuery
-from api.models import Sensor
-from api.noise_periods import period_counts, summarise_noise
-from api.parking_state import PARKING_FIELDS, is_bay
-from api.parking_state import summarise as summarise_parking
-from api.quality import AIR_FIELDS, WATER_FIELDS, summarise_air, summarise_water
+from api.models import Sensor, SeverityName
 from api.store import SensorStore
-from api.view_models import AlertCounts, DistrictSummary
+from api.view_models import AlertCounts
+from urbanpulse.kinds import KINDS, part
+from urbanpulse.kinds.summaries import Section, SummaryRequest, local_day_start
+
+SEVERITIES: tuple[SeverityName, ...] = ("info", "low", "medium", "high", "critical")
 
 
-def _of_kind(births: list[Sensor], kind: str) -> list[Sensor]:
+class _Summary(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+FIXED = ("district", "at", "day_start", "alerts")
+"""The summary's own fields, which no kind's section may be named like."""
+
+
+def sections() -> dict[str, Section[Any]]:
+    """Return the section of every registered kind that declares one, by kind name.
+
+    Raises:
+        TypeError: A kind's `SECTION` is not a Section.
+        ValueError: A kind with a section is named like one of the summary's own fields.
+    """
+    found = {}
+    for kind in KINDS:
+        section = getattr(part(kind, "summary"), "SECTION", None)
+        if section is None:
+            continue
+        if not isinstance(section, Section):
+            raise TypeError(f"The SECTION of kind {kind!r} is a {type(section).__name__}, "
+                            "not a Section.")
+        if kind in FIXED:
+            raise ValueError(f"Kind {kind!r} cannot have a summary section: the summary's "
+                             f"own fields are {', '.join(FIXED)}.")
+        found[kind] = section
+    return found
+
+
+def summary_model(parts: Mapping[str, Section[Any]]) -> type[BaseModel]:
+    """Return the response model of a summary: its own fields and one per section."""
+    return _model(tuple((kind, section.model) for kind, section in parts.items()))
+
+
+@cache
+def _model(parts: tuple[tuple[str, type[BaseModel]], ...]) -> type[BaseModel]:
+    # Cached: one class per set of sections, as the OpenAPI document names it once.
+    fields: dict[str, Any] = {
+        "district": (str, Field(examples=["pudong"])),
+        "at": (int, Field(description="Time the summary describes, epoch ms")),
+        "day_start": (int, Field(
+            description="Local (Asia/Shanghai) midnight of that day, epoch ms")),
+        **{kind: (model, ...) for kind, model in parts},
+        "alerts": (AlertCounts, ...),
+    }
+    model: type[BaseModel] = create_model(
+        "DistrictSummary", __base__=_Summary, __doc__="What a district looks like at one time.",
+        **fields)
+    return model
+
+
+def _of_kind(births: Sequence[Sensor], kind: str) -> list[Sensor]:
     return [sensor for sensor in births if sensor.kind == kind]
 
 
-async def summarise_district(influx: InfluxQuery, district: str, *, at_ms: int
-                             ) -> DistrictSummary | None:
+async def summarise_district(influx: InfluxQuery, district: str,
+                             parts: Mapping[str, Section[Any]], *, at_ms: int
+                             ) -> BaseModel | None:
     """Return the summary of `district` at `at_ms`, or None when no sensor was ever born in it.
 
     The sensors are those born at or before `at_ms`, each as its newest birth then.
+    `parts` are the sections (`sections()`, taken when the app was built).
     """
     store = SensorStore(influx)
     births = await store.births(district=district, until_ms=at_ms)
     if not births and not await store.has_district(district):
         return None
-    parking = _of_kind(births, "parking")
-    # Lots and bays apart: a bay's day-long heartbeat would stretch the lots' query window.
-    readings = asyncio.gather(
-        current_readings(influx, "parking", [s for s in parking if not is_bay(s)],
-                         PARKING_FIELDS, at_ms=at_ms),
-        current_readings(influx, "parking", [s for s in parking if is_bay(s)],
-                         PARKING_FIELDS, at_ms=at_ms),
-        current_readings(influx, "air", _of_kind(births, "air"), AIR_FIELDS, at_ms=at_ms),
-        current_readings(influx, "water", _of_kind(births, "water"), WATER_FIELDS,
-                         at_ms=at_ms))
-    (lots, bays, air, water), draws, noise, alerts = await asyncio.gather(
-        readings,
-        building_draws(influx, district, at_ms=at_ms),
-        period_counts(influx, district, at_ms=at_ms),
-        AlertStore(influx).active(district=district, end_ms=at_ms),
-    )
+    built, alerts = await asyncio.gather(
+        asyncio.gather(*(section.build(SummaryRequest(
+            queries=influx, kind=kind, district=district, births=_of_kind(births, kind),
+            at_ms=at_ms)) for kind, section in parts.items())),
+        AlertStore(influx).active(district=district, end_ms=at_ms))
     by_severity = {severity: sum(1 for alert in alerts if alert.severity == severity)
-                   for severity in ("info", "low", "medium", "high", "critical")}
-    return DistrictSummary(
+                   for severity in SEVERITIES}
+    return summary_model(parts)(
         district=district, at=at_ms, day_start=local_day_start(at_ms),
-        parking=summarise_parking([*lots, *bays]), air=summarise_air(air),
-        water=summarise_water(_of_kind(births, "water"), water),
-        energy=summarise_energy(_of_kind(births, "energy"), draws),
-        noise=summarise_noise(_of_kind(births, "noise"), noise),
-        alerts=AlertCounts(total=len(alerts), **by_severity),
-    )
+        **dict(zip(parts, built, strict=True)),
+        alerts=AlertCounts(total=len(alerts), **by_severity))

@@ -32,7 +32,7 @@ from api.errors import (
 from api.influx import InfluxQuery, InfluxTransport, open_influx
 from api.limits import BodyLimit
 from api.models import json_error
-from api.routes import alerts, districts, export, health, parking, sensors
+from api.routes import alerts, districts, export, health, sensors, views
 from urbanpulse import __version__
 from urbanpulse.settings import ApiSettings
 
@@ -53,8 +53,9 @@ SHUTDOWN_GRACE_S = 3
 
 DESCRIPTION = """\
 Sensor metadata, latest values and time series of the UrbanPulse simulated city,
-read from InfluxDB; district summaries, parking guidance and the open-data
-export of hourly aggregates; alerts (list, history, acknowledgement, live stream
+read from InfluxDB; district summaries with a section per sensor kind, the
+kinds' views (such as parking guidance) and the open-data export of hourly
+aggregates; alerts (list, history, acknowledgement, live stream
 as server-sent events); and the health of the broker and the database.
 Every 422 names the offending parameter in `detail[].loc`. Request bodies are
 limited in size on every operation (413). Acknowledging an alert, the one
@@ -98,8 +99,9 @@ def create_app(settings: ApiSettings, *,
         app.state.influx = InfluxQuery(influx_transport, settings.influx_db)
     app.add_exception_handler(ApiError, _server_error)
     app.include_router(health.router, responses=BODY_TOO_LARGE)
-    for module in (sensors, districts, parking, export, alerts):
-        app.include_router(module.router, prefix="/v1", responses=BODY_TOO_LARGE)
+    for router in (sensors.router, districts.build_router(), views.build_router(),
+                   export.router, alerts.router):
+        app.include_router(router, prefix="/v1", responses=BODY_TOO_LARGE)
     app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
     if settings.api_cors_origins:
         # Added last, so it runs first: preflights and refusals (413) carry its headers too.

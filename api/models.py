@@ -6,7 +6,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from urbanpulse.kinds import KINDS
+
 AttributeValue = bool | int | float | str
+KIND_EXAMPLES = list(KINDS)
+"""The registered kinds' names: the examples of every `kind` field."""
 
 
 class _Model(BaseModel):
@@ -55,7 +59,7 @@ class Sensor(_Model):
     """A sensor's metadata, from its latest birth message."""
 
     sensor: str = Field(description="Sensor id", examples=["air-pudong-0007"])
-    kind: str = Field(description="Sensor kind (catalog key)", examples=["air"])
+    kind: str = Field(description="Sensor kind (catalog key)", examples=KIND_EXAMPLES)
     district: str = Field(description="District the sensor stands in", examples=["pudong"])
     site: str = Field(description="Site name")
     zone: str = Field(description="Zone or land use")
@@ -120,7 +124,7 @@ class Alert(_Model):
     rule: str = Field(description="Rule name", examples=["lot-nearly-full"])
     sensor: str = Field(description="Sensor id, or district-{name} for district rules",
                         examples=["parking-pudong-0001"])
-    kind: str = Field(description="Sensor kind (catalog key)", examples=["parking"])
+    kind: str = Field(description="Sensor kind (catalog key)", examples=KIND_EXAMPLES)
     district: str = Field(description="District", examples=["pudong"])
     state: AlertStateName = Field(description="Lifecycle state after this change")
     severity: SeverityName

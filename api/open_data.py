@@ -16,10 +16,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from api.influx import InfluxQuery
-from api.rounding import derived
 from api.view_models import ExportMetadata, ExportRow, MetricStats
 from urbanpulse.influxql import quote_identifier, tag_equals, where
 from urbanpulse.kinds import SensorKind
+from urbanpulse.kinds.summaries import derived
 
 STATS = ("mean", "min", "max")
 _AGGREGATE = {"mean": "MEAN", "min": "MIN", "max": "MAX"}

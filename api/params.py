@@ -236,9 +236,9 @@ NearQuery = Annotated[
           examples=["31.2304,121.4737"]),
 ]
 RadiusQuery = Annotated[
-    int, Query(ge=1, le=50_000, description="With `near`: only lots this close, metres"),
+    int, Query(ge=1, le=50_000, description="With `near`: only items this close, metres"),
 ]
-GuidanceLimitQuery = Annotated[int, Query(ge=1, le=500, description="Most lots in the answer")]
+ViewLimitQuery = Annotated[int, Query(ge=1, le=500, description="Most items in the answer")]
 ExportKindPath = Annotated[
     str, AfterValidator(_known_kind),
     Path(pattern=NAME_PATTERN, description="Sensor kind (a catalog key)",

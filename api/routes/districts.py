@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel
 
 from api.deps import InfluxDep, StoreDep
-from api.district_summary import summarise_district
+from api.district_summary import sections, summarise_district, summary_model
 from api.models import INFLUX_ERRORS, ErrorDetail
 from api.params import AtQuery, DistrictPath, to_ms
-from api.view_models import DistrictInfo, DistrictList, DistrictSummary
-
-router = APIRouter(prefix="/districts", tags=["districts"])
+from api.view_models import DistrictInfo, DistrictList
+from urbanpulse.kinds.summaries import Section
 
 UNKNOWN_DISTRICT: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorDetail, "description": "No sensor was ever born in this district"},
@@ -27,7 +28,6 @@ def unknown_district(district: str) -> HTTPException:
         detail=f"Unknown district {district!r}: InfluxDB holds no sensor birth in it.")
 
 
-@router.get("", summary="List districts", responses=INFLUX_ERRORS)
 async def list_districts(store: StoreDep) -> DistrictList:
     """List every district with a stored sensor birth, by name, with its sensors per kind."""
     counts = await store.kinds_by_district()
@@ -35,23 +35,37 @@ async def list_districts(store: StoreDep) -> DistrictList:
                                for name, kinds in sorted(counts.items())])
 
 
-@router.get("/{district}/summary", summary="A district at a glance",
-            responses={**UNKNOWN_DISTRICT, **INFLUX_ERRORS})
-async def district_summary(district: DistrictPath, influx: InfluxDep,
-                           at: AtQuery = None) -> DistrictSummary:
-    """Summarise a district at `at` (default: now).
+def _summary_endpoint(parts: Mapping[str, Section[Any]]) -> Any:
+    async def district_summary(district: DistrictPath, influx: InfluxDep,
+                               at: AtQuery = None) -> BaseModel:
+        """Summarise a district at `at` (default: now).
 
-    Parking occupancy and free spaces (lots and bays), the AQI of the stations'
-    mean concentrations with its level, colour and primary pollutants, each
-    water station's class against its target, electricity drawn today against
-    the same weekday's baseline, GB 3096 noise exceedances of the latest day
-    and night periods, and active alerts by severity. Only readings no older
-    than three reporting intervals count as current, and sensors born after `at`
-    do not count; "today" and day/night are Asia/Shanghai local time. A district
-    where no sensor was ever born is a 404.
-    """
-    at_ms = to_ms(at or datetime.now(UTC))
-    summary = await summarise_district(influx, district, at_ms=at_ms)
-    if summary is None:
-        raise unknown_district(district)
-    return summary
+        One section per sensor kind, keyed by the kind's name (for the built-in
+        kinds: parking occupancy and free spaces of lots and bays, the AQI of the
+        stations' mean concentrations with its level, colour and primary
+        pollutants, each water station's class against its target, electricity
+        drawn today against the same weekday's baseline, GB 3096 noise exceedances
+        of the latest day and night periods), and active alerts by severity. Only
+        readings no older than three reporting intervals count as current, and
+        sensors born after `at` do not count; "today" and day/night are
+        Asia/Shanghai local time. A district where no sensor was ever born is a 404.
+        """
+        at_ms = to_ms(at or datetime.now(UTC))
+        summary = await summarise_district(influx, district, parts, at_ms=at_ms)
+        if summary is None:
+            raise unknown_district(district)
+        return summary
+
+    return district_summary
+
+
+def build_router() -> APIRouter:
+    """Return the districts' routes, the summary's answer built from the registered kinds."""
+    router = APIRouter(prefix="/districts", tags=["districts"])
+    router.add_api_route("", list_districts, methods=["GET"], summary="List districts",
+                         responses=INFLUX_ERRORS)
+    parts = sections()
+    router.add_api_route("/{district}/summary", _summary_endpoint(parts), methods=["GET"],
+                         response_model=summary_model(parts), summary="A district at a glance",
+                         responses={**UNKNOWN_DISTRICT, **INFLUX_ERRORS})
+    return router

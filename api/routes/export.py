@@ -7,7 +7,6 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from api.current import HOUR_MS
 from api.deps import InfluxDep, SettingsDep
 from api.influx import InfluxQuery
 from api.models import INFLUX_ERRORS, json_error
@@ -23,6 +22,7 @@ from api.params import (
 from api.view_models import Export, ExportMetadata
 from urbanpulse import __version__
 from urbanpulse.kinds import get_kind
+from urbanpulse.kinds.summaries import HOUR_MS
 from urbanpulse.settings import ApiSettings
 
 router = APIRouter(prefix="/export", tags=["open data"])

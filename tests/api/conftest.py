@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from api.main import create_app
-from urbanpulse import stack
+from ops import stack
 from urbanpulse.lineprotocol import FieldValue, encode_point
 from urbanpulse.settings import ApiSettings, load
 

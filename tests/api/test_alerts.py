@@ -21,9 +21,9 @@ import uvicorn
 from api.alert_store import _alerts
 from api.main import create_app
 from ingest.service import Ingester
+from ops import stack
 from tests.api.conftest import error_locs, write_lines
 from tests.conftest import Recorder, publish_all, wait_until
-from urbanpulse import stack
 from urbanpulse.errors import ConfigError
 from urbanpulse.influxql import Series
 from urbanpulse.lineprotocol import encode_point

@@ -8,10 +8,11 @@ import httpx
 import pytest
 
 from api.alert_store import ACTIVE_LOOKBACK_MS
-from api.noise_periods import latest_periods
+from ops import stack
 from tests.api.city import AT, AT_ISO, DAY, HOUR, MIDNIGHT, CityWriter, seed_city
 from tests.api.conftest import birth_line, error_locs, write_lines
-from urbanpulse import stack
+from urbanpulse.kinds import KINDS
+from urbanpulse.kinds.noise.summary import latest_periods
 
 
 @pytest.fixture
@@ -45,6 +46,13 @@ async def test_summary_states_its_time_and_local_day(api: httpx.AsyncClient) -> 
     body = await summary(api)
 
     assert (body["district"], body["at"], body["day_start"]) == ("pudong", AT, MIDNIGHT)
+
+
+@pytest.mark.usefixtures("city")
+async def test_summary_has_a_section_per_kind_keyed_by_its_name(api: httpx.AsyncClient) -> None:
+    body = await summary(api)
+
+    assert set(body) == {"district", "at", "day_start", "alerts", *KINDS}
 
 
 @pytest.mark.usefixtures("city")

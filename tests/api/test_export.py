@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from api.main import create_app
+from ops import stack
 from tests.api.conftest import error_locs, reading_line, write_lines
-from urbanpulse import stack
 from urbanpulse.kinds import get_kind
 from urbanpulse.settings import ApiSettings
 

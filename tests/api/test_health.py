@@ -13,9 +13,9 @@ import pytest
 
 from api.main import create_app
 from api.probes import probe_mqtt
+from ops import stack
 from tests.api.conftest import closed_url
 from tests.conftest import _require
-from urbanpulse import stack
 from urbanpulse.settings import ApiSettings, load
 
 

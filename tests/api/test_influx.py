@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from api.errors import InfluxQueryError, InfluxUnavailableError
 from api.influx import FakeTransport, InfluxQuery, InfluxResponse, build_client, open_influx
 from api.main import create_app
+from ops import stack
 from tests.api.conftest import write_lines
-from urbanpulse import stack
 from urbanpulse.influxql import quote_identifier, quote_literal
 from urbanpulse.lineprotocol import encode_point
 from urbanpulse.settings import ApiSettings, load

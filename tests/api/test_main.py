@@ -14,7 +14,7 @@ import pytest
 
 from api.influx import InfluxQuery
 from api.main import create_app, main
-from urbanpulse import stack
+from ops import stack
 from urbanpulse.settings import ApiSettings, load
 
 ROUTES = {

@@ -7,10 +7,10 @@ from typing import Any
 import httpx
 import pytest
 
-from api.parking_state import lot_status
+from ops import stack
 from tests.api.city import AT, AT_ISO, HERE, HOUR, seed_city
 from tests.api.conftest import birth_line, error_locs, reading_line, write_lines
-from urbanpulse import stack
+from urbanpulse.kinds.parking.summary import lot_status
 
 NEAR = f"{HERE[0]},{HERE[1]}"
 

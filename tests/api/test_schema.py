@@ -25,9 +25,9 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from api.main import create_app
 from api.params import COMBINATION_ERROR
+from ops import stack
 from tests.api.city import seed_city
 from tests.api.test_alerts import KEY
-from urbanpulse import stack
 from urbanpulse.settings import ApiSettings, load
 
 schema = schemathesis.openapi.from_dict(create_app(load(ApiSettings)).openapi())

@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from api.main import create_app
+from ops import stack
 from tests.api.conftest import (
     MINUTE,
     T0,
@@ -17,7 +18,6 @@ from tests.api.conftest import (
     reading_line,
     write_lines,
 )
-from urbanpulse import stack
 from urbanpulse.settings import ApiSettings
 
 SENSORS = [

@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 
 from ingest.service import Ingester
+from ops import stack
 from tests.conftest import influx_rows, wait_until
-from urbanpulse import stack
 from urbanpulse.standards import POLLUTANTS, aqi
 
 HOUR = 3_600_000
@@ -30,7 +30,7 @@ SIM_FLAGS = ["--seed", "5", "--scale", "0.3", "--duration", "1800", "--speed", "
 async def simulate(env: dict[str, str], *flags: str) -> None:
     """Run the simulator to its end without blocking the loop the ingester runs in."""
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "urbanpulse", "--log-level", "WARNING", "sim", *SIM_FLAGS,
+        sys.executable, "-m", "ops", "--log-level", "WARNING", "sim", *SIM_FLAGS,
         *flags, env=env)
     assert await asyncio.wait_for(process.wait(), 180) == 0
 

@@ -1,4 +1,4 @@
-"""Electricity drawn today against the usual draw of the same weekday, per building.
+"""Energy in the district summary: electricity drawn today against the same weekday's.
 
 Meters report cumulative registers, so the draw between two times is the
 difference of the register readings: today's draw is the newest register at
@@ -22,17 +22,42 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import fmean
 
-from api.current import DAY_MS, local_day_start
-from api.influx import InfluxQuery
-from api.models import Sensor
-from api.rounding import derived
-from api.view_models import EnergySummary
-from urbanpulse.influxql import quote_identifier, tag_equals, time_from, where
+from pydantic import BaseModel, ConfigDict, Field
+
+from urbanpulse.influxql import Queries, quote_identifier, tag_equals, time_from, where
+from urbanpulse.kinds.summaries import (
+    DAY_MS,
+    Birth,
+    Section,
+    SummaryRequest,
+    derived,
+    local_day_start,
+)
 
 REGISTER = "total_active_energy_import"
 WEEKS = 4
 _SPAN_DAYS = 7 * WEEKS + 1
 _DAYS_BACK = tuple(7 * week for week in range(WEEKS + 1))
+
+
+class EnergySummary(BaseModel):
+    """Electricity drawn since local midnight against the same weekday's usual draw."""
+
+    model_config = ConfigDict(frozen=True)
+
+    buildings: int = Field(
+        description="Buildings with a draw today: a register reading from 00:00 local time "
+                    "to `at`, one on the previous local day, and a non-negative difference")
+    today_kwh: float | None = Field(
+        description="Drawn since 00:00 local time by those buildings, to 4 places; "
+                    "null when no building has a draw today")
+    baseline_kwh: float | None = Field(
+        description="Mean draw from 00:00 to the same time of day on the same weekday of the "
+                    "previous four weeks, summed over the buildings that have one")
+    compared_buildings: int = Field(description="Buildings with both today's draw and a baseline")
+    change_pct: float | None = Field(
+        description="Today's draw of the compared buildings against their baseline, "
+                    "percent to 4 places")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +69,7 @@ class BuildingDraw:
     baseline_kwh: float | None
 
 
-async def _last_per_day(influx: InfluxQuery, district: str | None, end_ms: int
+async def _last_per_day(queries: Queries, kind: str, district: str | None, end_ms: int
                         ) -> dict[str, dict[int, float]]:
     """Return, per sensor, the last register of each day-long window ending at `end_ms`.
 
@@ -53,9 +78,9 @@ async def _last_per_day(influx: InfluxQuery, district: str | None, end_ms: int
     offset = end_ms % DAY_MS
     condition = where(tag_equals("district", district),
                       time_from(end_ms - _SPAN_DAYS * DAY_MS), f"time < {end_ms}ms")
-    series = await influx.query(
+    series = await queries.query(
         f"SELECT LAST({quote_identifier(REGISTER)}) AS {quote_identifier('register')} "
-        f"FROM {quote_identifier('energy')}{condition} "
+        f"FROM {quote_identifier(kind)}{condition} "
         f"GROUP BY time(1d, {offset}ms), {quote_identifier('sensor')} fill(none)")
     registers: dict[str, dict[int, float]] = {}
     for one in series:
@@ -66,16 +91,16 @@ async def _last_per_day(influx: InfluxQuery, district: str | None, end_ms: int
     return registers
 
 
-async def _last_since_midnight(influx: InfluxQuery, district: str | None, *, at_ms: int,
+async def _last_since_midnight(queries: Queries, kind: str, district: str | None, *, at_ms: int,
                                days_back: int) -> dict[str, dict[int, float]]:
     """Return, per sensor, the last register from midnight to the time of day of `at_ms`,
     `days_back` days ago (keyed by `days_back`, to merge with the other days)."""
     end = at_ms - days_back * DAY_MS
     condition = where(tag_equals("district", district),
                       time_from(local_day_start(end)), f"time <= {end}ms")
-    series = await influx.query(
+    series = await queries.query(
         f"SELECT LAST({quote_identifier(REGISTER)}) AS {quote_identifier('register')} "
-        f"FROM {quote_identifier('energy')}{condition} GROUP BY {quote_identifier('sensor')}")
+        f"FROM {quote_identifier(kind)}{condition} GROUP BY {quote_identifier('sensor')}")
     return {one.tags.get("sensor", ""): {days_back: float(row["register"])}
             for one in series for row in one.rows() if row["register"] is not None}
 
@@ -89,7 +114,7 @@ def _draw(at_cut: dict[int, float], at_midnight: dict[int, float], days_back: in
     return end - start
 
 
-async def building_draws(influx: InfluxQuery, district: str | None, *, at_ms: int
+async def building_draws(queries: Queries, kind: str, district: str | None, *, at_ms: int
                          ) -> list[BuildingDraw]:
     """Return today's draw and the baseline of every building that has one today.
 
@@ -98,8 +123,8 @@ async def building_draws(influx: InfluxQuery, district: str | None, *, at_ms: in
     """
     # Windows ending at each local midnight hold the register at the start of that day.
     at_midnight, *days = await asyncio.gather(
-        _last_per_day(influx, district, local_day_start(at_ms)),
-        *(_last_since_midnight(influx, district, at_ms=at_ms, days_back=days_back)
+        _last_per_day(queries, kind, district, local_day_start(at_ms)),
+        *(_last_since_midnight(queries, kind, district, at_ms=at_ms, days_back=days_back)
           for days_back in _DAYS_BACK))
     at_cut: dict[str, dict[int, float]] = {}
     for day in days:
@@ -117,7 +142,7 @@ async def building_draws(influx: InfluxQuery, district: str | None, *, at_ms: in
     return draws
 
 
-def summarise_energy(buildings: Sequence[Sensor], draws: Sequence[BuildingDraw]
+def summarise(buildings: Sequence[Birth], draws: Sequence[BuildingDraw]
                      ) -> EnergySummary:
     """Return the summary of the draws of `buildings` (the others are ignored)."""
     wanted = {sensor.sensor for sensor in buildings}
@@ -132,3 +157,13 @@ def summarise_energy(buildings: Sequence[Sensor], draws: Sequence[BuildingDraw]
         compared_buildings=len(compared),
         change_pct=derived(100 * (compared_today - baseline) / baseline)
         if compared and baseline > 0 else None)
+
+
+async def build(request: SummaryRequest) -> EnergySummary:
+    """Return the energy section from the draws of the district's buildings."""
+    draws = await building_draws(request.queries, request.kind, request.district,
+                                 at_ms=request.at_ms)
+    return summarise(request.births, draws)
+
+
+SECTION = Section(EnergySummary, build)

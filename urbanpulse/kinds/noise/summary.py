@@ -1,4 +1,6 @@
-"""GB 3096 exceedances by day (06:00-22:00) and night (22:00-06:00), local time.
+"""Noise in the district summary: GB 3096 exceedances by day (06-22) and night (22-06).
+
+Day and night are local time.
 
 The ingester stores, with every noise reading of a monitor whose zone it knows,
 the limit in force at the reading's local hour (`noise_limit_db`) and whether
@@ -13,13 +15,46 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
-from api.current import DAY_MS, HOUR_MS, local_day_start
-from api.influx import InfluxQuery
-from api.models import Sensor
-from api.view_models import NoisePeriod, NoisePeriodName, NoiseSummary
-from urbanpulse.influxql import quote_identifier, tag_equals, time_from, where
+from pydantic import BaseModel, ConfigDict, Field
+
+from urbanpulse.influxql import Queries, quote_identifier, tag_equals, time_from, where
+from urbanpulse.kinds.summaries import (
+    DAY_MS,
+    HOUR_MS,
+    Birth,
+    Section,
+    SummaryRequest,
+    local_day_start,
+)
 from urbanpulse.standards.noise import DAY_START_HOUR, NIGHT_START_HOUR
+
+NoisePeriodName = Literal["day", "night"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class NoisePeriod(_Model):
+    """GB 3096 exceedances in the latest day (06-22) or night (22-06) period, local time."""
+
+    period: NoisePeriodName
+    start: int = Field(description="Period start, epoch ms")
+    end: int = Field(description="Period end, or the summary time while it runs, epoch ms")
+    monitors: int = Field(description="Monitors with readings in the period")
+    readings: int = Field(description="Readings with a GB 3096 limit in the period")
+    exceeding_readings: int = Field(description="Readings whose LAeq exceeded the limit")
+    exceeding_monitors: int = Field(description="Monitors with at least one exceeding reading")
+
+
+class NoiseSummary(_Model):
+    """Exceedances of the latest day period and of the latest night period."""
+
+    day: NoisePeriod
+    night: NoisePeriod
+
 
 _DAY_START = DAY_START_HOUR * HOUR_MS
 _NIGHT_START = NIGHT_START_HOUR * HOUR_MS
@@ -50,33 +85,33 @@ def latest_periods(at_ms: int) -> dict[NoisePeriodName, tuple[int, int]]:
     return {"day": day, "night": night}
 
 
-async def _counts(influx: InfluxQuery, district: str | None, start: int, end: int,
+async def _counts(queries: Queries, kind: str, district: str | None, start: int, end: int,
                   *, exceeding: bool) -> dict[str, int]:
     """Return per sensor the readings with a limit (or only those over it) in [start, end)."""
     condition = where(tag_equals("district", district), time_from(start),
                       f"time < {end}ms",
                       f"{quote_identifier('noise_exceeds_limit')} = true" if exceeding else "")
-    series = await influx.query(
+    series = await queries.query(
         f"SELECT COUNT({quote_identifier('noise_limit_db')}) AS {quote_identifier('n')} "
-        f"FROM {quote_identifier('noise')}{condition} GROUP BY {quote_identifier('sensor')}")
+        f"FROM {quote_identifier(kind)}{condition} GROUP BY {quote_identifier('sensor')}")
     return {one.tags.get("sensor", ""): int(row["n"]) for one in series for row in one.rows()}
 
 
-async def period_counts(influx: InfluxQuery, district: str | None, *, at_ms: int
+async def period_counts(queries: Queries, kind: str, district: str | None, *, at_ms: int
                         ) -> dict[NoisePeriodName, PeriodCount]:
     """Return per period its bounds and the per-sensor readings and exceeding readings."""
     periods = latest_periods(at_ms)
-    queries = []
+    pending = []
     for start, end in periods.values():
         bound = min(end, at_ms + 1)  # a running period ends at the summary time
-        queries += [_counts(influx, district, start, bound, exceeding=False),
-                    _counts(influx, district, start, bound, exceeding=True)]
-    results = await asyncio.gather(*queries)
+        pending += [_counts(queries, kind, district, start, bound, exceeding=False),
+                    _counts(queries, kind, district, start, bound, exceeding=True)]
+    results = await asyncio.gather(*pending)
     return {name: PeriodCount(start, min(end, at_ms), results[2 * i], results[2 * i + 1])
             for i, (name, (start, end)) in enumerate(periods.items())}
 
 
-def summarise_noise(monitors: Sequence[Sensor],
+def summarise(monitors: Sequence[Birth],
                     counts: Mapping[NoisePeriodName, PeriodCount]) -> NoiseSummary:
     """Return the day and night exceedances of `monitors` (other sensors are ignored)."""
     wanted = {sensor.sensor for sensor in monitors}
@@ -90,3 +125,13 @@ def summarise_noise(monitors: Sequence[Sensor],
                                     exceeding_readings=sum(over.values()),
                                     exceeding_monitors=len(over))
     return NoiseSummary(day=periods["day"], night=periods["night"])
+
+
+async def build(request: SummaryRequest) -> NoiseSummary:
+    """Return the noise section from the period counts of the district's monitors."""
+    counts = await period_counts(request.queries, request.kind, request.district,
+                                 at_ms=request.at_ms)
+    return summarise(request.births, counts)
+
+
+SECTION = Section(NoiseSummary, build)

@@ -1,0 +1,83 @@
+"""The lists kinds declare as views (`VIEWS` in a kind's `summary.py`), answered.
+
+A view says which births it lists, which fields it reads and how a current
+reading becomes an item; the api does the rest the same way for every view:
+the births of the kind in the district born by `at`, their current readings,
+distances from a place, the radius, the order and the limit. With a place,
+items within the radius come nearest first (then by sensor id); without one,
+in the view's own ranking.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from api.influx import InfluxQuery
+from api.models import Sensor
+from urbanpulse.kinds import KINDS, part
+from urbanpulse.kinds.summaries import View, current_readings, derived
+from urbanpulse.topics import check_name
+
+EARTH_RADIUS_M = 6_371_008.8
+"""Mean Earth radius (IUGG), for great-circle distances."""
+
+
+def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Return the great-circle (haversine) distance between two points, in metres."""
+    phi1, phi2 = math.radians(lat1), math.radians(lat2)
+    dphi, dlam = phi2 - phi1, math.radians(lon2 - lon1)
+    h = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlam / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
+
+
+def views() -> dict[tuple[str, str], View[Any]]:
+    """Return every view the registered kinds declare, by (kind, view name).
+
+    Raises:
+        TypeError: A kind's `VIEWS` holds something other than a View.
+        TopicError: A view's name is not a name of the topic grammar (it is a path segment).
+    """
+    found = {}
+    for kind in KINDS:
+        declared = getattr(part(kind, "summary"), "VIEWS", {})
+        for name, view in declared.items():
+            check_name(name, what=f"view name of kind {kind!r}")
+            if not isinstance(view, View):
+                raise TypeError(f"The view {name!r} of kind {kind!r} is a "
+                                f"{type(view).__name__}, not a View.")
+            found[kind, name] = view
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """The items of a view that matched, in order, and how many there were."""
+
+    items: list[BaseModel]
+    total: int
+
+
+async def list_view(influx: InfluxQuery, kind: str, view: View[Any], births: Sequence[Sensor],
+                    *, near: tuple[float, float] | None, radius_m: int, limit: int,
+                    at_ms: int) -> Listed:
+    """Return the first `limit` items of `view` over `births` (of `kind`), and their total."""
+    listed = [sensor for sensor in births if view.lists(sensor)]
+    readings = await current_readings(influx, kind, listed, view.fields, at_ms=at_ms)
+    ranked: list[tuple[tuple[Any, ...], BaseModel]] = []
+    for current in readings:
+        sensor = current.sensor
+        distance = None if near is None else \
+            derived(distance_m(near[0], near[1], sensor.lat, sensor.lon))
+        if distance is not None and distance > radius_m:
+            continue
+        item = view.to_item(current, distance)
+        if item is not None:
+            ranked.append(((distance, sensor.sensor) if distance is not None
+                           else view.ranking(item), item))
+    ranked.sort(key=lambda pair: pair[0])
+    return Listed(items=[item for _, item in ranked[:limit]], total=len(ranked))

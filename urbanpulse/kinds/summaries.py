@@ -1,0 +1,182 @@
+"""What a kind's `summary.py` builds on: current readings, local days, sections and views.
+
+A kind's `summary.py` (docs/adding-a-kind.md) may declare
+
+    SECTION   a `Section`: the kind's part of the district summary, keyed by kind name
+    VIEWS     `{name: View}`: lists the api serves at `/v1/{kind}/{name}`
+
+Both receive what they need as values and protocols of the contract (births as
+`Birth`, InfluxDB as `urbanpulse.influxql.Queries`) and build their own
+InfluxQL, so a kind imports no service. The api gathers the sections, registers
+the views, and answers the HTTP side (parameters, errors, distances, ordering).
+
+A sensor's reading is *current* at time `at` when it is the newest one at or
+before `at` and no older than `STALE_FACTOR` times the sensor's declared
+interval, the same multiple the stale-sensor alert uses. Local days are
+Asia/Shanghai days (UTC+8, no daylight saving time). Floats a summary derives
+(means, sums, shares, distances, percentages) are rounded by `derived`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
+
+from pydantic import BaseModel
+
+from urbanpulse.influxql import Queries, Series, quote_identifier, tag_equals, time_from, where
+from urbanpulse.standards.noise import SHANGHAI_UTC_OFFSET_H
+
+__all__ = ["DAY_MS", "DECIMALS", "HOUR_MS", "STALE_FACTOR", "Birth", "Current", "Section",
+           "SummaryRequest", "View", "current_readings", "current_statement", "derived",
+           "local_day_start", "newest_current"]
+
+STALE_FACTOR = 3
+DAY_MS = 86_400_000
+HOUR_MS = 3_600_000
+DECIMALS = 4
+_LOCAL_OFFSET_MS = SHANGHAI_UTC_OFFSET_H * HOUR_MS
+
+SectionModel = TypeVar("SectionModel", bound=BaseModel)
+Item = TypeVar("Item", bound=BaseModel)
+
+
+def derived(value: float) -> float:
+    """Return a value the api derived, rounded to `DECIMALS` places."""
+    return round(value, DECIMALS)
+
+
+def local_day_start(at_ms: int) -> int:
+    """Return the epoch ms of the local (UTC+8) midnight that starts the day of `at_ms`."""
+    return (at_ms + _LOCAL_OFFSET_MS) // DAY_MS * DAY_MS - _LOCAL_OFFSET_MS
+
+
+class Birth(Protocol):
+    """A sensor's metadata from its newest birth, as the api reads it back."""
+
+    @property
+    def sensor(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def district(self) -> str: ...
+    @property
+    def site(self) -> str: ...
+    @property
+    def lat(self) -> float: ...
+    @property
+    def lon(self) -> float: ...
+    @property
+    def interval_s(self) -> int: ...
+    @property
+    def attributes(self) -> Mapping[str, bool | int | float | str]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Current:
+    """A sensor and its current reading (fields by name, `time` in epoch ms)."""
+
+    sensor: Birth
+    row: Mapping[str, Any]
+
+    @property
+    def ts(self) -> int:
+        """Time of the reading, epoch ms."""
+        return int(self.row["time"])
+
+    def number(self, name: str) -> float | None:
+        """Return a numeric field of the reading, or None when it is absent."""
+        value = self.row.get(name)
+        if value is None or isinstance(value, str):
+            return None
+        return float(value)
+
+
+def current_statement(kind: str, births: Sequence[Birth], fields: Sequence[str], *,
+                      at_ms: int) -> str:
+    """Return the query of the newest row per sensor of `births` (one kind, not empty).
+
+    The window is the longest any of them needs; `newest_current` then checks each
+    row against its own sensor's interval.
+    """
+    lookback = STALE_FACTOR * max(sensor.interval_s for sensor in births) * 1000
+    columns = ", ".join(quote_identifier(name) for name in fields)
+    districts = sorted({sensor.district for sensor in births})
+    scope = tag_equals("district", districts[0]) if len(districts) == 1 else ""
+    return (f"SELECT {columns} FROM {quote_identifier(kind)}"
+            f"{where(scope, time_from(at_ms - lookback), f'time <= {at_ms}ms')} "
+            f"GROUP BY {quote_identifier('sensor')} ORDER BY time DESC LIMIT 1")
+
+
+def newest_current(births: Sequence[Birth], series: Sequence[Series], *, at_ms: int
+                   ) -> list[Current]:
+    """Return the current reading of each of `births` found in `series`, in the births' order."""
+    newest = {one.tags.get("sensor", ""): row for one in series for row in one.rows()}
+    found = []
+    for sensor in births:
+        row = newest.get(sensor.sensor)
+        if row is not None and at_ms - row["time"] <= STALE_FACTOR * sensor.interval_s * 1000:
+            found.append(Current(sensor, row))
+    return found
+
+
+async def current_readings(queries: Queries, kind: str, births: Sequence[Birth],
+                           fields: Sequence[str], *, at_ms: int) -> list[Current]:
+    """Return the current reading of each of `births` (one kind), in the births' order."""
+    if not births:
+        return []
+    series = await queries.query(current_statement(kind, births, fields, at_ms=at_ms))
+    return newest_current(births, series, at_ms=at_ms)
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryRequest:
+    """What a section is built from: the district's births of the section's kind at `at_ms`.
+
+    The births are the sensors born at or before `at_ms`, each as its newest birth then.
+    """
+
+    queries: Queries
+    kind: str
+    district: str
+    births: Sequence[Birth]
+    at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Section(Generic[SectionModel]):
+    """A kind's part of the district summary: its response model and how to build it."""
+
+    model: type[SectionModel]
+    build: Callable[[SummaryRequest], Awaitable[SectionModel]]
+
+
+@dataclass(frozen=True, slots=True)
+class View(Generic[Item]):
+    """A list of a kind's sensors the api serves at `/v1/{kind}/{name}`.
+
+    The api selects the births the view `lists` (in the district, born by `at`),
+    reads the current `fields` of each, and turns each current reading into an
+    item with `to_item` (None: the reading is no item, say a lot's sensor that
+    reported something else). Given a place, it keeps the items within the radius,
+    nearest first; otherwise it orders them by `ranking`.
+
+    Attributes:
+        item: The response model of one item; it should carry `distance_m`.
+        summary: The route's one-line summary in the OpenAPI document.
+        description: What the route answers, for the OpenAPI document.
+        fields: The fields of the kind's readings the items are made of.
+        lists: Whether the view lists a sensor, from its birth.
+        to_item: One item from a current reading and its distance from the place (None:
+            no place given), in metres to four places.
+        ranking: The sort key of an item when no place is given (smallest first).
+    """
+
+    item: type[Item]
+    summary: str
+    description: str
+    fields: tuple[str, ...]
+    lists: Callable[[Birth], bool]
+    to_item: Callable[[Current, float | None], Item | None]
+    ranking: Callable[[Item], tuple[Any, ...]]
