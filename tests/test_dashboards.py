@@ -17,14 +17,17 @@ require rows from each.
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import subprocess
 import sys
 import time
+import types
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -32,13 +35,16 @@ import httpx
 import pytest
 import yaml
 
-from grafana.builder.overview import RECENT_ALERTS
-from ingest.alerts.rules import DEFAULT_RULES
+from grafana.builder.__main__ import builders, render
+from grafana.builder.kinds import dashboard_modules, kind_overview
+from grafana.builder.overview import RECENT_ALERTS, city_overview
+from ops import stack
 from tests.conftest import influx_query, influx_rows, publish_all
 from tests.grafana_macros import ALL, DATASOURCE_MIN_INTERVAL, REFERENCE, duration_ms, expand
 from tests.ingest.processes import IngestProcess, ingest_env, wait_for
-from urbanpulse import stack
-from urbanpulse.kinds import KINDS
+from urbanpulse.kinds import KINDS, part, register_module, unregister
+from urbanpulse.kinds import panels as kind_panels
+from urbanpulse.kinds.spec import DerivedField, Metric
 from urbanpulse.standards.air import AQI_CATEGORIES
 from urbanpulse.standards.noise import LIMITS
 from urbanpulse.standards.water import CLASS_LABELS
@@ -143,6 +149,98 @@ def test_files_are_what_the_builder_makes() -> None:
 
 def test_one_dashboard_per_kind_plus_overview_alerts_and_pipeline() -> None:
     assert {path.stem for path in DASHBOARDS} == EXPECTED
+    assert set(builders()) == EXPECTED
+    assert set(dashboard_modules()) == set(KINDS)
+    for name, kind in KINDS.items():
+        assert by_name(name)["title"] == kind.title
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_kind_dashboard_modules_import_only_the_contract(kind: str) -> None:
+    module = part(kind, "dashboard")
+    assert module is not None
+    assert module.__file__
+    tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
+    imported = {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                 for alias in node.names}
+    assert imported, "no imports found"
+    assert all(name == "__future__" or name.startswith("urbanpulse.") for name in imported), (
+        imported)
+
+
+EXTRA_KIND = """
+from urbanpulse.kinds.spec import Metric, SensorKind, metrics
+
+SPEC = SensorKind(name="bins", title="Waste bins", description="Fill level of street bins",
+                  interval_s=600, fiware_type="WasteContainer",
+                  metrics=metrics(Metric("fill", "ratio", 0, 1, "Share of the bin filled")))
+"""
+EXTRA_DASHBOARD = """
+from urbanpulse.kinds.panels import CHART, HEADLINE, WHERE, KindDashboard, Overview
+from urbanpulse.kinds.panels import by_sensor, stat, target, timeseries
+
+
+def dashboard():
+    return KindDashboard("Bins.", [timeseries("Fill", "Fill.", (0, 0, 24, 8),
+                                              [by_sensor("fill", "bins")])])
+
+
+def overview():
+    last = f'SELECT max("fill") FROM "bins" {WHERE}'
+    return Overview(headlines=tuple(stat(f"Fullest {n}", "Fill.", HEADLINE, [target(last)])
+                                    for n in range(3)),
+                    charts=(timeseries("Bins", "Fill.", CHART, [by_sensor("fill", "bins")]),))
+"""
+
+
+def assert_apart(panels: list[dict[str, Any]]) -> None:
+    """Fail when a panel leaves the 24-column grid or overlaps another."""
+    taken: set[tuple[int, int]] = set()
+    for panel in panels:
+        grid = panel["gridPos"]
+        assert grid["x"] + grid["w"] <= 24, panel["title"]
+        cells = {(x, y) for x in range(grid["x"], grid["x"] + grid["w"])
+                 for y in range(grid["y"], grid["y"] + grid["h"])}
+        assert not cells & taken, f"{panel['title']!r} overlaps another panel"
+        taken |= cells
+
+
+def test_a_registered_kind_gets_its_dashboard_and_overview_panels(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    package = tmp_path / "bins_kind"
+    package.mkdir()
+    (package / "__init__.py").write_text(EXTRA_KIND, encoding="utf-8")
+    (package / "dashboard.py").write_text(EXTRA_DASHBOARD, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    register_module("bins_kind")
+    try:
+        board = builders()["bins"]()
+        overview = city_overview()
+    finally:
+        unregister("bins")
+        for name in ("bins_kind", "bins_kind.dashboard"):
+            sys.modules.pop(name, None)
+    assert (board["uid"], board["title"]) == ("urbanpulse-bins", "Waste bins")
+    assert 'FROM "bins"' in variables(board)[2]["query"]
+    assert """"kind" = 'bins'""" in custom_annotations(board)[0]["target"]["query"]
+    by_title = {panel["title"]: panel["gridPos"] for panel in overview["panels"]}
+    # In registry order (air, bins, ..., water) the headlines fill the top row, then wrap
+    # into a second one that pushes the map down.
+    headlines = ["Worst AQI now", *(f"Fullest {n}" for n in range(3)), "Worst water class now"]
+    assert [(by_title[title]["x"], by_title[title]["y"]) for title in headlines] == [
+        (16, 0), (20, 0), (0, 4), (4, 4), (8, 4)]
+    assert by_title["Sensors by state"]["y"] == 8
+    assert by_title["Bins"]["y"] > by_title["Sensors by state"]["y"]
+    assert '"bins"' in overview["panels"][1]["targets"][0]["query"]
+    assert_apart(overview["panels"])
+    assert render(city_overview) == (FOLDER / "city-overview.json").read_text(encoding="utf-8")
+
+
+def test_a_kind_dashboard_module_of_the_wrong_shape_is_refused() -> None:
+    with pytest.raises(TypeError, match=r"broken\.overview\(\) must exist and return a "
+                                        r"urbanpulse\.kinds\.panels\.Overview, not None"):
+        kind_overview(types.ModuleType("broken"))
 
 
 def test_every_dashboard_is_provisioned_from_the_mounted_folder() -> None:
@@ -187,18 +285,23 @@ def test_dashboard_shape(path: Path) -> None:
     panels = list(all_panels(dashboard["panels"]))
     ids = [panel["id"] for panel in panels]
     assert len(ids) == len(set(ids))
-    taken: set[tuple[int, int]] = set()
-    for panel in panels:
-        grid = panel["gridPos"]
-        assert grid["x"] + grid["w"] <= 24, panel["title"]
-        cells = {(x, y) for x in range(grid["x"], grid["x"] + grid["w"])
-                 for y in range(grid["y"], grid["y"] + grid["h"])}
-        assert not cells & taken, f"{panel['title']!r} overlaps another panel"
-        taken |= cells
+    assert_apart(panels)
 
 
-# Grafana's unit ids that the dashboards use (grafana-data valueFormats); others are suffixes.
-UNITS = {"short", "percentunit", "conμgm3", "kwatt", "kwatth", "dB", "ms", "dateTimeAsIso"}
+# Grafana's unit ids that the dashboards may use (grafana-data valueFormats); others are
+# suffixes.
+UNITS = {"short", "percentunit", "percent", "conμgm3", "conmgm3", "kwatt", "kwatth", "dB",
+         "dBm", "mvolt", "celsius", "ms", "dateTimeAsIso"}
+
+
+def test_declared_units_map_to_grafana_unit_ids() -> None:
+    assert set(kind_panels.UNITS.values()) <= UNITS
+    pm25 = Metric("pm25", "µg/m³", 0, 1, "PM2.5")
+    assert kind_panels.grafana_unit(pm25, Metric("o3", "µg/m³", 0, 1, "O3")) == "conμgm3"
+    assert kind_panels.grafana_unit(DerivedField("limit", "float", "dB(A)", "")) == "dB"
+    assert kind_panels.grafana_unit(Metric("tp", "mg/L", 0, 1, "TP")) == "suffix: mg/L"
+    with pytest.raises(ValueError, match=r"pm25 \(µg/m³\), co \(mg/m³\)"):
+        kind_panels.grafana_unit(pm25, Metric("co", "mg/m³", 0, 1, "CO"))
 
 
 @pytest.mark.parametrize("path", DASHBOARDS, ids=lambda path: path.stem)
@@ -406,9 +509,11 @@ def city(mosquitto: stack.Server, influxd: stack.Server,
     folder = tmp_path_factory.mktemp("dashboards")
     db, root = f"dash_{uuid.uuid4().hex[:10]}", f"d{uuid.uuid4().hex[:10]}"
     stack.create_database(influxd.url, db)
-    rules = yaml.safe_load(DEFAULT_RULES.read_text(encoding="utf-8"))
-    rules["rules"] += EXTRA_RULES
-    (folder / "rules.yaml").write_text(yaml.safe_dump(rules), encoding="utf-8")
+    # URBANPULSE_INGEST_RULES replaces the kinds' default rules: give them all, plus these.
+    rules = [rule for kind in KINDS.values() for rule in yaml.safe_load(
+        (resources.files(kind.package) / "rules.yaml").read_text(encoding="utf-8"))["rules"]]
+    (folder / "rules.yaml").write_text(yaml.safe_dump({"rules": rules + EXTRA_RULES}),
+                                       encoding="utf-8")
     (folder / "scenario.yaml").write_text(yaml.safe_dump(SCENARIO), encoding="utf-8")
     env = ingest_env(mqtt_port=mosquitto.port, influx_url=influxd.url, influx_db=db, root=root,
                      ingest_metrics_interval_s=1, ingest_rules=str(folder / "rules.yaml"))
@@ -417,7 +522,7 @@ def city(mosquitto: stack.Server, influxd: stack.Server,
         ingester.start()
         start = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() - WINDOW_S))
         sim = subprocess.run(
-            [sys.executable, "-m", "urbanpulse", "sim", "--seed", "2", "--scale", "0.2",
+            [sys.executable, "-m", "ops", "sim", "--seed", "2", "--scale", "0.2",
              "--start", start, "--duration", str(WINDOW_S), "--fault-rate", "4",
              "--scenario", str(folder / "scenario.yaml")],
             env=env, capture_output=True, text=True, timeout=120, check=False)

@@ -11,17 +11,18 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from grafana.builder.kinds import KIND_DASHBOARDS
+from grafana.builder.kinds import kind_dashboards
 from grafana.builder.operations import alerts, pipeline
 from grafana.builder.overview import city_overview
-from grafana.builder.panels import Json
+from urbanpulse.kinds.panels import Json
 
 FOLDER = Path(__file__).resolve().parent.parent / "dashboards"
 
-BUILDERS: dict[str, Callable[[], Json]] = {
-    "city-overview": city_overview, **KIND_DASHBOARDS, "alerts": alerts, "pipeline": pipeline,
-}
-"""Each dashboard file's name (without .json) and its builder."""
+
+def builders() -> dict[str, Callable[[], Json]]:
+    """Return each dashboard file's name (without .json) and its builder: one per kind."""
+    return {"city-overview": city_overview, **kind_dashboards(), "alerts": alerts,
+            "pipeline": pipeline}
 
 
 def render(build: Callable[[], Json]) -> str:
@@ -36,7 +37,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="change nothing; exit 1 when a file is missing or differs")
     args = parser.parse_args(argv)
     stale = []
-    for name, build in BUILDERS.items():
+    wanted_files = builders()
+    for name, build in wanted_files.items():
         path = FOLDER / f"{name}.json"
         wanted = render(build)
         current = path.read_text(encoding="utf-8") if path.exists() else None
@@ -47,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             path.write_text(wanted, encoding="utf-8")
             print(f"wrote {path}")
-    extra = sorted(p.name for p in FOLDER.glob("*.json") if p.stem not in BUILDERS)
+    extra = sorted(p.name for p in FOLDER.glob("*.json") if p.stem not in wanted_files)
     if stale or extra:
         print(f"Dashboards out of date: {', '.join(stale) or 'none'}; not built here: "
               f"{', '.join(extra) or 'none'}. Run `python -m grafana.builder`.",

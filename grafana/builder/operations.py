@@ -12,14 +12,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from grafana.builder.frame import annotation, dashboard
 from grafana.builder.overview import RECENT_ALERTS, active_alerts
-from grafana.builder.panels import (
-    Json,
-    annotation,
-    colour_cells,
-    dashboard,
-    district_filter,
+from grafana.builder.variables import (
+    city_variable,
+    district_variable,
     query_variable,
+    sensor_variable,
+)
+from urbanpulse.kinds.panels import (
+    EVERY,
+    Json,
+    colour_cells,
+    district_filter,
     regex,
     stat,
     table,
@@ -27,12 +32,10 @@ from grafana.builder.panels import (
     thresholds,
     timeseries,
 )
-from grafana.builder.standards import city_variable, district_variable, sensor_variable
 
 KIND = f'"kind" =~ {regex("kind")}'
 ALERTS = (f'{district_filter()} AND {KIND} AND "sensor" =~ {regex("sensor")} '
           f'AND "severity" =~ {regex("severity")}')
-EVERY = "GROUP BY time($__interval)"
 
 SEVERITY_COLOURS = {"info": "blue", "low": "green", "medium": "yellow", "high": "orange",
                     "critical": "red"}

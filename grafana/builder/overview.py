@@ -1,17 +1,28 @@
-"""The city overview: a map of the sensors coloured by their active alerts, and headline values.
+"""The city overview: a map of the sensors coloured by their active alerts, and each kind's panels.
 
 The map joins two tables by sensor: each sensor's position from `sensors` (births
 are written once, when a sensor announces itself, so that read has no time
 filter) and the number of its alerts whose latest state is not `resolved`
 (read over the last `ACTIVE_WINDOW` of `alerts`, not the time range: an alert
 opened before the time range is still open).
+
+Each kind with a dashboard module adds its headline stats (`overview()` in
+`urbanpulse/kinds/<kind>/dashboard.py`) to the top row after the city's own,
+and its charts below the map, two to a row, in registry (name) order.
 """
 
 from __future__ import annotations
 
-from grafana.builder.panels import (
+from collections.abc import Sequence
+
+from grafana.builder.frame import alert_annotation, dashboard
+from grafana.builder.kinds import dashboard_modules, kind_overview
+from grafana.builder.variables import place_variables
+from urbanpulse.kinds import KINDS
+from urbanpulse.kinds.panels import (
+    EVERY,
+    WHERE,
     Json,
-    dashboard,
     panel,
     sensor_filter,
     stat,
@@ -19,18 +30,9 @@ from grafana.builder.panels import (
     thresholds,
     timeseries,
 )
-from grafana.builder.standards import (
-    alert_annotation,
-    aqi_steps,
-    place_variables,
-    water_class_mappings,
-    water_class_steps,
-)
-from urbanpulse.kinds import KINDS
 
-WHERE = f"WHERE $timeFilter AND {sensor_filter()}"
-EVERY = "GROUP BY time($__interval)"
-ALL_KINDS = ", ".join(f'"{kind}"' for kind in KINDS)
+WIDTH = 24
+"""Grafana's grid is 24 columns wide."""
 
 
 ACTIVE_WINDOW = "31d"
@@ -58,13 +60,28 @@ def active_alerts(condition: str, group_by: str = "") -> str:
             f"WHERE \"current\" <> 'resolved'{tail}")
 
 
-def _sensor_map() -> Json:
+def place(panels: Sequence[Json], x: int, y: int, height: int = 0) -> int:
+    """Place `panels` left to right from (x, y), wrapping at the grid's width.
+
+    `height` is that of what already stands in the first row; return the y below it all.
+    """
+    for item in panels:
+        grid = item["gridPos"]
+        if x + grid["w"] > WIDTH:
+            x, y, height = 0, y + height, 0
+        grid.update(x=x, y=y)
+        x += grid["w"]
+        height = max(height, grid["h"])
+    return y + height
+
+
+def _sensor_map(top: int) -> Json:
     alert_colours = thresholds("green", (1, "orange"), (2, "red"))
     no_alert = [{"type": "special", "options": {"match": "null",
                                                 "result": {"text": "0", "color": "green"}}}]
     return panel(
         "geomap", "Sensors by state", "Every sensor at its announced position, coloured by "
-        "its active alerts: green none, orange one, red two or more.", (0, 4, 12, 15),
+        "its active alerts: green none, orange one, red two or more.", (0, top, 12, 15),
         [target('SELECT last("lat") AS "lat", last("lon") AS "lon", last("site") AS "site" '
                 f'FROM "sensors" WHERE {sensor_filter()} GROUP BY "sensor", "kind", "district"',
                 table=True),
@@ -90,58 +107,36 @@ def _sensor_map() -> Json:
 
 def city_overview() -> Json:
     """Return the city overview dashboard (Grafana's home dashboard)."""
+    overviews = [kind_overview(module) for module in dashboard_modules().values()]
+    headlines = [item for overview in overviews for item in overview.headlines]
+    charts = [item for overview in overviews for item in overview.charts]
+    top = place(headlines, 16, 0, height=4)
+    every_kind = ", ".join(f'"{kind}"' for kind in KINDS)
     panels = [
         stat("Sensors", "Sensors that announced themselves (births).", (0, 0, 4, 4), [target(
             'SELECT count("lat") FROM (SELECT last("lat") AS "lat" FROM "sensors" '
             f'WHERE {sensor_filter()} GROUP BY "sensor")')], steps=thresholds("blue")),
         stat("Readings in the time range", "Readings written to InfluxDB, by kind.",
-             (4, 0, 8, 4), [target(f'SELECT count("seq") FROM {ALL_KINDS} {WHERE}',
+             (4, 0, 8, 4), [target(f'SELECT count("seq") FROM {every_kind} {WHERE}',
                                    alias="$measurement")],
              steps=thresholds("blue")),
         stat("Active alerts", "Alerts pending, firing or acknowledged now.", (12, 0, 4, 4),
              [target(active_alerts(sensor_filter()))],
              steps=thresholds("green", (1, "orange"), (5, "red"))),
-        stat("Worst AQI now", "Highest of the air stations' last AQI (HJ 633).",
-             (16, 0, 4, 4), [target('SELECT max("aqi") FROM (SELECT last("aqi") AS "aqi" '
-                                    f'FROM "air" {WHERE} GROUP BY "sensor")')],
-             steps=aqi_steps()),
-        stat("Worst water class now", "Worst of the water stations' last GB 3838 class.",
-             (20, 0, 4, 4), [target('SELECT max("class") FROM (SELECT last("water_class") AS '
-                                    f'"class" FROM "water" {WHERE} GROUP BY "sensor")')],
-             mappings=water_class_mappings(), steps=water_class_steps()),
-        _sensor_map(),
+        *headlines,
+        _sensor_map(top),
         timeseries("Readings per minute by kind", "Readings written per minute (count of "
-                   "`seq` per interval, scaled to one minute).", (12, 4, 12, 8), [target(
-                       f'SELECT count("seq") * 60000 / $__interval_ms FROM {ALL_KINDS} '
+                   "`seq` per interval, scaled to one minute).", (12, top, 12, 8), [target(
+                       f'SELECT count("seq") * 60000 / $__interval_ms FROM {every_kind} '
                        f'{WHERE} {EVERY} fill(0)', alias="$measurement")], decimals=1),
         timeseries("Alert state changes by kind", "Alert state changes per interval.",
-                   (12, 12, 12, 7), [target(
+                   (12, top + 8, 12, 7), [target(
                        f'SELECT count("since") FROM "alerts" {WHERE} {EVERY}, "kind" fill(none)',
                        alias="$tag_kind")], bars=True, minimum=0),
-        timeseries("PM2.5 by district", "Mean PM2.5 of the district's air stations.",
-                   (0, 19, 12, 8), [target(f'SELECT mean("pm25") FROM "air" {WHERE} {EVERY}, '
-                                           '"district" fill(none)', alias="$tag_district")],
-                   unit="conμgm3", minimum=0),
-        timeseries("Parking occupancy by district", "1 − Σ free / Σ spaces over the lots.",
-                   (12, 19, 12, 8), [target(
-                       'SELECT 1 - sum("available_spot_number") / sum("total_spot_number") '
-                       f'FROM "parking" {WHERE} {EVERY}, "district" fill(none)',
-                       alias="$tag_district")], unit="percentunit", minimum=0),
-        timeseries("Building power by district", "Sum of each meter's mean power; meters "
-                   "report every 15 minutes.", (0, 27, 12, 8), [target(
-                       'SELECT sum("power") FROM (SELECT mean("total_active_power") AS "power" '
-                       f'FROM "energy" {WHERE} {EVERY}, "sensor", "district" fill(previous)) '
-                       f'WHERE $timeFilter {EVERY}, "district" fill(none)',
-                       alias="$tag_district")], unit="kwatt", minimum=0, interval="15m"),
-        timeseries("Noise LAeq by district", "Energy average of the monitors: "
-                   "10·log10(mean(10^(LAeq/10))).", (12, 27, 12, 8), [target(
-                       'SELECT 10 * log10(mean("energy")) FROM (SELECT exp("laeq" * '
-                       f'0.23025850929940458) AS "energy" FROM "noise" {WHERE}) '
-                       f'WHERE $timeFilter {EVERY}, "district" fill(none)',
-                       alias="$tag_district")], unit="dB", decimals=1),
+        *charts,
     ]
+    place(charts, 0, top + 15)
     return dashboard("urbanpulse-city-overview", "City overview",
                      "UrbanPulse: where the sensors are, their alert state, and the headline "
                      "value of each sensing use case.", panels, place_variables("sensors"),
                      [alert_annotation()])
-

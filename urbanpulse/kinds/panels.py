@@ -1,22 +1,74 @@
-"""Builders for the pieces of a Grafana dashboard JSON model (schema 39, Grafana 11 and 12).
+"""The Grafana panel vocabulary a kind's dashboard module is written in (pure: JSON dicts only).
 
-Every panel, target, variable and annotation names the provisioned InfluxDB data
-source by its fixed uid, and every query is raw InfluxQL. Variables are used in
-regular expressions as `/^(${name:regex})$/`: Grafana's `regex` format escapes
-each value and joins several as `(a|b)`, and a custom all value (`.*`) is
-inserted as it is, so one selected value, several, and All all match whole tag
-values.
+A kind's `dashboard.py` returns a `KindDashboard` (its panels, placed on the
+grid) and an `Overview` (its headline stats and district charts on the city
+overview, which the builder places); `python -m grafana.builder` adds the
+frame: uid, variables, alert annotation and links. Every panel and target
+names the provisioned InfluxDB data source by its fixed uid, and every query is
+raw InfluxQL. Variables are used in regular expressions as `/^(${name:regex})$/`:
+Grafana's `regex` format escapes each value and joins several as `(a|b)`, and a
+custom all value (`.*`) is inserted as it is, so one selected value, several,
+and All all match whole tag values.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
+from urbanpulse.kinds.spec import DerivedField, Metric
+
 Json = dict[str, Any]
+Grid = tuple[int, int, int, int]
+"""A panel's x, y, width and height on Grafana's 24-column grid."""
 
 DATASOURCE: Json = {"type": "influxdb", "uid": "urbanpulse-influxdb"}
-TAG = "urbanpulse"
-SCHEMA_VERSION = 39
+
+HEADLINE: Grid = (0, 0, 4, 4)
+"""The size of a headline stat on the city overview; the builder sets x and y."""
+CHART: Grid = (0, 0, 12, 8)
+"""The size of a chart on the city overview; the builder sets x and y."""
+
+UNITS = {"µg/m³": "conμgm3", "mg/m³": "conmgm3", "kW": "kwatt", "kWh": "kwatth",
+         "dB(A)": "dB", "dB": "dB", "ratio": "percentunit", "%": "percent", "°C": "celsius",
+         "mV": "mvolt", "dBm": "dBm"}
+"""Grafana's unit id for each unit a kind declares; any other becomes a suffix."""
+
+
+@dataclass(frozen=True, slots=True)
+class KindDashboard:
+    """A kind's own dashboard: what it shows, in panels placed on the grid.
+
+    The builder titles it with the kind's `title` and adds the uid
+    `urbanpulse-<kind>`, the city, district and sensor variables and the kind's
+    alert annotation.
+    """
+
+    description: str
+    panels: list[Json]
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    """A kind's panels on the city overview: headline stats (`HEADLINE` size) and charts
+    by district (`CHART` size), in order; the builder places them."""
+
+    headlines: tuple[Json, ...] = ()
+    charts: tuple[Json, ...] = ()
+
+
+def grafana_unit(*fields: Metric | DerivedField) -> str:
+    """Return Grafana's unit for fields declared with one unit.
+
+    Raises:
+        ValueError: No field is given, or the fields' units differ.
+    """
+    units = {field.unit for field in fields}
+    if len(units) != 1:
+        names = ", ".join(f"{field.name} ({field.unit})" for field in fields)
+        raise ValueError(f"One panel unit needs fields of one unit, not {names or 'none'}.")
+    (unit,) = units
+    return UNITS.get(unit, f"suffix: {unit}")
 
 
 def regex(variable: str) -> str:
@@ -38,6 +90,11 @@ def sensor_filter() -> str:
     return f'{district_filter()} AND "sensor" =~ {regex("sensor")}'
 
 
+WHERE = f"WHERE $timeFilter AND {sensor_filter()}"
+"""The WHERE clause of a kind's read: the time range and the chosen places."""
+EVERY = "GROUP BY time($__interval)"
+
+
 def target(query: str, *, ref: str = "A", table: bool = False, alias: str | None = None) -> Json:
     """Return a raw InfluxQL target."""
     result: Json = {"refId": ref, "datasource": DATASOURCE, "rawQuery": True, "query": query,
@@ -45,6 +102,12 @@ def target(query: str, *, ref: str = "A", table: bool = False, alias: str | None
     if alias:
         result["alias"] = alias
     return result
+
+
+def by_sensor(field: str, measurement: str, function: str = "mean") -> Json:
+    """Return a target of `function(field)` per interval, one series per sensor."""
+    return target(f'SELECT {function}("{field}") FROM "{measurement}" {WHERE} '
+                  f'{EVERY}, "sensor" fill(none)', alias="$tag_sensor")
 
 
 def thresholds(base: str, *steps: tuple[float, str]) -> Json:
@@ -60,8 +123,8 @@ def value_mappings(entries: dict[int, tuple[str, str]]) -> list[Json]:
     return [{"type": "value", "options": options}]
 
 
-def panel(kind: str, title: str, description: str, grid: tuple[int, int, int, int],
-          targets: list[Json], *, defaults: Json | None = None, options: Json | None = None,
+def panel(kind: str, title: str, description: str, grid: Grid, targets: list[Json], *,
+          defaults: Json | None = None, options: Json | None = None,
           overrides: list[Json] | None = None, **extra: Any) -> Json:
     """Return a panel at grid (x, y, w, h); the id is set when the dashboard is assembled."""
     x, y, w, h = grid
@@ -71,9 +134,9 @@ def panel(kind: str, title: str, description: str, grid: tuple[int, int, int, in
             "options": options or {}, "targets": targets, **extra}
 
 
-def timeseries(title: str, description: str, grid: tuple[int, int, int, int],
-               targets: list[Json], *, unit: str = "short", minimum: float | None = None,
-               bars: bool = False, steps: Json | None = None, threshold_style: str = "off",
+def timeseries(title: str, description: str, grid: Grid, targets: list[Json], *,
+               unit: str = "short", minimum: float | None = None, bars: bool = False,
+               steps: Json | None = None, threshold_style: str = "off",
                decimals: int | None = None, **extra: Any) -> Json:
     """Return a time-series panel."""
     defaults: Json = {
@@ -94,8 +157,8 @@ def timeseries(title: str, description: str, grid: tuple[int, int, int, int],
                           "tooltip": {"mode": "multi", "sort": "desc"}}, **extra)
 
 
-def stat(title: str, description: str, grid: tuple[int, int, int, int], targets: list[Json],
-         *, unit: str = "short", steps: Json | None = None, mappings: list[Json] | None = None,
+def stat(title: str, description: str, grid: Grid, targets: list[Json], *,
+         unit: str = "short", steps: Json | None = None, mappings: list[Json] | None = None,
          decimals: int | None = None, **extra: Any) -> Json:
     """Return a stat panel showing each series' last value, coloured by thresholds."""
     defaults: Json = {"unit": unit, "color": {"mode": "thresholds"},
@@ -110,9 +173,8 @@ def stat(title: str, description: str, grid: tuple[int, int, int, int], targets:
                           "justifyMode": "auto", "orientation": "auto"}, **extra)
 
 
-def state_timeline(title: str, description: str, grid: tuple[int, int, int, int],
-                   targets: list[Json], *, mappings: list[Json], steps: Json,
-                   **extra: Any) -> Json:
+def state_timeline(title: str, description: str, grid: Grid, targets: list[Json], *,
+                   mappings: list[Json], steps: Json, **extra: Any) -> Json:
     """Return a state-timeline panel whose states are value mappings."""
     return panel("state-timeline", title, description, grid, targets,
                  defaults={"color": {"mode": "thresholds"}, "thresholds": steps,
@@ -123,8 +185,8 @@ def state_timeline(title: str, description: str, grid: tuple[int, int, int, int]
                                                        "showLegend": True}}, **extra)
 
 
-def table(title: str, description: str, grid: tuple[int, int, int, int], targets: list[Json],
-          *, overrides: list[Json] | None = None, sort_by: str | None = None,
+def table(title: str, description: str, grid: Grid, targets: list[Json], *,
+          overrides: list[Json] | None = None, sort_by: str | None = None,
           **extra: Any) -> Json:
     """Return a table panel of table-format targets, merged into one frame."""
     options: Json = {"showHeader": True, "cellHeight": "sm",
@@ -149,64 +211,8 @@ def colour_cells(field: str, *, mappings: list[Json] | None = None,
     return {"matcher": {"id": "byName", "options": field}, "properties": properties}
 
 
-def text(title: str, grid: tuple[int, int, int, int], markdown: str) -> Json:
+def text(title: str, grid: Grid, markdown: str) -> Json:
     """Return a markdown text panel (no query)."""
     x, y, w, h = grid
     return {"type": "text", "title": title, "gridPos": {"x": x, "y": y, "w": w, "h": h},
             "options": {"mode": "markdown", "content": markdown}}
-
-
-def query_variable(name: str, label: str, query: str, *, multi: bool = True) -> Json:
-    """Return a query variable over SHOW TAG VALUES, with All matching every value."""
-    return {"name": name, "label": label, "type": "query", "datasource": DATASOURCE,
-            "query": query, "definition": query, "refresh": 1, "sort": 1, "multi": multi,
-            "includeAll": True, "allValue": ".*", "regex": "", "hide": 0,
-            "current": {"selected": True, "text": ["All"], "value": ["$__all"]}, "options": []}
-
-
-def custom_variable(name: str, label: str, choices: dict[str, str]) -> Json:
-    """Return a single-value custom variable of `text : value` choices plus All."""
-    query = ",".join(f"{name} : {value}" for name, value in choices.items())
-    options = [{"text": "All", "value": "$__all", "selected": True}]
-    options += [{"text": name, "value": value, "selected": False}
-                for name, value in choices.items()]
-    return {"name": name, "label": label, "type": "custom", "query": query, "multi": False,
-            "includeAll": True, "allValue": ".*", "hide": 0, "options": options,
-            "current": {"selected": True, "text": "All", "value": "$__all"}}
-
-
-def annotation(name: str, query: str, *, colour: str, text_column: str,
-               tags_column: str) -> Json:
-    """Return an InfluxQL annotation: each row of `query` marks its time on every panel."""
-    return {"name": name, "datasource": DATASOURCE, "enable": True, "hide": False,
-            "iconColor": colour,
-            "target": {"refId": "Anno", "datasource": DATASOURCE, "rawQuery": True,
-                       "query": query, "textColumn": text_column, "tagsColumn": tags_column,
-                       "titleColumn": "", "timeEndColumn": ""}}
-
-
-BUILT_IN_ANNOTATION: Json = {
-    "name": "Annotations & Alerts", "builtIn": 1, "enable": True, "hide": True,
-    "iconColor": "rgba(0, 211, 255, 1)", "type": "dashboard",
-    "datasource": {"type": "grafana", "uid": "-- Grafana --"},
-}
-
-LINKS: list[Json] = [{"title": "UrbanPulse", "type": "dashboards", "tags": [TAG],
-                      "asDropdown": True, "includeVars": True, "keepTime": True,
-                      "targetBlank": False, "icon": "external link", "tooltip": "",
-                      "url": ""}]
-
-
-def dashboard(uid: str, title: str, description: str, panels: list[Json],
-              variables: list[Json], annotations: list[Json], *,
-              time_from: str = "now-6h") -> Json:
-    """Return a dashboard, numbering its panels in order."""
-    for number, item in enumerate(panels, start=1):
-        item["id"] = number
-    return {
-        "uid": uid, "title": title, "description": description, "tags": [TAG],
-        "schemaVersion": SCHEMA_VERSION, "version": 1, "editable": False, "graphTooltip": 1,
-        "timezone": "browser", "time": {"from": time_from, "to": "now"}, "refresh": "30s",
-        "links": LINKS, "annotations": {"list": [BUILT_IN_ANNOTATION, *annotations]},
-        "templating": {"list": variables}, "panels": panels,
-    }

@@ -1,0 +1,95 @@
+"""The noise dashboard and the noise panel of the city overview, against GB 3096 limits.
+
+Each reading carries the limit of its monitor's zone at its local hour
+(`noise_limit_db`, derived by ingest), so panels compare LAeq with that.
+"""
+
+from __future__ import annotations
+
+from urbanpulse.kinds.noise import SPEC
+from urbanpulse.kinds.panels import (
+    CHART,
+    EVERY,
+    WHERE,
+    KindDashboard,
+    Overview,
+    by_sensor,
+    grafana_unit,
+    stat,
+    table,
+    target,
+    text,
+    thresholds,
+    timeseries,
+)
+from urbanpulse.standards.noise import DAY_START_HOUR, LIMITS, NIGHT_START_HOUR
+
+LEVEL = grafana_unit(SPEC.metrics["laeq"], SPEC.derived["noise_limit_db"])
+"""LAeq, its limit and their difference share one unit."""
+
+
+def limits_markdown() -> str:
+    """Return the GB 3096 limits table as markdown."""
+    rows = "\n".join(f"| {zone} | {day:g} | {night:g} |" for zone, (day, night) in LIMITS.items())
+    return (f"GB 3096-2008 LAeq limits in dB(A) by acoustic zone: day "
+            f"{DAY_START_HOUR:02d}:00–{NIGHT_START_HOUR:02d}:00, night "
+            f"{NIGHT_START_HOUR:02d}:00–{DAY_START_HOUR:02d}:00 (Shanghai time). Each reading "
+            "is compared with the limit of its monitor's zone and hour (`noise_limit_db`).\n\n"
+            f"| zone | day | night |\n|---|---|---|\n{rows}\n")
+
+
+def dashboard() -> KindDashboard:
+    """Return the noise dashboard."""
+    over = ('SELECT last("laeq") - last("noise_limit_db") AS "over" FROM "noise" '
+            f'{WHERE} GROUP BY "sensor"')
+    levels = grafana_unit(*(SPEC.metrics[field] for field in ("la10", "la90", "lamax")))
+    return KindDashboard("LAeq of the monitors against their GB 3096 zone limits.", [
+        stat("Most over its limit now", "Largest last LAeq minus the monitor's GB 3096 limit "
+             "for its zone and hour; above 0 exceeds.", (0, 0, 8, 5),
+             [target(f'SELECT max("over") FROM ({over})')], unit=LEVEL, decimals=1,
+             steps=thresholds("green", (0, "red"))),
+        stat("Loudest now", "Highest of the monitors' last LAeq.", (8, 0, 8, 5),
+             [target('SELECT max("laeq") FROM (SELECT last("laeq") AS "laeq" FROM "noise" '
+                     f'{WHERE} GROUP BY "sensor")')], unit=LEVEL, decimals=1,
+             steps=thresholds("blue")),
+        stat("Monitors reporting", "Monitors with a reading in the time range.", (16, 0, 8, 5),
+             [target(f'SELECT count("over") FROM ({over})')]),
+        timeseries("LAeq and GB 3096 limit by monitor", "Mean LAeq (solid) and the limit "
+                   "that applies to it (dashed).", (0, 5, 16, 9),
+                   [by_sensor("laeq", "noise"),
+                    target(f'SELECT max("noise_limit_db") FROM "noise" {WHERE} {EVERY}, '
+                           '"sensor" fill(none)', ref="B", alias="limit $tag_sensor")],
+                   unit=LEVEL, decimals=1, overrides=[{
+                       "matcher": {"id": "byRegexp", "options": "^limit "},
+                       "properties": [{"id": "custom.lineStyle",
+                                       "value": {"fill": "dash", "dash": [10, 10]}}]}]),
+        text("GB 3096 limits", (16, 5, 8, 9), limits_markdown()),
+        timeseries("LAeq over the limit", "Highest LAeq minus limit per interval; above 0 "
+                   "exceeds GB 3096.", (0, 14, 12, 8), [target(
+                       'SELECT max("over") FROM (SELECT "laeq" - "noise_limit_db" AS "over" '
+                       f'FROM "noise" {WHERE}) WHERE $timeFilter {EVERY}, "sensor" fill(none)',
+                       alias="$tag_sensor")], unit=LEVEL, decimals=1,
+                   steps=thresholds("transparent", (0, "red")), threshold_style="area"),
+        timeseries("Statistical levels by district", "Mean LA10 and LA90, highest LAmax.",
+                   (12, 14, 12, 8), [target(
+                       'SELECT mean("la10") AS "LA10", mean("la90") AS "LA90", '
+                       f'max("lamax") AS "LAmax" FROM "noise" {WHERE} {EVERY}, "district" '
+                       'fill(none)', alias="$col $tag_district")], unit=levels, decimals=1),
+        table("Monitors now", "Each monitor's last reading and limit.", (0, 22, 24, 8), [target(
+            'SELECT last("laeq") AS "laeq", last("noise_limit_db") AS "limit", '
+            'last("noise_exceeds_limit") AS "exceeds", last("la10") AS "la10", '
+            f'last("la90") AS "la90" FROM "noise" {WHERE} GROUP BY "sensor", "district"',
+            table=True)], sort_by="laeq"),
+    ])
+
+
+def overview() -> Overview:
+    """Return the energy-averaged LAeq by district, for the city overview."""
+    return Overview(charts=(timeseries(
+        "Noise LAeq by district", "Energy average of the monitors: "
+        "10·log10(mean(10^(LAeq/10))).", CHART, [target(
+            # InfluxQL's pow takes a constant exponent: 10^(LAeq/10) is exp(LAeq · ln 10 / 10).
+            'SELECT 10 * log10(mean("energy")) FROM (SELECT exp("laeq" * '
+            f'0.23025850929940458) AS "energy" FROM "noise" {WHERE}) '
+            f'WHERE $timeFilter {EVERY}, "district" fill(none)',
+            alias="$tag_district")], unit=LEVEL, decimals=1),))

@@ -1,0 +1,106 @@
+"""The water-quality dashboard and the water panel of the city overview, by GB 3838 class.
+
+Class labels are GB 3838 I–V and 劣V (`CLASS_LABELS`) and the item bands its
+limits; GB 3838 names classes, not colours, so `WATER_COLOURS` is ours.
+"""
+
+from __future__ import annotations
+
+from urbanpulse.kinds.panels import (
+    HEADLINE,
+    WHERE,
+    Grid,
+    Json,
+    KindDashboard,
+    Overview,
+    by_sensor,
+    colour_cells,
+    grafana_unit,
+    stat,
+    state_timeline,
+    table,
+    target,
+    thresholds,
+    timeseries,
+    value_mappings,
+)
+from urbanpulse.kinds.water import SPEC
+from urbanpulse.standards.water import CLASS_LABELS, DO_MINIMUM, MAXIMUM, TP_MAXIMUM
+
+WATER_COLOURS = {1: "#0066FF", 2: "#33CCFF", 3: "#00B050", 4: "#FFD700", 5: "#FF8C00",
+                 6: "#E60000"}
+"""Blue (I) through red (劣V): GB 3838 names classes, not colours, so this scale is ours."""
+
+
+def water_class_mappings() -> list[Json]:
+    """Return mappings from `water_class` (1–6) to GB 3838 class labels and colours."""
+    return value_mappings({number: (f"Class {label}" if number < 6 else label,
+                                    WATER_COLOURS[number])
+                           for number, label in CLASS_LABELS.items()})
+
+
+def water_class_steps() -> Json:
+    """Return thresholds that colour `water_class` as its class."""
+    return thresholds(WATER_COLOURS[1], *((number, WATER_COLOURS[number])
+                                          for number in sorted(CLASS_LABELS) if number > 1))
+
+
+def _worse_above(limits: tuple[float, ...]) -> Json:
+    """Thresholds for an item limited from above: class I below the first limit."""
+    return thresholds(WATER_COLOURS[1], *((limit, WATER_COLOURS[number + 2])
+                                          for number, limit in enumerate(limits)))
+
+
+def _item(title: str, field: str, grid: Grid, steps: Json) -> Json:
+    return timeseries(title, f"Mean {field} per station; the bands are the GB 3838 "
+                      "class limits.", grid, [by_sensor(field, "water")],
+                      unit=grafana_unit(SPEC.metrics[field]), minimum=0, steps=steps,
+                      threshold_style="area", interval="10m")
+
+
+def dashboard() -> KindDashboard:
+    """Return the water-quality dashboard."""
+    last_class = (f'SELECT last("water_class") AS "class" FROM "water" {WHERE} '
+                  'GROUP BY "sensor", "district"')
+    do_steps = thresholds(WATER_COLOURS[6], *((limit, WATER_COLOURS[5 - number])
+                                              for number, limit in enumerate(DO_MINIMUM[::-1])))
+    return KindDashboard("GB 3838 class and basic items of the stations.", [
+        stat("Worst class now", "Worst of the stations' last GB 3838 class (single-factor, "
+             "on the items measured).", (0, 0, 6, 5),
+             [target(f'SELECT max("class") FROM ({last_class})')],
+             mappings=water_class_mappings(), steps=water_class_steps()),
+        stat("Worst class now by district", "Worst station's last class in each district.",
+             (6, 0, 18, 5), [target(f'SELECT max("class") FROM ({last_class}) '
+                                    'GROUP BY "district"', alias="$tag_district")],
+             mappings=water_class_mappings(), steps=water_class_steps()),
+        state_timeline("GB 3838 class by station", "Worst class per interval: I … V, 劣V.",
+                       (0, 5, 24, 8), [by_sensor("water_class", "water", "max")],
+                       mappings=water_class_mappings(), steps=water_class_steps(),
+                       interval="10m"),
+        _item("Dissolved oxygen", "dissolved_oxygen", (0, 13, 12, 8), do_steps),
+        _item("Ammonia nitrogen (NH3-N)", "nh3_n", (12, 13, 12, 8),
+              _worse_above(MAXIMUM["nh3_n"])),
+        _item("Permanganate index (CODMn)", "codmn", (0, 21, 12, 8),
+              _worse_above(MAXIMUM["codmn"])),
+        _item("Total phosphorus (river)", "tp", (12, 21, 12, 8),
+              _worse_above(TP_MAXIMUM["river"])),
+        timeseries("Turbidity", "Mean turbidity per station (NTU); a fast rise raises "
+                   "turbidity-surge.", (0, 29, 12, 8), [by_sensor("turbidity", "water")],
+                   unit=grafana_unit(SPEC.metrics["turbidity"]), minimum=0, interval="10m"),
+        table("Stations now", "Each station's last reading and class.", (12, 29, 12, 8), [target(
+            'SELECT last("water_class") AS "class", last("ph") AS "ph", '
+            'last("dissolved_oxygen") AS "do", last("codmn") AS "codmn", last("nh3_n") AS '
+            '"nh3_n", last("tp") AS "tp", last("temperature") AS "temperature" '
+            f'FROM "water" {WHERE} GROUP BY "sensor", "district"', table=True)],
+              overrides=[colour_cells("class", mappings=water_class_mappings(),
+                                      steps=water_class_steps())], sort_by="class"),
+    ])
+
+
+def overview() -> Overview:
+    """Return the worst water class now, for the city overview."""
+    return Overview(headlines=(stat(
+        "Worst water class now", "Worst of the water stations' last GB 3838 class.", HEADLINE,
+        [target('SELECT max("class") FROM (SELECT last("water_class") AS '
+                f'"class" FROM "water" {WHERE} GROUP BY "sensor")')],
+        mappings=water_class_mappings(), steps=water_class_steps()),))
