@@ -59,8 +59,11 @@ def regex_format(values: Sequence[str]) -> str:
 
 
 def expand(text: str, selection: Mapping[str, Sequence[str]], *, range_ms: int,
-           minimum: str | None) -> str:
-    """Expand variables (All is the custom all value `.*`) and Grafana's macros."""
+           minimum: str | None, now_ms: int | None = None) -> str:
+    """Expand variables (All is the custom all value `.*`) and Grafana's macros.
+
+    The time range ends at `now_ms` (default: now).
+    """
 
     def variable(match: re.Match[str]) -> str:
         name, form, bare = match.groups()
@@ -71,7 +74,7 @@ def expand(text: str, selection: Mapping[str, Sequence[str]], *, range_ms: int,
             return ALL_VALUE
         return regex_format(values) if form == "regex" else ",".join(values)
 
-    now = int(time.time() * 1000)
+    now = int(time.time() * 1000) if now_ms is None else now_ms
     every = interval_ms(range_ms, minimum)
     text = REFERENCE.sub(variable, text)
     return (text.replace("$timeFilter", f"time >= {now - range_ms}ms and time <= {now}ms")

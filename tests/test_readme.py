@@ -8,8 +8,8 @@ import sys
 import threading
 from pathlib import Path
 
+from ops import stack
 from tests.conftest import publish_all
-from urbanpulse import stack
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()

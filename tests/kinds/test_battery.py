@@ -1,0 +1,66 @@
+"""The contract battery: every registered kind, through every layer, on real servers.
+
+One run of the shanghai city (half scale, three days) goes from the simulator
+through mosquitto and `urbanpulse ingest` into InfluxDB, with every kind's
+detected truth injected (`tests.kinds.battery`). Then, for each kind: its
+readings landed, each field it declares derived is stored, each of its default
+rules raised an alert on an injected truth it detects, its section of the api's
+district summary holds something, and every query of its Grafana dashboard
+returns rows. A kind gets all of it by registering.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ops import stack
+from tests.kinds.battery import (
+    BatteryRun,
+    empty_dashboard_queries,
+    has_content,
+    run_battery,
+    summary_section,
+    unfired_rules,
+)
+from urbanpulse.kinds import KINDS
+
+pytestmark = pytest.mark.services
+
+
+@pytest.fixture(scope="module")
+def run(mosquitto: stack.Server, influxd: stack.Server,
+        tmp_path_factory: pytest.TempPathFactory) -> Iterator[BatteryRun]:
+    folder: Path = tmp_path_factory.mktemp("battery")
+    yield from run_battery(mosquitto=mosquitto, influxd=influxd, folder=folder,
+                           city="shanghai", scale=0.5, kinds=KINDS.values())
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_readings_of_the_kind_land(run: BatteryRun, kind: str) -> None:
+    assert run.count(kind, "seq") > 100
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_every_declared_derived_field_is_stored(run: BatteryRun, kind: str) -> None:
+    missing = [name for name in KINDS[kind].derived if run.count(kind, name) == 0]
+    assert not missing, f"{kind}: no point carries {missing}"
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_each_default_rule_fires_on_injected_truth(run: BatteryRun, kind: str) -> None:
+    assert run.truths, "the run announced no truth"
+    assert not unfired_rules(run, KINDS[kind])
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+async def test_the_district_summary_section_holds_something(run: BatteryRun, kind: str) -> None:
+    section = await summary_section(run, KINDS[kind])
+    assert has_content(section), section
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_every_dashboard_query_returns_rows(run: BatteryRun, kind: str) -> None:
+    assert not empty_dashboard_queries(run, KINDS[kind])
