@@ -1,6 +1,7 @@
 """The `urbanpulse` command: one subcommand per process (`sim`, `ingest`, `api`, `up`), and more.
 
-`score` rates alert rules against a run's ground truth; `doctor` checks a running stack.
+`score` rates alert rules against a run's ground truth; `doctor` checks a running stack;
+`kinds` prints the registered kinds (docs/kinds.md is its output).
 
 Flags override `URBANPULSE_*` variables and `.env`; a bad value of either stops
 the command before it connects anywhere, with a sentence naming the setting.
@@ -94,6 +95,24 @@ def _run_doctor(args: argparse.Namespace) -> int:
                     influx_db=args.influx_db, doctor_grafana_url=args.grafana_url,
                     doctor_api_url=args.api_url)
     return main(settings)
+
+
+def _run_kinds(args: argparse.Namespace) -> int:
+    from ops.catalog import as_json, markdown  # noqa: PLC0415
+
+    sys.stdout.write(as_json() if args.json else markdown())
+    return 0
+
+
+def _kinds_parser(commands: Any) -> None:
+    kinds = commands.add_parser(
+        "kinds", help="print every registered kind: metrics, fields, faults, default rules",
+        description="Print each registered sensor kind, built in or installed, from the "
+        "registry: interval, FIWARE type, metrics, derived fields, birth attributes, "
+        "faults, incidents and default rules, as the Markdown of docs/kinds.md "
+        "(regenerate it with `urbanpulse kinds > docs/kinds.md`).")
+    kinds.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
+    kinds.set_defaults(run=_run_kinds)
 
 
 def _doctor_parser(commands: Any) -> None:
@@ -202,6 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _score_parser(commands)
     _doctor_parser(commands)
+    _kinds_parser(commands)
 
     up = commands.add_parser("up", help="run the whole pipeline on local mosquitto and influxd",
                              description="Start mosquitto and influxd from PATH, then the "

@@ -27,7 +27,8 @@ def _subcommands() -> list[str]:
 
 
 def test_the_parser_has_the_designed_subcommands() -> None:
-    assert _subcommands() == ["api", "doctor", "ingest", "score", "sim", "up"]
+    assert _subcommands() == ["api", "doctor", "ingest", "kinds", "score", "sim",
+                             "up"]
 
 
 @pytest.mark.parametrize("command", _subcommands())
