@@ -19,8 +19,9 @@ the check itself.
 Checks are classes rather than functions of the rule because mypyc compiles
 them to C structs: reading a setting, or calling the check, is then a pointer
 away instead of a lookup in a pydantic model's dict (docs/performance.md).
-This module is compiled with them (`ingest.compiled.MODULES`): a compiled
-class may only extend a class compiled in the same group. Pure: checks never
+This module is compiled with them (`ingest.compiled.MODULES`). `Check` allows
+interpreted subclasses, so a kind installed from another distribution, which
+is not compiled, may still bring rule types of its own. Pure: checks never
 read the clock or the network.
 """
 
@@ -30,6 +31,8 @@ from abc import abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from mypy_extensions import mypyc_attr
 
 from urbanpulse.kinds.rule import BaseRule
 from urbanpulse.lineprotocol import FieldValue
@@ -51,6 +54,8 @@ class Context:
     attributes: Mapping[str, object] = field(default_factory=dict)
 
 
+# Compiled with mypyc; a kind from another distribution subclasses it as plain Python.
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Check:
     """The per-reading check of one rule."""
 
