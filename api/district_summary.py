@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from functools import cache
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
@@ -25,7 +25,7 @@ from api.view_models import AlertCounts
 from urbanpulse.kinds import KINDS, part
 from urbanpulse.kinds.summaries import Section, SummaryRequest, local_day_start
 
-SEVERITIES: tuple[SeverityName, ...] = ("info", "low", "medium", "high", "critical")
+SEVERITIES: tuple[SeverityName, ...] = get_args(SeverityName)
 
 
 class _Summary(BaseModel):

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from urbanpulse.kinds import KINDS
+from urbanpulse.messages import AlertState, Severity
 
 AttributeValue = bool | int | float | str
 KIND_EXAMPLES = list(KINDS)
@@ -112,8 +113,9 @@ class Readings(_Model):
         description="True when the range held more points than the api returns at once")
 
 
-AlertStateName = Literal["pending", "firing", "acknowledged", "resolved"]
-SeverityName = Literal["info", "low", "medium", "high", "critical"]
+AlertStateName = AlertState
+SeverityName = Severity
+"""The contract's names, under the names the api's parameters use."""
 
 
 class Alert(_Model):
