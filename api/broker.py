@@ -28,7 +28,7 @@ from api.models import Alert
 from urbanpulse.messages import AckCommand, alert_decoder, encoder
 from urbanpulse.messages import Alert as AlertMessage
 from urbanpulse.settings import ApiSettings
-from urbanpulse.topics import Channel, ack_topic, alert_topic, check_name
+from urbanpulse.topics import ack_topic, alert_topic
 
 logger = logging.getLogger(__name__)
 
@@ -192,11 +192,3 @@ async def acknowledge(settings: ApiSettings, alert: Alert, *, by: str, note: str
     raise BrokerUnavailableError(
         f"The MQTT broker at {settings.mqtt_host}:{settings.mqtt_port} dropped the connection "
         f"while the api waited for the acknowledgement of alert {alert.alert_id!r}.")
-
-
-def alert_filter(root: str, *, district: str | None = None, kind: str | None = None) -> str:
-    """Return the filter of every alert topic, optionally of one district and kind."""
-    levels = [check_name(root, what="topic root"), Channel.ALERTS.value,
-              "+" if district is None else check_name(district, what="district"),
-              "+" if kind is None else check_name(kind, what="kind"), "+", "+"]
-    return "/".join(levels)

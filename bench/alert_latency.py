@@ -34,7 +34,7 @@ from urbanpulse.mqtt5 import (
     publish_packet,
     read_varint,
 )
-from urbanpulse.topics import reading_topic
+from urbanpulse.topics import alert_subscription, reading_topic
 
 RATE = int(os.environ.get("BENCH_ALERT_RATE", "25000"))
 SECONDS = float(os.environ.get("BENCH_ALERT_SECONDS", "15"))
@@ -72,7 +72,8 @@ class AlertClock:
         self._process = subprocess.Popen(
             ["stdbuf", "-oL", "mosquitto_sub", "-d", "-h", "127.0.0.1", "-p", str(port),
              "-q", "1", "-i", "bench-alert-clock",
-             "-t", f"{root}/alerts/pudong/noise/{PROBE}/#", "-F", "%U %p"],
+             "-t", alert_subscription(root=root, district="pudong", kind="noise", sensor=PROBE),
+             "-F", "%U %p"],
             stdout=subprocess.PIPE, text=True)
         self.received: list[tuple[float, str]] = []
         subscribed = threading.Event()

@@ -15,7 +15,7 @@ import msgspec
 from urbanpulse.errors import TopicError
 from urbanpulse.kinds import KINDS
 from urbanpulse.messages import Reading, SensorBirth, birth_decoder, reading_decoder
-from urbanpulse.topics import NAME, check_name
+from urbanpulse.topics import NAME, Channel, check_name, sensor_topic_shape, split_sensor_topic
 
 REASONS = (
     "oversize",           # payload larger than the configured limit
@@ -76,24 +76,24 @@ class Decoder:
         """Readings topics already accepted once, with their (district, kind, sensor)."""
         return self._reading_topics
 
-    def _parse(self, topic: str, payload: bytes, channel: str,
+    def _parse(self, topic: str, payload: bytes, channel: Channel,
                decoder: msgspec.json.Decoder[M]) -> M | Rejected:
         """Check size and topic, decode, and check the topic agrees with the payload."""
         if len(payload) > self._max_payload:
             return Rejected("oversize", f"Payload of {len(payload)} bytes exceeds the limit of "
                             f"{self._max_payload}.")
-        levels = topic.split("/")
-        if len(levels) != 5 or levels[0] != self._root or levels[1] != channel:
-            return Rejected("bad-topic", f"Topic {topic!r} is not {self._root}/{channel}/"
-                            "{district}/{kind}/{sensor}.")
+        names = split_sensor_topic(topic, channel, root=self._root)  # once per new topic
+        if names is None:
+            return Rejected("bad-topic", f"Topic {topic!r} is not "
+                            f"{sensor_topic_shape(channel, root=self._root)}.")
         try:
             message = decoder.decode(payload)
         except msgspec.DecodeError as exc:
             return _decode_error(exc, payload)
-        if message.district != levels[2] or message.kind != levels[3] or \
-                message.sensor != levels[4]:
-            return Rejected("topic-mismatch", f"Payload names {message.district}/{message.kind}/"
-                            f"{message.sensor} but the topic says {'/'.join(levels[2:])}.")
+        if (message.district, message.kind, message.sensor) != names:
+            return Rejected("topic-mismatch", f"Payload names district {message.district!r}, "
+                            f"kind {message.kind!r} and sensor {message.sensor!r} but the "
+                            f"topic {topic!r} does not.")
         if message.kind not in KINDS:
             return Rejected("unknown-kind", f"Kind {message.kind!r} is not in the catalog.")
         if _match_name(message.district) is None or _match_name(message.sensor) is None:
@@ -108,7 +108,7 @@ class Decoder:
         """Return the reading in `payload`, or why it is refused, at time `now_ms`."""
         names = self._reading_topics.get(topic)
         if names is None or len(payload) > self._max_payload:
-            reading = self._parse(topic, payload, "readings", reading_decoder)
+            reading = self._parse(topic, payload, Channel.READINGS, reading_decoder)
             if isinstance(reading, Rejected):
                 return reading
             if len(self._reading_topics) >= _MAX_CACHED_TOPICS:
@@ -122,7 +122,7 @@ class Decoder:
             except msgspec.DecodeError as exc:
                 return _decode_error(exc, payload)
             if (reading.district, reading.kind, reading.sensor) != names:
-                return self._parse(topic, payload, "readings", reading_decoder)
+                return self._parse(topic, payload, Channel.READINGS, reading_decoder)
         ranges = self._ranges[reading.kind]
         for name, value in reading.values.items():
             limits = ranges.get(name)
@@ -145,4 +145,4 @@ class Decoder:
         """Return the birth in `payload`, None for a cleared retained topic, or a rejection."""
         if not payload:
             return None
-        return self._parse(topic, payload, "sensors", birth_decoder)
+        return self._parse(topic, payload, Channel.SENSORS, birth_decoder)

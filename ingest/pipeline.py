@@ -28,7 +28,7 @@ from ingest.points import PointEncoder, birth_point
 from ingest.writer import InfluxWriter
 from urbanpulse.errors import LineProtocolError
 from urbanpulse.messages import VERSION, Alert, Rejection, encoder
-from urbanpulse.topics import rejected_topic
+from urbanpulse.topics import Channel, channel_prefix, rejected_topic
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ class Pipeline:
         self._engine = engine
         self._on_alerts = on_alerts
         self._commands = dict(commands or {})
-        self._births = f"{root}/sensors/"
+        self._births = channel_prefix(Channel.SENSORS, root=root)
         self.accepting = True
         """False once the process drains: messages are then left to the broker to redeliver."""
         self._encoder = PointEncoder()

@@ -35,7 +35,14 @@ from ingest.points import alert_point
 from ingest.writer import InfluxWriter
 from urbanpulse.messages import Alert, ack_decoder, alert_decoder, encoder
 from urbanpulse.settings import IngestSettings
-from urbanpulse.topics import Channel, ack_topic, alert_topic, status_topic, subscription
+from urbanpulse.topics import (
+    Channel,
+    ack_topic,
+    alert_subscription,
+    alert_topic,
+    status_topic,
+    subscription,
+)
 
 log = logging.getLogger(__name__)
 _HEALTH_EVERY_S = 5.0
@@ -148,7 +155,8 @@ class Ingester:
         client.on_message = on_message
         client.on_subscribe = lambda *args: subscribed.set()
         await _connect(client, settings.mqtt_host, settings.mqtt_port, " (restore)")
-        client.subscribe([Subscription(f"{settings.topic_root}/alerts/{district}/+/+/+", qos=1)
+        client.subscribe([Subscription(alert_subscription(root=settings.topic_root,
+                                                             district=district), qos=1)
                           for district in self._districts()])
         await asyncio.wait_for(subscribed.wait(), 10)  # retained messages follow the SUBACK
         last[0] = time.monotonic()

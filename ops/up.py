@@ -19,6 +19,7 @@ from types import FrameType
 
 from ops import stack
 from urbanpulse.errors import ConfigError
+from urbanpulse.topics import root_subscription
 
 _DATABASE = "city"
 
@@ -116,7 +117,7 @@ class LocalStack:
         self.start()
         print(f"UrbanPulse is up (data and logs in {self._data}):\n"
               f"  MQTT      mqtt://127.0.0.1:{self._mqtt_port}   "
-              f"mosquitto_sub -p {self._mqtt_port} -t 'city/#' -v\n"
+              f"mosquitto_sub -p {self._mqtt_port} -t '{root_subscription()}' -v\n"
               f"  InfluxDB  http://127.0.0.1:{self._influx_port}   database '{_DATABASE}'\n"
               f"  API       http://127.0.0.1:{self._api_port}/docs\n"
               "Press Ctrl-C to stop.", flush=True)

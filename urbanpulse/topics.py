@@ -112,11 +112,59 @@ def status_topic(service: str, instance: str, *, root: str = DEFAULT_ROOT) -> st
                      check_name(service, what="service"), check_name(instance, what="instance")))
 
 
+def _filter_level(name: str, what: str) -> str:
+    """Return a filter level: the one-level wildcard `+`, or a name check_name accepts."""
+    return name if name == "+" else check_name(name, what=what)
+
+
 def subscription(channel: Channel, *, root: str = DEFAULT_ROOT, district: str = "+") -> str:
     """Build a filter for every sensor topic of `channel`, optionally for one district."""
-    if district != "+":
-        check_name(district, what="district")
-    return f"{check_name(root, what='topic root')}/{channel.value}/{district}/+/+"
+    if channel not in _SENSOR_CHANNELS:
+        raise TopicError(f"Channel {channel.value!r} does not address one sensor.")
+    return "/".join((check_name(root, what="topic root"), channel.value,
+                     _filter_level(district, "district"), "+", "+"))
+
+
+def alert_subscription(*, root: str = DEFAULT_ROOT, district: str = "+", kind: str = "+",
+                       sensor: str = "+") -> str:
+    """Build a filter for alert topics, narrowed by any of district, kind and sensor (`+`: any)."""
+    return "/".join((check_name(root, what="topic root"), Channel.ALERTS.value,
+                     _filter_level(district, "district"), _filter_level(kind, "kind"),
+                     _filter_level(sensor, "sensor id"), "+"))
+
+
+def status_subscription(service: str, *, root: str = DEFAULT_ROOT) -> str:
+    """Build a filter for the retained status topics of every instance of `service`."""
+    return "/".join((check_name(root, what="topic root"), Channel.STATUS.value,
+                     check_name(service, what="service"), "+"))
+
+
+def root_subscription(*, root: str = DEFAULT_ROOT) -> str:
+    """Build a filter for every topic under `root`."""
+    return f"{check_name(root, what='topic root')}/#"
+
+
+def channel_prefix(channel: Channel, *, root: str = DEFAULT_ROOT) -> str:
+    """Return the prefix every topic of `channel` starts with, for a `str.startswith` test."""
+    return f"{check_name(root, what='topic root')}/{channel.value}/"
+
+
+def sensor_topic_shape(channel: Channel, *, root: str = DEFAULT_ROOT) -> str:
+    """Describe the sensor topics of `channel` for people: `city/readings/{district}/...`."""
+    return channel_prefix(channel, root=root) + "{district}/{kind}/{sensor}"
+
+
+def split_sensor_topic(topic: str, channel: Channel,
+                       *, root: str = DEFAULT_ROOT) -> tuple[str, str, str] | None:
+    """Return (district, kind, sensor) of a `channel` topic under `root`, else None.
+
+    Only the shape is checked, not the names: the ingester calls this once per new
+    topic and then checks the names the payload agrees with, so it stays one split.
+    """
+    levels = topic.split("/")
+    if len(levels) != 5 or levels[0] != root or levels[1] != channel:
+        return None
+    return levels[2], levels[3], levels[4]
 
 
 def build(topic: Topic) -> str:

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
-from api.broker import AlertFeed, acknowledge, alert_filter
+from api.broker import AlertFeed, acknowledge
 from api.deps import AlertStoreDep, ApiKeyDep, SettingsDep
 from api.models import (
     INFLUX_ERRORS,
@@ -37,6 +37,7 @@ from api.params import (
     resolve_range,
 )
 from urbanpulse.messages import encoder
+from urbanpulse.topics import alert_subscription
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 
@@ -87,7 +88,9 @@ async def list_alerts(*, store: AlertStoreDep, settings: SettingsDep,
 
 async def _open_feed(settings: SettingsDep, district: AlertDistrictQuery = None,
                      kind: AlertKindQuery = None) -> AsyncIterator[AlertFeed]:
-    topic_filter = alert_filter(settings.topic_root, district=district, kind=kind)
+    topic_filter = alert_subscription(root=settings.topic_root,
+                                      district="+" if district is None else district,
+                                      kind="+" if kind is None else kind)
     async with AlertFeed(settings, topic_filter, purpose="stream") as feed:
         yield feed
 

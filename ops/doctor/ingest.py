@@ -11,10 +11,10 @@ from api.errors import InfluxError
 from api.influx import HttpxTransport, InfluxQuery
 from ingest.metrics import MEASUREMENT as PIPELINE
 from ops.doctor.influx import login
-from ops.doctor.mqtt import ingest_status_filter
 from ops.doctor.report import Finding
 from urbanpulse.influxql import Series, quote_identifier, time_from, where
 from urbanpulse.settings import DoctorSettings
+from urbanpulse.topics import status_subscription
 
 _INGEST_FIX = ("start the ingest service (docker compose up -d ingest; outside compose, "
                "`urbanpulse ingest`) and look at its log (docker compose logs ingest)")
@@ -28,7 +28,7 @@ def check_ingest(settings: DoctorSettings, status: dict[str, bytes] | str) -> li
     `online` stays until the broker gives up on the connection, so the age of its
     newest metrics point decides whether data flows.
     """
-    topic = ingest_status_filter(settings.topic_root)
+    topic = status_subscription("ingest", root=settings.topic_root)
     online: set[str] = set()
     if isinstance(status, str):
         findings = [Finding.skip("ingest status", f"cannot read {topic}: {status}")]

@@ -103,11 +103,6 @@ def _anonymous_finding(where: str, open_to_all: bool, *, configured: bool) -> Fi
         "deploy/mosquitto/mosquitto.conf (`allow_anonymous false`); then restart the broker")
 
 
-def ingest_status_filter(root: str) -> str:
-    """Return the filter of every ingester's retained status topic."""
-    return f"{topics.check_name(root, what='topic root')}/{Channel.STATUS.value}/ingest/+"
-
-
 async def read_status(host: str, port: int, root: str, password: str | None,
                       timeout_s: float) -> dict[str, bytes] | str:
     """Return the retained `{root}/status/ingest/+` messages (instance -> payload).
@@ -125,7 +120,7 @@ async def read_status(host: str, port: int, root: str, password: str | None,
                     return ("the broker refused account 'api' (see the mqtt api check)"
                             if username else "the broker refuses anonymous clients: set "
                             "MQTT_API_PASSWORD, account 'api' may read the status topics")
-                found = await probe.retained(ingest_status_filter(root))
+                found = await probe.retained(topics.status_subscription("ingest", root=root))
             finally:
                 await probe.close()
     except (OSError, TimeoutError, asyncio.IncompleteReadError, ProtocolError) as exc:
