@@ -224,7 +224,8 @@ def test_a_bad_scenario_is_a_config_error(tmp_path: Path) -> None:
     path.write_text("name: bad\nincidents:\n  - {type: venue-event, at: 1h, duration: 2h}\n"
                     "  - {type: alien-landing, at: 1h, duration: 2h}\n")
     with pytest.raises(ConfigError, match=r"bad.yaml, line 4: unknown incident type "
-                                          r"'alien-landing'; known are hvac-holiday, "):
+                                          r"'alien-landing'; known are the incidents "
+                                          r"hvac-holiday, .* and the device faults stuck, "):
         load_scenario(str(path))
     path.write_text("incidents:\n  - {type: venue-event, at: 1h, duration: soon}\n")
     with pytest.raises(ConfigError, match="'soon' is not a duration"):
@@ -232,6 +233,48 @@ def test_a_bad_scenario_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="No scenario 'nope'"):
         load_scenario("nope")
     assert msgspec.json.decode(b"1") == 1
+
+
+@pytest.mark.parametrize(("entry", "problem"), [
+    ("{type: offline, at: 1h, duration: 2h}", r"line 3: the device fault 'offline' needs a "
+                                              r"`kind` to strike; known kinds are air, "),
+    ("{type: offline, kind: aire, at: 1h, duration: 2h}", r"line 3: unknown kind 'aire'"),
+    ("{type: meter-reset, kind: air, at: 1h, duration: 2h}",
+     r"line 3: kind 'air' does not suffer the fault 'meter-reset'; its faults are bias, "),
+])
+def test_a_scenario_fault_names_a_kind_that_suffers_it(tmp_path: Path, entry: str,
+                                                       problem: str) -> None:
+    path = tmp_path / "faults.yaml"
+    path.write_text(f"name: faults\nincidents:\n  - {entry}\n")
+    with pytest.raises(ConfigError, match=problem):
+        load_scenario(str(path))
+
+
+def test_a_scenario_fault_strikes_the_matching_sensors_of_its_kind_as_a_fault(
+        tmp_path: Path) -> None:
+    path = tmp_path / "outage.yaml"
+    path.write_text("incidents:\n  - {type: offline, kind: air, district: pudong, at: 1h, "
+                    "duration: 2h}\n  - {type: spike, kind: water, at: 30m, duration: 10m, "
+                    "count: 1}\n")
+    specs = default_city(seed=1)
+    fleet = Fleet(specs, seed=1, incidents=load_scenario(str(path)))
+    start = 1_767_225_600
+    sent = [(t, parse(topic), payload) for t, messages in fleet.ticks(start, start + 3 * 3600)
+            for topic, payload in messages]
+    truths = [truth_decoder.decode(payload) for _, topic, payload in sent
+              if topic.channel is Channel.TRUTH]
+    offline = {truth.sensor for truth in truths if truth.type == "offline"}
+    assert offline == {s.sensor for s in specs if s.kind == "air" and s.district == "pudong"}
+    assert all(truth.detail["source"] == "fault" for truth in truths)
+    assert all(truth.end is not None and truth.end - truth.start == 7_200_000
+               for truth in truths if truth.type == "offline")
+    (spike,) = [truth for truth in truths if truth.type == "spike"]
+    assert spike.kind == "water"
+    assert spike.detail["factor"] == 5.0
+    heard = {topic.sensor for t, topic, _ in sent
+             if topic.channel is Channel.READINGS and start + 3600 <= t < start + 3 * 3600}
+    assert offline
+    assert not heard & offline
 
 
 def test_an_incident_filtering_on_an_unknown_district_or_site_is_a_config_error(
