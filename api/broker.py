@@ -7,6 +7,12 @@ does the fan-out, each stream starts from the broker's retained alert topics
 (the active alerts), and a stream whose connection drops simply ends: an SSE
 client reconnects and gets the retained state again. None of these clients
 reconnects on its own.
+
+Every alert state a feed receives must carry the ingester's signature
+(`urbanpulse.signing`, key `URBANPULSE_ALERT_KEY`): an unsigned or badly signed
+one, as anyone with publish rights on the alert topics can retain, is logged
+and dropped, and every ack command the api sends is signed, stamped and
+carries a nonce, so the ingester can refuse forged, stale and replayed ones.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from types import TracebackType
 from typing import Any
@@ -25,9 +32,10 @@ from gmqtt.mqtt.constants import MQTTv311
 
 from api.errors import AckTimeoutError, BrokerUnavailableError
 from api.models import Alert
-from urbanpulse.messages import AckCommand, alert_decoder, encoder
 from urbanpulse.messages import Alert as AlertMessage
+from urbanpulse.messages import alert_decoder, encoder
 from urbanpulse.settings import ApiSettings
+from urbanpulse.signing import is_signed_alert, signed_ack
 from urbanpulse.topics import ack_topic, alert_topic
 
 logger = logging.getLogger(__name__)
@@ -66,7 +74,7 @@ async def leave(client: gmqtt.Client) -> None:
 def alert_model(message: AlertMessage) -> Alert:
     """Return the api's model of an alert state received on MQTT."""
     fields = msgspec.structs.asdict(message)
-    del fields["v"]
+    del fields["v"], fields["sig"]
     return Alert(**fields)
 
 
@@ -76,8 +84,9 @@ class AlertFeed:
     Use as `async with AlertFeed(settings, topic_filter) as feed`; entering
     connects and waits for the SUBACK, so the broker's retained messages (the
     active alerts) are the first to arrive. Empty retained payloads (a resolved
-    alert's clear) are skipped, and a malformed payload is logged with its topic
-    and skipped.
+    alert's clear) are skipped; a malformed payload, and a state without a valid
+    signature of the ingester (or any state, when the api has no alert key), is
+    logged with its topic and skipped.
 
     Raises:
         BrokerUnavailableError: on entering, when the broker is unreachable,
@@ -87,6 +96,7 @@ class AlertFeed:
     def __init__(self, settings: ApiSettings, topic_filter: str, *,
                  purpose: str = "alerts") -> None:
         self._settings = settings
+        self._key = settings.alert_key_bytes()
         self._filter = topic_filter
         self._client = new_client(settings, purpose)
         self._client.on_message = self._on_message
@@ -104,6 +114,11 @@ class AlertFeed:
             alert = alert_decoder.decode(payload)
         except msgspec.DecodeError as exc:
             logger.warning("ignored a malformed alert on %s (%s): %.200r", topic, exc, payload)
+            return 0
+        if self._key is None or not is_signed_alert(alert, self._key):
+            logger.warning("ignored an alert state on %s without a valid signature of the "
+                           "ingester (forged, or signed with another URBANPULSE_ALERT_KEY): "
+                           "%.200r", topic, payload)
             return 0
         if self._queue.qsize() >= QUEUE_LIMIT:
             logger.warning("an alert subscription fell %d states behind; ending it", QUEUE_LIMIT)
@@ -164,9 +179,12 @@ class AlertFeed:
 async def acknowledge(settings: ApiSettings, alert: Alert, *, by: str, note: str) -> Alert:
     """Send an ack command for `alert` and return its acknowledged state once published.
 
-    Subscribes to the alert's own topic first, then publishes `AckCommand` at
-    QoS 1 on the command topic, and waits at most `settings.api_ack_timeout_s`
-    for the ingester to publish the `acknowledged` state.
+    Subscribes to the alert's own topic first, then publishes a signed
+    `AckCommand` at QoS 1 on the command topic, and waits at most
+    `settings.api_ack_timeout_s` for the ingester to publish the `acknowledged`
+    state. That state may be another acknowledgement's, which won the race:
+    the caller compares its `acked_by` and `note`. The settings must hold an
+    alert key.
 
     Raises:
         BrokerUnavailableError: the broker is unreachable or dropped the connection.
@@ -174,7 +192,10 @@ async def acknowledge(settings: ApiSettings, alert: Alert, *, by: str, note: str
     """
     root = settings.topic_root
     topic = alert_topic(alert.district, alert.kind, alert.sensor, alert.rule, root=root)
-    command = AckCommand(alert_id=alert.alert_id, by=by, note=note)
+    key = settings.alert_key_bytes()
+    if key is None:
+        raise ValueError("acknowledge() needs settings with an alert key")
+    command = signed_ack(alert.alert_id, by, note, key=key, now_ms=int(time.time() * 1000))
     timeout = settings.api_ack_timeout_s
     async with AlertFeed(settings, topic, purpose="ack") as feed:
         feed.publish(ack_topic(root=root), encoder.encode(command))

@@ -1,7 +1,8 @@
 """Dependencies of the routes, as `Annotated` aliases.
 
-`SettingsDep`, `InfluxDep`, `StoreDep`, `AlertStoreDep`, and `ApiKeyDep`, which
-admits a request only with the configured key in its `X-API-Key` header.
+`SettingsDep`, `InfluxDep`, `StoreDep`, `AlertStoreDep`, `AckLedgerDep` (the
+app's one `AckLedger`), and `ApiKeyDep`, which admits a request only with the
+configured key in its `X-API-Key` header.
 
 The settings live on `app.state`, put there by `api.main.create_app`; nothing is
 read at import time. While the app's lifespan runs (under uvicorn) every request
@@ -18,6 +19,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader
 
+from api.acks import AckLedger
 from api.alert_store import AlertStore
 from api.influx import InfluxQuery, open_influx
 from api.store import SensorStore
@@ -60,6 +62,17 @@ def get_alert_store(influx: InfluxDep) -> AlertStore:
 
 
 AlertStoreDep = Annotated[AlertStore, Depends(get_alert_store)]
+
+
+def get_ack_ledger(request: Request) -> AckLedger:
+    """Return the app's ack ledger, made on first use (one per app, so one per worker)."""
+    ledger: AckLedger | None = getattr(request.app.state, "ack_ledger", None)
+    if ledger is None:
+        ledger = request.app.state.ack_ledger = AckLedger()
+    return ledger
+
+
+AckLedgerDep = Annotated[AckLedger, Depends(get_ack_ledger)]
 
 API_KEY_HEADER = "X-API-Key"
 _api_key_header = APIKeyHeader(

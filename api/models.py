@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from urbanpulse.kinds import KINDS
-from urbanpulse.messages import AlertState, Severity
+from urbanpulse.messages import ACK_BY_MAX, ACK_NOTE_MAX, AlertState, Severity
 
 AttributeValue = bool | int | float | str
 KIND_EXAMPLES = list(KINDS)
@@ -158,7 +158,10 @@ class AckRequest(_Model):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    by: str = Field(min_length=1, max_length=100, pattern=r"\S",
-                    description="Who acknowledges: a name or handle", examples=["duty-officer"])
-    note: str = Field("", max_length=1000, description="Free text kept with the alert",
+    by: str = Field(min_length=1, max_length=ACK_BY_MAX, pattern=r"\S",
+                    description="Who acknowledges: a name or handle, no control characters",
+                    examples=["duty-officer"])
+    note: str = Field("", max_length=ACK_NOTE_MAX,
+                      description="Free text kept with the alert (tabs and line feeds allowed, "
+                                  "no other control characters)",
                       examples=["Guidance signs switched to lot B."])

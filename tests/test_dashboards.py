@@ -45,6 +45,8 @@ from tests.ingest.processes import IngestProcess, ingest_env, wait_for
 from urbanpulse.kinds import KINDS, part, register_module, unregister
 from urbanpulse.kinds import panels as kind_panels
 from urbanpulse.kinds.spec import DerivedField, Metric
+from urbanpulse.messages import encoder
+from urbanpulse.signing import signed_ack
 from urbanpulse.standards.air import AQI_CATEGORIES
 from urbanpulse.standards.noise import LIMITS
 from urbanpulse.standards.water import CLASS_LABELS
@@ -479,6 +481,10 @@ EXTRA_RULES = [
 WINDOW_S = 3 * 3600
 
 
+ALERT_KEY = b"alert-key-dashboards-3f9c1e7a"
+"""The key shared by the seeded run's ingester and the ack the test signs as the api would."""
+
+
 @dataclass(frozen=True)
 class City:
     """The InfluxDB database the seeded run was written to."""
@@ -516,7 +522,8 @@ def city(mosquitto: stack.Server, influxd: stack.Server,
                                        encoding="utf-8")
     (folder / "scenario.yaml").write_text(yaml.safe_dump(SCENARIO), encoding="utf-8")
     env = ingest_env(mqtt_port=mosquitto.port, influx_url=influxd.url, influx_db=db, root=root,
-                     ingest_metrics_interval_s=1, ingest_rules=str(folder / "rules.yaml"))
+                     ingest_metrics_interval_s=1, ingest_rules=str(folder / "rules.yaml"),
+                     alert_key=ALERT_KEY.decode())
     ingester = IngestProcess(env, folder, mosquitto.port)
     try:
         ingester.start()
@@ -537,8 +544,9 @@ def city(mosquitto: stack.Server, influxd: stack.Server,
         firing = [row for row in influx_rows(result.url, db, LATEST_STATES)
                   if row["state"] == "firing"]
         assert firing, "the seeded run left no firing alert"
-        ack = {"alert_id": firing[0]["alert_id"], "by": "operator", "note": "crew sent"}
-        publish_all(mosquitto.port, [(ack_topic(root=root), json.dumps(ack).encode())])
+        ack = signed_ack(firing[0]["alert_id"], "operator", "crew sent", key=ALERT_KEY,
+                         now_ms=int(time.time() * 1000))
+        publish_all(mosquitto.port, [(ack_topic(root=root), encoder.encode(ack))])
         wait_for(lambda: bool(influx_rows(result.url, db, ACKNOWLEDGED)), 30,
                  "the acknowledgement in `alerts`")
         yield result

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterable, AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException
+from fastapi.exceptions import RequestValidationError
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from api.broker import AlertFeed, acknowledge
-from api.deps import AlertStoreDep, ApiKeyDep, SettingsDep
+from api.deps import AckLedgerDep, AlertStoreDep, ApiKeyDep, SettingsDep
 from api.models import (
     INFLUX_ERRORS,
     AckRequest,
@@ -36,26 +38,32 @@ from api.params import (
     StateQuery,
     resolve_range,
 )
-from urbanpulse.messages import encoder
+from urbanpulse.messages import ACK_BY_PATTERN, ACK_NOTE_PATTERN, encoder
+from urbanpulse.settings import ApiSettings
 from urbanpulse.topics import alert_subscription
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 
 _BROKER_ERRORS: dict[int | str, dict[str, Any]] = {
-    503: json_error("The MQTT broker is unreachable"),
+    503: json_error("The MQTT broker is unreachable, or the server has no alert key "
+                    "(URBANPULSE_ALERT_KEY) to tell the ingester's states from forged ones"),
 }
+_BY = re.compile(ACK_BY_PATTERN)
+_NOTE = re.compile(ACK_NOTE_PATTERN)
 _ACK_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorDetail, "description": "The body cannot be read as JSON text "
                                                "(FastAPI's answer to bytes that are not UTF-8)"},
     401: {"model": ErrorDetail, "description": "No X-API-Key header"},
     403: {"model": ErrorDetail, "description": "The X-API-Key header holds a wrong key"},
     404: {"model": ErrorDetail, "description": "The alert is unknown or not active"},
-    409: {"model": ErrorDetail, "description": "The alert is already acknowledged"},
+    409: {"model": ErrorDetail, "description": "The alert is already acknowledged, or "
+                                               "another acknowledgement of it is under way"},
     413: {"model": ErrorDetail,
           "description": "The body is over URBANPULSE_API_MAX_BODY_BYTES bytes"},
     502: INFLUX_ERRORS[502],
-    503: {"model": ErrorDetail, "description": "The server has no API key configured, or "
-                                               "InfluxDB or the MQTT broker is unreachable"},
+    503: {"model": ErrorDetail, "description": "The server has no API key or no alert key "
+                                               "configured, or InfluxDB or the MQTT broker "
+                                               "is unreachable"},
     504: {"model": ErrorDetail, "description": "The ingester did not confirm in time"},
 }
 
@@ -86,8 +94,17 @@ async def list_alerts(*, store: AlertStoreDep, settings: SettingsDep,
                                    limit=limit, offset=offset)
 
 
+def _require_alert_key(settings: ApiSettings, refused: str) -> None:
+    if settings.alert_key is None:
+        raise HTTPException(
+            status_code=503,
+            detail=f"This server has no alert key configured (URBANPULSE_ALERT_KEY, shared "
+                   f"with the ingester), so it {refused}.")
+
+
 async def _open_feed(settings: SettingsDep, district: AlertDistrictQuery = None,
                      kind: AlertKindQuery = None) -> AsyncIterator[AlertFeed]:
+    _require_alert_key(settings, "cannot tell the ingester's alert states from forged ones")
     topic_filter = alert_subscription(root=settings.topic_root,
                                       district="+" if district is None else district,
                                       kind="+" if kind is None else kind)
@@ -102,12 +119,14 @@ async def stream_alerts(feed: Annotated[AlertFeed, Depends(_open_feed)],
     """Stream alert states as server-sent events, one `event: alert` per state.
 
     First comes every active alert (the broker's retained alert topics), then
-    every state change as the ingester publishes it, including `resolved`. Each
-    event's `data` is the contract's `Alert` message (the JSON MQTT subscribers
-    get, with `"v": 1`). `district` and `kind` narrow the subscription. The
-    stream ends when the client disconnects, when the api loses the broker, or
-    after `URBANPULSE_API_STREAM_MAX_S` seconds (reconnect to get the active
-    alerts again; an EventSource does so by itself).
+    every state change as the ingester publishes it, including `resolved`. Only
+    states the ingester signed are shown: one retained or published by anyone
+    else is dropped. Each event's `data` is the contract's `Alert` message (the
+    JSON MQTT subscribers get, with `"v": 1` and the signature `sig`). `district`
+    and `kind` narrow the subscription. The stream ends when the client
+    disconnects, when the api loses the broker, or after
+    `URBANPULSE_API_STREAM_MAX_S` seconds (reconnect to get the active alerts
+    again; an EventSource does so by itself).
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + settings.api_stream_max_s
@@ -147,25 +166,57 @@ async def get_alert(*, alert_id: AlertIdPath, store: AlertStoreDep, settings: Se
 @router.post("/{alert_id}/ack", summary="Acknowledge an alert", dependencies=[ApiKeyDep],
              responses=_ACK_ERRORS)
 async def ack_alert(alert_id: AlertIdPath, body: AckRequest, store: AlertStoreDep,
-                    settings: SettingsDep) -> Alert:
+                    settings: SettingsDep, ledger: AckLedgerDep) -> Alert:
     """Acknowledge a pending or firing alert and return its `acknowledged` state.
 
-    Needs the server's key in `X-API-Key`. The api publishes the ack command on
-    MQTT and answers once the ingester has published the new state on the
-    alert's topic, or 504 after `URBANPULSE_API_ACK_TIMEOUT_S` seconds.
+    Needs the server's key in `X-API-Key`. `by` and `note` may hold no control
+    characters (a note may hold tabs and line feeds) nor bidi overrides. The api
+    publishes a signed ack command on MQTT and answers once the ingester has
+    published the new state on the alert's topic, or 504 after
+    `URBANPULSE_API_ACK_TIMEOUT_S` seconds. Of two acks at once, the second gets
+    409 at once.
     """
-    current = await store.current(alert_id)
-    if current is None:
-        raise _unknown(alert_id)
-    if current.state == "resolved":
-        raise HTTPException(status_code=404,
-                            detail=f"Alert {alert_id!r} is not active: it resolved at "
-                                   f"{_iso(current.ts)}.")
-    if current.state == "acknowledged":
+    _require_alert_key(settings, "cannot sign ack commands and accepts none")
+    _check_text(body)
+    if not ledger.claim(alert_id):
         raise HTTPException(status_code=409,
-                            detail=f"Alert {alert_id!r} is already acknowledged by "
-                                   f"{current.acked_by!r} at {_iso(current.ts)}.")
-    return await acknowledge(settings, current, by=body.by, note=body.note)
+                            detail=f"Alert {alert_id!r} is being acknowledged by another "
+                                   "request right now.")
+    try:
+        current = await store.current(alert_id)
+        if current is None:
+            raise _unknown(alert_id)
+        if current.state == "resolved":
+            raise HTTPException(status_code=404,
+                                detail=f"Alert {alert_id!r} is not active: it resolved at "
+                                       f"{_iso(current.ts)}.")
+        acked = ledger.acked(current) if current.state != "acknowledged" else current
+        if acked is not None:
+            raise _already(acked)
+        acked = await acknowledge(settings, current, by=body.by, note=body.note)
+        ledger.record(acked)
+        if (acked.acked_by, acked.note or "") != (body.by, body.note):
+            raise _already(acked)  # another worker's acknowledgement won the race
+        return acked
+    finally:
+        ledger.release(alert_id)
+
+
+def _check_text(body: AckRequest) -> None:
+    """Refuse (422) a `by` or `note` holding control characters or bidi overrides."""
+    errors = [{"type": "string_pattern_mismatch", "loc": ("body", field),
+               "msg": "String should hold no control characters or bidi overrides",
+               "input": value, "ctx": {"pattern": pattern.pattern}}
+              for field, value, pattern in (("by", body.by, _BY), ("note", body.note, _NOTE))
+              if not pattern.search(value)]
+    if errors:
+        raise RequestValidationError(errors)
+
+
+def _already(acked: Alert) -> HTTPException:
+    return HTTPException(status_code=409,
+                         detail=f"Alert {acked.alert_id!r} is already acknowledged by "
+                                f"{acked.acked_by!r} at {_iso(acked.ts)}.")
 
 
 def _iso(ts_ms: int) -> str:

@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
 from typing import Final
 
+import msgspec
+
 from ingest.alerts.conditions import checks
 from ingest.alerts.rules import DistrictStaleRule, Rule, StaleRule
 from ingest.alerts.silence import SilenceWatch
@@ -137,11 +139,18 @@ class AlertEngine:
         return known.context.zone if known is not None and known.context.zone else None
 
     def restore(self, alert: Alert) -> None:
-        """Take back an active alert published before a restart (from its retained topic)."""
-        if alert.state in ACTIVE and alert.rule in self._rules:
+        """Take back an active alert from the ingester's own record (`ingest.alerts.record`).
+
+        Only states the ingester wrote itself come here, never the broker's
+        retained alert topics, which anyone with publish rights could forge. A
+        state of a rule no longer loaded, or not active, is left out; so is one
+        whose id is not the fingerprint of its rule and sensor.
+        """
+        if alert.state in ACTIVE and alert.rule in self._rules and \
+                alert.alert_id == fingerprint(alert.rule, alert.sensor):
             if (alert.rule, alert.sensor) not in self._active:
                 self._alerting[alert.sensor] += 1
-            self._active[alert.rule, alert.sensor] = alert
+            self._active[alert.rule, alert.sensor] = msgspec.structs.replace(alert, sig=None)
 
     def evaluate(self, reading: Reading, now_ms: int,
                  derived: Mapping[str, FieldValue] | None = None) -> list[Alert]:

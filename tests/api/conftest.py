@@ -52,12 +52,17 @@ def closed_url() -> str:
     return f"http://127.0.0.1:{stack.free_port()}"
 
 
+ALERT_KEY = "alert-key-5d1e9b0c7a3f42e8"
+"""The key the api signs acks with and checks alert states against, in these tests."""
+
+
 @pytest.fixture
 def settings(mosquitto: stack.Server, influxd: stack.Server, influx_db: str,
              topic_root: str) -> ApiSettings:
     """Api settings pointing at the session's broker and a fresh database."""
     return load(ApiSettings, mqtt_host="127.0.0.1", mqtt_port=mosquitto.port,
-                topic_root=topic_root, influx_url=influxd.url, influx_db=influx_db)
+                topic_root=topic_root, influx_url=influxd.url, influx_db=influx_db,
+                alert_key=ALERT_KEY)
 
 
 @pytest.fixture

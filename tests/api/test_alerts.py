@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 import uvicorn
+from pydantic import SecretStr
 
 from api.alert_store import _alerts
 from api.main import create_app
+from ingest.alerts.engine import fingerprint
 from ingest.service import Ingester
 from ops import stack
 from tests.api.conftest import error_locs, write_lines
@@ -27,23 +31,32 @@ from tests.conftest import Recorder, publish_all, wait_until
 from urbanpulse.errors import ConfigError
 from urbanpulse.influxql import Series
 from urbanpulse.lineprotocol import encode_point
+from urbanpulse.messages import Alert as AlertMessage
 from urbanpulse.messages import Reading, alert_decoder, encoder
-from urbanpulse.settings import ApiSettings, load
-from urbanpulse.topics import reading_topic
+from urbanpulse.settings import ApiSettings, IngestSettings, load
+from urbanpulse.signing import sign_alert
+from urbanpulse.topics import alert_topic, reading_topic
 
 KEY = "k-3f9a1c7e5b2d48a6"
+ALERT_KEY = "alert-key-5d1e9b0c7a3f42e8"
 RULE = "lot-nearly-full"
 LOT_A = ("parking-pudong-0001", "pudong")
 LOT_B = ("parking-xuhui-0001", "xuhui")
 
 
 @pytest.fixture
+def ingest_settings(ingest_settings: IngestSettings) -> IngestSettings:
+    """The test ingester's settings, with the alert key it shares with the api."""
+    return ingest_settings.model_copy(update={"alert_key": SecretStr(ALERT_KEY)})
+
+
+@pytest.fixture
 def keyed(mosquitto: stack.Server, influxd: stack.Server, influx_db: str,
           topic_root: str) -> ApiSettings:
-    """Api settings for the session's servers, with an API key."""
+    """Api settings for the session's servers, with an API key and the alert key."""
     return load(ApiSettings, mqtt_host="127.0.0.1", mqtt_port=mosquitto.port,
                 topic_root=topic_root, influx_url=influxd.url, influx_db=influx_db,
-                api_key=KEY, api_ack_timeout_s=5)
+                api_key=KEY, alert_key=ALERT_KEY, api_ack_timeout_s=5)
 
 
 class Served:
@@ -420,3 +433,162 @@ def test_a_point_still_being_written_is_left_out() -> None:
         "alert_id": alert_id, "rule": "r", "sensor": f"s-{alert_id}", "kind": "parking",
         "district": "pudong", "severity": "high"}) for alert_id, row in rows.items()]
     assert [alert.alert_id for alert in _alerts(series)] == ["a1"]
+
+
+# ------------------------------------------------ forged state and racing acks (docs/alerts.md)
+
+FORGED_LOT = ("parking-pudong-0666", "pudong")
+
+
+def forged_alert(root: str, lot: tuple[str, str], key: bytes | None = None,
+                 **changes: Any) -> tuple[str, bytes]:
+    """Return the topic and payload of a firing alert no ingester raised (signed with `key`)."""
+    sensor, district = lot
+    now = int(time.time() * 1000)
+    fields: dict[str, Any] = {"state": "firing", **changes}
+    alert = AlertMessage(v=1, alert_id=fingerprint(RULE, sensor), rule=RULE, sensor=sensor,
+                         kind="parking", district=district, severity="critical", ts=now,
+                         since=now, message="occupancy 1.0 above 0.95", value=1.0, **fields)
+    if key is not None:
+        alert = sign_alert(alert, key)
+    payload = msgspec.structs.asdict(alert)
+    if payload["sig"] is None:
+        del payload["sig"]  # the message of contract v1 before signatures: it decoded then
+    return alert_topic(district, "parking", sensor, RULE, root=root), encoder.encode(payload)
+
+
+def retain(port: int, topic: str, payload: bytes) -> None:
+    subprocess.run(["mosquitto_pub", "-p", str(port), "-q", "1", "-r", "-t", topic, "-s"],
+                   input=payload, check=True, timeout=10)
+
+
+async def test_a_forged_retained_alert_reaches_neither_the_stream_nor_the_list(
+        keyed: ApiSettings, ingest_settings: IngestSettings, mosquitto: stack.Server,
+        topic_root: str) -> None:
+    forgeries = [forged_alert(topic_root, FORGED_LOT),
+                 forged_alert(topic_root, ("parking-pudong-0667", "pudong"), sig="f" * 64),
+                 forged_alert(topic_root, ("parking-pudong-0668", "pudong"),
+                              key=b"a-key-that-is-not-ours")]
+    for topic, payload in forgeries:
+        retain(mosquitto.port, topic, payload)
+    ingester = Ingester(ingest_settings)  # started after the forgeries: a restart
+    stop = asyncio.Event()
+    task = asyncio.create_task(ingester.run(stop))
+    try:
+        await asyncio.wait_for(ingester.subscribed.wait(), 10)
+        assert ingester.engine.active == []
+        async with serve(keyed) as api:
+            # a lower reading would resolve an adopted forgery, writing it to `alerts`
+            publish_lots(mosquitto.port, topic_root, lot_reading(FORGED_LOT, 0.5, seq=1),
+                         lot_reading(LOT_A, 0.97, seq=1))
+            listed = await wait_for_alerts(api.client, "", 1)
+            async with api.client.stream("GET", "/v1/alerts/stream") as response:
+                lines = response.aiter_lines()
+                first = await read_events(lines, 1)  # the retained states come first
+                publish_lots(mosquitto.port, topic_root, lot_reading(LOT_A, 0.5, seq=2))
+                second = await read_events(lines, 1)
+            await asyncio.sleep(0.5)  # what InfluxDB has by now, it would show
+            again = (await get_ok(api.client, "/v1/alerts"))["items"]
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 20)
+    assert [(item["sensor"], item["state"]) for item in listed] == [(LOT_A[0], "firing")]
+    assert [(data["sensor"], data["state"]) for _, data in first + second] == [
+        (LOT_A[0], "firing"), (LOT_A[0], "resolved")]
+    assert [(item["sensor"], item["state"]) for item in again] == [(LOT_A[0], "resolved")]
+
+
+async def test_stream_and_ack_are_503_without_the_alert_key(keyed: ApiSettings) -> None:
+    async with serve(keyed.model_copy(update={"alert_key": None})) as unkeyed:
+        stream = await unkeyed.client.get("/v1/alerts/stream")
+        acked = await ack(unkeyed, "0123456789abcdef", {"by": "ops"})
+
+    assert (stream.status_code, acked.status_code) == (503, 503)
+    assert stream.json() == {"detail": "This server has no alert key configured "
+                                       "(URBANPULSE_ALERT_KEY, shared with the ingester), so "
+                                       "it cannot tell the ingester's alert states from "
+                                       "forged ones."}
+    assert acked.json()["detail"].endswith("so it cannot sign ack commands and accepts none.")
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"by": "ops\x1b[2J"}, "by"),
+    ({"by": "\u202eevil"}, "by"),
+    ({"by": "ops\u0085"}, "by"),
+    ({"by": "ops", "note": "done\r\nINFO forged log line"}, "note"),
+    ({"by": "ops", "note": "\x07"}, "note"),
+])
+async def test_ack_refuses_control_characters_with_422(
+        served: Served, two_firing: dict[str, str], body: dict[str, str], field: str) -> None:
+    response = await ack(served, two_firing[LOT_A[0]], body)
+
+    assert response.status_code == 422, response.text
+    assert [error["loc"] for error in response.json()["detail"]] == [["body", field]]
+
+
+async def test_a_note_may_hold_line_feeds_and_tabs(
+        served: Served, two_firing: dict[str, str]) -> None:
+    response = await ack(served, two_firing[LOT_A[0]],
+                         {"by": "Zoë Li", "note": "crew sent\n\tto lot B"})
+
+    assert response.status_code == 200, response.text
+    assert (response.json()["acked_by"], response.json()["note"]) == (
+        "Zoë Li", "crew sent\n\tto lot B")
+
+
+async def test_of_two_acks_at_once_one_wins_and_the_other_is_409_at_once(
+        served: Served, two_firing: dict[str, str]) -> None:
+    alert_id = two_firing[LOT_A[0]]
+    answered: dict[str, float] = {}
+
+    async def one(by: str) -> httpx.Response:
+        response: httpx.Response = await ack(served, alert_id, {"by": by})
+        answered[by] = time.monotonic()
+        return response
+
+    first, second = await asyncio.gather(one("alice"), one("bob"))
+
+    assert sorted([first.status_code, second.status_code]) == [200, 409]
+    winner, loser = (first, second) if first.status_code == 200 else (second, first)
+    assert loser.json()["detail"] == (
+        f"Alert '{alert_id}' is being acknowledged by another request right now.")
+    lost_by = "bob" if winner.json()["acked_by"] == "alice" else "alice"
+    assert answered[lost_by] < answered[winner.json()["acked_by"]]  # at once, not after it
+    # Right after the 200, InfluxDB may not show it yet: the api remembers its own ack.
+    late = await ack(served, alert_id, {"by": "carol"})
+    assert late.status_code == 409
+    assert late.json()["detail"].startswith(
+        f"Alert '{alert_id}' is already acknowledged by {winner.json()['acked_by']!r} at ")
+
+
+async def test_an_ack_that_loses_to_another_workers_is_409(
+        keyed: ApiSettings, served: Served, two_firing: dict[str, str]) -> None:
+    alert_id = two_firing[LOT_A[0]]
+    async with serve(keyed) as other_worker:  # a second process: its own ledger
+        first = await ack(served, alert_id, {"by": "alice"})
+        # The other worker has no record of alice's ack: it learns of it from InfluxDB or,
+        # when InfluxDB lags, from the acknowledged state on the alert's topic.
+        second = await ack(other_worker, alert_id, {"by": "bob"})
+
+    assert first.status_code == 200, first.text
+    assert second.status_code == 409, second.text
+    assert second.json()["detail"].startswith(
+        f"Alert '{alert_id}' is already acknowledged by 'alice' at ")
+
+
+async def test_a_forged_acknowledged_state_does_not_confirm_an_ack(
+        keyed: ApiSettings, influxd: stack.Server, mosquitto: stack.Server,
+        topic_root: str) -> None:
+    lot = ("parking-pudong-0777", "pudong")
+    alert_id = fingerprint(RULE, lot[0])
+    now = int(time.time() * 1000)
+    write_lines(influxd.url, keyed.influx_db, [encode_point(
+        "alerts", {"alert_id": alert_id, "rule": RULE, "sensor": lot[0], "kind": "parking",
+                   "district": "pudong", "severity": "info", "state": "firing"},
+        {"message": "occupancy 0.97 above 0.95", "since": now}, now)])
+    retain(mosquitto.port, *forged_alert(topic_root, lot, state="acknowledged",
+                                         acked_by="ops", note=""))
+    async with serve(keyed.model_copy(update={"api_ack_timeout_s": 0.5})) as alone:
+        response = await ack(alone, alert_id, {"by": "ops"})  # no ingester is running
+
+    assert response.status_code == 504, response.text

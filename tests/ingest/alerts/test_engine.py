@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
 from ingest.alerts.engine import AlertEngine, fingerprint
 from ingest.alerts.rules import Rule, parse_rule
 from urbanpulse.messages import Alert, Reading, SensorBirth
@@ -129,6 +131,22 @@ def test_restored_alert_is_not_fired_twice_and_resolves_when_the_condition_clear
     assert restarted.evaluate(_air(135, T0 + MINUTE), T0) == []
     (resolved,) = restarted.evaluate(_air(50, T0 + 2 * MINUTE), T0)
     assert (resolved.state, resolved.since) == ("resolved", T0)
+
+
+def test_restore_skips_an_alert_whose_id_is_not_its_fingerprint_and_drops_signatures(
+        ) -> None:
+    engine = AlertEngine(_rules({**PM25, "for": 0}))
+    (fired,) = engine.evaluate(_air(130, T0), T0)
+    restarted = AlertEngine(_rules({**PM25, "for": 0}))
+    restarted.restore(msgspec.structs.replace(fired, alert_id="0123456789abcdef"))
+    restarted.restore(msgspec.structs.replace(fired, state="resolved"))
+    assert restarted.active == []
+    restarted.restore(msgspec.structs.replace(fired, sig="ab" * 32))
+    assert [(alert.alert_id, alert.sig) for alert in restarted.active] == [
+        (fired.alert_id, None)]
+    acked = restarted.acknowledge(fired.alert_id, "ops", "", T0 + 1)
+    assert acked is not None
+    assert acked.sig is None  # the ingester signs what it publishes, not what it keeps
 
 
 def test_repeat_after_suppresses_a_new_episode_too_soon_after_a_resolve() -> None:

@@ -1,0 +1,98 @@
+"""The ingester's own record of its alerts: the newest state of each in InfluxDB's `alerts`.
+
+A restart takes its active alerts back from here, never from the broker's
+retained alert topics: anyone with publish rights on `city/alerts/…` can retain
+a message there, but only the ingester writes the `alerts` measurement.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Mapping
+from typing import Any
+
+import httpx
+import msgspec
+
+from ingest import IngestError
+from ingest.points import ALERTS_MEASUREMENT
+from urbanpulse.influxql import Series, quote_identifier
+from urbanpulse.messages import VERSION, Alert
+
+log = logging.getLogger(__name__)
+
+ACTIVE_STATES = frozenset({"pending", "firing", "acknowledged"})
+LATEST_STATES = (f"SELECT * FROM {quote_identifier(ALERTS_MEASUREMENT)} "
+                 f"GROUP BY {quote_identifier('alert_id')} ORDER BY time DESC LIMIT 1")
+"""The newest point of every alert: its current state."""
+
+
+class _Result(msgspec.Struct):
+    series: list[Series] = []
+    error: str | None = None
+
+
+class _Response(msgspec.Struct):
+    results: list[_Result] = []
+    error: str | None = None
+
+
+def _alert(row: Mapping[str, Any]) -> Alert | None:
+    """Return the alert state of one `alerts` row, or None for a row InfluxDB is still writing."""
+    if row.get("message") is None or row.get("since") is None:
+        return None
+    value = row.get("value")
+    return msgspec.convert({
+        "v": VERSION, "alert_id": row["alert_id"], "rule": row["rule"], "sensor": row["sensor"],
+        "kind": row["kind"], "district": row["district"], "state": row["state"],
+        "severity": row["severity"], "ts": row["time"], "since": int(row["since"]),
+        "message": row["message"], "value": None if value is None else float(value),
+        "acked_by": row.get("acked_by"), "note": row.get("note")}, Alert)
+
+
+def active_alerts(series: list[Series], districts: Collection[str]) -> list[Alert]:
+    """Return the active alerts among the newest states, in `districts` (empty: all)."""
+    active = []
+    for one in series:
+        for row in one.rows():
+            try:
+                alert = _alert({**row, **one.tags})
+            except (msgspec.ValidationError, KeyError, TypeError, ValueError) as exc:
+                log.warning("ignored an unreadable `alerts` point (%s): %.200r", exc, row)
+                continue
+            if alert is not None and alert.state in ACTIVE_STATES and (
+                    not districts or alert.district in districts):
+                active.append(alert)
+    return active
+
+
+async def read_active(*, url: str, database: str, headers: Mapping[str, str],
+                      districts: Collection[str], timeout_s: float) -> list[Alert]:
+    """Query InfluxDB for the active alerts of `districts`.
+
+    Raises:
+        IngestError: InfluxDB refused or failed the query.
+    """
+    async with httpx.AsyncClient(timeout=timeout_s) as client:
+        try:
+            response = await client.post(f"{url.rstrip('/')}/query", headers=dict(headers),
+                                         data={"db": database, "q": LATEST_STATES,
+                                               "epoch": "ms"})
+        except httpx.TransportError as exc:
+            raise IngestError(f"Could not read the alert record from InfluxDB at {url}: "
+                              f"{type(exc).__name__}: {exc}.") from None
+    if response.status_code in (401, 403):
+        raise IngestError(
+            f"InfluxDB at {url} refused to let the ingester read its alert record "
+            f"({response.status_code}); the ingester's user needs read as well as write "
+            f"rights on database {database!r}.")
+    try:
+        body = msgspec.json.decode(response.content, type=_Response)
+    except msgspec.DecodeError:
+        body = _Response(error=response.text[:200])
+    failure = body.error or next((result.error for result in body.results if result.error),
+                                 None)
+    if response.status_code != 200 or failure:
+        raise IngestError(f"InfluxDB at {url} failed the alert record query "
+                          f"({response.status_code}: {failure or response.text[:200]}).")
+    return active_alerts([one for result in body.results for one in result.series], districts)
