@@ -7,18 +7,22 @@ a `MissingBinaryError` naming the Debian package that provides it.
 
 from __future__ import annotations
 
+import ctypes
 import getpass
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from urbanpulse.errors import UrbanPulseError
 
@@ -63,6 +67,18 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def port_is_free(port: int) -> bool:
+    """Return whether a server could listen on 127.0.0.1:`port` now (nothing listens there)."""
+    with socket.socket() as sock:
+        # As the servers do: a port that only lingers in TIME_WAIT counts as free.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def find_binary(name: str, package: str) -> str:
@@ -124,10 +140,56 @@ bind-address = "127.0.0.1:{rpc_port}"
 """
 
 
-def _spawn(name: str, argv: list[str], log: Path) -> subprocess.Popen[bytes]:
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with(parent: int) -> Callable[[], None] | None:
+    """Return a pre-exec hook asking Linux to SIGTERM the child when `parent` dies."""
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+    def hook() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the parent died between fork and prctl
+            os._exit(1)
+    return hook
+
+
+@dataclass
+class Family:
+    """Children that share one process group and, on Linux, end when this process ends.
+
+    The group lets one `kill -- -PGID` reach them all; the parent-death signal covers
+    the parent's SIGKILL, which it cannot handle. The hook runs in the thread that
+    spawns, and Linux sends the signal when that thread ends: spawn from the main thread.
+    """
+
+    pgid: int = field(default=0)
+
+    def popen(self, argv: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
+        """Start `argv` in the family's group (a new one for the first child)."""
+        try:
+            process = subprocess.Popen(argv, process_group=self.pgid,
+                                       preexec_fn=_die_with(os.getpid()),  # noqa: PLW1509 - see above
+                                       **kwargs)
+        except PermissionError:  # every earlier member ended, and the group with them
+            self.pgid = 0
+            process = subprocess.Popen(argv, process_group=0,
+                                       preexec_fn=_die_with(os.getpid()),  # noqa: PLW1509 - see above
+                                       **kwargs)
+        if self.pgid == 0:
+            self.pgid = process.pid
+        return process
+
+
+def _spawn(argv: list[str], log: Path, family: Family | None) -> subprocess.Popen[bytes]:
     with log.open("ab") as sink:
-        return subprocess.Popen(argv, stdout=sink, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+        options: dict[str, Any] = {"stdout": sink, "stderr": subprocess.STDOUT,
+                                   "stdin": subprocess.DEVNULL}
+        if family is not None:
+            return family.popen(argv, **options)
+        return subprocess.Popen(argv, start_new_session=True, **options)
 
 
 def _wait(server: Server, ready: Callable[[], bool], timeout: float) -> None:
@@ -162,26 +224,28 @@ def _pings(url: str) -> bool:
         return False
 
 
-def start_mosquitto(data_dir: Path, port: int, *, timeout: float = 15.0) -> Server:
+def start_mosquitto(data_dir: Path, port: int, *, timeout: float = 15.0,
+                    family: Family | None = None) -> Server:
     """Start mosquitto with its data in `data_dir`, listening on 127.0.0.1:`port`."""
     binary = find_binary("mosquitto", "mosquitto")
     data_dir.mkdir(parents=True, exist_ok=True)
     config = data_dir / "mosquitto.conf"
     config.write_text(mosquitto_config(data_dir, port))
     log = data_dir / "mosquitto.log"
-    server = Server("mosquitto", _spawn("mosquitto", [binary, "-c", str(config)], log), port, log)
+    server = Server("mosquitto", _spawn([binary, "-c", str(config)], log, family), port, log)
     _wait(server, lambda: accepts(port), timeout)
     return server
 
 
-def start_influxd(data_dir: Path, port: int, rpc_port: int, *, timeout: float = 30.0) -> Server:
+def start_influxd(data_dir: Path, port: int, rpc_port: int, *, timeout: float = 30.0,
+                  family: Family | None = None) -> Server:
     """Start influxd (1.x) with its data in `data_dir` on loopback HTTP `port`."""
     binary = find_binary("influxd", "influxdb")
     data_dir.mkdir(parents=True, exist_ok=True)
     config = data_dir / "influxdb.conf"
     config.write_text(influxd_config(data_dir, port, rpc_port))
     log = data_dir / "influxd.log"
-    server = Server("influxd", _spawn("influxd", [binary, "-config", str(config)], log), port, log)
+    server = Server("influxd", _spawn([binary, "-config", str(config)], log, family), port, log)
     _wait(server, lambda: _pings(server.url), timeout)
     return server
 
