@@ -15,6 +15,7 @@ with a sentence.
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -45,8 +46,18 @@ _DAY_MS = 86_400_000
 
 class _Envelope(msgspec.Struct):
     topic: str
-    payload: msgspec.Raw
+    payload: msgspec.Raw = msgspec.Raw(b"null")
     retain: bool = False
+    payload_text: str | None = None
+    payload_base64: str | None = None
+
+    def raw(self) -> bytes:
+        """Return the payload's bytes, however the line carried them."""
+        if self.payload_text is not None:
+            return self.payload_text.encode()
+        if self.payload_base64 is not None:
+            return base64.b64decode(self.payload_base64, validate=True)
+        return bytes(self.payload)
 
 
 _envelope_decoder = msgspec.json.Decoder(_Envelope)
@@ -94,7 +105,12 @@ def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
         raise ConfigError(f"Cannot read {path}: {exc.strerror}.") from None
 
 
-def _envelopes(path: Path) -> Iterator[tuple[str, bytes]]:
+def envelopes(path: Path) -> Iterator[tuple[str, bytes]]:
+    """Yield the topic and payload bytes of each line of a `urbanpulse sim --output` file.
+
+    An empty payload comes back as `null`; one the simulator wrote as
+    `payload_text` or `payload_base64` (not valid JSON) comes back byte for byte.
+    """
     for number, line in _lines(path):
         try:
             envelope = _envelope_decoder.decode(line)
@@ -105,11 +121,18 @@ def _envelopes(path: Path) -> Iterator[tuple[str, bytes]]:
                                   f"line: {exc}.") from None
             yield split
             continue
-        yield envelope.topic, bytes(envelope.payload)
+        try:
+            yield envelope.topic, envelope.raw()
+        except ValueError:
+            raise ConfigError(f"{path}, line {number}, has a payload_base64 that is not "
+                              "base64.") from None
 
 
 def _split_raw(line: bytes) -> tuple[str, bytes] | None:
-    """Cut `{"topic":T,"retain":R,"payload":P}` by hand when P is not valid JSON."""
+    """Cut `{"topic":T,"retain":R,"payload":P}` by hand when P is not valid JSON.
+
+    Files written before the simulator kept such payloads in `payload_text` have these lines.
+    """
     for marker in (b',"retain":false,"payload":', b',"retain":true,"payload":'):
         head, found, payload = line.partition(marker)
         if found and head.startswith(b'{"topic":') and payload.endswith(b"}"):
@@ -133,7 +156,7 @@ def read_run(path: Path) -> Run:
     run = Run()
     births: list[int] = []
     readings: list[int] = []
-    for topic, payload in _envelopes(path):
+    for topic, payload in envelopes(path):
         channel = _channel(topic)
         if channel is Channel.TRUTH:
             run.truths.append(truth_decoder.decode(payload))  # the simulator's own: well formed
@@ -165,7 +188,7 @@ def read_alerts(path: Path) -> list[Alert]:
         if not line.startswith(b"{"):  # mosquitto_sub -v: "topic payload"
             _, _, payload = line.partition(b" ")
         elif line.startswith(b'{"topic"'):
-            payload = bytes(_envelope_decoder.decode(line).payload)
+            payload = _envelope_decoder.decode(line).raw()
         if payload.strip() in (b"", b"null"):
             continue  # a cleared retained alert topic
         try:
@@ -213,7 +236,7 @@ def replay(path: Path, rules: Sequence[Rule], *, root: str = "city",
             changes.extend(engine.sweep(next_sweep))
             next_sweep += SWEEP_EVERY_MS
 
-    for topic, payload in _envelopes(path):
+    for topic, payload in envelopes(path):
         channel = _channel(topic)
         if channel is Channel.SENSORS:
             birth = decoder.birth(topic, b"" if payload == b"null" else payload)

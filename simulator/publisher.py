@@ -15,6 +15,15 @@ DISCONNECT. At most `window` messages are ever unacknowledged; packet ids are
 taken round-robin from 1..65535, skipping any still in flight. When the
 connection drops, it reconnects to the same session and resends every
 unacknowledged PUBLISH with DUP set. Every failure is a `SinkError` sentence.
+
+Reconnects back off exponentially with jitter (BACKOFF_FIRST_S doubling up to
+BACKOFF_CAP_S), and the back-off only resets once a connection has lasted
+STABLE_AFTER_S: a broker that accepts and then drops at once (another client
+taking the session over, an ACL kicking the client out) sees a few connections
+a minute, not thousands a second. A connection that has not stayed up for
+RECONNECT_TIMEOUT_S ends in SinkError. Each stretch of trouble is logged once
+when it begins and once when it ends, and a session taken over by another
+client with the same id is said once, with what to do.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import struct
 from collections.abc import Coroutine, Sequence
 from typing import Any
@@ -30,10 +40,17 @@ from simulator.errors import SinkError
 from simulator.wire import ClosedEarlyError, Wire
 from urbanpulse.mqtt5 import DISCONNECT_PACKET, Connack, connect_packet, reason, varint
 
+TAKEN_OVER = reason(0x8E)
+
 log = logging.getLogger(__name__)
 
 KEEPALIVE_S = 60
 RECONNECT_TIMEOUT_S = 60.0
+"""How long the connection may stay unstable before the publisher gives up."""
+BACKOFF_FIRST_S = 0.2
+BACKOFF_CAP_S = 15.0
+STABLE_AFTER_S = 10.0
+"""A connection up this long resets the back-off: the trouble is over."""
 FLUSH_AT = 256
 """Queued packets written at once rather than at the end of the event-loop turn."""
 
@@ -75,6 +92,18 @@ class Publisher:
         self._rejections: dict[int, int] = {}
         self._closing = False
         self._tasks: set[asyncio.Task[None]] = set()
+        self.reconnects = 0
+        """Connections made again after one dropped."""
+        self._connected_at = 0.0
+        self._trouble_since: float | None = None
+        self._failures = 0
+        self._taken_over_said = False
+        self._random = random.Random()
+
+    @property
+    def client_id(self) -> str:
+        """Return the MQTT client id this publisher connects with."""
+        return self._client_id
 
     @property
     def inflight(self) -> int:
@@ -122,6 +151,7 @@ class Publisher:
                             f"{reason(answer.code)}{detail}.")
         self._wire, self._transport = wire, wire.transport
         self.disconnect_reason = ""
+        self._connected_at = self.loop.time()
         if answer.keepalive_s is not None:
             self._keepalive_s = answer.keepalive_s
         return answer
@@ -219,32 +249,74 @@ class Publisher:
             return
         self._wire = self._transport = None
         self._pending.clear()
-        if not self._closing:
+        if self._closing:
+            return
+        now = self.loop.time()
+        starts = self._trouble_since is None or now - self._connected_at >= STABLE_AFTER_S
+        if starts:  # after a stable connection: a new stretch of trouble, a fresh back-off
+            self._trouble_since, self._failures = now, 0
+        why = self.disconnect_reason or "the connection closed"
+        # MQTT 5 brokers may say "Session taken over" (0x8E); mosquitto 2.0 just closes the
+        # old connection, so a reconnection dropped again at once, unexplained, means the same.
+        if not self.disconnect_reason and not starts:
+            why = TAKEN_OVER
+        if why == TAKEN_OVER and not self._taken_over_said:
+            self._taken_over_said = True
+            log.error("The MQTT broker at %s handed this simulator's session to another client "
+                      "with the same client id '%s' (Session taken over%s); reconnecting with "
+                      "back-off, but the two will keep taking it from each other. Stop the "
+                      "other one, or give each simulator its own URBANPULSE_SIM_CLIENT_ID "
+                      "(unset, every simulator gets a unique one).", self.address,
+                      self._client_id, "" if self.disconnect_reason else
+                      ": it accepted the connection and closed it again without a reason")
+        elif starts and why != TAKEN_OVER:
             log.warning("Lost the connection to the MQTT broker at %s (%s); reconnecting with "
-                        "%d messages unacknowledged.", self.address,
-                        self.disconnect_reason or "closed", len(self._inflight))
-            self._spawn(self._reconnect(self.disconnect_reason or "the connection closed"))
+                        "%d messages unacknowledged.", self.address, why, len(self._inflight))
+        else:
+            log.debug("Lost the connection to the MQTT broker at %s again (%s).", self.address,
+                      why)
+        self._spawn(self._reconnect(why, announce=starts))
 
-    async def _reconnect(self, why: str) -> None:
-        deadline = self.loop.time() + RECONNECT_TIMEOUT_S
-        delay = 0.2
+    def _backoff(self) -> float:
+        """Return the next delay: exponential, capped, half of it random (equal jitter)."""
+        ceiling: float = min(BACKOFF_CAP_S, BACKOFF_FIRST_S * 2.0 ** min(self._failures, 16))
+        self._failures += 1
+        return ceiling / 2 + self._random.uniform(0, ceiling / 2)
+
+    async def _reconnect(self, why: str, *, announce: bool) -> None:
+        assert self._trouble_since is not None
+        deadline = self._trouble_since + RECONNECT_TIMEOUT_S
+        last = why
         while True:
+            delay = self._backoff()
+            if self.loop.time() + delay >= deadline:
+                self._fail(self._gave_up(why, last))
+                return
+            await asyncio.sleep(delay)
             try:
                 await self._open(clean_start=False, timeout_s=max(1.0, deadline - self.loop.time()))
                 break
             except SinkError as exc:
-                if self.loop.time() + delay >= deadline:
-                    self._fail(SinkError(f"Lost the connection to the MQTT broker at "
-                                         f"{self.address} ({why}) and could not reconnect within "
-                                         f"{RECONNECT_TIMEOUT_S:g} s: {exc}"))
-                    return
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-        log.warning("Reconnected to the MQTT broker at %s; resending %d messages.", self.address,
-                    len(self._inflight))
+                last = str(exc)
+        self.reconnects += 1
+        log.log(logging.WARNING if announce else logging.DEBUG,
+                "Reconnected to the MQTT broker at %s; resending %d messages.", self.address,
+                len(self._inflight))
         if self._transport is not None and self._inflight:
             self._transport.write(b"".join(bytes((packet[0] | _DUP,)) + packet[1:]
                                            for packet in self._inflight.values()))
+
+    def _gave_up(self, why: str, last: str) -> SinkError:
+        if why == TAKEN_OVER:
+            return SinkError(
+                f"The MQTT broker at {self.address} kept handing this simulator's session to "
+                f"another client with the same client id '{self._client_id}' for "
+                f"{RECONNECT_TIMEOUT_S:g} s (Session taken over); stop the other one, or give "
+                "each simulator its own URBANPULSE_SIM_CLIENT_ID (unset, every simulator gets "
+                "a unique one).")
+        detail = "." if last == why else f": {last}"
+        return SinkError(f"Lost the connection to the MQTT broker at {self.address} ({why}) and "
+                         f"could not keep one for {RECONNECT_TIMEOUT_S:g} s{detail}")
 
     def _fail(self, error: SinkError) -> None:
         self._error = error

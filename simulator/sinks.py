@@ -11,6 +11,12 @@ acknowledged, so the packets of a tick go out in a few large writes.
 from __future__ import annotations
 
 import asyncio
+import base64
+import logging
+import os
+import re
+import secrets
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,6 +28,8 @@ from simulator.errors import SinkError
 from simulator.publisher import Publisher
 from urbanpulse.errors import ConfigError
 from urbanpulse.settings import SimSettings
+
+log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_S = 10.0
 DRAIN_TIMEOUT_S = 30.0
@@ -68,9 +76,15 @@ class MemorySink:
 
 
 class JsonlSink:
-    """Writes `{"topic": T, "retain": R, "payload": P}` lines, P being the JSON payload verbatim.
+    """Writes one JSON line per message: `{"topic": T, "retain": R, "payload": P}`.
 
-    An empty payload (which clears a retained message) is written as `null`.
+    P is the payload spliced in verbatim when it is one valid JSON value on one
+    line (every payload the simulator builds), and `null` when it is empty (a
+    cleared retained message). Any other payload (a malformed-payload fault:
+    truncated JSON, NaN) goes into `"payload_text"` as a JSON string, or into
+    `"payload_base64"` when it is not UTF-8, so every line stays valid JSON
+    Lines whatever the payload; `ops.score_run.envelopes` reads all three back
+    to the exact bytes.
     """
 
     def __init__(self, target: str | Path) -> None:
@@ -88,11 +102,11 @@ class JsonlSink:
 
     async def send_many(self, messages: Sequence[Message], *, retain: bool) -> None:
         """Write one line per message."""
-        flag = b',"retain":true,"payload":' if retain else b',"retain":false,"payload":'
+        flag = b',"retain":true,' if retain else b',"retain":false,'
         encode = msgspec.json.encode
         try:
             self._file.write(b"".join([b"".join((b'{"topic":', encode(topic), flag,
-                                                 payload or b"null", b"}\n"))
+                                                 _payload_field(payload), b"}\n"))
                                        for topic, payload in messages]))
         except OSError as exc:
             raise SinkError(f"Cannot write to {self._name}: {exc.strerror or exc}.") from exc
@@ -106,6 +120,27 @@ class JsonlSink:
         finally:
             if self._owned:
                 self._file.close()
+
+
+def _payload_field(payload: bytes) -> bytes:
+    """Return the `"payload…":…` member that keeps `payload` on one valid JSON line."""
+    if not payload:
+        return b'"payload":null'
+    if b"\n" not in payload and b"\r" not in payload:  # JSON whitespace, but it would end the line
+        try:
+            _check_json(payload)
+        except msgspec.DecodeError:
+            pass
+        else:
+            return b'"payload":' + payload
+    try:
+        return b'"payload_text":' + msgspec.json.encode(payload.decode())
+    except UnicodeDecodeError:
+        return b'"payload_base64":"' + base64.b64encode(payload) + b'"'
+
+
+_check_json = msgspec.json.Decoder().decode
+"""Parse a payload only to see that it is JSON (msgspec refuses NaN and Infinity, as JSON does)."""
 
 
 class MqttSink:
@@ -125,17 +160,30 @@ class MqttSink:
         """Return the most messages that were ever unacknowledged at once."""
         return self._publisher.peak
 
+    @property
+    def client_id(self) -> str:
+        """Return the MQTT client id in use."""
+        return self._publisher.client_id
+
+    @property
+    def reconnects(self) -> int:
+        """Return how many times the connection was made again after it dropped."""
+        return self._publisher.reconnects
+
     @classmethod
     async def connect(cls, settings: SimSettings, *,
                       timeout_s: float = CONNECT_TIMEOUT_S) -> MqttSink:
         """Connect to the broker of `settings`, or raise SinkError saying why not."""
         username, password = settings.mqtt_username or None, settings.mqtt_password
         publisher = Publisher(settings.mqtt_host, settings.mqtt_port,
-                              client_id=settings.sim_client_id, username=username,
+                              client_id=settings.sim_client_id or unique_client_id(),
+                              username=username,
                               password=password.get_secret_value() if password and username
                               else None,
                               max_inflight=settings.sim_max_inflight)
         await publisher.connect(timeout_s)
+        log.info("Connected to the MQTT broker at %s as client id '%s'.", publisher.address,
+                 publisher.client_id)
         return cls(publisher)
 
     async def send(self, topic: str, payload: bytes, *, retain: bool) -> None:
@@ -161,6 +209,17 @@ class MqttSink:
                             ) from exc
         finally:
             await publisher.close()
+
+
+def unique_client_id() -> str:
+    """Return `urbanpulse-sim-HOST-PID-XXXX`: no other simulator, here or elsewhere, has it.
+
+    Two clients with one id take the broker's session from each other, so a
+    simulator only shares an id when URBANPULSE_SIM_CLIENT_ID says so. The
+    random part covers two sinks in one process and a reused PID.
+    """
+    host = re.sub(r"[^A-Za-z0-9-]+", "-", socket.gethostname())[:32].strip("-") or "host"
+    return f"urbanpulse-sim-{host}-{os.getpid()}-{secrets.token_hex(2)}"
 
 
 async def open_sink(settings: SimSettings) -> Sink:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from simulator.errors import SinkError
-from simulator.publisher import Publisher
+from simulator.publisher import BACKOFF_CAP_S, BACKOFF_FIRST_S, Publisher
 from urbanpulse.mqtt5 import connect_packet, properties, varint
 
 
@@ -170,3 +170,13 @@ def test_varint_round_trips(value: int) -> None:
     assert len(encoded) == 1 + (value > 127) + (value > 16_383) + (value > 2_097_151)
     length = sum((byte & 0x7F) << (7 * i) for i, byte in enumerate(encoded))
     assert length == value
+
+
+async def test_reconnect_delays_double_with_jitter_up_to_the_cap() -> None:
+    publisher = Publisher("127.0.0.1", 1, client_id="sim")
+    delays = [publisher._backoff() for _ in range(12)]
+    for attempt, delay in enumerate(delays):
+        ceiling = min(BACKOFF_CAP_S, BACKOFF_FIRST_S * 2 ** attempt)
+        assert ceiling / 2 <= delay <= ceiling
+    assert delays[-1] > BACKOFF_CAP_S / 2
+    assert len(set(delays)) == len(delays)  # jittered: two simulators do not retry in step

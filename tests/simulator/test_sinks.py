@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import socket
 import subprocess
 import threading
@@ -19,12 +20,17 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
+from ingest.alerts.rules import load_rules
 from ops import stack
+from ops.score_run import ReplayStats, envelopes, replay
+from simulator import faults
+from simulator import publisher as publisher_module
 from simulator.errors import SinkError
+from simulator.publisher import Publisher
 from simulator.run import simulate
 from simulator.sinks import JsonlSink, MemorySink, MqttSink, open_sink
 from urbanpulse.errors import ConfigError
-from urbanpulse.messages import reading_decoder
+from urbanpulse.messages import reading_decoder, truth_decoder
 from urbanpulse.settings import SimSettings
 
 START = datetime(2025, 11, 24, tzinfo=UTC)
@@ -226,3 +232,147 @@ async def test_refused_connection_is_a_clear_error(locked_broker: int) -> None:
     settings = sim_settings(mqtt_host="127.0.0.1", mqtt_port=locked_broker)
     with pytest.raises(SinkError, match=r"refused the connection: Not authorized\."):
         await MqttSink.connect(settings)
+
+
+def _strict_json(line: bytes) -> Any:
+    """Parse one line as JSON the way jq does: NaN and Infinity are not JSON."""
+    def refuse(name: str) -> Any:
+        raise ValueError(f"{name} is not JSON")
+    return json.loads(line, parse_constant=refuse)
+
+
+async def test_jsonl_sink_keeps_every_line_valid_whatever_the_payload(tmp_path: Path) -> None:
+    path = tmp_path / "out.jsonl"
+    sink = JsonlSink(path)
+    payloads = [b'{"v":1,"values":{"pm25":NaN}}', b'{"v":1,"sens', b"\xff\xfe binary",
+                b'{"a":1}\n{"b":2}', b"not json at all", b'{"ok":true}']
+    await sink.send_many([(f"city/readings/a/air/s{n}", p) for n, p in enumerate(payloads)],
+                         retain=False)
+    await sink.close()
+    lines = path.read_bytes().splitlines()
+    assert len(lines) == len(payloads)
+    parsed = [_strict_json(line) for line in lines]
+    assert parsed[0] == {"topic": "city/readings/a/air/s0", "retain": False,
+                         "payload_text": '{"v":1,"values":{"pm25":NaN}}'}
+    assert parsed[2]["payload_base64"] == "//4gYmluYXJ5"
+    assert parsed[5]["payload"] == {"ok": True}
+    assert [payload for _, payload in envelopes(path)] == payloads
+
+
+def _is_malformed(payload: bytes) -> bool:
+    """Tell a payload `faults.mangle` broke: not JSON, or a reading without values."""
+    try:
+        return not reading_decoder.decode(payload).values
+    except msgspec.DecodeError:
+        return True
+
+
+async def test_a_faulty_run_writes_valid_json_lines_the_replay_reads_back(tmp_path: Path) -> None:
+    path = tmp_path / "run.jsonl"
+    values: dict[str, Any] = {"sim_speed": 0, "sim_duration_s": 6 * 3600, "sim_start": START,
+                              "sim_seed": 3, "sim_sensors": 30, "sim_fault_rate": 60}
+    memory = MemorySink()
+    await simulate(sim_settings(**values), memory)
+    sink = JsonlSink(path)
+    stats = await simulate(sim_settings(**values), sink)
+    await sink.close()
+    lines = path.read_bytes().splitlines()
+    assert len(lines) == stats.births + stats.readings + stats.truths
+    for line in lines:
+        _strict_json(line)
+    assert list(envelopes(path)) == [(topic, payload or b"null")
+                                     for topic, payload, _ in memory.messages]
+    variants = {truth.detail["variant"] for truth in (
+        truth_decoder.decode(payload) for topic, payload, _ in memory.messages
+        if "/truth/" in topic) if truth.type == "malformed"}
+    assert variants == set(faults.MALFORMED)
+    malformed = sum(1 for topic, payload, _ in memory.messages
+                    if "/readings/" in topic and _is_malformed(payload))
+    assert malformed >= 5
+    replayed = ReplayStats()
+    replay(path, load_rules(None), max_future_s=7200, stats=replayed)
+    assert replayed.rejected == malformed
+
+
+@pytest.mark.services
+async def test_simulators_without_a_client_id_do_not_collide(
+        mosquitto: stack.Server, caplog: pytest.LogCaptureFixture) -> None:
+    settings = sim_settings(mqtt_host="127.0.0.1", mqtt_port=mosquitto.port)
+    first = await MqttSink.connect(settings)
+    second = await MqttSink.connect(settings)
+    try:
+        assert first.client_id != second.client_id
+        assert first.client_id.startswith("urbanpulse-sim-")
+        for n in range(50):
+            await first.send(f"sim-ids/a/{n}", b"{}", retain=False)
+            await second.send(f"sim-ids/b/{n}", b"{}", retain=False)
+        await asyncio.sleep(0.5)
+    finally:
+        await first.close(timeout_s=5)
+        await second.close(timeout_s=5)
+    assert first.reconnects == second.reconnects == 0
+    assert "Lost the connection" not in caplog.text
+
+
+@pytest.mark.services
+async def test_a_taken_over_session_backs_off_and_says_so_once(
+        mosquitto: stack.Server, caplog: pytest.LogCaptureFixture) -> None:
+    first, second = (Publisher("127.0.0.1", mosquitto.port, client_id="sim-same-id")
+                     for _ in range(2))
+    await first.connect(5)
+    await second.connect(5)  # takes the session over from the first
+    messages = [(f"sim-same/{n}", b"{}") for n in range(10)]
+    try:
+        for _ in range(30):  # both keep publishing for 3 s, as two simulators would
+            first.publish(messages, 0, False)
+            second.publish(messages, 0, False)
+            await asyncio.sleep(0.1)
+    finally:
+        await first.close()
+        await second.close()
+    # Without back-off the two took the session from each other thousands of times.
+    assert 1 <= first.reconnects + second.reconnects <= 12
+    taken = [r for r in caplog.records if "taken over" in r.getMessage()]
+    assert 1 <= len(taken) <= 2  # once per simulator at most
+    assert all("URBANPULSE_SIM_CLIENT_ID" in r.getMessage() for r in taken)
+    assert sum(r.levelno >= logging.WARNING for r in caplog.records) <= 3 * len(taken) + 2
+
+
+@pytest.mark.services
+async def test_a_session_fight_ends_with_a_sentence_naming_the_setting(
+        mosquitto: stack.Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(publisher_module, "RECONNECT_TIMEOUT_S", 1.5)
+    first, second = (Publisher("127.0.0.1", mosquitto.port, client_id="sim-fight")
+                     for _ in range(2))
+    await first.connect(5)
+    await second.connect(5)
+    errors: list[str] = []
+    try:
+        for _ in range(40):
+            for publisher in (first, second):
+                try:
+                    publisher.publish([("sim-fight/t", b"{}")], 0, False)
+                except SinkError as exc:
+                    errors.append(str(exc))
+            await asyncio.sleep(0.1)
+    finally:
+        await first.close()
+        await second.close()
+    assert errors, "neither publisher gave up"
+    assert "same client id 'sim-fight'" in errors[0]
+    assert "URBANPULSE_SIM_CLIENT_ID" in errors[0]
+
+
+def test_a_run_line_with_broken_base64_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "run.jsonl"
+    path.write_bytes(b'{"topic":"city/readings/a/air/s","retain":false,"payload":{}}\n'
+                     b'{"topic":"city/readings/a/air/s","retain":false,"payload_base64":"%%"}\n')
+    with pytest.raises(ConfigError, match=r"run\.jsonl, line 2, has a payload_base64 that is "
+                                          r"not base64\.$"):
+        list(envelopes(path))
+
+
+def test_run_files_with_raw_malformed_payloads_are_still_read(tmp_path: Path) -> None:
+    path = tmp_path / "old.jsonl"  # as the simulator wrote them before payload_text
+    path.write_bytes(b'{"topic":"city/readings/a/air/s","retain":false,"payload":{"v":1,"se}\n')
+    assert list(envelopes(path)) == [("city/readings/a/air/s", b'{"v":1,"se')]
