@@ -33,6 +33,7 @@ from api.influx import InfluxQuery, InfluxTransport, open_influx
 from api.limits import BodyLimit
 from api.models import json_error
 from api.routes import alerts, districts, export, health, sensors, views
+from api.swagger import serve_docs
 from urbanpulse import __version__
 from urbanpulse.settings import ApiSettings
 
@@ -93,7 +94,8 @@ def create_app(settings: ApiSettings, *,
                 del app.state.influx
 
     app = FastAPI(title="UrbanPulse API", version=__version__, description=DESCRIPTION,
-                  lifespan=lifespan)
+                  lifespan=lifespan, docs_url=None, redoc_url=None)
+    serve_docs(app)  # Swagger UI from a package, not a CDN
     app.state.settings = settings
     if influx_transport is not None:
         app.state.influx = InfluxQuery(influx_transport, settings.influx_db)

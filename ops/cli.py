@@ -3,8 +3,10 @@
 `score` rates alert rules against a run's ground truth; `doctor` checks a running stack;
 `kinds` prints the registered kinds (docs/kinds.md is its output).
 
-Flags override `URBANPULSE_*` variables and `.env`; a bad value of either stops
-the command before it connects anywhere, with a sentence naming the setting.
+Flags override `URBANPULSE_*` variables and `.env`; a bad value of either, or a
+city profile, scenario or rules file that does not load, stops the command
+before it connects anywhere, with a sentence naming the setting, or the file
+and the line.
 """
 
 from __future__ import annotations

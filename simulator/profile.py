@@ -19,12 +19,33 @@ from typing import Any
 import yaml
 
 from simulator.parts import layout
+from simulator.shapes import Fields, Items, Nothing, Number, Pair, Table, Text, Whole, check
 from urbanpulse.errors import ConfigError
 from urbanpulse.kinds import KINDS
 from urbanpulse.topics import check_name
 
 TOP_LEVEL = ("name", "calendar", "climate", "pollution", "options", "land_uses", "districts")
 """The fields a profile may give."""
+
+_SITE = Fields({"name": Text, "lat": Number, "lon": Number, "land_use": Text},
+               frozenset({"name", "lat", "lon", "land_use"}), name="a site's fields")
+_DISTRICT = Fields({"name": Text, "lat": Pair, "lon": Pair, "sites": Items(_SITE),
+                    "counts": Table(Whole, name="a mapping of kind to sensor count")},
+                   frozenset({"name", "lat", "lon", "sites", "counts"}),
+                   name="a district's fields")
+SHAPE = Fields({
+    "name": Text, "calendar": Text, "pollution": Number,
+    "climate": (Fields({"mean_c": Number, "amplitude_c": Number, "rain_days": Number},
+                       name="a mapping of climate parameter to number"), Nothing),
+    "options": (Table((Table(Number, name="a mapping of option to number"), Nothing),
+                      name="a mapping of kind to options"), Nothing),
+    "land_uses": Table(Table(Table(Number, name="a mapping of value to weight"),
+                             name="a mapping of mix to weights"),
+                       name="a mapping of land use to mixes"),
+    "districts": Items(_DISTRICT),
+}, frozenset({"name", "land_uses", "districts"}), name="a mapping of the fields "
+   + ", ".join(TOP_LEVEL))
+"""What a profile's YAML looks like, checked before anything is read from it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +131,8 @@ class Source:
             found = self.node(*keys[:depth])
             if found is not None:
                 return f"{self.path}, line {found.start_mark.line + 1}"
-        return str(self.path)
+        line = self.root.start_mark.line + 1 if self.root is not None else 1
+        return f"{self.path}, line {line}"
 
 
 def _child(node: yaml.Node | None, key: str | int) -> yaml.Node | None:
@@ -140,6 +162,7 @@ def read_yaml(folder: str, name_or_path: str, what: str) -> Source:
 def load_profile(name_or_path: str) -> CityProfile:
     """Load a shipped city profile by name, or a profile file by path."""
     source = read_yaml("cities", name_or_path, "city profile")
+    check(source.data, SHAPE, source.where, "the city profile")
     try:
         return _profile(source)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -176,6 +199,14 @@ def _district(source: Source, index: int, land_uses: Mapping[str, Any]) -> Distr
     if any(count < 0 for count in counts.values()):
         raise ValueError(f"district {name} has a negative sensor count")
     return District(name, lat, lon, sites, counts)
+
+
+def _located(source: Source, index: int, land_uses: Mapping[str, Any]) -> District:
+    """Return district `index`, a bad value in it refused with the district's line."""
+    try:
+        return _district(source, index, land_uses)
+    except ValueError as exc:
+        raise ConfigError(f"{source.where('districts', index)}: {exc}.") from exc
 
 
 def _land_uses(source: Source) -> dict[str, dict[str, dict[str, float]]]:
@@ -224,7 +255,7 @@ def _profile(source: Source) -> CityProfile:
             raise ConfigError(f"{source.where(key)}: unknown field {key!r}; a city profile "
                               f"gives {', '.join(TOP_LEVEL)}.")
     land_uses = _land_uses(source)
-    districts = tuple(_district(source, i, land_uses) for i in range(len(data["districts"])))
+    districts = tuple(_located(source, i, land_uses) for i in range(len(data["districts"])))
     if len({d.name for d in districts}) != len(districts) or not districts:
         raise ValueError("district names must be unique and at least one given")
     kinds = tuple(kind for kind in KINDS if any(d.counts[kind] > 0 for d in districts))

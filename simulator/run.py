@@ -77,20 +77,15 @@ async def _pause(stop: asyncio.Event, delay: float) -> None:
         await asyncio.wait_for(stop.wait(), delay)
 
 
-async def simulate(settings: SimSettings, sink: Sink, *, stop: asyncio.Event | None = None,
-                   city: Sequence[SensorSpec] | None = None) -> SimStats:
-    """Publish the city's births, then its readings, until the duration ends or `stop` is set.
+def prepare(settings: SimSettings, city: Sequence[SensorSpec] | None = None) -> Fleet:
+    """Read the city profile, its calendar and the scenario, and build the fleet.
 
-    Args:
-        settings: Seed, speed, scale, city, scenario, faults, duration, start and topic root.
-        sink: Where messages go; the caller closes it.
-        stop: Set it to end the run after the current tick.
-        city: The sensors; by default the settings' city profile laid out by `build_city`.
+    Everything a run reads from files happens here, so `main` calls it before
+    connecting: a bad profile or scenario is reported as such, broker or not.
 
-    Returns:
-        Counts and timings of the run.
+    Raises:
+        ConfigError: The profile, its calendar or the scenario is unknown or malformed.
     """
-    stop = stop if stop is not None else asyncio.Event()
     profile = load_profile(settings.sim_city)
     specs = city if city is not None else build_city(
         profile, scale=settings.sim_scale, sensors=settings.sim_sensors, seed=settings.sim_seed,
@@ -103,8 +98,27 @@ async def simulate(settings: SimSettings, sink: Sink, *, stop: asyncio.Event | N
                   {d.name for d in profile.districts} | {spec.district for spec in specs},
                   {s.name for d in profile.districts for s in d.sites}
                   | {spec.site for spec in specs})
-    fleet = Fleet(specs, seed=settings.sim_seed, root=settings.topic_root, drivers=drivers,
-                  fault_rate=settings.sim_fault_rate, incidents=incidents)
+    return Fleet(specs, seed=settings.sim_seed, root=settings.topic_root, drivers=drivers,
+                 fault_rate=settings.sim_fault_rate, incidents=incidents)
+
+
+async def simulate(settings: SimSettings, sink: Sink, *, stop: asyncio.Event | None = None,
+                   city: Sequence[SensorSpec] | None = None,
+                   plan: Fleet | None = None) -> SimStats:
+    """Publish the city's births, then its readings, until the duration ends or `stop` is set.
+
+    Args:
+        settings: Seed, speed, scale, city, scenario, faults, duration, start and topic root.
+        sink: Where messages go; the caller closes it.
+        stop: Set it to end the run after the current tick.
+        city: The sensors; by default the settings' city profile laid out by `build_city`.
+        plan: The fleet `prepare` built; by default `prepare(settings, city)`.
+
+    Returns:
+        Counts and timings of the run.
+    """
+    stop = stop if stop is not None else asyncio.Event()
+    fleet = plan if plan is not None else prepare(settings, city)
     start = start_time(settings.sim_start)
     duration, speed = settings.sim_duration_s, settings.sim_speed
     # Backfill: history before the moment the run begins is sent unpaced, then pacing starts.
@@ -158,9 +172,10 @@ async def _serve(settings: SimSettings) -> SimStats:
     for signum in signals:
         loop.add_signal_handler(signum, on_signal)
     try:
+        plan = prepare(settings)  # bad files are reported before any connection is tried
         sink = await open_sink(settings)
         try:
-            stats = await simulate(settings, sink, stop=stop)
+            stats = await simulate(settings, sink, stop=stop, plan=plan)
         except asyncio.CancelledError:
             raise  # a second signal: leave without flushing
         except BaseException:

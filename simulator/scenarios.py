@@ -28,11 +28,21 @@ from simulator import faults
 from simulator.city import SensorSpec
 from simulator.parts import incident_types, simulated
 from simulator.profile import Source, read_yaml
+from simulator.shapes import Fields, Items, Number, Text, Timestamp, Whole, check
 from urbanpulse.durations import seconds
 from urbanpulse.errors import ConfigError
 from urbanpulse.kinds import KINDS, SensorKind
 from urbanpulse.kinds.incidents import Episode
 from urbanpulse.messages import AttributeValue
+
+_INCIDENT = Fields({
+    "type": Text, "at": (Text, Timestamp, Number), "duration": (Text, Number),
+    "district": Text, "site": Text, "sensors": Items(Text), "count": Whole,
+    "magnitude": Number, "kind": Text,
+}, frozenset({"type", "at", "duration"}), name="an incident's fields")
+SHAPE = Fields({"name": Text, "incidents": Items(_INCIDENT)}, frozenset({"incidents"}),
+               name="a mapping of the fields name, incidents")
+"""What a scenario's YAML looks like, checked before anything is read from it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,11 +66,20 @@ class Incident:
 def load_scenario(name_or_path: str) -> list[Incident]:
     """Load a shipped scenario by name or a scenario file by path."""
     source = read_yaml("scenarios", name_or_path, "scenario")
+    check(source.data, SHAPE, source.where, "the scenario")
     try:
         entries = source.data["incidents"]
-        return [_incident(source, index, raw) for index, raw in enumerate(entries)]
+        return [_located(source, index, raw) for index, raw in enumerate(entries)]
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"Invalid scenario {source.path}: {exc}.") from exc
+
+
+def _located(source: Source, index: int, raw: dict[str, Any]) -> Incident:
+    """Return incident `index`, a bad value in it refused with the entry's line."""
+    try:
+        return _incident(source, index, raw)
+    except ValueError as exc:
+        raise ConfigError(f"{source.where('incidents', index)}: {exc}.") from exc
 
 
 def _incident(source: Source, index: int, raw: dict[str, Any]) -> Incident:

@@ -81,6 +81,21 @@ def test_bad_flag_exits_2_naming_the_setting() -> None:
     assert "URBANPULSE_SIM_OUTPUT" in result.stderr
 
 
+@pytest.mark.parametrize(("flags", "said"), [
+    (["--city", "paris"], "No city profile 'paris': give a file path or one of shanghai, "),
+    (["--city", "/etc/passwd"], "/etc/passwd, line 1: the city profile must be a mapping of "),
+    (["--scenario", "nope"], "No scenario 'nope': give a file path or one of incidents, "),
+])
+def test_bad_files_are_reported_before_connecting(flags: list[str], said: str) -> None:
+    # Nothing listens on the broker port: the file must be named all the same.
+    result = _urbanpulse("sim", "--mqtt-host", "127.0.0.1", "--mqtt-port",
+                         str(stack.free_port()), *flags)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"urbanpulse sim: {said}")
+    assert "Cannot reach" not in result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+
+
 def test_missing_server_binary_names_the_package() -> None:
     with pytest.raises(stack.MissingBinaryError) as raised:
         stack.find_binary("no-such-broker", "no-such-package")

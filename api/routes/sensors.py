@@ -18,6 +18,8 @@ from api.params import (
     OffsetQuery,
     SensorPath,
     StartQuery,
+    duration_ms,
+    invalid,
     resolve_range,
 )
 from api.store import SensorStore
@@ -64,10 +66,14 @@ async def get_readings(*, sensor_id: SensorPath, store: StoreDep, settings: Sett
 
     The range defaults to the last hour, may span at most `URBANPULSE_API_MAX_RANGE_S`
     seconds, and yields at most `URBANPULSE_API_MAX_POINTS` points (`truncated` says
-    when there were more).
+    when there were more). A bucket may be at most as long as the widest range.
     """
     start_ms, end_ms = resolve_range(start, end, now=datetime.now(UTC),
                                      max_range_s=settings.api_max_range_s)
+    # A longer bucket says nothing more, and InfluxDB refuses the longest with a 400.
+    if every is not None and duration_ms(every) > settings.api_max_range_s * 1000:
+        raise invalid("every", f"every ({every}) must be at most the widest range, "
+                               f"{settings.api_max_range_s} s", every)
     sensor = await _find(store, sensor_id)
     return await store.readings(sensor, start_ms=start_ms, end_ms=end_ms, every=every,
                                 max_points=settings.api_max_points)

@@ -61,12 +61,23 @@ class Threshold(_MetricCheck):
         if value is None:
             return None
         limit = self.clear if active else self.limit
-        return (value > limit if self.above else value < limit), value, 0.0
+        return self._beyond(value, limit), value, limit
+
+    def _beyond(self, value: float, limit: float) -> bool:
+        return value > limit if self.above else value < limit
 
     def describe(self, reading: Reading, value: float, detail: float, context: Context,
                  derived: Derived) -> str:
-        side = "above" if self.above else "below"
-        return f"{self.metric} {value} {self.unit} {side} {self.limit}"
+        # `detail` is the level the value was judged against: the alert level while
+        # none is active, the clear level while one is.
+        side, back = ("above", "below") if self.above else ("below", "above")
+        if self._beyond(value, self.limit):
+            return f"{self.metric} {value} {self.unit} {side} {self.limit}"
+        if self._beyond(value, detail):
+            return (f"{self.metric} {value} {self.unit} still {side} the clear level "
+                    f"{self.clear} (alert {side} {self.limit})")
+        return (f"{self.metric} {value} {self.unit} back at or {back} {self.clear} "
+                f"(alert {side} {self.limit})")
 
 
 class RateOfChange(_MetricCheck):
@@ -91,8 +102,9 @@ class RateOfChange(_MetricCheck):
 
     def describe(self, reading: Reading, value: float, detail: float, context: Context,
                  derived: Derived) -> str:
+        within = "back within the " if detail <= self.max_per_minute else ""
         return (f"{self.metric} changing {detail:.3g} {self.unit}/min, "
-                f"limit {self.max_per_minute}")
+                f"{within}limit {self.max_per_minute}")
 
 
 class Stuck(_MetricCheck):
@@ -116,6 +128,8 @@ class Stuck(_MetricCheck):
 
     def describe(self, reading: Reading, value: float, detail: float, context: Context,
                  derived: Derived) -> str:
+        if detail < self.readings:
+            return f"{self.metric} moving again: {value} {self.unit}"
         return f"{self.metric} has read {value} for {int(detail)} readings in a row"
 
 
@@ -136,7 +150,8 @@ class PlausibleRange(_MetricCheck):
 
     def describe(self, reading: Reading, value: float, detail: float, context: Context,
                  derived: Derived) -> str:
-        return f"{self.metric} {value} {self.unit} outside {self.min}..{self.max}"
+        where = "back inside" if self.min <= value <= self.max else "outside"
+        return f"{self.metric} {value} {self.unit} {where} {self.min}..{self.max}"
 
 
 GENERIC_CHECKS: dict[str, Callable[[Any], Check]] = {

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -30,6 +32,7 @@ ROUTES = {
     "/v1/export/{kind}.json": "Export",
 }
 STREAM = "/v1/alerts/stream"
+API_MD = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text()
 ACK = "/v1/alerts/{alert_id}/ack"
 CSV = "/v1/export/{kind}.csv"
 
@@ -141,3 +144,55 @@ def _wait_for_health(url: str, process: subprocess.Popen[bytes],
         except httpx.TransportError:
             time.sleep(0.1)
     pytest.fail(f"the api did not answer {url} within {timeout:g} s")
+
+
+async def test_docs_load_swagger_ui_from_the_api_itself(api: httpx.AsyncClient) -> None:
+    page = await api.get("/docs")
+
+    assert page.status_code == 200
+    # Every src and href of the page is a path on this server: /docs works offline.
+    links = re.findall(r"""(?:src|href)=["']([^"']+)["']""", page.text)
+    assert links, page.text
+    assert [link for link in links if "//" in link] == []
+    assert "https://" not in page.text
+    assert "'/openapi.json'" in page.text
+    for link in links:
+        asset = await api.get(link)
+        assert asset.status_code == 200, link
+        assert asset.content, link
+    assert {link.rsplit(".", 1)[-1] for link in links} >= {"js", "css"}
+    script = await api.get(next(link for link in links if link.endswith(".js")))
+    assert "SwaggerUIBundle" in script.text  # the real bundle, not an error page
+
+
+async def test_redoc_is_off_rather_than_loaded_from_a_cdn(api: httpx.AsyncClient) -> None:
+    assert (await api.get("/redoc")).status_code == 404
+
+
+async def test_the_swagger_ui_redirect_page_is_served(api: httpx.AsyncClient) -> None:
+    page = await api.get("/docs/oauth2-redirect")
+
+    assert page.status_code == 200
+    assert "https://" not in page.text
+
+
+@pytest.mark.parametrize(("body", "status"), [
+    (b'{"by": "\xff\xfe"}', 400),             # not UTF-8: the body is no text at all
+    (b'{"by": "ops", "note": "\xe9"}', 400),  # Latin-1, not UTF-8
+    (b"\xff\xfe", 422),                       # decodes as UTF-16, then is no JSON
+    (b"{by: ops}", 422),
+])
+async def test_ack_body_errors_are_the_documented_ones(body: bytes, status: int) -> None:
+    keyed = load(ApiSettings, api_key="k-3f9a1c7e5b2d48a6")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(keyed)),
+                                 base_url="http://api") as client:
+        response = await client.post("/v1/alerts/0123456789abcdef/ack", content=body, headers={
+            "X-API-Key": "k-3f9a1c7e5b2d48a6", "Content-Type": "application/json"})
+
+    assert response.status_code == status
+    if status == 422:
+        assert response.json()["detail"][0]["type"] == "json_invalid"
+    # docs/api.md's ack table says when each comes.
+    said = "There was an error parsing the body" if status == 400 else "json_invalid"
+    assert any(line.startswith(f"| {status} |") and said in line
+               for line in API_MD.splitlines())

@@ -190,3 +190,22 @@ async def test_bad_parameters_are_422_naming_them(api: httpx.AsyncClient,
 
 def test_t0_is_the_documented_moment() -> None:
     assert datetime.fromtimestamp(T0 / 1000, UTC).isoformat() == "2025-11-22T00:00:00+00:00"
+
+
+@pytest.mark.usefixtures("noise")
+@pytest.mark.parametrize("every", ["999999w", "32d", "4w4d", "1w" * 10])
+async def test_every_longer_than_the_widest_range_is_422_naming_every(
+        api: httpx.AsyncClient, every: str) -> None:
+    response = await readings(api, start=START, end=END, every=every)
+
+    assert response.status_code == 422
+    assert error_locs(response) == [["query", "every"]]
+    assert "at most" in response.json()["detail"][0]["msg"]
+
+
+@pytest.mark.usefixtures("noise")
+async def test_every_as_long_as_the_widest_range_is_served(api: httpx.AsyncClient) -> None:
+    response = await readings(api, start=START, end=END, every="31d")
+
+    assert response.status_code == 200
+    assert len(response.json()["points"]) == 1

@@ -267,3 +267,21 @@ async def test_a_scenario_naming_a_district_the_city_lacks_stops_the_run() -> No
                                           r"pollution-episode names the unknown district 'pudong'"):
         await simulate(settings(sim_city="yancheng", sim_scenario="incidents",
                                 sim_duration_s=60), MemorySink())
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"sim_city": "paris"}, "No city profile 'paris': give a file path or one of shanghai, "),
+    ({"sim_city": "/etc/passwd"}, "/etc/passwd, line 1: the city profile must be a mapping"),
+    ({"sim_scenario": "nope"}, "No scenario 'nope': give a file path or one of incidents, "),
+    ({"sim_city": "yancheng", "sim_scenario": "incidents"},
+     "the incident pollution-episode names the unknown district 'pudong'"),
+])
+def test_bad_files_are_reported_before_connecting_to_a_missing_broker(
+        capsys: pytest.CaptureFixture[str], overrides: dict[str, Any], message: str) -> None:
+    port = stack.free_port()  # nothing listens there
+
+    assert main(settings(mqtt_host="127.0.0.1", mqtt_port=port, **overrides)) == 2
+
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Cannot reach" not in err

@@ -117,3 +117,111 @@ def test_derived_fields_reach_influxdb(influxd: stack.Server, influx_db: str) ->
     assert (row["aqi"], row["aqi_level"], row["primary_pollutant"]) == (210, 5, "pm25")
     (row,) = influx_rows(influxd.url, influx_db, 'SELECT * FROM "noise"')
     assert (row["noise_limit_db"], row["noise_exceeds_limit"]) == (45, True)
+
+
+AIR = {"pm25": 30.0, "pm10": 40.0, "no2": 20.0, "o3": 50.0}
+
+
+def _messages(spec: dict[str, Any], kind: str, series: list[tuple[int, dict[str, float]]],
+              birth: SensorBirth | None = None) -> list[tuple[str, str]]:
+    """Feed `series` of (local hour·60 + minute, values) and return each change's state and
+    message."""
+    engine = _engine(spec, birth)
+    changes = []
+    for minutes, values in series:
+        changes += _feed(engine, _reading(kind, _ms(minutes // 60, minutes % 60), values))
+    return [(change.state, change.message) for change in changes]
+
+
+def test_threshold_messages_say_what_happened_at_each_state() -> None:
+    rule = {"name": "pm25-high", "type": "threshold", "kind": "air", "metric": "pm25",
+            "above": 115, "clear": 100, "for": "2m"}
+    series = [(720, {**AIR, "pm25": 120.0}), (721, {**AIR, "pm25": 110.0}),
+              (722, {**AIR, "pm25": 108.0}), (723, {**AIR, "pm25": 5.0})]
+    assert _messages(rule, "air", series) == [
+        ("pending", "pm25 120.0 µg/m³ above 115.0"),
+        ("firing", "pm25 108.0 µg/m³ still above the clear level 100.0 (alert above 115.0)"),
+        ("resolved", "pm25 5.0 µg/m³ back at or below 100.0 (alert above 115.0)"),
+    ]
+
+
+def test_a_below_threshold_resolves_back_above() -> None:
+    rule = {"name": "do-low", "type": "threshold", "kind": "water", "metric": "dissolved_oxygen",
+            "below": 3}
+    good = {"ph": 7.5, "dissolved_oxygen": 6.0, "codmn": 4.0, "nh3_n": 0.5, "tp": 0.1}
+    series = [(600, {**good, "dissolved_oxygen": 2.0}), (610, good)]
+    assert _messages(rule, "water", series) == [
+        ("firing", "dissolved_oxygen 2.0 mg/L below 3.0"),
+        ("resolved", "dissolved_oxygen 6.0 mg/L back at or above 3.0 (alert below 3.0)"),
+    ]
+
+
+def test_rate_stuck_and_range_resolutions_say_so() -> None:
+    rate = {"name": "pm25-jump", "type": "rate_of_change", "kind": "air", "metric": "pm25",
+            "max_per_minute": 10}
+    assert _messages(rate, "air", [(720, AIR), (721, {**AIR, "pm25": 90.0}),
+                                   (722, {**AIR, "pm25": 92.0})]) == [
+        ("firing", "pm25 changing 60 µg/m³/min, limit 10.0"),
+        ("resolved", "pm25 changing 2 µg/m³/min, back within the limit 10.0"),
+    ]
+    stuck = {"name": "pm25-stuck", "type": "stuck", "kind": "air", "metric": "pm25",
+             "readings": 3}
+    assert _messages(stuck, "air", [(720, AIR), (721, AIR), (722, AIR),
+                                    (723, {**AIR, "pm25": 31.0})]) == [
+        ("firing", "pm25 has read 30.0 for 3 readings in a row"),
+        ("resolved", "pm25 moving again: 31.0 µg/m³"),
+    ]
+    plausible = {"name": "pm25-range", "type": "range", "kind": "air", "metric": "pm25",
+                 "min": 0, "max": 500}
+    assert _messages(plausible, "air", [(720, {**AIR, "pm25": 900.0}), (721, AIR)]) == [
+        ("firing", "pm25 900.0 µg/m³ outside 0.0..500.0"),
+        ("resolved", "pm25 30.0 µg/m³ back inside 0.0..500.0"),
+    ]
+
+
+def test_standard_rule_resolutions_say_so() -> None:
+    aqi = {"name": "aqi-unhealthy", "type": "aqi", "min_level": 4}
+    assert _messages(aqi, "air", [(720, {"pm25": 160.0}), (721, {"pm25": 30.0})]) == [
+        ("firing", "AQI 210 (level 5), primary pollutant pm25"),
+        ("resolved", "AQI 43 (level 1) back at or below level 2, primary pollutant none"),
+    ]
+    water = {"name": "water-below-target", "type": "water_class", "by": 1}
+    good = {"ph": 7.5, "dissolved_oxygen": 6.0, "codmn": 4.0, "nh3_n": 0.5, "tp": 0.1}
+    assert _messages(water, "water", [(600, {**good, "nh3_n": 1.8}), (610, good)],
+                     _birth("water", class_target=3)) == [
+        ("firing", "class 5 against target class 3"),
+        ("resolved", "class 2 back within target class 3"),
+    ]
+    noise = {"name": "noise-over-limit", "type": "noise_limit", "margin_db": 3}
+    assert _messages(noise, "noise", [(23 * 60, {"laeq": 52.0}), (23 * 60 + 30, {"laeq": 46.0})],
+                     _birth("noise", zone="1")) == [
+        ("firing", "LAeq 52.0 dB(A) over the zone 1 limit of 45 (margin 3 dB)"),
+        ("resolved", "LAeq 46.0 dB(A) back within the zone 1 limit of 45 (margin 3 dB)"),
+    ]
+    night = {"name": "night-baseload", "type": "night_baseload", "share": 0.6}
+    assert _messages(night, "energy", [(720, {"total_active_power": 500.0}),
+                                       (26 * 60, {"total_active_power": 400.0}),
+                                       (26 * 60 + 15, {"total_active_power": 100.0})]) == [
+        ("firing", "night load 400.0 kW is 80% of the day's peak 500.0 kW"),
+        ("resolved", "night load 100.0 kW is 20% of the day's peak 500.0 kW, back within 60%"),
+    ]
+    # A night alert still open in the morning ends with the night.
+    assert _messages(night, "energy", [(720, {"total_active_power": 500.0}),
+                                       (26 * 60, {"total_active_power": 400.0}),
+                                       (32 * 60, {"total_active_power": 450.0})])[-1] == (
+        "resolved", "daytime: the night baseload check ends at 450.0 kW")
+
+
+def test_energy_baseline_resolution_says_so() -> None:
+    rule = {"name": "energy-surge", "type": "energy_baseline", "factor": 1.5,
+            "min_samples": 4, "alpha": 0.5}
+    engine = _engine(rule)
+    for day in range(2, 7):
+        for quarter in range(2):
+            _feed(engine, _reading("energy", _ms(10, 15 * quarter, day),
+                                   {"total_active_power": 100.0}))
+    (fired,) = _feed(engine, _reading("energy", _ms(10, 45, 6), {"total_active_power": 160.0}))
+    (resolved,) = _feed(engine, _reading("energy", _ms(10, 50, 6),
+                                         {"total_active_power": 100.0}))
+    assert fired.message == "160.0 kW against a baseline of 100.0 kW at 10:00 (alert above 1.5×)"
+    assert resolved.message == ("100.0 kW back within 1.5× the baseline of 130.0 kW at 10:00")

@@ -26,7 +26,10 @@ class AqiLevel(Check):
 
     def describe(self, reading: Reading, value: float, detail: float, context: Context,
                  derived: Derived) -> str:
-        return (f"AQI {int(value)} (level {derived.get('aqi_level')}), primary pollutant "
+        level = derived.get("aqi_level")
+        back = (f" back at or below level {self.clear_level}"
+                if isinstance(level, int) and level <= self.clear_level < self.min_level else "")
+        return (f"AQI {int(value)} (level {level}){back}, primary pollutant "
                 f"{derived.get('primary_pollutant') or 'none'}")
 
 

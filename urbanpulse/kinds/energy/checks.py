@@ -36,8 +36,12 @@ class EnergyAboveBaseline(Check):
 
     def describe(self, reading: Reading, value: float, detail: float, context: Context,
                  derived: Derived) -> str:
-        return (f"{value} kW against a baseline of {detail:.1f} kW at "
-                f"{local_hour(reading.ts):02d}:00")
+        hour = local_hour(reading.ts)
+        if value > self.factor * detail:
+            return (f"{value} kW against a baseline of {detail:.1f} kW at {hour:02d}:00 "
+                    f"(alert above {self.factor:g}×)")
+        return (f"{value} kW back within {self.factor:g}× the baseline of {detail:.1f} kW at "
+                f"{hour:02d}:00")
 
 
 class NightBaseload(Check):
@@ -68,10 +72,11 @@ class NightBaseload(Check):
     def describe(self, reading: Reading, value: float, detail: float, context: Context,
                  derived: Derived) -> str:
         if 8 <= local_hour(reading.ts) < 20:
-            return "daytime"
+            return f"daytime: the night baseload check ends at {value} kW"
         if not detail:
             return f"night load {value} kW"
-        return f"night load {value} kW is {value / detail:.0%} of the day's peak {detail} kW"
+        share = f"night load {value} kW is {value / detail:.0%} of the day's peak {detail} kW"
+        return share if value > self.share * detail else f"{share}, back within {self.share:.0%}"
 
 
 RULES = ((EnergyBaselineRule, EnergyAboveBaseline), (NightBaseloadRule, NightBaseload))

@@ -23,7 +23,9 @@ class NoiseOverLimit(Check):
 
     def describe(self, reading: Reading, value: float, detail: float, context: Context,
                  derived: Derived) -> str:
-        return f"LAeq {value} dB(A) over the zone {context.zone} limit of {detail:g}"
+        verb = "over" if value > detail + self.margin_db else "back within"
+        margin = f" (margin {self.margin_db:g} dB)" if self.margin_db else ""
+        return f"LAeq {value} dB(A) {verb} the zone {context.zone} limit of {detail:g}{margin}"
 
 
 RULES = ((NoiseLimitRule, NoiseOverLimit),)

@@ -24,8 +24,9 @@ class WaterClassWorse(Check):
     def describe(self, reading: Reading, value: float, detail: float, context: Context,
                  derived: Derived) -> str:
         found = int(value)
-        return (f"{'worse than V' if found == 6 else f'class {found}'} "
-                f"against target class {int(detail)}")
+        verb = "back within" if found - int(detail) < self.by else "against"
+        return (f"{'worse than V' if found == 6 else f'class {found}'} {verb} target class "
+                f"{int(detail)}")
 
 
 RULES = ((WaterClassRule, WaterClassWorse),)
