@@ -5,12 +5,19 @@ The ingester writes one `sensors` point per birth (tags `sensor`, `kind`,
 static attribute) and one point per reading to the measurement named after the
 kind (tags `sensor`, `district`; a field per metric and `seq`). A sensor's
 metadata is its newest birth point; a sensor without a birth is unknown here.
+
+InfluxDB may hold points the ingester would refuse (written before it reserved
+attribute names, or by any client with write access): tags are compared as
+`::tag` and birth fields selected by name, so a field named like a tag is never
+read, and a newest birth that makes no sensor is left out with a warning.
 Reading values are the catalog's metrics of the kind; fields the ingester
 derives (such as `aqi`) are not part of them.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -20,18 +27,46 @@ from urbanpulse.influxql import quote_identifier, tag_equals, where
 from urbanpulse.kinds import SensorKind, get_kind
 
 SENSORS = "sensors"
-_TAGS = frozenset({"sensor", "kind", "district"})
-_BIRTH_FIELDS = frozenset({"time", "lat", "lon", "site", "zone", "interval_s"})
+BIRTH_TAGS = ("sensor", "kind", "district")
+BIRTH_FIELDS = ("lat", "lon", "site", "zone", "interval_s")
+RESERVED = frozenset({*BIRTH_TAGS, *BIRTH_FIELDS, "time"})
+"""Names no attribute may have: the `sensors` tags, the birth's own fields, and `time`."""
+
+logger = logging.getLogger(__name__)
 
 
 def _any_sensor(sensors: Iterable[str]) -> str:
     return "(" + " OR ".join(tag_equals("sensor", sensor) for sensor in sensors) + ")"
 
 
-def _sensor_from_row(row: Mapping[str, Any], float_fields: frozenset[str]) -> Sensor:
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _malformed(row: Mapping[str, Any]) -> str | None:
+    """Return what is wrong with a birth row, or None when it makes a Sensor."""
+    for tag in BIRTH_TAGS:
+        if not isinstance(row.get(tag), str) or not row[tag]:
+            return f"no {tag} tag"
+    lat, lon, interval_s = row.get("lat"), row.get("lon"), row.get("interval_s")
+    if not (isinstance(lat, int | float) and isinstance(lon, int | float) and _is_number(lat)
+            and _is_number(lon) and -90 <= lat <= 90 and -180 <= lon <= 180):
+        return f"lat {lat!r} and lon {lon!r} are no position"
+    if not isinstance(row.get("site"), str) or not isinstance(row.get("zone"), str):
+        return "site or zone is not a string"
+    if not isinstance(interval_s, int) or isinstance(interval_s, bool) or interval_s <= 0:
+        return f"interval_s {interval_s!r} is not a positive integer"
+    if not isinstance(row.get("time"), int):
+        return "no time"
+    return None
+
+
+def _sensor_from_row(row: Mapping[str, Any], attribute_names: Iterable[str],
+                     float_fields: frozenset[str]) -> Sensor:
     attributes: dict[str, AttributeValue] = {}
-    for key, value in row.items():
-        if key in _TAGS or key in _BIRTH_FIELDS or value is None:
+    for key in attribute_names:
+        value = row.get(key)
+        if value is None:
             continue
         is_integral = isinstance(value, int) and not isinstance(value, bool)
         attributes[key] = float(value) if key in float_fields and is_integral else value
@@ -52,22 +87,44 @@ class SensorStore:
     def __init__(self, influx: InfluxQuery) -> None:
         self._influx = influx
 
-    async def _float_fields(self) -> frozenset[str]:
-        """Return the `sensors` fields InfluxDB stores as floats (JSON drops the `.0`)."""
+    async def _field_types(self) -> dict[str, set[str]]:
+        """Return the `sensors` fields and the types InfluxDB stores each as (per shard)."""
         series = await self._influx.query(f"SHOW FIELD KEYS FROM {quote_identifier(SENSORS)}")
-        return frozenset(row["fieldKey"] for one in series for row in one.rows()
-                         if row["fieldType"] == "float")
+        types: dict[str, set[str]] = {}
+        for one in series:
+            for row in one.rows():
+                types.setdefault(str(row["fieldKey"]), set()).add(str(row["fieldType"]))
+        return types
 
     async def _births(self, condition: str) -> list[Sensor]:
-        """Return the newest birth of every sensor matching `condition`, ordered by id."""
-        statement = (f"SELECT * FROM {quote_identifier(SENSORS)}{where(condition)} "
-                     f"GROUP BY {quote_identifier('sensor')} ORDER BY time DESC LIMIT 1")
-        rows = [{**row, **one.tags} for one in await self._influx.query(statement)
-                for row in one.rows()]
-        if not rows:
+        """Return the newest birth of every sensor matching `condition`, ordered by id.
+
+        Tags and fields are selected by name and type, so fields named like a tag
+        (which InfluxDB would return renamed, as `sensor_1`) are never read; a
+        newest birth that makes no sensor (a string latitude, no site) is left out
+        and logged.
+        """
+        types = await self._field_types()
+        if not types:
             return []
-        float_fields = await self._float_fields()
-        sensors = [_sensor_from_row(row, float_fields) for row in rows]
+        attribute_names = sorted(name for name in types if name not in RESERVED)
+        columns = ", ".join([
+            *(f"{quote_identifier(tag)}::tag" for tag in BIRTH_TAGS[1:]),
+            *(f"{quote_identifier(name)}::field" for name in (*BIRTH_FIELDS, *attribute_names)),
+        ])
+        statement = (f"SELECT {columns} FROM {quote_identifier(SENSORS)}{where(condition)} "
+                     f"GROUP BY {quote_identifier('sensor')} ORDER BY time DESC LIMIT 1")
+        float_fields = frozenset(name for name, kinds in types.items() if "float" in kinds)
+        sensors = []
+        for one in await self._influx.query(statement):
+            for found in one.rows():
+                row = {**found, "sensor": one.tags.get("sensor")}
+                problem = _malformed(row)
+                if problem is not None:
+                    logger.warning("ignored the newest birth of sensor %.80r at %s: %s",
+                                   row["sensor"], row.get("time"), problem)
+                    continue
+                sensors.append(_sensor_from_row(row, attribute_names, float_fields))
         return sorted(sensors, key=lambda sensor: sensor.sensor)
 
     async def list_sensors(self, *, kind: str | None, district: str | None,

@@ -6,12 +6,14 @@ Past this module nothing re-checks shapes. Every rejection carries one of
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final, TypeVar
 
 import msgspec
 
+from ingest.points import RESERVED_ATTRIBUTES
 from urbanpulse.errors import TopicError
 from urbanpulse.kinds import KINDS
 from urbanpulse.messages import Reading, SensorBirth, birth_decoder, reading_decoder
@@ -30,7 +32,12 @@ REASONS = (
     "future-timestamp",   # device time too far ahead of ours
     "stale-timestamp",    # device time too far behind ours
     "influx-rejected",    # InfluxDB refused the point (type conflict, parse error)
+    "reserved-attribute",  # a birth attribute named like a tag or field of `sensors`
 )
+
+MAX_ATTRIBUTE_NAME: Final = 64
+_RESERVED_LIST: Final = ", ".join(sorted(RESERVED_ATTRIBUTES))
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 M = TypeVar("M", Reading, SensorBirth)
@@ -133,16 +140,48 @@ class Decoder:
                 metric = KINDS[reading.kind].metrics[name]
                 return Rejected("out-of-range", f"{name}={value} {metric.unit} is outside "
                                 f"{metric.low}..{metric.high}.")
-        if reading.ts > now_ms + self._max_future_ms:
-            return Rejected("future-timestamp", f"ts {reading.ts} is {reading.ts - now_ms} ms "
-                            "ahead of the ingester's clock.")
-        if reading.ts < now_ms - self._max_age_ms:
-            return Rejected("stale-timestamp", f"ts {reading.ts} is {now_ms - reading.ts} ms "
-                            "behind the ingester's clock.")
+        if (reading.ts > now_ms + self._max_future_ms
+                or reading.ts < now_ms - self._max_age_ms):
+            return self._outside_window(reading.ts, now_ms) or reading
         return reading
 
-    def birth(self, topic: str, payload: bytes) -> SensorBirth | Rejected | None:
-        """Return the birth in `payload`, None for a cleared retained topic, or a rejection."""
+    def _outside_window(self, ts: int, now_ms: int) -> Rejected | None:
+        """Return why device time `ts` is refused at `now_ms`, or None when it is in the window."""
+        if ts > now_ms + self._max_future_ms:
+            return Rejected("future-timestamp", f"ts {ts} is {ts - now_ms} ms "
+                            "ahead of the ingester's clock.")
+        if ts < now_ms - self._max_age_ms:
+            return Rejected("stale-timestamp", f"ts {ts} is {now_ms - ts} ms "
+                            "behind the ingester's clock.")
+        return None
+
+    def birth(self, topic: str, payload: bytes,
+              now_ms: int | None = None) -> SensorBirth | Rejected | None:
+        """Return the birth in `payload`, None for a cleared retained topic, or a rejection.
+
+        At `now_ms` a birth gets the readings' time window: the newest birth
+        wins, so one stamped far ahead would shadow every later one. Without it
+        (a replay of a recorded run) time is not checked.
+        """
         if not payload:
             return None
-        return self._parse(topic, payload, Channel.SENSORS, birth_decoder)
+        birth = self._parse(topic, payload, Channel.SENSORS, birth_decoder)
+        if isinstance(birth, Rejected):
+            return birth
+        rejected = _bad_attribute(birth)
+        if rejected is None and now_ms is not None:
+            rejected = self._outside_window(birth.ts, now_ms)
+        return birth if rejected is None else rejected
+
+
+def _bad_attribute(birth: SensorBirth) -> Rejected | None:
+    """Return why one of the birth's attribute names is refused, or None."""
+    for name in birth.attributes:
+        if name in RESERVED_ATTRIBUTES or name.startswith("_"):
+            return Rejected("reserved-attribute", f"Attribute {name[:MAX_ATTRIBUTE_NAME]!r} is "
+                            f"reserved: attributes may not be named {_RESERVED_LIST} or "
+                            "start with '_'.")
+        if not name or len(name) > MAX_ATTRIBUTE_NAME or _CONTROL.search(name):
+            return Rejected("schema", f"Attribute name {name[:MAX_ATTRIBUTE_NAME]!r} must be 1 "
+                            f"to {MAX_ATTRIBUTE_NAME} characters without control characters.")
+    return None

@@ -1,9 +1,9 @@
 """The ingester's own metrics: one `pipeline` point per interval, beside the data it writes.
 
 Fields: counters since start (received, written, births, batches, rejected and
-rejected_{reason}, write_requests, write_retries), gauges (pending messages
-awaiting acknowledgement, outbox_queued dead letters and status waiting for
-the broker's window), and for the interval: readings_per_s and the lag from
+rejected_{reason}, ignored: QoS 0 and 2 messages, write_requests, write_retries),
+gauges (pending messages awaiting acknowledgement, outbox_queued dead letters
+and status waiting for the broker's window), and for the interval: readings_per_s and the lag from
 device time to InfluxDB's 204, lag_p50_ms and lag_p99_ms.
 """
 
@@ -48,6 +48,7 @@ class SelfMetrics:
         fields: dict[str, FieldValue] = {
             "received": stats.received, "written": stats.written, "births": stats.births,
             "batches": stats.batches, "rejected": stats.rejected.total(),
+            "ignored": stats.ignored,
             "write_requests": self._writer.stats.requests,
             "write_retries": self._writer.stats.retries,
             "pending": self._pipeline.pending, "outbox_queued": self._outbox.queued,

@@ -11,7 +11,6 @@ Maximum, which is the ingester's backpressure.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import logging
 import time
@@ -25,9 +24,10 @@ from ingest.decode import Decoder, Rejected
 from ingest.derive import ZONED, derive_encoded
 from ingest.lag import LagHistogram
 from ingest.points import PointEncoder, birth_point
+from ingest.rejections import RejectionLog, dead_letter
 from ingest.writer import InfluxWriter
 from urbanpulse.errors import LineProtocolError
-from urbanpulse.messages import VERSION, Alert, Rejection, encoder
+from urbanpulse.messages import Alert, encoder
 from urbanpulse.topics import Channel, channel_prefix, rejected_topic
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,8 @@ class PipelineStats:
     written: int = 0
     births: int = 0
     batches: int = 0
+    ignored: int = 0
+    """Messages not taken at all: QoS 0 or 2 on the ingester's topics."""
     rejected: Counter[str] = field(default_factory=Counter)
     lag: LagHistogram = field(default_factory=LagHistogram)
 
@@ -80,6 +82,7 @@ class Pipeline:
                  flush_interval_s: float, engine: AlertEngine | None = None,
                  on_alerts: Callable[[list[Alert]], None] = lambda alerts: None,
                  commands: Mapping[str, Handler] | None = None,
+                 rejection_log: RejectionLog | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self._decoder = decoder
         self._writer = writer
@@ -92,6 +95,7 @@ class Pipeline:
         self._engine = engine
         self._on_alerts = on_alerts
         self._commands = dict(commands or {})
+        self.rejection_log = rejection_log or RejectionLog(log, burst=5, interval_s=60)
         self._births = channel_prefix(Channel.SENSORS, root=root)
         self.accepting = True
         """False once the process drains: messages are then left to the broker to redeliver."""
@@ -159,7 +163,7 @@ class Pipeline:
             self._full.set()
 
     def _accept_birth(self, topic: str, payload: bytes, token: object) -> None:
-        birth = self._decoder.birth(topic, payload)
+        birth = self._decoder.birth(topic, payload, int(self._clock() * 1000))
         if birth is None:
             self._acknowledger.ack((token,))
             return
@@ -175,6 +179,24 @@ class Pipeline:
         if self._engine is not None:
             self._engine.register(birth, int(self._clock() * 1000))
         self._add(line, token, topic, payload, -1)
+
+    def restore_births(self, messages: Sequence[tuple[str, bytes]]) -> int:
+        """Register the valid births among retained `messages` with the alert engine.
+
+        Read-only: each was written or dead-lettered when it first arrived, so
+        an invalid one is skipped here, not dead-lettered again. Returns how
+        many were registered.
+        """
+        if self._engine is None:
+            return 0
+        now_ms = int(self._clock() * 1000)
+        registered = 0
+        for topic, payload in messages:
+            birth = self._decoder.birth(topic, payload, now_ms)
+            if birth is not None and not isinstance(birth, Rejected):
+                self._engine.register(birth, now_ms)
+                registered += 1
+        return registered
 
     def add_point(self, line: str) -> None:
         """Write a point of the ingester's own (an alert change) with the next batch."""
@@ -201,15 +223,10 @@ class Pipeline:
         The rejected message's `token` is acknowledged once the broker has its dead letter.
         """
         self.stats.rejected[rejected.reason] += 1
-        try:
-            text, encoding = payload.decode("utf-8"), "utf-8"
-        except UnicodeDecodeError:
-            text, encoding = base64.b64encode(payload).decode("ascii"), "base64"
-        message = Rejection(v=VERSION, ts=int(self._clock() * 1000), topic=topic,
-                            reason=rejected.reason, detail=rejected.detail, payload=text,
-                            encoding=encoding)  # type: ignore[arg-type]
-        log.warning("rejected %s (%s): %s; payload %.200r", topic, rejected.reason,
-                    rejected.detail, payload)
+        # Bounded, not the payload itself: a 1 MB payload of control bytes was a 6 MB letter.
+        message = dead_letter(topic, payload, rejected.reason, rejected.detail,
+                              int(self._clock() * 1000))
+        self.rejection_log.rejected(topic, rejected.reason, rejected.detail, payload)
         self._publisher.publish(rejected_topic(rejected.reason, root=self._root),
                                 encoder.encode(message), retain=False, token=token)
 

@@ -14,12 +14,22 @@ from typing import Final
 
 import msgspec
 
+from urbanpulse.errors import LineProtocolError
 from urbanpulse.lineprotocol import FieldValue, encode_fields, encode_point
 from urbanpulse.messages import Alert, Reading, SensorBirth
 
 SENSORS_MEASUREMENT = "sensors"
 _json: Final = msgspec.json.Encoder().encode
-_BIRTH_FIELDS = frozenset({"lat", "lon", "site", "zone", "interval_s"})
+BIRTH_TAGS: Final = ("sensor", "kind", "district")
+BIRTH_FIELDS: Final = ("lat", "lon", "site", "zone", "interval_s")
+RESERVED_ATTRIBUTES: Final = frozenset({*BIRTH_TAGS, *BIRTH_FIELDS, "time"})
+"""Names a birth attribute may not have: the `sensors` tags, the birth's own fields, `time`.
+
+An attribute so named would put a field beside the tag or field the api reads
+by that name (InfluxDB then renames one of them in its answers). Decode refuses
+such a birth as `reserved-attribute`, and so do names starting with `_`,
+which InfluxDB keeps for itself.
+"""
 _MAX_CACHED_SERIES: Final = 1_000_000
 _FIELDS: Final = bytes.maketrans(b":", b"=")
 
@@ -73,8 +83,10 @@ def birth_point(birth: SensorBirth) -> str:
         "interval_s": birth.interval_s,
     }
     for name, value in birth.attributes.items():
-        if name not in _BIRTH_FIELDS:
-            fields[name] = value
+        if name in RESERVED_ATTRIBUTES:  # decode refused it; a birth built elsewhere may not
+            raise LineProtocolError(f"Attribute {name!r} is named like a tag or field of "
+                                    f"{SENSORS_MEASUREMENT!r}.")
+        fields[name] = value
     return encode_point(SENSORS_MEASUREMENT,
                         {"sensor": birth.sensor, "kind": birth.kind, "district": birth.district},
                         fields, birth.ts)

@@ -14,17 +14,20 @@ import asyncio
 import contextlib
 import gc
 import logging
+import random
 import signal
 import time
 from pathlib import Path
 from typing import Any
 
-from gmqtt import Client, Message, Subscription
+from gmqtt import Client, Message
 from gmqtt.mqtt.constants import MQTTv50
 from gmqtt.mqtt.handler import MQTTConnectError
 
 from ingest import IngestError, compiled
+from ingest.alerts.commands import AckGate
 from ingest.alerts.engine import AlertEngine
+from ingest.alerts.record import read_active
 from ingest.alerts.rules import load_rules
 from ingest.decode import Decoder, Rejected
 from ingest.edge import BulkAcknowledger, broker_receive_maximum
@@ -32,13 +35,15 @@ from ingest.metrics import SelfMetrics
 from ingest.outbox import Outbox
 from ingest.pipeline import Pipeline
 from ingest.points import alert_point
+from ingest.rejections import RejectionLog
+from ingest.retained import read_retained
 from ingest.writer import InfluxWriter
-from urbanpulse.messages import Alert, ack_decoder, alert_decoder, encoder
+from urbanpulse.messages import Alert, ack_decoder, encoder
 from urbanpulse.settings import IngestSettings
+from urbanpulse.signing import sign_alert
 from urbanpulse.topics import (
     Channel,
     ack_topic,
-    alert_subscription,
     alert_topic,
     status_topic,
     subscription,
@@ -48,7 +53,8 @@ log = logging.getLogger(__name__)
 _HEALTH_EVERY_S = 5.0
 _OUTBOX_WINDOW = 1000
 _SWEEP_EVERY_S = 1.0
-_RESTORE_QUIET_S = 0.3
+_STABLE_AFTER_S = 10.0  # a connection up this long resets the reconnect back-off
+_RECONNECT_CAP_S = 60.0
 _GC_THRESHOLDS = (10_000, 10, 10)  # Python's are (700, 10, 10): a young collection per 700
 
 
@@ -88,17 +94,24 @@ class Ingester:
         self.engine = AlertEngine(load_rules(rules))
         self._acks = acks
         self._ack_topic = ack_topic(root=settings.topic_root)
+        self._alert_key = settings.alert_key_bytes()
+        self._ack_gate = AckGate(self._alert_key, settings.ingest_ack_max_age_s)
         self.pipeline = Pipeline(decoder=decoder, writer=self.writer, publisher=self.outbox,
                                  acknowledger=acks, root=settings.topic_root,
                                  batch_size=settings.ingest_batch_size,
                                  flush_interval_s=settings.ingest_flush_interval_s,
                                  engine=self.engine, on_alerts=self._emit,
-                                 commands={self._ack_topic: self._on_ack})
+                                 commands={self._ack_topic: self._on_ack},
+                                 rejection_log=self._rejection_log(log))
+        self._other_log = self._rejection_log(log)
         acks.route(self.pipeline.accept)  # compiled all the way: no Python frame per message
         self.metrics = SelfMetrics(self.pipeline, self.writer, self.outbox,
                                    instance=settings.ingest_instance)
         self._unacked_subscriptions = 0
         self.subscribed = asyncio.Event()
+        self._connected_at = 0.0
+        self._drops = 0  # connections in a row dropped before they were stable
+        self._taken_over_said = False
 
     def _districts(self) -> list[str]:
         return self._settings.ingest_districts or ["+"]
@@ -114,7 +127,8 @@ class Ingester:
         root = self._settings.topic_root
         for alert in alerts:
             topic = alert_topic(alert.district, alert.kind, alert.sensor, alert.rule, root=root)
-            payload = encoder.encode(alert)
+            signed = alert if self._alert_key is None else sign_alert(alert, self._alert_key)
+            payload = encoder.encode(signed)
             if alert.state == "resolved":
                 self.outbox.publish(topic, payload, retain=False)
                 self.outbox.publish(topic, b"", retain=True)  # late subscribers see only active
@@ -129,48 +143,53 @@ class Ingester:
             self.pipeline.dead_letter(topic, payload, Rejected("schema", f"Bad ack: {exc}."),
                                       delivery)
             return
-        alert = self.engine.acknowledge(command.alert_id, command.by, command.note,
-                                        int(time.time() * 1000))
+        now_ms = int(time.time() * 1000)
+        if (refused := self._ack_gate.refuse(command, now_ms)) is not None:
+            self.pipeline.dead_letter(topic, payload, refused, delivery)
+            return
+        alert = self.engine.acknowledge(command.alert_id, command.by, command.note, now_ms)
         if alert is not None:
             self._emit([alert])
         self._acks.ack((delivery,))
 
     async def _restore_alerts(self) -> None:
-        """Read this partition's retained alert topics back before consuming readings."""
+        """Take this partition's active alerts back from InfluxDB before consuming readings.
+
+        The `alerts` measurement is the ingester's own record; the broker's
+        retained alert topics are not read, as anyone allowed to publish there
+        could have retained a forgery (docs/alerts.md).
+        """
         settings = self._settings
-        client = Client(f"{settings.ingest_client_id}-restore", clean_session=True)
-        if settings.mqtt_username:
-            password = settings.mqtt_password.get_secret_value() if settings.mqtt_password else None
-            client.set_auth_credentials(settings.mqtt_username, password)
-        payloads: list[bytes] = []
-        last = [time.monotonic()]
+        if self._alert_key is None:
+            log.warning("URBANPULSE_ALERT_KEY is not set: alert states go out unsigned (the "
+                        "api's stream refuses them) and every ack command is refused")
+        for alert in await read_active(url=settings.influx_url, database=settings.influx_db,
+                                       headers=settings.influx_auth_headers(),
+                                       districts=settings.ingest_districts,
+                                       timeout_s=settings.influx_timeout_s):
+            self.engine.restore(alert)
+        log.info("restored %d active alerts from InfluxDB", len(self.engine.active))
 
-        def on_message(client: Client, topic: str, payload: bytes, qos: int,
-                       properties: Any) -> int:
-            payloads.append(payload)
-            last[0] = time.monotonic()
-            return 0
+    def _rejection_log(self, logger: logging.Logger) -> RejectionLog:
+        settings = self._settings
+        return RejectionLog(logger, burst=settings.ingest_rejection_log_burst,
+                            interval_s=settings.ingest_rejection_log_interval_s)
 
-        subscribed = asyncio.Event()
-        client.on_message = on_message
-        client.on_subscribe = lambda *args: subscribed.set()
-        await _connect(client, settings.mqtt_host, settings.mqtt_port, " (restore)")
-        client.subscribe([Subscription(alert_subscription(root=settings.topic_root,
-                                                             district=district), qos=1)
-                          for district in self._districts()])
-        await asyncio.wait_for(subscribed.wait(), 10)  # retained messages follow the SUBACK
-        last[0] = time.monotonic()
-        deadline = time.monotonic() + 10
-        while time.monotonic() - last[0] < _RESTORE_QUIET_S and time.monotonic() < deadline:  # noqa: ASYNC110
-            await asyncio.sleep(0.05)
-        await client.disconnect()
-        for payload in payloads:
-            if payload:
-                try:
-                    self.engine.restore(alert_decoder.decode(payload))
-                except ValueError:
-                    log.warning("ignored an unreadable retained alert: %.200r", payload)
-        log.info("restored %d active alerts", len(self.engine.active))
+    async def _restore_births(self) -> None:
+        """Register the partition's retained births with the alert engine, read-only.
+
+        The ingester's subscriptions take retained messages only when new to its
+        session, so after a restart the births are read here: neither written
+        nor dead-lettered again.
+        """
+        settings = self._settings
+        births = await read_retained(
+            settings, [subscription(Channel.SENSORS, root=settings.topic_root, district=district)
+                       for district in self._districts()],
+            client_id=f"{settings.ingest_client_id}-births",
+            max_payload_bytes=settings.ingest_max_payload_bytes)
+        log.info("registered %d of %d retained births", self.pipeline.restore_births(births),
+                 len(births))
 
     async def _sweep(self) -> None:
         while True:
@@ -180,11 +199,15 @@ class Ingester:
                 self._emit(changes)
 
     def _on_connect(self, client: Client, flags: int, rc: int, properties: Any) -> None:
+        self._connected_at = time.monotonic()
         self.outbox.connected(broker_receive_maximum(client))
         filters = self._topic_filters()
         self._unacked_subscriptions = len(filters)
         for topic_filter in filters:
-            client.subscribe(topic_filter, qos=1)
+            # Retained messages only for a subscription new to the session: a restart or a
+            # reconnect would otherwise take every retained birth again, and dead-letter
+            # each bad one again (_restore_births reads them for the engine instead).
+            client.subscribe(topic_filter, qos=1, retain_handling_options=1)
         self.outbox.publish(self._status, b"online", retain=True)
         log.info("connected (session present: %s); subscribing to %s", bool(flags),
                  ", ".join(filters))
@@ -198,14 +221,34 @@ class Ingester:
                        ) -> None:
         self.subscribed.clear()
         self.outbox.disconnected()
-        if self.pipeline.accepting:
+        # gmqtt retries every reconnect_delay s forever: back off while connections keep
+        # dropping at once (another ingester with this client id taking the session over).
+        if time.monotonic() - self._connected_at >= _STABLE_AFTER_S:
+            self._drops = 0
+        self._drops += 1
+        delay = min(_RECONNECT_CAP_S, 2.0 ** (self._drops - 1))
+        client.set_config({"reconnect_delay": delay / 2 + random.uniform(0, delay / 2)})
+        if not self.pipeline.accepting:
+            return
+        if self._drops == 1:
             log.warning("disconnected from the broker; unacknowledged messages will be "
                         "redelivered")
+        elif not self._taken_over_said:
+            self._taken_over_said = True
+            log.error("the broker at %s:%d closed the connection again right after accepting "
+                      "it: most likely another client with the same client id '%s' takes the "
+                      "session over (Session taken over); reconnecting with back-off. Give each "
+                      "ingest instance its own URBANPULSE_INGEST_CLIENT_ID (docs/scaling.md).",
+                      self._settings.mqtt_host, self._settings.mqtt_port,
+                      self._settings.ingest_client_id)
+        else:
+            log.debug("disconnected from the broker again")
 
     def _on_other_message(self, client: Client, topic: str, payload: bytes, qos: int,
                           properties: dict[str, Any]) -> int:
-        log.warning("ignored a QoS %d message on %s: readings and births come at QoS 1",
-                    qos, topic)
+        self.pipeline.stats.ignored += 1
+        self._other_log.rejected(topic, f"qos{qos}", f"Ignored a QoS {qos} message: readings "
+                                 "and births come at QoS 1.", payload)
         return 0
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -213,6 +256,7 @@ class Ingester:
         settings = self._settings
         await self.writer.check(self.metrics.started_point())
         await self._restore_alerts()
+        await self._restore_births()
         # What start-up built (modules, settings, rules) lives as long as the process:
         # moved out of the collector's reach, a full collection no longer walks it and
         # stops the event loop for a few ms instead of tens. Readings make little cyclic
@@ -227,7 +271,9 @@ class Ingester:
         helpers = [asyncio.create_task(self._keep_healthy(), name="health"),
                    asyncio.create_task(self._sweep(), name="sweep"),
                    asyncio.create_task(self.metrics.run(settings.ingest_metrics_interval_s),
-                                       name="metrics")]
+                                       name="metrics"),
+                   asyncio.create_task(self.pipeline.rejection_log.run(), name="rejections"),
+                   asyncio.create_task(self._other_log.run(), name="ignored")]
         stopping = asyncio.create_task(stop.wait(), name="stop")
         await asyncio.wait({flusher, stopping}, return_when=asyncio.FIRST_COMPLETED)
         failure = flusher.exception() if flusher.done() else None

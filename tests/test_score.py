@@ -284,5 +284,6 @@ async def test_query_alerts_sends_one_bounded_statement_and_says_when_refused() 
     ((path, params),) = fake.requests
     assert (path, params["db"], params["epoch"]) == ("/query", "city", "ms")
     assert params["q"] == (
-        'SELECT * FROM "alerts" WHERE ("state" = \'firing\' OR "state" = \'resolved\') '
+        'SELECT * FROM "alerts" WHERE ("state"::tag = \'firing\' OR "state"::tag = '
+        '\'resolved\') '
         "AND time >= 1772380800000ms AND time < 1772467200000ms")

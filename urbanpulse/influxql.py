@@ -34,8 +34,13 @@ def where(*conditions: str) -> str:
 
 
 def tag_equals(tag: str, value: str | None) -> str:
-    """Return `"tag" = 'value'`, or an empty string when `value` is None."""
-    return "" if value is None else f"{quote_identifier(tag)} = {quote_literal(value)}"
+    """Return `"tag"::tag = 'value'`, or an empty string when `value` is None.
+
+    The `::tag` keeps the comparison on the tag even where a field of the same
+    name was stored (a hostile birth's attribute, say): unqualified, InfluxQL
+    would compare the field.
+    """
+    return "" if value is None else f"{quote_identifier(tag)}::tag = {quote_literal(value)}"
 
 
 def time_from(ms: int) -> str:

@@ -21,6 +21,18 @@ Counter = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
 Severity = Literal["info", "low", "medium", "high", "critical"]
 AlertState = Literal["pending", "firing", "acknowledged", "resolved"]
 AttributeValue = str | int | float | bool
+AlertId = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{16}$")]
+Signature = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}$")]
+Nonce = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{32}$")]
+ACK_BY_MAX: Final = 100
+ACK_NOTE_MAX: Final = 1000
+_FORMATTING: Final = r"\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069"  # DEL, C1, bidi
+ACK_BY_PATTERN: Final = rf"^(?=.*\S)[^\x00-\x1f{_FORMATTING}]*\Z"
+"""Who acknowledges: not blank, no control characters (C0, DEL, C1) or bidi overrides."""
+ACK_NOTE_PATTERN: Final = rf"^[^\x00-\x08\x0b-\x1f{_FORMATTING}]*\Z"
+"""A note: like `by`, but it may be empty and hold tabs and line feeds."""
+AckBy = Annotated[str, msgspec.Meta(min_length=1, max_length=ACK_BY_MAX, pattern=ACK_BY_PATTERN)]
+AckNote = Annotated[str, msgspec.Meta(max_length=ACK_NOTE_MAX, pattern=ACK_NOTE_PATTERN)]
 
 
 class Reading(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -46,13 +58,16 @@ class SensorBirth(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     sensor: Name
     kind: Name
     district: Name
-    site: str
+    site: Annotated[str, msgspec.Meta(max_length=256)]
     lat: Annotated[float, msgspec.Meta(ge=-90, le=90)]
     lon: Annotated[float, msgspec.Meta(ge=-180, le=180)]
-    zone: str
+    zone: Annotated[str, msgspec.Meta(max_length=64)]
     interval_s: Annotated[int, msgspec.Meta(gt=0)]
     ts: EpochMs
-    attributes: dict[str, AttributeValue] = {}
+    # Bounded: each attribute is a field of every later birth query.
+    attributes: Annotated[
+        dict[str, Annotated[str, msgspec.Meta(max_length=256)] | int | float | bool],
+        msgspec.Meta(max_length=64)] = {}
 
 
 class Alert(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -72,18 +87,33 @@ class Alert(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     value: float | None = None
     acked_by: str | None = None
     note: str | None = None
+    sig: Signature | None = None
+    """HMAC-SHA256 of the state without `sig`, by the ingester (`urbanpulse.signing`)."""
 
 
 class AckCommand(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """An acknowledgement the api sends to the ingester."""
+    """An acknowledgement the api sends to the ingester, signed against forgery and replay.
 
-    alert_id: str
-    by: str
-    note: str = ""
+    `ts` (the api's clock), `nonce` and `sig` are optional in the schema so that
+    an unsigned command is refused as unauthenticated, not as malformed.
+    """
+
+    alert_id: AlertId
+    by: AckBy
+    note: AckNote = ""
+    ts: EpochMs | None = None
+    nonce: Nonce | None = None
+    sig: Signature | None = None
 
 
 class Rejection(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """A dead letter: the original topic and payload, and why it was refused."""
+    """A dead letter: the original topic, an excerpt of the payload, and why it was refused.
+
+    `payload` holds at most the first 256 bytes of the original (as text, or
+    base64 when they are not UTF-8); `size` and `sha256` describe the whole
+    original, so a dead letter stays small whatever was sent. `topic` and
+    `detail` are cut to a bound too (`truncated` says whether anything was cut).
+    """
 
     v: Literal[1]
     ts: EpochMs
@@ -92,6 +122,9 @@ class Rejection(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     detail: str
     payload: str
     encoding: Literal["utf-8", "base64"]
+    size: Annotated[int, msgspec.Meta(ge=0)]
+    sha256: Annotated[str, msgspec.Meta(pattern="^[0-9a-f]{64}$")]
+    truncated: bool
 
 
 class Truth(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

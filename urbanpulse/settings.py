@@ -111,6 +111,24 @@ class _InfluxMixin(BaseSettings):
         return {}
 
 
+class _AlertKeyMixin(BaseSettings):
+    alert_key: SecretStr | None = Field(
+        None, description="Key shared by ingest and api to sign alert states and ack commands "
+                          "(none: states unsigned, acks refused, api stream off)")
+
+    @field_validator("alert_key", mode="after")
+    @classmethod
+    def _alert_key_is_real(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("is shorter than 16 characters; make one with "
+                             "`python -c 'import secrets; print(secrets.token_hex(32))'`")
+        return _refuse_well_known(value)
+
+    def alert_key_bytes(self) -> bytes | None:
+        """Return the alert key as bytes, or None when none is set."""
+        return None if self.alert_key is None else self.alert_key.get_secret_value().encode()
+
+
 def basic_auth_header(username: str, password: SecretStr) -> dict[str, str]:
     """Return an HTTP Basic Authorization header for `username` and `password`."""
     pair = f"{username}:{password.get_secret_value()}".encode()
@@ -128,7 +146,8 @@ class SimSettings(_Base):
     sim_start: datetime | None = Field(None, description="Simulated start time (default: now)")
     sim_output: str | None = Field(None, description="jsonl:PATH or '-': write instead of publish")
     sim_max_inflight: int = Field(1000, ge=1, le=65535, description="Unacknowledged QoS 1 limit")
-    sim_client_id: str = Field("urbanpulse-sim", min_length=1, description="MQTT client id")
+    sim_client_id: str | None = Field(
+        None, min_length=1, description="MQTT client id (unset: urbanpulse-sim-HOST-PID, unique)")
     sim_city: str = Field("shanghai", min_length=1,
                           description="City profile: a shipped name or a YAML file path")
     sim_scenario: str | None = Field(None, description="Scenario: a shipped name or a YAML file")
@@ -146,7 +165,7 @@ class SimSettings(_Base):
         return value
 
 
-class IngestSettings(_InfluxMixin, _Base):
+class IngestSettings(_AlertKeyMixin, _InfluxMixin, _Base):
     """Settings of `urbanpulse ingest`."""
 
     ingest_client_id: str = Field("urbanpulse-ingest", min_length=1,
@@ -171,6 +190,12 @@ class IngestSettings(_InfluxMixin, _Base):
                                              description="Period of the pipeline self-metrics")
     ingest_health_file: str | None = Field(
         None, description="Touched every few seconds while subscribed (container healthcheck)")
+    ingest_rejection_log_burst: int = Field(
+        5, ge=0, le=10_000, description="Rejections logged one by one per reason per interval")
+    ingest_rejection_log_interval_s: float = Field(
+        60, gt=0, le=86_400, description="Interval of the rejection log's burst and summary")
+    ingest_ack_max_age_s: float = Field(
+        300, gt=0, le=86_400, description="Refuses ack commands signed longer ago (or ahead)")
 
     _split = field_validator("ingest_districts", mode="before")(_split_names)
 
@@ -180,7 +205,7 @@ class IngestSettings(_InfluxMixin, _Base):
         return check_name(value, what="ingest instance")
 
 
-class ApiSettings(_InfluxMixin, _Base):
+class ApiSettings(_AlertKeyMixin, _InfluxMixin, _Base):
     """Settings of `urbanpulse api`."""
 
     api_host: str = Field("127.0.0.1", description="Address the api listens on")

@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 
 from ingest.decode import REASONS, Decoder, Rejected
+from ingest.points import RESERVED_ATTRIBUTES
+from urbanpulse.kinds import KINDS
 from urbanpulse.messages import Reading, SensorBirth
 
 NOW = 1_763_779_200_000
@@ -116,3 +118,88 @@ def test_decode_rejects_a_district_outside_the_grammar() -> None:
     assert isinstance(result, Rejected)
     assert result.reason == "bad-topic"
     assert result.detail.startswith("Invalid district 'Pudong'")
+
+
+BIRTH_TOPIC = "city/sensors/pudong/air/air-pudong-0007"
+
+
+def _birth(**changes: Any) -> bytes:
+    birth: dict[str, Any] = {"v": 1, "sensor": "air-pudong-0007", "kind": "air",
+                             "district": "pudong", "site": "Lujiazui", "lat": 31.23,
+                             "lon": 121.5, "zone": "2", "interval_s": 60, "ts": NOW,
+                             "attributes": {"height_m": 12.5}}
+    birth.update(changes)
+    return json.dumps(birth).encode()
+
+
+@pytest.mark.parametrize("name", ["sensor", "kind", "district", "time", "lat", "lon", "site",
+                                  "zone", "interval_s", "_field", "_measurement"])
+def test_decode_rejects_a_birth_attribute_named_like_a_tag_or_core_field(name: str) -> None:
+    result = _decoder().birth(BIRTH_TOPIC, _birth(attributes={"capacity": 3, name: "x"}), NOW)
+    assert isinstance(result, Rejected)
+    assert result.reason == "reserved-attribute"
+    assert result.reason in REASONS
+    assert result.detail.startswith(f"Attribute {name!r} is reserved")
+
+
+@pytest.mark.parametrize(("attributes", "expected"), [
+    ({"": 1}, "Attribute name ''"),
+    ({"a" * 65: 1}, "Attribute name 'aaaa"),
+    ({"tab\there": 1}, "Attribute name 'tab\\there'"),
+    ({"nul\x00": 1}, "Attribute name 'nul\\x00'"),
+    ({f"a{i}": i for i in range(65)}, "Payload does not match the schema"),
+    ({"note": "x" * 257}, "Payload does not match the schema"),
+])
+def test_decode_rejects_birth_attributes_influxdb_cannot_carry_cleanly(
+        attributes: dict[str, Any], expected: str) -> None:
+    result = _decoder().birth(BIRTH_TOPIC, _birth(attributes=attributes), NOW)
+    assert isinstance(result, Rejected)
+    assert result.reason == "schema"
+    assert result.detail.startswith(expected)
+
+
+@pytest.mark.parametrize("changes", [{"site": "s" * 257}, {"zone": "z" * 65}])
+def test_decode_bounds_a_births_free_text(changes: dict[str, str]) -> None:
+    result = _decoder().birth(BIRTH_TOPIC, _birth(**changes), NOW)
+    assert isinstance(result, Rejected)
+    assert result.reason == "schema"
+
+
+def test_decode_accepts_the_largest_birth_attributes() -> None:
+    attributes = {f"{'a' * 62}{i:02}": "x" * 256 for i in range(64)}
+    decoder = Decoder(root="city", max_payload_bytes=65_536, max_future_s=300, max_age_s=3600)
+    assert isinstance(decoder.birth(BIRTH_TOPIC, _birth(attributes=attributes), NOW), SensorBirth)
+
+
+@pytest.mark.parametrize(("ts", "reason"), [
+    (NOW + 301_000, "future-timestamp"), (4_102_444_800_000, "future-timestamp"),
+    (NOW - 3_601_000, "stale-timestamp"), (0, "stale-timestamp")])
+def test_decode_gives_births_the_readings_time_window(ts: int, reason: str) -> None:
+    result = _decoder().birth(BIRTH_TOPIC, _birth(ts=ts), NOW)
+    assert isinstance(result, Rejected)
+    assert result.reason == reason
+    for edge in (NOW + 300_000, NOW - 3_600_000):
+        assert isinstance(_decoder().birth(BIRTH_TOPIC, _birth(ts=edge), NOW), SensorBirth)
+
+
+def test_decode_checks_no_birth_time_without_a_clock() -> None:
+    """A replay of a recorded run (ops.score_run) takes births as they were stamped."""
+    assert isinstance(_decoder().birth(BIRTH_TOPIC, _birth(ts=0)), SensorBirth)
+
+
+@pytest.mark.parametrize("name", ["seq", "sensor", "district", "time", "aqi"])
+def test_a_reading_cannot_name_a_metric_like_its_tags_seq_or_a_derived_field(name: str) -> None:
+    result = _decoder().reading(TOPIC, json.dumps(_reading(values={name: 1.0})).encode(), NOW)
+    assert isinstance(result, Rejected)
+    assert result.reason == "unknown-metric"
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_no_kind_names_a_field_like_a_tag_or_a_reserved_attribute(kind: str) -> None:
+    """The registry's own names cannot collide: readings' tags and `seq`, births' names."""
+    spec = KINDS[kind]
+    reading_fields = [*spec.metrics, *spec.derived]
+    assert not {"seq", "sensor", "district", "time"} & set(reading_fields)
+    assert len(set(reading_fields)) == len(reading_fields)
+    assert not RESERVED_ATTRIBUTES & set(spec.attributes)
+    assert not any(name.startswith("_") for name in spec.attributes)

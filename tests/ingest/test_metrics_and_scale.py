@@ -6,6 +6,9 @@ import asyncio
 import json
 import time
 
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
 from ingest.service import Ingester
 from ops import stack
 from tests.conftest import Recorder, influx_rows, publish_all, wait_until
@@ -28,10 +31,16 @@ async def test_pipeline_metrics_and_status_are_published(
     task = asyncio.create_task(ingester.run(stop))
     await asyncio.wait_for(ingester.subscribed.wait(), 10)
     now = int(time.time() * 1000)
+    ignored = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"qos0-{topic_root}")
+    ignored.connect("127.0.0.1", mosquitto.port)
+    ignored.loop_start()
+    ignored.publish(_reading(topic_root, "pudong", 99, now)[0], b"{}", qos=0).wait_for_publish(10)
+    ignored.loop_stop()
+    ignored.disconnect()
     publish_all(mosquitto.port, [_reading(topic_root, "pudong", n, now) for n in range(40)]
                 + [(f"{topic_root}/readings/pudong/noise/noise-pudong-0001", b"{oops")])
     await wait_until(lambda: ingester.pipeline.stats.written == 40)
-    query = 'SELECT * FROM "pipeline" WHERE "written" = 40 AND "rejected" = 1'
+    query = 'SELECT * FROM "pipeline" WHERE "written" = 40 AND "rejected" = 1 AND "ignored" = 1'
     await wait_until(lambda: bool(influx_rows(influxd.url, influx_db, query)))
     row = influx_rows(influxd.url, influx_db, query)[0]
     assert row["instance"] == "main"
