@@ -34,11 +34,12 @@ from urbanpulse.errors import ConfigError
 from urbanpulse.kinds import KINDS, SensorKind
 from urbanpulse.kinds.incidents import Episode
 from urbanpulse.messages import AttributeValue
+from urbanpulse.topics import check_name
 
 _INCIDENT = Fields({
     "type": Text, "at": (Text, Timestamp, Number), "duration": (Text, Number),
     "district": Text, "site": Text, "sensors": Items(Text), "count": Whole,
-    "magnitude": Number, "kind": Text,
+    "magnitude": Number, "kind": Text, "cause": Text,
 }, frozenset({"type", "at", "duration"}), name="an incident's fields")
 SHAPE = Fields({"name": Text, "incidents": Items(_INCIDENT)}, frozenset({"incidents"}),
                name="a mapping of the fields name, incidents")
@@ -59,6 +60,8 @@ class Incident:
     magnitude: float = 1.0
     kind: str | None = None
     """The kind a device fault strikes; None for a kind's own incident type."""
+    cause: str | None = None
+    """The id of the cause the entry belongs to (one storm behind several systems' incidents)."""
     where: str = ""
     """`FILE, line N` of the entry, for errors found after loading."""
 
@@ -95,7 +98,18 @@ def _incident(source: Source, index: int, raw: dict[str, Any]) -> Incident:
                     duration_s=int(seconds(raw["duration"])), district=raw.get("district"),
                     site=raw.get("site"), sensors=tuple(raw.get("sensors") or ()),
                     count=raw.get("count"), magnitude=float(raw.get("magnitude", 1.0)),
+                    cause=_cause(source, index, raw.get("cause")),
                     where=source.where("incidents", index))
+
+
+def _cause(source: Source, index: int, cause: str | None) -> str | None:
+    """Return a cause id, checked against the topic grammar's names, or None."""
+    if cause is None:
+        return None
+    try:
+        return check_name(cause, what="cause id")
+    except ValueError as exc:
+        raise ConfigError(f"{source.where('incidents', index, 'cause')}: {exc}") from None
 
 
 def _struck_kind(source: Source, index: int, raw: dict[str, Any], fault: str) -> str:
@@ -145,6 +159,8 @@ def episodes(incidents: Sequence[Incident], kind: SensorKind, specs: Sequence[Se
         detail: dict[str, AttributeValue] = (
             dict(faults.TYPICAL_DETAIL.get(incident.type, {})) if is_fault
             else {"magnitude": incident.magnitude})
+        if incident.cause is not None:
+            detail["cause"] = incident.cause
         for local in matched[:incident.count]:
             out.append(Episode(local, specs[local].sensor, incident.type, begin,
                                begin + incident.duration_s, detail, incident=not is_fault))

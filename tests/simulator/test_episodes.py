@@ -277,6 +277,25 @@ def test_a_scenario_fault_strikes_the_matching_sensors_of_its_kind_as_a_fault(
     assert not heard & offline
 
 
+def test_entries_of_one_cause_announce_it_in_their_truth(tmp_path: Path) -> None:
+    path = tmp_path / "storm.yaml"
+    path.write_text("incidents:\n"
+                    "  - {type: sewage-discharge, at: 10m, duration: 1h, cause: storm-0712}\n"
+                    "  - {type: offline, kind: air, district: huangpu, at: 10m, duration: 1h,\n"
+                    "     cause: storm-0712}\n"
+                    "  - {type: venue-event, at: 10m, duration: 1h, site: lujiazui}\n")
+    fleet = Fleet(default_city(seed=1), seed=1, incidents=load_scenario(str(path)))
+    start = 1_767_225_600
+    truths = [truth_decoder.decode(payload) for _, messages in fleet.ticks(start, start + 1800)
+              for topic, payload in messages if parse(topic).channel is Channel.TRUTH]
+    caused = {truth.type for truth in truths if truth.detail.get("cause") == "storm-0712"}
+    assert caused == {"sewage-discharge", "offline"}
+    assert all("cause" not in truth.detail for truth in truths if truth.type == "venue-event")
+    path.write_text("incidents:\n  - {type: venue-event, at: 1h, duration: 2h, cause: Storm 1}\n")
+    with pytest.raises(ConfigError, match=r"storm.yaml, line 2: Invalid cause id 'Storm 1'"):
+        load_scenario(str(path))
+
+
 def test_an_incident_filtering_on_an_unknown_district_or_site_is_a_config_error(
         tmp_path: Path) -> None:
     path = tmp_path / "where.yaml"
