@@ -10,6 +10,7 @@ gives for the site's land use.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -19,7 +20,7 @@ from simulator.parts import layout
 from simulator.profile import CityProfile, District, load_profile
 from simulator.streams import random_stream
 from urbanpulse.errors import ConfigError
-from urbanpulse.kinds import get_kind
+from urbanpulse.kinds import KINDS, get_kind
 from urbanpulse.kinds.modelling import Attribute, Cadence, PlaceRequest
 from urbanpulse.topics import check_name
 
@@ -112,7 +113,37 @@ def build_city(profile: CityProfile, *, scale: float = 1.0, sensors: int | None 
             if (district.name, kind) in counts:
                 specs.extend(_place(profile, district, kind, counts[district.name, kind], rng,
                                     cadence))
-    return specs
+    return mount_on_carriers(specs)
+
+
+def mount_on_carriers(specs: list[SensorSpec]) -> list[SensorSpec]:
+    """Return `specs` with each `carrier: <kind>` placeholder replaced by a carrier's id.
+
+    A layout marks a sensor `carrier: <kind>` to mount it on a sensor of that kind
+    (a smart pole) in its own district: it gets the nearest one (ties by id),
+    takes that carrier's site and position, and loses the attribute when the
+    district has none. No random draw, so no other stream changes.
+    """
+    by_cell: dict[tuple[str, str], list[SensorSpec]] = {}
+    for spec in specs:
+        by_cell.setdefault((spec.district, spec.kind), []).append(spec)
+    mounted = []
+    for spec in specs:
+        wanted = spec.attributes.get("carrier")
+        if not isinstance(wanted, str) or wanted not in KINDS:
+            mounted.append(spec)
+            continue
+        attributes = {k: v for k, v in spec.attributes.items() if k != "carrier"}
+        carriers = by_cell.get((spec.district, wanted), [])
+        if not carriers:
+            mounted.append(dataclasses.replace(spec, attributes=attributes))
+            continue
+        carrier = min(carriers, key=lambda c: ((c.lat - spec.lat) ** 2 + (c.lon - spec.lon) ** 2,
+                                               c.sensor))
+        mounted.append(dataclasses.replace(spec, site=carrier.site, lat=carrier.lat,
+                                           lon=carrier.lon,
+                                           attributes={**attributes, "carrier": carrier.sensor}))
+    return mounted
 
 
 def default_city(*, scale: float = 1.0, sensors: int | None = None, seed: int,

@@ -257,3 +257,24 @@ def empty_dashboard_queries(run: BatteryRun, kind: SensorKind) -> list[str]:
                 run.url, run.db, text) for row in one["values"]):
             empty.append(query.where)
     return empty
+
+
+async def view_items(run: BatteryRun, kind: SensorKind, view: str) -> tuple[list[Any],
+                                                                           list[Any]]:
+    """Return a view's items for the kind's first district, then near its first item."""
+    settings = ApiSettings(influx_url=run.url, influx_db=run.db)
+    transport = httpx.ASGITransport(app=create_app(settings))
+    at = datetime.fromtimestamp(run.end_ms / 1000 - 60, UTC).isoformat()
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+        path = f"/v1/{kind.name}/{view}"
+        listed = await client.get(path, params={"district": run.districts[kind.name][0],
+                                                "at": at, "limit": 100})
+        assert listed.status_code == 200, listed.text
+        items: list[Any] = listed.json()["items"]
+        if not items:
+            return [], []
+        near = f"{items[0]['lat']},{items[0]['lon']}"
+        nearby = await client.get(path, params={"near": near, "radius_m": 50_000, "at": at,
+                                                "limit": 100})
+        assert nearby.status_code == 200, nearby.text
+        return items, nearby.json()["items"]

@@ -6,7 +6,8 @@ detected truth injected (`tests.kinds.battery`). Then, for each kind: its
 readings landed, each field it declares derived is stored, each of its default
 rules raised an alert on an injected truth it detects, its section of the api's
 district summary holds something, and every query of its Grafana dashboard
-returns rows. A kind gets all of it by registering.
+returns rows; each view it declares lists its sensors, nearest first given a
+place. A kind gets all of it by registering.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from api.kind_views import views
 from ops import stack
 from tests.kinds.battery import (
     BatteryRun,
@@ -24,6 +26,7 @@ from tests.kinds.battery import (
     run_battery,
     summary_section,
     unfired_rules,
+    view_items,
 )
 from urbanpulse.kinds import KINDS
 
@@ -64,3 +67,14 @@ async def test_the_district_summary_section_holds_something(run: BatteryRun, kin
 @pytest.mark.parametrize("kind", list(KINDS))
 def test_every_dashboard_query_returns_rows(run: BatteryRun, kind: str) -> None:
     assert not empty_dashboard_queries(run, KINDS[kind])
+
+
+@pytest.mark.parametrize(("kind", "view"), sorted(views()))
+async def test_every_view_lists_the_kinds_sensors_nearest_first(run: BatteryRun, kind: str,
+                                                                view: str) -> None:
+    items, nearby = await view_items(run, KINDS[kind], view)
+    assert items, f"/v1/{kind}/{view} listed nothing in {run.districts[kind][0]}"
+    distances = [item["distance_m"] for item in nearby]
+    assert distances
+    assert distances == sorted(distances)
+    assert distances[0] == 0.0

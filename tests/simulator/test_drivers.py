@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from simulator.profile import Climate
-from simulator.weather import Weather, draw_year
+from simulator.weather import Weather, draw_storms, draw_year
 from simulator.workdays import load_calendar
 from urbanpulse.kinds.modelling import CST
 
@@ -64,7 +64,7 @@ def test_weather_has_a_shanghai_climate() -> None:
     january, july = temperature[: 31 * 24].mean(), temperature[181 * 24: 212 * 24].mean()
     assert january < 8
     assert july > 25
-    assert 900 < rain.sum() < 2200  # Shanghai has about 1,200 mm a year
+    assert 900 < rain.sum() < 1500  # Shanghai has about 1,200 mm a year
     plum = rain[166 * 24: 192 * 24].mean()
     december = rain[334 * 24:].mean()
     assert plum > 1.5 * december
@@ -81,3 +81,25 @@ def test_haze_builds_in_calm_spells_and_rain_clears_it() -> None:
     assert haze[wind < 2].mean() > haze[wind > 5].mean()
     spells = np.diff((haze > 1.0).astype(int))
     assert (spells == 1).sum() >= 5  # several distinct episodes a year
+
+
+def test_storms_are_summer_cloudbursts_and_july_to_september_typhoons() -> None:
+    totals, rain_days = [], []
+    for seed in range(1, 7):
+        year = draw_year(seed, 2026, Climate())
+        rain, wind = year[2], year[4]
+        storms = draw_storms(seed, 2026, 365)
+        june, october = 151 * 24, 273 * 24
+        summer = rain[june:october]
+        assert 1 <= (summer >= 36).sum() <= 10, seed  # a few cloudburst hours a summer
+        assert (rain[:june] >= 36).sum() + (rain[october:] >= 36).sum() == 0, seed
+        typhoon_days = np.unique(np.flatnonzero(storms.typhoon) // 24)
+        assert typhoon_days.size >= 1, seed
+        assert typhoon_days.min() >= 181, seed  # 1 July
+        assert typhoon_days.max() <= 272, seed  # 30 September
+        assert wind[storms.typhoon].mean() > 8, seed
+        totals.append(rain.sum())
+        rain_days.append(int((rain.reshape(-1, 24).sum(axis=1) >= 0.1).sum()))
+    assert all(850 < total < 1600 for total in totals), totals
+    assert 1050 < np.mean(totals) < 1300, totals  # Shanghai: about 1,100-1,200 mm a year
+    assert 110 < np.mean(rain_days) < 150, rain_days  # about 120-130 rain days

@@ -33,7 +33,8 @@ __all__ = ["BUILTIN", "ENTRY_POINT_GROUP", "KINDS", "DerivedField", "Metric", "S
            "get_kind", "part", "register", "register_module"]
 
 BUILTIN = tuple(f"urbanpulse.kinds.{name}" for name in (
-    "air", "energy", "noise", "parking", "water"))
+    "air", "dma_flow", "energy", "gas", "manhole", "noise", "parking", "ponding", "pressure",
+    "pump", "rain", "sewer", "streetlight", "tap_water", "tunnel", "water"))
 """The packages of the built-in kinds."""
 ENTRY_POINT_GROUP = "urbanpulse.kinds"
 

@@ -191,6 +191,21 @@ class Placement:
     attributes: dict[str, Attribute]
 
 
+POLE_SHARE = Option(0.0, 0.0, 1.0, "share of these sensors mounted on a street-light pole")
+"""A layout option: how many of a kind's sensors a smart pole carries (`carried_by`)."""
+
+
+def carried_by(request: PlaceRequest, kind: str, share: str = "pole_share") -> dict[str, Attribute]:
+    """Return the `carrier` placeholder of a sensor mounted on a sensor of `kind`, or nothing.
+
+    A layout sees neither the district nor the other kinds' sensors: it marks the
+    sensor with the carrier's kind, and the simulator replaces that with the id of
+    the nearest such sensor of the district (`simulator.city.mount_on_carriers`).
+    Decided on `request.roll`, so the layout's random stream is unchanged.
+    """
+    return {"carrier": kind} if request.roll < request.options[share] else {}
+
+
 def pick(rng: np.random.Generator, weights: Mapping[str, float]) -> str:
     """Draw one key of `weights` with probability proportional to its weight."""
     keys = list(weights)

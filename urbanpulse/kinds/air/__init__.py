@@ -29,6 +29,7 @@ SPEC = SensorKind(
         "siting": "urban, roadside or suburban",
         "grade": "reference (national-control) or low-cost",
         "site_use": "Land use of the site the station stands in",
+        "carrier": "The pole (streetlight id) the sensor is mounted on, if any",
     },
     mixes=("air_siting",),
     faults=frozenset({"stuck", "drift", "bias", "spike", "dropout", "offline", "clock-skew",

@@ -22,6 +22,7 @@ SPEC = SensorKind(
     attributes={
         "noise_zone": "GB 3096 acoustic zone: 0, 1, 2, 3, 4a or 4b",
         "site_use": "Land use of the site the monitor stands in",
+        "carrier": "The pole (streetlight id) the sensor is mounted on, if any",
     },
     mixes=("noise_zone",),
     faults=frozenset({"stuck", "bias", "spike", "dropout", "offline", "clock-skew",

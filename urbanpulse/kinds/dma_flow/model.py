@@ -1,0 +1,122 @@
+"""DMA inflow: demand on the daily curve plus a constant leakage, and the logger's night flow.
+
+Inflow is the area's mean flow split into demand, `(1 - leak) x DEMAND(h)` (the
+curve of the pressure kind: minimum at 02-04 h), and background leakage, a
+constant 6-14 % of the mean (CJJ 92 grades leakage at 10 %/12 %), with a
+multiplicative AR(1) wander of 3 %. The cumulative register integrates it.
+The logger keeps the minimum inflow of 02:00-04:00 and reports it at the first
+reading after 04:00 as `night_flow_m3h`, with `night_flow_ratio`, the MNF over
+the mean inflow since the previous report (about 0.3 for a sound area; none
+until the logger has a whole day).
+A burst adds its flow as a step until repaired; a leak adds a flow that grows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from urbanpulse.kinds.dma_flow import SPEC as DMA
+from urbanpulse.kinds.incidents import Effect, Episode, magnitude
+from urbanpulse.kinds.modelling import (
+    Bounds,
+    Drivers,
+    FloatArray,
+    IndexArray,
+    Sensor,
+    ar1,
+    attribute,
+    hourly,
+    local_time,
+)
+from urbanpulse.kinds.pressure.model import DEMAND
+
+LEAK_SHARE = (0.06, 0.14)
+NIGHT = (2.0, 4.0)
+"""Local hours of the minimum-night-flow window."""
+MIN_MEAN_HOURS = 20.0
+"""The ratio needs the mean of nearly a whole day: none on the first morning of a run."""
+WANDER_RHO, WANDER_SIGMA = 0.9, 0.03
+BURST_M3H = (60.0, 150.0)
+"""A burst main's outflow at magnitude 1 (a DN150-200 main; assumption)."""
+LEAK_START, LEAK_GROWTH_PER_DAY = 0.30, 0.10
+"""A new leak's flow as a share of the mean flow at magnitude 1, and its daily growth."""
+BOUNDS = Bounds(DMA, {"inflow_m3h": 2, "volume_m3": 1, "night_flow_m3h": 2,
+                      "night_flow_ratio": 3})
+
+
+class DmaModel:
+    """DMA inflow meters: demand, leakage, the register and the daily night flow."""
+
+    def __init__(self, sensors: Sequence[Sensor], rng: np.random.Generator,
+                 drivers: Drivers) -> None:
+        n = len(sensors)
+        self._rng = rng
+        self._mean = np.array([float(attribute(s, "mean_flow_m3h")) for s in sensors])
+        self._leak = rng.uniform(*LEAK_SHARE, size=n)
+        self._dt_h = np.array([s.interval_s / 3600 for s in sensors])
+        self._wander = rng.normal(0.0, WANDER_SIGMA, size=n)
+        self._volume = rng.uniform(1e4, 1e6, size=n)
+        self._night_min = np.full(n, np.inf)
+        self._sum = np.zeros(n)
+        self._count = np.zeros(n)
+        self.knobs: dict[str, FloatArray] = {
+            "burst_m3h": np.zeros(n), "leak_since": np.full(n, np.nan),
+            "leak_share": np.zeros(n)}
+
+    def extra(self, t: int, idx: IndexArray) -> FloatArray:
+        """Return the burst and leak flow of meters `idx` at `t`, m³/h."""
+        since = self.knobs["leak_since"][idx]
+        days = np.where(np.isnan(since), 0.0, (t - since) / 86_400)
+        leak = self.knobs["leak_share"][idx] * (1 + LEAK_GROWTH_PER_DAY / LEAK_START * days)
+        result: FloatArray = self.knobs["burst_m3h"][idx] + leak * self._mean[idx]
+        return result
+
+    def step(self, t: int, idx: IndexArray) -> dict[str, FloatArray]:
+        """Return the inflow, register and (once a day) night flow of meters `idx` at `t`."""
+        hour = local_time(t).hour
+        mean, leak = self._mean[idx], self._leak[idx]
+        demand = float(hourly(DEMAND, hour)) * np.exp(
+            ar1(self._wander, idx, WANDER_RHO, WANDER_SIGMA, self._rng))
+        inflow = mean * ((1 - leak) * demand + leak) + self.extra(t, idx)
+        self._volume[idx] += inflow * self._dt_h[idx]
+        self._sum[idx] += inflow
+        self._count[idx] += 1
+        night = np.full(len(idx), np.nan)
+        ratio = night.copy()
+        if NIGHT[0] <= hour < NIGHT[1]:
+            self._night_min[idx] = np.minimum(self._night_min[idx], inflow)
+        elif hour >= NIGHT[1]:
+            due = np.isfinite(self._night_min[idx])
+            if due.any():
+                at = idx[due]
+                night[due] = self._night_min[at]
+                whole_day = self._count[at] * self._dt_h[at] >= MIN_MEAN_HOURS
+                ratio[due] = np.where(whole_day, self._night_min[at] / np.fmax(
+                    self._sum[at] / np.fmax(self._count[at], 1), 1e-9), np.nan)
+                self._night_min[at] = np.inf
+                self._sum[at] = 0.0
+                self._count[at] = 0.0
+        return BOUNDS({"inflow_m3h": inflow, "volume_m3": self._volume[idx],
+                       "night_flow_m3h": night, "night_flow_ratio": ratio})
+
+
+def burst_flow(episode: Episode) -> float:
+    """Return the outflow of the burst at the episode's meter, m³/h."""
+    low, high = BURST_M3H
+    return magnitude(episode) * (low + (high - low) * ((episode.local * 0.618034) % 1.0))
+
+
+def _burst(episode: Episode, knobs: dict[str, FloatArray], starting: bool) -> None:
+    knobs["burst_m3h"][episode.local] = burst_flow(episode) if starting else 0.0
+
+
+def _leak(episode: Episode, knobs: dict[str, FloatArray], starting: bool) -> None:
+    knobs["leak_since"][episode.local] = episode.start if starting else np.nan
+    knobs["leak_share"][episode.local] = LEAK_START * magnitude(episode) if starting else 0.0
+
+
+MODEL = DmaModel
+INCIDENTS: Mapping[str, Effect] = {"main-burst-inflow": Effect(knobs=_burst),
+                                   "leak": Effect(knobs=_leak)}

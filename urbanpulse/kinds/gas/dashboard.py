@@ -1,0 +1,66 @@
+"""The combustible-gas dashboard and its panel on the city overview."""
+
+from __future__ import annotations
+
+from urbanpulse.kinds.gas import SPEC
+from urbanpulse.kinds.panels import (
+    CHART,
+    EVERY,
+    WHERE,
+    Grid,
+    Json,
+    KindDashboard,
+    Overview,
+    by_sensor,
+    colour_cells,
+    grafana_unit,
+    stat,
+    table,
+    target,
+    thresholds,
+    timeseries,
+)
+
+LEL = grafana_unit(SPEC.metrics["ch4_lel"])
+LEVELS = thresholds("green", (20, "orange"), (25, "red"))
+"""The gas-warning (20 % LEL) and gas-alarm (25 % LEL) levels."""
+LAST = f'SELECT last("ch4_lel") AS "lel" FROM "gas" {WHERE} GROUP BY "sensor"'
+
+
+def _highest_by_district(title: str, grid: Grid) -> Json:
+    return timeseries(title, "Highest methane per interval; lines at the 20 % warning and "
+                      "25 % alarm.", grid, [target(
+                          f'SELECT max("ch4_lel") FROM "gas" {WHERE} {EVERY}, "district" '
+                          'fill(none)', alias="$tag_district")], unit=LEL, minimum=0,
+                      steps=LEVELS, threshold_style="line")
+
+
+def dashboard() -> KindDashboard:
+    """Return the combustible-gas dashboard."""
+    return KindDashboard("Methane (% LEL) next to the gas mains: warning at 20 %, alarm at "
+                         "25 %.", [
+        stat("Highest now", "Highest of the detectors' last readings.", (0, 0, 8, 5),
+             [target(f'SELECT max("lel") FROM ({LAST})')], unit=LEL, decimals=1,
+             steps=LEVELS),
+        stat("Detectors that reached 20 % LEL", "Detectors whose highest reading in the time "
+             "range is at or past the warning.", (8, 0, 8, 5),
+             [target('SELECT count("peak") FROM (SELECT max("ch4_lel") AS "peak" FROM "gas" '
+                     f'{WHERE} GROUP BY "sensor") WHERE "peak" >= 20')],
+             steps=thresholds("green", (1, "red"))),
+        stat("Detectors reporting", "Detectors with a reading in the time range.",
+             (16, 0, 8, 5), [target(f'SELECT count("lel") FROM ({LAST})')]),
+        _highest_by_district("Highest methane by district", (0, 5, 12, 9)),
+        timeseries("Methane by detector", "Mean % LEL of each detector.", (12, 5, 12, 9),
+                   [by_sensor("ch4_lel", SPEC.name)], unit=LEL, minimum=0, steps=LEVELS,
+                   threshold_style="line"),
+        table("Detectors now", "Each detector's last reading and its last reported health.",
+              (0, 14, 24, 8), [target(
+                  'SELECT last("ch4_lel") AS "lel", last("battery_mv") AS "battery_mv", '
+                  f'last("rsrp") AS "rsrp" FROM "gas" {WHERE} GROUP BY "sensor", "district"',
+                  table=True)], overrides=[colour_cells("lel", steps=LEVELS)], sort_by="lel"),
+    ])
+
+
+def overview() -> Overview:
+    """Return the highest methane by district, for the city overview."""
+    return Overview(charts=(_highest_by_district("Combustible gas by district", CHART),))

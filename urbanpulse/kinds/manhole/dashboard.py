@@ -1,0 +1,74 @@
+"""The manhole-cover dashboard and its panel on the city overview.
+
+Cover sensors report on change and with a daily heartbeat, so the panels carry
+each sensor's last state forward.
+"""
+
+from __future__ import annotations
+
+from urbanpulse.kinds.manhole import SPEC
+from urbanpulse.kinds.panels import (
+    CHART,
+    EVERY,
+    WHERE,
+    Grid,
+    Json,
+    KindDashboard,
+    Overview,
+    colour_cells,
+    grafana_unit,
+    stat,
+    table,
+    target,
+    thresholds,
+    timeseries,
+)
+
+WATER = grafana_unit(SPEC.metrics["water_level_cm"])
+LAST_STATE = ('SELECT last("cover_open") AS "open", last("tilt_deg") AS "tilt", '
+              f'last("water_level_cm") AS "water" FROM "manhole" {WHERE} GROUP BY "sensor"')
+
+
+def _open_by_district(title: str, grid: Grid) -> Json:
+    return timeseries(title, "Each cover's last state per interval, carried forward, summed.",
+                      grid, [target(
+                          'SELECT sum("open") FROM (SELECT last("cover_open") AS "open" '
+                          f'FROM "manhole" {WHERE} {EVERY}, "sensor", "district" '
+                          f'fill(previous)) WHERE $timeFilter {EVERY}, "district" fill(none)',
+                          alias="$tag_district")], minimum=0, decimals=0)
+
+
+def dashboard() -> KindDashboard:
+    """Return the manhole-cover dashboard."""
+    return KindDashboard("Manhole covers: open or tilted covers, water under them, "
+                         "device health.", [
+        stat("Covers open now", "Covers whose last state is open or displaced.",
+             (0, 0, 8, 5), [target(f'SELECT sum("open") FROM ({LAST_STATE})')],
+             steps=thresholds("green", (1, "red"))),
+        stat("Deepest water now", "Highest last water depth under a cover.", (8, 0, 8, 5),
+             [target(f'SELECT max("water") FROM ({LAST_STATE})')], unit=WATER,
+             steps=thresholds("green", (100, "orange"), (150, "red"))),
+        stat("Covers reporting", "Cover sensors with a message in the time range.",
+             (16, 0, 8, 5), [target(f'SELECT count("tilt") FROM ({LAST_STATE})')]),
+        _open_by_district("Open covers by district", (0, 5, 12, 9)),
+        timeseries("Water under the covers", "Highest water depth reported per interval, by "
+                   "district; the line is the manhole-water-high rule's 150 cm.",
+                   (12, 5, 12, 9), [target(
+                       f'SELECT max("water_level_cm") FROM "manhole" {WHERE} {EVERY}, '
+                       '"district" fill(none)', alias="$tag_district")], unit=WATER,
+                   minimum=0, steps=thresholds("transparent", (150, "red")),
+                   threshold_style="line"),
+        table("Covers now", "Each cover's last state and its last reported health "
+              "(startup and daily heartbeat messages).", (0, 14, 24, 9), [target(
+                  'SELECT last("cover_open") AS "open", last("tilt_deg") AS "tilt", '
+                  'last("water_level_cm") AS "water", last("battery_mv") AS "battery_mv", '
+                  f'last("rsrp") AS "rsrp" FROM "manhole" {WHERE} GROUP BY "sensor", '
+                  '"district"', table=True)],
+              overrides=[colour_cells("tilt", steps=thresholds("green", (10, "red")))],
+              sort_by="tilt"),
+    ])
+
+
+def overview() -> Overview:
+    """Return the open covers by district, for the city overview."""
+    return Overview(charts=(_open_by_district("Open manhole covers by district", CHART),))

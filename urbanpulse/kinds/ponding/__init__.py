@@ -1,0 +1,28 @@
+"""Ponding: water-depth gauges at the low points of underpasses and low-lying roads."""
+
+from urbanpulse.kinds.spec import DerivedField, Metric, SensorKind, derived, metrics
+
+SPEC = SensorKind(
+    name="ponding",
+    title="Road ponding",
+    description="Water-depth gauges at underpasses and low-lying roads (积水监测)",
+    interval_s=60,
+    fiware_type="FloodMonitoring",
+    metrics=metrics(
+        Metric("depth_cm", "cm", 0, 150, "Water depth over the road at the gauge"),
+    ),
+    derived=derived(
+        DerivedField("stage", "integer", "",
+                     "Response stage: 0 dry (<5 cm), 1 notify (>=5), 2 report to the "
+                     "flood HQ (>=15), 3 close the underpass (>=25)"),
+    ),
+    attributes={
+        "site_type": "underpass or low-road",
+        "capacity_mm_h": "Rain intensity the site's drainage carries without ponding, mm/h",
+        "site_use": "Land use of the site the gauge stands at",
+    },
+    faults=frozenset({"spike", "dropout", "offline", "clock-skew", "duplicate",
+                      "out-of-order", "malformed"}),
+    incidents={"cloudburst-ponding": "a local cloudburst (+80 mm/h at magnitude 1) over "
+                                     "the site: depth rises past 25 cm within the hour"},
+)

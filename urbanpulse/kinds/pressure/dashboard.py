@@ -1,0 +1,52 @@
+"""The supply-pressure dashboard and its chart on the city overview."""
+
+from __future__ import annotations
+
+from urbanpulse.kinds.panels import (
+    CHART,
+    EVERY,
+    WHERE,
+    KindDashboard,
+    Overview,
+    by_sensor,
+    colour_cells,
+    grafana_unit,
+    table,
+    target,
+    thresholds,
+    timeseries,
+)
+from urbanpulse.kinds.pressure import SPEC
+
+MPA = grafana_unit(SPEC.metrics["pressure_mpa"])
+LIMIT = 0.14
+"""The CJJ 58 network-end service pressure, drawn as a line and coloured red."""
+
+
+def dashboard() -> KindDashboard:
+    """Return the supply-pressure dashboard."""
+    return KindDashboard("Pressure of the supply network: trunk mains and network ends "
+                         "against the CJJ 58 0.14 MPa.", [
+        timeseries("Pressure by point", "Mean pressure of each point; the line is 0.14 MPa.",
+                   (0, 0, 24, 9), [by_sensor("pressure_mpa", SPEC.name)], unit=MPA,
+                   minimum=0, steps=thresholds("transparent", (LIMIT, "red")),
+                   threshold_style="line"),
+        timeseries("Lowest pressure by district", "The lowest reading of the district's "
+                   "points per interval.", (0, 9, 12, 8), [target(
+                       f'SELECT min("pressure_mpa") FROM "{SPEC.name}" {WHERE} {EVERY}, '
+                       '"district" fill(none)', alias="$tag_district")], unit=MPA, minimum=0),
+        table("Points now", "Each point's last reading and its lowest in the time range.",
+              (12, 9, 12, 8), [target(
+                  'SELECT last("pressure_mpa") AS "pressure", min("pressure_mpa") AS "lowest" '
+                  f'FROM "{SPEC.name}" {WHERE} GROUP BY "sensor", "district"', table=True)],
+              overrides=[colour_cells("pressure", steps=thresholds(
+                  "red", (LIMIT, "orange"), (0.2, "green")))], sort_by="pressure"),
+    ])
+
+
+def overview() -> Overview:
+    """Return the mean supply pressure by district, for the city overview."""
+    return Overview(charts=(timeseries(
+        "Supply pressure by district", "Mean pressure of the district's points.", CHART,
+        [target(f'SELECT mean("pressure_mpa") FROM "{SPEC.name}" {WHERE} {EVERY}, '
+                '"district" fill(none)', alias="$tag_district")], unit=MPA, minimum=0),))

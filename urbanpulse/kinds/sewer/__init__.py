@@ -1,0 +1,29 @@
+"""Sewers: radar level and Doppler flow meters in drainage sewers."""
+
+from urbanpulse.kinds.spec import Metric, SensorKind, metrics
+
+SPEC = SensorKind(
+    name="sewer",
+    title="Sewers",
+    description="Radar level and Doppler flow meters in storm, foul and combined sewers",
+    interval_s=300,
+    fiware_type="WaterObserved",
+    metrics=metrics(
+        Metric("level_m", "m", 0, 5, "Water level above the pipe invert"),
+        Metric("fill_ratio", "ratio", 0, 1.5,
+               "Level over pipe diameter; above 1 the pipe is surcharged"),
+        Metric("flow_m3s", "m³/s", 0, 20, "Flow through the section"),
+        Metric("velocity_ms", "m/s", 0, 6, "Mean flow velocity"),
+    ),
+    attributes={
+        "diameter_m": "Pipe diameter, m",
+        "network": "storm, foul or combined",
+        "lag_min": "Time constant of the catchment's response to rain, minutes",
+        "site_use": "Land use of the site the meter stands at",
+    },
+    faults=frozenset({"stuck", "drift", "spike", "dropout", "offline", "clock-skew",
+                      "duplicate", "out-of-order", "malformed"}),
+    incidents={"sewer-surcharge": "a storm cell (+80 mm/h at magnitude 1) over the "
+                                  "catchment: flow exceeds the pipe's capacity, the level "
+                                  "rises above the crown after the catchment's lag"},
+)

@@ -1,0 +1,58 @@
+"""The sewer dashboard and its chart on the city overview."""
+
+from __future__ import annotations
+
+from urbanpulse.kinds.panels import (
+    CHART,
+    EVERY,
+    WHERE,
+    KindDashboard,
+    Overview,
+    by_sensor,
+    colour_cells,
+    grafana_unit,
+    stat,
+    table,
+    target,
+    thresholds,
+    timeseries,
+)
+from urbanpulse.kinds.sewer import SPEC
+
+FILL = grafana_unit(SPEC.metrics["fill_ratio"])
+FULL = thresholds("green", (0.8, "yellow"), (1.0, "orange"), (1.2, "red"))
+"""Fill colours: part full, near the crown, surcharged, overflow risk."""
+
+
+def dashboard() -> KindDashboard:
+    """Return the sewer dashboard."""
+    last = (f'SELECT last("fill_ratio") AS "fill" FROM "{SPEC.name}" {WHERE} '
+            'GROUP BY "sensor"')
+    return KindDashboard("Level, fill ratio and flow of the drainage sewers; above a fill "
+                         "ratio of 1 a pipe is surcharged.", [
+        stat("Fullest pipe now", "Highest last fill ratio over the meters.", (0, 0, 12, 5),
+             [target(f'SELECT max("fill") FROM ({last})')], unit=FILL, steps=FULL),
+        stat("Meters reporting", "Meters with a reading in the time range.", (12, 0, 12, 5),
+             [target(f'SELECT count("fill") FROM ({last})')]),
+        timeseries("Fill ratio by meter", "Highest fill ratio of each meter; lines at "
+                   "1 (surcharge) and 1.2 (overflow risk).", (0, 5, 12, 9),
+                   [by_sensor("fill_ratio", SPEC.name, "max")], unit=FILL, minimum=0,
+                   steps=thresholds("transparent", (1.0, "orange"), (1.2, "red")),
+                   threshold_style="line"),
+        timeseries("Flow by meter", "Mean flow of each meter.", (12, 5, 12, 9),
+                   [by_sensor("flow_m3s", SPEC.name)],
+                   unit=grafana_unit(SPEC.metrics["flow_m3s"]), minimum=0),
+        table("Meters now", "Each meter's last reading.", (0, 14, 24, 8), [target(
+            'SELECT last("level_m") AS "level_m", last("fill_ratio") AS "fill_ratio", '
+            'last("flow_m3s") AS "flow_m3s", last("velocity_ms") AS "velocity_ms" '
+            f'FROM "{SPEC.name}" {WHERE} GROUP BY "sensor", "district"', table=True)],
+              overrides=[colour_cells("fill_ratio", steps=FULL)], sort_by="fill_ratio"),
+    ])
+
+
+def overview() -> Overview:
+    """Return the fullest sewer by district, for the city overview."""
+    return Overview(charts=(timeseries(
+        "Fullest sewer by district", "Highest fill ratio of the district's meters.", CHART,
+        [target(f'SELECT max("fill_ratio") FROM "{SPEC.name}" {WHERE} {EVERY}, '
+                '"district" fill(none)', alias="$tag_district")], unit=FILL, minimum=0),))

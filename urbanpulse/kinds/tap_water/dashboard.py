@@ -1,0 +1,48 @@
+"""The tap-water dashboard and its chart on the city overview."""
+
+from __future__ import annotations
+
+from urbanpulse.kinds.panels import (
+    CHART,
+    EVERY,
+    WHERE,
+    KindDashboard,
+    Overview,
+    by_sensor,
+    grafana_unit,
+    table,
+    target,
+    thresholds,
+    timeseries,
+)
+from urbanpulse.kinds.tap_water import SPEC
+
+CHLORINE = grafana_unit(SPEC.metrics["chlorine_mgl"])
+TURBIDITY = grafana_unit(SPEC.metrics["turbidity_ntu"])
+MEASUREMENT = f'"{SPEC.name}"'
+
+
+def dashboard() -> KindDashboard:
+    """Return the tap-water dashboard."""
+    return KindDashboard("Residual free chlorine and turbidity in the supply network "
+                         "against GB 5749-2022.", [
+        timeseries("Free chlorine by point", "The line is GB 5749's 0.05 mg/L.",
+                   (0, 0, 12, 9), [by_sensor("chlorine_mgl", SPEC.name)], unit=CHLORINE,
+                   minimum=0, steps=thresholds("transparent", (0.05, "red")),
+                   threshold_style="line"),
+        timeseries("Turbidity by point", "The line is GB 5749's 1 NTU.", (12, 0, 12, 9),
+                   [by_sensor("turbidity_ntu", SPEC.name)], unit=TURBIDITY, minimum=0,
+                   steps=thresholds("transparent", (1.0, "red")), threshold_style="line"),
+        table("Points now", "Each point's last reading.", (0, 9, 24, 8), [target(
+            'SELECT last("chlorine_mgl") AS "chlorine", last("turbidity_ntu") AS "turbidity" '
+            f'FROM {MEASUREMENT} {WHERE} GROUP BY "sensor", "district"', table=True)]),
+    ])
+
+
+def overview() -> Overview:
+    """Return the lowest free chlorine by district, for the city overview."""
+    return Overview(charts=(timeseries(
+        "Tap-water chlorine by district", "Lowest free chlorine of the district's points.",
+        CHART, [target(f'SELECT min("chlorine_mgl") FROM {MEASUREMENT} {WHERE} {EVERY}, '
+                       '"district" fill(none)', alias="$tag_district")],
+        unit=CHLORINE, minimum=0),))

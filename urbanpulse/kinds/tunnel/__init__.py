@@ -1,0 +1,29 @@
+"""Utility tunnels (综合管廊): the environment of each tunnel compartment."""
+
+from urbanpulse.kinds.spec import Metric, SensorKind, metrics
+
+SPEC = SensorKind(
+    name="tunnel",
+    title="Utility tunnels",
+    description="Environment monitors of utility-tunnel compartments (综合管廊)",
+    interval_s=60,
+    fiware_type="IndoorEnvironmentObserved",
+    metrics=metrics(
+        Metric("temperature", "°C", -20, 80, "Air temperature in the compartment"),
+        Metric("o2_pct", "%", 0, 30, "Oxygen, % by volume"),
+        Metric("ch4_lel", "% LEL", 0, 100, "Methane, % of its lower explosive limit"),
+        Metric("h2s_mgm3", "mg/m³", 0, 200, "Hydrogen sulphide"),
+        Metric("sump_water_cm", "cm", 0, 300, "Water in the compartment's sump pit"),
+    ),
+    attributes={
+        "compartment": "What the compartment carries: gas, power, water or combined",
+        "site_use": "Land use of the site above the monitor",
+    },
+    faults=frozenset({"stuck", "drift", "bias", "spike", "dropout", "offline", "clock-skew",
+                      "duplicate", "out-of-order", "malformed"}),
+    incidents={
+        "tunnel-gas": "a gas pipe in the compartment leaks: CH4 ramps up to 30 % LEL",
+        "tunnel-flooding": "a water main bursts or the sump pump fails: the sump fills",
+        "ventilation-failure": "the fans stop: temperature up 12 °C, O2 down 1.5 %, H2S up",
+    },
+)
