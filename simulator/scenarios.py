@@ -94,6 +94,11 @@ def _incident(source: Source, index: int, raw: dict[str, Any]) -> Incident:
                           f"{kind!r}; known are the incidents {', '.join(sorted(types))} and "
                           f"the device faults {', '.join(faults.FAULTS)} (with a kind).")
     at = raw["at"]
+    if not isinstance(at, datetime):
+        try:
+            seconds(at)
+        except ValueError as exc:
+            raise ConfigError(f"{source.where('incidents', index, 'at')}: {exc}.") from None
     return Incident(type=kind, at=at if isinstance(at, datetime) else str(at), kind=struck,
                     duration_s=int(seconds(raw["duration"])), district=raw.get("district"),
                     site=raw.get("site"), sensors=tuple(raw.get("sensors") or ()),

@@ -225,7 +225,10 @@ def test_a_bad_scenario_is_a_config_error(tmp_path: Path) -> None:
                     "  - {type: alien-landing, at: 1h, duration: 2h}\n")
     with pytest.raises(ConfigError, match=r"bad.yaml, line 4: unknown incident type "
                                           r"'alien-landing'; known are the incidents "
-                                          r"hvac-holiday, .* and the device faults stuck, "):
+                                          r"cable-leakage, .* and the device faults stuck, "):
+        load_scenario(str(path))
+    path.write_text("incidents:\n  - {type: venue-event, at: 2h15m, duration: 1h}\n")
+    with pytest.raises(ConfigError, match=r"line 2: '2h15m' is not a duration like 90s"):
         load_scenario(str(path))
     path.write_text("incidents:\n  - {type: venue-event, at: 1h, duration: soon}\n")
     with pytest.raises(ConfigError, match="'soon' is not a duration"):
@@ -308,3 +311,18 @@ def test_an_incident_filtering_on_an_unknown_district_or_site_is_a_config_error(
         check_filters(incidents, {"pudong"}, {"lujiazui"})
     with pytest.raises(ConfigError, match="unknown site 'lujiazui'"):
         check_filters(incidents[:1], {"pudong"}, {"the-bund"})
+
+
+def test_the_storm_scenario_announces_its_chain_under_one_cause() -> None:
+    fleet = Fleet(default_city(seed=5), seed=5, incidents=load_scenario("storm"))
+    start = 1_782_864_000  # 2026-07-01 08:00 +08:00
+    truths = [truth_decoder.decode(payload)
+              for _, messages in fleet.ticks(start, start + 7 * 3600)
+              for topic, payload in messages if parse(topic).channel is Channel.TRUTH]
+    links = {(truth.kind, truth.type) for truth in truths
+             if truth.detail.get("cause") == "storm-huangpu"}
+    assert links == {("rain", "cloudburst"), ("ponding", "cloudburst-ponding"),
+                     ("sewer", "sewer-surcharge"), ("manhole", "manhole-flooding"),
+                     ("pump", "pump-discharge"), ("water", "sewage-discharge")}
+    first = {kind: min(t.start for t in truths if t.kind == kind) for kind, _ in links}
+    assert first["rain"] <= first["ponding"] < first["sewer"] < first["water"]
