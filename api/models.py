@@ -7,7 +7,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from urbanpulse.kinds import KINDS
-from urbanpulse.messages import ACK_BY_MAX, ACK_NOTE_MAX, AlertState, Severity
+from urbanpulse.messages import (
+    ACK_BY_MAX,
+    ACK_BY_PATTERN,
+    ACK_NOTE_MAX,
+    ACK_NOTE_PATTERN,
+    AlertState,
+    Severity,
+)
 
 AttributeValue = bool | int | float | str
 KIND_EXAMPLES = list(KINDS)
@@ -158,10 +165,14 @@ class AckRequest(_Model):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    # The document states the whole rule (`urbanpulse.messages`), which the route checks
+    # with Python's `re` (its lookahead is beyond pydantic's regex engine): a client
+    # following the document is then never refused.
     by: str = Field(min_length=1, max_length=ACK_BY_MAX, pattern=r"\S",
                     description="Who acknowledges: a name or handle, no control characters",
-                    examples=["duty-officer"])
+                    examples=["duty-officer"], json_schema_extra={"pattern": ACK_BY_PATTERN})
     note: str = Field("", max_length=ACK_NOTE_MAX,
                       description="Free text kept with the alert (tabs and line feeds allowed, "
                                   "no other control characters)",
-                      examples=["Guidance signs switched to lot B."])
+                      examples=["Guidance signs switched to lot B."],
+                      json_schema_extra={"pattern": ACK_NOTE_PATTERN})

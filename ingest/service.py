@@ -27,7 +27,7 @@ from gmqtt.mqtt.handler import MQTTConnectError
 from ingest import IngestError, compiled
 from ingest.alerts.commands import AckGate
 from ingest.alerts.engine import AlertEngine
-from ingest.alerts.record import read_active
+from ingest.alerts.record import wait_for_active
 from ingest.alerts.rules import load_rules
 from ingest.decode import Decoder, Rejected
 from ingest.edge import BulkAcknowledger, broker_receive_maximum
@@ -157,16 +157,19 @@ class Ingester:
 
         The `alerts` measurement is the ingester's own record; the broker's
         retained alert topics are not read, as anyone allowed to publish there
-        could have retained a forgery (docs/alerts.md).
+        could have retained a forgery (docs/alerts.md). An unreachable or busy
+        InfluxDB (timeouts, 429, 5xx) is waited for, as by the start-up check.
         """
         settings = self._settings
         if self._alert_key is None:
             log.warning("URBANPULSE_ALERT_KEY is not set: alert states go out unsigned (the "
                         "api's stream refuses them) and every ack command is refused")
-        for alert in await read_active(url=settings.influx_url, database=settings.influx_db,
-                                       headers=settings.influx_auth_headers(),
-                                       districts=settings.ingest_districts,
-                                       timeout_s=settings.influx_timeout_s):
+        for alert in await wait_for_active(url=settings.influx_url,
+                                           database=settings.influx_db,
+                                           headers=settings.influx_auth_headers(),
+                                           districts=settings.ingest_districts,
+                                           timeout_s=settings.influx_timeout_s,
+                                           retry_max_s=settings.ingest_retry_max_s):
             self.engine.restore(alert)
         log.info("restored %d active alerts from InfluxDB", len(self.engine.active))
 

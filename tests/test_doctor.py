@@ -49,6 +49,8 @@ DASHBOARDS = ROOT / "grafana" / "dashboards"
 INFLUX_PASSWORDS = {"admin": "admin-pw-0123456789", "ingest": "ingest-pw-0123456789",
                     "api": "api-pw-0123456789"}
 GRAFANA_PASSWORD = "grafana-admin-pw-0123456789"
+ALERT_KEY = "alert-key-doctor-5b2e9d41c7"
+"""The key the stack's ingester and api share to sign alert states and ack commands."""
 
 
 # -- a real InfluxDB 1.x with authentication and per-database users ----------------------
@@ -62,7 +64,11 @@ def _influx(url: str, query: str, user: str | None = "admin") -> None:
 
 
 def start_auth_influxd(folder: Path, port: int) -> stack.Server:
-    """Start influxd with auth on; users: ingest may write `city`, api may read it."""
+    """Start influxd with auth on; users: ingest may write and read `city`, api may read it.
+
+    The ingester reads its alert record back at start, so its user has both rights, as
+    deploy/influxdb/initdb/10-service-users.sh gives them in the compose stack.
+    """
     binary = stack.find_binary("influxd", "influxdb")
     config = stack.influxd_config(folder, port, stack.free_port())
     assert "[http]\n" in config
@@ -85,7 +91,7 @@ def start_auth_influxd(folder: Path, port: int) -> stack.Server:
             "WITH ALL PRIVILEGES", user=None)
     for statement in ("CREATE DATABASE city", "CREATE DATABASE other",
                       f"CREATE USER ingest WITH PASSWORD '{INFLUX_PASSWORDS['ingest']}'",
-                      "GRANT WRITE ON city TO ingest",
+                      "GRANT ALL ON city TO ingest",  # read and write: one privilege per database
                       f"CREATE USER api WITH PASSWORD '{INFLUX_PASSWORDS['api']}'",
                       "GRANT READ ON city TO api", "GRANT READ ON other TO api"):
         _influx(server.url, statement)
@@ -197,7 +203,7 @@ def api(broker: int, influx: str, tmp_path_factory: pytest.TempPathFactory) -> I
     env = {**_clean_env(), "URBANPULSE_MQTT_HOST": "127.0.0.1",
            "URBANPULSE_MQTT_PORT": str(broker), "URBANPULSE_MQTT_USERNAME": "api",
            "URBANPULSE_MQTT_PASSWORD": PASSWORDS["api"], "URBANPULSE_INFLUX_URL": influx,
-           "URBANPULSE_API_PORT": str(port)}
+           "URBANPULSE_API_PORT": str(port), "URBANPULSE_ALERT_KEY": ALERT_KEY}
     log = tmp_path_factory.mktemp("doctor-api") / "api.log"
     with log.open("wb") as sink:
         process = subprocess.Popen([sys.executable, "-m", "ops", "api"], env=env,
@@ -260,7 +266,7 @@ def ingester(broker: int, influx: str,
            "URBANPULSE_INFLUX_URL": influx, "URBANPULSE_INFLUX_DB": "city",
            "URBANPULSE_INFLUX_USERNAME": "ingest",
            "URBANPULSE_INFLUX_PASSWORD": INFLUX_PASSWORDS["ingest"],
-           "URBANPULSE_INGEST_METRICS_INTERVAL_S": "1",
+           "URBANPULSE_INGEST_METRICS_INTERVAL_S": "1", "URBANPULSE_ALERT_KEY": ALERT_KEY,
            "URBANPULSE_INGEST_HEALTH_FILE": str(folder / "healthy")}
     log = folder / "ingest.log"
     with log.open("wb") as sink:
@@ -595,10 +601,16 @@ def test_a_user_and_password_go_as_basic_auth_that_influxdb_accepts(influx: str)
     written = httpx.post(f"{influx}/write", params={"db": "city", "precision": "ms"},
                          headers=headers, content=point, timeout=10)
     assert written.status_code == 204, written.text
-    # The same user may not read: 'ingest' has only the write right.
+    # The same user reads `city` back (the ingester restores its alert record from it)...
     read = httpx.get(f"{influx}/query", headers=headers, timeout=10,
                      params={"db": "city", "q": "SELECT count(ok) FROM doctor"})
-    assert "not authorized" in read.text
+    assert read.status_code == 200, read.text
+    (series,) = read.json()["results"][0]["series"]
+    assert series["values"][0][1] >= 1
+    # ...and has no right at all on another database.
+    other = httpx.get(f"{influx}/query", headers=headers, timeout=10,
+                      params={"db": "other", "q": "SELECT count(ok) FROM doctor"})
+    assert "not authorized" in other.text
 
 
 def test_a_token_still_goes_as_a_token_header() -> None:

@@ -63,6 +63,7 @@ async def test_every_published_reading_lands_once_and_the_api_serves_the_latest(
     published: dict[tuple[str, int], dict[str, float]] = {}
     latest: dict[str, tuple[int, dict[str, float]]] = {}
     births = 0
+    kind_of: dict[str, str] = {}
     for line in expected_file.read_text().splitlines():
         message = json.loads(line)
         payload = message["payload"]
@@ -70,11 +71,14 @@ async def test_every_published_reading_lands_once_and_the_api_serves_the_latest(
             births += 1
             continue
         published[payload["sensor"], payload["seq"]] = payload["values"]
+        kind_of[payload["sensor"]] = payload["kind"]
         if payload["ts"] >= latest.get(payload["sensor"], (-1, {}))[0]:
             latest[payload["sensor"]] = (payload["ts"], payload["values"])
     assert births > 0
     assert len(published) > 300
-    assert {sensor.split("-")[0] for sensor in latest} == set(KINDS)
+    # every registered kind publishes, under sensor ids that start with its name
+    assert set(kind_of.values()) == set(KINDS)
+    assert all(sensor.startswith(f"{kind}-") for sensor, kind in kind_of.items())
 
     sim = _urbanpulse("sim", *SIM_FLAGS, "--start", start, env=service_env)
     assert sim.wait(120) == 0

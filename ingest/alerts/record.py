@@ -7,8 +7,9 @@ a message there, but only the ingester writes the `alerts` measurement.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any
 
 import httpx
@@ -25,6 +26,22 @@ ACTIVE_STATES = frozenset({"pending", "firing", "acknowledged"})
 LATEST_STATES = (f"SELECT * FROM {quote_identifier(ALERTS_MEASUREMENT)} "
                  f"GROUP BY {quote_identifier('alert_id')} ORDER BY time DESC LIMIT 1")
 """The newest point of every alert: its current state."""
+
+
+class RecordUnavailableError(IngestError):
+    """InfluxDB could not answer the record query now: unreachable, a timeout, 429 or 5xx."""
+
+    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+        """How long the server asked us to wait (`Retry-After`, in seconds), if it said."""
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    try:
+        return max(0.0, float(response.headers["Retry-After"]))
+    except (KeyError, ValueError):
+        return None  # absent, or an HTTP date: our own back-off
 
 
 class _Result(msgspec.Struct):
@@ -71,7 +88,9 @@ async def read_active(*, url: str, database: str, headers: Mapping[str, str],
     """Query InfluxDB for the active alerts of `districts`.
 
     Raises:
-        IngestError: InfluxDB refused or failed the query.
+        RecordUnavailableError: InfluxDB is unreachable, timed out, or answered 429 or 5xx.
+        IngestError: InfluxDB refused the query (401/403: the ingester's user lacks read
+            rights) or failed it otherwise.
     """
     async with httpx.AsyncClient(timeout=timeout_s) as client:
         try:
@@ -79,8 +98,9 @@ async def read_active(*, url: str, database: str, headers: Mapping[str, str],
                                          data={"db": database, "q": LATEST_STATES,
                                                "epoch": "ms"})
         except httpx.TransportError as exc:
-            raise IngestError(f"Could not read the alert record from InfluxDB at {url}: "
-                              f"{type(exc).__name__}: {exc}.") from None
+            raise RecordUnavailableError(
+                f"Could not read the alert record from InfluxDB at {url}: "
+                f"{type(exc).__name__}: {exc}.") from None
     if response.status_code in (401, 403):
         raise IngestError(
             f"InfluxDB at {url} refused to let the ingester read its alert record "
@@ -92,7 +112,41 @@ async def read_active(*, url: str, database: str, headers: Mapping[str, str],
         body = _Response(error=response.text[:200])
     failure = body.error or next((result.error for result in body.results if result.error),
                                  None)
+    if response.status_code == 429 or response.status_code >= 500:
+        raise RecordUnavailableError(
+            f"InfluxDB at {url} could not answer the alert record query now "
+            f"({response.status_code}: {failure or response.text[:200]}).",
+            _retry_after(response))
     if response.status_code != 200 or failure:
         raise IngestError(f"InfluxDB at {url} failed the alert record query "
                           f"({response.status_code}: {failure or response.text[:200]}).")
     return active_alerts([one for result in body.results for one in result.series], districts)
+
+
+async def wait_for_active(*, url: str, database: str, headers: Mapping[str, str],
+                          districts: Collection[str], timeout_s: float, retry_max_s: float,
+                          sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+                          ) -> list[Alert]:
+    """Read the active alerts of `districts`, waiting while InfluxDB cannot answer.
+
+    An unreachable server, a timeout, 429 or a 5xx is waited for, as the start-up
+    check waits for InfluxDB (`Retry-After` honoured, at most `retry_max_s` between
+    attempts); a refusal (no read rights, a failed query) stops the ingester.
+
+    Raises:
+        IngestError: InfluxDB refused or failed the query for good.
+    """
+    attempt = 0
+    while True:
+        try:
+            return await read_active(url=url, database=database, headers=headers,
+                                     districts=districts, timeout_s=timeout_s)
+        except RecordUnavailableError as exc:
+            delay = exc.retry_after_s
+            if delay is None:
+                delay = 0.2 * 2 ** min(attempt, 6)
+            delay = min(delay, retry_max_s)
+            if attempt % 10 == 0:
+                log.warning("%s Waiting %.2f s before reading it again.", exc, delay)
+            attempt += 1
+            await sleep(delay)

@@ -8,6 +8,7 @@ The api runs under uvicorn in the test's event loop, so the stream is real HTTP.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import subprocess
 import time
@@ -22,7 +23,10 @@ import uvicorn
 from pydantic import SecretStr
 
 from api.alert_store import _alerts
+from api.broker import acknowledge
 from api.main import create_app
+from api.models import Alert
+from api.routes import alerts as alert_routes
 from ingest.alerts.engine import fingerprint
 from ingest.service import Ingester
 from ops import stack
@@ -537,13 +541,26 @@ async def test_a_note_may_hold_line_feeds_and_tabs(
 
 
 async def test_of_two_acks_at_once_one_wins_and_the_other_is_409_at_once(
-        served: Served, two_firing: dict[str, str]) -> None:
+        served: Served, two_firing: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     alert_id = two_firing[LOT_A[0]]
     answered: dict[str, float] = {}
+    refused = asyncio.Event()
+
+    async def held(*args: Any, **kwargs: Any) -> Alert:
+        # The winner sends its ack command only once the other request has its answer
+        # (or after 5 s): the two overlap however fast the ingester confirms, and a loser
+        # made to wait for the winner fails the assertions below instead of hanging.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(refused.wait(), 5)
+        return await acknowledge(*args, **kwargs)
+
+    monkeypatch.setattr(alert_routes, "acknowledge", held)
 
     async def one(by: str) -> httpx.Response:
         response: httpx.Response = await ack(served, alert_id, {"by": by})
         answered[by] = time.monotonic()
+        if response.status_code == 409:
+            refused.set()
         return response
 
     first, second = await asyncio.gather(one("alice"), one("bob"))

@@ -15,8 +15,10 @@ import httpx
 import pytest
 
 from api.influx import InfluxQuery
+from api.kind_views import views
 from api.main import create_app, main
 from ops import stack
+from urbanpulse.kinds import KINDS
 from urbanpulse.settings import ApiSettings, load
 
 ROUTES = {
@@ -31,6 +33,8 @@ ROUTES = {
     "/v1/parking/guidance": "Guidance",
     "/v1/export/{kind}.json": "Export",
 }
+VIEWS = {f"/v1/{kind}/{name}" for kind, name in views()}
+"""The lists the registered kinds declare as views (`summary.VIEWS`), one route each."""
 STREAM = "/v1/alerts/stream"
 API_MD = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text()
 ACK = "/v1/alerts/{alert_id}/ack"
@@ -59,10 +63,14 @@ def test_openapi_documents_a_response_model_for_every_route() -> None:
     for path, model in ROUTES.items():
         ok = schema["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
         assert ok["schema"] == {"$ref": f"#/components/schemas/{model}"}
-    for path in (*ROUTES, STREAM, CSV):
+    for path in VIEWS:
+        ok = schema["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
+        assert ok["schema"]["$ref"].startswith("#/components/schemas/")
+    for path in (*ROUTES, *VIEWS, STREAM, CSV):
         responses = schema["paths"][path]["get"]["responses"]
         assert "503" in responses
-    assert set(schema["paths"]) == {*ROUTES, STREAM, ACK, CSV}
+    assert "/v1/parking/guidance" in VIEWS
+    assert set(schema["paths"]) == {*ROUTES, *VIEWS, STREAM, ACK, CSV}
 
 
 def test_openapi_documents_the_csv_export_and_bounded_parameters() -> None:
@@ -71,7 +79,8 @@ def test_openapi_documents_the_csv_export_and_bounded_parameters() -> None:
     csv = paths[CSV]["get"]["responses"]["200"]["content"]
     assert csv == {"text/csv": {"schema": {"type": "string"}}}
     kind = next(p for p in paths[CSV]["get"]["parameters"] if p["name"] == "kind")
-    assert kind["schema"]["enum"] == ["air", "energy", "noise", "parking", "water"]
+    assert kind["schema"]["enum"] == list(KINDS)
+    assert {"air", "energy", "noise", "parking", "water", "streetlight"} <= set(KINDS)
     guidance = {p["name"]: p["schema"] for p in paths["/v1/parking/guidance"]["get"]["parameters"]}
     assert (guidance["limit"]["maximum"], guidance["radius_m"]["maximum"]) == (500, 50_000)
     assert "pattern" in guidance["near"]

@@ -27,7 +27,7 @@ from api.main import create_app
 from api.params import COMBINATION_ERROR
 from ops import stack
 from tests.api.city import seed_city
-from tests.api.test_alerts import KEY
+from tests.api.test_alerts import ALERT_KEY, KEY
 from urbanpulse.settings import ApiSettings, load
 
 schema = schemathesis.openapi.from_dict(create_app(load(ApiSettings)).openapi())
@@ -38,14 +38,16 @@ schema = schemathesis.openapi.from_dict(create_app(load(ApiSettings)).openapi())
 def base_url(mosquitto: stack.Server, influxd: stack.Server) -> Iterator[str]:
     """Serve an app over the seeded city with uvicorn in a thread, for the whole module.
 
-    Its database and topic root are its own; acks wait 0.2 s and streams last 0.1 s.
+    Its database and topic root are its own; it holds the alert key (without it the
+    stream and acks are 503 by design); acks wait 0.2 s and streams last 0.1 s.
     """
     database, root = f"test_{uuid.uuid4().hex[:12]}", f"t{uuid.uuid4().hex[:10]}"
     stack.create_database(influxd.url, database)
     seed_city(influxd.url, database)
     app = create_app(load(
         ApiSettings, mqtt_host="127.0.0.1", mqtt_port=mosquitto.port, topic_root=root,
-        influx_url=influxd.url, influx_db=database, api_key=KEY, api_ack_timeout_s=0.2,
+        influx_url=influxd.url, influx_db=database, api_key=KEY, alert_key=ALERT_KEY,
+        api_ack_timeout_s=0.2,
         api_stream_max_s=0.1))
     port = stack.free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on",

@@ -18,6 +18,7 @@ from tests.api.conftest import (
     reading_line,
     write_lines,
 )
+from urbanpulse.kinds import KINDS
 from urbanpulse.settings import ApiSettings
 
 SENSORS = [
@@ -140,7 +141,8 @@ async def test_unknown_kind_error_lists_the_known_kinds(api: httpx.AsyncClient) 
 
     message = response.json()["detail"][0]["msg"]
     assert "Unknown sensor kind 'bogus'" in message
-    assert "air, energy, noise, parking, water" in message
+    assert f"known kinds are {', '.join(KINDS)}." in message
+    assert "streetlight" in message
 
 
 @pytest.mark.usefixtures("city")

@@ -13,18 +13,36 @@ from simulator.parts import layout
 from simulator.profile import load_profile
 from urbanpulse.errors import ConfigError
 from urbanpulse.kinds import KINDS, Metric, SensorKind, get_kind, register, unregister
+from urbanpulse.kinds.manhole.layout import HEARTBEAT_S as COVER_HEARTBEAT_S
+from urbanpulse.kinds.manhole.layout import POLL_S as COVER_POLL_S
 from urbanpulse.kinds.parking.layout import BAY_HEARTBEAT_S, BAY_POLL_S
 from urbanpulse.topics import check_name
 
 SHANGHAI = load_profile("shanghai")
-ID = re.compile(r"(air|energy|noise|parking|water)-(pudong|huangpu|fengxian)-\d{4}")
+DISTRICTS = tuple(district.name for district in SHANGHAI.districts)
+ID = re.compile(rf"({'|'.join(map(re.escape, KINDS))})-({'|'.join(DISTRICTS)})-\d{{4}}")
+CELLS = len(sensor_counts(SHANGHAI))
+"""The (district, kind) cells the profile counts: the fewest sensors a city can have."""
+YANCHENG = (Path(__file__).parents[2] / "simulator/cities/yancheng.yaml").read_text()
+
+
+def yancheng_line(text: str) -> int:
+    """Return the 1-based line of the first line of yancheng.yaml that starts with `text`."""
+    return next(number for number, line in enumerate(YANCHENG.splitlines(), 1)
+                if line.startswith(text))
+
+
+YANDU_COUNTS = yancheng_line("    counts: {parking: 12, ")
+CBD, CBD_AIR = yancheng_line("  cbd:"), yancheng_line("    air_siting: {urban: 0.6, roadside: 0.4}")
 
 
 def test_default_city_is_a_small_demo_city_with_every_kind_in_every_district() -> None:
     city = default_city(seed=42)
-    assert len(city) == base_total(SHANGHAI) == 163
+    assert len(city) == base_total(SHANGHAI)
     cells = Counter((spec.district, spec.kind) for spec in city)
-    assert set(cells) == {(d, kind) for d in ("pudong", "huangpu", "fengxian") for kind in KINDS}
+    assert cells == Counter({(d.name, kind): count for d in SHANGHAI.districts
+                             for kind, count in d.counts.items() if count})
+    assert set(cells) == {(d, kind) for d in DISTRICTS for kind in KINDS}
 
 
 @pytest.mark.parametrize("name", ["shanghai", "yancheng"])
@@ -62,6 +80,8 @@ def test_intervals_follow_the_catalog_bays_and_the_cadence() -> None:
     for spec in demo:
         if spec.attributes.get("device") == "bay":
             assert (spec.interval_s, spec.step_s) == (BAY_HEARTBEAT_S, BAY_POLL_S)
+        elif spec.kind == "manhole":  # cover sensors report on change, with a daily heartbeat
+            assert (spec.interval_s, spec.step_s) == (COVER_HEARTBEAT_S, COVER_POLL_S)
         else:
             assert spec.interval_s == spec.step_s == get_kind(spec.kind).interval_s
     water = {spec.attributes["station"]: spec.interval_s for spec in real if spec.kind == "water"}
@@ -86,9 +106,10 @@ def test_attributes_per_kind_follow_the_site_land_use() -> None:
         elif spec.kind == "noise":
             assert spec.zone == attributes["noise_zone"]
             assert spec.zone in mixes["noise_zone"]
-        else:
+        elif spec.kind == "air":
             assert attributes["siting"] in mixes["air_siting"]
             assert attributes["grade"] in {"reference", "low-cost"}
+        assert set(attributes) <= set(get_kind(spec.kind).attributes), spec
     zones = Counter(spec.zone for spec in city if spec.kind == "noise")
     assert set(zones) >= {"1", "2", "3", "4a"}
     devices = Counter(spec.attributes.get("device") for spec in city if spec.kind == "parking")
@@ -105,22 +126,22 @@ def test_scale_multiplies_counts_and_keeps_one_per_cell() -> None:
     base = Counter((s.district, s.kind) for s in default_city(seed=1))
     doubled = Counter((s.district, s.kind) for s in default_city(scale=2, seed=1))
     assert doubled == Counter({cell: 2 * count for cell, count in base.items()})
-    assert len(default_city(scale=0.001, seed=1)) == 15
+    assert len(default_city(scale=0.001, seed=1)) == len(base) == CELLS
     assert sum(sensor_counts(SHANGHAI, scale=10).values()) == 10 * base_total(SHANGHAI)
 
 
-@pytest.mark.parametrize("total", [15, 16, 100, 163, 4321])
+@pytest.mark.parametrize("total", [CELLS, CELLS + 1, 100, base_total(SHANGHAI), 4321])
 def test_sensors_targets_an_exact_total(total: int) -> None:
     city = default_city(sensors=total, seed=3)
     assert len(city) == total
     cells = Counter((spec.district, spec.kind) for spec in city)
-    assert len(cells) == 15
+    assert len(cells) == CELLS
     assert min(cells.values()) >= 1
 
 
 def test_too_few_sensors_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match="at least 15 sensors"):
-        default_city(sensors=14, seed=1)
+    with pytest.raises(ConfigError, match=f"at least {CELLS} sensors"):
+        default_city(sensors=CELLS - 1, seed=1)
 
 
 def test_a_copied_profile_file_is_a_city(tmp_path: Path) -> None:
@@ -137,13 +158,13 @@ def test_a_copied_profile_file_is_a_city(tmp_path: Path) -> None:
     (("name: yancheng", "nome: yancheng"), "unknown field 'nome'"),
     (("calendar: china\n", ""), None),
     (("counts: {parking: 12, ", "counts: {parkin: 12, "),
-     r"bad.yaml, line 61: district yandu counts the unknown sensor kind 'parkin'; known kinds "
-     r"are air, energy, noise, parking, water"),
+     rf"bad.yaml, line {YANDU_COUNTS}: district yandu counts the unknown sensor kind 'parkin'; "
+     rf"known kinds are {', '.join(sorted(KINDS))}\."),
     (("    air_siting: {urban: 0.6, roadside: 0.4}", "    air_sitting: {urban: 1}"),
-     r"bad.yaml, line 21: land use cbd gives the unknown mix 'air_sitting'; the kinds' mixes "
-     r"are air_siting, building_type"),
+     rf"bad.yaml, line {CBD_AIR}: land use cbd gives the unknown mix 'air_sitting'; the "
+     r"kinds' mixes are air_siting, building_type"),
     (("    air_siting: {urban: 0.6, roadside: 0.4}\n", ""),
-     r"bad.yaml, line 17: land use cbd misses the mix 'air_siting' that air sensors"),
+     rf"bad.yaml, line {CBD}: land use cbd misses the mix 'air_siting' that air sensors"),
     (("    bay_share: 0.4", "    bay_shore: 0.4"),
      r"bad.yaml, line 15: kind parking has no layout option 'bay_shore'; it has bay_share"),
     (("    bay_share: 0.4", "    bay_share: 1.4"), r"line 15: parking.bay_share must lie in 0..1"),

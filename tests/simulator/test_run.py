@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 
 from ops import stack
-from simulator.city import default_city
+from simulator.city import default_city, sensor_counts
+from simulator.profile import load_profile
 from simulator.run import main, simulate, start_time
 from simulator.sinks import JsonlSink, MemorySink, Message
 from urbanpulse.errors import ConfigError
@@ -29,6 +30,10 @@ from urbanpulse.topics import parse
 
 START = datetime(2025, 11, 24, tzinfo=UTC)
 START_S = 1_763_942_400
+SENSORS = len(default_city(seed=42))
+"""The sensors of the default city (shanghai at scale 1)."""
+CELLS = len(sensor_counts(load_profile("shanghai")))
+"""One sensor per kind and district: the fewest the default city can have."""
 
 
 def settings(**overrides: Any) -> SimSettings:
@@ -69,7 +74,7 @@ async def test_readings_per_sensor_follow_duration_over_interval() -> None:
         last_seq[reading.sensor] = reading.seq
         counts[reading.sensor] += 1
     for spec in default_city(seed=42):
-        if spec.attributes.get("device") == "bay":  # startup message, then changes only
+        if spec.poll_s:  # bays, covers: a startup message, then changes (or a heartbeat) only
             assert 1 <= counts[spec.sensor] <= 1800 // spec.step_s, spec.sensor
         else:
             assert counts[spec.sensor] == 1800 // spec.interval_s, spec.sensor
@@ -106,7 +111,7 @@ async def test_a_past_start_is_backfilled_unpaced_then_paced() -> None:
     sink = MemorySink()
     stats = await asyncio.wait_for(simulate(settings(
         sim_speed=1, sim_start=datetime.fromtimestamp(now - 3 * 3600, UTC),
-        sim_duration_s=3 * 3600 - 60, sim_sensors=30), sink), timeout=120)
+        sim_duration_s=3 * 3600 - 60, sim_sensors=CELLS), sink), timeout=120)
     assert not stats.stopped
     readings = [reading_decoder.decode(p) for _, p, retain in sink.messages if not retain]
     assert len(readings) == stats.readings > 1000
@@ -115,10 +120,10 @@ async def test_a_past_start_is_backfilled_unpaced_then_paced() -> None:
 
 async def test_scale_and_sensors_settings_size_the_city() -> None:
     small, large = MemorySink(), MemorySink()
-    await simulate(settings(sim_sensors=20, sim_duration_s=60), small)
+    await simulate(settings(sim_sensors=CELLS + 2, sim_duration_s=60), small)
     await simulate(settings(sim_scale=2, sim_duration_s=60), large)
-    assert sum(1 for _, _, retain in small.messages if retain) == 20
-    assert sum(1 for _, _, retain in large.messages if retain) == 2 * len(default_city(seed=42))
+    assert sum(1 for _, _, retain in small.messages if retain) == CELLS + 2
+    assert sum(1 for _, _, retain in large.messages if retain) == 2 * SENSORS
 
 
 async def test_speed_paces_simulated_time_against_the_clock() -> None:
@@ -170,10 +175,10 @@ def test_main_writes_jsonl_and_prints_a_summary(tmp_path: Path,
     assert main(settings(sim_output=f"jsonl:{path}", sim_duration_s=300)) == 0
     lines = path.read_text().splitlines()
     records = [json.loads(line) for line in lines]
-    assert sum(record["retain"] for record in records) == len(default_city(seed=42))
+    assert sum(record["retain"] for record in records) == SENSORS
     summary = capsys.readouterr().err
-    assert summary.startswith("urbanpulse sim done: 163 sensors, 163 births, ")
-    assert f"{len(lines) - 163} readings" in summary
+    assert summary.startswith(f"urbanpulse sim done: {SENSORS} sensors, {SENSORS} births, ")
+    assert f"{len(lines) - SENSORS} readings" in summary
 
 
 def test_main_exit_codes_for_bad_output_and_unreachable_broker(
@@ -213,10 +218,10 @@ def test_signal_stops_the_process_cleanly(tmp_path: Path, signum: signal.Signals
             process.kill()
             process.wait()
     assert process.returncode == 0, stderr
-    assert "urbanpulse sim stopped: 163 sensors, 163 births" in stderr
+    assert f"urbanpulse sim stopped: {SENSORS} sensors, {SENSORS} births" in stderr
     records = [json.loads(line) for line in path.read_text().splitlines()]
-    assert len(records) > 163
-    assert not any(record["retain"] for record in records[163:])
+    assert len(records) > SENSORS
+    assert not any(record["retain"] for record in records[SENSORS:])
 
 
 def test_second_signal_abandons_a_flush_the_broker_never_acknowledges(

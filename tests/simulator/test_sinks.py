@@ -25,7 +25,9 @@ from ops import stack
 from ops.score_run import ReplayStats, envelopes, replay
 from simulator import faults
 from simulator import publisher as publisher_module
+from simulator.city import sensor_counts
 from simulator.errors import SinkError
+from simulator.profile import load_profile
 from simulator.publisher import Publisher
 from simulator.run import simulate
 from simulator.sinks import JsonlSink, MemorySink, MqttSink, open_sink
@@ -34,6 +36,9 @@ from urbanpulse.messages import reading_decoder, truth_decoder
 from urbanpulse.settings import SimSettings
 
 START = datetime(2025, 11, 24, tzinfo=UTC)
+CELLS = len(sensor_counts(load_profile("shanghai")))
+"""One sensor per kind and district: the smallest default city."""
+FLEET = CELLS + 12
 
 
 def sim_settings(**values: Any) -> SimSettings:
@@ -157,7 +162,7 @@ async def test_mqtt_sink_delivers_everything_within_the_window(mosquitto: stack.
                                                                 topic_root: str) -> None:
     settings = sim_settings(mqtt_host="127.0.0.1", mqtt_port=mosquitto.port, topic_root=topic_root,
                            sim_max_inflight=5, sim_speed=0, sim_duration_s=600, sim_start=START,
-                           sim_seed=5, sim_sensors=40, sim_client_id=f"sim-{topic_root}")
+                           sim_seed=5, sim_sensors=FLEET, sim_client_id=f"sim-{topic_root}")
     expected = MemorySink()
     await simulate(settings, expected)
     subscriber = Subscriber(mosquitto.port, f"{topic_root}/#")
@@ -181,10 +186,10 @@ async def test_mqtt_sink_delivers_everything_within_the_window(mosquitto: stack.
 
     late = Subscriber(mosquitto.port, f"{topic_root}/sensors/#")
     try:
-        await late.wait_for(40)
+        await late.wait_for(FLEET)
     finally:
         late.stop()
-    assert len(late.messages) == 40
+    assert len(late.messages) == FLEET
     assert all(retain for _, _, retain in late.messages)
 
 
@@ -270,7 +275,7 @@ def _is_malformed(payload: bytes) -> bool:
 async def test_a_faulty_run_writes_valid_json_lines_the_replay_reads_back(tmp_path: Path) -> None:
     path = tmp_path / "run.jsonl"
     values: dict[str, Any] = {"sim_speed": 0, "sim_duration_s": 6 * 3600, "sim_start": START,
-                              "sim_seed": 3, "sim_sensors": 30, "sim_fault_rate": 60}
+                              "sim_seed": 3, "sim_sensors": CELLS, "sim_fault_rate": 60}
     memory = MemorySink()
     await simulate(sim_settings(**values), memory)
     sink = JsonlSink(path)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ingest.alerts.conditions import checks
-from ingest.alerts.rules import GENERIC, load_rules, rule_types, type_name
+from ingest.alerts.rules import GENERIC, kind_rule_types, load_rules, rule_types, type_name
 from urbanpulse.errors import ConfigError
 from urbanpulse.kinds import KINDS, register_module, unregister
 
@@ -24,8 +24,11 @@ def test_rule_types_are_the_generic_ones_then_every_kinds() -> None:
     names = list(rule_types())
     assert names[:6] == ["threshold", "rate_of_change", "stuck", "range", "stale",
                          "district_stale"]
-    assert sorted(names[6:]) == ["aqi", "energy_baseline", "night_baseload", "noise_limit",
-                                 "water_class"]
+    # then each registered kind's own types, in registry order
+    assert names[6:] == [type_name(model) for kind in KINDS.values()
+                         for model, _ in kind_rule_types(kind)]
+    assert {"aqi", "energy_baseline", "night_baseload", "noise_limit", "water_class",
+            "lamp_fault"} <= set(names[6:])
     # every per-reading type has a check; the swept ones have none
     assert set(checks()) == set(names) - {"stale", "district_stale"}
     assert [type_name(model) for model in GENERIC] == names[:6]
@@ -60,7 +63,7 @@ GOOD = """rules:
     ("  - name: bad\n    type: threshold\n    kind: air\n    metric: pm1\n    above: 1\n"
      "    severity: low\n", 8, "no metric 'pm1'; its metrics are pm25, pm10,"),
     ("  - name: bad\n    type: threshold\n    kind: radar\n    metric: pm25\n    above: 1\n"
-     "    severity: low\n", 8, "kind 'radar' is not one of air, energy, noise, parking, water"),
+     "    severity: low\n", 8, f"kind 'radar' is not one of {', '.join(KINDS)}"),
     ("  - name: bad\n    type: teleport\n    kind: air\n    severity: low\n", 8, "teleport"),
     ("  - name: bad\n    type: teleport\n    kind: air\n    severity: low\n", 8, "'aqi'"),
     ("  - name: bad\n    type: aqi\n    kind: water\n    min_level: 4\n    severity: low\n",

@@ -4,10 +4,13 @@ Inflow is the area's mean flow split into demand, `(1 - leak) x DEMAND(h)` (the
 curve of the pressure kind: minimum at 02-04 h), and background leakage, a
 constant 6-14 % of the mean (CJJ 92 grades leakage at 10 %/12 %), with a
 multiplicative AR(1) wander of 3 %. The cumulative register integrates it.
-The logger keeps the minimum inflow of 02:00-04:00 and reports it at the first
-reading after 04:00 as `night_flow_m3h`, with `night_flow_ratio`, the MNF over
-the mean inflow since the previous report (about 0.3 for a sound area; none
-until the logger has a whole day).
+The logger keeps the minimum inflow of 02:00-04:00 and, from the first reading
+after 04:00, reports it as `night_flow_m3h` with every reading until the next
+night's (a meter first heard mid-day reports the night before, as its logger
+measured it: the demand curve's minimum without wander), and likewise
+`night_flow_ratio`, the MNF over the mean inflow of the day before it (about
+0.3 for a sound area; the first morning of a run, without a whole day behind
+it, keeps the ratio of the night before).
 A burst adds its flow as a step until repaired; a leak adds a flow that grows.
 """
 
@@ -59,6 +62,11 @@ class DmaModel:
         self._wander = rng.normal(0.0, WANDER_SIGMA, size=n)
         self._volume = rng.uniform(1e4, 1e6, size=n)
         self._night_min = np.full(n, np.inf)
+        lowest = float(min(hourly(DEMAND, h) for h in np.arange(NIGHT[0], NIGHT[1], 0.25)))
+        self._last_night = self._mean * ((1 - self._leak) * lowest + self._leak)
+        daily = float(np.mean([hourly(DEMAND, h) for h in np.arange(0, 24, 0.25)]))
+        self._last_ratio = self._last_night / (self._mean * ((1 - self._leak) * daily
+                                                             + self._leak))
         self._sum = np.zeros(n)
         self._count = np.zeros(n)
         self.knobs: dict[str, FloatArray] = {
@@ -74,7 +82,7 @@ class DmaModel:
         return result
 
     def step(self, t: int, idx: IndexArray) -> dict[str, FloatArray]:
-        """Return the inflow, register and (once a day) night flow of meters `idx` at `t`."""
+        """Return the inflow, register and last night flow and ratio of meters `idx` at `t`."""
         hour = local_time(t).hour
         mean, leak = self._mean[idx], self._leak[idx]
         demand = float(hourly(DEMAND, hour)) * np.exp(
@@ -83,23 +91,22 @@ class DmaModel:
         self._volume[idx] += inflow * self._dt_h[idx]
         self._sum[idx] += inflow
         self._count[idx] += 1
-        night = np.full(len(idx), np.nan)
-        ratio = night.copy()
         if NIGHT[0] <= hour < NIGHT[1]:
             self._night_min[idx] = np.minimum(self._night_min[idx], inflow)
         elif hour >= NIGHT[1]:
             due = np.isfinite(self._night_min[idx])
             if due.any():
                 at = idx[due]
-                night[due] = self._night_min[at]
+                self._last_night[at] = self._night_min[at]
                 whole_day = self._count[at] * self._dt_h[at] >= MIN_MEAN_HOURS
-                ratio[due] = np.where(whole_day, self._night_min[at] / np.fmax(
-                    self._sum[at] / np.fmax(self._count[at], 1), 1e-9), np.nan)
+                self._last_ratio[at] = np.where(whole_day, self._night_min[at] / np.fmax(
+                    self._sum[at] / np.fmax(self._count[at], 1), 1e-9), self._last_ratio[at])
                 self._night_min[at] = np.inf
                 self._sum[at] = 0.0
                 self._count[at] = 0.0
         return BOUNDS({"inflow_m3h": inflow, "volume_m3": self._volume[idx],
-                       "night_flow_m3h": night, "night_flow_ratio": ratio})
+                       "night_flow_m3h": self._last_night[idx],
+                       "night_flow_ratio": self._last_ratio[idx]})
 
 
 def burst_flow(episode: Episode) -> float:
