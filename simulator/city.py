@@ -117,7 +117,7 @@ def build_city(profile: CityProfile, *, scale: float = 1.0, sensors: int | None 
 
 
 def mount_on_carriers(specs: list[SensorSpec]) -> list[SensorSpec]:
-    """Return `specs` with each `carrier: <kind>` placeholder replaced by a carrier's id.
+    """Return `specs` with each `carrier: <kind>` marker replaced by a carrier's id.
 
     A layout marks a sensor `carrier: <kind>` to mount it on a sensor of that kind
     (a smart pole) in its own district: it gets the nearest one (ties by id),

@@ -212,7 +212,7 @@ class MqttSink:
 
 
 def unique_client_id() -> str:
-    """Return `urbanpulse-sim-HOST-PID-XXXX`: no other simulator, here or elsewhere, has it.
+    """Return `urbanpulse-sim-<host>-<pid>-<random>`: no other simulator, here or elsewhere, has it.
 
     Two clients with one id take the broker's session from each other, so a
     simulator only shares an id when URBANPULSE_SIM_CLIENT_ID says so. The

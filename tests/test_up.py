@@ -128,7 +128,6 @@ def _read_banner(process: subprocess.Popen[str]) -> str:
     return "".join(lines)
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 @pytest.mark.usefixtures("server_binaries")
 @pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGHUP],
                          ids=["SIGKILL", "SIGHUP"])
@@ -285,7 +284,6 @@ def test_the_data_dir_lock_names_its_holder_and_is_released(tmp_path: Path) -> N
     second.release()
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 @pytest.mark.usefixtures("server_binaries")
 def test_a_server_dying_while_up_runs_stops_everything(tmp_path: Path) -> None:
     ports = {name: stack.free_port() for name in ("mqtt", "influx", "api")}

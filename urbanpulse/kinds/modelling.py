@@ -196,7 +196,7 @@ POLE_SHARE = Option(0.0, 0.0, 1.0, "share of these sensors mounted on a street-l
 
 
 def carried_by(request: PlaceRequest, kind: str, share: str = "pole_share") -> dict[str, Attribute]:
-    """Return the `carrier` placeholder of a sensor mounted on a sensor of `kind`, or nothing.
+    """Return the `carrier` marker of a sensor mounted on a sensor of `kind`, or nothing.
 
     A layout sees neither the district nor the other kinds' sensors: it marks the
     sensor with the carrier's kind, and the simulator replaces that with the id of
