@@ -9,13 +9,11 @@ profile: tests/kinds/test_battery.py.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
 
 import numpy as np
 
+from tests.kinds.stormy import T0, Device, FakeDrivers, FixedRain
 from urbanpulse.kinds.incidents import Episode
-from urbanpulse.kinds.modelling import CST, Attribute
 from urbanpulse.kinds.ponding.derive import stage
 from urbanpulse.kinds.ponding.model import INCIDENTS as PONDING_INCIDENTS
 from urbanpulse.kinds.ponding.model import PondingModel
@@ -28,52 +26,10 @@ KINDS_HERE = ("ponding", "sewer", "pump")
 COUNTS = {"pudong": {"ponding": 12, "sewer": 10, "pump": 5},
           "huangpu": {"ponding": 10, "sewer": 8, "pump": 4},
           "fengxian": {"ponding": 6, "sewer": 6, "pump": 3}}
-T0 = int(datetime(2026, 7, 20, 0, tzinfo=CST).timestamp())
-
-
-@dataclass(frozen=True)
-class Device:
-    sensor: str
-    kind: str
-    zone: str = "residential"
-    interval_s: int = 60
-    step_s: int = 0
-    attributes: Mapping[str, Attribute] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Hour:
-    rain_mm_h: float
-    temperature: float = 28.0
-    humidity: float = 80.0
-    rain_24h_mm: float = 0.0
-    wind_ms: float = 3.0
-    haze: float = 0.0
-    sun: float = 0.5
-
-
-class Rain:
-    """Weather of a fixed rain rate per hour from `T0` on (0 before)."""
-
-    def __init__(self, rates: Mapping[int, float]) -> None:
-        self.rates = rates
-
-    def at(self, t: int) -> Hour:
-        return Hour(self.rates.get((t - T0) // 3600, 0.0))
-
-
-@dataclass
-class Drivers:
-    weather: Rain
-    calendar: object = None
-    pollution: float = 1.0
-    climate: object = None
-
-
 def gauges(rates: Mapping[int, float], site: str = "underpass", n: int = 10) -> PondingModel:
     devices = [Device(f"ponding-x-{i:04d}", "ponding",
                       attributes={"site_type": site, "capacity_mm_h": 30}) for i in range(n)]
-    return PondingModel(devices, np.random.default_rng(5), Drivers(Rain(rates)))  # type: ignore[arg-type]
+    return PondingModel(devices, np.random.default_rng(5), FakeDrivers(FixedRain(rates)))  # type: ignore[arg-type]
 
 
 def depths(model: PondingModel, minutes: int, n: int = 10) -> np.ndarray:
@@ -123,7 +79,7 @@ def test_a_cloudburst_closes_every_gauge_within_the_hour() -> None:
 def sewers(rates: Mapping[int, float], network: str = "storm", n: int = 10) -> SewerModel:
     devices = [Device(f"sewer-x-{i:04d}", "sewer", interval_s=300, attributes={
         "network": network, "diameter_m": 1.2, "lag_min": 30}) for i in range(n)]
-    return SewerModel(devices, np.random.default_rng(5), Drivers(Rain(rates)))  # type: ignore[arg-type]
+    return SewerModel(devices, np.random.default_rng(5), FakeDrivers(FixedRain(rates)))  # type: ignore[arg-type]
 
 
 def sewer_rows(model: SewerModel, hours: int, n: int = 10) -> list[dict[str, np.ndarray]]:
@@ -161,7 +117,7 @@ def test_a_sewer_surcharge_incident_fills_the_pipe_past_its_crown() -> None:
 def stations(rates: Mapping[int, float], n: int = 6) -> PumpModel:
     devices = [Device(f"pump-x-{i:04d}", "pump", interval_s=300, attributes={
         "pumps": 4, "pump_m3s": 2.0}) for i in range(n)]
-    return PumpModel(devices, np.random.default_rng(5), Drivers(Rain(rates)))  # type: ignore[arg-type]
+    return PumpModel(devices, np.random.default_rng(5), FakeDrivers(FixedRain(rates)))  # type: ignore[arg-type]
 
 
 def pump_rows(model: PumpModel, hours: int, n: int = 6) -> list[dict[str, np.ndarray]]:

@@ -7,63 +7,19 @@ profile: tests/kinds/test_battery.py.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
 
 import numpy as np
 import pytest
 
+from tests.kinds.stormy import T0, Device, FakeDrivers, FixedRain
 from urbanpulse.kinds.incidents import Episode
-from urbanpulse.kinds.modelling import CST, Attribute
 from urbanpulse.kinds.rain.model import INCIDENTS, RainModel
 
 KIND = "rain"
 COUNTS = {"pudong": 8, "huangpu": 4, "fengxian": 6}
-T0 = int(datetime(2026, 7, 20, 0, tzinfo=CST).timestamp())
-
-
-@dataclass(frozen=True)
-class Gauge:
-    sensor: str
-    kind: str = KIND
-    zone: str = "residential"
-    interval_s: int = 300
-    step_s: int = 0
-    attributes: Mapping[str, Attribute] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Hour:
-    rain_mm_h: float
-    temperature: float = 28.0
-    humidity: float = 80.0
-    rain_24h_mm: float = 0.0
-    wind_ms: float = 3.0
-    haze: float = 0.0
-    sun: float = 0.5
-
-
-class Rain:
-    """Weather of a fixed rain rate per hour from `T0` on (0 before)."""
-
-    def __init__(self, rates: Mapping[int, float]) -> None:
-        self.rates = rates
-
-    def at(self, t: int) -> Hour:
-        return Hour(self.rates.get((t - T0) // 3600, 0.0))
-
-
-@dataclass
-class Drivers:
-    weather: Rain
-    calendar: object = None
-    pollution: float = 1.0
-    climate: object = None
-
-
 def model(rates: Mapping[int, float], n: int = 20) -> RainModel:
-    gauges = [Gauge(f"rain-x-{i:04d}") for i in range(n)]
-    return RainModel(gauges, np.random.default_rng(7), Drivers(Rain(rates)))  # type: ignore[arg-type]
+    gauges = [Device(f"rain-x-{i:04d}", KIND, interval_s=300) for i in range(n)]
+    return RainModel(gauges, np.random.default_rng(7), FakeDrivers(FixedRain(rates)))  # type: ignore[arg-type]
 
 
 def run_hours(rain: RainModel, hours: int, n: int) -> list[dict[str, np.ndarray]]:
