@@ -140,6 +140,34 @@ class Truth(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     detail: dict[str, AttributeValue] = {}
 
 
+class SensorState(msgspec.Struct, frozen=True, array_like=True):
+    """One sensor's last accepted reading: device time and its values, derived fields included.
+
+    Encoded as an array (`[ts, seq, {values}]`): a district state carries thousands.
+    """
+
+    ts: EpochMs
+    seq: Counter
+    values: dict[str, AttributeValue]
+
+
+class DistrictState(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The latest state of every sensor of one district, as the ingester accepted it.
+
+    The ingester publishes it retained on `{root}/state/{district}` every few seconds
+    when something changed, so that a reader starts from the retained message and
+    follows the city without querying InfluxDB. `sensors` is keyed by kind, then by
+    sensor id; `ts` is when the ingester built the message (epoch ms).
+    """
+
+    v: Literal[1]
+    district: Name
+    ts: EpochMs
+    sensors: dict[str, dict[str, SensorState]]
+    sig: Signature | None = None
+    """HMAC-SHA256 of the state without `sig`, by the ingester (`urbanpulse.signing`)."""
+
+
 encoder = msgspec.json.Encoder()
 """Shared JSON encoder: compact, deterministic field order."""
 
@@ -149,3 +177,4 @@ alert_decoder = msgspec.json.Decoder(Alert)
 ack_decoder = msgspec.json.Decoder(AckCommand)
 rejection_decoder = msgspec.json.Decoder(Rejection)
 truth_decoder = msgspec.json.Decoder(Truth)
+district_state_decoder = msgspec.json.Decoder(DistrictState)

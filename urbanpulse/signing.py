@@ -19,13 +19,14 @@ from typing import Final
 
 import msgspec
 
-from urbanpulse.messages import AckCommand, Alert, encoder
+from urbanpulse.messages import AckCommand, Alert, DistrictState, encoder
 
 _ALERT_LABEL: Final = b"urbanpulse alert v1\n"
 _ACK_LABEL: Final = b"urbanpulse ack v1\n"
+_STATE_LABEL: Final = b"urbanpulse district state v1\n"
 
 
-def _digest(key: bytes, label: bytes, unsigned: Alert | AckCommand) -> str:
+def _digest(key: bytes, label: bytes, unsigned: Alert | AckCommand | DistrictState) -> str:
     return hmac.new(key, label + encoder.encode(unsigned), hashlib.sha256).hexdigest()
 
 
@@ -56,3 +57,17 @@ def is_signed_ack(command: AckCommand, key: bytes) -> bool:
         return False
     expected = _digest(key, _ACK_LABEL, msgspec.structs.replace(command, sig=None))
     return hmac.compare_digest(command.sig, expected)
+
+
+def sign_state(state: DistrictState, key: bytes) -> DistrictState:
+    """Return `state` carrying its signature."""
+    unsigned = msgspec.structs.replace(state, sig=None)
+    return msgspec.structs.replace(state, sig=_digest(key, _STATE_LABEL, unsigned))
+
+
+def is_signed_state(state: DistrictState, key: bytes) -> bool:
+    """Tell whether `state` carries a valid signature made with `key`."""
+    if state.sig is None:
+        return False
+    expected = _digest(key, _STATE_LABEL, msgspec.structs.replace(state, sig=None))
+    return hmac.compare_digest(state.sig, expected)

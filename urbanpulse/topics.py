@@ -37,6 +37,7 @@ class Channel(StrEnum):
     REJECTED = "rejected"
     COMMANDS = "commands"
     STATUS = "status"
+    STATE = "state"
 
 
 _SENSOR_CHANNELS = (Channel.READINGS, Channel.SENSORS, Channel.TRUTH)
@@ -112,6 +113,17 @@ def status_topic(service: str, instance: str, *, root: str = DEFAULT_ROOT) -> st
                      check_name(service, what="service"), check_name(instance, what="instance")))
 
 
+def state_topic(district: str, *, root: str = DEFAULT_ROOT) -> str:
+    """Build the retained topic of one district's latest sensor states."""
+    return "/".join((check_name(root, what="topic root"), Channel.STATE.value,
+                     check_name(district, what="district")))
+
+
+def state_subscription(*, root: str = DEFAULT_ROOT) -> str:
+    """Build the filter for every district's state topic."""
+    return f"{check_name(root, what='topic root')}/{Channel.STATE.value}/+"
+
+
 def _filter_level(name: str, what: str) -> str:
     """Return a filter level: the one-level wildcard `+`, or a name check_name accepts."""
     return name if name == "+" else check_name(name, what=what)
@@ -182,6 +194,8 @@ def build(topic: Topic) -> str:
             return ack_topic(root=topic.root)
         case Channel.STATUS:
             return status_topic(topic.service, topic.instance, root=topic.root)
+        case Channel.STATE:
+            return state_topic(topic.district, root=topic.root)
     raise TopicError(f"Unknown channel {topic.channel!r}.")  # pragma: no cover
 
 
@@ -198,7 +212,7 @@ def parse(topic: str) -> Topic:
         raise TopicError(f"Invalid topic {topic!r}: unknown channel {channel_name!r}.") from None
     expected = {
         Channel.READINGS: 3, Channel.SENSORS: 3, Channel.TRUTH: 3, Channel.ALERTS: 4,
-        Channel.REJECTED: 1, Channel.COMMANDS: 2, Channel.STATUS: 2,
+        Channel.REJECTED: 1, Channel.COMMANDS: 2, Channel.STATUS: 2, Channel.STATE: 1,
     }[channel]
     if len(rest) != expected:
         raise TopicError(
@@ -220,4 +234,6 @@ def parse(topic: str) -> Topic:
             return Topic(root, channel)
         case Channel.STATUS:
             return Topic(root, channel, service=rest[0], instance=rest[1])
+        case Channel.STATE:
+            return Topic(root, channel, district=rest[0])
     raise TopicError(f"Invalid topic {topic!r}.")  # pragma: no cover
