@@ -4,7 +4,8 @@ What Grafana 11/12 does before a raw InfluxQL query reaches InfluxDB, for the
 forms the dashboards use: `${name:regex}` (each value regex-escaped, several as
 `(a|b)`), `${name:raw}`, the custom all value inserted as it is, and the
 backend's `$timeFilter` (`time >= <from>ms and time <= <to>ms`), `$__interval`
-and `$__interval_ms`. The interval is the range over the data points, rounded
+and `$__interval_ms`, and the global `${__from}` and `${__to}` (the same range's
+ends in epoch milliseconds). The interval is the range over the data points, rounded
 as Grafana rounds, and never below the panel's or the data source's minimum.
 """
 
@@ -18,6 +19,8 @@ ALL = ("$__all",)
 """A variable set to All."""
 ALL_VALUE = ".*"
 """The custom all value of every multi-value variable of the dashboards."""
+GLOBALS = ("__from", "__to")
+"""Grafana's global variables the dashboards use: the time range's ends, epoch ms."""
 REFERENCE = re.compile(r"\$(?:\{(\w+)(?::(\w+))?\}|(\w+))")
 """A variable reference: ${name}, ${name:format} or $name."""
 
@@ -69,6 +72,8 @@ def expand(text: str, selection: Mapping[str, Sequence[str]], *, range_ms: int,
         name, form, bare = match.groups()
         if bare:
             return match.group()
+        if name in GLOBALS:
+            return str(now - range_ms if name == "__from" else now)
         values = selection[name]
         if tuple(values) == ALL:
             return ALL_VALUE

@@ -38,9 +38,17 @@ import yaml
 from grafana.builder.__main__ import builders, render
 from grafana.builder.kinds import dashboard_modules, kind_overview
 from grafana.builder.overview import RECENT_ALERTS, city_overview
+from grafana.builder.systems import kinds_by_system
 from ops import stack
 from tests.conftest import influx_query, influx_rows, publish_all
-from tests.grafana_macros import ALL, DATASOURCE_MIN_INTERVAL, REFERENCE, duration_ms, expand
+from tests.grafana_macros import (
+    ALL,
+    DATASOURCE_MIN_INTERVAL,
+    GLOBALS,
+    REFERENCE,
+    duration_ms,
+    expand,
+)
 from tests.ingest.processes import IngestProcess, ingest_env, wait_for
 from urbanpulse.kinds import KINDS, part, register_module, unregister
 from urbanpulse.kinds import panels as kind_panels
@@ -56,7 +64,11 @@ ROOT = Path(__file__).resolve().parent.parent
 FOLDER = ROOT / "grafana" / "dashboards"
 DASHBOARDS = sorted(FOLDER.glob("*.json"))
 DATASOURCES = sorted((ROOT / "grafana" / "provisioning" / "datasources").glob("*.y*ml"))
-EXPECTED = {"city-overview", *KINDS, "alerts", "pipeline"}
+SYSTEMS = {system.name: kinds for system, kinds in kinds_by_system().items()}
+"""Each system dashboard and the kinds whose panels it shows."""
+EXPECTED = {"city-overview", *KINDS, *SYSTEMS, "fleet", "alerts", "pipeline"}
+ACROSS_KINDS = {"city-overview", *SYSTEMS, "fleet"}
+"""Dashboards whose panels each read one kind of several: no one sensor has rows in all."""
 
 MACROS = {"timeFilter", "__interval", "__interval_ms", "measurement", "col", "tag_district",
           "tag_sensor", "tag_kind", "tag_state", "tag_severity", "tag_instance"}
@@ -159,12 +171,32 @@ def test_files_are_what_the_builder_makes() -> None:
     assert result.returncode == 0, result.stderr
 
 
-def test_one_dashboard_per_kind_plus_overview_alerts_and_pipeline() -> None:
+def test_one_dashboard_per_kind_and_system_plus_overview_fleet_alerts_and_pipeline() -> None:
     assert {path.stem for path in DASHBOARDS} == EXPECTED
     assert set(builders()) == EXPECTED
     assert set(dashboard_modules()) == set(KINDS)
     for name, kind in KINDS.items():
         assert by_name(name)["title"] == kind.title
+    # The four systems of the plans, each of the kinds that name it.
+    assert SYSTEMS == {"flood": ["ponding", "pump", "rain", "sewer"],
+                       "water-supply": ["dma-flow", "pressure", "tap-water"],
+                       "underground": ["gas", "manhole", "tunnel"],
+                       "poles": ["streetlight"]}
+
+
+@pytest.mark.parametrize("name", sorted(SYSTEMS))
+def test_system_dashboards_read_their_kinds_and_annotate_their_alerts(name: str) -> None:
+    dashboard = by_name(name)
+    kinds = SYSTEMS[name]
+    read = {measurement for query in queries(dashboard) if not query.is_variable
+            for names, _ in scopes(query.text) for measurement in names}
+    carried = {kind for kind, spec in KINDS.items() if "carrier" in spec.attributes}
+    assert set(kinds) <= read <= {"sensors", "alerts", *kinds, *carried}
+    (alerts,) = custom_annotations(dashboard)
+    of_kinds = f'"kind" =~ /^({"|".join(kinds)})$/'
+    wanted = of_kinds if len(kinds) > 1 else f""""kind" = '{kinds[0]}'"""
+    assert wanted in alerts["target"]["query"]
+    assert of_kinds in variables(dashboard)[2]["query"]
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
@@ -303,7 +335,7 @@ def test_dashboard_shape(path: Path) -> None:
 # Grafana's unit ids that the dashboards may use (grafana-data valueFormats); others are
 # suffixes.
 UNITS = {"short", "percentunit", "percent", "conμgm3", "conmgm3", "kwatt", "kwatth", "dB",
-         "dBm", "mvolt", "celsius", "ms", "dateTimeAsIso"}
+         "dBm", "mvolt", "celsius", "ms", "s", "dateTimeAsIso"}
 
 
 def test_declared_units_map_to_grafana_unit_ids() -> None:
@@ -380,7 +412,7 @@ def test_variables_are_defined_used_and_multi_values_are_regex_formatted(path: P
     for query in queries(dashboard):
         for match in REFERENCE.finditer(query.text):
             name, form, bare = match.groups()
-            if bare in MACROS:
+            if bare in MACROS or name in GLOBALS:
                 continue
             assert name in defined, f"{query.where} uses undefined {match.group()}"
             used.add(name)
@@ -480,12 +512,16 @@ _TIMED: list[dict[str, str]] = [
     {"type": "venue-event", "at": "1h", "duration": "1h"},
     {"type": "night-construction", "at": "0h", "duration": "6h"},
 ]
+# The power cut silences the poles and the sensors they carry: late, so that the lamps have
+# shown their faults before, and the fleet has silent sensors after.
+_SILENCING = [{"type": name, "at": "2h", "duration": "1h"}
+              for name in ("power-cut", "carrier-outage")]
 # And every other incident type of the registry, so that the panels counting what only an
 # incident brings (detectors past 20 % LEL, flood points, lamp faults) have something to count.
-SCENARIO = {"name": "dashboards", "incidents": _TIMED + [
+SCENARIO = {"name": "dashboards", "incidents": _TIMED + _SILENCING + [
     {"type": name, "at": "30m", "duration": "6h"}
     for kind in KINDS.values() for name in sorted(kind.incidents)
-    if name not in {entry["type"] for entry in _TIMED}]}
+    if name not in {entry["type"] for entry in _TIMED + _SILENCING}]}
 # The shipped rules need days of history (energy), the night (noise), a storm (rain, ponding)
 # or a fault that a three-hour run may not draw. One rule per kind, built from the registry,
 # makes the run alert on every kind at any time of day: a reading below its first metric's
@@ -619,8 +655,9 @@ def selections(city: City, name: str) -> dict[str, dict[str, Sequence[str]]]:
     if name == "pipeline":
         return {"all": every, "one": {"instance": offered(city, dashboard, "instance",
                                                           every)[:1]}}
+    kinds = [name] if name in KINDS else SYSTEMS.get(name, list(KINDS))
     active = [row for row in influx_rows(city.url, city.db, LATEST_STATES)
-              if (row["kind"] == name if name in KINDS else row["state"] == "firing")]
+              if row["kind"] in kinds and (name in KINDS or row["state"] == "firing")]
     assert active, f"the seeded run has no alert for the {name} dashboard"
     # The faults are random in time: a district's only lot may be offline all the run
     # (its ground truth says so), leaving a parking panel rightly empty for that district.
@@ -639,7 +676,7 @@ def selections(city: City, name: str) -> dict[str, dict[str, Sequence[str]]]:
     result = {"all": every,
               "district": {**every, "city": cities, "district": [chosen["district"]]},
               "two-districts": {**every, "district": [chosen["district"], pair]}}
-    if name != "city-overview":
+    if name not in ACROSS_KINDS:
         one = {**every, "city": cities, "district": [chosen["district"]]}
         sensors = offered(city, dashboard, "sensor", one)
         assert chosen["sensor"] in sensors

@@ -4,6 +4,8 @@
     variables.py    the city, district and sensor variables (cities from the shipped profiles)
     kinds.py        one dashboard per registered kind, from its `dashboard` module
     overview.py     the city overview (Grafana's home dashboard), with each kind's panels
+    systems.py      one dashboard per city system (flood, water supply…), from its kinds' panels
+    fleet.py        the device-fleet dashboard: every sensor's silence, battery and signal
     operations.py   the alerts and the pipeline-health dashboards
     __main__.py     `python -m grafana.builder [--check]` writes (or checks) the JSON files
 

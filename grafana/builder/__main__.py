@@ -11,18 +11,21 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from grafana.builder.fleet import fleet
 from grafana.builder.kinds import kind_dashboards
 from grafana.builder.operations import alerts, pipeline
 from grafana.builder.overview import city_overview
+from grafana.builder.systems import system_dashboards
 from urbanpulse.kinds.panels import Json
 
 FOLDER = Path(__file__).resolve().parent.parent / "dashboards"
 
 
 def builders() -> dict[str, Callable[[], Json]]:
-    """Return each dashboard file's name (without .json) and its builder: one per kind."""
-    return {"city-overview": city_overview, **kind_dashboards(), "alerts": alerts,
-            "pipeline": pipeline}
+    """Return each dashboard file's name (without .json) and its builder: one per kind and
+    one per system."""
+    return {"city-overview": city_overview, **kind_dashboards(), **system_dashboards(),
+            "fleet": fleet, "alerts": alerts, "pipeline": pipeline}
 
 
 def render(build: Callable[[], Json]) -> str:

@@ -19,9 +19,12 @@ def annotation(name: str, query: str, *, colour: str, text_column: str,
                        "titleColumn": "", "timeEndColumn": ""}}
 
 
-def alert_annotation(kind: str | None = None) -> Json:
-    """Return the annotation of alert state changes (of one kind) in the chosen places."""
-    of_kind = f""""kind" = '{kind}' AND """ if kind else ""
+def alert_annotation(*kinds: str) -> Json:
+    """Return the annotation of alert state changes (of `kinds`, or all) in the chosen places."""
+    if len(kinds) == 1:
+        of_kind = f""""kind" = '{kinds[0]}' AND """
+    else:
+        of_kind = f'"kind" =~ /^({"|".join(kinds)})$/ AND ' if kinds else ""
     return annotation(
         "Alerts",
         'SELECT "message", "rule", "state", "severity", "sensor" FROM "alerts" '

@@ -18,9 +18,9 @@ from typing import TypeVar
 from grafana.builder.frame import alert_annotation, dashboard
 from grafana.builder.variables import place_variables
 from urbanpulse.kinds import KINDS, SensorKind, part
-from urbanpulse.kinds.panels import Json, KindDashboard, Overview
+from urbanpulse.kinds.panels import Json, KindDashboard, Overview, SystemPart
 
-Made = TypeVar("Made", KindDashboard, Overview)
+Made = TypeVar("Made", KindDashboard, Overview, SystemPart)
 
 
 def dashboard_modules() -> dict[str, ModuleType]:
@@ -29,7 +29,8 @@ def dashboard_modules() -> dict[str, ModuleType]:
             if (module := part(kind, "dashboard")) is not None}
 
 
-def _call(module: ModuleType, function: str, wanted: type[Made]) -> Made:
+def call(module: ModuleType, function: str, wanted: type[Made]) -> Made:
+    """Return what `module.function()` makes, refusing anything but a `wanted`."""
     made = getattr(module, function, None)
     result = made() if callable(made) else None
     if not isinstance(result, wanted):
@@ -40,14 +41,14 @@ def _call(module: ModuleType, function: str, wanted: type[Made]) -> Made:
 
 def kind_dashboard(kind: SensorKind, module: ModuleType) -> Json:
     """Return the dashboard of `kind` from its dashboard module."""
-    board = _call(module, "dashboard", KindDashboard)
+    board = call(module, "dashboard", KindDashboard)
     return dashboard(f"urbanpulse-{kind.name}", kind.title, board.description, board.panels,
                      place_variables(kind.name), [alert_annotation(kind.name)])
 
 
 def kind_overview(module: ModuleType) -> Overview:
     """Return a kind's panels on the city overview from its dashboard module."""
-    return _call(module, "overview", Overview)
+    return call(module, "overview", Overview)
 
 
 def kind_dashboards() -> dict[str, Callable[[], Json]]:

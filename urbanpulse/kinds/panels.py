@@ -1,8 +1,10 @@
 """The Grafana panel vocabulary a kind's dashboard module is written in (pure: JSON dicts only).
 
 A kind's `dashboard.py` returns a `KindDashboard` (its panels, placed on the
-grid) and an `Overview` (its headline stats and district charts on the city
-overview, which the builder places); `python -m grafana.builder` adds the
+grid), an `Overview` (its headline stats and district charts on the city
+overview, which the builder places) and, when the kind belongs to a city
+system (`urbanpulse.kinds.systems`), a `SystemPart` (its panels on that
+system's dashboard, placed by the builder too); `python -m grafana.builder` adds the
 frame: uid, variables, alert annotation and links. Every panel and target
 names the provisioned InfluxDB data source by its fixed uid, and every query is
 raw InfluxQL. Variables are used in regular expressions as `/^(${name:regex})$/`:
@@ -13,6 +15,7 @@ and All all match whole tag values.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,6 +58,27 @@ class Overview:
 
     headlines: tuple[Json, ...] = ()
     charts: tuple[Json, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class System:
+    """A city system several kinds share a dashboard of (flood, water supply…).
+
+    `name` is the dashboard's file name and uid suffix (`urbanpulse-<name>`).
+    """
+
+    name: str
+    title: str
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class SystemPart:
+    """A kind's panels on its system's dashboard, each sized; the builder places them
+    left to right in registry order, wrapping at the grid's width."""
+
+    system: System
+    panels: tuple[Json, ...]
 
 
 def grafana_unit(*fields: Metric | DerivedField) -> str:
@@ -102,6 +126,52 @@ def target(query: str, *, ref: str = "A", table: bool = False, alias: str | None
     if alias:
         result["alias"] = alias
     return result
+
+
+def measurements(names: Iterable[str]) -> str:
+    """Return the FROM list of several measurements: `"a", "b"`."""
+    return ", ".join(f'"{name}"' for name in names)
+
+
+def silence(names: Iterable[str]) -> str:
+    """Return a query of each sensor's silence: seconds from its last reading to the range end.
+
+    InfluxQL 1.x cannot subtract a point's time from now() in SELECT, but
+    `elapsed()` measures between two rows of a series: an aggregate's row
+    (`count`) is stamped with the start of the time range, a selector's (`last`)
+    with its point, so the elapsed seconds between them are the time from the range's
+    start to the last reading, and the range (`${__to}` − `${__from}`, Grafana's
+    epoch milliseconds) minus that is the silence. A sensor without a reading in
+    the range has no row. One row per sensor, tagged sensor and district; the
+    subqueries return one row per sensor each, whatever the range.
+    """
+    source = f"FROM {measurements(names)} {WHERE} GROUP BY \"sensor\", \"district\""
+    seen = (f'SELECT elapsed("t", 1s) AS "seen_s" FROM (SELECT count("seq") AS "t" {source}), '
+            f'(SELECT last("seq") AS "t" {source}) GROUP BY "sensor", "district"')
+    return (f'SELECT (${{__to}} - ${{__from}}) / 1000 - "seen_s" AS "silent_s" FROM ({seen}) '
+            'GROUP BY "sensor", "district"')
+
+
+def carried_sum(field: str, measurement: str) -> str:
+    """Return a query of the sum by district of each sensor's last `field`, carried forward.
+
+    For sensors that report on change (a bay, a cover) or seldom (a meter), one
+    line per district of Σ over its sensors of each one's latest value so far.
+    `fill(previous)` in a subquery would do it with a row per sensor per interval
+    (InfluxDB 1.6: 9.8 million rows for a day of 8,000 meters) and, grouped by
+    tag, fills a sensor's first intervals from another sensor's value
+    (influxdata/influxdb issues 10489 and 15830). Instead each sensor's readings,
+    preceded by a zero (a `count() * 0`, stamped at the start of the range or of
+    the interval), are differenced: the changes of one sensor add up to its latest
+    value, so the running sum of all changes per district is the carried-forward
+    total, with rows only where readings are.
+    """
+    where = f'FROM "{measurement}" {WHERE}'
+    changes = (f'SELECT difference("v") AS "change" FROM (SELECT count("{field}") * 0 AS "v" '
+               f'{where} GROUP BY "sensor", "district"), (SELECT "{field}" AS "v" {where}) '
+               'GROUP BY "sensor", "district"')
+    return (f'SELECT cumulative_sum(sum("change")) FROM ({changes}) WHERE $timeFilter {EVERY}, '
+            '"district" fill(none)')
 
 
 def by_sensor(field: str, measurement: str, function: str = "mean") -> Json:

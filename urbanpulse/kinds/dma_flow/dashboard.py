@@ -9,6 +9,7 @@ from urbanpulse.kinds.panels import (
     WHERE,
     KindDashboard,
     Overview,
+    SystemPart,
     by_sensor,
     colour_cells,
     grafana_unit,
@@ -17,6 +18,7 @@ from urbanpulse.kinds.panels import (
     thresholds,
     timeseries,
 )
+from urbanpulse.kinds.systems import WATER_SUPPLY
 
 FLOW = grafana_unit(SPEC.metrics["inflow_m3h"])
 MEASUREMENT = f'"{SPEC.name}"'
@@ -46,3 +48,22 @@ def overview() -> Overview:
         "DMA inflow by district", "Mean inflow of the district's DMAs.", CHART,
         [target(f'SELECT mean("inflow_m3h") FROM {MEASUREMENT} {WHERE} {EVERY}, '
                 '"district" fill(none)', alias="$tag_district")], unit=FLOW, minimum=0),))
+
+
+def system() -> SystemPart:
+    """Return the minimum night flow and the inflow, for the water-supply dashboard."""
+    return SystemPart(WATER_SUPPLY, (
+        timeseries("Minimum night flow by district", "Sum of the district's DMAs' last "
+                   "minimum night flow (02-04 h), the leakage indicator.", (0, 0, 12, 8),
+                   [target(f'SELECT sum("mnf") FROM (SELECT last("night_flow_m3h") AS "mnf" '
+                           f'FROM {MEASUREMENT} {WHERE} {EVERY}, "sensor", "district" '
+                           f'fill(none)) WHERE $timeFilter {EVERY}, "district" fill(none)',
+                           alias="$tag_district")], unit=FLOW, minimum=0, interval="1h"),
+        table("Night flow ratio by DMA", "Each DMA's last minimum night flow and its share of "
+              "the mean inflow; 0.4 and more suggests leakage.", (12, 0, 12, 8), [target(
+                  'SELECT last("night_flow_m3h") AS "night_flow", last("night_flow_ratio") AS '
+                  f'"night_ratio" FROM {MEASUREMENT} {WHERE} GROUP BY "sensor", "district"',
+                  table=True)],
+              overrides=[colour_cells("night_ratio", steps=thresholds(
+                  "green", (0.4, "orange"), (0.5, "red")))], sort_by="night_ratio"),
+    ))

@@ -17,6 +17,7 @@ from urbanpulse.kinds.panels import (
     KindDashboard,
     Overview,
     by_sensor,
+    carried_sum,
     grafana_unit,
     stat,
     table,
@@ -34,10 +35,8 @@ ENERGY = grafana_unit(SPEC.metrics["total_active_energy_import"],
 
 def _power_by_district(description: str, grid: Grid) -> Json:
     return timeseries("Building power by district", description, grid, [target(
-        'SELECT sum("power") FROM (SELECT mean("total_active_power") AS "power" '
-        f'FROM "energy" {WHERE} {EVERY}, "sensor", "district" fill(previous)) '
-        f'WHERE $timeFilter {EVERY}, "district" fill(none)',
-        alias="$tag_district")], unit=POWER, minimum=0, interval="15m")
+        carried_sum("total_active_power", "energy"), alias="$tag_district")], unit=POWER,
+        minimum=0, interval="15m")
 
 
 def dashboard() -> KindDashboard:
@@ -57,8 +56,8 @@ def dashboard() -> KindDashboard:
         stat("Buildings reporting", "Meters with a reading in the time range.", (16, 0, 8, 5),
              [target('SELECT count("power") FROM (SELECT last("total_active_power") AS "power" '
                      f'FROM "energy" {WHERE} GROUP BY "sensor")')]),
-        _power_by_district("Sum over the district's buildings of each meter's mean power; "
-                           "meters report every 15 minutes.", (0, 5, 12, 9)),
+        _power_by_district("Sum over the district's buildings of each meter's last power, "
+                           "carried forward; meters report every 15 minutes.", (0, 5, 12, 9)),
         timeseries("Power by building", "Mean active power of each meter.", (12, 5, 12, 9),
                    [by_sensor("total_active_power", "energy")], unit=POWER, minimum=0,
                    interval="15m"),
@@ -78,4 +77,5 @@ def dashboard() -> KindDashboard:
 def overview() -> Overview:
     """Return the building power by district, for the city overview."""
     return Overview(charts=(_power_by_district(
-        "Sum of each meter's mean power; meters report every 15 minutes.", CHART),))
+        "Sum of each meter's last power, carried forward; meters report every 15 minutes.",
+        CHART),))

@@ -11,6 +11,7 @@ from urbanpulse.kinds.panels import (
     Json,
     KindDashboard,
     Overview,
+    SystemPart,
     by_sensor,
     colour_cells,
     grafana_unit,
@@ -20,6 +21,7 @@ from urbanpulse.kinds.panels import (
     thresholds,
     timeseries,
 )
+from urbanpulse.kinds.systems import UNDERGROUND
 
 LEL = grafana_unit(SPEC.metrics["ch4_lel"])
 LEVELS = thresholds("green", (20, "orange"), (25, "red"))
@@ -64,3 +66,15 @@ def dashboard() -> KindDashboard:
 def overview() -> Overview:
     """Return the highest methane by district, for the city overview."""
     return Overview(charts=(_highest_by_district("Combustible gas by district", CHART),))
+
+
+def system() -> SystemPart:
+    """Return the methane next to the mains, for the underground-safety dashboard."""
+    return SystemPart(UNDERGROUND, (
+        stat("Gas detectors past 20 % LEL", "Detectors whose highest reading in the time "
+             "range is at or past the warning.", (0, 0, 6, 4),
+             [target('SELECT count("peak") FROM (SELECT max("ch4_lel") AS "peak" FROM "gas" '
+                     f'{WHERE} GROUP BY "sensor") WHERE "peak" >= 20')],
+             steps=thresholds("green", (1, "red"))),
+        _highest_by_district("Combustible gas by district", (0, 0, 12, 8)),
+    ))

@@ -15,6 +15,8 @@ from urbanpulse.kinds.panels import (
     Json,
     KindDashboard,
     Overview,
+    SystemPart,
+    carried_sum,
     colour_cells,
     grafana_unit,
     stat,
@@ -23,6 +25,7 @@ from urbanpulse.kinds.panels import (
     thresholds,
     timeseries,
 )
+from urbanpulse.kinds.systems import UNDERGROUND
 
 WATER = grafana_unit(SPEC.metrics["water_level_cm"])
 LAST_STATE = ('SELECT last("cover_open") AS "open", last("tilt_deg") AS "tilt", '
@@ -31,11 +34,8 @@ LAST_STATE = ('SELECT last("cover_open") AS "open", last("tilt_deg") AS "tilt", 
 
 def _open_by_district(title: str, grid: Grid) -> Json:
     return timeseries(title, "Each cover's last state per interval, carried forward, summed.",
-                      grid, [target(
-                          'SELECT sum("open") FROM (SELECT last("cover_open") AS "open" '
-                          f'FROM "manhole" {WHERE} {EVERY}, "sensor", "district" '
-                          f'fill(previous)) WHERE $timeFilter {EVERY}, "district" fill(none)',
-                          alias="$tag_district")], minimum=0, decimals=0)
+                      grid, [target(carried_sum("cover_open", "manhole"),
+                                    alias="$tag_district")], minimum=0, decimals=0)
 
 
 def dashboard() -> KindDashboard:
@@ -72,3 +72,13 @@ def dashboard() -> KindDashboard:
 def overview() -> Overview:
     """Return the open covers by district, for the city overview."""
     return Overview(charts=(_open_by_district("Open manhole covers by district", CHART),))
+
+
+def system() -> SystemPart:
+    """Return the open covers, for the underground-safety dashboard."""
+    return SystemPart(UNDERGROUND, (
+        stat("Covers open now", "Covers whose last state is open or displaced.", (0, 0, 6, 4),
+             [target(f'SELECT sum("open") FROM ({LAST_STATE})')],
+             steps=thresholds("green", (1, "red"))),
+        _open_by_district("Open manhole covers by district", (0, 0, 12, 8)),
+    ))

@@ -15,6 +15,7 @@ from urbanpulse.kinds.panels import (
     KindDashboard,
     Overview,
     by_sensor,
+    carried_sum,
     colour_cells,
     grafana_unit,
     stat,
@@ -66,11 +67,8 @@ def dashboard() -> KindDashboard:
                   "green", (0.85, "orange"), (NEARLY_FULL, "red")))], sort_by="occupancy"),
         timeseries("Occupied bays by district", "On-street bay sensors report on change: "
                    "each bay's last state per interval, carried forward, summed.",
-                   (0, 22, 12, 8), [target(
-                       'SELECT sum("occupied") FROM (SELECT last("occupied") AS "occupied" '
-                       f'FROM "parking" {WHERE} {EVERY}, "sensor", "district" fill(previous)) '
-                       f'WHERE $timeFilter {EVERY}, "district" fill(none)',
-                       alias="$tag_district")], minimum=0, decimals=0),
+                   (0, 22, 12, 8), [target(carried_sum("occupied", "parking"),
+                                           alias="$tag_district")], minimum=0, decimals=0),
         table("Bay sensors now", "Each bay's last state and its last reported device health "
               "(startup and daily heartbeat messages).", (12, 22, 12, 8), [target(
                   'SELECT last("occupied") AS "occupied", last("battery_mv") AS "battery_mv", '

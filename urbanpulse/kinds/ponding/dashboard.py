@@ -6,11 +6,15 @@ from urbanpulse.kinds.panels import (
     CHART,
     EVERY,
     WHERE,
+    Json,
     KindDashboard,
     Overview,
+    SystemPart,
     by_sensor,
     colour_cells,
     grafana_unit,
+    panel,
+    sensor_filter,
     stat,
     table,
     target,
@@ -18,6 +22,7 @@ from urbanpulse.kinds.panels import (
     timeseries,
 )
 from urbanpulse.kinds.ponding import SPEC
+from urbanpulse.kinds.systems import FLOOD
 
 DEPTH = grafana_unit(SPEC.metrics["depth_cm"])
 STAGES = thresholds("green", (5, "yellow"), (15, "orange"), (25, "red"))
@@ -52,3 +57,53 @@ def overview() -> Overview:
         "Deepest ponding by district", "Deepest gauge reading of the district.", CHART,
         [target(f'SELECT max("depth_cm") FROM "{SPEC.name}" {WHERE} {EVERY}, '
                 '"district" fill(none)', alias="$tag_district")], unit=DEPTH, minimum=0),))
+
+
+def _gauge_map() -> Json:
+    """Return a map of the gauges at their announced positions, coloured by last depth."""
+    return panel(
+        "geomap", "Ponding gauges by stage", "Each gauge at its announced position, coloured "
+        "by its last depth: green dry, yellow from 5 cm (notify the maintainer), orange from "
+        "15 cm (report to the flood command), red from 25 cm (close the underpass).",
+        (0, 0, 12, 12),
+        [target('SELECT last("lat") AS "lat", last("lon") AS "lon", last("site") AS "site" '
+                f'FROM "sensors" WHERE {sensor_filter()} AND "kind" = \'{SPEC.name}\' '
+                'GROUP BY "sensor"', table=True),
+         target('SELECT last("depth_cm") AS "depth_cm", last("stage") AS "stage" '
+                f'FROM "{SPEC.name}" {WHERE} GROUP BY "sensor"', ref="B", table=True)],
+        defaults={"unit": DEPTH, "color": {"mode": "thresholds"}, "thresholds": STAGES},
+        options={
+            "view": {"id": "fit", "allLayers": True, "lat": 31.2, "lon": 121.5, "zoom": 10},
+            "controls": {"showZoom": True, "mouseWheelZoom": True, "showAttribution": True},
+            "basemap": {"type": "default", "name": "Basemap", "config": {}},
+            "layers": [{"type": "markers", "name": "Gauges", "tooltip": True,
+                        "location": {"mode": "coords", "latitude": "lat", "longitude": "lon"},
+                        "config": {"showLegend": True, "style": {
+                            "size": {"fixed": 8}, "opacity": 0.9,
+                            "color": {"field": "depth_cm", "fixed": "green"},
+                            "symbol": {"mode": "fixed",
+                                       "fixed": "img/icons/marker/circle.svg"}}}}],
+            "tooltip": {"mode": "details"}},
+        # One row per gauge: its position, with its last depth and stage where it reported.
+        transformations=[{"id": "joinByField",
+                          "options": {"byField": "sensor", "mode": "outerTabular"}}])
+
+
+def system() -> SystemPart:
+    """Return the gauge map and the flood points, for the flood dashboard."""
+    last = f'SELECT last("depth_cm") AS "depth" FROM "{SPEC.name}" {WHERE} GROUP BY "sensor"'
+    return SystemPart(FLOOD, (
+        _gauge_map(),
+        stat("Flood points now", "Gauges whose last depth is 5 cm or more (notify).",
+             (0, 0, 6, 4), [target(f'SELECT count("depth") FROM ({last}) WHERE "depth" >= 5')],
+             steps=thresholds("green", (1, "yellow"))),
+        stat("Underpasses to close now", "Gauges whose last depth is 25 cm or more.",
+             (0, 0, 6, 4), [target(f'SELECT count("depth") FROM ({last}) WHERE "depth" >= 25')],
+             steps=thresholds("green", (1, "red"))),
+        timeseries("Deepest ponding by district", "Deepest gauge reading of the district; "
+                   "lines at 5, 15 and 25 cm.", (0, 0, 12, 8), [target(
+                       f'SELECT max("depth_cm") FROM "{SPEC.name}" {WHERE} {EVERY}, '
+                       '"district" fill(none)', alias="$tag_district")], unit=DEPTH, minimum=0,
+                   steps=thresholds("transparent", (5, "yellow"), (15, "orange"), (25, "red")),
+                   threshold_style="line"),
+    ))

@@ -2,25 +2,31 @@
 
 from __future__ import annotations
 
+from urbanpulse.kinds import Metric
 from urbanpulse.kinds.panels import (
     CHART,
     EVERY,
     WHERE,
     KindDashboard,
     Overview,
+    SystemPart,
     by_sensor,
     colour_cells,
     grafana_unit,
+    stat,
     table,
     target,
     thresholds,
     timeseries,
 )
 from urbanpulse.kinds.pressure import SPEC
+from urbanpulse.kinds.systems import WATER_SUPPLY
 
 MPA = grafana_unit(SPEC.metrics["pressure_mpa"])
 LIMIT = 0.14
 """The CJJ 58 network-end service pressure, drawn as a line and coloured red."""
+COMPLIANCE = 0.97
+"""The share of readings at or above `LIMIT` the supply-service standards ask for."""
 
 
 def dashboard() -> KindDashboard:
@@ -50,3 +56,34 @@ def overview() -> Overview:
         "Supply pressure by district", "Mean pressure of the district's points.", CHART,
         [target(f'SELECT mean("pressure_mpa") FROM "{SPEC.name}" {WHERE} {EVERY}, '
                 '"district" fill(none)', alias="$tag_district")], unit=MPA, minimum=0),))
+
+
+def _compliance(group: str) -> str:
+    """Return the share of readings at or above 0.14 MPa: two sources of one measurement
+    merge per series, so one count divides the other."""
+    where = f'FROM "{SPEC.name}" {WHERE}'
+    return ('SELECT count("ok") / count("all") AS "compliance" FROM (SELECT "pressure_mpa" '
+            f'AS "ok" {where} AND "pressure_mpa" >= {LIMIT}), (SELECT "pressure_mpa" AS "all" '
+            f"{where}) WHERE $timeFilter{group}")
+
+
+def system() -> SystemPart:
+    """Return the pressure compliance, for the water-supply dashboard."""
+    share = grafana_unit(Metric("share", "ratio", 0, 1, "Share of readings"))
+    steps = thresholds("red", (COMPLIANCE, "green"))
+    return SystemPart(WATER_SUPPLY, (
+        stat("Pressure compliance", f"Share of the points' readings in the time range at or "
+             f"above {LIMIT} MPa; CJJ 58 asks for {COMPLIANCE:.0%}.", (0, 0, 6, 4),
+             [target(_compliance(""))], unit=share, decimals=1, steps=steps),
+        timeseries("Pressure compliance by district", f"Share of readings at or above {LIMIT} "
+                   "MPa per interval.", (6, 0, 12, 8),
+                   [target(_compliance(f' {EVERY}, "district" fill(none)'),
+                           alias="$tag_district")], unit=share, minimum=0,
+                   steps=thresholds("red", (COMPLIANCE, "transparent")),
+                   threshold_style="line"),
+        timeseries("Lowest pressure by district", "The lowest reading of the district's "
+                   f"points per interval; the line is {LIMIT} MPa.", (0, 0, 12, 8), [target(
+                       f'SELECT min("pressure_mpa") FROM "{SPEC.name}" {WHERE} {EVERY}, '
+                       '"district" fill(none)', alias="$tag_district")], unit=MPA, minimum=0,
+                   steps=thresholds("transparent", (LIMIT, "red")), threshold_style="line"),
+    ))

@@ -8,6 +8,7 @@ from urbanpulse.kinds.panels import (
     WHERE,
     KindDashboard,
     Overview,
+    SystemPart,
     by_sensor,
     colour_cells,
     grafana_unit,
@@ -18,6 +19,7 @@ from urbanpulse.kinds.panels import (
     timeseries,
 )
 from urbanpulse.kinds.pump import SPEC
+from urbanpulse.kinds.systems import FLOOD
 
 LEVEL = grafana_unit(SPEC.metrics["forebay_level_m"])
 FLOW = grafana_unit(SPEC.metrics["discharge_m3s"])
@@ -63,3 +65,19 @@ def overview() -> Overview:
         CHART, [target(f'SELECT mean("discharge_m3s") FROM "{SPEC.name}" {WHERE} {EVERY}, '
                        '"district" fill(none)', alias="$tag_district")], unit=FLOW,
         minimum=0),))
+
+
+def system() -> SystemPart:
+    """Return the stations discharging and their flow, for the flood dashboard."""
+    last = (f'SELECT last("river_discharge") AS "out" FROM "{SPEC.name}" {WHERE} '
+            'GROUP BY "sensor"')
+    return SystemPart(FLOOD, (
+        stat("Pump stations discharging now", "Stations whose last reading says 放江 "
+             "(discharge to the river).", (0, 0, 6, 4),
+             [target(f'SELECT sum("out") FROM ({last})')],
+             steps=thresholds("green", (1, "orange"))),
+        timeseries("Pumped discharge by district", "Mean flow the district's pump stations "
+                   "lift.", (0, 0, 12, 8), [target(
+                       f'SELECT mean("discharge_m3s") FROM "{SPEC.name}" {WHERE} {EVERY}, '
+                       '"district" fill(none)', alias="$tag_district")], unit=FLOW, minimum=0),
+    ))

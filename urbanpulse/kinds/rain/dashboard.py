@@ -8,6 +8,7 @@ from urbanpulse.kinds.panels import (
     WHERE,
     KindDashboard,
     Overview,
+    SystemPart,
     by_sensor,
     colour_cells,
     grafana_unit,
@@ -18,11 +19,14 @@ from urbanpulse.kinds.panels import (
     timeseries,
 )
 from urbanpulse.kinds.rain import SPEC
+from urbanpulse.kinds.systems import FLOOD
 
 MM = grafana_unit(*(SPEC.metrics[name] for name in ("rain_1h", "rain_3h", "rain_24h")))
 RATE = grafana_unit(SPEC.metrics["intensity_mm_h"])
 RAINSTORM = thresholds("green", (50, "orange"), (100, "red"))
 """The CMA rainstorm levels: 50 mm in 3/6/12 h, 100 mm in 3 h."""
+ACCUMULATIONS = {"rain_1h": "1 h", "rain_3h": "3 h", "rain_12h": "12 h", "rain_24h": "24 h"}
+"""The rolling totals the flood dashboard shows, with their column names."""
 
 
 def dashboard() -> KindDashboard:
@@ -63,3 +67,22 @@ def overview() -> Overview:
         "Rain by district", "Highest 1-hour total among the district's gauges.", CHART,
         [target(f'SELECT max("rain_1h") FROM "{SPEC.name}" {WHERE} {EVERY}, '
                 '"district" fill(none)', alias="$tag_district")], unit=MM, minimum=0),))
+
+
+def system() -> SystemPart:
+    """Return the rain accumulations, for the flood dashboard."""
+    sums = ", ".join(f'max("{field}") AS "{label}"' for field, label in ACCUMULATIONS.items())
+    last = ", ".join(f'last("{field}") AS "{field}"' for field in ACCUMULATIONS)
+    return SystemPart(FLOOD, (
+        timeseries("Rain accumulations, wettest gauge", "Highest 1-, 3-, 12- and 24-hour "
+                   "totals over the gauges per interval; lines at the CMA rainstorm levels.",
+                   (0, 0, 12, 8), [target(f'SELECT {sums} FROM "{SPEC.name}" {WHERE} {EVERY} '
+                                          'fill(none)', alias="$col")], unit=MM, minimum=0,
+                   steps=thresholds("transparent", (50, "orange"), (100, "red")),
+                   threshold_style="line"),
+        table("Rain accumulations now by district", "Wettest gauge's last totals in each "
+              "district.", (12, 0, 12, 8), [target(
+                  f'SELECT {sums} FROM (SELECT {last} FROM "{SPEC.name}" {WHERE} '
+                  'GROUP BY "sensor", "district") GROUP BY "district"', table=True)],
+              overrides=[colour_cells("3 h", steps=RAINSTORM)], sort_by="3 h"),
+    ))

@@ -8,6 +8,7 @@ from urbanpulse.kinds.panels import (
     WHERE,
     KindDashboard,
     Overview,
+    SystemPart,
     by_sensor,
     colour_cells,
     grafana_unit,
@@ -18,6 +19,7 @@ from urbanpulse.kinds.panels import (
     timeseries,
 )
 from urbanpulse.kinds.sewer import SPEC
+from urbanpulse.kinds.systems import FLOOD
 
 FILL = grafana_unit(SPEC.metrics["fill_ratio"])
 FULL = thresholds("green", (0.8, "yellow"), (1.0, "orange"), (1.2, "red"))
@@ -56,3 +58,20 @@ def overview() -> Overview:
         "Fullest sewer by district", "Highest fill ratio of the district's meters.", CHART,
         [target(f'SELECT max("fill_ratio") FROM "{SPEC.name}" {WHERE} {EVERY}, '
                 '"district" fill(none)', alias="$tag_district")], unit=FILL, minimum=0),))
+
+
+def system() -> SystemPart:
+    """Return the sewer fill by district and the surcharged pipes, for the flood dashboard."""
+    last = (f'SELECT last("fill_ratio") AS "fill" FROM "{SPEC.name}" {WHERE} '
+            'GROUP BY "sensor"')
+    return SystemPart(FLOOD, (
+        timeseries("Fullest sewer by district", "Highest fill ratio of the district's meters; "
+                   "lines at 1 (surcharge) and 1.2 (overflow risk).", (0, 0, 12, 8), [target(
+                       f'SELECT max("fill_ratio") FROM "{SPEC.name}" {WHERE} {EVERY}, '
+                       '"district" fill(none)', alias="$tag_district")], unit=FILL, minimum=0,
+                   steps=thresholds("transparent", (1.0, "orange"), (1.2, "red")),
+                   threshold_style="line"),
+        stat("Surcharged pipes now", "Meters whose last fill ratio is 1 or more.",
+             (12, 0, 6, 4), [target(f'SELECT count("fill") FROM ({last}) WHERE "fill" >= 1')],
+             steps=thresholds("green", (1, "orange"))),
+    ))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from urbanpulse.kinds import KINDS
 from urbanpulse.kinds.panels import (
     CHART,
     EVERY,
@@ -10,8 +11,11 @@ from urbanpulse.kinds.panels import (
     Json,
     KindDashboard,
     Overview,
+    SystemPart,
     colour_cells,
     grafana_unit,
+    sensor_filter,
+    silence,
     stat,
     state_timeline,
     table,
@@ -21,6 +25,7 @@ from urbanpulse.kinds.panels import (
     value_mappings,
 )
 from urbanpulse.kinds.streetlight import SPEC
+from urbanpulse.kinds.systems import POLES
 
 NAME = SPEC.name
 POWER = grafana_unit(SPEC.metrics["power_w"])
@@ -84,3 +89,42 @@ def dashboard() -> KindDashboard:
 def overview() -> Overview:
     """Return the street-light power by district, for the city overview."""
     return Overview(charts=(_power_by_district("Street-light power by district", CHART),))
+
+
+def _carried() -> Json:
+    """Return a table of the sensors the poles carry, by pole, with their silence."""
+    carried = [name for name, kind in KINDS.items() if "carrier" in kind.attributes]
+    births = ('SELECT last("carrier") AS "pole", last("interval_s") AS "interval_s" FROM '
+              f'"sensors" WHERE {sensor_filter()} AND "carrier" =~ /./ '
+              'GROUP BY "sensor", "kind", "district"')
+    result = table("Sensors on the poles", "Each sensor a pole carries (`carrier` in its "
+                   "birth) with the seconds since its last reading in the time range: a "
+                   "pole's outage silences all of its sensors.", (0, 0, 24, 9), [
+                       target(births, table=True),
+                       target(silence(carried), ref="B", table=True)],
+                   overrides=[{"matcher": {"id": "byName", "options": "silent_s"},
+                               "properties": [{"id": "unit", "value": "s"}]}],
+                   sort_by="silent_s")
+    result["transformations"] = [{"id": "joinByField",
+                                  "options": {"byField": "sensor", "mode": "inner"}}]
+    return result
+
+
+def system() -> SystemPart:
+    """Return the lamps and the sensors the poles carry, for the poles dashboard."""
+    last = (f'SELECT last("lamp_on") AS "lit", last("lamp_fault") AS "fault" FROM "{NAME}" '
+            f'{WHERE} GROUP BY "sensor"')
+    return SystemPart(POLES, (
+        stat("Lamps lit now", "Poles whose last reading has the lamp lit.", (0, 0, 6, 4),
+             [target(f'SELECT sum("lit") FROM ({last})')], steps=thresholds("yellow")),
+        stat("Poles reporting", "Poles with a reading in the time range.", (6, 0, 6, 4),
+             [target(f'SELECT count("lit") FROM ({last})')]),
+        _power_by_district("Street-light power by district", (0, 0, 12, 8)),
+        timeseries("Poles reporting by district", "Lamp controllers with a reading per "
+                   "interval: a power cut shows as a step down.", (12, 0, 12, 8), [target(
+                       f'SELECT count("n") FROM (SELECT count("seq") AS "n" FROM "{NAME}" '
+                       f'{WHERE} {EVERY}, "sensor", "district" fill(none)) WHERE $timeFilter '
+                       f'{EVERY}, "district" fill(0)', alias="$tag_district")],
+                   minimum=0, decimals=0, interval="10m"),
+        _carried(),
+    ))

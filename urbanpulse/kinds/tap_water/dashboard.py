@@ -8,6 +8,7 @@ from urbanpulse.kinds.panels import (
     WHERE,
     KindDashboard,
     Overview,
+    SystemPart,
     by_sensor,
     grafana_unit,
     table,
@@ -15,6 +16,7 @@ from urbanpulse.kinds.panels import (
     thresholds,
     timeseries,
 )
+from urbanpulse.kinds.systems import WATER_SUPPLY
 from urbanpulse.kinds.tap_water import SPEC
 
 CHLORINE = grafana_unit(SPEC.metrics["chlorine_mgl"])
@@ -46,3 +48,21 @@ def overview() -> Overview:
         CHART, [target(f'SELECT min("chlorine_mgl") FROM {MEASUREMENT} {WHERE} {EVERY}, '
                        '"district" fill(none)', alias="$tag_district")],
         unit=CHLORINE, minimum=0),))
+
+
+def system() -> SystemPart:
+    """Return chlorine and turbidity by district, for the water-supply dashboard."""
+    return SystemPart(WATER_SUPPLY, (
+        timeseries("Lowest free chlorine by district", "The line is GB 5749's 0.05 mg/L.",
+                   (0, 0, 12, 8), [target(
+                       f'SELECT min("chlorine_mgl") FROM {MEASUREMENT} {WHERE} {EVERY}, '
+                       '"district" fill(none)', alias="$tag_district")], unit=CHLORINE,
+                   minimum=0, steps=thresholds("red", (0.05, "transparent")),
+                   threshold_style="line"),
+        timeseries("Highest turbidity by district", "The line is GB 5749's 1 NTU.",
+                   (12, 0, 12, 8), [target(
+                       f'SELECT max("turbidity_ntu") FROM {MEASUREMENT} {WHERE} {EVERY}, '
+                       '"district" fill(none)', alias="$tag_district")], unit=TURBIDITY,
+                   minimum=0, steps=thresholds("transparent", (1.0, "red")),
+                   threshold_style="line"),
+    ))

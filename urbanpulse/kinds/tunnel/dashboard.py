@@ -10,12 +10,14 @@ from urbanpulse.kinds.panels import (
     Json,
     KindDashboard,
     Overview,
+    SystemPart,
     grafana_unit,
     table,
     target,
     thresholds,
     timeseries,
 )
+from urbanpulse.kinds.systems import UNDERGROUND
 from urbanpulse.kinds.tunnel import SPEC
 
 
@@ -56,3 +58,15 @@ def overview() -> Overview:
     return Overview(charts=(_by_district(
         "ch4_lel", "max", "Utility-tunnel methane by district", "Highest CH4 per interval.",
         CHART, thresholds("transparent", (20, "red"))),))
+
+
+def system() -> SystemPart:
+    """Return the tunnels' gases and sump, for the underground-safety dashboard."""
+    return SystemPart(UNDERGROUND, (
+        _by_district("ch4_lel", "max", "Utility-tunnel methane by district", "Highest CH4 "
+                     "per interval; the line is 20 % LEL.", (0, 0, 12, 8),
+                     thresholds("transparent", (20, "red"))),
+        _by_district("h2s_mgm3", "max", "Utility-tunnel H2S by district", "Highest H2S per "
+                     "interval; lines at 5 and 10 mg/m³.", (0, 0, 12, 8),
+                     thresholds("transparent", (5, "orange"), (10, "red"))),
+    ))

@@ -1,0 +1,131 @@
+"""The device-fleet dashboard: every kind's sensors as devices, from their births and readings.
+
+Births (`sensors`: kind, district, `interval_s`, a carried sensor's `carrier`)
+say what should report and how often; readings say what did. InfluxQL 1.x
+keeps each measurement's series apart (an outer query over subqueries of
+`sensors` and of a kind measurement returns them as separate series) and
+cannot subtract a point's time from now() in SELECT (influxdata/influxdb
+issues 9149 and 10338), so a sensor's silence is computed from its readings
+(`urbanpulse.kinds.panels.silence`) and set against its birth's interval by
+Grafana: the tables join both by sensor and divide. A sensor is stale when it
+has been silent for more than `STALE_INTERVALS` of its intervals. Battery and
+signal panels read the metrics the kinds declare: names starting `battery_`,
+and signal in dBm or, as an SNR, in dB.
+"""
+
+from __future__ import annotations
+
+from grafana.builder.frame import alert_annotation, dashboard
+from grafana.builder.overview import place
+from grafana.builder.variables import place_variables
+from urbanpulse.kinds import KINDS, Metric
+from urbanpulse.kinds.panels import (
+    EVERY,
+    WHERE,
+    Grid,
+    Json,
+    colour_cells,
+    grafana_unit,
+    measurements,
+    sensor_filter,
+    silence,
+    stat,
+    table,
+    target,
+    thresholds,
+    timeseries,
+)
+
+STALE_INTERVALS = 3
+"""A sensor silent for more than this many of its reporting intervals is stale."""
+BIRTHS = ('SELECT last("interval_s") AS "interval_s", last("carrier") AS "carrier", '
+          f'last("site") AS "site" FROM "sensors" WHERE {sensor_filter()} '
+          'GROUP BY "sensor", "kind", "district"')
+
+
+def _metrics(family: str) -> dict[str, tuple[Metric, list[str]]]:
+    """Return each declared metric of `family` (battery or signal) by name, with its kinds."""
+    found: dict[str, tuple[Metric, list[str]]] = {}
+    for name, kind in KINDS.items():
+        for metric in kind.metrics.values():
+            is_battery = metric.name.startswith("battery_")
+            is_signal = metric.unit == "dBm" or metric.name == "snr"
+            if is_battery if family == "battery" else is_signal:
+                found.setdefault(metric.name, (metric, []))[1].append(name)
+    return found
+
+
+def _silent_table(title: str, description: str, grid: Grid, births: str, join: str) -> Json:
+    """Return a table of births joined (`join` mode) with their silence, divided by interval."""
+    result = table(title, description, grid, [
+        target(births, table=True), target(silence(KINDS), ref="B", table=True)],
+        overrides=[colour_cells("intervals_silent",
+                                steps=thresholds("green", (STALE_INTERVALS, "red"))),
+                   {"matcher": {"id": "byName", "options": "silent_s"},
+                    "properties": [{"id": "unit", "value": "s"}]}],
+        sort_by="intervals_silent")
+    result["transformations"] = [
+        {"id": "joinByField", "options": {"byField": "sensor", "mode": join}},
+        {"id": "calculateField", "options": {
+            "mode": "binary", "alias": "intervals_silent", "replaceFields": False,
+            "binary": {"left": "silent_s", "operator": "/", "right": "interval_s"}}}]
+    return result
+
+
+def _by_district(function: str, metric: Metric, kinds: list[str]) -> Json:
+    """Return a chart of `function(metric)` per interval by district, one line per kind."""
+    return timeseries(f"{function.capitalize()} {metric.name} by district",
+                      f"{metric.description}: the {function} per interval and district "
+                      f"({', '.join(kinds)}).", (0, 0, 12, 8), [target(
+                          f'SELECT {function}("{metric.name}") FROM {measurements(kinds)} '
+                          f'{WHERE} {EVERY}, "district" fill(none)',
+                          alias="$measurement $tag_district")],
+                      unit=grafana_unit(metric), interval="1h")
+
+
+def fleet() -> Json:
+    """Return the device-fleet dashboard."""
+    every = measurements(KINDS)
+    batteries, signals = _metrics("battery"), _metrics("signal")
+    health = {**batteries, **signals}
+    charts = [*(_by_district("min", metric, kinds) for metric, kinds in batteries.values()),
+              *(_by_district("mean", metric, kinds) for metric, kinds in signals.values())]
+    bottom = place(charts, 0, 30)
+    radios = sorted({kind for _, kinds in health.values() for kind in kinds})
+    panels = [
+        stat("Sensors announced, by kind", "Sensors whose birth was received.", (0, 0, 12, 4),
+             [target('SELECT count("interval_s") FROM (SELECT last("interval_s") AS '
+                     f'"interval_s" FROM "sensors" WHERE {sensor_filter()} GROUP BY "sensor", '
+                     '"kind") GROUP BY "kind"', alias="$tag_kind")], steps=thresholds("blue")),
+        stat("Sensors reporting in the time range, by kind", "Sensors with at least one "
+             "reading in the time range; against the announced ones, the share online.",
+             (12, 0, 12, 4), [target(f'SELECT count("n") FROM (SELECT count("seq") AS "n" '
+                                     f'FROM {every} {WHERE} GROUP BY "sensor")',
+                                     alias="$measurement")], steps=thresholds("blue")),
+        _silent_table("Sensors by silence", "Each announced sensor: its kind, district, pole "
+                      "(`carrier`) and interval from its birth, the seconds since its last "
+                      "reading in the time range (empty: none in it) and how many intervals "
+                      f"that is; more than {STALE_INTERVALS} is stale (red).", (0, 4, 24, 10),
+                      BIRTHS, "outerTabular"),
+        timeseries("Sensors reporting by kind", "Sensors with a reading in each interval, "
+                   "by kind: a power cut or a network outage shows as a step down.",
+                   (0, 14, 24, 8), [target(
+                       f'SELECT count("n") FROM (SELECT count("seq") AS "n" FROM {every} '
+                       f'{WHERE} {EVERY}, "sensor" fill(none)) WHERE $timeFilter {EVERY} '
+                       'fill(0)', alias="$measurement")], minimum=0, decimals=0,
+                   interval="10m"),
+        table("Batteries and signal now", "Each battery or radio device's last reported "
+              "battery and signal (its startup, heartbeat or hourly health message).",
+              (0, 22, 24, 8), [target(
+                  "SELECT " + ", ".join(f'last("{name}") AS "{name}"' for name in health)
+                  + f' FROM {measurements(radios)} {WHERE} GROUP BY "sensor", "district"',
+                  table=True)], sort_by=next(iter(batteries), None)),
+        *charts,
+        _silent_table("Sensors on poles", "Each sensor a pole carries (`carrier` in its "
+                      "birth), with its silence: a pole's power cut silences all of its "
+                      "sensors.", (0, bottom, 24, 9),
+                      BIRTHS.replace("GROUP BY", 'AND "carrier" =~ /./ GROUP BY'), "inner"),
+    ]
+    return dashboard("urbanpulse-fleet", "Device fleet", "Every kind's sensors as devices: "
+                     "which report and which are stale, battery and signal, by district and "
+                     "by pole.", panels, place_variables("sensors"), [alert_annotation()])
