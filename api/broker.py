@@ -53,10 +53,14 @@ class OneShotClient(gmqtt.Client):  # type: ignore[misc]  # gmqtt ships no type 
         """Do nothing; gmqtt would otherwise retry in the background."""
 
 
-def new_client(settings: ApiSettings, purpose: str) -> OneShotClient:
-    """Return a clean-session client with a one-off id and the api's credentials."""
-    client = OneShotClient(f"urbanpulse-api-{purpose}-{uuid.uuid4().hex[:12]}",
-                           clean_session=True)
+def new_client(settings: ApiSettings, purpose: str, *,
+               reconnects: bool = False) -> gmqtt.Client:
+    """Return a clean-session client with a one-off id and the api's credentials.
+
+    It never reconnects unless `reconnects` (then gmqtt retries on its own).
+    """
+    kind = gmqtt.Client if reconnects else OneShotClient
+    client = kind(f"urbanpulse-api-{purpose}-{uuid.uuid4().hex[:12]}", clean_session=True)
     if settings.mqtt_username is not None:
         password = settings.mqtt_password
         client.set_auth_credentials(settings.mqtt_username,

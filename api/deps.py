@@ -1,7 +1,8 @@
 """Dependencies of the routes, as `Annotated` aliases.
 
-`SettingsDep`, `InfluxDep`, `StoreDep`, `AlertStoreDep`, `AckLedgerDep` (the
-app's one `AckLedger`), and `ApiKeyDep`, which admits a request only with the
+`SettingsDep`, `InfluxDep`, `StoreDep`, `AlertStoreDep`, `LiveDep` (the latest
+state in memory, or None while it is not loaded or not kept), `AckLedgerDep`
+(the app's one `AckLedger`), and `ApiKeyDep`, which admits a request only with the
 configured key in its `X-API-Key` header.
 
 The settings live on `app.state`, put there by `api.main.create_app`; nothing is
@@ -22,11 +23,12 @@ from fastapi.security import APIKeyHeader
 from api.acks import AckLedger
 from api.alert_store import AlertStore
 from api.influx import InfluxQuery, open_influx
+from api.live import LiveState
 from api.store import SensorStore
 from urbanpulse.settings import ApiSettings
 
 
-def get_settings(request: Request) -> ApiSettings:
+async def get_settings(request: Request) -> ApiSettings:
     """Return the settings the app was created with."""
     settings: ApiSettings = request.app.state.settings
     return settings
@@ -48,7 +50,7 @@ async def get_influx(request: Request, settings: SettingsDep) -> AsyncIterator[I
 InfluxDep = Annotated[InfluxQuery, Depends(get_influx)]
 
 
-def get_store(influx: InfluxDep) -> SensorStore:
+async def get_store(influx: InfluxDep) -> SensorStore:
     """Return a sensor store over the request's InfluxQL client."""
     return SensorStore(influx)
 
@@ -56,7 +58,7 @@ def get_store(influx: InfluxDep) -> SensorStore:
 StoreDep = Annotated[SensorStore, Depends(get_store)]
 
 
-def get_alert_store(influx: InfluxDep) -> AlertStore:
+async def get_alert_store(influx: InfluxDep) -> AlertStore:
     """Return an alert store over the request's InfluxQL client."""
     return AlertStore(influx)
 
@@ -64,7 +66,16 @@ def get_alert_store(influx: InfluxDep) -> AlertStore:
 AlertStoreDep = Annotated[AlertStore, Depends(get_alert_store)]
 
 
-def get_ack_ledger(request: Request) -> AckLedger:
+async def get_live(request: Request) -> LiveState | None:
+    """Return the app's latest state once it is loaded, else None (routes then read InfluxDB)."""
+    live: LiveState | None = getattr(request.app.state, "live", None)
+    return live if live is not None and live.loaded else None
+
+
+LiveDep = Annotated[LiveState | None, Depends(get_live)]
+
+
+async def get_ack_ledger(request: Request) -> AckLedger:
     """Return the app's ack ledger, made on first use (one per app, so one per worker)."""
     ledger: AckLedger | None = getattr(request.app.state, "ack_ledger", None)
     if ledger is None:

@@ -5,7 +5,9 @@ kind's name at the top level of the answer (`{"district", "at", "day_start",
 "<kind>": {...}, ..., "alerts": {...}}`). `summary_model` builds the response
 model from the registry, one field per section typed with the section's model,
 so the OpenAPI document shows every section. The sections and the alerts are
-gathered at once; each section gets the district's births of its kind.
+gathered at once; each section gets the district's births of its kind. The
+summary of the present reads births, current readings and active alerts from
+the latest state in memory (`api.live`); one of a past time reads InfluxDB.
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from api.alert_store import AlertStore
 from api.influx import InfluxQuery
-from api.models import Sensor, SeverityName
+from api.live import HeldQueries, LiveState
+from api.models import Alert, Sensor, SeverityName
 from api.store import SensorStore
 from api.view_models import AlertCounts
+from urbanpulse.influxql import Queries
 from urbanpulse.kinds import KINDS, part
 from urbanpulse.kinds.summaries import Section, SummaryRequest, local_day_start
 
@@ -85,22 +89,42 @@ def _of_kind(births: Sequence[Sensor], kind: str) -> list[Sensor]:
 
 
 async def summarise_district(influx: InfluxQuery, district: str,
-                             parts: Mapping[str, Section[Any]], *, at_ms: int
-                             ) -> BaseModel | None:
+                             parts: Mapping[str, Section[Any]], *, at_ms: int,
+                             live: LiveState | None = None) -> BaseModel | None:
     """Return the summary of `district` at `at_ms`, or None when no sensor was ever born in it.
 
     The sensors are those born at or before `at_ms`, each as its newest birth then.
-    `parts` are the sections (`sections()`, taken when the app was built).
+    `parts` are the sections (`sections()`, taken when the app was built). With
+    `live` (only for the present), births, current readings and active alerts
+    come from memory, and InfluxDB is asked only for the history some sections need.
     """
+    if live is not None:
+        births = live.sensors(district=district, until_ms=at_ms)
+        if not births and not live.has_district(district):
+            return None
+        queries: Queries = HeldQueries(influx, live)
+        built = await _sections(queries, district, parts, births, at_ms=at_ms)
+        return _summary(district, parts, built, list(live.active_alerts(district=district)),
+                        at_ms=at_ms)
     store = SensorStore(influx)
     births = await store.births(district=district, until_ms=at_ms)
     if not births and not await store.has_district(district):
         return None
     built, alerts = await asyncio.gather(
-        asyncio.gather(*(section.build(SummaryRequest(
-            queries=influx, kind=kind, district=district, births=_of_kind(births, kind),
-            at_ms=at_ms)) for kind, section in parts.items())),
+        _sections(influx, district, parts, births, at_ms=at_ms),
         AlertStore(influx).active(district=district, end_ms=at_ms))
+    return _summary(district, parts, built, alerts, at_ms=at_ms)
+
+
+async def _sections(queries: Queries, district: str, parts: Mapping[str, Section[Any]],
+                    births: Sequence[Sensor], *, at_ms: int) -> list[BaseModel]:
+    return list(await asyncio.gather(*(section.build(SummaryRequest(
+        queries=queries, kind=kind, district=district, births=_of_kind(births, kind),
+        at_ms=at_ms)) for kind, section in parts.items())))
+
+
+def _summary(district: str, parts: Mapping[str, Section[Any]], built: Sequence[BaseModel],
+             alerts: Sequence[Alert], *, at_ms: int) -> BaseModel:
     by_severity = {severity: sum(1 for alert in alerts if alert.severity == severity)
                    for severity in SEVERITIES}
     return summary_model(parts)(

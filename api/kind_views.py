@@ -17,8 +17,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from api.influx import InfluxQuery
 from api.models import Sensor
+from urbanpulse.influxql import Queries
 from urbanpulse.kinds import KINDS, part
 from urbanpulse.kinds.summaries import View, current_readings, derived
 from urbanpulse.topics import check_name
@@ -33,6 +33,22 @@ def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     dphi, dlam = phi2 - phi1, math.radians(lon2 - lon1)
     h = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlam / 2) ** 2
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
+
+
+def is_within_box(place: tuple[float, float], radius_m: float, lat: float, lon: float) -> bool:
+    """Tell whether (lat, lon) lies in the box around `place` that holds its radius_m circle.
+
+    A few comparisons that spare the haversine (and the current reading) of the
+    sensors far away; near the poles the box spans every longitude.
+    """
+    dlat = math.degrees(radius_m / EARTH_RADIUS_M)
+    if abs(lat - place[0]) > dlat:
+        return False
+    cos_lat = math.cos(math.radians(place[0])) - math.radians(dlat)  # cos is 1-Lipschitz
+    if cos_lat <= 0:
+        return True
+    dlon = abs((lon - place[1] + 180) % 360 - 180)
+    return dlon <= math.degrees(radius_m / EARTH_RADIUS_M) / cos_lat
 
 
 def views() -> dict[tuple[str, str], View[Any]]:
@@ -62,12 +78,17 @@ class Listed:
     total: int
 
 
-async def list_view(influx: InfluxQuery, kind: str, view: View[Any], births: Sequence[Sensor],
+async def list_view(queries: Queries, kind: str, view: View[Any], births: Sequence[Sensor],
                     *, near: tuple[float, float] | None, radius_m: int, limit: int,
                     at_ms: int) -> Listed:
-    """Return the first `limit` items of `view` over `births` (of `kind`), and their total."""
-    listed = [sensor for sensor in births if view.lists(sensor)]
-    readings = await current_readings(influx, kind, listed, view.fields, at_ms=at_ms)
+    """Return the first `limit` items of `view` over `births` (of `kind`), and their total.
+
+    The current readings come from `queries`: held in memory when they are
+    `LatestReadings` (`api.live.HeldQueries`), else read from InfluxDB.
+    """
+    listed = [sensor for sensor in births if view.lists(sensor)
+              and (near is None or is_within_box(near, radius_m, sensor.lat, sensor.lon))]
+    readings = await current_readings(queries, kind, listed, view.fields, at_ms=at_ms)
     ranked: list[tuple[tuple[Any, ...], BaseModel]] = []
     for current in readings:
         sensor = current.sensor

@@ -1,7 +1,9 @@
 """The FastAPI application: `create_app(settings)` builds it, `main(settings)` serves it.
 
 Settings are passed in, never read at import time. The app's lifespan opens one
-HTTP client for InfluxDB and closes it on shutdown. Errors of the servers behind
+HTTP client for InfluxDB and, when the api has the alert key to check the
+ingester's signatures, keeps the city's latest state in memory
+(`api.live`, fed by `api.follow`); both end on shutdown. Errors of the servers behind
 the api become responses with a sentence: InfluxDB or the MQTT broker
 unreachable is 503, a query InfluxDB refused is 502, an acknowledgement the
 ingester did not confirm in time is 504.
@@ -29,8 +31,10 @@ from api.errors import (
     InfluxQueryError,
     InfluxUnavailableError,
 )
+from api.follow import StateFollower
 from api.influx import InfluxQuery, InfluxTransport, open_influx
 from api.limits import BodyLimit
+from api.live import LiveState
 from api.models import json_error
 from api.routes import alerts, districts, export, health, sensors, views
 from api.swagger import serve_docs
@@ -53,11 +57,11 @@ SHUTDOWN_GRACE_S = 3
 """Longest uvicorn waits for open requests (alert streams never end) when stopping."""
 
 DESCRIPTION = """\
-Sensor metadata, latest values and time series of the UrbanPulse simulated city,
-read from InfluxDB; district summaries with a section per sensor kind, the
-kinds' views (such as parking guidance) and the open-data export of hourly
-aggregates; alerts (list, history, acknowledgement, live stream
-as server-sent events); and the health of the broker and the database.
+Sensor metadata, latest values and time series of the UrbanPulse simulated city
+(the latest state from memory, fed by MQTT; history from InfluxDB); district
+summaries with a section per sensor kind, the kinds' views (such as parking
+guidance) and the open-data export of hourly aggregates; alerts (list, history,
+acknowledgement, live stream as server-sent events); and the health of the broker and the database.
 Every 422 names the offending parameter in `detail[].loc`. Request bodies are
 limited in size on every operation (413). Acknowledging an alert, the one
 state-changing call, needs the server's key in the `X-API-Key` header.
@@ -88,10 +92,21 @@ def create_app(settings: ApiSettings, *,
             return
         async with open_influx(settings) as influx:
             app.state.influx = influx
+            key = settings.alert_key_bytes()
+            if key is None:  # no way to tell the ingester's states from forged ones
+                try:
+                    yield
+                finally:
+                    del app.state.influx
+                return
+            app.state.live = LiveState(root=settings.topic_root, alert_key=key)
+            follower = StateFollower(settings, app.state.live, influx)
+            follower.start()
             try:
                 yield
             finally:
-                del app.state.influx
+                await follower.stop()
+                del app.state.live, app.state.influx
 
     app = FastAPI(title="UrbanPulse API", version=__version__, description=DESCRIPTION,
                   lifespan=lifespan, docs_url=None, redoc_url=None)

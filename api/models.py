@@ -56,11 +56,13 @@ class Check(_Model):
 
 
 class Health(_Model):
-    """Reachability of the MQTT broker and InfluxDB."""
+    """Reachability of the MQTT broker and InfluxDB, and whether the latest state is loaded."""
 
     status: Literal["ok", "degraded"] = Field(description="'ok' when every check passed")
     mqtt: Check
     influxdb: Check
+    state: Check = Field(description="The latest state in memory: loaded (seeded from InfluxDB "
+                                     "and following MQTT) or not yet, with its counts")
 
 
 class Sensor(_Model):

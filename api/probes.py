@@ -1,6 +1,6 @@
-"""Reachability probes for `/health`: a real MQTT CONNECT and InfluxDB's `/ping`.
+"""Probes for `/health`: a real MQTT CONNECT, InfluxDB's `/ping`, and the latest state.
 
-Each probe returns a `Check` with a sentence saying what it saw; neither raises
+Each probe returns a `Check` with a sentence saying what it saw; none raises
 for a server that is down, since a down server is what the probe reports.
 """
 
@@ -15,6 +15,7 @@ from gmqtt.mqtt.constants import MQTTv311
 
 from api.errors import InfluxError
 from api.influx import InfluxQuery
+from api.live import LiveState
 from api.models import Check
 from urbanpulse.settings import ApiSettings
 
@@ -66,3 +67,15 @@ async def probe_influx(influx: InfluxQuery) -> Check:
         return Check(ok=True, detail=await influx.ping())
     except InfluxError as exc:
         return Check(ok=False, detail=str(exc))
+
+
+def probe_state(live: LiveState | None) -> Check:
+    """Say whether the latest state in memory is loaded, and what it holds."""
+    if live is None:
+        return Check(ok=True, detail="The latest state is not kept in memory (no lifespan or "
+                                     "no URBANPULSE_ALERT_KEY): every route reads InfluxDB.")
+    counts = ", ".join(f"{name} {n}" for name, n in live.describe().items())
+    if not live.loaded:
+        return Check(ok=False, detail=f"The latest state is loading: InfluxDB has not seeded "
+                                      f"it yet; routes read InfluxDB meanwhile ({counts}).")
+    return Check(ok=True, detail=f"The latest state is loaded and follows MQTT ({counts}).")

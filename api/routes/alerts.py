@@ -1,4 +1,9 @@
-"""`/v1/alerts`: alert states from InfluxDB, acknowledgement, and a live stream (SSE)."""
+"""`/v1/alerts`: alert states, acknowledgement, and a live stream (SSE).
+
+The active alerts up to now (`state` pending, firing or acknowledged, no `end`)
+come from the latest state in memory once loaded; other lists and histories
+from InfluxDB.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +17,10 @@ from fastapi import APIRouter, Depends, HTTPException
 from fastapi.exceptions import RequestValidationError
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
+from api.alert_store import ACTIVE_STATES
 from api.broker import AlertFeed, acknowledge
-from api.deps import AckLedgerDep, AlertStoreDep, ApiKeyDep, SettingsDep
+from api.deps import AckLedgerDep, AlertStoreDep, ApiKeyDep, LiveDep, SettingsDep
+from api.live import LiveState
 from api.models import (
     INFLUX_ERRORS,
     AckRequest,
@@ -75,7 +82,7 @@ def _unknown(alert_id: str) -> HTTPException:
 
 
 @router.get("", summary="List alerts in their current state", responses=INFLUX_ERRORS)
-async def list_alerts(*, store: AlertStoreDep, settings: SettingsDep,
+async def list_alerts(*, store: AlertStoreDep, settings: SettingsDep, live: LiveDep,
                       state: StateQuery = None, kind: AlertKindQuery = None,
                       district: AlertDistrictQuery = None, severity: SeverityQuery = None,
                       sensor: SensorQuery = None, start: AlertStartQuery = None,
@@ -85,13 +92,31 @@ async def list_alerts(*, store: AlertStoreDep, settings: SettingsDep,
 
     Each alert appears once, in its newest state within the range; `state`
     filters on that state. The range defaults to the last 24 hours and may span
-    at most `URBANPULSE_API_MAX_RANGE_S` seconds.
+    at most `URBANPULSE_API_MAX_RANGE_S` seconds. The active states up to now
+    (`state` pending, firing or acknowledged, without `end`) come from memory.
     """
     start_ms, end_ms = resolve_range(start, end, now=datetime.now(UTC),
                                      max_range_s=settings.api_max_range_s, span=ALERT_SPAN)
+    if live is not None and state in ACTIVE_STATES and end is None:
+        return _held_alerts(live, start_ms=start_ms, end_ms=end_ms, state=state, kind=kind,
+                            district=district, severity=severity, sensor=sensor,
+                            limit=limit, offset=offset)
     return await store.list_alerts(start_ms=start_ms, end_ms=end_ms, state=state, kind=kind,
                                    district=district, severity=severity, sensor=sensor,
                                    limit=limit, offset=offset)
+
+
+def _held_alerts(live: LiveState, *, start_ms: int, end_ms: int, state: str | None,
+                 kind: str | None, district: str | None, severity: str | None,
+                 sensor: str | None, limit: int, offset: int) -> AlertPage:
+    """Return one page of the active alerts held in memory, as `AlertStore.list_alerts` would."""
+    found = sorted((alert for alert in live.active_alerts(district=district)
+                    if start_ms <= alert.ts < end_ms and alert.state == state
+                    and kind in (None, alert.kind) and severity in (None, alert.severity)
+                    and sensor in (None, alert.sensor)),
+                   key=lambda alert: (-alert.ts, alert.alert_id))
+    return AlertPage(items=found[offset:offset + limit], total=len(found), limit=limit,
+                     offset=offset)
 
 
 def _require_alert_key(settings: ApiSettings, refused: str) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel
 
-from api.deps import InfluxDep, StoreDep
+from api.deps import InfluxDep, LiveDep, StoreDep
 from api.district_summary import sections, summarise_district, summary_model
 from api.models import INFLUX_ERRORS, ErrorDetail
 from api.params import AtQuery, DistrictPath, to_ms
@@ -28,15 +28,15 @@ def unknown_district(district: str) -> HTTPException:
         detail=f"Unknown district {district!r}: InfluxDB holds no sensor birth in it.")
 
 
-async def list_districts(store: StoreDep) -> DistrictList:
+async def list_districts(store: StoreDep, live: LiveDep) -> DistrictList:
     """List every district with a stored sensor birth, by name, with its sensors per kind."""
-    counts = await store.kinds_by_district()
+    counts = live.kinds_by_district() if live is not None else await store.kinds_by_district()
     return DistrictList(items=[DistrictInfo(district=name, sensors=dict(sorted(kinds.items())))
                                for name, kinds in sorted(counts.items())])
 
 
 def _summary_endpoint(parts: Mapping[str, Section[Any]]) -> Any:
-    async def district_summary(district: DistrictPath, influx: InfluxDep,
+    async def district_summary(district: DistrictPath, influx: InfluxDep, live: LiveDep,
                                at: AtQuery = None) -> BaseModel:
         """Summarise a district at `at` (default: now).
 
@@ -49,9 +49,12 @@ def _summary_endpoint(parts: Mapping[str, Section[Any]]) -> Any:
         readings no older than three reporting intervals count as current, and
         sensors born after `at` do not count; "today" and day/night are
         Asia/Shanghai local time. A district where no sensor was ever born is a 404.
+        Without `at`, births, current readings and alerts come from the api's
+        latest state in memory; with `at`, from InfluxDB.
         """
         at_ms = to_ms(at or datetime.now(UTC))
-        summary = await summarise_district(influx, district, parts, at_ms=at_ms)
+        summary = await summarise_district(influx, district, parts, at_ms=at_ms,
+                                           live=live if at is None else None)
         if summary is None:
             raise unknown_district(district)
         return summary

@@ -2,6 +2,8 @@
 
 One route per view of every registered kind, built when the app is, with the
 same parameters for all: `district`, `near`, `radius_m`, `limit` and `at`.
+Without `at` the births and current readings come from the latest state in
+memory (once loaded); with `at`, from InfluxDB.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from api.deps import InfluxDep, StoreDep
+from api.deps import InfluxDep, LiveDep, StoreDep
 from api.kind_views import list_view, views
+from api.live import HeldQueries
 from api.models import INFLUX_ERRORS
 from api.params import (
     AtQuery,
@@ -26,6 +29,7 @@ from api.params import (
     to_ms,
 )
 from api.routes.districts import UNKNOWN_DISTRICT, unknown_district
+from urbanpulse.influxql import Queries
 from urbanpulse.kinds.summaries import View
 
 
@@ -51,16 +55,24 @@ def answer_model(name: str, view: View[Any]) -> type[BaseModel]:
 
 
 def _endpoint(kind: str, view: View[Any], answer: type[BaseModel]) -> Any:
-    async def endpoint(*, store: StoreDep, influx: InfluxDep, district: DistrictQuery = None,
-                       near: NearQuery = None, radius_m: RadiusQuery = 5000,
-                       limit: ViewLimitQuery = 20, at: AtQuery = None) -> BaseModel:
+    async def endpoint(*, store: StoreDep, influx: InfluxDep, live: LiveDep,
+                       district: DistrictQuery = None, near: NearQuery = None,
+                       radius_m: RadiusQuery = 5000, limit: ViewLimitQuery = 20,
+                       at: AtQuery = None) -> BaseModel:
         if district is None and near is None:
             raise invalid("district", "give a district, a place near=lat,lon, or both", None)
         at_ms = to_ms(at or datetime.now(UTC))
-        births = await store.births(kind=kind, district=district, until_ms=at_ms)
-        if not births and district is not None and not await store.has_district(district):
-            raise unknown_district(district)
-        listed = await list_view(influx, kind, view, births,
+        queries: Queries = influx
+        if live is not None and at is None:  # the present: births and readings in memory
+            births = live.sensors(kind=kind, district=district, until_ms=at_ms)
+            if not births and district is not None and not live.has_district(district):
+                raise unknown_district(district)
+            queries = HeldQueries(influx, live)
+        else:
+            births = await store.births(kind=kind, district=district, until_ms=at_ms)
+            if not births and district is not None and not await store.has_district(district):
+                raise unknown_district(district)
+        listed = await list_view(queries, kind, view, births,
                                  near=None if near is None else parse_near(near),
                                  radius_m=radius_m, limit=limit, at_ms=at_ms)
         return answer(items=listed.items, total=listed.total, at=at_ms)

@@ -7,12 +7,14 @@ its `flooded` view at `/v1/underpass/flooded`, with no api code naming it.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
+from api.kind_views import distance_m, is_within_box
 from api.main import create_app
 from ops import stack
 from tests.api import underpass
@@ -138,3 +140,15 @@ def test_a_view_name_outside_the_topic_grammar_stops_the_app_being_built(
 
     with pytest.raises(TopicError, match="Invalid view name of kind 'underpass' 'Flooded'"):
         create_app(load(ApiSettings))
+
+
+def test_the_box_around_a_place_holds_every_point_of_its_circle() -> None:
+    rng = random.Random(18)
+    for _ in range(20_000):
+        place = (rng.uniform(-80, 80), rng.uniform(-180, 180))
+        radius = rng.uniform(1, 20_000)
+        lat = min(max(place[0] + rng.uniform(-0.3, 0.3), -90), 90)
+        lon = (place[1] + rng.uniform(-0.5, 0.5) + 180) % 360 - 180
+        if distance_m(*place, lat, lon) <= radius:
+            assert is_within_box(place, radius, lat, lon), (place, radius, lat, lon)
+    assert not is_within_box((31.2, 121.5), 1000, 31.3, 121.5)  # 11 km north

@@ -7,8 +7,12 @@ A kind's `summary.py` (docs/adding-a-kind.md) may declare
 
 Both receive what they need as values and protocols of the contract (births as
 `Birth`, InfluxDB as `urbanpulse.influxql.Queries`) and build their own
-InfluxQL, so a kind imports no service. The api gathers the sections, registers
-the views, and answers the HTTP side (parameters, errors, distances, ordering).
+InfluxQL, so a kind imports no service. When the `Queries` a kind is given also
+hold every sensor's newest reading (`LatestReadings`: the api's state in
+memory, fed by MQTT), `current_readings` answers from them without a query;
+only history (today's draw, last night's flow, period counts) reaches InfluxDB.
+The api gathers the sections, registers the views, and answers the HTTP side
+(parameters, errors, distances, ordering).
 
 A sensor's reading is *current* at time `at` when it is the newest one at or
 before `at` and no older than `STALE_FACTOR` times the sensor's declared
@@ -21,16 +25,16 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel
 
 from urbanpulse.influxql import Queries, Series, quote_identifier, tag_equals, time_from, where
 from urbanpulse.standards.noise import SHANGHAI_UTC_OFFSET_H
 
-__all__ = ["DAY_MS", "DECIMALS", "HOUR_MS", "STALE_FACTOR", "Birth", "Current", "Section",
-           "SummaryRequest", "View", "current_readings", "current_statement", "derived",
-           "local_day_start", "newest_current"]
+__all__ = ["DAY_MS", "DECIMALS", "HOUR_MS", "STALE_FACTOR", "Birth", "Current",
+           "LatestReadings", "Section", "SummaryRequest", "View", "current_readings",
+           "current_statement", "derived", "is_current", "local_day_start", "newest_current"]
 
 STALE_FACTOR = 3
 DAY_MS = 86_400_000
@@ -93,6 +97,20 @@ class Current:
         return float(value)
 
 
+@runtime_checkable
+class LatestReadings(Protocol):
+    """Every sensor's newest reading, held in memory beside a `Queries` (the api's state)."""
+
+    def newest(self, sensor: str) -> Mapping[str, Any] | None:
+        """Return the newest reading of `sensor` (fields by name, `time` in epoch ms), or None."""
+        ...
+
+
+def is_current(sensor: Birth, time_ms: int, *, at_ms: int) -> bool:
+    """Tell whether a reading of `sensor` at `time_ms` is current at `at_ms`."""
+    return time_ms <= at_ms and at_ms - time_ms <= STALE_FACTOR * sensor.interval_s * 1000
+
+
 def current_statement(kind: str, births: Sequence[Birth], fields: Sequence[str], *,
                       at_ms: int) -> str:
     """Return the query of the newest row per sensor of `births` (one kind, not empty).
@@ -116,16 +134,33 @@ def newest_current(births: Sequence[Birth], series: Sequence[Series], *, at_ms: 
     found = []
     for sensor in births:
         row = newest.get(sensor.sensor)
-        if row is not None and at_ms - row["time"] <= STALE_FACTOR * sensor.interval_s * 1000:
+        if row is not None and is_current(sensor, row["time"], at_ms=at_ms):
+            found.append(Current(sensor, row))
+    return found
+
+
+def _held_current(latest: LatestReadings, births: Sequence[Birth], fields: Sequence[str], *,
+                  at_ms: int) -> list[Current]:
+    """Return the current readings of `births` held in memory that carry any of `fields`."""
+    found = []
+    for sensor in births:
+        row = latest.newest(sensor.sensor)
+        if row is not None and is_current(sensor, row["time"], at_ms=at_ms) and any(
+                row.get(name) is not None for name in fields):
             found.append(Current(sensor, row))
     return found
 
 
 async def current_readings(queries: Queries, kind: str, births: Sequence[Birth],
                            fields: Sequence[str], *, at_ms: int) -> list[Current]:
-    """Return the current reading of each of `births` (one kind), in the births' order."""
+    """Return the current reading of each of `births` (one kind), in the births' order.
+
+    `queries` that hold the latest readings (`LatestReadings`) answer without a query.
+    """
     if not births:
         return []
+    if isinstance(queries, LatestReadings):
+        return _held_current(queries, births, fields, at_ms=at_ms)
     series = await queries.query(current_statement(kind, births, fields, at_ms=at_ms))
     return newest_current(births, series, at_ms=at_ms)
 

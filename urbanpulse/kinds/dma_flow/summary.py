@@ -68,6 +68,8 @@ def summarise(births: Sequence[Birth], readings: Sequence[Current],
 
 async def build(request: SummaryRequest) -> DmaSummary:
     """Return the DMA section from the current inflows and the newest night-flow reports."""
+    if not request.births:  # no meter, no history to read
+        return summarise([], [], [])
     readings = await current_readings(request.queries, request.kind, request.births, FIELDS,
                                       at_ms=request.at_ms)
     scope = where(tag_equals("district", request.district),

@@ -161,6 +161,8 @@ def summarise(buildings: Sequence[Birth], draws: Sequence[BuildingDraw]
 
 async def build(request: SummaryRequest) -> EnergySummary:
     """Return the energy section from the draws of the district's buildings."""
+    if not request.births:  # no meter, no history to read
+        return summarise([], [])
     draws = await building_draws(request.queries, request.kind, request.district,
                                  at_ms=request.at_ms)
     return summarise(request.births, draws)

@@ -129,6 +129,9 @@ def summarise(monitors: Sequence[Birth],
 
 async def build(request: SummaryRequest) -> NoiseSummary:
     """Return the noise section from the period counts of the district's monitors."""
+    if not request.births:  # no monitor, no history to read
+        return summarise([], {name: PeriodCount(start, min(end, request.at_ms), {}, {})
+                              for name, (start, end) in latest_periods(request.at_ms).items()})
     counts = await period_counts(request.queries, request.kind, request.district,
                                  at_ms=request.at_ms)
     return summarise(request.births, counts)

@@ -1,0 +1,262 @@
+"""The city's latest state in memory: every sensor's birth and newest reading, active alerts.
+
+Home Assistant's state machine and ThingsBoard's latest-telemetry table are the
+model: one current entry per sensor (and per active alert), replaced when a
+newer one arrives, read by the routes without a query. `LiveState` is pure: it
+takes messages (MQTT payloads, or rows InfluxDB seeded it with) and answers
+questions; `api.follow` does the I/O. Every entry obeys "newer wins" (births by
+`ts`, readings by `(ts, seq)`, alerts by `ts`), so the seed from InfluxDB and
+the broker's retained messages may arrive in any order.
+
+What it accepts, and why:
+
+- births as the ingester accepts them (`check_birth`): the topic agrees with the
+  payload, a registered kind, no reserved attribute name, `ts` in the readings'
+  time window; anything else is counted in `ignored` and logged;
+- district states (`DistrictState`) and alert states only with the ingester's
+  signature (`URBANPULSE_ALERT_KEY`); an alert leaves only by a signed
+  `resolved` state, never by a cleared retained topic, and a resolved alert's
+  older states cannot bring it back.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
+
+import msgspec
+
+from api.alert_store import ACTIVE_STATES
+from api.broker import alert_model
+from api.influx import InfluxQuery
+from api.models import Alert, Sensor
+from api.store import RESERVED
+from urbanpulse.influxql import Series
+from urbanpulse.kinds import KINDS
+from urbanpulse.messages import (
+    DistrictState,
+    SensorBirth,
+    SensorState,
+    alert_decoder,
+    birth_decoder,
+    district_state_decoder,
+)
+from urbanpulse.signing import is_signed_alert, is_signed_state
+from urbanpulse.topics import Channel, alert_topic, split_sensor_topic
+
+logger = logging.getLogger(__name__)
+
+MAX_BIRTH_BYTES: Final = 16_384
+"""Largest birth payload read: the ingester's default `URBANPULSE_INGEST_MAX_PAYLOAD_BYTES`."""
+MAX_FUTURE_MS: Final = 300_000
+MAX_AGE_MS: Final = 31 * 86_400_000
+"""The readings' time window of the ingester's defaults, which births get as well."""
+MAX_ATTRIBUTE_NAME: Final = 64
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
+
+Row = dict[str, Any]
+"""A reading as the kinds read it: fields by name, `time` and `seq`."""
+
+
+def check_birth(topic: str, payload: bytes, *, root: str, now_ms: int) -> SensorBirth | str:
+    """Return the birth in `payload`, or why the ingester would refuse it."""
+    if len(payload) > MAX_BIRTH_BYTES:
+        return f"a payload of {len(payload)} bytes is over {MAX_BIRTH_BYTES}"
+    names = split_sensor_topic(topic, Channel.SENSORS, root=root)
+    if names is None:
+        return "the topic is no birth topic"
+    try:
+        birth = birth_decoder.decode(payload)
+    except msgspec.DecodeError as exc:
+        return f"it does not match the schema ({exc})"
+    if (birth.district, birth.kind, birth.sensor) != names:
+        return "the payload names another district, kind or sensor than the topic"
+    if birth.kind not in KINDS:
+        return f"kind {birth.kind!r} is not registered"
+    for name in birth.attributes:
+        if name in RESERVED or name.startswith("_"):
+            return f"attribute {name[:MAX_ATTRIBUTE_NAME]!r} has a reserved name"
+        if not name or len(name) > MAX_ATTRIBUTE_NAME or _CONTROL.search(name):
+            return f"attribute name {name[:MAX_ATTRIBUTE_NAME]!r} is empty, long or holds controls"
+    if not now_ms - MAX_AGE_MS <= birth.ts <= now_ms + MAX_FUTURE_MS:
+        return f"ts {birth.ts} is outside the time window at {now_ms}"
+    return birth
+
+
+def sensor_of(birth: SensorBirth) -> Sensor:
+    """Return the api's model of an accepted birth."""
+    return Sensor(sensor=birth.sensor, kind=birth.kind, district=birth.district, site=birth.site,
+                  zone=birth.zone, lat=birth.lat, lon=birth.lon, interval_s=birth.interval_s,
+                  attributes=dict(birth.attributes), birth_ts=birth.ts)
+
+
+def _row(state: SensorState) -> Row:
+    return {**state.values, "time": state.ts, "seq": state.seq}
+
+
+class LiveState:
+    """Births, newest readings and active alerts, by id, replaced when newer ones arrive.
+
+    `loaded` turns true once the seed from InfluxDB is in (`mark_loaded`); the
+    routes answer from here only then. `ignored` counts what was refused, by reason.
+    """
+
+    def __init__(self, *, root: str, alert_key: bytes | None) -> None:
+        self._root = root
+        self._key = alert_key
+        self.births: dict[str, Sensor] = {}
+        self.rows: dict[str, Row] = {}
+        self.alerts: dict[str, Alert] = {}
+        self._resolved: dict[str, int] = {}
+        self._views: dict[tuple[str | None, str | None], list[Sensor]] = {}
+        self._districts: dict[str, dict[str, int]] | None = None
+        self.ignored: Counter[str] = Counter()
+        self.loaded = False
+        self.seeded_at: int | None = None
+        self.states = 0
+
+    # -- what comes in -------------------------------------------------------------
+
+    def _ignore(self, reason: str, topic: str, payload: bytes, why: str) -> None:
+        self.ignored[reason] += 1
+        logger.warning("ignored %s on %s (%s): %.200r", reason, topic, why, payload)
+
+    def add_birth(self, sensor: Sensor) -> None:
+        """Keep `sensor` unless a newer birth of it is held."""
+        held = self.births.get(sensor.sensor)
+        if held is None or sensor.birth_ts >= held.birth_ts:
+            self.births[sensor.sensor] = sensor
+            self._views.clear()  # births change seldom; the lists are made again on demand
+            self._districts = None
+
+    def on_birth(self, topic: str, payload: bytes, *, now_ms: int) -> None:
+        """Take a retained birth, as the ingester would (an empty payload changes nothing)."""
+        if not payload:
+            return
+        birth = check_birth(topic, payload, root=self._root, now_ms=now_ms)
+        if isinstance(birth, str):
+            self._ignore("birth", topic, payload, birth)
+            return
+        self.add_birth(sensor_of(birth))
+
+    def add_reading(self, sensor: str, state: SensorState) -> None:
+        """Keep `state` as the newest reading of `sensor` unless a newer one is held."""
+        held = self.rows.get(sensor)
+        if held is None or (state.ts, state.seq) >= (held["time"], held["seq"]):
+            self.rows[sensor] = _row(state)
+
+    def on_state(self, topic: str, payload: bytes) -> None:
+        """Take a district state the ingester signed; anything else is counted and dropped."""
+        try:
+            state: DistrictState = district_state_decoder.decode(payload)
+        except msgspec.DecodeError as exc:
+            self._ignore("state", topic, payload, f"malformed: {exc}")
+            return
+        if self._key is None or not is_signed_state(state, self._key):
+            self._ignore("state", topic, payload, "no valid signature of the ingester")
+            return
+        if topic != f"{self._root}/{Channel.STATE.value}/{state.district}":
+            self._ignore("state", topic, payload, f"it names district {state.district!r}")
+            return
+        self.states += 1
+        for sensors in state.sensors.values():
+            for sensor, reading in sensors.items():
+                self.add_reading(sensor, reading)
+
+    def add_alert(self, alert: Alert) -> None:
+        """Keep the newest state of an alert: active ones are held, a resolved one drops it."""
+        held = self.alerts.get(alert.alert_id)
+        newest = max(held.ts if held else -1, self._resolved.get(alert.alert_id, -1))
+        if alert.ts < newest:
+            return
+        if alert.state in ACTIVE_STATES:
+            self.alerts[alert.alert_id] = alert
+            self._resolved.pop(alert.alert_id, None)
+        else:
+            self.alerts.pop(alert.alert_id, None)
+            self._resolved[alert.alert_id] = alert.ts
+
+    def on_alert(self, topic: str, payload: bytes) -> None:
+        """Take an alert state the ingester signed, published on its own topic."""
+        if not payload:  # a cleared topic: only a signed `resolved` state ends an alert
+            return
+        try:
+            message = alert_decoder.decode(payload)
+        except msgspec.DecodeError as exc:
+            self._ignore("alert", topic, payload, f"malformed: {exc}")
+            return
+        if self._key is None or not is_signed_alert(message, self._key):
+            self._ignore("alert", topic, payload, "no valid signature of the ingester")
+            return
+        if topic != alert_topic(message.district, message.kind, message.sensor, message.rule,
+                                root=self._root):
+            self._ignore("alert", topic, payload, "the topic is not the alert's own")
+            return
+        self.add_alert(alert_model(message))
+
+    def mark_loaded(self, now_ms: int) -> None:
+        """Record that the seed from InfluxDB is in: the routes may answer from here."""
+        self.loaded = True
+        self.seeded_at = now_ms
+
+    # -- what goes out -------------------------------------------------------------
+
+    def newest(self, sensor: str) -> Row | None:
+        """Return the newest reading of `sensor`, or None (`LatestReadings`)."""
+        return self.rows.get(sensor)
+
+    def sensors(self, *, kind: str | None = None, district: str | None = None,
+                until_ms: int | None = None) -> list[Sensor]:
+        """Return the births of `kind` in `district` (None: any) born by `until_ms`, by id."""
+        found = self._views.get((kind, district))
+        if found is None:
+            found = self._views[kind, district] = [
+                self.births[name] for name in sorted(self.births)
+                if (kind is None or self.births[name].kind == kind)
+                and (district is None or self.births[name].district == district)]
+        if until_ms is None:
+            return found
+        return [sensor for sensor in found if sensor.birth_ts <= until_ms]
+
+    def kinds_by_district(self) -> dict[str, dict[str, int]]:
+        """Return how many sensors of each kind every district has."""
+        if self._districts is None:
+            counts: dict[str, dict[str, int]] = {}
+            for sensor in self.births.values():
+                kinds = counts.setdefault(sensor.district, {})
+                kinds[sensor.kind] = kinds.get(sensor.kind, 0) + 1
+            self._districts = counts
+        return self._districts
+
+    def has_district(self, district: str) -> bool:
+        """Return whether any held birth stands in `district`."""
+        return district in self.kinds_by_district()
+
+    def active_alerts(self, *, district: str | None = None) -> Iterable[Alert]:
+        """Return the active alerts, of `district` when given."""
+        return [alert for alert in self.alerts.values()
+                if district is None or alert.district == district]
+
+    def describe(self) -> Mapping[str, int]:
+        """Return the counts `/health` reports."""
+        return {"sensors": len(self.births), "readings": len(self.rows),
+                "alerts": len(self.alerts), "states": self.states,
+                **{f"ignored_{reason}": n for reason, n in sorted(self.ignored.items())}}
+
+
+class HeldQueries:
+    """InfluxDB for history, the state in memory for newest readings (`LatestReadings`).
+
+    Given to the kinds' sections and views in place of the bare InfluxDB client.
+    """
+
+    def __init__(self, influx: InfluxQuery, live: LiveState) -> None:
+        self._influx = influx
+        self.newest = live.newest
+
+    async def query(self, statement: str) -> list[Series]:
+        """Run one InfluxQL statement (history only: the kinds' current readings are held)."""
+        return await self._influx.query(statement)

@@ -1,0 +1,225 @@
+"""The latest state in memory: seeded from InfluxDB, then following MQTT, answering alone.
+
+The api runs with its lifespan (so it keeps the state) against the session's
+mosquitto and influxd. Once loaded, its InfluxDB client is pointed at a closed
+port: the latest-state routes still answer, a route of history does not.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import msgspec
+import pytest
+from fastapi import FastAPI
+
+from api.influx import HttpxTransport, InfluxQuery
+from api.live import LiveState
+from api.main import create_app
+from ingest.points import alert_point, birth_point
+from ops import stack
+from tests.api.conftest import ALERT_KEY, closed_url, write_lines
+from tests.conftest import publish_all, wait_until
+from urbanpulse.messages import Alert as AlertMessage
+from urbanpulse.messages import DistrictState, SensorBirth, SensorState, encoder
+from urbanpulse.settings import ApiSettings, load
+from urbanpulse.signing import sign_alert, sign_state
+from urbanpulse.topics import Channel, alert_topic, sensor_topic, state_topic
+
+KEY = ALERT_KEY.encode()
+OTHER_KEY = b"another-key-0123456789abcdef"
+DISTRICT = "alpha"
+LOT = "parking-alpha-0001"
+ALERT_ID = "0123456789abcdef"
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def lot_birth(sensor: str = LOT, *, ts: int, site: str = "lot A",
+              **attributes: Any) -> SensorBirth:
+    return SensorBirth(v=1, sensor=sensor, kind="parking", district=DISTRICT, site=site,
+                       lat=31.23, lon=121.50, zone="commercial", interval_s=60, ts=ts,
+                       attributes={"device": "lot", "capacity": 200, **attributes})
+
+
+def lot_state(free: int, *, ts: int, seq: int, key: bytes | None = KEY,
+              sensor: str = LOT) -> bytes:
+    """Return a district state holding one lot count, signed with `key` (None: unsigned)."""
+    state = DistrictState(v=1, district=DISTRICT, ts=ts, sensors={"parking": {sensor: SensorState(
+        ts=ts, seq=seq, values={"total_spot_number": 200.0, "available_spot_number": free})}})
+    return encoder.encode(state if key is None else sign_state(state, key))
+
+
+def firing(ts: int, state: str = "firing") -> AlertMessage:
+    return AlertMessage(v=1, alert_id=ALERT_ID, rule="lot-nearly-full", sensor=LOT,
+                        kind="parking", district=DISTRICT, state=state,  # type: ignore[arg-type]
+                        severity="medium", ts=ts, since=ts, message="Lot A is nearly full.")
+
+
+@dataclass
+class Running:
+    """The app with its lifespan running, its latest state, and a client."""
+
+    app: FastAPI
+    live: LiveState
+    client: httpx.AsyncClient
+
+    def lose_influxdb(self) -> None:
+        """Point the app's InfluxDB client at a port nothing listens on."""
+        self.app.state.influx = InfluxQuery(HttpxTransport(httpx.AsyncClient(
+            base_url=closed_url(), timeout=2)), "nowhere")
+
+    async def get(self, url: str) -> Any:
+        response = await self.client.get(url)
+        assert response.status_code == 200, (url, response.text)
+        return response.json()
+
+
+@asynccontextmanager
+async def run(settings: ApiSettings, *, loaded: bool = True) -> AsyncIterator[Running]:
+    """Run the app's lifespan, wait for the state to load (when `loaded`), yield a client."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        live: LiveState = app.state.live
+        if loaded:
+            await wait_until(lambda: live.loaded)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+            yield Running(app, live, client)
+
+
+@pytest.fixture
+async def running(settings: ApiSettings) -> AsyncIterator[Running]:
+    """The api, seeded from InfluxDB with a lot, its count of a minute ago and a firing alert."""
+    t = now_ms()
+    write_lines(settings.influx_url, settings.influx_db, [
+        birth_point(lot_birth(ts=t - 3_600_000)),
+        f"parking,district={DISTRICT},sensor={LOT} total_spot_number=200,"
+        f"available_spot_number=150,seq=7i {t - 60_000}",
+        alert_point(firing(t - 120_000)),
+    ])
+    async with run(settings) as one:
+        yield one
+
+
+async def test_the_latest_state_routes_answer_from_memory_without_influxdb(
+        running: Running) -> None:
+    running.lose_influxdb()
+    history = await running.client.get(f"/v1/sensors/{LOT}/readings")
+    assert history.status_code == 503  # InfluxDB is really gone
+
+    detail = await running.get(f"/v1/sensors/{LOT}")
+    assert (detail["site"], detail["latest"]["seq"]) == ("lot A", 7)
+    assert detail["latest"]["values"] == {"total_spot_number": 200.0,
+                                          "available_spot_number": 150.0}
+    page = await running.get(f"/v1/sensors?district={DISTRICT}")
+    assert [item["sensor"] for item in page["items"]] == [LOT]
+    assert page["total"] == 1
+    assert (await running.get("/v1/districts"))["items"] == [
+        {"district": DISTRICT, "sensors": {"parking": 1}}]
+    summary = await running.get(f"/v1/districts/{DISTRICT}/summary")
+    assert summary["parking"]["free_spaces"] == 150
+    assert summary["alerts"]["total"] == summary["alerts"]["medium"] == 1
+    guidance = await running.get("/v1/parking/guidance?near=31.23,121.5")
+    assert [(lot["sensor"], lot["free_spaces"], lot["status"]) for lot in guidance["items"]] \
+        == [(LOT, 150, "green")]
+    alerts = await running.get("/v1/alerts?state=firing")
+    assert [alert["alert_id"] for alert in alerts["items"]] == [ALERT_ID]
+    assert (await running.client.get("/v1/districts/nowhere/summary")).status_code == 404
+
+
+async def test_a_signed_state_updates_the_latest_reading_and_forged_ones_do_not(
+        running: Running, settings: ApiSettings, mosquitto: stack.Server) -> None:
+    topic = state_topic(DISTRICT, root=settings.topic_root)
+    t = now_ms()
+    publish_all(mosquitto.port, [(topic, lot_state(4, ts=t, seq=8))], retain=True)
+    await wait_until(lambda: (running.live.newest(LOT) or {}).get("seq") == 8)
+    running.lose_influxdb()
+    guidance = await running.get(f"/v1/parking/guidance?district={DISTRICT}")
+    assert [(lot["free_spaces"], lot["status"], lot["ts"]) for lot in guidance["items"]] \
+        == [(4, "red", t)]
+
+    publish_all(mosquitto.port, [
+        (topic, lot_state(199, ts=t + 1000, seq=9, key=None)),
+        (topic, lot_state(199, ts=t + 1000, seq=9, key=OTHER_KEY)),
+        (topic, b'{"v": 1, "district": "alpha"'),
+        (state_topic("beta", root=settings.topic_root), lot_state(199, ts=t + 1000, seq=9)),
+    ])
+    await wait_until(lambda: running.live.ignored["state"] == 4)
+    detail = await running.get(f"/v1/sensors/{LOT}")
+    assert (detail["latest"]["seq"], detail["latest"]["values"]["available_spot_number"]) \
+        == (8, 4.0)
+
+
+async def test_births_are_taken_as_the_ingester_takes_them(
+        running: Running, settings: ApiSettings, mosquitto: stack.Server) -> None:
+    root, t = settings.topic_root, now_ms()
+
+    def topic(sensor: str, kind: str = "parking") -> str:
+        return sensor_topic(Channel.SENSORS, DISTRICT, kind, sensor, root=root)
+
+    good = "parking-alpha-0002"
+    forged = [
+        (topic("parking-alpha-0003"), encoder.encode(lot_birth("parking-alpha-0003", ts=t,
+                                                               district="x"))),
+        (topic(LOT), encoder.encode(lot_birth(ts=t + 86_400_000, site="forged"))),
+        (topic("parking-alpha-0004"), encoder.encode(lot_birth("parking-alpha-0005", ts=t))),
+        (topic("volcano-alpha-0001", "volcano"), encoder.encode(msgspec.structs.replace(
+            lot_birth("volcano-alpha-0001", ts=t), kind="volcano"))),
+        (topic("parking-alpha-0006"), b"not json"),
+    ]
+    publish_all(mosquitto.port, [*forged, (topic(good), encoder.encode(lot_birth(good, ts=t)))],
+                retain=True)
+    await wait_until(lambda: good in running.live.births)
+    await wait_until(lambda: running.live.ignored["birth"] == len(forged))
+    running.lose_influxdb()
+    page = await running.get("/v1/sensors")
+    assert [item["sensor"] for item in page["items"]] == [LOT, good]
+    assert (await running.get(f"/v1/sensors/{LOT}"))["site"] == "lot A"
+
+
+async def test_alerts_follow_signed_states_only(
+        running: Running, settings: ApiSettings, mosquitto: stack.Server) -> None:
+    topic = alert_topic(DISTRICT, "parking", LOT, "lot-nearly-full", root=settings.topic_root)
+    t = now_ms()
+    running.lose_influxdb()
+    publish_all(mosquitto.port, [
+        (topic, encoder.encode(firing(t, "resolved"))),  # unsigned
+        (topic, encoder.encode(sign_alert(firing(t, "resolved"), OTHER_KEY))),
+        (alert_topic(DISTRICT, "parking", LOT, "other-rule", root=settings.topic_root),
+         encoder.encode(sign_alert(firing(t, "resolved"), KEY))),
+        (topic, b""),  # anyone may clear a retained topic
+    ])
+    await wait_until(lambda: running.live.ignored["alert"] == 3)
+    assert (await running.get("/v1/alerts?state=firing"))["total"] == 1
+
+    publish_all(mosquitto.port, [(topic, encoder.encode(sign_alert(firing(t, "resolved"), KEY)))])
+    await wait_until(lambda: not running.live.alerts)
+    publish_all(mosquitto.port, [(topic, encoder.encode(sign_alert(firing(t - 1000), KEY)))])
+    publish_all(mosquitto.port, [(topic, encoder.encode(sign_alert(
+        firing(t + 1000, "pending"), KEY)))])
+    await wait_until(lambda: ALERT_ID in running.live.alerts)
+    pending = await running.get("/v1/alerts?state=pending")
+    assert (await running.get("/v1/alerts?state=firing"))["total"] == 0  # the replay stayed out
+    assert [alert["ts"] for alert in pending["items"]] == [t + 1000]
+
+
+async def test_the_state_is_not_loaded_while_influxdb_cannot_seed_it(
+        mosquitto: stack.Server, influxd: stack.Server, topic_root: str) -> None:
+    settings = load(ApiSettings, mqtt_host="127.0.0.1", mqtt_port=mosquitto.port,
+                    topic_root=topic_root, influx_url=closed_url(), influx_db="none",
+                    alert_key=ALERT_KEY)
+    async with run(settings, loaded=False) as one:
+        response = await one.client.get("/health")
+        assert response.status_code == 503
+        state = response.json()["state"]
+        assert state["ok"] is False
+        assert "loading" in state["detail"]
+        assert (await one.client.get("/v1/sensors")).status_code == 503  # read InfluxDB meanwhile
