@@ -84,7 +84,7 @@ def test_bad_flag_exits_2_naming_the_setting() -> None:
 @pytest.mark.parametrize(("flags", "said"), [
     (["--city", "paris"], "No city profile 'paris': give a file path or one of shanghai, "),
     (["--city", "/etc/passwd"], "/etc/passwd, line 1: the city profile must be a mapping of "),
-    (["--scenario", "nope"], "No scenario 'nope': give a file path or one of incidents, "),
+    (["--scenario", "nope"], "No scenario 'nope': give a file path or one of "),
 ])
 def test_bad_files_are_reported_before_connecting(flags: list[str], said: str) -> None:
     # Nothing listens on the broker port: the file must be named all the same.
