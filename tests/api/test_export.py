@@ -1,46 +1,72 @@
-"""`/v1/export/{kind}.csv` and `.json`: hourly aggregates per sensor, with their metadata."""
+"""`/v1/export/{kind}.csv` and `.json`: hourly aggregates per sensor, read from the rollups.
+
+The rollup points are written here as the ingester writes them (`{kind}_1h`, tags
+`sensor` and `district`, fields `<metric>_mean/_min/_max` and integer `count`,
+at the hour's start), into the real test InfluxDB. A raw reading beside them
+shows the export does not read raw points.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 import httpx
 import pytest
 
+from api.errors import InfluxUnavailableError
+from api.influx import FakeTransport, HttpxTransport, InfluxResponse
 from api.main import create_app
+from api.open_data import BATCH_SENSORS
+from api.routes.export import EXPORT_SLOTS, RETRY_AFTER_S
 from ops import stack
 from tests.api.conftest import error_locs, reading_line, write_lines
 from urbanpulse.kinds import get_kind
+from urbanpulse.lineprotocol import FieldValue, encode_point
 from urbanpulse.settings import ApiSettings
 
 H0 = int(datetime(2025, 11, 22, 8, tzinfo=UTC).timestamp() * 1000)
 MIN, HOUR = 60_000, 3_600_000
 RANGE = {"start": "2025-11-22T08:20:00Z", "end": "2025-11-22T09:10:00Z"}
+Stats = tuple[float, float, float]
+
+
+def rollup_line(sensor: str, kind: str, district: str, hour_ms: int, *, count: int,
+                stats: Mapping[str, Stats], **extra: FieldValue) -> str:
+    """Return the hourly rollup point the ingester writes for one sensor and hour."""
+    fields: dict[str, FieldValue] = {"count": count, **extra}
+    for metric, (mean, low, high) in stats.items():
+        fields |= {f"{metric}_mean": mean, f"{metric}_min": low, f"{metric}_max": high}
+    return encode_point(f"{kind}_1h", {"sensor": sensor, "district": district}, fields,
+                        hour_ms)
 
 
 @pytest.fixture
 def noise(influxd: stack.Server, influx_db: str) -> None:
-    """Two monitors: one with readings in two hours, one in one hour of another district."""
-    lines = [
-        reading_line("noise-pudong-0001", "noise", "pudong", H0 + 5 * MIN, seq=0,
-                     values={"laeq": 50.0, "lamax": 60.0}),
-        reading_line("noise-pudong-0001", "noise", "pudong", H0 + 35 * MIN, seq=1,
-                     values={"laeq": 60.0, "lamax": 70.0}),
-        reading_line("noise-pudong-0001", "noise", "pudong", H0 + HOUR + 5 * MIN, seq=2,
-                     values={"laeq": 40.0, "lamax": 45.0, "la90": 35.5}),
-        reading_line("noise-huangpu-0001", "noise", "huangpu", H0 + 10 * MIN, seq=0,
-                     values={"laeq": 70.0}),
-        reading_line("noise-pudong-0001", "noise", "pudong", H0 + 2 * HOUR, seq=3,
-                     values={"laeq": 99.0}),  # the end hour is excluded
-    ]
-    write_lines(influxd.url, influx_db, lines)
+    """Two monitors: one with rollups of two hours, one with an hour in another district."""
+    write_lines(influxd.url, influx_db, [
+        rollup_line("noise-pudong-0001", "noise", "pudong", H0, count=2,
+                    stats={"laeq": (55.0, 50.0, 60.0), "lamax": (65.0, 60.0, 70.0)}),
+        rollup_line("noise-pudong-0001", "noise", "pudong", H0 + HOUR, count=1,
+                    stats={"laeq": (40.0, 40.0, 40.0), "lamax": (45.0, 45.0, 45.0),
+                           "la90": (35.5, 35.5, 35.5)}),
+        rollup_line("noise-huangpu-0001", "noise", "huangpu", H0, count=1,
+                    stats={"laeq": (70.0, 70.0, 70.0)}),
+        rollup_line("noise-pudong-0001", "noise", "pudong", H0 + 2 * HOUR, count=1,
+                    stats={"laeq": (99.0, 99.0, 99.0)}),  # the end hour is excluded
+        # Raw readings are not what the export reads.
+        reading_line("noise-pudong-0002", "noise", "pudong", H0 + 5 * MIN, seq=0,
+                     values={"laeq": 50.0}),
+    ])
 
 
 @pytest.mark.usefixtures("noise")
-async def test_json_holds_hourly_mean_min_max_and_metadata(api: httpx.AsyncClient,
-                                                           settings: ApiSettings) -> None:
+async def test_json_holds_the_hourly_rollups_and_metadata(api: httpx.AsyncClient,
+                                                          settings: ApiSettings) -> None:
     response = await api.get("/v1/export/noise.json", params=RANGE)
 
     assert response.status_code == 200, response.text
@@ -62,6 +88,7 @@ async def test_json_holds_hourly_mean_min_max_and_metadata(api: httpx.AsyncClien
     assert metadata["units"] == {name: m.unit for name, m in get_kind("noise").metrics.items()}
     assert metadata["licence"] == settings.api_export_licence
     assert metadata["district"] is None
+    assert "'noise_1h'" in metadata["source"]
     generated = datetime.fromisoformat(metadata["generated_at"])
     assert abs((datetime.now(UTC) - generated).total_seconds()) < 60
 
@@ -80,6 +107,7 @@ async def test_csv_has_a_metadata_block_a_header_and_one_line_per_sensor_hour(
     assert comments["district"] == "pudong"
     assert comments["licence"].startswith("UNSPECIFIED")
     assert comments["range"].startswith("2025-11-22T08:00:00Z to 2025-11-22T10:00:00Z")
+    assert "so far" in comments["columns"]
     assert "generated_at" in comments
     table = list(csv.DictReader(io.StringIO("\n".join(
         line for line in lines if not line.startswith("#")))))
@@ -88,6 +116,129 @@ async def test_csv_has_a_metadata_block_a_header_and_one_line_per_sensor_hour(
         ("2025-11-22T08:00:00Z", "noise-pudong-0001", "2", "55.0", ""),
         ("2025-11-22T09:00:00Z", "noise-pudong-0001", "1", "40.0", "35.5"),
     ]
+
+
+async def test_an_hour_missing_a_metric_or_part_of_one_leaves_it_out(
+        api: httpx.AsyncClient, influxd: stack.Server, influx_db: str) -> None:
+    write_lines(influxd.url, influx_db, [
+        # No HVAC energy at all in this hour, and only a mean of the lighting energy.
+        rollup_line("energy-pudong-0001", "energy", "pudong", H0, count=3,
+                    stats={"total_active_power": (12.5, 10.0, 15.0)},
+                    lighting_socket_kwh_mean=0.4),
+        # An hour whose rollup holds only its count so far.
+        rollup_line("energy-pudong-0001", "energy", "pudong", H0 + HOUR, count=1, stats={}),
+    ])
+
+    as_json = await api.get("/v1/export/energy.json", params=RANGE)
+    as_csv = await api.get("/v1/export/energy.csv", params=RANGE)
+
+    assert as_json.status_code == 200, as_json.text
+    assert [(row["readings"], row["values"]) for row in as_json.json()["rows"]] == [
+        (3, {"total_active_power": {"mean": 12.5, "min": 10.0, "max": 15.0}}),
+        (1, {}),
+    ]
+    assert as_csv.status_code == 200, as_csv.text
+    table = list(csv.DictReader(line for line in as_csv.text.splitlines()
+                                if not line.startswith("#")))
+    assert [(row["readings"], row["total_active_power_mean"], row["lighting_socket_kwh_mean"],
+             row["hvac_kwh_max"]) for row in table] == [("3", "12.5", "", ""), ("1", "", "", "")]
+
+
+async def test_the_hour_being_written_is_exported_with_its_count_so_far(
+        api: httpx.AsyncClient, influxd: stack.Server, influx_db: str) -> None:
+    hour = int(time.time() * 1000) // HOUR * HOUR
+    sensor = "air-pudong-0001"
+
+    async def readings() -> list[int]:
+        response = await api.get("/v1/export/air.json")  # the last 24 hours, up to now
+        assert response.status_code == 200, response.text
+        return [row["readings"] for row in response.json()["rows"]]
+
+    write_lines(influxd.url, influx_db, [
+        rollup_line(sensor, "air", "pudong", hour - HOUR, count=60,
+                    stats={"pm25": (30.0, 20.0, 40.0)}),
+        rollup_line(sensor, "air", "pudong", hour, count=2, stats={"pm25": (31.0, 30.0, 32.0)}),
+    ])
+    first = await readings()
+    # The ingester rewrites the open hour's point as readings arrive.
+    write_lines(influxd.url, influx_db, [
+        rollup_line(sensor, "air", "pudong", hour, count=5, stats={"pm25": (33.0, 30.0, 38.0)}),
+    ])
+
+    assert first == [60, 2]
+    assert await readings() == [60, 5]
+
+
+async def test_sensors_beyond_one_batch_all_come_in_id_order(
+        api: httpx.AsyncClient, influxd: stack.Server, influx_db: str) -> None:
+    sensors = [f"parking-pudong-{n:04d}" for n in range(BATCH_SENSORS + 3, 0, -1)]
+    write_lines(influxd.url, influx_db, [
+        rollup_line(sensor, "parking", "pudong", H0, count=n, stats={"occupied": (0.5, 0, 1)})
+        for n, sensor in enumerate(sensors, start=1)])
+
+    response = await api.get("/v1/export/parking.csv", params=RANGE)
+
+    assert response.status_code == 200, response.text
+    table = list(csv.DictReader(line for line in response.text.splitlines()
+                                if not line.startswith("#")))
+    assert [row["sensor"] for row in table] == sorted(sensors)
+    assert {row["sensor"]: int(row["readings"]) for row in table} == {
+        sensor: n for n, sensor in enumerate(sensors, start=1)}
+
+
+class HeldTransport:
+    """The real transport, except that every request waits until `gate` opens (the fault)."""
+
+    def __init__(self, real: HttpxTransport, gate: asyncio.Event) -> None:
+        self._real = real
+        self._gate = gate
+        self.waiting = 0
+
+    async def get(self, path: str, params: Mapping[str, str]) -> InfluxResponse:
+        self.waiting += 1
+        await self._gate.wait()
+        return await self._real.get(path, params)
+
+
+@pytest.mark.usefixtures("noise")
+async def test_an_export_beyond_the_slots_is_429_with_retry_after(
+        settings: ApiSettings, influxd: stack.Server) -> None:
+    gate = asyncio.Event()
+    async with httpx.AsyncClient(base_url=influxd.url) as raw:
+        held = HeldTransport(HttpxTransport(raw), gate)
+        app = create_app(settings, influx_transport=held)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://api") as client:
+            running = [asyncio.create_task(client.get(f"/v1/export/noise.{form}", params=RANGE))
+                       for form in (["csv", "json"] * EXPORT_SLOTS)[:EXPORT_SLOTS]]
+            while held.waiting < EXPORT_SLOTS:
+                await asyncio.sleep(0.01)
+            refused = await client.get("/v1/export/noise.json", params=RANGE)
+            gate.set()
+            done = await asyncio.gather(*running)
+            after = await client.get("/v1/export/noise.csv", params=RANGE)
+
+    assert refused.status_code == 429
+    assert refused.headers["retry-after"] == str(RETRY_AFTER_S)
+    assert refused.json() == {"detail": f"{EXPORT_SLOTS} exports are running, the most this "
+                                        f"server runs at once: retry in {RETRY_AFTER_S} s."}
+    assert [response.status_code for response in done] == [200] * EXPORT_SLOTS
+    assert "noise-pudong-0001" in done[0].text
+    assert after.status_code == 200  # the slots were given back
+
+
+async def test_an_unreachable_influxdb_is_503_and_gives_its_slot_back(
+        settings: ApiSettings) -> None:
+    failing = FakeTransport(error=InfluxUnavailableError("InfluxDB is unreachable."))
+    app = create_app(settings, influx_transport=failing)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://api") as client:
+        answers = [await client.get(f"/v1/export/noise.{form}", params=RANGE)
+                   for form in ("csv", "json") * EXPORT_SLOTS]
+
+    assert [answer.status_code for answer in answers] == [503] * 2 * EXPORT_SLOTS
+    assert answers[0].headers["content-type"] == "application/json"
+    assert answers[0].json() == {"detail": "InfluxDB is unreachable."}
 
 
 async def test_licence_comes_from_the_settings(settings: ApiSettings) -> None:
@@ -154,19 +305,17 @@ async def test_the_range_limit_holds_for_the_range_widened_to_whole_hours(
 
 async def test_means_are_rounded_to_four_places_and_extremes_kept(
         api: httpx.AsyncClient, influxd: stack.Server, influx_db: str) -> None:
+    mean = (48.1 + 48.2) / 2
+    assert mean != 48.15  # what a float mean gives before rounding
     write_lines(influxd.url, influx_db, [
-        reading_line("noise-pudong-0001", "noise", "pudong", H0 + MIN, seq=0,
-                     values={"laeq": 48.1}),
-        reading_line("noise-pudong-0001", "noise", "pudong", H0 + 2 * MIN, seq=1,
-                     values={"laeq": 48.2}),
-        reading_line("noise-pudong-0001", "noise", "pudong", H0 + 3 * MIN, seq=2,
-                     values={"lamax": 50.123456}),
+        rollup_line("noise-pudong-0001", "noise", "pudong", H0, count=3,
+                    stats={"laeq": (mean, 48.1, 48.2),
+                           "lamax": (50.123456, 50.123456, 50.123456)}),
     ])
 
     response = await api.get("/v1/export/noise.json", params=RANGE)
 
     assert response.status_code == 200, response.text
     values = response.json()["rows"][0]["values"]
-    assert (48.1 + 48.2) / 2 != 48.15  # what InfluxDB's MEAN gives before rounding
     assert values["laeq"] == {"mean": 48.15, "min": 48.1, "max": 48.2}
     assert values["lamax"] == {"mean": 50.1235, "min": 50.123456, "max": 50.123456}
