@@ -72,6 +72,8 @@ ACROSS_KINDS = {"city-overview", *SYSTEMS, "fleet"}
 
 MACROS = {"timeFilter", "__interval", "__interval_ms", "measurement", "col", "tag_district",
           "tag_sensor", "tag_kind", "tag_state", "tag_severity", "tag_instance"}
+_ROLLUP = re.compile(r"_(?:district_)?1[mh]$")
+"""The suffix of a rollup the ingester writes: per sensor or district, per minute or hour."""
 _FROM_LIST = re.compile(r'\bFROM\s+("[^"]+"(?:\s*,\s*"[^"]+")*)', re.IGNORECASE)
 _FLUX = re.compile(r"\|>|\bfrom\s*\(\s*bucket\s*:", re.IGNORECASE)
 
@@ -108,6 +110,11 @@ def custom_annotations(dashboard: dict[str, Any]) -> list[dict[str, Any]]:
     return [item for item in dashboard["annotations"]["list"] if not item.get("builtIn")]
 
 
+def kind_of(measurement: str) -> str:
+    """Return the measurement a rollup summarises (`air_district_1m` → `air`), else itself."""
+    return _ROLLUP.sub("", measurement)
+
+
 @dataclass(frozen=True)
 class Query:
     """One InfluxQL text of a dashboard and where it comes from."""
@@ -119,6 +126,12 @@ class Query:
     zero_when_empty: bool = False
     """A count of what passes a filter (`count(…) FROM (…) WHERE …`) in a panel that shows
     no rows as 0: a chosen sensor or district without such a state rightly has none."""
+    panel_type: str = ""
+
+    @property
+    def per_sensor(self) -> bool:
+        """Whether it draws a line per sensor, shown only when a district or sensor is chosen."""
+        return kind_panels.CHOSEN in self.text
 
 
 _FILTERED_COUNT = re.compile(r'SELECT count\("\w+"\) FROM \(.*\) WHERE ', re.DOTALL)
@@ -133,7 +146,7 @@ def queries(dashboard: dict[str, Any]) -> Iterator[Query]:
                         panel.get("interval"), zero_when_empty=bool(
                             _FILTERED_COUNT.match(text)
                             and panel.get("fieldConfig", {}).get("defaults", {}).get(
-                                "noValue") == "0"))
+                                "noValue") == "0"), panel_type=panel["type"])
     for item in custom_annotations(dashboard):
         yield Query(f"annotation {item['name']!r}", str(item["target"]["query"]))
     for variable in variables(dashboard):
@@ -188,7 +201,7 @@ def test_one_dashboard_per_kind_and_system_plus_overview_fleet_alerts_and_pipeli
 def test_system_dashboards_read_their_kinds_and_annotate_their_alerts(name: str) -> None:
     dashboard = by_name(name)
     kinds = SYSTEMS[name]
-    read = {measurement for query in queries(dashboard) if not query.is_variable
+    read = {kind_of(measurement) for query in queries(dashboard) if not query.is_variable
             for names, _ in scopes(query.text) for measurement in names}
     carried = {kind for kind, spec in KINDS.items() if "carrier" in spec.attributes}
     assert set(kinds) <= read <= {"sensors", "alerts", *kinds, *carried}
@@ -276,7 +289,7 @@ def test_a_registered_kind_gets_its_dashboard_and_overview_panels(
         (16, 0), (20, 0), (0, 4), (4, 4), (8, 4)]
     assert by_title["Sensors by state"]["y"] == 8
     assert by_title["Bins"]["y"] > by_title["Sensors by state"]["y"]
-    assert '"bins"' in overview["panels"][1]["targets"][0]["query"]
+    assert '"bins_district_1m"' in overview["panels"][1]["targets"][0]["query"]
     assert_apart(overview["panels"])
     assert render(city_overview) == (FOLDER / "city-overview.json").read_text(encoding="utf-8")
 
@@ -397,7 +410,7 @@ def test_queries_are_influxql_and_kind_reads_are_time_filtered(path: Path) -> No
         if query.text.startswith("SHOW"):
             continue  # metadata from the series index: InfluxDB 1.x ignores time there
         for names, scope in scopes(query.text):
-            if set(names) & set(KINDS):
+            if {kind_of(name) for name in names} & set(KINDS):
                 assert "$timeFilter" in scope, f"{query.where} reads {names} unfiltered"
             if "alerts" in names:  # a refresh every 30 s must not read the whole history
                 assert "$timeFilter" in scope or RECENT_ALERTS in scope, (
@@ -419,7 +432,11 @@ def test_variables_are_defined_used_and_multi_values_are_regex_formatted(path: P
             variable = defined[name]
             if variable.get("multi") or variable.get("includeAll"):
                 context = query.text[match.start() - 3:match.end() + 3]
-                assert (form == "regex" and context == f"/^({match.group()})$/") or (
+                # The gate of per-sensor charts repeats the value: /^(${name:regex}){2}$/.
+                gate = query.text[match.start() - 3:match.end() + 6]
+                regex = (context == f"/^({match.group()})$/"
+                         or gate == f"/^({match.group()}){{2}}$/")
+                assert (form == "regex" and regex) or (
                     form == "raw" and not variable.get("multi")), f"{query.where}: {context}"
     assert used == set(defined), f"unused variables {set(defined) - used}"
 
@@ -457,7 +474,7 @@ def test_aqi_panels_use_the_hj633_colours() -> None:
                 for category in AQI_CATEGORIES]
     aqi_panels = [panel for panel in all_panels(by_name("air")["panels"])
                   if "AQI" in panel["title"]]
-    assert len(aqi_panels) == 3
+    assert len(aqi_panels) == 4  # the two stats, by district and by station
     for panel in aqi_panels:
         assert _colour_steps(panel) == expected, panel["title"]
     (timeline,) = [panel for panel in all_panels(by_name("air")["panels"])
@@ -472,7 +489,7 @@ def test_aqi_panels_use_the_hj633_colours() -> None:
 def test_water_class_panels_map_gb3838_classes() -> None:
     labelled = [panel for panel in all_panels(by_name("water")["panels"])
                 if panel["fieldConfig"]["defaults"].get("mappings")]
-    assert len(labelled) == 3
+    assert len(labelled) == 4  # the stat, the class by district and by station, the table
     for panel in labelled:
         (mapping,) = panel["fieldConfig"]["defaults"]["mappings"]
         texts = {int(value): option["text"] for value, option in mapping["options"].items()}
@@ -557,7 +574,11 @@ def _settled(city: City) -> bool:
     kinds = {row["value"] for row in influx_rows(
         city.url, city.db, 'SHOW TAG VALUES FROM "alerts" WITH KEY = "kind"')}
     rejected = influx_rows(city.url, city.db, 'SELECT max("rejected") FROM "pipeline"')
-    return kinds >= set(KINDS) and bool(rejected) and rejected[0]["max"] >= 1
+    # The open hour's rollups are written every `ingest_rollup_hour_interval_s` (1 s here).
+    rolled = influx_rows(city.url, city.db, "SELECT count(\"count\") FROM " + ", ".join(
+        f'"{kind}_district_1h"' for kind in KINDS) + " WHERE time >= now() - 6h")
+    return (kinds >= set(KINDS) and bool(rejected) and rejected[0]["max"] >= 1
+            and len(rolled) == len(KINDS))
 
 
 @pytest.fixture(scope="module")
@@ -575,6 +596,7 @@ def city(mosquitto: stack.Server, influxd: stack.Server,
     (folder / "scenario.yaml").write_text(yaml.safe_dump(SCENARIO), encoding="utf-8")
     env = ingest_env(mqtt_port=mosquitto.port, influx_url=influxd.url, influx_db=db, root=root,
                      ingest_metrics_interval_s=1, ingest_rules=str(folder / "rules.yaml"),
+                     ingest_rollup_hour_interval_s=1,
                      alert_key=ALERT_KEY.decode())
     ingester = IngestProcess(env, folder, mosquitto.port)
     try:
@@ -700,6 +722,12 @@ def test_every_query_returns_rows_on_a_seeded_run(city: City, name: str) -> None
             text = expand(query.text, selection, range_ms=_range_ms(dashboard),
                           minimum=query.interval)
             series = city.series(text)
+            if query.per_sensor and label == "all":
+                # A line per sensor of the whole city is thousands of lines: none, until a
+                # district or a sensor is chosen.
+                assert not values_of(series), f"{query.where} draws every sensor: {text}"
+                ran += 1
+                continue
             # The whole city has every state the scenario injects; a narrower choice may not.
             assert values_of(series) or (query.zero_when_empty and label != "all"), (
                 f"{query.where} returned no rows for {label}: {text}")
@@ -715,6 +743,44 @@ def test_every_query_returns_rows_on_a_seeded_run(city: City, name: str) -> None
                     assert seen <= set(chosen), f"{query.where} ignores {tag} for {label}"
             ran += 1
     assert ran >= 2 * sum(1 for query in queries(dashboard) if not query.is_variable)
+
+
+@pytest.mark.services
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_no_panel_for_the_whole_city_returns_a_series_or_a_row_per_sensor(
+        city: City, name: str) -> None:
+    """The cost check that needs no clock: what the whole city's view returns is bounded.
+
+    With every variable at All, a panel query returns no series per sensor and at
+    most a series per district (or per kind, or severity: fewer than the kinds) and
+    measurement it reads; a row per sensor only
+    from a top-N (`top()`/`bottom()`, at most `TOP_N` rows). So a query's answer,
+    and the rollup reads behind it, do not grow with the sensor count. A map
+    draws each sensor's birth, one point each: what it returns is what it shows.
+    """
+    dashboard = by_name(name)
+    every: dict[str, Sequence[str]] = {item["name"]: ALL for item in variables(dashboard)}
+    districts = len(influx_rows(city.url, city.db,
+                                'SHOW TAG VALUES FROM "sensors" WITH KEY = "district"'))
+    checked = 0
+    for query in queries(dashboard):
+        if query.is_variable or not query.panel_type or query.panel_type == "geomap":
+            continue
+        text = expand(query.text, every, range_ms=_range_ms(dashboard), minimum=query.interval)
+        series = city.series(text)
+        read = {measurement for names, _ in scopes(query.text) for measurement in names}
+        assert not [one for one in series if "sensor" in one.get("tags", {})], (
+            f"{query.where} returns a series per sensor: {text}")
+        assert len(series) <= max(districts, len(KINDS)) * max(len(read), 1), (
+            f"{query.where} returns {len(series)} series: {text}")
+        # A row per alert (the alerts tables) is what those tables show; a row per sensor
+        # of a kind's readings only comes from a top-N.
+        for one in series:
+            if "sensor" in one["columns"] and {kind_of(name) for name in read} & set(KINDS):
+                assert re.search(r"\b(top|bottom)\(", query.text), f"{query.where}: {text}"
+                assert len(one["values"]) <= kind_panels.TOP_N, query.where
+        checked += 1
+    assert checked
 
 
 @pytest.mark.services

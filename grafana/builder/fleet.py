@@ -20,11 +20,13 @@ from grafana.builder.overview import place
 from grafana.builder.variables import place_variables
 from urbanpulse.kinds import KINDS, Metric
 from urbanpulse.kinds.panels import (
+    CHOSEN,
     EVERY,
     WHERE,
     Grid,
     Json,
     colour_cells,
+    district_filter,
     grafana_unit,
     measurements,
     sensor_filter,
@@ -39,7 +41,7 @@ from urbanpulse.kinds.panels import (
 STALE_INTERVALS = 3
 """A sensor silent for more than this many of its reporting intervals is stale."""
 BIRTHS = ('SELECT last("interval_s") AS "interval_s", last("carrier") AS "carrier", '
-          f'last("site") AS "site" FROM "sensors" WHERE {sensor_filter()} '
+          f'last("site") AS "site" FROM "sensors" WHERE {sensor_filter()} AND {CHOSEN} '
           'GROUP BY "sensor", "kind", "district"')
 
 
@@ -77,15 +79,17 @@ def _by_district(function: str, metric: Metric, kinds: list[str]) -> Json:
     return timeseries(f"{function.capitalize()} {metric.name} by district",
                       f"{metric.description}: the {function} per interval and district "
                       f"({', '.join(kinds)}).", (0, 0, 12, 8), [target(
-                          f'SELECT {function}("{metric.name}") FROM {measurements(kinds)} '
-                          f'{WHERE} {EVERY}, "district" fill(none)',
+                          f'SELECT {function}("{metric.name}_{function}") FROM '
+                          f'{measurements(f"{kind}_district_1h" for kind in kinds)} WHERE '
+                          f'$timeFilter AND {district_filter()} {EVERY}, "district" fill(none)',
                           alias="$measurement $tag_district")],
                       unit=grafana_unit(metric), interval="1h")
 
 
 def fleet() -> Json:
     """Return the device-fleet dashboard."""
-    every = measurements(KINDS)
+    hours = measurements(f"{kind}_1h" for kind in KINDS)
+    minutes = measurements(f"{kind}_1m" for kind in KINDS)
     batteries, signals = _metrics("battery"), _metrics("signal")
     health = {**batteries, **signals}
     charts = [*(_by_district("min", metric, kinds) for metric, kinds in batteries.values()),
@@ -99,8 +103,8 @@ def fleet() -> Json:
                      '"kind") GROUP BY "kind"', alias="$tag_kind")], steps=thresholds("blue")),
         stat("Sensors reporting in the time range, by kind", "Sensors with at least one "
              "reading in the time range; against the announced ones, the share online.",
-             (12, 0, 12, 4), [target(f'SELECT count("n") FROM (SELECT count("seq") AS "n" '
-                                     f'FROM {every} {WHERE} GROUP BY "sensor")',
+             (12, 0, 12, 4), [target(f'SELECT count("n") FROM (SELECT last("count") AS "n" '
+                                     f'FROM {hours} {WHERE} GROUP BY "sensor")',
                                      alias="$measurement")], steps=thresholds("blue")),
         _silent_table("Sensors by silence", "Each announced sensor: its kind, district, pole "
                       "(`carrier`) and interval from its birth, the seconds since its last "
@@ -110,7 +114,7 @@ def fleet() -> Json:
         timeseries("Sensors reporting by kind", "Sensors with a reading in each interval, "
                    "by kind: a power cut or a network outage shows as a step down.",
                    (0, 14, 24, 8), [target(
-                       f'SELECT count("n") FROM (SELECT count("seq") AS "n" FROM {every} '
+                       f'SELECT count("n") FROM (SELECT last("count") AS "n" FROM {minutes} '
                        f'{WHERE} {EVERY}, "sensor" fill(none)) WHERE $timeFilter {EVERY} '
                        'fill(0)', alias="$measurement")], minimum=0, decimals=0,
                    interval="10m"),
@@ -118,7 +122,8 @@ def fleet() -> Json:
               "battery and signal (its startup, heartbeat or hourly health message).",
               (0, 22, 24, 8), [target(
                   "SELECT " + ", ".join(f'last("{name}") AS "{name}"' for name in health)
-                  + f' FROM {measurements(radios)} {WHERE} GROUP BY "sensor", "district"',
+                  + f' FROM {measurements(radios)} {WHERE} AND {CHOSEN} '
+                  'GROUP BY "sensor", "district"',
                   table=True)], sort_by=next(iter(batteries), None)),
         *charts,
         _silent_table("Sensors on poles", "Each sensor a pole carries (`carrier` in its "

@@ -23,6 +23,8 @@ from urbanpulse.kinds.panels import (
     EVERY,
     WHERE,
     Json,
+    district_filter,
+    measurements,
     panel,
     sensor_filter,
     stat,
@@ -111,13 +113,14 @@ def city_overview() -> Json:
     headlines = [item for overview in overviews for item in overview.headlines]
     charts = [item for overview in overviews for item in overview.charts]
     top = place(headlines, 16, 0, height=4)
-    every_kind = ", ".join(f'"{kind}"' for kind in KINDS)
+    every_kind = measurements(f"{kind}_district_1m" for kind in KINDS)
+    in_districts = f"WHERE $timeFilter AND {district_filter()}"
     panels = [
         stat("Sensors", "Sensors that announced themselves (births).", (0, 0, 4, 4), [target(
             'SELECT count("lat") FROM (SELECT last("lat") AS "lat" FROM "sensors" '
             f'WHERE {sensor_filter()} GROUP BY "sensor")')], steps=thresholds("blue")),
         stat("Readings in the time range", "Readings written to InfluxDB, by kind.",
-             (4, 0, 8, 4), [target(f'SELECT count("seq") FROM {every_kind} {WHERE}',
+             (4, 0, 8, 4), [target(f'SELECT sum("count") FROM {every_kind} {in_districts}',
                                    alias="$measurement")],
              steps=thresholds("blue")),
         stat("Active alerts", "Alerts pending, firing or acknowledged now.", (12, 0, 4, 4),
@@ -127,8 +130,8 @@ def city_overview() -> Json:
         _sensor_map(top),
         timeseries("Readings per minute by kind", "Readings written per minute (count of "
                    "`seq` per interval, scaled to one minute).", (12, top, 12, 8), [target(
-                       f'SELECT count("seq") * 60000 / $__interval_ms FROM {every_kind} '
-                       f'{WHERE} {EVERY} fill(0)', alias="$measurement")], decimals=1),
+                       f'SELECT sum("count") * 60000 / $__interval_ms FROM {every_kind} '
+                       f'{in_districts} {EVERY} fill(0)', alias="$measurement")], decimals=1),
         timeseries("Alert state changes by kind", "Alert state changes per interval.",
                    (12, top + 8, 12, 7), [target(
                        f'SELECT count("since") FROM "alerts" {WHERE} {EVERY}, "kind" fill(none)',

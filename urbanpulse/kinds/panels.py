@@ -11,15 +11,24 @@ raw InfluxQL. Variables are used in regular expressions as `/^(${name:regex})$/`
 Grafana's `regex` format escapes each value and joins several as `(a|b)`, and a
 custom all value (`.*`) is inserted as it is, so one selected value, several,
 and All all match whole tag values.
+
+Panels read what their resolution needs (docs/dashboards.md, "Reading at city
+scale"): charts by district read the district rollups the ingester writes
+(`{kind}_district_1m`, or `_1h` for panels of an hour or more); charts of one
+line per sensor read the per-sensor rollup `{kind}_1m` and show only when a
+district or a sensor is chosen (`CHOSEN`); "now" values read each sensor's
+last raw reading in the last `recent()` of the range, and tables of sensors are
+the `TOP_N` worst (`top()`), so no query at the city's scale returns a row or a
+series per sensor.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from urbanpulse.kinds.spec import DerivedField, Metric
+from urbanpulse.kinds.spec import DerivedField, Metric, SensorKind
 
 Json = dict[str, Any]
 Grid = tuple[int, int, int, int]
@@ -117,6 +126,95 @@ def sensor_filter() -> str:
 WHERE = f"WHERE $timeFilter AND {sensor_filter()}"
 """The WHERE clause of a kind's read: the time range and the chosen places."""
 EVERY = "GROUP BY time($__interval)"
+TOP_N = 20
+"""The rows of a table of sensors: the worst `TOP_N` of the chosen places."""
+
+
+def _is_chosen(variable: str) -> str:
+    """Return a condition true for every series when `variable` is not All, else for none.
+
+    The regex `(V){2}` is the chosen value twice in a row: with All (`.*`) it matches
+    every tag value, so `!~` holds for none; with sensor or district names it matches
+    none (no name is another name twice), so `!~` holds for all.
+    """
+    return f'"{variable}" !~ /^(${{{variable}:regex}}){{2}}$/'
+
+
+CHOSEN = f"({_is_chosen('district')} OR {_is_chosen('sensor')})"
+"""The condition of a chart of one line per sensor: a district or a sensor is chosen.
+
+With both at All (the whole city: thousands of sensors) the chart returns nothing
+and says so (`panel` sets its no-data text)."""
+CHOOSE = "Choose a district or a sensor"
+"""What a per-sensor chart shows while the whole city is chosen."""
+ROLLED = {"mean": "mean", "max": "max", "min": "min", "last": "mean"}
+"""The rollup statistic each function summarises: max of maxima, min of minima, mean or
+last of means."""
+
+
+def rolled(field: str, function: str = "mean") -> str:
+    """Return `function` over the rollup field of `field` it summarises: `max("x_max")`."""
+    return f'{function}("{field}_{ROLLED[function]}")'
+
+
+def per_district(select: str, kind: str, span: str = "1m") -> str:
+    """Return `SELECT select` per interval and district from the kind's district rollup."""
+    return (f'SELECT {select} FROM "{kind}_district_{span}" WHERE $timeFilter AND '
+            f'{district_filter()} {EVERY}, "district" fill(none)')
+
+
+def by_district(field: str, kind: str, function: str = "mean", span: str = "1m") -> Json:
+    """Return a target of `function(field)` per interval, one series per district."""
+    return target(per_district(rolled(field, function), kind, span), alias="$tag_district")
+
+
+RECENT_S = 6 * 3_600
+"""How far back from the range's end a "now" panel looks: the default range, so that a
+longer range costs no more than it."""
+
+
+def recent(kind: SensorKind) -> str:
+    """Return the condition of a kind's "now": the last `RECENT_S` of the range, or three of
+    the kind's reporting intervals when that is longer."""
+    return f"time >= ${{__to}}ms - {max(RECENT_S, 3 * kind.interval_s)}s"
+
+
+def latest(kind: SensorKind, columns: Mapping[str, str], *, whole_range: bool = False,
+           condition: str = "") -> str:
+    """Return a query of each sensor's last raw values, `alias: field`, tagged sensor and district.
+
+    Its last reading in the `recent()` part of the range (or in all of it, for
+    sensors that report on change), so its cost is the sensors' readings in
+    that window whatever the range.
+    """
+    fields = ", ".join(f'last("{field}") AS "{alias}"' for alias, field in columns.items())
+    window = "" if whole_range else f" AND {recent(kind)}"
+    extra = f" AND {condition}" if condition else ""
+    return (f'SELECT {fields} FROM "{kind.name}" {WHERE}{window}{extra} '
+            'GROUP BY "sensor", "district"')
+
+
+def top(kind: SensorKind, columns: Mapping[str, str], *, lowest: bool = False,
+        whole_range: bool = False, condition: str = "") -> Json:
+    """Return a table target of the `TOP_N` sensors by their last value of the first column.
+
+    `bottom()` with `lowest`; each row has the sensor, its district and every column.
+    """
+    order, *rest = columns
+    pick = "bottom" if lowest else "top"
+    others = "".join(f', "{alias}"' for alias in rest)
+    source = latest(kind, columns, whole_range=whole_range, condition=condition)
+    return target(f'SELECT {pick}("{order}", {TOP_N}) AS "{order}", "sensor", "district"'
+                  f"{others} FROM ({source})", table=True)
+
+
+def reporting(kind: str) -> str:
+    """Return a query of the number of the kind's sensors with a reading in the range.
+
+    From the per-sensor hourly rollup: a row per sensor and hour, whatever its rate.
+    """
+    return (f'SELECT count("n") FROM (SELECT last("count") AS "n" FROM "{kind}_1h" {WHERE} '
+            'GROUP BY "sensor")')
 
 
 def target(query: str, *, ref: str = "A", table: bool = False, alias: str | None = None) -> Json:
@@ -142,10 +240,11 @@ def silence(names: Iterable[str]) -> str:
     with its point, so the elapsed seconds between them are the time from the range's
     start to the last reading, and the range (`${__to}` − `${__from}`, Grafana's
     epoch milliseconds) minus that is the silence. A sensor without a reading in
-    the range has no row. One row per sensor, tagged sensor and district; the
-    subqueries return one row per sensor each, whatever the range.
+    the range has no row. One row per sensor, tagged sensor and district, when a
+    district or a sensor is chosen (`CHOSEN`); the subqueries return one row per
+    sensor each, whatever the range.
     """
-    source = f"FROM {measurements(names)} {WHERE} GROUP BY \"sensor\", \"district\""
+    source = f"FROM {measurements(names)} {WHERE} AND {CHOSEN} GROUP BY \"sensor\", \"district\""
     seen = (f'SELECT elapsed("t", 1s) AS "seen_s" FROM (SELECT count("seq") AS "t" {source}), '
             f'(SELECT last("seq") AS "t" {source}) GROUP BY "sensor", "district"')
     return (f'SELECT (${{__to}} - ${{__from}}) / 1000 - "seen_s" AS "silent_s" FROM ({seen}) '
@@ -174,9 +273,10 @@ def carried_sum(field: str, measurement: str) -> str:
             '"district" fill(none)')
 
 
-def by_sensor(field: str, measurement: str, function: str = "mean") -> Json:
-    """Return a target of `function(field)` per interval, one series per sensor."""
-    return target(f'SELECT {function}("{field}") FROM "{measurement}" {WHERE} '
+def by_sensor(field: str, kind: str, function: str = "mean") -> Json:
+    """Return a target of `function(field)` per interval, one series per sensor, from the
+    per-sensor minute rollup, when a district or a sensor is chosen (`CHOSEN`)."""
+    return target(f'SELECT {rolled(field, function)} FROM "{kind}_1m" {WHERE} AND {CHOSEN} '
                   f'{EVERY}, "sensor" fill(none)', alias="$tag_sensor")
 
 
@@ -196,8 +296,14 @@ def value_mappings(entries: dict[int, tuple[str, str]]) -> list[Json]:
 def panel(kind: str, title: str, description: str, grid: Grid, targets: list[Json], *,
           defaults: Json | None = None, options: Json | None = None,
           overrides: list[Json] | None = None, **extra: Any) -> Json:
-    """Return a panel at grid (x, y, w, h); the id is set when the dashboard is assembled."""
+    """Return a panel at grid (x, y, w, h); the id is set when the dashboard is assembled.
+
+    A panel of per-sensor charts (`CHOSEN`) says, while it has no data, what to choose.
+    """
     x, y, w, h = grid
+    if any(CHOSEN in item["query"] for item in targets):
+        defaults = {**(defaults or {}), "noValue": CHOOSE}
+        description = f"{description} Shown when a district or a sensor is chosen."
     return {"type": kind, "title": title, "description": description,
             "datasource": DATASOURCE, "gridPos": {"x": x, "y": y, "w": w, "h": h},
             "fieldConfig": {"defaults": defaults or {}, "overrides": overrides or []},

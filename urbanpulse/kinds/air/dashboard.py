@@ -10,21 +10,24 @@ from __future__ import annotations
 from urbanpulse.kinds.air import SPEC
 from urbanpulse.kinds.panels import (
     CHART,
-    EVERY,
     HEADLINE,
-    WHERE,
+    TOP_N,
     Json,
     KindDashboard,
     Overview,
+    by_district,
     by_sensor,
     colour_cells,
     grafana_unit,
+    latest,
+    per_district,
     stat,
     state_timeline,
     table,
     target,
     thresholds,
     timeseries,
+    top,
     value_mappings,
 )
 from urbanpulse.standards.air import AQI_CATEGORIES
@@ -53,7 +56,7 @@ def dashboard() -> KindDashboard:
     metrics = SPEC.metrics
     particulates = grafana_unit(metrics["pm25"], metrics["pm10"])
     gases = grafana_unit(metrics["no2"], metrics["so2"], metrics["o3"])
-    last_aqi = f'SELECT last("aqi") AS "aqi" FROM "air" {WHERE} GROUP BY "sensor", "district"'
+    last_aqi = latest(SPEC, {"aqi": "aqi"})
     return KindDashboard("HJ 633 AQI and pollutants of the air stations.", [
         stat("AQI now, worst station", "Highest of the stations' last AQI (HJ 633, real-time "
              "indicator), coloured by category.", (0, 0, 6, 5),
@@ -61,29 +64,31 @@ def dashboard() -> KindDashboard:
         stat("AQI now by district", "Worst station's last AQI in each district.",
              (6, 0, 18, 5), [target(f'SELECT max("aqi") FROM ({last_aqi}) GROUP BY "district"',
                                     alias="$tag_district")], steps=aqi_steps()),
+        timeseries("Highest AQI by district", "Highest AQI of the district's stations per "
+                   "interval; the bands are the HJ 633 categories.", (0, 5, 24, 8),
+                   [by_district("aqi", SPEC.name, "max")], minimum=0, steps=aqi_steps(),
+                   threshold_style="area"),
         timeseries("AQI by station", "Highest AQI per interval; the bands are the HJ 633 "
-                   "categories.", (0, 5, 12, 9), [by_sensor("aqi", "air", "max")], minimum=0,
-                   steps=aqi_steps(), threshold_style="area"),
+                   "categories.", (0, 13, 12, 9), [by_sensor("aqi", SPEC.name, "max")],
+                   minimum=0, steps=aqi_steps(), threshold_style="area"),
         state_timeline("HJ 633 category by station", "Worst category per interval "
-                       "(优 Excellent … 严重污染 Severely polluted).", (12, 5, 12, 9),
-                       [by_sensor("aqi_level", "air", "max")], mappings=aqi_level_mappings(),
-                       steps=aqi_level_steps()),
-        timeseries("Particulates by district", "Mean PM2.5 and PM10.", (0, 14, 12, 8), [target(
-            'SELECT mean("pm25") AS "PM2.5", mean("pm10") AS "PM10" FROM "air" '
-            f'{WHERE} {EVERY}, "district" fill(none)', alias="$col $tag_district")],
+                       "(优 Excellent … 严重污染 Severely polluted).", (12, 13, 12, 9),
+                       [by_sensor("aqi_level", SPEC.name, "max")],
+                       mappings=aqi_level_mappings(), steps=aqi_level_steps()),
+        timeseries("Particulates by district", "Mean PM2.5 and PM10.", (0, 22, 12, 8), [target(
+            per_district('mean("pm25_mean") AS "PM2.5", mean("pm10_mean") AS "PM10"',
+                         SPEC.name), alias="$col $tag_district")],
                    unit=particulates, minimum=0),
         timeseries("Gases by district", "Mean NO2, SO2 and O3 (CO is in mg/m³, in the table).",
-                   (12, 14, 12, 8), [target(
-                       'SELECT mean("no2") AS "NO2", mean("so2") AS "SO2", mean("o3") AS "O3" '
-                       f'FROM "air" {WHERE} {EVERY}, "district" fill(none)',
-                       alias="$col $tag_district")], unit=gases, minimum=0),
-        table("Stations now", "Each station's last reading: AQI, category, primary "
-              "pollutant(s) and concentrations (µg/m³; CO mg/m³).", (0, 22, 24, 8), [target(
-                  'SELECT last("aqi") AS "aqi", last("aqi_level") AS "category", '
-                  'last("primary_pollutant") AS "primary", last("pm25") AS "pm25", '
-                  'last("pm10") AS "pm10", last("no2") AS "no2", last("so2") AS "so2", '
-                  'last("o3") AS "o3", last("co") AS "co" '
-                  f'FROM "air" {WHERE} GROUP BY "sensor", "district"', table=True)],
+                   (12, 22, 12, 8), [target(per_district(
+                       'mean("no2_mean") AS "NO2", mean("so2_mean") AS "SO2", '
+                       'mean("o3_mean") AS "O3"', SPEC.name), alias="$col $tag_district")],
+                   unit=gases, minimum=0),
+        table("Worst stations now", f"The {TOP_N} stations with the highest last AQI: "
+              "category, primary pollutant(s) and concentrations (µg/m³; CO mg/m³).",
+              (0, 30, 24, 8), [top(SPEC, {
+                  "aqi": "aqi", "category": "aqi_level", "primary": "primary_pollutant",
+                  **{name: name for name in ("pm25", "pm10", "no2", "so2", "o3", "co")}})],
               overrides=[colour_cells("aqi", steps=aqi_steps()),
                          colour_cells("category", mappings=aqi_level_mappings(),
                                       steps=aqi_level_steps())], sort_by="aqi"),
@@ -94,10 +99,9 @@ def overview() -> Overview:
     """Return the worst AQI now and PM2.5 by district, for the city overview."""
     return Overview(
         headlines=(stat("Worst AQI now", "Highest of the air stations' last AQI (HJ 633).",
-                        HEADLINE, [target('SELECT max("aqi") FROM (SELECT last("aqi") AS "aqi" '
-                                          f'FROM "air" {WHERE} GROUP BY "sensor")')],
+                        HEADLINE, [target('SELECT max("aqi") FROM '
+                                          f'({latest(SPEC, {"aqi": "aqi"})})')],
                         steps=aqi_steps()),),
         charts=(timeseries("PM2.5 by district", "Mean PM2.5 of the district's air stations.",
-                           CHART, [target(f'SELECT mean("pm25") FROM "air" {WHERE} {EVERY}, '
-                                          '"district" fill(none)', alias="$tag_district")],
+                           CHART, [by_district("pm25", SPEC.name)],
                            unit=grafana_unit(SPEC.metrics["pm25"]), minimum=0),))

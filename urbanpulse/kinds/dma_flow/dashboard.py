@@ -6,10 +6,12 @@ from urbanpulse.kinds.dma_flow import SPEC
 from urbanpulse.kinds.panels import (
     CHART,
     EVERY,
+    TOP_N,
     WHERE,
     KindDashboard,
     Overview,
     SystemPart,
+    by_district,
     by_sensor,
     colour_cells,
     grafana_unit,
@@ -17,26 +19,28 @@ from urbanpulse.kinds.panels import (
     target,
     thresholds,
     timeseries,
+    top,
 )
 from urbanpulse.kinds.systems import WATER_SUPPLY
 
 FLOW = grafana_unit(SPEC.metrics["inflow_m3h"])
-MEASUREMENT = f'"{SPEC.name}"'
 
 
 def dashboard() -> KindDashboard:
     """Return the DMA inflow dashboard."""
     return KindDashboard("Inflow of the district metered areas and their minimum night flow "
                          "(02-04 h), the leakage indicator.", [
-        timeseries("Inflow by DMA", "Mean inflow of each DMA.", (0, 0, 24, 9),
+        timeseries("Inflow by district", "Mean inflow of the district's DMAs.", (0, 0, 12, 9),
+                   [by_district("inflow_m3h", SPEC.name)], unit=FLOW, minimum=0),
+        timeseries("Inflow by DMA", "Mean inflow of each DMA.", (12, 0, 12, 9),
                    [by_sensor("inflow_m3h", SPEC.name)], unit=FLOW, minimum=0),
         timeseries("Minimum night flow by DMA", "The logger's daily MNF of each DMA.",
                    (0, 9, 12, 8), [by_sensor("night_flow_m3h", SPEC.name, "last")],
                    unit=FLOW, minimum=0),
-        table("DMAs now", "Each DMA's last inflow and its last night flow.", (12, 9, 12, 8),
-              [target('SELECT last("inflow_m3h") AS "inflow", last("night_flow_m3h") AS '
-                      f'"night_flow", last("night_flow_ratio") AS "night_ratio" FROM '
-                      f'{MEASUREMENT} {WHERE} GROUP BY "sensor", "district"', table=True)],
+        table("DMAs now, highest night ratio", f"The {TOP_N} DMAs with the highest last "
+              "night flow ratio, with their last inflow and night flow.", (12, 9, 12, 8),
+              [top(SPEC, {"night_ratio": "night_flow_ratio", "inflow": "inflow_m3h",
+                          "night_flow": "night_flow_m3h"})],
               overrides=[colour_cells("night_ratio", steps=thresholds(
                   "green", (0.4, "orange"), (0.5, "red")))], sort_by="night_ratio"),
     ])
@@ -46,8 +50,7 @@ def overview() -> Overview:
     """Return the total DMA inflow by district, for the city overview."""
     return Overview(charts=(timeseries(
         "DMA inflow by district", "Mean inflow of the district's DMAs.", CHART,
-        [target(f'SELECT mean("inflow_m3h") FROM {MEASUREMENT} {WHERE} {EVERY}, '
-                '"district" fill(none)', alias="$tag_district")], unit=FLOW, minimum=0),))
+        [by_district("inflow_m3h", SPEC.name)], unit=FLOW, minimum=0),))
 
 
 def system() -> SystemPart:
@@ -55,15 +58,15 @@ def system() -> SystemPart:
     return SystemPart(WATER_SUPPLY, (
         timeseries("Minimum night flow by district", "Sum of the district's DMAs' last "
                    "minimum night flow (02-04 h), the leakage indicator.", (0, 0, 12, 8),
-                   [target(f'SELECT sum("mnf") FROM (SELECT last("night_flow_m3h") AS "mnf" '
-                           f'FROM {MEASUREMENT} {WHERE} {EVERY}, "sensor", "district" '
-                           f'fill(none)) WHERE $timeFilter {EVERY}, "district" fill(none)',
-                           alias="$tag_district")], unit=FLOW, minimum=0, interval="1h"),
-        table("Night flow ratio by DMA", "Each DMA's last minimum night flow and its share of "
-              "the mean inflow; 0.4 and more suggests leakage.", (12, 0, 12, 8), [target(
-                  'SELECT last("night_flow_m3h") AS "night_flow", last("night_flow_ratio") AS '
-                  f'"night_ratio" FROM {MEASUREMENT} {WHERE} GROUP BY "sensor", "district"',
-                  table=True)],
+                   [target(f'SELECT sum("mnf") FROM (SELECT last("night_flow_m3h_mean") AS '
+                           f'"mnf" FROM "{SPEC.name}_1h" {WHERE} {EVERY}, "sensor", '
+                           f'"district" fill(none)) WHERE $timeFilter {EVERY}, "district" '
+                           'fill(none)', alias="$tag_district")], unit=FLOW, minimum=0,
+                   interval="1h"),
+        table("Night flow ratio by DMA", f"The {TOP_N} DMAs with the highest last minimum "
+              "night flow's share of the mean inflow; 0.4 and more suggests leakage.",
+              (12, 0, 12, 8), [top(SPEC, {"night_ratio": "night_flow_ratio",
+                                          "night_flow": "night_flow_m3h"})],
               overrides=[colour_cells("night_ratio", steps=thresholds(
                   "green", (0.4, "orange"), (0.5, "red")))], sort_by="night_ratio"),
     ))

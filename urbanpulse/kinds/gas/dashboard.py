@@ -5,36 +5,42 @@ from __future__ import annotations
 from urbanpulse.kinds.gas import SPEC
 from urbanpulse.kinds.panels import (
     CHART,
-    EVERY,
+    TOP_N,
     WHERE,
     Grid,
     Json,
     KindDashboard,
     Overview,
     SystemPart,
+    by_district,
     by_sensor,
     colour_cells,
     grafana_unit,
+    latest,
+    reporting,
     stat,
     table,
     target,
     thresholds,
     timeseries,
+    top,
 )
 from urbanpulse.kinds.systems import UNDERGROUND
 
 LEL = grafana_unit(SPEC.metrics["ch4_lel"])
 LEVELS = thresholds("green", (20, "orange"), (25, "red"))
 """The gas-warning (20 % LEL) and gas-alarm (25 % LEL) levels."""
-LAST = f'SELECT last("ch4_lel") AS "lel" FROM "gas" {WHERE} GROUP BY "sensor"'
+LAST = latest(SPEC, {"lel": "ch4_lel"})
+PAST_WARNING = ('SELECT count("peak") FROM (SELECT max("ch4_lel_max") AS "peak" FROM '
+                f'"{SPEC.name}_1h" {WHERE} GROUP BY "sensor") WHERE "peak" >= 20')
+"""Detectors whose highest reading in the range is at or past the warning: a row per
+detector and hour."""
 
 
 def _highest_by_district(title: str, grid: Grid) -> Json:
     return timeseries(title, "Highest methane per interval; lines at the 20 % warning and "
-                      "25 % alarm.", grid, [target(
-                          f'SELECT max("ch4_lel") FROM "gas" {WHERE} {EVERY}, "district" '
-                          'fill(none)', alias="$tag_district")], unit=LEL, minimum=0,
-                      steps=LEVELS, threshold_style="line")
+                      "25 % alarm.", grid, [by_district("ch4_lel", SPEC.name, "max")],
+                      unit=LEL, minimum=0, steps=LEVELS, threshold_style="line")
 
 
 def dashboard() -> KindDashboard:
@@ -46,20 +52,17 @@ def dashboard() -> KindDashboard:
              steps=LEVELS),
         stat("Detectors that reached 20 % LEL", "Detectors whose highest reading in the time "
              "range is at or past the warning.", (8, 0, 8, 5),
-             [target('SELECT count("peak") FROM (SELECT max("ch4_lel") AS "peak" FROM "gas" '
-                     f'{WHERE} GROUP BY "sensor") WHERE "peak" >= 20')],
-             steps=thresholds("green", (1, "red"))),
+             [target(PAST_WARNING)], steps=thresholds("green", (1, "red"))),
         stat("Detectors reporting", "Detectors with a reading in the time range.",
-             (16, 0, 8, 5), [target(f'SELECT count("lel") FROM ({LAST})')]),
+             (16, 0, 8, 5), [target(reporting(SPEC.name))]),
         _highest_by_district("Highest methane by district", (0, 5, 12, 9)),
         timeseries("Methane by detector", "Mean % LEL of each detector.", (12, 5, 12, 9),
                    [by_sensor("ch4_lel", SPEC.name)], unit=LEL, minimum=0, steps=LEVELS,
                    threshold_style="line"),
-        table("Detectors now", "Each detector's last reading and its last reported health.",
-              (0, 14, 24, 8), [target(
-                  'SELECT last("ch4_lel") AS "lel", last("battery_mv") AS "battery_mv", '
-                  f'last("rsrp") AS "rsrp" FROM "gas" {WHERE} GROUP BY "sensor", "district"',
-                  table=True)], overrides=[colour_cells("lel", steps=LEVELS)], sort_by="lel"),
+        table("Highest detectors now", f"The {TOP_N} detectors with the highest last "
+              "reading, with their last reported health.", (0, 14, 24, 8), [top(
+                  SPEC, {"lel": "ch4_lel", "battery_mv": "battery_mv", "rsrp": "rsrp"})],
+              overrides=[colour_cells("lel", steps=LEVELS)], sort_by="lel"),
     ])
 
 
@@ -73,8 +76,6 @@ def system() -> SystemPart:
     return SystemPart(UNDERGROUND, (
         stat("Gas detectors past 20 % LEL", "Detectors whose highest reading in the time "
              "range is at or past the warning.", (0, 0, 6, 4),
-             [target('SELECT count("peak") FROM (SELECT max("ch4_lel") AS "peak" FROM "gas" '
-                     f'{WHERE} GROUP BY "sensor") WHERE "peak" >= 20')],
-             steps=thresholds("green", (1, "red"))),
+             [target(PAST_WARNING)], steps=thresholds("green", (1, "red"))),
         _highest_by_district("Combustible gas by district", (0, 0, 12, 8)),
     ))

@@ -9,13 +9,14 @@ from __future__ import annotations
 from urbanpulse.kinds.manhole import SPEC
 from urbanpulse.kinds.panels import (
     CHART,
-    EVERY,
+    TOP_N,
     WHERE,
     Grid,
     Json,
     KindDashboard,
     Overview,
     SystemPart,
+    by_district,
     carried_sum,
     colour_cells,
     grafana_unit,
@@ -24,6 +25,7 @@ from urbanpulse.kinds.panels import (
     target,
     thresholds,
     timeseries,
+    top,
 )
 from urbanpulse.kinds.systems import UNDERGROUND
 
@@ -53,17 +55,14 @@ def dashboard() -> KindDashboard:
         _open_by_district("Open covers by district", (0, 5, 12, 9)),
         timeseries("Water under the covers", "Highest water depth reported per interval, by "
                    "district; the line is the manhole-water-high rule's 150 cm.",
-                   (12, 5, 12, 9), [target(
-                       f'SELECT max("water_level_cm") FROM "manhole" {WHERE} {EVERY}, '
-                       '"district" fill(none)', alias="$tag_district")], unit=WATER,
+                   (12, 5, 12, 9), [by_district("water_level_cm", SPEC.name, "max")], unit=WATER,
                    minimum=0, steps=thresholds("transparent", (150, "red")),
                    threshold_style="line"),
-        table("Covers now", "Each cover's last state and its last reported health "
-              "(startup and daily heartbeat messages).", (0, 14, 24, 9), [target(
-                  'SELECT last("cover_open") AS "open", last("tilt_deg") AS "tilt", '
-                  'last("water_level_cm") AS "water", last("battery_mv") AS "battery_mv", '
-                  f'last("rsrp") AS "rsrp" FROM "manhole" {WHERE} GROUP BY "sensor", '
-                  '"district"', table=True)],
+        table("Most tilted covers now", f"The {TOP_N} covers with the largest last tilt, "
+              "with their state and last reported health (startup and daily heartbeat "
+              "messages).", (0, 14, 24, 9), [top(SPEC, {
+                  "tilt": "tilt_deg", "open": "cover_open", "water": "water_level_cm",
+                  "battery_mv": "battery_mv", "rsrp": "rsrp"}, whole_range=True)],
               overrides=[colour_cells("tilt", steps=thresholds("green", (10, "red")))],
               sort_by="tilt"),
     ])

@@ -10,17 +10,22 @@ from urbanpulse.kinds.noise import SPEC
 from urbanpulse.kinds.panels import (
     CHART,
     EVERY,
+    TOP_N,
     WHERE,
     KindDashboard,
     Overview,
     by_sensor,
     grafana_unit,
+    latest,
+    per_district,
+    reporting,
     stat,
     table,
     target,
     text,
     thresholds,
     timeseries,
+    top,
 )
 from urbanpulse.standards.noise import DAY_START_HOUR, LIMITS, NIGHT_START_HOUR
 
@@ -40,56 +45,56 @@ def limits_markdown() -> str:
 
 def dashboard() -> KindDashboard:
     """Return the noise dashboard."""
-    over = ('SELECT last("laeq") - last("noise_limit_db") AS "over" FROM "noise" '
-            f'{WHERE} GROUP BY "sensor"')
+    now = latest(SPEC, {"laeq": "laeq", "limit": "noise_limit_db"})
     levels = grafana_unit(*(SPEC.metrics[field] for field in ("la10", "la90", "lamax")))
     return KindDashboard("LAeq of the monitors against their GB 3096 zone limits.", [
         stat("Most over its limit now", "Largest last LAeq minus the monitor's GB 3096 limit "
              "for its zone and hour; above 0 exceeds.", (0, 0, 8, 5),
-             [target(f'SELECT max("over") FROM ({over})')], unit=LEVEL, decimals=1,
-             steps=thresholds("green", (0, "red"))),
+             [target('SELECT max("over") FROM (SELECT "laeq" - "limit" AS "over" '
+                     f'FROM ({now}))')], unit=LEVEL,
+             decimals=1, steps=thresholds("green", (0, "red"))),
         stat("Loudest now", "Highest of the monitors' last LAeq.", (8, 0, 8, 5),
-             [target('SELECT max("laeq") FROM (SELECT last("laeq") AS "laeq" FROM "noise" '
-                     f'{WHERE} GROUP BY "sensor")')], unit=LEVEL, decimals=1,
+             [target(f'SELECT max("laeq") FROM ({now})')], unit=LEVEL, decimals=1,
              steps=thresholds("blue")),
         stat("Monitors reporting", "Monitors with a reading in the time range.", (16, 0, 8, 5),
-             [target(f'SELECT count("over") FROM ({over})')]),
+             [target(reporting(SPEC.name))]),
         timeseries("LAeq and GB 3096 limit by monitor", "Mean LAeq (solid) and the limit "
                    "that applies to it (dashed).", (0, 5, 16, 9),
-                   [by_sensor("laeq", "noise"),
-                    target(f'SELECT max("noise_limit_db") FROM "noise" {WHERE} {EVERY}, '
-                           '"sensor" fill(none)', ref="B", alias="limit $tag_sensor")],
+                   [by_sensor("laeq", SPEC.name),
+                    {**by_sensor("noise_limit_db", SPEC.name, "max"), "refId": "B",
+                     "alias": "limit $tag_sensor"}],
                    unit=LEVEL, decimals=1, overrides=[{
                        "matcher": {"id": "byRegexp", "options": "^limit "},
                        "properties": [{"id": "custom.lineStyle",
                                        "value": {"fill": "dash", "dash": [10, 10]}}]}]),
         text("GB 3096 limits", (16, 5, 8, 9), limits_markdown()),
-        timeseries("LAeq over the limit", "Highest LAeq minus limit per interval; above 0 "
+        timeseries("LAeq over the limit by district", "Highest LAeq minus the monitor's limit "
+                   "in each hour (limits change on whole hours), by district; above 0 "
                    "exceeds GB 3096.", (0, 14, 12, 8), [target(
-                       'SELECT max("over") FROM (SELECT "laeq" - "noise_limit_db" AS "over" '
-                       f'FROM "noise" {WHERE}) WHERE $timeFilter {EVERY}, "sensor" fill(none)',
-                       alias="$tag_sensor")], unit=LEVEL, decimals=1,
-                   steps=thresholds("transparent", (0, "red")), threshold_style="area"),
+                       'SELECT max("over") FROM (SELECT "laeq_max" - "noise_limit_db_max" AS '
+                       f'"over" FROM "{SPEC.name}_1h" {WHERE}) WHERE $timeFilter {EVERY}, '
+                       '"district" fill(none)', alias="$tag_district")], unit=LEVEL,
+                   decimals=1, steps=thresholds("transparent", (0, "red")),
+                   threshold_style="area", interval="1h"),
         timeseries("Statistical levels by district", "Mean LA10 and LA90, highest LAmax.",
-                   (12, 14, 12, 8), [target(
-                       'SELECT mean("la10") AS "LA10", mean("la90") AS "LA90", '
-                       f'max("lamax") AS "LAmax" FROM "noise" {WHERE} {EVERY}, "district" '
-                       'fill(none)', alias="$col $tag_district")], unit=levels, decimals=1),
-        table("Monitors now", "Each monitor's last reading and limit.", (0, 22, 24, 8), [target(
-            'SELECT last("laeq") AS "laeq", last("noise_limit_db") AS "limit", '
-            'last("noise_exceeds_limit") AS "exceeds", last("la10") AS "la10", '
-            f'last("la90") AS "la90" FROM "noise" {WHERE} GROUP BY "sensor", "district"',
-            table=True)], sort_by="laeq"),
+                   (12, 14, 12, 8), [target(per_district(
+                       'mean("la10_mean") AS "LA10", mean("la90_mean") AS "LA90", '
+                       'max("lamax_max") AS "LAmax"', SPEC.name), alias="$col $tag_district")],
+                   unit=levels, decimals=1),
+        table("Loudest monitors now", f"The {TOP_N} monitors with the highest last LAeq, "
+              "with their limit.", (0, 22, 24, 8), [top(SPEC, {
+                  "laeq": "laeq", "limit": "noise_limit_db", "exceeds": "noise_exceeds_limit",
+                  "la10": "la10", "la90": "la90"})], sort_by="laeq"),
     ])
 
 
 def overview() -> Overview:
     """Return the energy-averaged LAeq by district, for the city overview."""
     return Overview(charts=(timeseries(
-        "Noise LAeq by district", "Energy average of the monitors: "
+        "Noise LAeq by district", "Energy average of the monitors' hourly mean LAeq: "
         "10·log10(mean(10^(LAeq/10))).", CHART, [target(
             # InfluxQL's pow takes a constant exponent: 10^(LAeq/10) is exp(LAeq · ln 10 / 10).
-            'SELECT 10 * log10(mean("energy")) FROM (SELECT exp("laeq" * '
-            f'0.23025850929940458) AS "energy" FROM "noise" {WHERE}) '
+            'SELECT 10 * log10(mean("energy")) FROM (SELECT exp("laeq_mean" * '
+            f'0.23025850929940458) AS "energy" FROM "{SPEC.name}_1h" {WHERE}) '
             f'WHERE $timeFilter {EVERY}, "district" fill(none)',
-            alias="$tag_district")], unit=LEVEL, decimals=1),))
+            alias="$tag_district")], unit=LEVEL, decimals=1, interval="1h"),))

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from urbanpulse.kinds.panels import (
     CHART,
-    EVERY,
-    WHERE,
+    TOP_N,
     Grid,
     Json,
     KindDashboard,
@@ -18,11 +17,14 @@ from urbanpulse.kinds.panels import (
     carried_sum,
     colour_cells,
     grafana_unit,
+    latest,
+    per_district,
     stat,
     table,
     target,
     thresholds,
     timeseries,
+    top,
 )
 from urbanpulse.kinds.parking import SPEC
 
@@ -31,16 +33,14 @@ NEARLY_FULL = 0.95
 
 
 def _occupancy_by_district(title: str, description: str, grid: Grid) -> Json:
-    return timeseries(title, description, grid, [target(
-        'SELECT 1 - sum("available_spot_number") / sum("total_spot_number") '
-        f'FROM "parking" {WHERE} {EVERY}, "district" fill(none)', alias="$tag_district")],
-        unit=grafana_unit(SPEC.metrics["occupancy"]), minimum=0)
+    return timeseries(title, description, grid, [target(per_district(
+        '1 - sum("available_spot_number_mean") / sum("total_spot_number_mean")', SPEC.name),
+        alias="$tag_district")], unit=grafana_unit(SPEC.metrics["occupancy"]), minimum=0)
 
 
 def dashboard() -> KindDashboard:
     """Return the parking dashboard."""
-    last_lots = ('SELECT last("available_spot_number") AS "free", last("total_spot_number") '
-                 f'AS "spaces" FROM "parking" {WHERE} GROUP BY "sensor"')
+    last_lots = latest(SPEC, {"free": "available_spot_number", "spaces": "total_spot_number"})
     occupancy = grafana_unit(SPEC.metrics["occupancy"])
     return KindDashboard("Off-street lots (counts) and on-street bay sensors "
                          "(occupancy, device health).", [
@@ -50,30 +50,32 @@ def dashboard() -> KindDashboard:
              steps=thresholds("green", (0.85, "orange"), (NEARLY_FULL, "red"))),
         stat("Free spaces now", "Sum of each lot's last count of free spaces.", (8, 0, 8, 5),
              [target(f'SELECT sum("free") FROM ({last_lots})')]),
-        stat("Lots reporting", "Lots with at least one reading in the time range.",
+        stat("Lots reporting", "Lots with a reading in the last hour of the time range.",
              (16, 0, 8, 5), [target(f'SELECT count("spaces") FROM ({last_lots})')]),
         _occupancy_by_district("Occupancy by district", "1 − Σ free / Σ spaces per "
                                "interval, so big lots weigh more.", (0, 5, 12, 9)),
         timeseries("Occupancy by lot", "Mean occupancy of each lot; the line is the "
                    "lot-nearly-full rule's 0.95.", (12, 5, 12, 9),
-                   [by_sensor("occupancy", "parking")], unit=occupancy, minimum=0,
+                   [by_sensor("occupancy", SPEC.name)], unit=occupancy, minimum=0,
                    steps=thresholds("transparent", (NEARLY_FULL, "red")),
                    threshold_style="line"),
-        table("Lots now", "Each lot's last reading in the time range.", (0, 14, 24, 8), [target(
-            'SELECT last("total_spot_number") AS "spaces", last("available_spot_number") AS '
-            f'"free", last("occupancy") AS "occupancy" FROM "parking" {WHERE} '
-            'AND "total_spot_number" >= 0 GROUP BY "sensor", "district"', table=True)],
+        table("Fullest lots now", f"The {TOP_N} lots with the highest last occupancy.",
+              (0, 14, 24, 8), [top(SPEC, {"occupancy": "occupancy",
+                                          "spaces": "total_spot_number",
+                                          "free": "available_spot_number"},
+                                   condition='"total_spot_number" >= 0')],
               overrides=[colour_cells("occupancy", steps=thresholds(
                   "green", (0.85, "orange"), (NEARLY_FULL, "red")))], sort_by="occupancy"),
         timeseries("Occupied bays by district", "On-street bay sensors report on change: "
                    "each bay's last state per interval, carried forward, summed.",
-                   (0, 22, 12, 8), [target(carried_sum("occupied", "parking"),
+                   (0, 22, 12, 8), [target(carried_sum("occupied", SPEC.name),
                                            alias="$tag_district")], minimum=0, decimals=0),
-        table("Bay sensors now", "Each bay's last state and its last reported device health "
-              "(startup and daily heartbeat messages).", (12, 22, 12, 8), [target(
-                  'SELECT last("occupied") AS "occupied", last("battery_mv") AS "battery_mv", '
-                  'last("rsrp") AS "rsrp", last("snr") AS "snr" FROM "parking" '
-                  f'{WHERE} AND "occupied" >= 0 GROUP BY "sensor", "district"', table=True)],
+        table("Bay sensors, lowest battery", f"The {TOP_N} bays with the lowest last "
+              "reported battery, with their last state and signal (startup and daily "
+              "heartbeat messages).", (12, 22, 12, 8), [top(
+                  SPEC, {"battery_mv": "battery_mv", "occupied": "occupied", "rsrp": "rsrp",
+                         "snr": "snr"}, lowest=True, whole_range=True,
+                  condition='"occupied" >= 0')],
               overrides=[colour_cells("battery_mv", steps=thresholds(
                   "red", (3_000, "orange"), (3_300, "green")))], sort_by="battery_mv"),
     ])

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from urbanpulse.kinds.panels import (
     CHART,
-    EVERY,
+    TOP_N,
     WHERE,
     Json,
     KindDashboard,
     Overview,
     SystemPart,
+    by_district,
     by_sensor,
     colour_cells,
     grafana_unit,
@@ -20,6 +21,7 @@ from urbanpulse.kinds.panels import (
     target,
     thresholds,
     timeseries,
+    top,
 )
 from urbanpulse.kinds.ponding import SPEC
 from urbanpulse.kinds.systems import FLOOD
@@ -44,9 +46,9 @@ def dashboard() -> KindDashboard:
                    [by_sensor("depth_cm", SPEC.name, "max")], unit=DEPTH, minimum=0,
                    steps=thresholds("transparent", (5, "yellow"), (15, "orange"),
                                     (25, "red")), threshold_style="line"),
-        table("Gauges now", "Each gauge's last depth and stage.", (0, 14, 24, 8), [target(
-            'SELECT last("depth_cm") AS "depth_cm", last("stage") AS "stage" '
-            f'FROM "{SPEC.name}" {WHERE} GROUP BY "sensor", "district"', table=True)],
+        table("Deepest gauges now", f"The {TOP_N} gauges with the deepest last reading, "
+              "and their stage.", (0, 14, 24, 8), [top(SPEC, {"depth_cm": "depth_cm",
+                                                               "stage": "stage"})],
               overrides=[colour_cells("depth_cm", steps=STAGES)], sort_by="depth_cm"),
     ])
 
@@ -55,8 +57,7 @@ def overview() -> Overview:
     """Return the deepest ponding by district, for the city overview."""
     return Overview(charts=(timeseries(
         "Deepest ponding by district", "Deepest gauge reading of the district.", CHART,
-        [target(f'SELECT max("depth_cm") FROM "{SPEC.name}" {WHERE} {EVERY}, '
-                '"district" fill(none)', alias="$tag_district")], unit=DEPTH, minimum=0),))
+        [by_district("depth_cm", SPEC.name, "max")], unit=DEPTH, minimum=0),))
 
 
 def _gauge_map() -> Json:
@@ -101,9 +102,8 @@ def system() -> SystemPart:
              (0, 0, 6, 4), [target(f'SELECT count("depth") FROM ({last}) WHERE "depth" >= 25')],
              steps=thresholds("green", (1, "red"))),
         timeseries("Deepest ponding by district", "Deepest gauge reading of the district; "
-                   "lines at 5, 15 and 25 cm.", (0, 0, 12, 8), [target(
-                       f'SELECT max("depth_cm") FROM "{SPEC.name}" {WHERE} {EVERY}, '
-                       '"district" fill(none)', alias="$tag_district")], unit=DEPTH, minimum=0,
+                   "lines at 5, 15 and 25 cm.", (0, 0, 12, 8),
+                   [by_district("depth_cm", SPEC.name, "max")], unit=DEPTH, minimum=0,
                    steps=thresholds("transparent", (5, "yellow"), (15, "orange"), (25, "red")),
                    threshold_style="line"),
     ))

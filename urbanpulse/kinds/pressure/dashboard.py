@@ -6,10 +6,12 @@ from urbanpulse.kinds import Metric
 from urbanpulse.kinds.panels import (
     CHART,
     EVERY,
+    TOP_N,
     WHERE,
     KindDashboard,
     Overview,
     SystemPart,
+    by_district,
     by_sensor,
     colour_cells,
     grafana_unit,
@@ -18,6 +20,7 @@ from urbanpulse.kinds.panels import (
     target,
     thresholds,
     timeseries,
+    top,
 )
 from urbanpulse.kinds.pressure import SPEC
 from urbanpulse.kinds.systems import WATER_SUPPLY
@@ -38,13 +41,10 @@ def dashboard() -> KindDashboard:
                    minimum=0, steps=thresholds("transparent", (LIMIT, "red")),
                    threshold_style="line"),
         timeseries("Lowest pressure by district", "The lowest reading of the district's "
-                   "points per interval.", (0, 9, 12, 8), [target(
-                       f'SELECT min("pressure_mpa") FROM "{SPEC.name}" {WHERE} {EVERY}, '
-                       '"district" fill(none)', alias="$tag_district")], unit=MPA, minimum=0),
-        table("Points now", "Each point's last reading and its lowest in the time range.",
-              (12, 9, 12, 8), [target(
-                  'SELECT last("pressure_mpa") AS "pressure", min("pressure_mpa") AS "lowest" '
-                  f'FROM "{SPEC.name}" {WHERE} GROUP BY "sensor", "district"', table=True)],
+                   "points per interval.", (0, 9, 12, 8),
+                   [by_district("pressure_mpa", SPEC.name, "min")], unit=MPA, minimum=0),
+        table("Lowest points now", f"The {TOP_N} points with the lowest last pressure.",
+              (12, 9, 12, 8), [top(SPEC, {"pressure": "pressure_mpa"}, lowest=True)],
               overrides=[colour_cells("pressure", steps=thresholds(
                   "red", (LIMIT, "orange"), (0.2, "green")))], sort_by="pressure"),
     ])
@@ -54,8 +54,7 @@ def overview() -> Overview:
     """Return the mean supply pressure by district, for the city overview."""
     return Overview(charts=(timeseries(
         "Supply pressure by district", "Mean pressure of the district's points.", CHART,
-        [target(f'SELECT mean("pressure_mpa") FROM "{SPEC.name}" {WHERE} {EVERY}, '
-                '"district" fill(none)', alias="$tag_district")], unit=MPA, minimum=0),))
+        [by_district("pressure_mpa", SPEC.name, "mean")], unit=MPA, minimum=0),))
 
 
 def _compliance(group: str) -> str:
@@ -82,8 +81,7 @@ def system() -> SystemPart:
                    steps=thresholds("red", (COMPLIANCE, "transparent")),
                    threshold_style="line"),
         timeseries("Lowest pressure by district", "The lowest reading of the district's "
-                   f"points per interval; the line is {LIMIT} MPa.", (0, 0, 12, 8), [target(
-                       f'SELECT min("pressure_mpa") FROM "{SPEC.name}" {WHERE} {EVERY}, '
-                       '"district" fill(none)', alias="$tag_district")], unit=MPA, minimum=0,
+                   f"points per interval; the line is {LIMIT} MPa.", (0, 0, 12, 8),
+                   [by_district("pressure_mpa", SPEC.name, "min")], unit=MPA, minimum=0,
                    steps=thresholds("transparent", (LIMIT, "red")), threshold_style="line"),
     ))

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 from urbanpulse.kinds.panels import (
     CHART,
-    EVERY,
-    WHERE,
+    TOP_N,
     KindDashboard,
     Overview,
     SystemPart,
+    by_district,
     by_sensor,
     colour_cells,
     grafana_unit,
+    latest,
+    per_district,
+    reporting,
     stat,
     table,
     target,
     thresholds,
     timeseries,
+    top,
 )
 from urbanpulse.kinds.pump import SPEC
 from urbanpulse.kinds.systems import FLOOD
@@ -27,8 +31,7 @@ FLOW = grafana_unit(SPEC.metrics["discharge_m3s"])
 
 def dashboard() -> KindDashboard:
     """Return the pump-station dashboard."""
-    last = (f'SELECT last("river_discharge") AS "out", last("pumps_running") AS "running" '
-            f'FROM "{SPEC.name}" {WHERE} GROUP BY "sensor"')
+    last = latest(SPEC, {"out": "river_discharge", "running": "pumps_running"})
     return KindDashboard("Forebay level, pumps running and discharge to the river (放江) "
                          "of the drainage pump stations.", [
         stat("Discharging to the river now", "Stations whose last reading says 放江.",
@@ -37,22 +40,20 @@ def dashboard() -> KindDashboard:
         stat("Pumps running now", "Sum of each station's last count of running pumps.",
              (8, 0, 8, 5), [target(f'SELECT sum("running") FROM ({last})')]),
         stat("Stations reporting", "Stations with a reading in the time range.",
-             (16, 0, 8, 5), [target(f'SELECT count("out") FROM ({last})')]),
+             (16, 0, 8, 5), [target(reporting(SPEC.name))]),
         timeseries("Forebay level by station", "Mean forebay level; the line is the "
                    "forebay-high rule's 4 m.", (0, 5, 12, 9),
                    [by_sensor("forebay_level_m", SPEC.name)], unit=LEVEL, minimum=0,
                    steps=thresholds("transparent", (4.0, "red")), threshold_style="line"),
-        timeseries("Discharge by district", "Flow the district's pumps lift.", (12, 5, 12, 9),
-                   [target(f'SELECT sum("discharge_m3s") FROM (SELECT mean("discharge_m3s") '
-                           f'AS "discharge_m3s" FROM "{SPEC.name}" {WHERE} {EVERY}, '
-                           f'"sensor", "district") WHERE $timeFilter {EVERY}, "district" '
-                           'fill(none)', alias="$tag_district")], unit=FLOW, minimum=0),
-        table("Stations now", "Each station's last reading.", (0, 14, 24, 8), [target(
-            'SELECT last("forebay_level_m") AS "forebay_level_m", last("pumps_running") AS '
-            '"pumps_running", last("discharge_m3s") AS "discharge_m3s", '
-            'last("river_discharge") AS "river_discharge", last("river_level_m") AS '
-            f'"river_level_m" FROM "{SPEC.name}" {WHERE} GROUP BY "sensor", "district"',
-            table=True)],
+        timeseries("Discharge by district", "Flow the district's pumps lift: the mean of "
+                   "their readings in each hour times the stations reporting.", (12, 5, 12, 9),
+                   [target(per_district('mean("discharge_m3s_mean") * mean("sensors")',
+                                        SPEC.name, "1h"), alias="$tag_district")],
+                   unit=FLOW, minimum=0, interval="1h"),
+        table("Highest forebays now", f"The {TOP_N} stations with the highest last forebay "
+              "level, with their last reading.", (0, 14, 24, 8), [top(SPEC, {
+                  name: name for name in ("forebay_level_m", "pumps_running", "discharge_m3s",
+                                          "river_discharge", "river_level_m")})],
               overrides=[colour_cells("forebay_level_m", steps=thresholds(
                   "green", (3.5, "orange"), (4.0, "red")))], sort_by="forebay_level_m"),
     ])
@@ -62,22 +63,19 @@ def overview() -> Overview:
     """Return the pumped discharge by district, for the city overview."""
     return Overview(charts=(timeseries(
         "Pumped discharge by district", "Mean flow the district's pump stations lift.",
-        CHART, [target(f'SELECT mean("discharge_m3s") FROM "{SPEC.name}" {WHERE} {EVERY}, '
-                       '"district" fill(none)', alias="$tag_district")], unit=FLOW,
+        CHART, [by_district("discharge_m3s", SPEC.name)], unit=FLOW,
         minimum=0),))
 
 
 def system() -> SystemPart:
     """Return the stations discharging and their flow, for the flood dashboard."""
-    last = (f'SELECT last("river_discharge") AS "out" FROM "{SPEC.name}" {WHERE} '
-            'GROUP BY "sensor"')
+    last = latest(SPEC, {"out": "river_discharge"})
     return SystemPart(FLOOD, (
         stat("Pump stations discharging now", "Stations whose last reading says 放江 "
              "(discharge to the river).", (0, 0, 6, 4),
              [target(f'SELECT sum("out") FROM ({last})')],
              steps=thresholds("green", (1, "orange"))),
         timeseries("Pumped discharge by district", "Mean flow the district's pump stations "
-                   "lift.", (0, 0, 12, 8), [target(
-                       f'SELECT mean("discharge_m3s") FROM "{SPEC.name}" {WHERE} {EVERY}, '
-                       '"district" fill(none)', alias="$tag_district")], unit=FLOW, minimum=0),
+                   "lift.", (0, 0, 12, 8), [by_district("discharge_m3s", SPEC.name)], unit=FLOW,
+                   minimum=0),
     ))

@@ -5,18 +5,23 @@ from __future__ import annotations
 from urbanpulse.kinds.panels import (
     CHART,
     EVERY,
-    WHERE,
+    TOP_N,
     KindDashboard,
     Overview,
     SystemPart,
+    by_district,
     by_sensor,
     colour_cells,
+    district_filter,
     grafana_unit,
+    latest,
+    reporting,
     stat,
     table,
     target,
     thresholds,
     timeseries,
+    top,
 )
 from urbanpulse.kinds.rain import SPEC
 from urbanpulse.kinds.systems import FLOOD
@@ -31,8 +36,7 @@ ACCUMULATIONS = {"rain_1h": "1 h", "rain_3h": "3 h", "rain_12h": "12 h", "rain_2
 
 def dashboard() -> KindDashboard:
     """Return the rain-gauge dashboard."""
-    last = (f'SELECT last("rain_3h") AS "rain_3h", last("rain_24h") AS "rain_24h" '
-            f'FROM "{SPEC.name}" {WHERE} GROUP BY "sensor"')
+    last = latest(SPEC, {"rain_3h": "rain_3h", "rain_24h": "rain_24h"})
     return KindDashboard("Rain at the gauges against the CMA rainstorm levels.", [
         stat("Most rain in 3 h now", "Highest last 3-hour total; 50 mm is a rainstorm, "
              "100 mm the red signal.", (0, 0, 8, 5),
@@ -41,11 +45,10 @@ def dashboard() -> KindDashboard:
         stat("Most rain in 24 h now", "Highest last 24-hour total.", (8, 0, 8, 5),
              [target(f'SELECT max("rain_24h") FROM ({last})')], unit=MM, decimals=1),
         stat("Gauges reporting", "Gauges with a reading in the time range.", (16, 0, 8, 5),
-             [target(f'SELECT count("rain_24h") FROM ({last})')]),
+             [target(reporting(SPEC.name))]),
         timeseries("Rain rate by gauge", "Highest 5-minute rate × 12 of each gauge; the "
                    "central sewers were built for about 36 mm/h.", (0, 5, 12, 9),
-                   [target(f'SELECT max("intensity_mm_h") FROM "{SPEC.name}" {WHERE} {EVERY}, '
-                           '"sensor" fill(none)', alias="$tag_sensor")],
+                   [by_sensor("intensity_mm_h", SPEC.name, "max")],
                    unit=RATE, minimum=0, steps=thresholds("transparent", (36, "red")),
                    threshold_style="line"),
         timeseries("3-hour rain by gauge", "Rolling 3-hour total; the lines are the "
@@ -53,11 +56,11 @@ def dashboard() -> KindDashboard:
                    unit=MM, minimum=0, steps=thresholds("transparent", (50, "orange"),
                                                         (100, "red")),
                    threshold_style="line"),
-        table("Gauges now", "Each gauge's last rolling totals.", (0, 14, 24, 8), [target(
-            'SELECT last("rain_1h") AS "1h", last("rain_3h") AS "3h", last("rain_6h") AS "6h", '
-            'last("rain_12h") AS "12h", last("rain_24h") AS "24h", last("battery_v") AS '
-            f'"battery_v" FROM "{SPEC.name}" {WHERE} GROUP BY "sensor", "district"',
-            table=True)], overrides=[colour_cells("3h", steps=RAINSTORM)], sort_by="3h"),
+        table("Wettest gauges now", f"The {TOP_N} gauges with the highest last 3-hour "
+              "total, with their other rolling totals.", (0, 14, 24, 8), [top(SPEC, {
+                  "3h": "rain_3h", "1h": "rain_1h", "6h": "rain_6h", "12h": "rain_12h",
+                  "24h": "rain_24h", "battery_v": "battery_v"})],
+                  overrides=[colour_cells("3h", steps=RAINSTORM)], sort_by="3h"),
     ])
 
 
@@ -65,24 +68,25 @@ def overview() -> Overview:
     """Return the highest hourly rain by district, for the city overview."""
     return Overview(charts=(timeseries(
         "Rain by district", "Highest 1-hour total among the district's gauges.", CHART,
-        [target(f'SELECT max("rain_1h") FROM "{SPEC.name}" {WHERE} {EVERY}, '
-                '"district" fill(none)', alias="$tag_district")], unit=MM, minimum=0),))
+        [by_district("rain_1h", SPEC.name, "max")], unit=MM, minimum=0),))
 
 
 def system() -> SystemPart:
     """Return the rain accumulations, for the flood dashboard."""
     sums = ", ".join(f'max("{field}") AS "{label}"' for field, label in ACCUMULATIONS.items())
-    last = ", ".join(f'last("{field}") AS "{field}"' for field in ACCUMULATIONS)
+    highest = ", ".join(f'max("{field}_max") AS "{label}"'
+                        for field, label in ACCUMULATIONS.items())
     return SystemPart(FLOOD, (
         timeseries("Rain accumulations, wettest gauge", "Highest 1-, 3-, 12- and 24-hour "
                    "totals over the gauges per interval; lines at the CMA rainstorm levels.",
-                   (0, 0, 12, 8), [target(f'SELECT {sums} FROM "{SPEC.name}" {WHERE} {EVERY} '
-                                          'fill(none)', alias="$col")], unit=MM, minimum=0,
-                   steps=thresholds("transparent", (50, "orange"), (100, "red")),
-                   threshold_style="line"),
+                   (0, 0, 12, 8), [target(
+                       f'SELECT {highest} FROM "{SPEC.name}_district_1m" WHERE $timeFilter '
+                       f'AND {district_filter()} {EVERY} fill(none)', alias="$col")],
+                   unit=MM, minimum=0, threshold_style="line",
+                   steps=thresholds("transparent", (50, "orange"), (100, "red"))),
         table("Rain accumulations now by district", "Wettest gauge's last totals in each "
               "district.", (12, 0, 12, 8), [target(
-                  f'SELECT {sums} FROM (SELECT {last} FROM "{SPEC.name}" {WHERE} '
-                  'GROUP BY "sensor", "district") GROUP BY "district"', table=True)],
+                  f'SELECT {sums} FROM ({latest(SPEC, {name: name for name in ACCUMULATIONS})}) '
+                  'GROUP BY "district"', table=True)],
               overrides=[colour_cells("3 h", steps=RAINSTORM)], sort_by="3 h"),
     ))

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from urbanpulse.kinds.panels import (
     CHART,
-    EVERY,
+    TOP_N,
     WHERE,
     KindDashboard,
     Overview,
     SystemPart,
+    by_district,
     by_sensor,
     colour_cells,
     grafana_unit,
@@ -17,6 +18,7 @@ from urbanpulse.kinds.panels import (
     target,
     thresholds,
     timeseries,
+    top,
 )
 from urbanpulse.kinds.sewer import SPEC
 from urbanpulse.kinds.systems import FLOOD
@@ -44,10 +46,10 @@ def dashboard() -> KindDashboard:
         timeseries("Flow by meter", "Mean flow of each meter.", (12, 5, 12, 9),
                    [by_sensor("flow_m3s", SPEC.name)],
                    unit=grafana_unit(SPEC.metrics["flow_m3s"]), minimum=0),
-        table("Meters now", "Each meter's last reading.", (0, 14, 24, 8), [target(
-            'SELECT last("level_m") AS "level_m", last("fill_ratio") AS "fill_ratio", '
-            'last("flow_m3s") AS "flow_m3s", last("velocity_ms") AS "velocity_ms" '
-            f'FROM "{SPEC.name}" {WHERE} GROUP BY "sensor", "district"', table=True)],
+        table("Fullest meters now", f"The {TOP_N} meters with the highest last fill ratio, "
+              "with their last reading.", (0, 14, 24, 8), [top(SPEC, {
+                  name: name for name in ("fill_ratio", "level_m", "flow_m3s",
+                                          "velocity_ms")})],
               overrides=[colour_cells("fill_ratio", steps=FULL)], sort_by="fill_ratio"),
     ])
 
@@ -56,8 +58,7 @@ def overview() -> Overview:
     """Return the fullest sewer by district, for the city overview."""
     return Overview(charts=(timeseries(
         "Fullest sewer by district", "Highest fill ratio of the district's meters.", CHART,
-        [target(f'SELECT max("fill_ratio") FROM "{SPEC.name}" {WHERE} {EVERY}, '
-                '"district" fill(none)', alias="$tag_district")], unit=FILL, minimum=0),))
+        [by_district("fill_ratio", SPEC.name, "max")], unit=FILL, minimum=0),))
 
 
 def system() -> SystemPart:
@@ -66,9 +67,8 @@ def system() -> SystemPart:
             'GROUP BY "sensor"')
     return SystemPart(FLOOD, (
         timeseries("Fullest sewer by district", "Highest fill ratio of the district's meters; "
-                   "lines at 1 (surcharge) and 1.2 (overflow risk).", (0, 0, 12, 8), [target(
-                       f'SELECT max("fill_ratio") FROM "{SPEC.name}" {WHERE} {EVERY}, '
-                       '"district" fill(none)', alias="$tag_district")], unit=FILL, minimum=0,
+                   "lines at 1 (surcharge) and 1.2 (overflow risk).", (0, 0, 12, 8),
+                   [by_district("fill_ratio", SPEC.name, "max")], unit=FILL, minimum=0,
                    steps=thresholds("transparent", (1.0, "orange"), (1.2, "red")),
                    threshold_style="line"),
         stat("Surcharged pipes now", "Meters whose last fill ratio is 1 or more.",

@@ -5,15 +5,19 @@ from __future__ import annotations
 from urbanpulse.kinds import KINDS
 from urbanpulse.kinds.panels import (
     CHART,
-    EVERY,
-    WHERE,
+    CHOSEN,
+    TOP_N,
     Grid,
     Json,
     KindDashboard,
     Overview,
     SystemPart,
+    by_sensor,
     colour_cells,
     grafana_unit,
+    latest,
+    per_district,
+    reporting,
     sensor_filter,
     silence,
     stat,
@@ -22,6 +26,7 @@ from urbanpulse.kinds.panels import (
     target,
     thresholds,
     timeseries,
+    top,
     value_mappings,
 )
 from urbanpulse.kinds.streetlight import SPEC
@@ -35,17 +40,15 @@ LAMP = value_mappings({0: ("off", "dark-blue"), 1: ("lit", "yellow")})
 
 
 def _power_by_district(title: str, grid: Grid) -> Json:
-    return timeseries(title, "Sum over the district's poles of each pole's mean power.", grid, [
-        target(f'SELECT sum("power") FROM (SELECT mean("power_w") AS "power" FROM "{NAME}" '
-               f'{WHERE} {EVERY}, "sensor", "district" fill(none)) WHERE $timeFilter '
-               f'{EVERY}, "district" fill(none)', alias="$tag_district")],
-        unit=POWER, minimum=0)
+    return timeseries(title, "Sum of the district's poles' mean power per hour: the mean of "
+                      "their readings times the poles reporting.", grid, [target(per_district(
+                          'mean("power_w_mean") * mean("sensors")', NAME, "1h"),
+                          alias="$tag_district")], unit=POWER, minimum=0, interval="1h")
 
 
 def dashboard() -> KindDashboard:
     """Return the street-light dashboard."""
-    last = (f'SELECT last("lamp_on") AS "lit", last("lamp_fault") AS "fault" FROM "{NAME}" '
-            f'{WHERE} GROUP BY "sensor"')
+    last = latest(SPEC, {"lit": "lamp_on", "fault": "lamp_fault"})
     return KindDashboard("Lamp controllers of the smart poles: lamp state against dusk and "
                          "dawn, power, leakage, door and tilt.", [
         stat("Lamps lit now", "Poles whose last reading has the lamp lit.", (0, 0, 8, 5),
@@ -55,29 +58,23 @@ def dashboard() -> KindDashboard:
              [target(f'SELECT count("fault") FROM ({last}) WHERE "fault" > 0')],
              steps=thresholds("green", (1, "red"))),
         stat("Controllers reporting", "Poles with a reading in the time range.", (16, 0, 8, 5),
-             [target(f'SELECT count("lit") FROM ({last})')]),
+             [target(reporting(NAME))]),
         state_timeline("Lamp state by pole", "Lit or off, per interval.", (0, 5, 12, 9), [
-            target(f'SELECT max("lamp_on") FROM "{NAME}" {WHERE} {EVERY}, "sensor" '
-                   'fill(none)', alias="$tag_sensor")],
+            by_sensor("lamp_on", NAME, "max")],
             mappings=LAMP, steps=thresholds("dark-blue", (1, "yellow"))),
         _power_by_district("Power by district", (12, 5, 12, 9)),
         state_timeline("Lamp faults by pole", "0 ok, 1 out at night, 2 on by day.",
-                       (0, 14, 12, 9), [target(
-                           f'SELECT max("lamp_fault") FROM "{NAME}" {WHERE} {EVERY}, '
-                           '"sensor" fill(none)', alias="$tag_sensor")],
+                       (0, 14, 12, 9), [by_sensor("lamp_fault", NAME, "max")],
                        mappings=FAULTS, steps=thresholds("green", (1, "red"), (2, "orange"))),
         timeseries("Leakage current by pole", "Highest leakage per interval; the line is "
-                   "the 30 mA alarm.", (12, 14, 12, 9), [target(
-                       f'SELECT max("leakage_ma") FROM "{NAME}" {WHERE} {EVERY}, "sensor" '
-                       'fill(none)', alias="$tag_sensor")],
+                   "the 30 mA alarm.", (12, 14, 12, 9), [by_sensor("leakage_ma", NAME, "max")],
                    unit=grafana_unit(SPEC.metrics["leakage_ma"]), minimum=0,
                    steps=thresholds("transparent", (30, "red")), threshold_style="line"),
-        table("Faults now", "Each pole's last reading: lamp, fault, leakage, door, tilt.",
-              (0, 23, 24, 9), [target(
-                  'SELECT last("lamp_on") AS "lit", last("lamp_fault") AS "fault", '
-                  'last("power_w") AS "power_w", last("leakage_ma") AS "leakage_ma", '
-                  'last("door_open") AS "door_open", last("tilt_deg") AS "tilt_deg" '
-                  f'FROM "{NAME}" {WHERE} GROUP BY "sensor", "district"', table=True)],
+        table("Faults now", f"The {TOP_N} poles with the worst last lamp fault, with their "
+              "lamp, leakage, door and tilt.", (0, 23, 24, 9), [top(SPEC, {
+                  "fault": "lamp_fault", "lit": "lamp_on", "power_w": "power_w",
+                  "leakage_ma": "leakage_ma", "door_open": "door_open",
+                  "tilt_deg": "tilt_deg"})],
               overrides=[colour_cells("fault", mappings=FAULTS),
                          colour_cells("leakage_ma", steps=thresholds("green", (30, "red"))),
                          colour_cells("door_open", steps=thresholds("green", (1, "red"))),
@@ -95,7 +92,7 @@ def _carried() -> Json:
     """Return a table of the sensors the poles carry, by pole, with their silence."""
     carried = [name for name, kind in KINDS.items() if "carrier" in kind.attributes]
     births = ('SELECT last("carrier") AS "pole", last("interval_s") AS "interval_s" FROM '
-              f'"sensors" WHERE {sensor_filter()} AND "carrier" =~ /./ '
+              f'"sensors" WHERE {sensor_filter()} AND {CHOSEN} AND "carrier" =~ /./ '
               'GROUP BY "sensor", "kind", "district"')
     result = table("Sensors on the poles", "Each sensor a pole carries (`carrier` in its "
                    "birth) with the seconds since its last reading in the time range: a "
@@ -112,19 +109,17 @@ def _carried() -> Json:
 
 def system() -> SystemPart:
     """Return the lamps and the sensors the poles carry, for the poles dashboard."""
-    last = (f'SELECT last("lamp_on") AS "lit", last("lamp_fault") AS "fault" FROM "{NAME}" '
-            f'{WHERE} GROUP BY "sensor"')
+    last = latest(SPEC, {"lit": "lamp_on"})
     return SystemPart(POLES, (
         stat("Lamps lit now", "Poles whose last reading has the lamp lit.", (0, 0, 6, 4),
              [target(f'SELECT sum("lit") FROM ({last})')], steps=thresholds("yellow")),
         stat("Poles reporting", "Poles with a reading in the time range.", (6, 0, 6, 4),
-             [target(f'SELECT count("lit") FROM ({last})')]),
+             [target(reporting(NAME))]),
         _power_by_district("Street-light power by district", (0, 0, 12, 8)),
         timeseries("Poles reporting by district", "Lamp controllers with a reading per "
-                   "interval: a power cut shows as a step down.", (12, 0, 12, 8), [target(
-                       f'SELECT count("n") FROM (SELECT count("seq") AS "n" FROM "{NAME}" '
-                       f'{WHERE} {EVERY}, "sensor", "district" fill(none)) WHERE $timeFilter '
-                       f'{EVERY}, "district" fill(0)', alias="$tag_district")],
+                   "interval (each reports once in it): a power cut shows as a step down.",
+                   (12, 0, 12, 8), [target(per_district('sum("sensors")', NAME).replace(
+                       "fill(none)", "fill(0)"), alias="$tag_district")],
                    minimum=0, decimals=0, interval="10m"),
         _carried(),
     ))

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from urbanpulse.kinds.panels import (
     CHART,
-    EVERY,
-    WHERE,
+    TOP_N,
     KindDashboard,
     Overview,
     SystemPart,
+    by_district,
     by_sensor,
     grafana_unit,
     table,
-    target,
     thresholds,
     timeseries,
+    top,
 )
 from urbanpulse.kinds.systems import WATER_SUPPLY
 from urbanpulse.kinds.tap_water import SPEC
@@ -35,9 +35,9 @@ def dashboard() -> KindDashboard:
         timeseries("Turbidity by point", "The line is GB 5749's 1 NTU.", (12, 0, 12, 9),
                    [by_sensor("turbidity_ntu", SPEC.name)], unit=TURBIDITY, minimum=0,
                    steps=thresholds("transparent", (1.0, "red")), threshold_style="line"),
-        table("Points now", "Each point's last reading.", (0, 9, 24, 8), [target(
-            'SELECT last("chlorine_mgl") AS "chlorine", last("turbidity_ntu") AS "turbidity" '
-            f'FROM {MEASUREMENT} {WHERE} GROUP BY "sensor", "district"', table=True)]),
+        table("Lowest chlorine now", f"The {TOP_N} points with the lowest last free "
+              "chlorine, with their turbidity.", (0, 9, 24, 8), [top(SPEC, {
+                  "chlorine": "chlorine_mgl", "turbidity": "turbidity_ntu"}, lowest=True)]),
     ])
 
 
@@ -45,8 +45,7 @@ def overview() -> Overview:
     """Return the lowest free chlorine by district, for the city overview."""
     return Overview(charts=(timeseries(
         "Tap-water chlorine by district", "Lowest free chlorine of the district's points.",
-        CHART, [target(f'SELECT min("chlorine_mgl") FROM {MEASUREMENT} {WHERE} {EVERY}, '
-                       '"district" fill(none)', alias="$tag_district")],
+        CHART, [by_district("chlorine_mgl", SPEC.name, "min")],
         unit=CHLORINE, minimum=0),))
 
 
@@ -54,15 +53,11 @@ def system() -> SystemPart:
     """Return chlorine and turbidity by district, for the water-supply dashboard."""
     return SystemPart(WATER_SUPPLY, (
         timeseries("Lowest free chlorine by district", "The line is GB 5749's 0.05 mg/L.",
-                   (0, 0, 12, 8), [target(
-                       f'SELECT min("chlorine_mgl") FROM {MEASUREMENT} {WHERE} {EVERY}, '
-                       '"district" fill(none)', alias="$tag_district")], unit=CHLORINE,
+                   (0, 0, 12, 8), [by_district("chlorine_mgl", SPEC.name, "min")], unit=CHLORINE,
                    minimum=0, steps=thresholds("red", (0.05, "transparent")),
                    threshold_style="line"),
         timeseries("Highest turbidity by district", "The line is GB 5749's 1 NTU.",
-                   (12, 0, 12, 8), [target(
-                       f'SELECT max("turbidity_ntu") FROM {MEASUREMENT} {WHERE} {EVERY}, '
-                       '"district" fill(none)', alias="$tag_district")], unit=TURBIDITY,
+                   (12, 0, 12, 8), [by_district("turbidity_ntu", SPEC.name, "max")], unit=TURBIDITY,
                    minimum=0, steps=thresholds("transparent", (1.0, "red")),
                    threshold_style="line"),
     ))

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from urbanpulse.kinds.panels import (
     CHART,
-    EVERY,
-    WHERE,
+    TOP_N,
     Grid,
     Json,
     KindDashboard,
     Overview,
     SystemPart,
+    by_district,
     grafana_unit,
     table,
-    target,
     thresholds,
     timeseries,
+    top,
 )
 from urbanpulse.kinds.systems import UNDERGROUND
 from urbanpulse.kinds.tunnel import SPEC
@@ -23,9 +23,8 @@ from urbanpulse.kinds.tunnel import SPEC
 
 def _by_district(field: str, function: str, title: str, description: str, grid: Grid,
                  steps: Json) -> Json:
-    return timeseries(title, description, grid, [target(
-        f'SELECT {function}("{field}") FROM "tunnel" {WHERE} {EVERY}, "district" fill(none)',
-        alias="$tag_district")], unit=grafana_unit(SPEC.metrics[field]), steps=steps,
+    return timeseries(title, description, grid, [by_district(field, SPEC.name, function)],
+                      unit=grafana_unit(SPEC.metrics[field]), steps=steps,
         threshold_style="line")
 
 
@@ -45,11 +44,10 @@ def dashboard() -> KindDashboard:
         _by_district("sump_water_cm", "max", "Highest sump", "Highest sump level per "
                      "interval; the line is 80 cm.", (16, 8, 8, 8),
                      thresholds("transparent", (80, "red"))),
-        table("Compartments now", "Each monitor's last reading.", (0, 16, 24, 8), [target(
-            'SELECT last("temperature") AS "temperature", last("o2_pct") AS "o2", '
-            'last("ch4_lel") AS "ch4_lel", last("h2s_mgm3") AS "h2s", '
-            f'last("sump_water_cm") AS "sump" FROM "tunnel" {WHERE} GROUP BY "sensor", '
-            '"district"', table=True)], sort_by="ch4_lel"),
+        table("Compartments now, most methane", f"The {TOP_N} monitors with the highest "
+              "last methane, with their last reading.", (0, 16, 24, 8), [top(SPEC, {
+                  "ch4_lel": "ch4_lel", "temperature": "temperature", "o2": "o2_pct",
+                  "h2s": "h2s_mgm3", "sump": "sump_water_cm"})], sort_by="ch4_lel"),
     ])
 
 

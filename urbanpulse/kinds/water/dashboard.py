@@ -8,20 +8,23 @@ from __future__ import annotations
 
 from urbanpulse.kinds.panels import (
     HEADLINE,
-    WHERE,
+    TOP_N,
     Grid,
     Json,
     KindDashboard,
     Overview,
+    by_district,
     by_sensor,
     colour_cells,
     grafana_unit,
+    latest,
     stat,
     state_timeline,
     table,
     target,
     thresholds,
     timeseries,
+    top,
     value_mappings,
 )
 from urbanpulse.kinds.water import SPEC
@@ -53,15 +56,14 @@ def _worse_above(limits: tuple[float, ...]) -> Json:
 
 def _item(title: str, field: str, grid: Grid, steps: Json) -> Json:
     return timeseries(title, f"Mean {field} per station; the bands are the GB 3838 "
-                      "class limits.", grid, [by_sensor(field, "water")],
+                      "class limits.", grid, [by_sensor(field, SPEC.name)],
                       unit=grafana_unit(SPEC.metrics[field]), minimum=0, steps=steps,
                       threshold_style="area", interval="10m")
 
 
 def dashboard() -> KindDashboard:
     """Return the water-quality dashboard."""
-    last_class = (f'SELECT last("water_class") AS "class" FROM "water" {WHERE} '
-                  'GROUP BY "sensor", "district"')
+    last_class = latest(SPEC, {"class": "water_class"})
     do_steps = thresholds(WATER_COLOURS[6], *((limit, WATER_COLOURS[5 - number])
                                               for number, limit in enumerate(DO_MINIMUM[::-1])))
     return KindDashboard("GB 3838 class and basic items of the stations.", [
@@ -73,8 +75,13 @@ def dashboard() -> KindDashboard:
              (6, 0, 18, 5), [target(f'SELECT max("class") FROM ({last_class}) '
                                     'GROUP BY "district"', alias="$tag_district")],
              mappings=water_class_mappings(), steps=water_class_steps()),
+        state_timeline("GB 3838 class by district", "Worst class of the district's stations "
+                       "per interval: I … V, 劣V.", (0, 5, 12, 8),
+                       [by_district("water_class", SPEC.name, "max")],
+                       mappings=water_class_mappings(), steps=water_class_steps(),
+                       interval="10m"),
         state_timeline("GB 3838 class by station", "Worst class per interval: I … V, 劣V.",
-                       (0, 5, 24, 8), [by_sensor("water_class", "water", "max")],
+                       (12, 5, 12, 8), [by_sensor("water_class", SPEC.name, "max")],
                        mappings=water_class_mappings(), steps=water_class_steps(),
                        interval="10m"),
         _item("Dissolved oxygen", "dissolved_oxygen", (0, 13, 12, 8), do_steps),
@@ -85,13 +92,13 @@ def dashboard() -> KindDashboard:
         _item("Total phosphorus (river)", "tp", (12, 21, 12, 8),
               _worse_above(TP_MAXIMUM["river"])),
         timeseries("Turbidity", "Mean turbidity per station (NTU); a fast rise raises "
-                   "turbidity-surge.", (0, 29, 12, 8), [by_sensor("turbidity", "water")],
+                   "turbidity-surge.", (0, 29, 12, 8), [by_sensor("turbidity", SPEC.name)],
                    unit=grafana_unit(SPEC.metrics["turbidity"]), minimum=0, interval="10m"),
-        table("Stations now", "Each station's last reading and class.", (12, 29, 12, 8), [target(
-            'SELECT last("water_class") AS "class", last("ph") AS "ph", '
-            'last("dissolved_oxygen") AS "do", last("codmn") AS "codmn", last("nh3_n") AS '
-            '"nh3_n", last("tp") AS "tp", last("temperature") AS "temperature" '
-            f'FROM "water" {WHERE} GROUP BY "sensor", "district"', table=True)],
+        table("Worst stations now", f"The {TOP_N} stations of the worst last class, with "
+              "their last reading.", (12, 29, 12, 8), [top(SPEC, {
+                  "class": "water_class", "ph": "ph", "do": "dissolved_oxygen",
+                  "codmn": "codmn", "nh3_n": "nh3_n", "tp": "tp",
+                  "temperature": "temperature"})],
               overrides=[colour_cells("class", mappings=water_class_mappings(),
                                       steps=water_class_steps())], sort_by="class"),
     ])
@@ -101,6 +108,5 @@ def overview() -> Overview:
     """Return the worst water class now, for the city overview."""
     return Overview(headlines=(stat(
         "Worst water class now", "Worst of the water stations' last GB 3838 class.", HEADLINE,
-        [target('SELECT max("class") FROM (SELECT last("water_class") AS '
-                f'"class" FROM "water" {WHERE} GROUP BY "sensor")')],
+        [target(f'SELECT max("class") FROM ({latest(SPEC, {"class": "water_class"})})')],
         mappings=water_class_mappings(), steps=water_class_steps()),))
