@@ -6,7 +6,8 @@ keeps its pending and active episodes, tells the fleet which started (each is
 announced once as a `Truth` message on `city/truth/...`), changes the values of
 the affected sensors (incidents first, as the world changes, then device
 faults) and says how each affected reading is delivered (dropped, late, twice,
-skewed or malformed).
+skewed or malformed). A sensor mounted on a carrier that loses power is
+silenced by a `carrier-outage` episode of its own.
 """
 
 from __future__ import annotations
@@ -22,7 +23,16 @@ import numpy as np
 from urbanpulse.kinds.incidents import Episode, KnobEffect, ValueEffect, Values
 from urbanpulse.kinds.modelling import FloatArray
 
-__all__ = ["Delivery", "Episode", "Injector", "KnobEffect", "ValueEffect", "Values"]
+__all__ = ["CARRIER_OUTAGE", "Delivery", "Episode", "Injector", "KnobEffect", "ValueEffect",
+           "Values"]
+
+CARRIER_OUTAGE = "carrier-outage"
+"""The incident of a sensor mounted on a carrier (a smart pole) that lost power: no readings.
+
+The kinds that can be mounted list it in `SPEC.incidents` (their models send
+nothing while it lasts); the simulator derives it from the carrier's incident
+(`simulator.scenarios.mounted`).
+"""
 
 
 @dataclass(slots=True)

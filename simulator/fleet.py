@@ -6,7 +6,8 @@ seconds in `[0, step_s)`) after the simulated start. Sensors of one kind that
 share a step and a phase form a slot; a heap of slots yields the simulated
 seconds at which something is due, so a tick asks each kind's model once for
 all its due sensors. Within a tick, ground truth of the episodes starting then
-comes first, then readings ordered by sensor id, which makes the stream a pure
+comes first (a mounted sensor's `carrier-outage` after its carrier's incident),
+then readings ordered by sensor id, which makes the stream a pure
 function of the seed, the city, the options and the start time.
 """
 
@@ -23,7 +24,7 @@ import numpy as np
 from simulator import faults, parts, scenarios
 from simulator.city import SensorSpec
 from simulator.drivers import Drivers
-from simulator.episodes import Episode, Injector
+from simulator.episodes import CARRIER_OUTAGE, Episode, Injector
 from simulator.streams import random_stream
 from urbanpulse.kinds import SensorKind, get_kind
 from urbanpulse.kinds.modelling import FloatArray, IndexArray, Model
@@ -196,8 +197,16 @@ class Fleet:
 
         Messages are generated lazily: the models advance as the iterator is consumed.
         """
-        for kind in self._kinds:
-            kind.injector.add(scenarios.episodes(self._incidents, kind.spec, kind.specs, start))
+        matched = [scenarios.episodes(self._incidents, kind.spec, kind.specs, start)
+                   for kind in self._kinds]
+        outages: dict[str, list[Episode]] = {}
+        for kind, found in zip(self._kinds, matched, strict=True):
+            silencing = scenarios.silences_mounted(kind.spec)
+            for episode in found:
+                if episode.type in silencing:
+                    outages.setdefault(episode.sensor, []).append(episode)
+        for kind, found in zip(self._kinds, matched, strict=True):
+            kind.injector.add([*found, *scenarios.mounted(outages, kind.spec, kind.specs)])
         heap = [(start + phase, position, step, phase)
                 for position, step, phase in self._slots]
         heapq.heapify(heap)
@@ -215,15 +224,18 @@ class Fleet:
     def _messages(self, t: int, due: dict[int, list[IndexArray]]) -> list[Message]:
         truths: list[Message] = []
         parts: list[tuple[IndexArray, list[Message]]] = []
+        mounted: list[Message] = []  # after their carriers' truths: the cause comes first
         for position, kind in enumerate(self._kinds):
-            truths.extend(self._truth(kind, episode)
-                          for episode in kind.injector.advance(t, kind.model.knobs))
+            for episode in kind.injector.advance(t, kind.model.knobs):
+                (mounted if episode.type == CARRIER_OUTAGE else truths).append(
+                    self._truth(kind, episode))
             if position not in due:
                 continue
             groups = due[position]
             idx = groups[0] if len(groups) == 1 else np.sort(np.concatenate(groups))
             messages, ranks = kind.encode(t * 1000, idx, kind.model.step(t, idx))
             parts.append((ranks, messages))
+        truths.extend(mounted)
         self.truths += len(truths)
         if len(parts) == 1 and not truths:
             return parts[0][1]

@@ -34,6 +34,10 @@ SPEC = SensorKind(
     mixes=("air_siting",),
     faults=frozenset({"stuck", "drift", "bias", "spike", "dropout", "offline", "clock-skew",
                       "duplicate", "out-of-order", "malformed"}),
-    incidents={"pollution-episode": "PM x magnitude (default 3), NO2 and CO up, ramped in "
-                                    "and out"},
+    incidents={
+        "pollution-episode": "PM x magnitude (default 3), NO2 and CO up, ramped in and out",
+        "carrier-outage": "the pole the sensor is mounted on loses power (its power-cut): "
+                          "no readings until the power is back; the truth names the pole "
+                          "(detail.carrier)",
+    },
 )

@@ -15,6 +15,9 @@ Low-cost stations (`grade: low-cost`, optical PM and electrochemical gas cells)
 over-read PM by 10-40 % and more above 80 % RH (hygroscopic growth), carry
 noise of max(2 µg/m³, 10 %), read SO2 several times too high and drift NO2 by
 2-6 µg/m³ a month; reference stations add 3 % noise.
+
+A sensor mounted on a smart pole shares the pole's supply: while the pole is
+cut off (`carrier-outage`, from the pole's `power-cut`) it sends nothing.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from urbanpulse.kinds.modelling import (
     known_attributes,
     local_time,
 )
+from urbanpulse.kinds.streetlight.model import cut_supply, without_supply
 
 TRAFFIC = (1.05, 1.00, .95, .90, .88, .90, 1.00, 1.15, 1.20, 1.10, 1.00, .92,
            .86, .82, .80, .80, .85, .92, 1.02, 1.12, 1.18, 1.20, 1.15, 1.10)
@@ -98,7 +102,7 @@ class AirModel:
         self._so2_bias = np.where(low_cost, rng.uniform(2.0, 5.0, size=n), 1.0)
         self._no2_drift = np.where(low_cost, rng.uniform(*NO2_DRIFT_PER_S, size=n), 0.0)
         self._t0: int | None = None
-        self.knobs: dict[str, FloatArray] = {}
+        self.knobs: dict[str, FloatArray] = {"unpowered": np.zeros(n)}
 
     def step(self, t: int, idx: IndexArray) -> dict[str, FloatArray]:
         """Return pollutant concentrations, temperature and humidity of stations `idx` at `t`."""
@@ -131,7 +135,7 @@ class AirModel:
         sigma = np.where(low, np.maximum(2.0, 0.1 * pm_read), 0.03 * pm_read)
         pm_read = np.maximum(pm_read + self._rng.normal(size=len(idx)) * sigma, 0.0)
         no2 = no2 + self._no2_drift[idx] * (t - self._t0)
-        return BOUNDS({
+        return without_supply(BOUNDS({
             "pm25": pm_read,
             "pm10": pm_read * self._pm10_ratio[idx],
             "no2": no2,
@@ -141,7 +145,7 @@ class AirModel:
             "o3": o3,
             "temperature": temperature,
             "relative_humidity": humidity,
-        })
+        }), self.knobs["unpowered"][idx])
 
 
 def _pollution(episode: Episode, t: int, values: Values, _memory: dict[int, Values]) -> None:
@@ -152,4 +156,7 @@ def _pollution(episode: Episode, t: int, values: Values, _memory: dict[int, Valu
 
 
 MODEL = AirModel
-INCIDENTS: Mapping[str, Effect] = {"pollution-episode": Effect(values=_pollution)}
+INCIDENTS: Mapping[str, Effect] = {
+    "pollution-episode": Effect(values=_pollution),
+    "carrier-outage": Effect(knobs=cut_supply),
+}

@@ -27,6 +27,11 @@ SPEC = SensorKind(
     mixes=("noise_zone",),
     faults=frozenset({"stuck", "bias", "spike", "dropout", "offline", "clock-skew",
                       "duplicate", "out-of-order", "malformed"}),
-    incidents={"night-construction": "+15 dB(A) LAeq (+20 LAmax) between 22:00 and 06:00"},
+    incidents={
+        "night-construction": "+15 dB(A) LAeq (+20 LAmax) between 22:00 and 06:00",
+        "carrier-outage": "the pole the sensor is mounted on loses power (its power-cut): "
+                          "no readings until the power is back; the truth names the pole "
+                          "(detail.carrier)",
+    },
     zoned=True,
 )

@@ -7,6 +7,9 @@ the two, rest days are 1 dB and holidays 2 dB quieter by day, rain over
 2 mm/h adds 2 dB (rain noise; HJ 906 flags such data), and each site has its
 own offset plus AR(1) noise (σ about 2 dB). The statistical levels follow from LAeq: LA90
 (background) 3-8 dB under it, LA10 1.5-4 dB over it, LAmax 8-20 dB over it.
+
+A sensor mounted on a smart pole shares the pole's supply: while the pole is
+cut off (`carrier-outage`, from the pole's `power-cut`) it sends nothing.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from urbanpulse.kinds.modelling import (
     local_time,
 )
 from urbanpulse.kinds.noise import SPEC as NOISE
+from urbanpulse.kinds.streetlight.model import cut_supply, without_supply
 
 TYPICAL = {"0": (46, 37), "1": (52, 42), "2": (57, 47), "3": (61, 52), "4a": (68, 58),
            "4b": (66, 57)}
@@ -59,7 +63,7 @@ class NoiseModel:
         n = len(specs)
         typical = np.array([TYPICAL[spec.zone] for spec in specs], dtype=np.float64).reshape(n, 2)
         self._rng, self._drivers = rng, drivers
-        self.knobs: dict[str, FloatArray] = {}
+        self.knobs: dict[str, FloatArray] = {"unpowered": np.zeros(n)}
         self._day, self._night = typical[:, 0], typical[:, 1]
         self._offset = rng.normal(0.0, 1.5, size=n)
         self._walk = rng.normal(0.0, NOISE_SIGMA, size=n)
@@ -76,8 +80,9 @@ class NoiseModel:
         laeq = (night + (day - night) * activity + rest + rain + self._offset[idx]
                 + ar1(self._walk, idx, NOISE_RHO, NOISE_SIGMA, self._rng))
         spread = self._rng.uniform(SPREAD_LOW, SPREAD_HIGH, size=(3, len(idx)))
-        return BOUNDS({"laeq": laeq, "lamax": laeq + spread[0], "la10": laeq + spread[1],
-                       "la90": laeq + spread[2]})
+        return without_supply(BOUNDS({"laeq": laeq, "lamax": laeq + spread[0],
+                                      "la10": laeq + spread[1], "la90": laeq + spread[2]}),
+                              self.knobs["unpowered"][idx])
 
 
 def _construction(episode: Episode, t: int, values: Values, _memory: dict[int, Values]) -> None:
@@ -90,4 +95,7 @@ def _construction(episode: Episode, t: int, values: Values, _memory: dict[int, V
 
 
 MODEL = NoiseModel
-INCIDENTS: Mapping[str, Effect] = {"night-construction": Effect(values=_construction)}
+INCIDENTS: Mapping[str, Effect] = {
+    "night-construction": Effect(values=_construction),
+    "carrier-outage": Effect(knobs=cut_supply),
+}

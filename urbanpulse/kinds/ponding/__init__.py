@@ -23,6 +23,11 @@ SPEC = SensorKind(
     },
     faults=frozenset({"spike", "dropout", "offline", "clock-skew", "duplicate",
                       "out-of-order", "malformed"}),
-    incidents={"cloudburst-ponding": "a local cloudburst (+80 mm/h at magnitude 1) over "
-                                     "the site: depth rises past 25 cm within the hour"},
+    incidents={
+        "cloudburst-ponding": "a storm cell (a cloudburst, a typhoon's rain bands; +80 mm/h "
+                              "at magnitude 1) over the site: depth rises past 25 cm within "
+                              "the hour",
+        "main-burst-flooding": "a burst water main floods the road: its water ponds as a "
+                               "storm of 80 mm/h x magnitude would",
+    },
 )

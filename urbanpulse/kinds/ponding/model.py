@@ -6,6 +6,11 @@ at an underpass (the low point collects its ramps) and 0.5-0.8 at a low road.
 Depth rises towards it with a time constant of 10 minutes and drains with one
 of 25-40 minutes once the rain falls below capacity, so a ponding clears over
 one to two hours. A dry gauge reads zero with a few millimetres of noise.
+
+A `cloudburst-ponding` pours a storm cell over the site (a cloudburst, or a
+typhoon's rain bands): 80 mm/h × magnitude on top of the weather's rain. A
+`main-burst-flooding` is the water of a burst main running onto the road, taken
+as the same inflow: the site's drainage carries its share, the rest ponds.
 """
 
 from __future__ import annotations
@@ -71,9 +76,10 @@ class PondingModel:
 
 
 def _burst(episode: Episode, knobs: dict[str, FloatArray], starting: bool) -> None:
-    """Pour a cloudburst over the gauge's site while the episode lasts."""
+    """Pour a storm cell (or a burst main's water) over the gauge's site while it lasts."""
     knobs["burst_mm_h"][episode.local] = BURST_MM_H * magnitude(episode) if starting else 0.0
 
 
 MODEL = PondingModel
-INCIDENTS: Mapping[str, Effect] = {"cloudburst-ponding": Effect(knobs=_burst)}
+INCIDENTS: Mapping[str, Effect] = {"cloudburst-ponding": Effect(knobs=_burst),
+                                   "main-burst-flooding": Effect(knobs=_burst)}

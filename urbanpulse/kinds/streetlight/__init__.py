@@ -37,12 +37,16 @@ SPEC = SensorKind(
     faults=frozenset({"stuck", "spike", "dropout", "offline", "clock-skew", "duplicate",
                       "out-of-order", "malformed"}),
     incidents={
+        "power-cut": "the pole's feeder loses power: the lamp is dark and the controller "
+                     "sends nothing, nor does any sensor mounted on the pole (each gets a "
+                     "carrier-outage naming the pole), until the power is back",
         "lamp-failure": "the lamp (or its driver) fails: dark when it should be lit, "
                         "the circuit draws standby current only",
         "controller-stuck-on": "the controller's relay sticks closed: the lamp burns by day",
         "cable-leakage": "the feeder cable's insulation is wet or damaged: leakage current "
                          "ramps up to 60 mA x magnitude",
         "door-forced": "the pole's maintenance door is forced open and stays open",
-        "pole-knocked": "a vehicle knocks the pole: it tilts 20° x magnitude and stays so",
+        "pole-knocked": "a vehicle or a gale knocks the pole: it tilts 20° x magnitude and "
+                        "stays so",
     },
 )

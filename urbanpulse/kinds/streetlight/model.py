@@ -11,6 +11,11 @@ factor of 0.45. Supply voltage is 220 V nominal: each pole's own offset
 P / (V · PF), so the reading's power is V · I · PF to rounding. Leakage current
 is a few mA (more in rain), the door is shut and the pole stands within 1.5°
 of vertical.
+
+A `power-cut` leaves the controller without supply: the lamp is dark and the
+controller sends nothing until the power is back. The sensors mounted on the
+pole lose their supply with it (`SILENCES_MOUNTED`: the simulator gives each a
+`carrier-outage` over the same window).
 """
 
 from __future__ import annotations
@@ -63,7 +68,8 @@ class StreetlightModel:
         self._leakage = rng.uniform(0.5, 5.0, size=n)
         self._tilt = rng.uniform(0.1, 1.5, size=n)
         self.knobs: dict[str, FloatArray] = {"failed": np.full(n, np.nan),
-                                             "stuck_on": np.full(n, np.nan)}
+                                             "stuck_on": np.full(n, np.nan),
+                                             "unpowered": np.zeros(n)}
 
     def scheduled(self, t: int, idx: IndexArray) -> FloatArray:
         """Return the output (%) the schedule sets for poles `idx` at `t`: 100, 50 or 0."""
@@ -99,12 +105,32 @@ class StreetlightModel:
         rain = self._drivers.weather.at(t).rain_mm_h
         leakage = np.clip(self._leakage[idx] + (RAIN_LEAKAGE_MA if rain > 0.5 else 0.0)
                           + 0.3 * noise[3], 0.0, None)
-        return BOUNDS({"voltage_v": volts, "current_a": current,
-                       "power_w": volts * np.rint(current * 1000) / 1000 * pf,
-                       "power_factor": pf, "dimming_pct": level,
-                       "lamp_on": lit.astype(np.float64), "leakage_ma": leakage,
-                       "door_open": np.zeros(n), "tilt_deg": self._tilt[idx]
-                       + 0.05 * np.abs(noise[0])})
+        return without_supply(BOUNDS({
+            "voltage_v": volts, "current_a": current,
+            "power_w": volts * np.rint(current * 1000) / 1000 * pf,
+            "power_factor": pf, "dimming_pct": level, "lamp_on": lit.astype(np.float64),
+            "leakage_ma": leakage, "door_open": np.zeros(n),
+            "tilt_deg": self._tilt[idx] + 0.05 * np.abs(noise[0])}),
+            self.knobs["unpowered"][idx])
+
+
+def without_supply(values: dict[str, FloatArray], unpowered: FloatArray
+                   ) -> dict[str, FloatArray]:
+    """Return `values` with every metric NaN (no reading at all) where `unpowered` > 0.
+
+    A model of a sensor that can lose its supply keeps an `unpowered` knob (the
+    count of the power cuts it is under, set by `cut_supply`) and passes its
+    readings through here; air and noise sensors mounted on a pole do so too.
+    """
+    dark = unpowered > 0
+    if not dark.any():
+        return values
+    return {name: np.where(dark, np.nan, column) for name, column in values.items()}
+
+
+def cut_supply(episode: Episode, knobs: dict[str, FloatArray], starting: bool) -> None:
+    """Cut the supply of the episode's sensor, or restore it (overlapping cuts nest)."""
+    knobs["unpowered"][episode.local] += 1.0 if starting else -1.0
 
 
 def _knob(name: str) -> Effect:
@@ -131,9 +157,12 @@ def _knocked(episode: Episode, t: int, values: Values, _memory: dict[int, Values
 
 MODEL = StreetlightModel
 INCIDENTS: Mapping[str, Effect] = {
+    "power-cut": Effect(knobs=cut_supply),
     "lamp-failure": _knob("failed"),
     "controller-stuck-on": _knob("stuck_on"),
     "cable-leakage": Effect(values=_leakage),
     "door-forced": Effect(values=_door),
     "pole-knocked": Effect(values=_knocked),
 }
+SILENCES_MOUNTED = frozenset({"power-cut"})
+"""Incidents that cut the pole's supply, and with it every sensor mounted on the pole."""
