@@ -9,12 +9,17 @@ The settings live on `app.state`, put there by `api.main.create_app`; nothing is
 read at import time. While the app's lifespan runs (under uvicorn) every request
 shares one InfluxDB connection pool; an app driven without its lifespan (a bare
 ASGI call) gets a client per request.
+
+The routes the latest state answers take only `LiveDep` and open InfluxDB with
+`influx_for` when the state is not loaded: a dependency that yields (`InfluxDep`)
+costs FastAPI more per request than such a route's whole answer from memory.
 """
 
 from __future__ import annotations
 
 import hmac
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Security
@@ -37,13 +42,20 @@ async def get_settings(request: Request) -> ApiSettings:
 SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
 
 
-async def get_influx(request: Request, settings: SettingsDep) -> AsyncIterator[InfluxQuery]:
-    """Yield the app's shared InfluxQL client, or a per-request one outside the lifespan."""
+@asynccontextmanager
+async def influx_for(request: Request) -> AsyncIterator[InfluxQuery]:
+    """Open the app's shared InfluxQL client, or a per-request one outside the lifespan."""
     shared: InfluxQuery | None = getattr(request.app.state, "influx", None)
     if shared is not None:
         yield shared
         return
-    async with open_influx(settings) as influx:
+    async with open_influx(request.app.state.settings) as influx:
+        yield influx
+
+
+async def get_influx(request: Request) -> AsyncIterator[InfluxQuery]:
+    """Yield the app's shared InfluxQL client, or a per-request one outside the lifespan."""
+    async with influx_for(request) as influx:
         yield influx
 
 

@@ -8,6 +8,8 @@ so the OpenAPI document shows every section. The sections and the alerts are
 gathered at once; each section gets the district's births of its kind. The
 summary of the present reads births, current readings and active alerts from
 the latest state in memory (`api.live`); one of a past time reads InfluxDB.
+`present_summary` keeps the summary of the present a short while, encoded
+(`api.answers`), and has the requests that come while it is made wait for it.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any, get_args
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from api.alert_store import AlertStore
+from api.answers import HeldAnswers
 from api.influx import InfluxQuery
 from api.live import HeldQueries, LiveState
 from api.models import Alert, Sensor, SeverityName
@@ -84,10 +87,6 @@ def _model(parts: tuple[tuple[str, type[BaseModel]], ...]) -> type[BaseModel]:
     return model
 
 
-def _of_kind(births: Sequence[Sensor], kind: str) -> list[Sensor]:
-    return [sensor for sensor in births if sensor.kind == kind]
-
-
 async def summarise_district(influx: InfluxQuery, district: str,
                              parts: Mapping[str, Section[Any]], *, at_ms: int,
                              live: LiveState | None = None) -> BaseModel | None:
@@ -99,27 +98,67 @@ async def summarise_district(influx: InfluxQuery, district: str,
     come from memory, and InfluxDB is asked only for the history some sections need.
     """
     if live is not None:
-        births = live.sensors(district=district, until_ms=at_ms)
-        if not births and not live.has_district(district):
+        if not live.has_district(district):
             return None
-        queries: Queries = HeldQueries(influx, live)
-        built = await _sections(queries, district, parts, births, at_ms=at_ms)
+        held = {kind: live.sensors(kind=kind, district=district, until_ms=at_ms)
+                for kind in parts}
+        built = await _sections(HeldQueries(influx, live), district, parts, held, at_ms=at_ms)
         return _summary(district, parts, built, list(live.active_alerts(district=district)),
                         at_ms=at_ms)
     store = SensorStore(influx)
     births = await store.births(district=district, until_ms=at_ms)
     if not births and not await store.has_district(district):
         return None
+    by_kind: dict[str, list[Sensor]] = {kind: [] for kind in parts}
+    for sensor in births:
+        by_kind.setdefault(sensor.kind, []).append(sensor)
     built, alerts = await asyncio.gather(
-        _sections(influx, district, parts, births, at_ms=at_ms),
+        _sections(influx, district, parts, by_kind, at_ms=at_ms),
         AlertStore(influx).active(district=district, end_ms=at_ms))
     return _summary(district, parts, built, alerts, at_ms=at_ms)
 
 
+async def present_summary(influx: InfluxQuery, live: LiveState, district: str,
+                          parts: Mapping[str, Section[Any]], *, at_ms: int) -> bytes | None:
+    """Return the encoded summary of `district` now (None: no sensor was ever born in it).
+
+    A summary kept in `live.answers` serves while the district has not changed and
+    for `SUMMARY_MAX_AGE_MS`; requests that come while one is made wait for that
+    one, whose `at` is then a little earlier than theirs.
+    """
+    answers = live.answers
+    version = live.version(district)
+    kept = answers.summary(district, version=version, now_ms=at_ms)
+    if kept is not None:
+        return kept
+    making = answers.making.get(district)
+    if making is None:
+        making = answers.making[district] = asyncio.ensure_future(
+            _make(influx, live, answers, district, parts, at_ms=at_ms, version=version))
+        making.add_done_callback(lambda done: _made(answers, district, done))
+    return await asyncio.shield(making)  # a client that leaves does not stop the others' answer
+
+
+def _made(answers: HeldAnswers, district: str, done: asyncio.Future[bytes | None]) -> None:
+    del answers.making[district]
+    if not done.cancelled():
+        done.exception()  # retrieved: each waiting request raised it already, if any waited
+
+
+async def _make(influx: InfluxQuery, live: LiveState, answers: HeldAnswers, district: str,
+                parts: Mapping[str, Section[Any]], *, at_ms: int, version: int) -> bytes | None:
+    summary = await summarise_district(influx, district, parts, at_ms=at_ms, live=live)
+    if summary is None:
+        return None
+    encoded = summary.__pydantic_serializer__.to_json(summary)
+    answers.keep_summary(district, encoded, version=version, at_ms=at_ms)
+    return encoded
+
+
 async def _sections(queries: Queries, district: str, parts: Mapping[str, Section[Any]],
-                    births: Sequence[Sensor], *, at_ms: int) -> list[BaseModel]:
+                    births: Mapping[str, Sequence[Sensor]], *, at_ms: int) -> list[BaseModel]:
     return list(await asyncio.gather(*(section.build(SummaryRequest(
-        queries=queries, kind=kind, district=district, births=_of_kind(births, kind),
+        queries=queries, kind=kind, district=district, births=births[kind],
         at_ms=at_ms)) for kind, section in parts.items())))
 
 

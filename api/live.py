@@ -30,7 +30,9 @@ from typing import Any, Final
 import msgspec
 
 from api.alert_store import ACTIVE_STATES
+from api.answers import HeldAnswers
 from api.broker import alert_model
+from api.grid import Grid
 from api.influx import InfluxQuery
 from api.models import Alert, Sensor
 from api.store import RESERVED
@@ -102,6 +104,8 @@ class LiveState:
 
     `loaded` turns true once the seed from InfluxDB is in (`mark_loaded`); the
     routes answer from here only then. `ignored` counts what was refused, by reason.
+    `answers` keeps the routes' encoded answers, dropped as what they show changes;
+    `version` counts the changes of a district (births, readings, alerts).
     """
 
     def __init__(self, *, root: str, alert_key: bytes | None) -> None:
@@ -112,7 +116,10 @@ class LiveState:
         self.alerts: dict[str, Alert] = {}
         self._resolved: dict[str, int] = {}
         self._views: dict[tuple[str | None, str | None], list[Sensor]] = {}
+        self._grids: dict[tuple[str | None, str | None], Grid] = {}
         self._districts: dict[str, dict[str, int]] | None = None
+        self._versions: Counter[str] = Counter()
+        self.answers = HeldAnswers()
         self.ignored: Counter[str] = Counter()
         self.loaded = False
         self.seeded_at: int | None = None
@@ -130,7 +137,12 @@ class LiveState:
         if held is None or sensor.birth_ts >= held.birth_ts:
             self.births[sensor.sensor] = sensor
             self._views.clear()  # births change seldom; the lists are made again on demand
+            self._grids.clear()
             self._districts = None
+            self.answers.forget_birth(sensor.sensor)
+            self._versions[sensor.district] += 1
+            if held is not None and held.district != sensor.district:
+                self._versions[held.district] += 1
 
     def on_birth(self, topic: str, payload: bytes, *, now_ms: int) -> None:
         """Take a retained birth, as the ingester would (an empty payload changes nothing)."""
@@ -146,7 +158,14 @@ class LiveState:
         """Keep `state` as the newest reading of `sensor` unless a newer one is held."""
         held = self.rows.get(sensor)
         if held is None or (state.ts, state.seq) >= (held["time"], held["seq"]):
-            self.rows[sensor] = _row(state)
+            row = _row(state)
+            if row == held:  # the same reading again, in the next district state
+                return
+            self.rows[sensor] = row
+            self.answers.forget_reading(sensor)
+            birth = self.births.get(sensor)
+            if birth is not None:
+                self._versions[birth.district] += 1
 
     def on_state(self, topic: str, payload: bytes) -> None:
         """Take a district state the ingester signed; anything else is counted and dropped."""
@@ -172,6 +191,7 @@ class LiveState:
         newest = max(held.ts if held else -1, self._resolved.get(alert.alert_id, -1))
         if alert.ts < newest:
             return
+        self._versions[alert.district] += 1
         if alert.state in ACTIVE_STATES:
             self.alerts[alert.alert_id] = alert
             self._resolved.pop(alert.alert_id, None)
@@ -204,19 +224,37 @@ class LiveState:
 
     # -- what goes out -------------------------------------------------------------
 
+    def version(self, district: str) -> int:
+        """Return how many times a birth, reading or alert of `district` changed."""
+        return self._versions[district]
+
     def newest(self, sensor: str) -> Row | None:
         """Return the newest reading of `sensor`, or None (`LatestReadings`)."""
         return self.rows.get(sensor)
 
     def sensors(self, *, kind: str | None = None, district: str | None = None,
-                until_ms: int | None = None) -> list[Sensor]:
-        """Return the births of `kind` in `district` (None: any) born by `until_ms`, by id."""
-        found = self._views.get((kind, district))
-        if found is None:
-            found = self._views[kind, district] = [
-                self.births[name] for name in sorted(self.births)
-                if (kind is None or self.births[name].kind == kind)
-                and (district is None or self.births[name].district == district)]
+                until_ms: int | None = None, near: tuple[float, float] | None = None,
+                radius_m: float = 0.0) -> list[Sensor]:
+        """Return the births of `kind` in `district` (None: any) born by `until_ms`.
+
+        By id; or, `near` a place, those in the box around its `radius_m` circle
+        (`api.kind_views.is_within_box`) in no set order.
+        """
+        if not self._views:  # every list in one pass, once per change of the births
+            for name in sorted(self.births):
+                birth = self.births[name]
+                keys: tuple[tuple[str | None, str | None], ...] = (
+                    (None, None), (birth.kind, None), (None, birth.district),
+                    (birth.kind, birth.district))
+                for one in keys:
+                    self._views.setdefault(one, []).append(birth)
+        key = (kind, district)
+        found = self._views.get(key, [])
+        if near is not None:
+            grid = self._grids.get(key)
+            if grid is None:
+                grid = self._grids[key] = Grid(found)
+            found = grid.near(near, radius_m)
         if until_ms is None:
             return found
         return [sensor for sensor in found if sensor.birth_ts <= until_ms]

@@ -41,13 +41,18 @@ ROOT = "bench"
 ALERT_KEY = "bench-alert-key-7f3c9a1e5b2d4680"
 
 
+def _placed(n: int, kinds: list[str]) -> tuple[str, str]:
+    """Return the kind and district of sensor `n`: every district holds every kind."""
+    return kinds[n % len(kinds)], DISTRICTS[n // len(kinds) % len(DISTRICTS)]
+
+
 def _city(now_ms: int) -> tuple[list[tuple[str, bytes]], list[tuple[str, bytes]]]:
     """Return the retained births and the signed district states of the city."""
     kinds = sorted(KINDS)
     births, states = [], []
     per_district: dict[str, dict[str, dict[str, SensorState]]] = {d: {} for d in DISTRICTS}
     for n in range(SENSORS):
-        kind, district = kinds[n % len(kinds)], DISTRICTS[n % len(DISTRICTS)]
+        kind, district = _placed(n, kinds)
         sensor = f"{kind}-{district}-{n:05d}"
         births.append((sensor_topic(Channel.SENSORS, district, kind, sensor, root=ROOT),
                        encoder.encode(SensorBirth(
@@ -106,8 +111,7 @@ async def _measure(port: int, paths: list[str]) -> dict[str, object]:
 
 def _routes() -> dict[str, list[str]]:
     kinds = sorted(KINDS)
-    ids = [f"{kinds[n % len(kinds)]}-{DISTRICTS[n % len(DISTRICTS)]}-{n:05d}"
-           for n in range(SENSORS)]
+    ids = ["-".join((*_placed(n, kinds), f"{n:05d}")) for n in range(SENSORS)]
     routes = {
         "sensor_latest": [f"/v1/sensors/{sensor}" for sensor in ids],
         "sensor_list_page": [f"/v1/sensors?district={d}&limit=100" for d in DISTRICTS],

@@ -13,13 +13,14 @@ from collections.abc import AsyncIterable, AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
-from api.alert_store import ACTIVE_STATES
+from api.alert_store import ACTIVE_STATES, AlertStore
+from api.answers import json_answer
 from api.broker import AlertFeed, acknowledge
-from api.deps import AckLedgerDep, AlertStoreDep, ApiKeyDep, LiveDep, SettingsDep
+from api.deps import AckLedgerDep, AlertStoreDep, ApiKeyDep, LiveDep, SettingsDep, influx_for
 from api.live import LiveState
 from api.models import (
     INFLUX_ERRORS,
@@ -81,13 +82,14 @@ def _unknown(alert_id: str) -> HTTPException:
         detail=f"Unknown alert {alert_id!r}: InfluxDB holds no state change of it.")
 
 
-@router.get("", summary="List alerts in their current state", responses=INFLUX_ERRORS)
-async def list_alerts(*, store: AlertStoreDep, settings: SettingsDep, live: LiveDep,
+@router.get("", summary="List alerts in their current state", response_model=AlertPage,
+            responses=INFLUX_ERRORS)
+async def list_alerts(*, request: Request, settings: SettingsDep, live: LiveDep,
                       state: StateQuery = None, kind: AlertKindQuery = None,
                       district: AlertDistrictQuery = None, severity: SeverityQuery = None,
                       sensor: SensorQuery = None, start: AlertStartQuery = None,
                       end: EndQuery = None, limit: LimitQuery = 100,
-                      offset: AlertOffsetQuery = 0) -> AlertPage:
+                      offset: AlertOffsetQuery = 0) -> Response:
     """List the alerts that changed state in [start, end), newest change first.
 
     Each alert appears once, in its newest state within the range; `state`
@@ -98,12 +100,15 @@ async def list_alerts(*, store: AlertStoreDep, settings: SettingsDep, live: Live
     start_ms, end_ms = resolve_range(start, end, now=datetime.now(UTC),
                                      max_range_s=settings.api_max_range_s, span=ALERT_SPAN)
     if live is not None and state in ACTIVE_STATES and end is None:
-        return _held_alerts(live, start_ms=start_ms, end_ms=end_ms, state=state, kind=kind,
+        page = _held_alerts(live, start_ms=start_ms, end_ms=end_ms, state=state, kind=kind,
                             district=district, severity=severity, sensor=sensor,
                             limit=limit, offset=offset)
-    return await store.list_alerts(start_ms=start_ms, end_ms=end_ms, state=state, kind=kind,
-                                   district=district, severity=severity, sensor=sensor,
-                                   limit=limit, offset=offset)
+    else:
+        async with influx_for(request) as influx:
+            page = await AlertStore(influx).list_alerts(
+                start_ms=start_ms, end_ms=end_ms, state=state, kind=kind, district=district,
+                severity=severity, sensor=sensor, limit=limit, offset=offset)
+    return json_answer(page.__pydantic_serializer__.to_json(page))
 
 
 def _held_alerts(live: LiveState, *, start_ms: int, end_ms: int, state: str | None,

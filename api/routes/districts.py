@@ -1,4 +1,8 @@
-"""`/v1/districts`: the districts, and each one's summary at a time."""
+"""`/v1/districts`: the districts, and each one's summary at a time.
+
+With the latest state loaded, the list is encoded once per change of the births
+and a summary of the present is kept for a short while (`api.answers`).
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,14 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
-from pydantic import BaseModel
+from fastapi import APIRouter, HTTPException, Request, Response
 
-from api.deps import InfluxDep, LiveDep, StoreDep
-from api.district_summary import sections, summarise_district, summary_model
+from api.answers import json_answer
+from api.deps import LiveDep, influx_for
+from api.district_summary import present_summary, sections, summarise_district, summary_model
 from api.models import INFLUX_ERRORS, ErrorDetail
 from api.params import AtQuery, DistrictPath, to_ms
+from api.store import SensorStore
 from api.view_models import DistrictInfo, DistrictList
 from urbanpulse.kinds.summaries import Section
 
@@ -28,16 +33,20 @@ def unknown_district(district: str) -> HTTPException:
         detail=f"Unknown district {district!r}: InfluxDB holds no sensor birth in it.")
 
 
-async def list_districts(store: StoreDep, live: LiveDep) -> DistrictList:
+async def list_districts(request: Request, live: LiveDep) -> Response:
     """List every district with a stored sensor birth, by name, with its sensors per kind."""
-    counts = live.kinds_by_district() if live is not None else await store.kinds_by_district()
-    return DistrictList(items=[DistrictInfo(district=name, sensors=dict(sorted(kinds.items())))
-                               for name, kinds in sorted(counts.items())])
+    if live is not None:
+        return json_answer(live.answers.districts(live.kinds_by_district()))
+    async with influx_for(request) as influx:
+        counts = await SensorStore(influx).kinds_by_district()
+    answer = DistrictList(items=[DistrictInfo(district=name, sensors=dict(sorted(kinds.items())))
+                                 for name, kinds in sorted(counts.items())])
+    return json_answer(answer.__pydantic_serializer__.to_json(answer))
 
 
 def _summary_endpoint(parts: Mapping[str, Section[Any]]) -> Any:
-    async def district_summary(district: DistrictPath, influx: InfluxDep, live: LiveDep,
-                               at: AtQuery = None) -> BaseModel:
+    async def district_summary(district: DistrictPath, request: Request, live: LiveDep,
+                               at: AtQuery = None) -> Response:
         """Summarise a district at `at` (default: now).
 
         One section per sensor kind, keyed by the kind's name (for the built-in
@@ -53,11 +62,16 @@ def _summary_endpoint(parts: Mapping[str, Section[Any]]) -> Any:
         latest state in memory; with `at`, from InfluxDB.
         """
         at_ms = to_ms(at or datetime.now(UTC))
-        summary = await summarise_district(influx, district, parts, at_ms=at_ms,
-                                           live=live if at is None else None)
-        if summary is None:
+        async with influx_for(request) as influx:
+            if live is not None and at is None:
+                encoded = await present_summary(influx, live, district, parts, at_ms=at_ms)
+            else:
+                summary = await summarise_district(influx, district, parts, at_ms=at_ms)
+                encoded = None if summary is None else \
+                    summary.__pydantic_serializer__.to_json(summary)
+        if encoded is None:
             raise unknown_district(district)
-        return summary
+        return json_answer(encoded)
 
     return district_summary
 
@@ -66,7 +80,7 @@ def build_router() -> APIRouter:
     """Return the districts' routes, the summary's answer built from the registered kinds."""
     router = APIRouter(prefix="/districts", tags=["districts"])
     router.add_api_route("", list_districts, methods=["GET"], summary="List districts",
-                         responses=INFLUX_ERRORS)
+                         response_model=DistrictList, responses=INFLUX_ERRORS)
     parts = sections()
     router.add_api_route("/{district}/summary", _summary_endpoint(parts), methods=["GET"],
                          response_model=summary_model(parts), summary="A district at a glance",

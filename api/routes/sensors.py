@@ -1,7 +1,8 @@
 """`/v1/sensors`: sensor metadata, the newest reading, and readings over time.
 
 Metadata and the newest reading come from the latest state in memory once it
-is loaded (`LiveDep`), from InfluxDB before; readings over time from InfluxDB.
+is loaded (`LiveDep`), as JSON encoded once per change (`api.answers`), from
+InfluxDB before; readings over time from InfluxDB.
 """
 
 from __future__ import annotations
@@ -9,14 +10,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request, Response
 
-from api.deps import LiveDep, SettingsDep, StoreDep
+from api.answers import json_answer
+from api.deps import LiveDep, SettingsDep, StoreDep, influx_for
 from api.live import LiveState
 from api.models import (
     INFLUX_ERRORS,
     ErrorDetail,
-    LatestReading,
     Readings,
     Sensor,
     SensorDetail,
@@ -36,7 +37,6 @@ from api.params import (
     resolve_range,
 )
 from api.store import SensorStore
-from urbanpulse.kinds import get_kind
 
 router = APIRouter(prefix="/sensors", tags=["sensors"])
 
@@ -46,47 +46,49 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {
 }
 
 
+def _unknown(sensor_id: str, *, live: bool) -> HTTPException:
+    where = "neither InfluxDB nor the broker holds" if live else "InfluxDB holds"
+    return HTTPException(status_code=404,
+                         detail=f"Unknown sensor {sensor_id!r}: {where} no birth message for it.")
+
+
 async def _find(store: SensorStore, live: LiveState | None, sensor_id: str) -> Sensor:
     sensor = live.births.get(sensor_id) if live is not None else \
         await store.get_sensor(sensor_id)
     if sensor is None:
-        where = "InfluxDB holds" if live is None else "neither InfluxDB nor the broker holds"
-        raise HTTPException(status_code=404,
-                            detail=f"Unknown sensor {sensor_id!r}: {where} no birth message "
-                                   "for it.")
+        raise _unknown(sensor_id, live=live is not None)
     return sensor
 
 
-def _held_latest(live: LiveState, sensor: Sensor) -> LatestReading | None:
-    """Return the newest reading of `sensor` held in memory, with the kind's metrics only."""
-    row = live.newest(sensor.sensor)
-    if row is None:
-        return None
-    metrics = get_kind(sensor.kind).metrics
-    return LatestReading(ts=row["time"], seq=row["seq"], values={
-        name: float(value) for name in metrics
-        if isinstance(value := row.get(name), int | float)})
-
-
-@router.get("", summary="List sensors", responses=INFLUX_ERRORS)
-async def list_sensors(store: StoreDep, live: LiveDep, kind: KindQuery = None,
+@router.get("", summary="List sensors", response_model=SensorPage, responses=INFLUX_ERRORS)
+async def list_sensors(request: Request, live: LiveDep, kind: KindQuery = None,
                        district: DistrictQuery = None, limit: LimitQuery = 100,
-                       offset: OffsetQuery = 0) -> SensorPage:
+                       offset: OffsetQuery = 0) -> Response:
     """List sensors by id, optionally of one kind and in one district, a page at a time."""
     if live is None:
-        return await store.list_sensors(kind=kind, district=district, limit=limit,
-                                        offset=offset)
+        async with influx_for(request) as influx:
+            page = await SensorStore(influx).list_sensors(kind=kind, district=district,
+                                                          limit=limit, offset=offset)
+        return json_answer(page.__pydantic_serializer__.to_json(page))
     found = live.sensors(kind=kind, district=district)
-    return SensorPage(items=found[offset:offset + limit], total=len(found), limit=limit,
-                      offset=offset)
+    return json_answer(live.answers.page(found[offset:offset + limit], total=len(found),
+                                         limit=limit, offset=offset))
 
 
-@router.get("/{sensor_id}", summary="One sensor and its newest reading", responses=_NOT_FOUND)
-async def get_sensor(sensor_id: SensorPath, store: StoreDep, live: LiveDep) -> SensorDetail:
+@router.get("/{sensor_id}", summary="One sensor and its newest reading",
+            response_model=SensorDetail, responses=_NOT_FOUND)
+async def get_sensor(sensor_id: SensorPath, request: Request, live: LiveDep) -> Response:
     """Return a sensor's metadata from its newest birth, and its newest reading (or null)."""
-    sensor = await _find(store, live, sensor_id)
-    latest = _held_latest(live, sensor) if live is not None else await store.latest(sensor)
-    return SensorDetail(**sensor.model_dump(), latest=latest)
+    if live is not None:
+        held = live.births.get(sensor_id)
+        if held is None:
+            raise _unknown(sensor_id, live=True)
+        return json_answer(live.answers.detail(held, live.newest(sensor_id)))
+    async with influx_for(request) as influx:
+        store = SensorStore(influx)
+        sensor = await _find(store, None, sensor_id)
+        detail = SensorDetail(**sensor.model_dump(), latest=await store.latest(sensor))
+    return json_answer(detail.__pydantic_serializer__.to_json(detail))
 
 
 @router.get("/{sensor_id}/readings", summary="A sensor's readings over time",

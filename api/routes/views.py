@@ -11,10 +11,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from api.deps import InfluxDep, LiveDep, StoreDep
+from api.answers import json_answer
+from api.deps import LiveDep, influx_for
 from api.kind_views import list_view, views
 from api.live import HeldQueries
 from api.models import INFLUX_ERRORS
@@ -29,6 +30,7 @@ from api.params import (
     to_ms,
 )
 from api.routes.districts import UNKNOWN_DISTRICT, unknown_district
+from api.store import SensorStore
 from urbanpulse.influxql import Queries
 from urbanpulse.kinds.summaries import View
 
@@ -55,27 +57,31 @@ def answer_model(name: str, view: View[Any]) -> type[BaseModel]:
 
 
 def _endpoint(kind: str, view: View[Any], answer: type[BaseModel]) -> Any:
-    async def endpoint(*, store: StoreDep, influx: InfluxDep, live: LiveDep,
-                       district: DistrictQuery = None, near: NearQuery = None,
-                       radius_m: RadiusQuery = 5000, limit: ViewLimitQuery = 20,
-                       at: AtQuery = None) -> BaseModel:
+    async def endpoint(*, request: Request, live: LiveDep, district: DistrictQuery = None,
+                       near: NearQuery = None, radius_m: RadiusQuery = 5000,
+                       limit: ViewLimitQuery = 20, at: AtQuery = None) -> Response:
         if district is None and near is None:
             raise invalid("district", "give a district, a place near=lat,lon, or both", None)
         at_ms = to_ms(at or datetime.now(UTC))
-        queries: Queries = influx
-        if live is not None and at is None:  # the present: births and readings in memory
-            births = live.sensors(kind=kind, district=district, until_ms=at_ms)
-            if not births and district is not None and not live.has_district(district):
-                raise unknown_district(district)
-            queries = HeldQueries(influx, live)
-        else:
-            births = await store.births(kind=kind, district=district, until_ms=at_ms)
-            if not births and district is not None and not await store.has_district(district):
-                raise unknown_district(district)
-        listed = await list_view(queries, kind, view, births,
-                                 near=None if near is None else parse_near(near),
-                                 radius_m=radius_m, limit=limit, at_ms=at_ms)
-        return answer(items=listed.items, total=listed.total, at=at_ms)
+        place = None if near is None else parse_near(near)
+        async with influx_for(request) as influx:
+            queries: Queries = influx
+            if live is not None and at is None:  # the present: births and readings in memory
+                births = live.sensors(kind=kind, district=district, until_ms=at_ms, near=place,
+                                      radius_m=radius_m)
+                if not births and district is not None and not live.has_district(district):
+                    raise unknown_district(district)
+                queries = HeldQueries(influx, live)
+            else:
+                store = SensorStore(influx)
+                births = await store.births(kind=kind, district=district, until_ms=at_ms)
+                if not births and district is not None and \
+                        not await store.has_district(district):
+                    raise unknown_district(district)
+            listed = await list_view(queries, kind, view, births, near=place,
+                                     radius_m=radius_m, limit=limit, at_ms=at_ms)
+        found = answer(items=listed.items, total=listed.total, at=at_ms)
+        return json_answer(found.__pydantic_serializer__.to_json(found))
 
     return endpoint
 

@@ -1,0 +1,110 @@
+"""The latest-state routes' answers, encoded once and kept until what they show changes.
+
+A sensor's birth changes seldom and its reading every few seconds, while the
+routes may be asked thousands of times a second: so each answer is JSON bytes
+made by the route's own response model (pydantic's serialiser, as FastAPI
+would encode it), kept here and dropped when `api.live.LiveState` takes a
+newer birth or reading of the sensor, or any birth (the district list, pages).
+A page of sensors joins the kept births' bytes, a sensor's detail is its birth's
+bytes with the encoded reading added as the last field (`SensorDetail` is
+`Sensor` plus `latest`), so nothing is encoded twice.
+
+A district summary of the present depends on the clock as well (readings age
+out of "current", the history sections read InfluxDB), so it is kept per
+district for at most `SUMMARY_MAX_AGE_MS` and only while nothing of the
+district changed (`LiveState.version`); its `at` tells the time it describes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any, Final
+
+from fastapi import Response
+
+from api.models import LatestReading, Sensor
+from api.view_models import DistrictInfo, DistrictList
+from urbanpulse.kinds import get_kind
+
+SUMMARY_MAX_AGE_MS: Final = 5_000
+"""Longest a district summary of the present is served again, in ms: the period of the
+ingester's district states (`URBANPULSE_INGEST_STATE_INTERVAL_S`), which the readings lag by."""
+
+
+def json_answer(encoded: bytes) -> Response:
+    """Return encoded JSON as FastAPI answers a route's model (no validation again)."""
+    return Response(content=encoded, media_type="application/json")
+
+
+def latest_json(kind: str, row: Mapping[str, Any] | None) -> bytes:
+    """Return the JSON of `LatestReading` for a held row (the kind's metrics only), or null."""
+    if row is None:
+        return b"null"
+    values = {name: float(value) for name in get_kind(kind).metrics
+              if isinstance(value := row.get(name), int | float)}
+    reading = LatestReading(ts=row["time"], seq=row["seq"], values=values)
+    return reading.__pydantic_serializer__.to_json(reading)
+
+
+class HeldAnswers:
+    """Encoded answers by sensor, the district list, and the summaries of the present."""
+
+    def __init__(self) -> None:
+        self._births: dict[str, bytes] = {}
+        self._details: dict[str, bytes] = {}
+        self._districts: bytes | None = None
+        self._summaries: dict[str, tuple[int, int, bytes]] = {}
+        self.making: dict[str, asyncio.Future[bytes | None]] = {}
+        """The summaries being made, by district, which requests meanwhile wait for."""
+
+    def forget_birth(self, sensor: str) -> None:
+        """Drop what shows the birth of `sensor` (and the district list)."""
+        self._births.pop(sensor, None)
+        self._details.pop(sensor, None)
+        self._districts = None
+
+    def forget_reading(self, sensor: str) -> None:
+        """Drop what shows the newest reading of `sensor`."""
+        self._details.pop(sensor, None)
+
+    def birth(self, sensor: Sensor) -> bytes:
+        """Return the JSON of `sensor` as `Sensor`."""
+        encoded = self._births.get(sensor.sensor)
+        if encoded is None:
+            encoded = self._births[sensor.sensor] = \
+                sensor.__pydantic_serializer__.to_json(sensor)
+        return encoded
+
+    def detail(self, sensor: Sensor, row: Mapping[str, Any] | None) -> bytes:
+        """Return the JSON of `SensorDetail`: the birth of `sensor` and its newest `row`."""
+        encoded = self._details.get(sensor.sensor)
+        if encoded is None:
+            encoded = self._details[sensor.sensor] = b"".join(
+                (self.birth(sensor)[:-1], b',"latest":', latest_json(sensor.kind, row), b"}"))
+        return encoded
+
+    def page(self, sensors: list[Sensor], *, total: int, limit: int, offset: int) -> bytes:
+        """Return the JSON of `SensorPage` holding `sensors`."""
+        return b"".join((b'{"items":[', b",".join(self.birth(sensor) for sensor in sensors),
+                         f'],"total":{total},"limit":{limit},"offset":{offset}}}'.encode()))
+
+    def districts(self, counts: Mapping[str, Mapping[str, int]]) -> bytes:
+        """Return the JSON of `DistrictList` for `counts` (kept until a birth changes)."""
+        if self._districts is None:
+            answer = DistrictList(items=[
+                DistrictInfo(district=name, sensors=dict(sorted(kinds.items())))
+                for name, kinds in sorted(counts.items())])
+            self._districts = answer.__pydantic_serializer__.to_json(answer)
+        return self._districts
+
+    def summary(self, district: str, *, version: int, now_ms: int) -> bytes | None:
+        """Return the kept summary of `district`, unless it changed or is too old."""
+        kept = self._summaries.get(district)
+        if kept is None or kept[0] != version or now_ms - kept[1] > SUMMARY_MAX_AGE_MS:
+            return None
+        return kept[2]
+
+    def keep_summary(self, district: str, encoded: bytes, *, version: int, at_ms: int) -> None:
+        """Keep the summary of `district` at `at_ms`, made at `version` of the district."""
+        self._summaries[district] = (version, at_ms, encoded)
