@@ -5,7 +5,8 @@ token is handed back through `Acknowledger.ack` only when the message may be
 acknowledged: after the batch holding it got 204 from InfluxDB, or after it was
 dead-lettered. A crash before that loses nothing: the broker redelivers. The
 number of tokens awaiting acknowledgement is bounded by the broker's Receive
-Maximum, which is the ingester's backpressure.
+Maximum, which is the ingester's backpressure. The readings of a written batch
+go to `on_written` (rollups, latest state) just before their acknowledgements.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from ingest.points import PointEncoder, birth_point
 from ingest.rejections import RejectionLog, dead_letter
 from ingest.writer import InfluxWriter
 from urbanpulse.errors import LineProtocolError
-from urbanpulse.messages import Alert, encoder
+from urbanpulse.lineprotocol import FieldValue
+from urbanpulse.messages import Alert, Reading, encoder
 from urbanpulse.topics import Channel, channel_prefix, rejected_topic
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,9 @@ class Publisher(Protocol):
 
 Handler = Callable[[str, bytes, object], None]
 """Takes a message that is not a reading or birth (a command) with its acknowledgement token."""
+Written = Callable[[list[Reading | None], list[Mapping[str, FieldValue] | None]], None]
+"""Takes the readings of a batch InfluxDB wrote and their derived fields, None for a point
+that is not a reading (a birth, an alert change, a rollup) or that InfluxDB refused."""
 
 
 class Acknowledger(Protocol):
@@ -57,6 +62,8 @@ class _Batch:
     topics: list[str] = field(default_factory=list)  # with payloads: what to dead-letter
     payloads: list[bytes] = field(default_factory=list)  # (two lists: no tuple per reading)
     stamps: list[int] = field(default_factory=list)  # device ts of readings, for the lag
+    readings: list[Reading | None] = field(default_factory=list)  # for rollups, latest state
+    derived: list[Mapping[str, FieldValue] | None] = field(default_factory=list)
     opened: float = 0.0
 
 
@@ -83,6 +90,7 @@ class Pipeline:
                  on_alerts: Callable[[list[Alert]], None] = lambda alerts: None,
                  commands: Mapping[str, Handler] | None = None,
                  rejection_log: RejectionLog | None = None,
+                 on_written: Written | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self._decoder = decoder
         self._writer = writer
@@ -95,6 +103,7 @@ class Pipeline:
         self._engine = engine
         self._on_alerts = on_alerts
         self._commands = dict(commands or {})
+        self._on_written = on_written
         self.rejection_log = rejection_log or RejectionLog(log, burst=5, interval_s=60)
         self._births = channel_prefix(Channel.SENSORS, root=root)
         self.accepting = True
@@ -159,6 +168,8 @@ class Pipeline:
         batch.topics.append(topic)
         batch.payloads.append(payload)
         batch.stamps.append(reading.ts)
+        batch.readings.append(reading)
+        batch.derived.append(derived)
         if len(batch.lines) >= self._batch_size:
             self._full.set()
 
@@ -199,7 +210,7 @@ class Pipeline:
         return registered
 
     def add_point(self, line: str) -> None:
-        """Write a point of the ingester's own (an alert change) with the next batch."""
+        """Write a point of the ingester's own (an alert change, a rollup) with the next batch."""
         self._add(line, None, "", b"", -1)
 
     def _add(self, line: str, token: object | None, topic: str, payload: bytes,
@@ -213,6 +224,8 @@ class Pipeline:
         batch.topics.append(topic)
         batch.payloads.append(payload)
         batch.stamps.append(stamp)
+        batch.readings.append(None)
+        batch.derived.append(None)
         if len(batch.lines) >= self._batch_size:
             self._full.set()
 
@@ -266,12 +279,14 @@ class Pipeline:
             self.stats.written += len(tokens)
             self.stats.lag.add(int(self._clock() * 1000),
                                [stamp for stamp in batch.stamps if stamp >= 0])
+            self._written(batch)
             self._acknowledger.ack(tokens)
             return
         refused_at = set()
         for index, message in refused:
+            batch.readings[index] = batch.derived[index] = None
             if batch.tokens[index] is None:  # our own point: nothing to dead-letter
-                log.error("InfluxDB refused an alert point: %s", message)
+                log.error("InfluxDB refused a point of the ingester's own: %s", message)
             else:
                 self.dead_letter(batch.topics[index], batch.payloads[index],
                                  Rejected("influx-rejected", message), batch.tokens[index])
@@ -281,5 +296,20 @@ class Pipeline:
         self.stats.lag.add(int(self._clock() * 1000), [
             stamp for index, stamp in enumerate(batch.stamps)
             if stamp >= 0 and index not in refused_at])
+        self._written(batch)
         self._acknowledger.ack([token for index, token in enumerate(batch.tokens)
                                 if token is not None and index not in refused_at])
+
+    def _written(self, batch: _Batch) -> None:
+        """Hand the written readings on (rollups, latest state) before they are acknowledged.
+
+        Before: a crash between the two leaves them unacknowledged, and the
+        broker's redelivery is then recognised as a duplicate.
+        """
+        if self._on_written is None:
+            return
+        try:
+            self._on_written(batch.readings, batch.derived)
+        except Exception:  # a rollup problem must not cost the readings
+            log.exception("keeping rollups and latest state of %d points failed",
+                          len(batch.readings))

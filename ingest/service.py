@@ -5,7 +5,8 @@ from settings), QoS 1 subscriptions, Receive Maximum = the in-flight window,
 and PUBACK only when the pipeline hands a message's token back (`ingest.edge`).
 A message received on a connection that has since dropped is never
 acknowledged: the broker redelivers it on the new connection, and the second
-write of it is idempotent.
+write of it is idempotent. Beside the raw points the `Keeper` writes rollups
+and the ingester publishes each district's latest state (ingest.keeper).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from ingest.alerts.record import wait_for_active
 from ingest.alerts.rules import load_rules
 from ingest.decode import Decoder, Rejected
 from ingest.edge import BulkAcknowledger, broker_receive_maximum
+from ingest.keeper import Keeper
 from ingest.metrics import SelfMetrics
 from ingest.outbox import Outbox
 from ingest.pipeline import Pipeline
@@ -95,6 +97,7 @@ class Ingester:
         self._acks = acks
         self._ack_topic = ack_topic(root=settings.topic_root)
         self._alert_key = settings.alert_key_bytes()
+        self.keeper = Keeper(settings)
         self._ack_gate = AckGate(self._alert_key, settings.ingest_ack_max_age_s)
         self.pipeline = Pipeline(decoder=decoder, writer=self.writer, publisher=self.outbox,
                                  acknowledger=acks, root=settings.topic_root,
@@ -102,7 +105,8 @@ class Ingester:
                                  flush_interval_s=settings.ingest_flush_interval_s,
                                  engine=self.engine, on_alerts=self._emit,
                                  commands={self._ack_topic: self._on_ack},
-                                 rejection_log=self._rejection_log(log))
+                                 rejection_log=self._rejection_log(log),
+                                 on_written=self.keeper.written)
         self._other_log = self._rejection_log(log)
         acks.route(self.pipeline.accept)  # compiled all the way: no Python frame per message
         self.metrics = SelfMetrics(self.pipeline, self.writer, self.outbox,
@@ -135,6 +139,16 @@ class Ingester:
             else:
                 self.outbox.publish(topic, payload, retain=True)
             self.pipeline.add_point(alert_point(alert))
+
+    async def _states(self) -> None:
+        """Publish the state of each district that changed, every state interval."""
+        while True:
+            await asyncio.sleep(self._settings.ingest_state_interval_s)
+            self._publish_states()
+
+    def _publish_states(self) -> None:
+        for topic, payload in self.keeper.states():
+            self.outbox.publish(topic, payload, retain=True)
 
     def _on_ack(self, topic: str, payload: bytes, delivery: object) -> None:
         try:
@@ -260,6 +274,7 @@ class Ingester:
         await self.writer.check(self.metrics.started_point())
         await self._restore_alerts()
         await self._restore_births()
+        await self.keeper.seed()
         # What start-up built (modules, settings, rules) lives as long as the process:
         # moved out of the collector's reach, a full collection no longer walks it and
         # stops the event loop for a few ms instead of tens. Readings make little cyclic
@@ -273,6 +288,9 @@ class Ingester:
         flusher = asyncio.create_task(self.pipeline.run(), name="flusher")
         helpers = [asyncio.create_task(self._keep_healthy(), name="health"),
                    asyncio.create_task(self._sweep(), name="sweep"),
+                   asyncio.create_task(self.keeper.roll(self.pipeline.add_point),
+                                       name="rollups"),
+                   asyncio.create_task(self._states(), name="states"),
                    asyncio.create_task(self.metrics.run(settings.ingest_metrics_interval_s),
                                        name="metrics"),
                    asyncio.create_task(self.pipeline.rejection_log.run(), name="rejections"),
@@ -285,6 +303,7 @@ class Ingester:
             log.info("stopping: draining %d pending messages", self.pipeline.pending)
             try:
                 await asyncio.wait_for(self.pipeline.drain(), settings.ingest_drain_timeout_s)
+                self._publish_states()
                 await asyncio.wait_for(self.outbox.drain(), settings.ingest_drain_timeout_s)
             except TimeoutError:
                 log.error("drain did not finish within %.0f s; what is unacknowledged stays "

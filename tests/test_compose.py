@@ -65,9 +65,10 @@ EXPECTED_ACL: dict[str, set[tuple[str, str]]] = {
                   ("write", "city/truth/#")},
     "ingest": {("read", "city/readings/#"), ("read", "city/sensors/#"),
                ("read", "city/commands/alerts/ack"), ("readwrite", "city/alerts/#"),
-               ("write", "city/rejected/#"), ("write", "city/status/ingest/#")},
+               ("write", "city/rejected/#"), ("write", "city/state/#"),
+               ("write", "city/status/ingest/#")},
     "api": {("write", "city/commands/alerts/ack"), ("read", "city/alerts/#"),
-            ("read", "city/status/#")},
+            ("read", "city/state/#"), ("read", "city/status/#")},
     "observer": {("read", "city/alerts/#")},
 }
 
@@ -638,20 +639,21 @@ SAMPLE_TOPICS = {
     "alerts": topics.alert_topic("pudong", "air", "air-pudong-0001", "pm25-high"),
     "rejected": topics.rejected_topic("malformed"),
     "ack": topics.ack_topic(),
+    "state": topics.state_topic("pudong"),
     "ingest-status": topics.status_topic("ingest", "main"),
     "api-status": topics.status_topic("api", "main"),
     "foreign": "other/readings/pudong",
 }
 WRITES = {
     "simulator": {"readings", "sensors", "truth"},
-    "ingest": {"alerts", "rejected", "ingest-status"},
+    "ingest": {"alerts", "rejected", "state", "ingest-status"},
     "api": {"ack"},
     "observer": set(),
 }
 READS = {
     "simulator": set(),
     "ingest": {"readings", "sensors", "ack", "alerts"},
-    "api": {"alerts", "ingest-status", "api-status"},
+    "api": {"alerts", "state", "ingest-status", "api-status"},
     "observer": {"alerts"},
 }
 

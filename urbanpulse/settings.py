@@ -196,6 +196,14 @@ class IngestSettings(_AlertKeyMixin, _InfluxMixin, _Base):
         60, gt=0, le=86_400, description="Interval of the rejection log's burst and summary")
     ingest_ack_max_age_s: float = Field(
         300, gt=0, le=86_400, description="Refuses ack commands signed longer ago (or ahead)")
+    ingest_rollup_interval_s: float = Field(
+        5, gt=0, le=60, description="Period of rewriting the open minute rollups that changed")
+    ingest_rollup_hour_interval_s: float = Field(
+        300, gt=0, le=3600, description="Period of rewriting the open hour rollups that changed")
+    ingest_rollup_lateness_s: float = Field(
+        60, ge=0, le=3600, description="How long a rollup bucket stays open after it ends")
+    ingest_state_interval_s: float = Field(
+        5, gt=0, le=3600, description="Period of the retained per-district state messages")
 
     _split = field_validator("ingest_districts", mode="before")(_split_names)
 

@@ -1,0 +1,168 @@
+"""One time bucket of one kind's rollups: per-sensor sums, counts, minima and maxima as arrays.
+
+Row i of every array is the kind's sensor i (`ingest.rollups.KindRollup` numbers
+them); a reading is folded in with numpy's unbuffered `ufunc.at`, a batch of a
+kind at a time. A field a reading lacks is NaN in its row of values: it adds
+nothing to the sum or the field's count and is skipped by `fmin`/`fmax`.
+Points come out as line protocol, the district points summed over their sensors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final, cast
+
+import msgspec
+import numpy as np
+import numpy.typing as npt
+
+Floats = npt.NDArray[np.float64]
+Ints = npt.NDArray[np.int64]
+STATS: Final = ("mean", "min", "max")
+_json: Final = msgspec.json.Encoder().encode
+_FIELDS: Final = bytes.maketrans(b":", b"=")
+
+
+class Bucket:
+    """Sum, count, min and max of each field of each sensor in one time bucket."""
+
+    __slots__ = ("counts", "dirty", "highs", "lows", "readings", "start", "sums")
+
+    def __init__(self, start: int, fields: int, rows: int = 64) -> None:
+        self.start = start
+        """Bucket start, epoch ms (UTC-aligned)."""
+        self.sums: Floats = np.zeros((rows, fields))
+        self.counts: Ints = np.zeros((rows, fields), np.int64)
+        self.lows: Floats = np.full((rows, fields), np.inf)
+        self.highs: Floats = np.full((rows, fields), -np.inf)
+        self.readings: Ints = np.zeros(rows, np.int64)
+        self.dirty = np.zeros(rows, np.bool_)
+        """Rows changed since their point was last written."""
+
+    def grow(self, rows: int) -> None:
+        """Make room for `rows` sensors (doubling, so a growing fleet copies little)."""
+        have = len(self.readings)
+        if rows <= have:
+            return
+        extra = max(rows, 2 * have) - have
+        fields = self.sums.shape[1]
+        self.sums = np.concatenate((self.sums, np.zeros((extra, fields))))
+        self.counts = np.concatenate((self.counts, np.zeros((extra, fields), np.int64)))
+        self.lows = np.concatenate((self.lows, np.full((extra, fields), np.inf)))
+        self.highs = np.concatenate((self.highs, np.full((extra, fields), -np.inf)))
+        self.readings = np.concatenate((self.readings, np.zeros(extra, np.int64)))
+        self.dirty = np.concatenate((self.dirty, np.zeros(extra, np.bool_)))
+
+    def add(self, rows: Ints, values: Floats) -> None:
+        """Fold readings in: `rows` their sensors, `values` (readings × fields), NaN = absent."""
+        self.grow(int(rows.max()) + 1)
+        present = ~np.isnan(values)
+        np.add.at(self.sums, rows, np.where(present, values, 0.0))
+        np.add.at(self.counts, rows, present)
+        np.fmin.at(self.lows, rows, values)
+        np.fmax.at(self.highs, rows, values)
+        np.add.at(self.readings, rows, 1)
+        self.dirty[rows] = True
+
+    def touch(self, rows: Ints) -> None:
+        """Mark `rows` changed (readings folded into a minute of this hour)."""
+        self.grow(int(rows.max()) + 1)
+        self.dirty[rows] = True
+
+    def merge(self, other: Bucket) -> None:
+        """Fold all of `other` (a closed minute of this hour) in."""
+        rows = len(other.readings)
+        self.grow(rows)
+        self.sums[:rows] += other.sums
+        self.counts[:rows] += other.counts
+        np.fmin(self.lows[:rows], other.lows, out=self.lows[:rows])
+        np.fmax(self.highs[:rows], other.highs, out=self.highs[:rows])
+        self.readings[:rows] += other.readings
+
+    def with_minutes(self, minutes: Sequence[Bucket]) -> Bucket:
+        """Return a copy of this hour with its still-open `minutes` merged in."""
+        copy = Bucket(self.start, self.sums.shape[1], len(self.readings))
+        copy.merge(self)
+        for minute in minutes:
+            copy.merge(minute)
+        copy.dirty[:len(self.dirty)] = self.dirty
+        return copy
+
+
+def field_names(fields: Sequence[str]) -> list[str]:
+    """Return the rollup field names of `fields`: `X_mean`, `X_min`, `X_max` for each."""
+    return [f"{name}_{stat}" for name in fields for stat in STATS]
+
+
+def _fields(names: Sequence[str], stats: Floats, present: npt.NDArray[np.bool_]) -> list[str]:
+    """Return each row's fields as line protocol, leaving out fields no reading carried.
+
+    msgspec writes each float as its shortest repr (which line protocol reads
+    back exactly) much faster than Python; one translate turns the JSON
+    object's ':' into '=' and drops the quotes, as for readings (ingest.points).
+    """
+    full = cast("list[bool]", present.all(axis=1).tolist())
+    shown_rows = cast("list[list[bool]]", present.tolist())
+    out = []
+    for values, shown, whole in zip(stats.tolist(), shown_rows, full, strict=True):
+        fields = dict(zip(names, values, strict=True)) if whole else {
+            name: value for name, value, keep in zip(names, values, shown, strict=True) if keep}
+        out.append(_json(fields)[1:-1].translate(_FIELDS, b'"').decode())
+    return out
+
+
+def _stats(sums: Floats, counts: Ints, lows: Floats, highs: Floats
+           ) -> tuple[Floats, npt.NDArray[np.bool_]]:
+    """Return (mean, min, max) interleaved per field, and which of them are defined."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = sums / counts
+    stats = np.stack((means, lows, highs), axis=2).reshape(len(sums), -1)
+    return stats, np.repeat(counts > 0, len(STATS), axis=1)
+
+
+def sensor_lines(bucket: Bucket, measurement: str, names: Sequence[str], keys: Sequence[str]
+                 ) -> list[str]:
+    """Return the points of the sensors of `bucket` that changed and have readings.
+
+    `keys[i]` is row i's tag set (`district=…,sensor=…`).
+    """
+    rows = np.flatnonzero(bucket.dirty & (bucket.readings > 0))
+    if not len(rows):
+        return []
+    stats, present = _stats(bucket.sums[rows], bucket.counts[rows], bucket.lows[rows],
+                            bucket.highs[rows])
+    return [f"{measurement},{keys[row]} {fields},count={count}i {bucket.start}"
+            for row, fields, count in zip(rows.tolist(), _fields(names, stats, present),
+                                          bucket.readings[rows].tolist(), strict=True)]
+
+
+def district_lines(bucket: Bucket, measurement: str, names: Sequence[str],
+                   district_of: Ints, districts: Sequence[str]) -> list[str]:
+    """Return the district points of `bucket` for the districts with a sensor that changed.
+
+    `district_of[i]` is the index in `districts` of row i's district.
+    """
+    rows = np.flatnonzero(bucket.readings > 0)
+    if not len(rows):
+        return []
+    where = district_of[rows]
+    wanted = np.zeros(len(districts), np.bool_)
+    wanted[district_of[np.flatnonzero(bucket.dirty & (bucket.readings > 0))]] = True
+    fields = bucket.sums.shape[1]
+    sums = np.zeros((len(districts), fields))
+    counts = np.zeros((len(districts), fields), np.int64)
+    lows = np.full((len(districts), fields), np.inf)
+    highs = np.full((len(districts), fields), -np.inf)
+    np.add.at(sums, where, bucket.sums[rows])
+    np.add.at(counts, where, bucket.counts[rows])
+    np.fmin.at(lows, where, bucket.lows[rows])
+    np.fmax.at(highs, where, bucket.highs[rows])
+    readings = np.bincount(where, weights=bucket.readings[rows], minlength=len(districts))
+    sensors = np.bincount(where, minlength=len(districts))
+    chosen = np.flatnonzero(wanted)
+    stats, present = _stats(sums[chosen], counts[chosen], lows[chosen], highs[chosen])
+    return [f"{measurement},district={districts[index]} {text},count={int(count)}i,"
+            f"sensors={int(seen)}i {bucket.start}"
+            for index, text, count, seen in zip(
+                chosen.tolist(), _fields(names, stats, present), readings[chosen].tolist(),
+                sensors[chosen].tolist(), strict=True)]

@@ -1,0 +1,316 @@
+"""Rollups written at ingest: per sensor and per district×kind, per minute and per hour.
+
+Measurements `{kind}_1m` and `{kind}_1h` (tags `district`, `sensor`) and
+`{kind}_district_1m`/`_1h` (tag `district`), at the bucket's UTC-aligned
+start, with `X_mean`, `X_min`, `X_max` for every metric and numeric derived
+field X, integer `count` (readings) and, per district, integer `sensors`.
+
+A reading is folded in only once InfluxDB has its raw point (the pipeline
+hands over each written batch), so the open buckets always equal an aggregate
+of raw points, and the same `(sensor, ts)` is folded once per open hour: a
+redelivered reading, or a device's duplicate (which overwrites one raw point),
+counts once. Buckets close by a watermark of reading time (the newest `ts`
+seen, never past the clock) less `lateness_ms`; a closed bucket's last point
+is written then, open ones are rewritten for the sensors that changed. A
+reading older than the open minutes is folded into its hour if that is still
+open, and its (kind, district, hour) is recomputed from the raw points for the
+closed buckets; older than the open hours, only the recompute counts it.
+On start the watermark is the newest raw point InfluxDB holds, and the open
+window (from the hour before the watermark's) is reseeded from the raw
+points, which also fills the duplicate check. With no raw point yet, the
+watermark starts at the first readings: a history loaded into an empty
+database is rolled up as it arrives.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Final
+
+import numpy as np
+
+from ingest.buckets import Bucket, Floats, Ints, district_lines, field_names, sensor_lines
+from urbanpulse.kinds import KINDS, SensorKind
+from urbanpulse.lineprotocol import FieldValue
+from urbanpulse.messages import Reading
+
+MINUTE: Final = 60_000
+HOUR: Final = 3_600_000
+NO_WATERMARK: Final = -(2**62)
+"""The watermark before any reading: no bucket is closed."""
+_NUMERIC: Final = frozenset({"integer", "float"})
+_OFFSET_BITS: Final = 22  # ms within an hour < 2**22: a (row, ts) key is one int
+RawPoint = tuple[str, int, list[float]]
+"""A raw point read back: sensor, time (epoch ms), values of the kind's rollup fields."""
+Recompute = tuple[str, str, int]
+"""A (kind, district, hour start) whose closed buckets are recomputed from raw points."""
+
+
+def rollup_fields(kind: SensorKind) -> tuple[str, ...]:
+    """Return the fields a kind's rollups summarise: its metrics, then numeric derived fields."""
+    return (*kind.metrics, *(name for name, spec in kind.derived.items()
+                             if spec.type in _NUMERIC))
+
+
+class KindRollup:
+    """The open minute and hour buckets of one kind, with the sensors numbered as rows."""
+
+    def __init__(self, kind: SensorKind) -> None:
+        self.name = kind.name
+        self.fields = rollup_fields(kind)
+        self.names = field_names(self.fields)
+        self._metrics = tuple(kind.metrics)
+        self._derived = self.fields[len(self._metrics):]
+        self._metric_nans = (math.nan,) * len(self._metrics)
+        self._derived_nans = (math.nan,) * len(self._derived)
+        self._rows: dict[str, dict[str, int]] = {}
+        self.keys: list[str] = []
+        """Row i's tags as line protocol: `district=…,sensor=…`."""
+        self.districts: list[str] = []
+        self._district_index: dict[str, int] = {}
+        self._district_of: list[int] = []
+        self.minutes: dict[int, Bucket] = {}
+        self.hours: dict[int, Bucket] = {}
+        self._seen: dict[int, set[int]] = {}
+        self._taken_rows: list[int] = []
+        self._taken_ts: list[int] = []
+        self._taken_values: list[list[float]] = []
+
+    def row(self, district: str, sensor: str) -> int:
+        """Return the row of (district, sensor), numbering a new one."""
+        rows = self._rows.get(district)
+        if rows is None:
+            rows = self._rows[district] = {}
+            self._district_index[district] = len(self.districts)
+            self.districts.append(district)
+        row = rows.get(sensor)
+        if row is None:
+            row = rows[sensor] = len(self.keys)
+            self.keys.append(f"district={district},sensor={sensor}")
+            self._district_of.append(self._district_index[district])
+        return row
+
+    def district(self, row: int) -> str:
+        """Return the district of `row`."""
+        return self.districts[self._district_of[row]]
+
+    def take(self, reading: Reading, derived: Mapping[str, FieldValue]) -> None:
+        """Queue one written reading for the next `fold`."""
+        rows = self._rows.get(reading.district)
+        row = rows.get(reading.sensor) if rows is not None else None
+        if row is None:
+            row = self.row(reading.district, reading.sensor)
+        self._taken_rows.append(row)
+        self._taken_ts.append(reading.ts)
+        values = list(map(reading.values.get, self._metrics, self._metric_nans))
+        if self._derived:
+            values += map(derived.get, self._derived, self._derived_nans)  # type: ignore[arg-type]
+        self._taken_values.append(values)
+
+    def newest(self) -> int:
+        """Return the newest time taken since the last fold (0 if none)."""
+        return max(self._taken_ts, default=0)
+
+    def take_row(self, row: int, ts: int, values: list[float]) -> None:
+        """Queue one raw point read back from InfluxDB for the next `fold`."""
+        self._taken_rows.append(row)
+        self._taken_ts.append(ts)
+        self._taken_values.append(values)
+
+    def fold(self, minute_floor: float, hour_floor: float) -> set[Recompute]:
+        """Fold what was taken into the buckets; return what must be recomputed from raw.
+
+        A bucket starting before its floor is closed: a reading of a closed minute
+        goes into its hour (if open) and its hour is recomputed for the minutes.
+        """
+        if not self._taken_rows:
+            return set()
+        rows: Ints = np.array(self._taken_rows, np.int64)
+        stamps: Ints = np.array(self._taken_ts, np.int64)
+        values: Floats = np.array(self._taken_values, np.float64)
+        self._taken_rows, self._taken_ts, self._taken_values = [], [], []
+        recompute: set[Recompute] = set()
+        hours = stamps - stamps % HOUR
+        keep = np.ones(len(rows), np.bool_)
+        for hour in np.unique(hours).tolist():
+            at = np.flatnonzero(hours == hour)
+            if hour < hour_floor and hour not in self.hours:
+                keep[at] = False
+                recompute.update((self.name, self.district(row), hour)
+                                 for row in set(rows[at].tolist()))
+                continue
+            seen = self._seen.setdefault(hour, set())
+            keys = ((rows[at] << _OFFSET_BITS) | (stamps[at] - hour)).tolist()
+            # set.add returns None: True once per key, also for a key twice in this batch
+            keep[at] = [key not in seen and not seen.add(key) for key in keys]  # type: ignore[func-returns-value]
+        if not keep.all():
+            rows, stamps, values = rows[keep], stamps[keep], values[keep]
+        minutes = stamps - stamps % MINUTE
+        for minute in np.unique(minutes).tolist():
+            at = np.flatnonzero(minutes == minute)
+            hour = minute - minute % HOUR
+            hour_bucket = self.hours.get(hour)
+            if hour_bucket is None:
+                hour_bucket = self.hours[hour] = Bucket(hour, len(self.fields))
+            bucket = self.minutes.get(minute)
+            if bucket is None and minute >= minute_floor:
+                bucket = self.minutes[minute] = Bucket(minute, len(self.fields))
+            if bucket is not None:
+                bucket.add(rows[at], values[at])
+                hour_bucket.touch(rows[at])
+            else:
+                hour_bucket.add(rows[at], values[at])
+                recompute.update((self.name, self.district(row), hour)
+                                 for row in set(rows[at].tolist()))
+        return recompute
+
+    def lines(self, minute_floor: float, hour_floor: float, *, hours: bool) -> list[str]:
+        """Return the points of changed buckets and close those before their floors.
+
+        Minutes are written every call, hours when `hours` is set or they close.
+        """
+        out: list[str] = []
+        district_of: Ints = np.array(self._district_of, np.int64)
+        for start in sorted(self.minutes):
+            minute = self.minutes[start]
+            out += self.points(minute, "1m", district_of)
+            if start < minute_floor:
+                del self.minutes[start]
+                self.hours[start - start % HOUR].merge(minute)
+        for start in sorted(self.hours):
+            closing = start < hour_floor
+            if not (hours or closing):
+                continue
+            hour = self.hours[start]
+            open_minutes = [minute for begin, minute in self.minutes.items()
+                            if begin - begin % HOUR == start]
+            out += self.points(hour.with_minutes(open_minutes) if open_minutes else hour,
+                                "1h", district_of)
+            hour.dirty[:] = False
+            if closing:
+                del self.hours[start]
+                self._seen.pop(start, None)
+        return out
+
+    def points(self, bucket: Bucket, span: str, district_of: Ints | None = None) -> list[str]:
+        """Return the points of `bucket` (`span` 1m or 1h) that changed, and mark them written."""
+        if not bucket.dirty.any():
+            return []
+        if district_of is None:
+            district_of = np.array(self._district_of, np.int64)
+        out = sensor_lines(bucket, f"{self.name}_{span}", self.names, self.keys)
+        out += district_lines(bucket, f"{self.name}_district_{span}", self.names,
+                              district_of, self.districts)
+        bucket.dirty[:] = False
+        return out
+
+
+class Rollups:
+    """Every kind's rollups, the watermark that closes their buckets, and what to recompute."""
+
+    def __init__(self, *, lateness_ms: int, kinds: Iterable[SensorKind] | None = None
+                 ) -> None:
+        self._kinds = {kind.name: KindRollup(kind) for kind in
+                       (KINDS.values() if kinds is None else kinds)}
+        self._lateness = lateness_ms
+        self.watermark = NO_WATERMARK
+        """Newest reading time folded (never ahead of the clock), epoch ms; only grows."""
+        self.recompute: dict[Recompute, int] = {}
+        """(kind, district, hour) whose closed buckets wait to be recomputed from raw points,
+        with the `generation` in which a late reading last asked for it."""
+        self.generation = 0
+        """Counts recompute passes: one waits until its item stopped receiving readings."""
+
+    @property
+    def kinds(self) -> Mapping[str, KindRollup]:
+        """The rollups of each kind, by name."""
+        return self._kinds
+
+    def floors(self) -> tuple[int, int]:
+        """Return the starts of the oldest open minute and hour."""
+        edge = self.watermark - self._lateness
+        return edge - edge % MINUTE, edge - edge % HOUR
+
+    def reseed_from(self) -> int | None:
+        """Return where the start-up reseed reads raw points from: the hour before the open one.
+
+        That hour's last points may have been waiting in a batch at a crash.
+        None before there is a watermark: nothing to reseed.
+        """
+        return None if self.watermark == NO_WATERMARK else self.floors()[1] - HOUR
+
+    def written(self, readings: Sequence[Reading | None],
+                derived: Sequence[Mapping[str, FieldValue] | None], now_ms: int) -> None:
+        """Fold readings InfluxDB has written (None: a point that is not a reading)."""
+        kinds = self._kinds
+        for reading, extra in zip(readings, derived, strict=True):
+            if reading is None or extra is None:
+                continue
+            kind = kinds.get(reading.kind)
+            if kind is None:
+                kind = kinds[reading.kind] = KindRollup(KINDS[reading.kind])
+            kind.take(reading, extra)
+        self.fold(min(max(kind.newest() for kind in kinds.values()), now_ms))
+
+    def fold(self, newest_ms: int, *, everything: bool = False) -> None:
+        """Fold what each kind took, then move the watermark to `newest_ms` if later.
+
+        `everything` opens every bucket (the start-up reseed).
+        """
+        minute_floor, hour_floor = (-math.inf, -math.inf) if everything else self.floors()
+        for kind in self._kinds.values():
+            self.recompute.update(dict.fromkeys(kind.fold(minute_floor, hour_floor),
+                                                self.generation))
+        self.watermark = max(self.watermark, newest_ms)
+
+    def settled(self, most: int) -> list[Recompute]:
+        """Take up to `most` recomputes no late reading asked for since the last call."""
+        ready = sorted(item for item, generation in self.recompute.items()
+                       if generation < self.generation)[:most]
+        for item in ready:
+            del self.recompute[item]
+        self.generation += 1
+        return ready
+
+    def lines(self, *, hours: bool) -> list[str]:
+        """Return the points of every changed bucket, closing those the watermark passed."""
+        minute_floor, hour_floor = self.floors()
+        return [line for kind in self._kinds.values()
+                for line in kind.lines(minute_floor, hour_floor, hours=hours)]
+
+
+def recomputed(kind: SensorKind, district: str, hour: int, points: Iterable[RawPoint],
+               floors: tuple[int, int]) -> list[str]:
+    """Return the closed buckets of (kind, district, hour) computed from its raw `points`.
+
+    Minutes before the oldest open minute are returned, and the hour itself if
+    it is closed; open buckets are left to the live rollups.
+    """
+    scratch = KindRollup(kind)
+    for sensor, ts, values in points:
+        scratch.take_row(scratch.row(district, sensor), ts, values)
+    scratch.fold(-math.inf, -math.inf)
+    minute_floor, hour_floor = floors
+    out: list[str] = []
+    whole = scratch.hours.get(hour)
+    for start, minute in sorted(scratch.minutes.items()):
+        if start < minute_floor:
+            out += scratch.points(minute, "1m")
+        if whole is not None:
+            whole.merge(minute)
+    if whole is not None and hour < hour_floor:
+        out += scratch.points(whole, "1h")
+    return out
+
+
+def raw_points(fields: Sequence[str], columns: Sequence[str], values: Sequence[Sequence[Any]]
+               ) -> Iterable[tuple[str, str, int, list[float]]]:
+    """Yield (district, sensor, ts, rollup values) of the rows of a `SELECT *` of raw points."""
+    where = {name: index for index, name in enumerate(columns)}
+    district, sensor, time = where["district"], where["sensor"], where["time"]
+    picks = [where.get(name) for name in fields]
+    for row in values:
+        yield (row[district], row[sensor], int(row[time]),
+               [math.nan if pick is None or row[pick] is None else float(row[pick])
+                for pick in picks])
