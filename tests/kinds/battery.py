@@ -3,9 +3,15 @@
 For each registered kind, every truth type its default rules `detect` is
 injected once: its device faults in the district with most of its sensors
 (all of them there, one fault after another, a few hours each, so that a
-district-wide outage is among them), its own incident types in another
-district (all its sensors there, for a whole day, at twice the default
-magnitude).
+district-wide outage is among them), its own incident types in the other
+districts, in turn (all its sensors there, for a whole day, at twice the
+default magnitude), so that one incident does not hide another: a storm in
+a sewer would drown the foul connection's sewage.
+
+A kind that reports less often than a fault slot lasts (a manhole cover's
+daily heartbeat) would show no fault within a few hours: its faults run from
+the first hour to the end, so that a silence outlasts one and a half
+heartbeats.
 
 Staleness is judged on arrival time (the ingester's clock), so the three days
 sent at full speed cannot show it: the rules swept for silence (`stale`,
@@ -57,6 +63,8 @@ DURATION_S = 3 * 86_400
 INJECT_FROM_H = 48
 FAULT_SLOT_H = 4
 FAULT_HOURS = 3
+HEARTBEAT_FAULTS_FROM_H = 1
+"""When the faults of a kind reporting less often than a fault slot begin."""
 
 
 def detected_types(kind: SensorKind) -> list[str]:
@@ -81,12 +89,18 @@ def scenario(profile: CityProfile, kinds: Iterable[SensorKind]) -> dict[str, Any
         districts = _districts(profile, kind.name)
         if not districts:
             continue
-        faults, incidents = districts[0], districts[1 % len(districts)]
-        slot = 0
+        faults, others = districts[0], districts[1:] or districts
+        slot = incident = 0
         for name in detected_types(kind):
             if name in kind.incidents:
                 entries.append({"type": name, "at": f"{INJECT_FROM_H}h", "duration": "24h",
-                                "district": incidents, "magnitude": 2.0})
+                                "district": others[incident % len(others)],
+                                "magnitude": 2.0})
+                incident += 1
+            elif kind.interval_s > FAULT_SLOT_H * 3600:
+                entries.append({"type": name, "kind": kind.name, "district": faults,
+                                "at": f"{HEARTBEAT_FAULTS_FROM_H}h",
+                                "duration": f"{DURATION_S // 3600 - HEARTBEAT_FAULTS_FROM_H}h"})
             else:
                 entries.append({
                     "type": name, "kind": kind.name, "district": faults,

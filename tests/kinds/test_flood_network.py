@@ -12,7 +12,10 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from ingest.alerts.engine import AlertEngine
+from ingest.alerts.rules import load_kind_rules
 from tests.kinds.stormy import T0, Device, FakeDrivers, FixedRain
+from urbanpulse.kinds import KINDS
 from urbanpulse.kinds.incidents import Episode
 from urbanpulse.kinds.ponding.derive import stage
 from urbanpulse.kinds.ponding.model import INCIDENTS as PONDING_INCIDENTS
@@ -20,7 +23,8 @@ from urbanpulse.kinds.ponding.model import PondingModel
 from urbanpulse.kinds.pump.model import INCIDENTS as PUMP_INCIDENTS
 from urbanpulse.kinds.pump.model import PumpModel
 from urbanpulse.kinds.sewer.model import INCIDENTS as SEWER_INCIDENTS
-from urbanpulse.kinds.sewer.model import SewerModel
+from urbanpulse.kinds.sewer.model import SewerModel, dry_weather
+from urbanpulse.messages import Reading, SensorBirth
 
 KINDS_HERE = ("ponding", "sewer", "pump")
 COUNTS = {"pudong": {"ponding": 12, "sewer": 10, "pump": 5},
@@ -112,6 +116,61 @@ def test_a_sewer_surcharge_incident_fills_the_pipe_past_its_crown() -> None:
     rows = sewer_rows(model, 3)
     assert rows[-1]["fill_ratio"][3] > 1.2
     assert rows[-1]["fill_ratio"][np.arange(10) != 3].max() < 0.15
+
+
+def dry_weather_alerts(model: SewerModel, hours: int, network: str = "storm",
+                       n: int = 10) -> set[int]:
+    """Return the pipes the default dry-weather-flow rule fires on over `hours` of readings."""
+    rules = [rule for rule in load_kind_rules(KINDS["sewer"])
+             if rule.name == "storm-sewer-dry-weather-flow"]
+    engine = AlertEngine(rules)
+    for i in range(n):
+        engine.register(SensorBirth(
+            v=1, sensor=f"sewer-pudong-{i:04d}", kind="sewer", district="pudong", site="x",
+            lat=31.2, lon=121.5, zone=network, interval_s=300, ts=(T0 - 600) * 1000,
+            attributes={"network": network, "diameter_m": 1.2, "lag_min": 30}), T0 * 1000)
+    fired: set[int] = set()
+    for k, row in enumerate(sewer_rows(model, hours, n)):
+        ts = (T0 + 300 * (k + 1)) * 1000
+        for i in range(n):
+            reading = Reading(v=1, sensor=f"sewer-pudong-{i:04d}", kind="sewer",
+                              district="pudong", ts=ts, seq=k,
+                              values={name: float(row[name][i]) for name in row})
+            fired |= {i for alert in engine.evaluate(reading, ts) if alert.state == "firing"}
+    return fired
+
+
+def test_a_foul_connection_makes_a_storm_sewer_flow_all_day_without_rain() -> None:
+    model = sewers({})
+    effect = SEWER_INCIDENTS["foul-connection"].knobs
+    assert effect is not None
+    effect(episode("sewer", 3, 24), model.knobs, True)
+    rows = sewer_rows(model, 24)
+    foul = np.array([row["fill_ratio"][3] for row in rows])
+    clean = np.array([row["fill_ratio"][np.arange(10) != 3] for row in rows])
+    assert foul.min() > 0.1 > clean.max()             # sewage all day; the others a trickle
+    flows = [row["flow_m3s"][3] for row in rows]
+    assert dry_weather(8) > dry_weather(3)
+    assert flows[8 * 12 - 1] > 1.5 * flows[3 * 12 - 1]  # with the day's water use
+
+
+def test_the_dry_weather_flow_rule_fires_on_a_foul_connection_only() -> None:
+    model = sewers({})
+    effect = SEWER_INCIDENTS["foul-connection"].knobs
+    assert effect is not None
+    effect(episode("sewer", 3, 24), model.knobs, True)
+    assert dry_weather_alerts(model, 24) == {3}
+
+
+def test_a_storm_and_its_runoff_are_not_dry_weather_flow() -> None:
+    assert dry_weather_alerts(sewers({2: 80.0, 3: 80.0}), 24) == set()
+    assert dry_weather_alerts(sewers(dict.fromkeys(range(2, 10), 30.0)), 24) == set()
+
+
+def test_the_dry_weather_flow_rule_leaves_foul_pipes_alone() -> None:
+    model = sewers({}, "foul")
+    assert min(row["fill_ratio"].min() for row in sewer_rows(sewers({}, "foul"), 24)) > 0.15
+    assert dry_weather_alerts(model, 24, "foul") == set()
 
 
 def stations(rates: Mapping[int, float], n: int = 6) -> PumpModel:

@@ -107,6 +107,44 @@ def test_a_flooding_storm_fills_the_wells_past_150_cm_within_three_hours() -> No
     assert levels_dry.max() < 100
 
 
+def test_healthy_cells_report_from_the_plateau_and_a_decay_fault_drains_them() -> None:
+    m, t = manhole(), at(5, 6, 3)
+    first = step(m, t)["battery_mv"]
+    assert (first > 3450).all()
+    assert (first < 3700).all()
+    m.knobs["battery_drain"][:] = 4_000.0  # a fault's mV a day, far past the drawn 40-120
+    alarms = np.zeros(N)
+    for k in range(1, 181):  # three hours: 500 mV off every cell, each alarms once
+        values = step(m, t + 60 * k)
+        alarmed = np.isfinite(values["battery_mv"])
+        assert (values["battery_mv"][alarmed] > 3295).all()
+        alarms += alarmed
+    assert (alarms == 1).all()
+    m.knobs["battery_drain"][:] = 0.0
+    day = step(m, t + 86_400)
+    assert set(day["message_type"]) == {2.0}
+    assert np.allclose(day["battery_mv"], first - 4_000.0 * 180 * 60 / 86_400, atol=2)
+
+
+def test_a_flat_battery_alarms_at_once_and_a_new_cell_restarts_the_sensor() -> None:
+    m, t = manhole(), at(5, 6, 3)
+    step(m, t)
+    start_all(m, "battery-flat", t + 30, t + 3600)
+    alarm = step(m, t + 60)
+    assert set(alarm["message_type"]) == {1.0}
+    assert (alarm["battery_mv"] < 3300).all()
+    assert (alarm["battery_mv"] > 3000).all()
+    assert np.isfinite(alarm["rsrp"]).all()
+    assert np.isnan(step(m, t + 120)["message_type"]).all()  # one alarm, not one a minute
+    knobs = MANHOLE_INCIDENTS["battery-flat"].knobs
+    assert knobs is not None
+    knobs(Episode(0, "s0", "battery-flat", t + 30, t + 3600), m.knobs, False)
+    fitted = step(m, t + 3600)
+    assert fitted["message_type"][0] == 0.0
+    assert fitted["battery_mv"][0] > 3600
+    assert np.isnan(fitted["message_type"][1:]).all()
+
+
 def test_a_gas_leak_ramps_past_the_alarm_and_clean_air_stays_near_zero() -> None:
     m, t = model("gas", {"space": "adjacent-well", "site_use": "cbd"}, 60), at(5, 6, 3)
     clean = np.concatenate([step(m, t + 60 * k)["ch4_lel"] for k in range(60)])

@@ -25,5 +25,8 @@ SPEC = SensorKind(
                       "duplicate", "out-of-order", "malformed"}),
     incidents={"sewer-surcharge": "a storm cell (+80 mm/h at magnitude 1) over the "
                                   "catchment: flow exceeds the pipe's capacity, the level "
-                                  "rises above the crown after the catchment's lag"},
+                                  "rises above the crown after the catchment's lag",
+               "foul-connection": "a foul drain wrongly connected into the pipe (雨污混接): "
+                                  "sewage, 5-15 % of capacity at magnitude 1, flows with "
+                                  "the day's water use, rain or not"},
 )

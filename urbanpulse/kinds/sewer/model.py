@@ -12,6 +12,12 @@ both. The level comes from the part-full relation of a circular pipe up to
 beyond capacity the pipe surcharges: the head rises half a diameter per 10 %
 of excess flow, and the pipe carries at most 1.3 times its full-bore flow.
 Velocity is flow over the wetted area.
+
+A `foul-connection` incident (雨污混接: a building's or a street's foul drain
+wrongly connected into the pipe, a common finding of Shanghai's drainage
+inspections) adds sewage to it: 5-15 % of the pipe's capacity at the daily
+mean (× magnitude), with the day's water use. In a storm pipe that is flow in
+dry weather, where the pipe should carry only its trickle of infiltration.
 """
 
 from __future__ import annotations
@@ -45,6 +51,8 @@ RAIN_SHARE = {"storm": 1.0, "foul": 0.2, "combined": 0.8}
 DRY_WEATHER = (0.6, 0.5, 0.45, 0.4, 0.4, 0.5, 0.8, 1.2, 1.4, 1.35, 1.25, 1.2,
                1.2, 1.15, 1.1, 1.05, 1.05, 1.1, 1.25, 1.35, 1.3, 1.15, 0.95, 0.75)
 """Hourly sewage flow over the daily mean: low at 03:00-04:00, peaks at 08:00 and 19:00 (A)."""
+FOUL_SHARE = (0.05, 0.15)
+"""Sewage a foul connection adds, as a share of capacity at its daily mean (A)."""
 SURCHARGE_HEAD = 5.0
 """Diameters of head per unit of flow over capacity."""
 SURCHARGED_FLOW = 1.3
@@ -101,7 +109,8 @@ class SewerModel:
         self._wet = np.array([RAIN_SHARE[name] for name in networks])
         self._runoff = np.zeros(n)
         self._last = np.full(n, np.nan)
-        self.knobs: dict[str, FloatArray] = {"burst_mm_h": np.zeros(n)}
+        self._foul = rng.uniform(*FOUL_SHARE, size=n)
+        self.knobs: dict[str, FloatArray] = {"burst_mm_h": np.zeros(n), "foul": np.zeros(n)}
 
     def step(self, t: int, idx: IndexArray) -> dict[str, FloatArray]:
         """Return level, fill, flow and velocity of the meters `idx` at `t`."""
@@ -110,7 +119,8 @@ class SewerModel:
         runoff = rain + (self._runoff[idx] - rain) * np.exp(-dt / self._tau[idx])
         self._runoff[idx], self._last[idx] = runoff, t
         noise = self._rng.normal(size=(2, len(idx)))
-        q = (self._dry[idx] * dry_weather(local_time(t).hour) * (1 + 0.05 * noise[0])
+        sewage = self._dry[idx] + self._foul[idx] * self.knobs["foul"][idx]
+        q = (sewage * dry_weather(local_time(t).hour) * (1 + 0.05 * noise[0])
              + self._wet[idx] * runoff / self._design[idx])
         q = np.maximum(q, 0.0)
         fill = np.clip(fill_of(q), SILT_FILL, SPEC.metrics["fill_ratio"].high
@@ -126,5 +136,11 @@ def _storm(episode: Episode, knobs: dict[str, FloatArray], starting: bool) -> No
     knobs["burst_mm_h"][episode.local] = BURST_MM_H * magnitude(episode) if starting else 0.0
 
 
+def _foul(episode: Episode, knobs: dict[str, FloatArray], starting: bool) -> None:
+    """Let a foul drain discharge into the pipe while the episode lasts."""
+    knobs["foul"][episode.local] = magnitude(episode) if starting else 0.0
+
+
 MODEL = SewerModel
-INCIDENTS: Mapping[str, Effect] = {"sewer-surcharge": Effect(knobs=_storm)}
+INCIDENTS: Mapping[str, Effect] = {"sewer-surcharge": Effect(knobs=_storm),
+                                   "foul-connection": Effect(knobs=_foul)}
