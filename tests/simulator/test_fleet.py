@@ -10,7 +10,8 @@ import pytest
 
 from simulator.city import default_city
 from simulator.fleet import Fleet
-from urbanpulse.messages import birth_decoder, reading_decoder
+from urbanpulse.kinds import get_kind
+from urbanpulse.messages import birth_decoder, encoder, reading_decoder
 from urbanpulse.topics import Channel, parse
 
 START = int(datetime(2025, 11, 24, tzinfo=UTC).timestamp())
@@ -107,3 +108,15 @@ def test_unending_ticks_go_on_for_days() -> None:
             break
     per_day = sum(86_400 // spec.interval_s for spec in slow)
     assert 3 * per_day <= readings <= 3 * per_day + len(slow)
+
+
+def test_readings_are_the_bytes_the_encoder_gives_their_message() -> None:
+    """Spliced readings (prefix, ts, seq, values) match `encoder.encode`, NaN values left out."""
+    fleet = Fleet(default_city(seed=6), seed=6)
+    sparse = 0
+    for _, messages in fleet.ticks(START, START + HOUR):
+        for _, payload in messages:
+            reading = reading_decoder.decode(payload)
+            assert encoder.encode(reading) == payload
+            sparse += len(reading.values) < len(get_kind(reading.kind).metrics)
+    assert sparse > 100  # report-on-change readings, with some metrics left out, were among them

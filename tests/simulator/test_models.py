@@ -14,9 +14,12 @@ from simulator.city import Attribute, SensorSpec, default_city
 from simulator.drivers import Drivers
 from simulator.parts import simulated
 from simulator.streams import random_stream
+from tests.kinds.stormy import T0, Device, FakeDrivers, FixedRain
 from urbanpulse.errors import ConfigError
 from urbanpulse.kinds import KINDS, Metric, SensorKind, get_kind, part, register, unregister
+from urbanpulse.kinds.incidents import Episode
 from urbanpulse.kinds.modelling import CST, FloatArray, Model
+from urbanpulse.kinds.rain.model import INCIDENTS, RainModel
 
 CITY = default_city(scale=2, seed=11)
 
@@ -239,3 +242,29 @@ def test_office_power_follows_the_working_day() -> None:
     assert day > 1.8 * night
     # 50,000 m² at about 105 kWh/m²·a is about 600 kW on average
     assert 150 < night < 600 < day < 2500
+
+
+def test_a_rain_gauge_heard_late_logs_the_series_of_one_heard_every_slot() -> None:
+    """The hour-at-a-time fill of missed slots gives the slot-by-slot rain, incidents included."""
+    gauges = [Device(f"rain-x-{i:04d}", "rain", interval_s=300) for i in range(6)]
+    rates = dict.fromkeys(range(1, 9), 12.0) | {4: 45.0}
+    every, late, gapped = (RainModel(gauges, np.random.default_rng(3),
+                                     FakeDrivers(FixedRain(rates)))  # type: ignore[arg-type]
+                           for _ in range(3))
+    for rain in (every, late, gapped):
+        INCIDENTS["cloudburst"].knobs(Episode(  # type: ignore[misc]
+            0, "rain-x-0000", "cloudburst", T0 + 7_200, None, {}, incident=True), rain.knobs, True)
+        INCIDENTS["typhoon-rain"].knobs(Episode(  # type: ignore[misc]
+            1, "rain-x-0001", "typhoon-rain", T0 + 3_000, None, {}, incident=True), rain.knobs,
+            True)
+    idx = np.arange(6, dtype=np.intp)
+    end = T0 + 10 * 3600 + 1_500  # mid-hour
+    for t in range(T0 + 299, end + 1, 300):
+        heard = every.step(t, idx)
+    gapped.step(T0 + 3 * 3600 + 899, idx)
+    for rain in (late, gapped):
+        caught_up = rain.step(end - 1, idx)
+        for name in ("rain_5min", "rain_1h", "rain_3h", "rain_6h", "rain_12h", "rain_24h"):
+            assert np.allclose(caught_up[name], heard[name], rtol=0, atol=0.051), name
+    assert heard["rain_12h"].min() > 50  # a wet day: the comparison is not of zeros
+    assert heard["rain_3h"][1] > heard["rain_3h"][2:].max()  # the typhoon's bands count

@@ -87,23 +87,33 @@ class RainModel:
 
     def slot_rain(self, slot: int, idx: IndexArray) -> FloatArray:
         """Return the rain, mm, of gauges `idx` in 5-minute slot `slot` (epoch s / 300)."""
-        hour = slot // SLOTS_PER_HOUR
-        t = slot * SLOT_S
-        rate = self._drivers.weather.at(t).rain_mm_h
-        rain = np.zeros(len(idx))
+        result: FloatArray = self.hour_rain(slot // SLOTS_PER_HOUR, idx,
+                                            np.array([slot % SLOTS_PER_HOUR]))[:, 0]
+        return result
+
+    def hour_rain(self, hour: int, idx: IndexArray, within: IndexArray) -> FloatArray:
+        """Return the rain, mm, of gauges `idx` in slots `within` (0-11) of hour `hour`.
+
+        One draw of the hour's weights and factor serves all its slots: shape
+        (len(idx), len(within)), each value that of `slot_rain` for its slot.
+        """
+        t = (hour * SLOTS_PER_HOUR + within) * SLOT_S
+        rate = self._drivers.weather.at(hour * 3600).rain_mm_h
+        rain = np.zeros((len(idx), len(within)))
         if rate > 0:
             u = uniforms(self._keys[idx], hour, SLOTS_PER_HOUR + 1)
             weights = -np.log(u[:, :SLOTS_PER_HOUR])
-            share = weights[:, slot % SLOTS_PER_HOUR] / weights.sum(axis=1)
+            share = weights[:, within] / weights.sum(axis=1)[:, None]
             sigma = CONVECTIVE_SIGMA if rate >= CONVECTIVE_MM_H else SIGMA
             z = _normal(u[:, SLOTS_PER_HOUR])
             factor = np.minimum(np.exp(sigma * z - sigma * sigma / 2), MAX_FACTOR)
-            rain = rate * factor * share
-        rain = np.minimum(rain + self._incidents(t, idx), MAX_SLOT_MM)
+            rain = rate * factor[:, None] * share
+        rain = np.minimum(rain + self._incidents(t[None, :], idx[:, None]), MAX_SLOT_MM)
         result: FloatArray = np.floor(rain / BUCKET_MM + 0.5) * BUCKET_MM
         return result
 
-    def _incidents(self, t: int, idx: IndexArray) -> FloatArray:
+    def _incidents(self, t: IndexArray, idx: IndexArray) -> FloatArray:
+        """Return the incidents' rain, mm per slot, of gauges `idx` (a column) at `t` (a row)."""
         k = self.knobs
         burst = (t >= k["burst_from"][idx]) & (t < k["burst_to"][idx])
         extra = np.where(burst, k["burst_mm_h"][idx], 0.0)
@@ -127,9 +137,14 @@ class RainModel:
             self._history[steady, slot % HISTORY] = new
         if behind.size:
             first = int(max(self._last[behind].min() + 1, slot - HISTORY + 1))
-            for s in range(first, slot + 1):
-                due = behind[self._last[behind] < s]
-                self._history[due, s % HISTORY] = self.slot_rain(s, due)
+            last = self._last[behind][:, None]
+            for hour in range(first // SLOTS_PER_HOUR, slot // SLOTS_PER_HOUR + 1):
+                slots = np.arange(max(first, hour * SLOTS_PER_HOUR),
+                                  min(slot + 1, (hour + 1) * SLOTS_PER_HOUR))
+                missed = last < slots[None, :]  # slots a gauge logged already stay as they are
+                rain = self.hour_rain(hour, behind, slots % SLOTS_PER_HOUR)
+                rows, columns = np.nonzero(missed)
+                self._history[behind[rows], slots[columns] % HISTORY] = rain[rows, columns]
             order = (slot - np.arange(HISTORY)) % HISTORY
             self._sums[behind] = np.round(
                 np.cumsum(self._history[behind][:, order], axis=1)[:, LENGTHS - 1], 1)
