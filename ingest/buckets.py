@@ -4,12 +4,16 @@ Row i of every array is the kind's sensor i (`ingest.rollups.KindRollup` numbers
 them); a reading is folded in with numpy's unbuffered `ufunc.at`, a batch of a
 kind at a time. A field a reading lacks is NaN in its row of values: it adds
 nothing to the sum or the field's count and is skipped by `fmin`/`fmax`.
-Points come out as line protocol, the district points summed over their sensors.
+Points come out as line protocol, the district points summed over their sensors,
+with the fields a `Layout` names: `X_mean`, `X_min`, `X_max` of a number, `X_mean`
+(the share true) and the integer `X_true` of a boolean (folded as 1 or 0), and an
+integer per tally (a column of 1 or 0 per reading, so its sum is the count).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Final, cast
 
 import msgspec
@@ -89,9 +93,42 @@ class Bucket:
         return copy
 
 
-def field_names(fields: Sequence[str]) -> list[str]:
-    """Return the rollup field names of `fields`: `X_mean`, `X_min`, `X_max` for each."""
-    return [f"{name}_{stat}" for name in fields for stat in STATS]
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """Which rollup fields a bucket's columns (numbers, then booleans, then tallies) become."""
+
+    floats: list[str]
+    """Names of the float fields, in order."""
+    picks: Ints
+    """Per float field, its index in the stats (mean, min, max of each column, interleaved)."""
+    integers: list[str]
+    """Names of the integer fields (booleans' `X_true`, tallies), in order."""
+    sums: Ints
+    """Per integer field, the column whose sum it is."""
+
+
+def layout(numbers: Sequence[str], booleans: Sequence[str] = (), tallies: Sequence[str] = ()
+           ) -> Layout:
+    """Return the layout of columns `numbers`, then `booleans`, then `tallies`."""
+    flags = range(len(numbers), len(numbers) + len(booleans))
+    picks = [*range(len(STATS) * len(numbers)), *(len(STATS) * column for column in flags)]
+    return Layout(floats=[*(f"{name}_{stat}" for name in numbers for stat in STATS),
+                          *(f"{name}_mean" for name in booleans)],
+                  picks=np.array(picks, np.int64),
+                  integers=[*(f"{name}_true" for name in booleans), *tallies],
+                  sums=np.array([*flags, *range(flags.stop, flags.stop + len(tallies))],
+                                np.int64))
+
+
+def _integers(names: Sequence[str], sums: Floats, counts: Ints) -> list[str]:
+    """Return each row's integer fields as `,name=Ni`, leaving out those no reading carried."""
+    if not names:
+        return [""] * len(sums)
+    values = cast("list[list[int]]", np.rint(sums).astype(np.int64).tolist())
+    shown = cast("list[list[bool]]", (counts > 0).tolist())
+    return ["".join(f",{name}={value}i" for name, value, keep in zip(names, row, keeps,
+                                                                       strict=True) if keep)
+            for row, keeps in zip(values, shown, strict=True)]
 
 
 def _fields(names: Sequence[str], stats: Floats, present: npt.NDArray[np.bool_]) -> list[str]:
@@ -111,16 +148,21 @@ def _fields(names: Sequence[str], stats: Floats, present: npt.NDArray[np.bool_])
     return out
 
 
-def _stats(sums: Floats, counts: Ints, lows: Floats, highs: Floats
-           ) -> tuple[Floats, npt.NDArray[np.bool_]]:
-    """Return (mean, min, max) interleaved per field, and which of them are defined."""
+def _row_fields(shape: Layout, sums: Floats, counts: Ints, lows: Floats, highs: Floats
+                ) -> list[str]:
+    """Return each row's fields as line protocol: the floats, then `,name=Ni` integers."""
     with np.errstate(invalid="ignore", divide="ignore"):
         means = sums / counts
-    stats = np.stack((means, lows, highs), axis=2).reshape(len(sums), -1)
-    return stats, np.repeat(counts > 0, len(STATS), axis=1)
+    stats = np.stack((means, lows, highs), axis=2).reshape(len(sums), -1)[:, shape.picks]
+    present = np.repeat(counts > 0, len(STATS), axis=1)[:, shape.picks]
+    floats = _fields(shape.floats, stats, present)
+    if not shape.integers:
+        return floats
+    integers = _integers(shape.integers, sums[:, shape.sums], counts[:, shape.sums])
+    return [text + extra for text, extra in zip(floats, integers, strict=True)]
 
 
-def sensor_lines(bucket: Bucket, measurement: str, names: Sequence[str], keys: Sequence[str]
+def sensor_lines(bucket: Bucket, measurement: str, shape: Layout, keys: Sequence[str]
                  ) -> list[str]:
     """Return the points of the sensors of `bucket` that changed and have readings.
 
@@ -129,14 +171,14 @@ def sensor_lines(bucket: Bucket, measurement: str, names: Sequence[str], keys: S
     rows = np.flatnonzero(bucket.dirty & (bucket.readings > 0))
     if not len(rows):
         return []
-    stats, present = _stats(bucket.sums[rows], bucket.counts[rows], bucket.lows[rows],
-                            bucket.highs[rows])
+    texts = _row_fields(shape, bucket.sums[rows], bucket.counts[rows], bucket.lows[rows],
+                        bucket.highs[rows])
     return [f"{measurement},{keys[row]} {fields},count={count}i {bucket.start}"
-            for row, fields, count in zip(rows.tolist(), _fields(names, stats, present),
-                                          bucket.readings[rows].tolist(), strict=True)]
+            for row, fields, count in zip(rows.tolist(), texts, bucket.readings[rows].tolist(),
+                                          strict=True)]
 
 
-def district_lines(bucket: Bucket, measurement: str, names: Sequence[str],
+def district_lines(bucket: Bucket, measurement: str, shape: Layout,
                    district_of: Ints, districts: Sequence[str]) -> list[str]:
     """Return the district points of `bucket` for the districts with a sensor that changed.
 
@@ -160,9 +202,9 @@ def district_lines(bucket: Bucket, measurement: str, names: Sequence[str],
     readings = np.bincount(where, weights=bucket.readings[rows], minlength=len(districts))
     sensors = np.bincount(where, minlength=len(districts))
     chosen = np.flatnonzero(wanted)
-    stats, present = _stats(sums[chosen], counts[chosen], lows[chosen], highs[chosen])
+    texts = _row_fields(shape, sums[chosen], counts[chosen], lows[chosen], highs[chosen])
     return [f"{measurement},district={districts[index]} {text},count={int(count)}i,"
             f"sensors={int(seen)}i {bucket.start}"
             for index, text, count, seen in zip(
-                chosen.tolist(), _fields(names, stats, present), readings[chosen].tolist(),
-                sensors[chosen].tolist(), strict=True)]
+                chosen.tolist(), texts, readings[chosen].tolist(), sensors[chosen].tolist(),
+                strict=True)]

@@ -3,7 +3,9 @@
 Measurements `{kind}_1m` and `{kind}_1h` (tags `district`, `sensor`) and
 `{kind}_district_1m`/`_1h` (tag `district`), at the bucket's UTC-aligned
 start, with `X_mean`, `X_min`, `X_max` for every metric and numeric derived
-field X, integer `count` (readings) and, per district, integer `sensors`.
+field X, `X_mean` (share true) and integer `X_true` for a boolean derived field,
+an integer per tally the kind declares (`SensorKind.tallies`), integer `count`
+(readings) and, per district, integer `sensors`.
 
 A reading is folded in only once InfluxDB has its raw point (the pipeline
 hands over each written batch), so the open buckets always equal an aggregate
@@ -30,7 +32,7 @@ from typing import Any, Final
 
 import numpy as np
 
-from ingest.buckets import Bucket, Floats, Ints, district_lines, field_names, sensor_lines
+from ingest.buckets import Bucket, Floats, Ints, district_lines, layout, sensor_lines
 from urbanpulse.kinds import KINDS, SensorKind
 from urbanpulse.lineprotocol import FieldValue
 from urbanpulse.messages import Reading
@@ -41,6 +43,7 @@ NO_WATERMARK: Final = -(2**62)
 """The watermark before any reading: no bucket is closed."""
 _NUMERIC: Final = frozenset({"integer", "float"})
 _OFFSET_BITS: Final = 22  # ms within an hour < 2**22: a (row, ts) key is one int
+_BOOLEAN: Final = "boolean"
 RawPoint = tuple[str, int, list[float]]
 """A raw point read back: sensor, time (epoch ms), values of the kind's rollup fields."""
 Recompute = tuple[str, str, int]
@@ -48,9 +51,19 @@ Recompute = tuple[str, str, int]
 
 
 def rollup_fields(kind: SensorKind) -> tuple[str, ...]:
-    """Return the fields a kind's rollups summarise: its metrics, then numeric derived fields."""
-    return (*kind.metrics, *(name for name, spec in kind.derived.items()
-                             if spec.type in _NUMERIC))
+    """Return the fields a kind's rollups read of a reading: its metrics, numeric derived
+    fields, then boolean derived fields (as 1 or 0)."""
+    return (*kind.metrics, *_derived(kind, _NUMERIC), *_derived(kind, {_BOOLEAN}))
+
+
+def _derived(kind: SensorKind, types: frozenset[str] | set[str]) -> list[str]:
+    return [name for name, spec in kind.derived.items() if spec.type in types]
+
+
+def _tally_columns(kind: SensorKind, fields: Sequence[str]
+                   ) -> list[tuple[int, float | None]]:
+    """Return per tally the column of its field and its level (None: count the carriers)."""
+    return [(fields.index(tally.field), tally.at_least) for tally in kind.tallies.values()]
 
 
 class KindRollup:
@@ -59,7 +72,12 @@ class KindRollup:
     def __init__(self, kind: SensorKind) -> None:
         self.name = kind.name
         self.fields = rollup_fields(kind)
-        self.names = field_names(self.fields)
+        """The fields read of a reading (or a raw point), in the order of its values."""
+        booleans = _derived(kind, {_BOOLEAN})
+        self.layout = layout(self.fields[:len(self.fields) - len(booleans)], booleans,
+                             list(kind.tallies))
+        self._tallies = _tally_columns(kind, self.fields)
+        self._width = len(self.fields) + len(self._tallies)
         self._metrics = tuple(kind.metrics)
         self._derived = self.fields[len(self._metrics):]
         self._metric_nans = (math.nan,) * len(self._metrics)
@@ -128,7 +146,7 @@ class KindRollup:
             return set()
         rows: Ints = np.array(self._taken_rows, np.int64)
         stamps: Ints = np.array(self._taken_ts, np.int64)
-        values: Floats = np.array(self._taken_values, np.float64)
+        values: Floats = self._tallied(np.array(self._taken_values, np.float64))
         self._taken_rows, self._taken_ts, self._taken_values = [], [], []
         recompute: set[Recompute] = set()
         hours = stamps - stamps % HOUR
@@ -152,10 +170,10 @@ class KindRollup:
             hour = minute - minute % HOUR
             hour_bucket = self.hours.get(hour)
             if hour_bucket is None:
-                hour_bucket = self.hours[hour] = Bucket(hour, len(self.fields))
+                hour_bucket = self.hours[hour] = Bucket(hour, self._width)
             bucket = self.minutes.get(minute)
             if bucket is None and minute >= minute_floor:
-                bucket = self.minutes[minute] = Bucket(minute, len(self.fields))
+                bucket = self.minutes[minute] = Bucket(minute, self._width)
             if bucket is not None:
                 bucket.add(rows[at], values[at])
                 hour_bucket.touch(rows[at])
@@ -164,6 +182,15 @@ class KindRollup:
                 recompute.update((self.name, self.district(row), hour)
                                  for row in set(rows[at].tolist()))
         return recompute
+
+    def _tallied(self, values: Floats) -> Floats:
+        """Return `values` with a column per tally: 1 where the reading counts, else 0."""
+        if not self._tallies:
+            return values
+        with np.errstate(invalid="ignore"):  # NaN (absent) is never at or above a level
+            counted = [~np.isnan(values[:, column]) if level is None
+                       else values[:, column] >= level for column, level in self._tallies]
+        return np.column_stack((values, *counted)).astype(np.float64)
 
     def lines(self, minute_floor: float, hour_floor: float, *, hours: bool) -> list[str]:
         """Return the points of changed buckets and close those before their floors.
@@ -199,8 +226,8 @@ class KindRollup:
             return []
         if district_of is None:
             district_of = np.array(self._district_of, np.int64)
-        out = sensor_lines(bucket, f"{self.name}_{span}", self.names, self.keys)
-        out += district_lines(bucket, f"{self.name}_district_{span}", self.names,
+        out = sensor_lines(bucket, f"{self.name}_{span}", self.layout, self.keys)
+        out += district_lines(bucket, f"{self.name}_district_{span}", self.layout,
                               district_of, self.districts)
         bucket.dirty[:] = False
         return out

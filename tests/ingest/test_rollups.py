@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from ingest.rollups import HOUR, MINUTE, Rollups, recomputed
+from ingest.rollups import HOUR, MINUTE, Rollups, raw_points, recomputed
 from ops import stack
 from tests.conftest import influx_rows, publish_all, wait_until
 from tests.ingest.processes import (
@@ -33,6 +33,7 @@ from tests.ingest.processes import (
 )
 from urbanpulse.errors import ConfigError
 from urbanpulse.kinds import KINDS
+from urbanpulse.kinds.spec import Metric, SensorKind, Tally, metrics, tallies
 from urbanpulse.messages import Reading
 from urbanpulse.settings import IngestSettings, load
 
@@ -143,6 +144,88 @@ def test_a_reading_older_than_the_open_hours_is_left_to_a_recompute_from_raw_poi
         ("air_district_1h,district=pudong", NOW)}
     district = points["air_district_1h,district=pudong", NOW]
     assert (district["pm25_mean"], district["count"], district["sensors"]) == ("20.0", "2i", "2i")
+
+
+def _noise(sensor: str, ts: int, laeq: float, district: str = "pudong") -> Reading:
+    return Reading(v=1, sensor=sensor, kind="noise", district=district, ts=ts, seq=ts // 1000,
+                   values={"laeq": laeq})
+
+
+def _pressure(sensor: str, ts: int, mpa: float) -> Reading:
+    return Reading(v=1, sensor=sensor, kind="pressure", district="pudong", ts=ts,
+                   seq=ts // 1000, values={"pressure_mpa": mpa})
+
+
+def test_a_boolean_is_a_share_and_a_true_count_and_a_tally_counts_readings_carrying_a_field(
+        ) -> None:
+    rollups = _started(60_000, NOW)
+    limited = {"noise_limit_db": 55.0, "noise_exceeds_limit": True}
+    readings = [_noise("noise-pudong-0001", NOW + 1_000, 60.0),
+                _noise("noise-pudong-0001", NOW + 2_000, 50.0),
+                _noise("noise-pudong-0001", NOW + 3_000, 58.0),  # no zone: no limit
+                _noise("noise-pudong-0002", NOW + 4_000, 40.0)]
+    rollups.written(readings, [limited, {**limited, "noise_exceeds_limit": False}, {},
+                               {**limited, "noise_exceeds_limit": False}], NOW + 5_000)
+    points = _points(rollups.lines(hours=True))
+    one = points["noise_1m,district=pudong,sensor=noise-pudong-0001", NOW]
+    assert (one["count"], one["noise_limit_db_count"], one["noise_exceeds_limit_true"]) == (
+        "3i", "2i", "1i")
+    assert one["noise_exceeds_limit_mean"] == "0.5", "the share of the readings carrying it"
+    assert "noise_exceeds_limit_min" not in one, "a boolean has no min or max"
+    district = points["noise_district_1h,district=pudong", NOW]
+    assert (district["count"], district["noise_limit_db_count"],
+            district["noise_exceeds_limit_true"], district["sensors"]) == ("4i", "3i", "1i", "2i")
+    assert math.isclose(float(district["noise_exceeds_limit_mean"]), 1 / 3)
+
+
+def test_a_boolean_no_reading_carried_is_left_out_and_a_tally_of_none_is_zero() -> None:
+    rollups = _started(60_000, NOW)
+    rollups.written([_noise("noise-pudong-0003", NOW + 1_000, 45.0)], [{}], NOW + 2_000)
+    minute = _points(rollups.lines(hours=False))[
+        "noise_1m,district=pudong,sensor=noise-pudong-0003", NOW]
+    assert minute["noise_limit_db_count"] == "0i"
+    assert "noise_exceeds_limit_true" not in minute
+    assert "noise_exceeds_limit_mean" not in minute
+
+
+def test_a_threshold_tally_counts_readings_at_or_above_its_level() -> None:
+    rollups = _started(60_000, NOW)
+    values = (0.10, 0.14, 0.2, 0.139)
+    rollups.written([_pressure("pressure-pudong-0001", NOW + n * 1_000, mpa)
+                     for n, mpa in enumerate(values)], [{}] * len(values), NOW + 5_000)
+    rollups.written([_pressure("pressure-pudong-0001", NOW + MINUTE, 0.5)], [{}], NOW + MINUTE)
+    points = _points(rollups.lines(hours=True))
+    minute = points["pressure_1m,district=pudong,sensor=pressure-pudong-0001", NOW]
+    assert (minute["count"], minute["pressure_service_count"]) == ("4i", "2i")
+    hour = points["pressure_district_1h,district=pudong", NOW]
+    assert (hour["count"], hour["pressure_service_count"]) == ("5i", "3i")
+
+
+def test_a_closed_hour_recomputed_from_raw_points_keeps_its_boolean_and_tally() -> None:
+    rollup = Rollups(lateness_ms=60_000).kinds["noise"]
+    columns = ["time", "district", "sensor", "laeq", "noise_exceeds_limit", "noise_limit_db",
+               "seq"]
+    rows = [[NOW + 1_000, "pudong", "noise-pudong-0001", 60.0, True, 55.0, 1],
+            [NOW + 2_000, "pudong", "noise-pudong-0001", 50.0, False, 55.0, 2],
+            [NOW + 3_000, "pudong", "noise-pudong-0001", 50.0, None, None, 3]]
+    raw = [(sensor, ts, values) for _, sensor, ts, values in
+           raw_points(rollup.fields, columns, rows)]
+    points = _points(recomputed(KINDS["noise"], "pudong", NOW, raw, (NOW + HOUR, NOW + HOUR)))
+    hour = points["noise_1h,district=pudong,sensor=noise-pudong-0001", NOW]
+    assert (hour["count"], hour["noise_limit_db_count"], hour["noise_exceeds_limit_true"],
+            hour["noise_exceeds_limit_mean"]) == ("3i", "2i", "1i", "0.5")
+
+
+@pytest.mark.parametrize("tally", [
+    Tally("level_mean", "level", "named like a rollup field"),
+    Tally("wet", "rain", "of a field the kind does not have"),
+    Tally("count", "level", "named like the readings' count"),
+])
+def test_a_kind_refuses_a_tally_it_cannot_keep(tally: Tally) -> None:
+    with pytest.raises(ValueError, match="tally"):
+        SensorKind(name="tank", title="Tank", description="A tank", interval_s=60,
+                   fiware_type="Device", metrics=metrics(Metric("level", "m", 0, 10, "Level")),
+                   tallies=tallies(tally))
 
 
 # -- a real crash ---------------------------------------------------------------------------

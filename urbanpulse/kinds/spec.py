@@ -5,7 +5,8 @@ folder (`urbanpulse/kinds/<kind>/__init__.py`, as `SPEC`) and read by every
 layer: decode checks readings against its metrics, the InfluxDB schema and
 the dashboards read its metric and derived-field declarations, the simulator
 draws its attributes from the land-use mixes it names, and faults strike it
-when it lists them.
+when it lists them. The ingester's rollups summarise its numeric fields and
+count what its `tallies` name (docs/ingest.md, "Rollups").
 
 Ranges are *physical* bounds (what a working instrument can report at all),
 not normal operating ranges: a reading outside them is rejected as
@@ -68,6 +69,20 @@ class DerivedField:
 
 
 @dataclass(frozen=True, slots=True)
+class Tally:
+    """A count the rollups keep per bucket: readings that carry `field`, or (given
+    `at_least`) whose `field` is at or above it. Written as the integer field `name`."""
+
+    name: str
+    field: str
+    description: str
+    at_least: float | None = None
+
+    def __post_init__(self) -> None:
+        _check_field(self.name, "tally")
+
+
+@dataclass(frozen=True, slots=True)
 class SensorKind:
     """A kind of sensor: its metrics, derived fields, static attributes and cadence.
 
@@ -83,6 +98,8 @@ class SensorKind:
         mixes: Per-land-use weight tables a city profile gives for this kind.
         faults: Device fault types of the simulator that strike this kind.
         incidents: Incident types of scenarios that act on this kind, with what each does.
+        tallies: Counts the rollups keep beside `count`, by name (few: each costs a field
+            per rollup point).
         zoned: Whether deriving fields needs the sensor's zone from its birth.
         package: The module the kind was registered from (set by the registry).
     """
@@ -98,6 +115,7 @@ class SensorKind:
     mixes: tuple[str, ...] = ()
     faults: frozenset[str] = frozenset()
     incidents: Mapping[str, str] = field(default_factory=dict)
+    tallies: Mapping[str, Tally] = field(default_factory=dict)
     zoned: bool = False
     package: str = ""
 
@@ -119,6 +137,7 @@ class SensorKind:
         if clash := set(self.metrics) & set(self.derived):
             raise ValueError(f"Kind {self.name!r} derives a field named like its metric "
                              f"{sorted(clash)[0]!r}.")
+        self._check_tallies()
         for name in self.attributes:
             _check_field(name, "attribute")
         for incident in self.incidents:
@@ -127,6 +146,22 @@ class SensorKind:
         object.__setattr__(self, "derived", MappingProxyType(dict(self.derived)))
         object.__setattr__(self, "attributes", MappingProxyType(dict(self.attributes)))
         object.__setattr__(self, "incidents", MappingProxyType(dict(self.incidents)))
+        object.__setattr__(self, "tallies", MappingProxyType(dict(self.tallies)))
+
+    def _check_tallies(self) -> None:
+        """Refuse a tally of an unknown or string field, or one named like another field."""
+        taken = {"count", "sensors", *self.metrics, *self.derived,
+                 *(f"{name}_{stat}" for name in (*self.metrics, *self.derived)
+                   for stat in ("mean", "min", "max", "true"))}
+        for key, tally in self.tallies.items():
+            kind = self.derived[tally.field].type if tally.field in self.derived else (
+                "float" if tally.field in self.metrics else None)
+            if key != tally.name or tally.name in taken or kind in (None, "string") or (
+                    tally.at_least is not None and kind == "boolean"):
+                raise ValueError(f"Kind {self.name!r} declares tally {key!r} badly: it needs "
+                                 "its own name and a numeric metric or derived field "
+                                 "(at_least only for a number).")
+            taken.add(tally.name)
 
 
 def metrics(*items: Metric) -> dict[str, Metric]:
@@ -135,5 +170,10 @@ def metrics(*items: Metric) -> dict[str, Metric]:
 
 
 def derived(*items: DerivedField) -> dict[str, DerivedField]:
+    """Return `items` keyed by name, in order."""
+    return {item.name: item for item in items}
+
+
+def tallies(*items: Tally) -> dict[str, Tally]:
     """Return `items` keyed by name, in order."""
     return {item.name: item for item in items}

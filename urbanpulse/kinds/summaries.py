@@ -10,7 +10,8 @@ Both receive what they need as values and protocols of the contract (births as
 InfluxQL, so a kind imports no service. When the `Queries` a kind is given also
 hold every sensor's newest reading (`LatestReadings`: the api's state in
 memory, fed by MQTT), `current_readings` answers from them without a query;
-only history (today's draw, last night's flow, period counts) reaches InfluxDB.
+only history (today's draw, period counts, compliance) reaches InfluxDB, and
+reads the ingester's rollups (`rollup_spans`, `rollup_statement`), not raw points.
 The api gathers the sections, registers the views, and answers the HTTP side
 (parameters, errors, distances, ordering).
 
@@ -32,14 +33,15 @@ from pydantic import BaseModel
 from urbanpulse.influxql import Queries, Series, quote_identifier, tag_equals, time_from, where
 from urbanpulse.standards.noise import SHANGHAI_UTC_OFFSET_H
 
-__all__ = ["DAY_MS", "DECIMALS", "HOUR_MS", "STALE_FACTOR", "Birth", "Current",
-           "LatestReadings", "Section", "SummaryRequest", "View", "current_readings",
+__all__ = ["DAY_MS", "DECIMALS", "HOUR_MS", "MINUTE_MS", "STALE_FACTOR", "Birth", "Current",
+           "LatestReadings", "Section", "Span", "SummaryRequest", "View", "current_readings",
            "current_statement", "derived", "holds_latest", "is_current", "local_day_start",
-           "newest_current"]
+           "newest_current", "rollup_spans", "rollup_statement"]
 
 STALE_FACTOR = 3
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
+MINUTE_MS = 60_000
 DECIMALS = 4
 _LOCAL_OFFSET_MS = SHANGHAI_UTC_OFFSET_H * HOUR_MS
 
@@ -172,6 +174,46 @@ async def current_readings(queries: Queries, kind: str, births: Sequence[Birth],
         return _held_current(queries, births, fields, at_ms=at_ms)
     series = await queries.query(current_statement(kind, births, fields, at_ms=at_ms))
     return newest_current(births, series, at_ms=at_ms)
+
+
+Span = tuple[str, int, int]
+"""Rollup buckets to read: the span (`1h` or `1m`) and [start, end) of their starts, epoch ms."""
+
+
+def rollup_spans(start: int, end: int, *, at_ms: int) -> list[Span]:
+    """Split the buckets that start in [start, end) (whole minutes) into hour and minute spans.
+
+    Whole hours that ended an hour or more before `at_ms`'s hour began are read from
+    the `_1h` rollups; the rest from `_1m`: a part hour at either end, and the hour
+    of `at_ms` and the one before (the ingester writes an open hour every few
+    minutes and closes it only a lateness after its end, while open minutes are
+    rewritten every few seconds).
+    """
+    settled = at_ms - at_ms % HOUR_MS - HOUR_MS
+    first = -(-start // HOUR_MS) * HOUR_MS
+    last = min(end - end % HOUR_MS, settled)
+    if first >= last:
+        return [("1m", start, end)] if start < end else []
+    spans = [("1m", start, first), ("1h", first, last), ("1m", last, end)]
+    return [span for span in spans if span[1] < span[2]]
+
+
+def rollup_statement(kind: str, district: str | None, select: str, spans: Sequence[Span]
+                     ) -> str:
+    """Return one statement of `select` per sensor over each of `spans` (not empty) of the
+    per-sensor rollups of `kind` in `district`.
+
+    Spans are subqueries of one statement: InfluxQL selects nothing for an OR of
+    time ranges. A row of an aggregate (`SUM`) is stamped with its span's start, a
+    row of a selector (`LAST`) with the bucket it picked.
+    """
+    parts = [f"SELECT {select} FROM {quote_identifier(f'{kind}_{span}')}"
+             f"{where(tag_equals('district', district), time_from(begin), f'time < {end}ms')}"
+             f" GROUP BY {quote_identifier('sensor')}" for span, begin, end in spans]
+    if len(parts) == 1:
+        return parts[0]
+    return (f"SELECT * FROM {', '.join(f'({part})' for part in parts)} "
+            f"GROUP BY {quote_identifier('sensor')}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,35 +9,41 @@ usual "same weekday, same hours" baseline of energy monitoring; domain facts
 §4). Days without readings at either end, or whose difference is negative (a
 replaced meter), are left out; public holidays are not treated apart.
 
-One InfluxQL statement gives the last register of each local day of the past
-four weeks (`GROUP BY time(1d, <local midnight>)`), five more the last register
-between midnight and the time of day of the summary, today and on each of the
-four same weekdays before.
+The registers come from the per-sensor rollups, in one statement: for today
+and each of the four same weekdays before, the last register of the day before
+and the last from midnight to the time of day of the summary. The last register
+of a stretch is `total_active_energy_import_max` of its newest bucket (the
+register only rises within a bucket, except at a reset or a rollover), read
+from whole settled hours and the minutes after them (`rollup_spans`); the
+minute holding the cut time counts whole.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import fmean
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from urbanpulse.influxql import Queries, quote_identifier, tag_equals, time_from, where
+from urbanpulse.influxql import Queries, quote_identifier
 from urbanpulse.kinds.summaries import (
     DAY_MS,
+    MINUTE_MS,
     Birth,
     Section,
     SummaryRequest,
     derived,
     local_day_start,
+    rollup_spans,
+    rollup_statement,
 )
 
 REGISTER = "total_active_energy_import"
 WEEKS = 4
-_SPAN_DAYS = 7 * WEEKS + 1
 _DAYS_BACK = tuple(7 * week for week in range(WEEKS + 1))
+_Window = tuple[int, int, bool]
+"""[start, end) of a stretch, epoch ms, and whether it ends at the cut (else at midnight)."""
 
 
 class EnergySummary(BaseModel):
@@ -69,40 +75,43 @@ class BuildingDraw:
     baseline_kwh: float | None
 
 
-async def _last_per_day(queries: Queries, kind: str, district: str | None, end_ms: int
-                        ) -> dict[str, dict[int, float]]:
-    """Return, per sensor, the last register of each day-long window ending at `end_ms`.
+def _windows(at_ms: int) -> dict[_Window, int]:
+    """Return, keyed by stretch, how many days back each stretch's day is.
 
-    The windows are keyed by how many days before `end_ms` they end.
+    Per day: the day before it (to midnight) and midnight to the cut's minute.
     """
-    offset = end_ms % DAY_MS
-    condition = where(tag_equals("district", district),
-                      time_from(end_ms - _SPAN_DAYS * DAY_MS), f"time < {end_ms}ms")
-    series = await queries.query(
-        f"SELECT LAST({quote_identifier(REGISTER)}) AS {quote_identifier('register')} "
-        f"FROM {quote_identifier(kind)}{condition} "
-        f"GROUP BY time(1d, {offset}ms), {quote_identifier('sensor')} fill(none)")
-    registers: dict[str, dict[int, float]] = {}
+    windows = {}
+    for days_back in _DAYS_BACK:
+        cut = at_ms - days_back * DAY_MS
+        midnight = local_day_start(cut)
+        windows[(midnight - DAY_MS, midnight, False)] = days_back
+        windows[(midnight, cut - cut % MINUTE_MS + MINUTE_MS, True)] = days_back
+    return windows
+
+
+async def registers(queries: Queries, kind: str, district: str | None, *, at_ms: int
+                    ) -> tuple[dict[str, dict[int, float]], dict[str, dict[int, float]]]:
+    """Return per sensor the last register before each day's midnight and at its cut time,
+    keyed by how many days back the day is."""
+    windows = _windows(at_ms)
+    spans = [span for start, end, _ in windows for span in rollup_spans(start, end, at_ms=at_ms)]
+    series = await queries.query(rollup_statement(
+        kind, district, f"LAST({quote_identifier(f'{REGISTER}_max')}) AS "
+        f"{quote_identifier('register')}", spans))
+    newest: dict[tuple[str, _Window], tuple[int, float]] = {}
     for one in series:
-        windows = registers.setdefault(one.tags.get("sensor", ""), {})
-        for row in one.rows():
-            if row["register"] is not None:
-                windows[(end_ms - row["time"] - DAY_MS) // DAY_MS] = float(row["register"])
-    return registers
-
-
-async def _last_since_midnight(queries: Queries, kind: str, district: str | None, *, at_ms: int,
-                               days_back: int) -> dict[str, dict[int, float]]:
-    """Return, per sensor, the last register from midnight to the time of day of `at_ms`,
-    `days_back` days ago (keyed by `days_back`, to merge with the other days)."""
-    end = at_ms - days_back * DAY_MS
-    condition = where(tag_equals("district", district),
-                      time_from(local_day_start(end)), f"time <= {end}ms")
-    series = await queries.query(
-        f"SELECT LAST({quote_identifier(REGISTER)}) AS {quote_identifier('register')} "
-        f"FROM {quote_identifier(kind)}{condition} GROUP BY {quote_identifier('sensor')}")
-    return {one.tags.get("sensor", ""): {days_back: float(row["register"])}
-            for one in series for row in one.rows() if row["register"] is not None}
+        sensor = one.tags.get("sensor", "")
+        for row in one.rows():  # stamped with the bucket it picked: the newest wins
+            if row["register"] is None:
+                continue
+            window = next(window for window in windows if window[0] <= row["time"] < window[1])
+            if newest.get((sensor, window), (-1, 0.0))[0] < row["time"]:
+                newest[sensor, window] = (row["time"], float(row["register"]))
+    at_midnight: dict[str, dict[int, float]] = {}
+    at_cut: dict[str, dict[int, float]] = {}
+    for (sensor, window), (_, register) in newest.items():
+        (at_cut if window[2] else at_midnight).setdefault(sensor, {})[windows[window]] = register
+    return at_midnight, at_cut
 
 
 def _draw(at_cut: dict[int, float], at_midnight: dict[int, float], days_back: int
@@ -121,15 +130,7 @@ async def building_draws(queries: Queries, kind: str, district: str | None, *, a
     A building has one when it has a register reading from local midnight to `at_ms`,
     one in the previous local day, and the difference is not negative.
     """
-    # Windows ending at each local midnight hold the register at the start of that day.
-    at_midnight, *days = await asyncio.gather(
-        _last_per_day(queries, kind, district, local_day_start(at_ms)),
-        *(_last_since_midnight(queries, kind, district, at_ms=at_ms, days_back=days_back)
-          for days_back in _DAYS_BACK))
-    at_cut: dict[str, dict[int, float]] = {}
-    for day in days:
-        for sensor, registers in day.items():
-            at_cut.setdefault(sensor, {}).update(registers)
+    at_midnight, at_cut = await registers(queries, kind, district, at_ms=at_ms)
     draws = []
     for sensor, cuts in sorted(at_cut.items()):
         midnights = at_midnight.get(sensor, {})

@@ -1,6 +1,14 @@
 """Noise: environmental noise monitors judged against their GB 3096 acoustic zone."""
 
-from urbanpulse.kinds.spec import DerivedField, Metric, SensorKind, derived, metrics
+from urbanpulse.kinds.spec import (
+    DerivedField,
+    Metric,
+    SensorKind,
+    Tally,
+    derived,
+    metrics,
+    tallies,
+)
 
 SPEC = SensorKind(
     name="noise",
@@ -19,6 +27,8 @@ SPEC = SensorKind(
                      "GB 3096 limit of the monitor's zone at the reading's local hour"),
         DerivedField("noise_exceeds_limit", "boolean", "", "LAeq above that limit"),
     ),
+    tallies=tallies(Tally("noise_limit_db_count", "noise_limit_db",
+                          "Readings with a GB 3096 limit (of a monitor whose zone is known)")),
     attributes={
         "noise_zone": "GB 3096 acoustic zone: 0, 1, 2, 3, 4a or 4b",
         "site_use": "Land use of the site the monitor stands in",

@@ -8,25 +8,35 @@ LAeq exceeded it (`noise_exceeds_limit`). A summary counts them over the latest
 day period and the latest night period at its time: the one running, or else
 the one that ended last. At 14:00 that is today's day so far and last night;
 at 23:00 today's whole day and tonight so far.
+
+The counts come from the per-sensor rollups (`monitors` needs each monitor's):
+the kind's tally `noise_limit_db_count` (readings with a limit) and the
+boolean's `noise_exceeds_limit_true`, summed over the minute buckets that start
+in the period up to `at` (so the minute holding `at` counts whole), through
+whole hours where they are settled (`rollup_spans`); both periods in one
+statement.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from urbanpulse.influxql import Queries, quote_identifier, tag_equals, time_from, where
+from urbanpulse.influxql import Queries, quote_identifier
+from urbanpulse.kinds.noise import SPEC
 from urbanpulse.kinds.summaries import (
     DAY_MS,
     HOUR_MS,
+    MINUTE_MS,
     Birth,
     Section,
     SummaryRequest,
     local_day_start,
+    rollup_spans,
+    rollup_statement,
 )
 from urbanpulse.standards.noise import DAY_START_HOUR, NIGHT_START_HOUR
 
@@ -58,6 +68,10 @@ class NoiseSummary(_Model):
 
 _DAY_START = DAY_START_HOUR * HOUR_MS
 _NIGHT_START = NIGHT_START_HOUR * HOUR_MS
+WITH_LIMIT = SPEC.tallies["noise_limit_db_count"].name
+"""The rollup field counting readings with a limit (the kind's tally)."""
+EXCEEDING = "noise_exceeds_limit_true"
+"""The rollup field counting readings whose `noise_exceeds_limit` is true."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,30 +99,28 @@ def latest_periods(at_ms: int) -> dict[NoisePeriodName, tuple[int, int]]:
     return {"day": day, "night": night}
 
 
-async def _counts(queries: Queries, kind: str, district: str | None, start: int, end: int,
-                  *, exceeding: bool) -> dict[str, int]:
-    """Return per sensor the readings with a limit (or only those over it) in [start, end)."""
-    condition = where(tag_equals("district", district), time_from(start),
-                      f"time < {end}ms",
-                      f"{quote_identifier('noise_exceeds_limit')} = true" if exceeding else "")
-    series = await queries.query(
-        f"SELECT COUNT({quote_identifier('noise_limit_db')}) AS {quote_identifier('n')} "
-        f"FROM {quote_identifier(kind)}{condition} GROUP BY {quote_identifier('sensor')}")
-    return {one.tags.get("sensor", ""): int(row["n"]) for one in series for row in one.rows()}
-
-
 async def period_counts(queries: Queries, kind: str, district: str | None, *, at_ms: int
                         ) -> dict[NoisePeriodName, PeriodCount]:
     """Return per period its bounds and the per-sensor readings and exceeding readings."""
     periods = latest_periods(at_ms)
-    pending = []
-    for start, end in periods.values():
-        bound = min(end, at_ms + 1)  # a running period ends at the summary time
-        pending += [_counts(queries, kind, district, start, bound, exceeding=False),
-                    _counts(queries, kind, district, start, bound, exceeding=True)]
-    results = await asyncio.gather(*pending)
-    return {name: PeriodCount(start, min(end, at_ms), results[2 * i], results[2 * i + 1])
-            for i, (name, (start, end)) in enumerate(periods.items())}
+    last = at_ms - at_ms % MINUTE_MS + MINUTE_MS  # a running period ends with at's minute
+    spans = [span for start, end in periods.values()
+             for span in rollup_spans(start, min(end, last), at_ms=at_ms)]
+    series = await queries.query(rollup_statement(
+        kind, district, f"SUM({quote_identifier(WITH_LIMIT)}) AS \"readings\", "
+        f"SUM({quote_identifier(EXCEEDING)}) AS \"exceeding\"", spans))
+    readings: dict[NoisePeriodName, dict[str, int]] = {name: {} for name in periods}
+    exceeding: dict[NoisePeriodName, dict[str, int]] = {name: {} for name in periods}
+    for one in series:
+        sensor = one.tags.get("sensor", "")
+        for row in one.rows():  # stamped with its span's start, inside one period
+            name = next(name for name, (start, end) in periods.items()
+                        if start <= row["time"] < end)
+            readings[name][sensor] = readings[name].get(sensor, 0) + int(row["readings"] or 0)
+            exceeding[name][sensor] = (exceeding[name].get(sensor, 0)
+                                       + int(row["exceeding"] or 0))
+    return {name: PeriodCount(start, min(end, at_ms), readings[name], exceeding[name])
+            for name, (start, end) in periods.items()}
 
 
 def summarise(monitors: Sequence[Birth],

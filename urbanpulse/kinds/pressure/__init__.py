@@ -1,6 +1,9 @@
 """Water-supply pressure: monitoring points on the trunk mains and at the network ends."""
 
-from urbanpulse.kinds.spec import Metric, SensorKind, metrics
+from urbanpulse.kinds.spec import Metric, SensorKind, Tally, metrics, tallies
+
+SERVICE_PRESSURE_MPA = 0.14
+"""The least pressure CJJ 58 asks for at the network end, MPa."""
 
 SPEC = SensorKind(
     name="pressure",
@@ -11,6 +14,9 @@ SPEC = SensorKind(
     metrics=metrics(
         Metric("pressure_mpa", "MPa", 0, 1.6, "Gauge pressure of the main"),
     ),
+    tallies=tallies(Tally("pressure_service_count", "pressure_mpa",
+                          "Readings at or above the CJJ 58 service pressure, 0.14 MPa",
+                          at_least=SERVICE_PRESSURE_MPA)),
     attributes={
         "position": "network-end (CJJ 58 service-pressure point) or trunk (on a trunk main)",
         "site_use": "Land use of the site the point stands in",

@@ -4,6 +4,11 @@ CJJ 58 (as a supply-service standard cites it) asks for at least 0.14 MPa at the
 network end, met by 97 % of the readings. Compliance here is the share of the
 network-end points' readings of the last 24 hours at or above 0.14 MPa; the
 points below it now are listed by name.
+
+The 24 hours are read from the per-sensor rollups (the district's mix trunk
+mains and network ends): `count` and the kind's tally of readings at or above
+the limit, over the minute buckets that start in (at - 24 h, at], through whole
+hours where they are settled (`rollup_spans`).
 """
 
 from __future__ import annotations
@@ -13,17 +18,23 @@ from statistics import fmean
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from urbanpulse.influxql import Series, quote_identifier, tag_equals, time_from, where
+from urbanpulse.influxql import Series, quote_identifier
+from urbanpulse.kinds.pressure import SERVICE_PRESSURE_MPA, SPEC
 from urbanpulse.kinds.summaries import (
     DAY_MS,
+    MINUTE_MS,
     Birth,
     Section,
     SummaryRequest,
     current_readings,
     derived,
+    rollup_spans,
+    rollup_statement,
 )
 
-LIMIT_MPA = 0.14
+LIMIT_MPA = SERVICE_PRESSURE_MPA
+SERVICE_TALLY = SPEC.tallies["pressure_service_count"].name
+"""The rollup field counting readings at or above `LIMIT_MPA` (the kind's tally)."""
 TARGET = 0.97
 FIELDS = ("pressure_mpa",)
 
@@ -52,17 +63,21 @@ def is_network_end(sensor: Birth) -> bool:
     return sensor.attributes.get("position") == "network-end"
 
 
-def compliance(ends: Sequence[Birth], total: Sequence[Series], good: Sequence[Series]
-               ) -> float | None:
+def compliance_statement(kind: str, district: str, at_ms: int) -> str:
+    """Return the query of each point's readings and good readings in the 24 h to `at_ms`."""
+    end = at_ms - at_ms % MINUTE_MS + MINUTE_MS
+    return rollup_statement(
+        kind, district, f'SUM("count") AS "readings", SUM({quote_identifier(SERVICE_TALLY)}) '
+        'AS "good"', rollup_spans(end - DAY_MS, end, at_ms=at_ms))
+
+
+def compliance(ends: Sequence[Birth], counts: Sequence[Series]) -> float | None:
     """Return the share of the network ends' readings at or above the limit (None: none)."""
     names = {sensor.sensor for sensor in ends}
-
-    def counted(series: Sequence[Series]) -> int:
-        return sum(int(row["count"] or 0) for one in series
-                   if one.tags.get("sensor") in names for row in one.rows())
-
-    readings = counted(total)
-    return derived(counted(good) / readings) if readings else None
+    rows = [row for one in counts if one.tags.get("sensor") in names for row in one.rows()]
+    readings = sum(int(row["readings"] or 0) for row in rows)
+    good = sum(int(row["good"] or 0) for row in rows)
+    return derived(good / readings) if readings else None
 
 
 async def build(request: SummaryRequest) -> PressureSummary:
@@ -72,13 +87,8 @@ async def build(request: SummaryRequest) -> PressureSummary:
     ends = [sensor for sensor in request.births if is_network_end(sensor)]
     share = None
     if ends:
-        scope = (tag_equals("district", request.district), time_from(request.at_ms - DAY_MS),
-                 f"time <= {request.at_ms}ms")
-        base = f'SELECT count("pressure_mpa") FROM {quote_identifier(request.kind)}'
-        total = await request.queries.query(f'{base}{where(*scope)} GROUP BY "sensor"')
-        good = await request.queries.query(
-            f'{base}{where(*scope, f""""pressure_mpa" >= {LIMIT_MPA}""")} GROUP BY "sensor"')
-        share = compliance(ends, total, good)
+        share = compliance(ends, await request.queries.query(
+            compliance_statement(request.kind, request.district, request.at_ms)))
     now = [(current, value) for current in readings
            if (value := current.number("pressure_mpa")) is not None]
     at_ends = [(current, value) for current, value in now if is_network_end(current.sensor)]
