@@ -68,7 +68,7 @@ EXPECTED_ACL: dict[str, set[tuple[str, str]]] = {
                ("write", "city/rejected/#"), ("write", "city/state/#"),
                ("write", "city/status/ingest/#")},
     "api": {("write", "city/commands/alerts/ack"), ("read", "city/alerts/#"),
-            ("read", "city/state/#"), ("read", "city/status/#")},
+            ("read", "city/state/#"), ("read", "city/sensors/#"), ("read", "city/status/#")},
     "observer": {("read", "city/alerts/#")},
 }
 
@@ -653,7 +653,7 @@ WRITES = {
 READS = {
     "simulator": set(),
     "ingest": {"readings", "sensors", "ack", "alerts"},
-    "api": {"alerts", "state", "ingest-status", "api-status"},
+    "api": {"alerts", "state", "sensors", "ingest-status", "api-status"},
     "observer": {"alerts"},
 }
 

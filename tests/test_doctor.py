@@ -198,11 +198,13 @@ def _clean_env() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def api(broker: int, influx: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real `urbanpulse api` logged in to the broker as 'api'."""
+    """A real `urbanpulse api` logged in to the broker and to InfluxDB as 'api'."""
     port = stack.free_port()
     env = {**_clean_env(), "URBANPULSE_MQTT_HOST": "127.0.0.1",
            "URBANPULSE_MQTT_PORT": str(broker), "URBANPULSE_MQTT_USERNAME": "api",
            "URBANPULSE_MQTT_PASSWORD": PASSWORDS["api"], "URBANPULSE_INFLUX_URL": influx,
+           "URBANPULSE_INFLUX_DB": "city", "URBANPULSE_INFLUX_USERNAME": "api",
+           "URBANPULSE_INFLUX_PASSWORD": INFLUX_PASSWORDS["api"],
            "URBANPULSE_API_PORT": str(port), "URBANPULSE_ALERT_KEY": ALERT_KEY}
     log = tmp_path_factory.mktemp("doctor-api") / "api.log"
     with log.open("wb") as sink:
