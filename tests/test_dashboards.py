@@ -528,10 +528,14 @@ _TIMED: list[dict[str, str]] = [
     {"type": "sewage-discharge", "at": "30m", "duration": "6h"},
     {"type": "venue-event", "at": "1h", "duration": "1h"},
     {"type": "night-construction", "at": "0h", "duration": "6h"},
+    # A failed lamp is a fault at night, a controller stuck on one by day; on the same pole
+    # they cancel out. Apart, one of them shows a lamp fault whatever the time of the run.
+    {"type": "lamp-failure", "at": "30m", "duration": "6h", "district": "pudong"},
+    {"type": "controller-stuck-on", "at": "30m", "duration": "6h", "district": "huangpu"},
 ]
-# The power cut silences the poles and the sensors they carry: late, so that the lamps have
-# shown their faults before, and the fleet has silent sensors after.
-_SILENCING = [{"type": name, "at": "2h", "duration": "1h"}
+# The power cut silences the poles and the sensors they carry: in one district and late, so
+# that the lamps elsewhere show their faults to the end, and the fleet has silent sensors.
+_SILENCING = [{"type": name, "at": "2h", "duration": "1h", "district": "fengxian"}
               for name in ("power-cut", "carrier-outage")]
 # And every other incident type of the registry, so that the panels counting what only an
 # incident brings (detectors past 20 % LEL, flood points, lamp faults) have something to count.

@@ -6,7 +6,8 @@ injected once: its device faults in the district with most of its sensors
 district-wide outage is among them), its own incident types in the other
 districts, in turn (all its sensors there, for a whole day, at twice the
 default magnitude), so that one incident does not hide another: a storm in
-a sewer would drown the foul connection's sewage.
+a sewer would drown the foul connection's sewage. An incident that silences
+its sensors (a pole's power cut) runs for the last hours only.
 
 A kind that reports less often than a fault slot lasts (a manhole cover's
 daily heartbeat) would show no fault within a few hours: its faults run from
@@ -54,7 +55,7 @@ from tests.grafana_macros import ALL, expand
 from tests.ingest.processes import IngestProcess, ingest_env, wait_for
 from tests.test_dashboards import queries
 from urbanpulse.influxql import Series, quote_identifier
-from urbanpulse.kinds import SensorKind
+from urbanpulse.kinds import SensorKind, part
 from urbanpulse.kinds.panels import CHOSEN
 from urbanpulse.messages import Alert, Truth, truth_decoder
 from urbanpulse.settings import ApiSettings
@@ -63,6 +64,9 @@ START = "2026-05-01T00:00:00+08:00"
 DURATION_S = 3 * 86_400
 INJECT_FROM_H = 48
 FAULT_SLOT_H = 4
+SILENCE_H = 6
+"""An incident that silences its sensors (a pole's power cut) runs for the run's last hours
+only, so that the incidents sharing its district show first."""
 FAULT_HOURS = 3
 HEARTBEAT_FAULTS_FROM_H = 1
 """When the faults of a kind reporting less often than a fault slot begin."""
@@ -92,9 +96,12 @@ def scenario(profile: CityProfile, kinds: Iterable[SensorKind]) -> dict[str, Any
             continue
         faults, others = districts[0], districts[1:] or districts
         slot = incident = 0
+        silencing = getattr(part(kind, "model"), "SILENCES_MOUNTED", frozenset())
         for name in detected_types(kind):
             if name in kind.incidents:
-                entries.append({"type": name, "at": f"{INJECT_FROM_H}h", "duration": "24h",
+                at, hours = ((INJECT_FROM_H, 24) if name not in silencing else
+                             (DURATION_S // 3600 - SILENCE_H, SILENCE_H))
+                entries.append({"type": name, "at": f"{at}h", "duration": f"{hours}h",
                                 "district": others[incident % len(others)],
                                 "magnitude": 2.0})
                 incident += 1
