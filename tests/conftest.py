@@ -127,11 +127,12 @@ def influx_rows(url: str, db: str, query: str) -> list[dict[str, Any]]:
 @pytest.fixture
 def ingest_settings(mosquitto: stack.Server, influxd: stack.Server, influx_db: str,
                     topic_root: str) -> IngestSettings:
-    """Ingester settings pointing at the test servers, with a short flush interval."""
+    """Ingester settings pointing at the test servers, with short flush and rollup periods."""
     return IngestSettings(
         mqtt_host="127.0.0.1", mqtt_port=mosquitto.port, topic_root=topic_root,
         influx_url=influxd.url, influx_db=influx_db, ingest_client_id=f"ingest-{topic_root}",
         ingest_flush_interval_s=0.05, ingest_drain_timeout_s=10,
+        ingest_rollup_interval_s=0.5, ingest_rollup_hour_interval_s=0.5,
     )
 
 

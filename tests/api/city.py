@@ -11,7 +11,9 @@ from datetime import UTC, datetime
 
 from ingest.derive import derive
 from ingest.points import PointEncoder, alert_point, birth_point
+from ingest.rollups import Rollups
 from tests.api.conftest import write_lines
+from urbanpulse.lineprotocol import FieldValue
 from urbanpulse.messages import Alert, Reading, SensorBirth
 from urbanpulse.messages import AttributeValue as Attribute
 
@@ -26,10 +28,13 @@ HERE = (31.2300, 121.5000)
 
 
 class CityWriter:
-    """Collects births, readings and alerts as line protocol, then writes them at once."""
+    """Collects births, readings and alerts as line protocol, then writes them at once,
+    with the rollups the ingester would write of the readings."""
 
     def __init__(self) -> None:
         self.lines: list[str] = []
+        self._readings: list[Reading] = []
+        self._derived: list[dict[str, FieldValue]] = []
         self._encoder = PointEncoder()
         self._zones: dict[str, str] = {}
         self._seq: dict[str, int] = {}
@@ -49,8 +54,10 @@ class CityWriter:
         seq = self._seq[sensor] = self._seq.get(sensor, -1) + 1
         reading = Reading(v=1, sensor=sensor, kind=kind, district=district, ts=ts, seq=seq,
                           values=values)
-        self.lines.append(self._encoder.reading(reading, derive(reading,
-                                                                 self._zones.get(sensor))))
+        extra = derive(reading, self._zones.get(sensor))
+        self.lines.append(self._encoder.reading(reading, extra))
+        self._readings.append(reading)
+        self._derived.append(dict(extra))
 
     def alert(self, alert_id: str, district: str, state: str, severity: str, ts: int) -> None:
         """Add one alert state change."""
@@ -61,8 +68,11 @@ class CityWriter:
         )))
 
     def write(self, url: str, db: str) -> None:
-        """Write everything to InfluxDB."""
-        write_lines(url, db, self.lines)
+        """Write everything to InfluxDB, the rollups of every bucket included."""
+        rollups = Rollups(lateness_ms=0)  # one batch before any watermark: every bucket open
+        rollups.written(self._readings, self._derived,
+                        max((reading.ts for reading in self._readings), default=0))
+        write_lines(url, db, self.lines + rollups.lines(hours=True))
 
 
 def seed_city(url: str, db: str) -> None:

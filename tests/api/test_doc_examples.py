@@ -19,7 +19,8 @@ import httpx
 import pytest
 
 from ops import stack
-from tests.api.conftest import MINUTE, birth_line, reading_line, write_lines
+from tests.api.city import CityWriter
+from tests.api.conftest import MINUTE
 from tests.conftest import publish_all
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,12 +46,12 @@ async def test_readme_export_returns_rows_on_a_fresh_stack(api: httpx.AsyncClien
     # A stack started a few minutes ago: the simulator's start is now (its default).
     now = int(time.time() * 1000)
     sensor = "air-pudong-0001"
-    write_lines(influxd.url, influx_db, [
-        birth_line(sensor, "air", "pudong", now - 3 * MINUTE),
-        *(reading_line(sensor, "air", "pudong", now - i * MINUTE, seq=i,
-                       values={"pm25": 30.0 + i, "pm10": 50.0, "no2": 20.0, "o3": 60.0})
-          for i in range(3)),
-    ])
+    city = CityWriter()
+    city.birth(sensor, "air", "pudong")
+    for i in range(3):
+        city.reading(sensor, "air", "pudong", now - i * MINUTE,
+                     pm25=30.0 + i, pm10=50.0, no2=20.0, o3=60.0)
+    city.write(influxd.url, influx_db)
     url = _expand(word)
     assert "localhost:8000" in url
     assert "$" not in url

@@ -81,6 +81,9 @@ async def test_summary_matches_what_the_simulator_published(
     readings = sum(1 for line in lines if not json.loads(line)["retain"])
     await wait_until(lambda: len(influx_rows(
         influxd.url, influx_db, 'SELECT "seq" FROM /.*/ WHERE "seq" >= 0')) >= readings, 60)
+    # And the hourly rollups the export reads, the open hour included.
+    await wait_until(lambda: sum(row["sum"] for row in influx_rows(
+        influxd.url, influx_db, 'SELECT sum("count") FROM /^[a-z-]+_1h$/')) >= readings, 60)
 
     at = (start_s + 1800) * 1000 - 1
     expected = expected_views(lines, at)
