@@ -296,8 +296,13 @@ class Ingester:
                    asyncio.create_task(self.pipeline.rejection_log.run(), name="rejections"),
                    asyncio.create_task(self._other_log.run(), name="ignored")]
         stopping = asyncio.create_task(stop.wait(), name="stop")
-        await asyncio.wait({flusher, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        failure = flusher.exception() if flusher.done() else None
+        # The helpers loop for good: one that ends has failed, and the process with it (its
+        # rollups or states would silently stop) rather than run on without it.
+        done, _ = await asyncio.wait({flusher, stopping, *helpers},
+                                     return_when=asyncio.FIRST_COMPLETED)
+        failed = next((task for task in done if task is not stopping), None)
+        failure = None if failed is None else (
+            failed.exception() or IngestError(f"The {failed.get_name()} task ended."))
         self.pipeline.accepting = False  # what arrives now stays with the broker
         if failure is None:
             log.info("stopping: draining %d pending messages", self.pipeline.pending)
@@ -320,8 +325,8 @@ class Ingester:
         stats = self.pipeline.stats
         log.info("stopped: %d received, %d written, %d rejected", stats.received, stats.written,
                  stats.rejected.total())
-        if failure is not None:
-            raise IngestError(f"The batch writer failed: {failure!r}.") from failure
+        if failed is not None:
+            raise IngestError(f"The {failed.get_name()} task failed: {failure!r}.") from failure
 
     async def _keep_healthy(self) -> None:
         path = self._settings.ingest_health_file
