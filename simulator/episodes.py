@@ -20,20 +20,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from urbanpulse.kinds.incidents import Episode, KnobEffect, ValueEffect, Values
+from urbanpulse.kinds.incidents import CARRIER_OUTAGE, Episode, KnobEffect, ValueEffect, Values
 from urbanpulse.kinds.modelling import FloatArray
 
 __all__ = ["CARRIER_OUTAGE", "Delivery", "Episode", "Injector", "KnobEffect", "ValueEffect",
            "Values"]
-
-CARRIER_OUTAGE = "carrier-outage"
-"""The incident of a sensor mounted on a carrier (a smart pole) that lost power: no readings.
-
-The kinds that can be mounted list it in `SPEC.incidents` (their models send
-nothing while it lasts); the simulator derives it from the carrier's incident
-(`simulator.scenarios.mounted`).
-"""
-
 
 @dataclass(slots=True)
 class Delivery:

@@ -12,11 +12,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from urbanpulse.kinds.modelling import FloatArray
 from urbanpulse.messages import AttributeValue
 
 Values = dict[str, float]
 """One reading's metric values."""
+
+
+CARRIER_OUTAGE = "carrier-outage"
+"""The incident of a sensor mounted on a carrier (a smart pole) that lost power: no readings.
+
+The kinds that can be mounted list it in `SPEC.incidents` (their models send
+nothing while it lasts); the simulator derives it from the carrier's incident
+(`simulator.scenarios.mounted`).
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,3 +70,22 @@ def ramp(episode: Episode, t: int) -> float:
 def magnitude(episode: Episode) -> float:
     """Return the incident's magnitude (1 unless the scenario says otherwise)."""
     return float(episode.detail.get("magnitude", 1.0))
+
+
+def without_supply(values: dict[str, FloatArray], unpowered: FloatArray
+                   ) -> dict[str, FloatArray]:
+    """Return `values` with every metric NaN (no reading at all) where `unpowered` > 0.
+
+    A model of a sensor that can lose its supply keeps an `unpowered` knob (the
+    count of the power cuts it is under, set by `cut_supply`) and passes its
+    readings through here: a smart pole, and the air and noise sensors mounted on one.
+    """
+    dark = unpowered > 0
+    if not dark.any():
+        return values
+    return {name: np.where(dark, np.nan, column) for name, column in values.items()}
+
+
+def cut_supply(episode: Episode, knobs: dict[str, FloatArray], starting: bool) -> None:
+    """Cut the supply of the episode's sensor, or restore it (overlapping cuts nest)."""
+    knobs["unpowered"][episode.local] += 1.0 if starting else -1.0

@@ -27,7 +27,16 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from urbanpulse.kinds.air import SPEC as AIR
-from urbanpulse.kinds.incidents import Effect, Episode, Values, magnitude, ramp
+from urbanpulse.kinds.incidents import (
+    CARRIER_OUTAGE,
+    Effect,
+    Episode,
+    Values,
+    cut_supply,
+    magnitude,
+    ramp,
+    without_supply,
+)
 from urbanpulse.kinds.modelling import (
     Bounds,
     Drivers,
@@ -40,7 +49,6 @@ from urbanpulse.kinds.modelling import (
     known_attributes,
     local_time,
 )
-from urbanpulse.kinds.streetlight.model import cut_supply, without_supply
 
 TRAFFIC = (1.05, 1.00, .95, .90, .88, .90, 1.00, 1.15, 1.20, 1.10, 1.00, .92,
            .86, .82, .80, .80, .85, .92, 1.02, 1.12, 1.18, 1.20, 1.15, 1.10)
@@ -158,5 +166,5 @@ def _pollution(episode: Episode, t: int, values: Values, _memory: dict[int, Valu
 MODEL = AirModel
 INCIDENTS: Mapping[str, Effect] = {
     "pollution-episode": Effect(values=_pollution),
-    "carrier-outage": Effect(knobs=cut_supply),
+    CARRIER_OUTAGE: Effect(knobs=cut_supply),
 }

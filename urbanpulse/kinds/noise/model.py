@@ -18,7 +18,15 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from urbanpulse.kinds.incidents import Effect, Episode, Values, magnitude
+from urbanpulse.kinds.incidents import (
+    CARRIER_OUTAGE,
+    Effect,
+    Episode,
+    Values,
+    cut_supply,
+    magnitude,
+    without_supply,
+)
 from urbanpulse.kinds.modelling import (
     Bounds,
     Drivers,
@@ -30,7 +38,6 @@ from urbanpulse.kinds.modelling import (
     local_time,
 )
 from urbanpulse.kinds.noise import SPEC as NOISE
-from urbanpulse.kinds.streetlight.model import cut_supply, without_supply
 
 TYPICAL = {"0": (46, 37), "1": (52, 42), "2": (57, 47), "3": (61, 52), "4a": (68, 58),
            "4b": (66, 57)}
@@ -97,5 +104,5 @@ def _construction(episode: Episode, t: int, values: Values, _memory: dict[int, V
 MODEL = NoiseModel
 INCIDENTS: Mapping[str, Effect] = {
     "night-construction": Effect(values=_construction),
-    "carrier-outage": Effect(knobs=cut_supply),
+    CARRIER_OUTAGE: Effect(knobs=cut_supply),
 }

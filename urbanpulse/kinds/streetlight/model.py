@@ -24,7 +24,15 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from urbanpulse.kinds.incidents import Effect, Episode, Values, magnitude, ramp
+from urbanpulse.kinds.incidents import (
+    Effect,
+    Episode,
+    Values,
+    cut_supply,
+    magnitude,
+    ramp,
+    without_supply,
+)
 from urbanpulse.kinds.modelling import (
     Bounds,
     Drivers,
@@ -112,25 +120,6 @@ class StreetlightModel:
             "leakage_ma": leakage, "door_open": np.zeros(n),
             "tilt_deg": self._tilt[idx] + 0.05 * np.abs(noise[0])}),
             self.knobs["unpowered"][idx])
-
-
-def without_supply(values: dict[str, FloatArray], unpowered: FloatArray
-                   ) -> dict[str, FloatArray]:
-    """Return `values` with every metric NaN (no reading at all) where `unpowered` > 0.
-
-    A model of a sensor that can lose its supply keeps an `unpowered` knob (the
-    count of the power cuts it is under, set by `cut_supply`) and passes its
-    readings through here; air and noise sensors mounted on a pole do so too.
-    """
-    dark = unpowered > 0
-    if not dark.any():
-        return values
-    return {name: np.where(dark, np.nan, column) for name, column in values.items()}
-
-
-def cut_supply(episode: Episode, knobs: dict[str, FloatArray], starting: bool) -> None:
-    """Cut the supply of the episode's sensor, or restore it (overlapping cuts nest)."""
-    knobs["unpowered"][episode.local] += 1.0 if starting else -1.0
 
 
 def _knob(name: str) -> Effect:
