@@ -162,11 +162,15 @@ class StateFollower:
             return
 
     def start(self) -> None:
-        """Connect to the broker and seed from InfluxDB, both in the background."""
-        self._tasks = [asyncio.create_task(self._connect()), asyncio.create_task(self._seed())]
+        """Connect to the broker and seed from InfluxDB, both in the background.
+
+        A third task logs, once a minute, how many refused messages went unlogged.
+        """
+        self._tasks = [asyncio.create_task(self._connect()), asyncio.create_task(self._seed()),
+                       asyncio.create_task(self._state.ignored_log.run())]
 
     async def stop(self) -> None:
-        """Stop seeding and leave the broker."""
+        """Stop seeding and counting, and leave the broker."""
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

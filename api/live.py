@@ -10,9 +10,12 @@ the broker's retained messages may arrive in any order.
 
 What it accepts, and why:
 
-- births as the ingester accepts them (`check_birth`): the topic agrees with the
-  payload, a registered kind, no reserved attribute name, `ts` in the readings'
-  time window; anything else is counted in `ignored` and logged;
+- births as the ingester accepts them (`urbanpulse.births.check_birth`, with the
+  ingester's default limits): the topic agrees with the payload, a registered
+  kind, no reserved attribute name, `ts` in the readings' time window; anything
+  else is counted in `ignored` and logged, a few per reason and minute
+  (`urbanpulse.ratelog.RateLimitedLog`: whoever may publish there cannot flood
+  the log);
 - district states (`DistrictState`) and alert states only with the ingester's
   signature (`URBANPULSE_ALERT_KEY`); an alert leaves only by a signed
   `resolved` state, never by a cleared retained topic, and a resolved alert's
@@ -22,7 +25,6 @@ What it accepts, and why:
 from __future__ import annotations
 
 import logging
-import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
@@ -35,57 +37,28 @@ from api.broker import alert_model
 from api.grid import Grid
 from api.influx import InfluxQuery
 from api.models import Alert, Sensor
-from api.store import RESERVED
+from urbanpulse.births import Refusal, check_birth
 from urbanpulse.influxql import Series
-from urbanpulse.kinds import KINDS
 from urbanpulse.messages import (
     DistrictState,
     SensorBirth,
     SensorState,
     alert_decoder,
-    birth_decoder,
     district_state_decoder,
 )
+from urbanpulse.ratelog import RateLimitedLog
 from urbanpulse.signing import is_signed_alert, is_signed_state
-from urbanpulse.topics import Channel, alert_topic, split_sensor_topic
+from urbanpulse.topics import Channel, alert_topic
 
 logger = logging.getLogger(__name__)
 
-MAX_BIRTH_BYTES: Final = 16_384
-"""Largest birth payload read: the ingester's default `URBANPULSE_INGEST_MAX_PAYLOAD_BYTES`."""
-MAX_FUTURE_MS: Final = 300_000
-MAX_AGE_MS: Final = 31 * 86_400_000
-"""The readings' time window of the ingester's defaults, which births get as well."""
-MAX_ATTRIBUTE_NAME: Final = 64
-_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
+IGNORED_LOG_BURST: Final = 5
+"""Refused messages logged one by one per reason (birth, state, alert) per interval."""
+IGNORED_LOG_INTERVAL_S: Final = 60.0
+"""Interval of that burst and of the count of the refused messages not logged."""
 
 Row = dict[str, Any]
 """A reading as the kinds read it: fields by name, `time` and `seq`."""
-
-
-def check_birth(topic: str, payload: bytes, *, root: str, now_ms: int) -> SensorBirth | str:
-    """Return the birth in `payload`, or why the ingester would refuse it."""
-    if len(payload) > MAX_BIRTH_BYTES:
-        return f"a payload of {len(payload)} bytes is over {MAX_BIRTH_BYTES}"
-    names = split_sensor_topic(topic, Channel.SENSORS, root=root)
-    if names is None:
-        return "the topic is no birth topic"
-    try:
-        birth = birth_decoder.decode(payload)
-    except msgspec.DecodeError as exc:
-        return f"it does not match the schema ({exc})"
-    if (birth.district, birth.kind, birth.sensor) != names:
-        return "the payload names another district, kind or sensor than the topic"
-    if birth.kind not in KINDS:
-        return f"kind {birth.kind!r} is not registered"
-    for name in birth.attributes:
-        if name in RESERVED or name.startswith("_"):
-            return f"attribute {name[:MAX_ATTRIBUTE_NAME]!r} has a reserved name"
-        if not name or len(name) > MAX_ATTRIBUTE_NAME or _CONTROL.search(name):
-            return f"attribute name {name[:MAX_ATTRIBUTE_NAME]!r} is empty, long or holds controls"
-    if not now_ms - MAX_AGE_MS <= birth.ts <= now_ms + MAX_FUTURE_MS:
-        return f"ts {birth.ts} is outside the time window at {now_ms}"
-    return birth
 
 
 def sensor_of(birth: SensorBirth) -> Sensor:
@@ -121,6 +94,9 @@ class LiveState:
         self._versions: Counter[str] = Counter()
         self.answers = HeldAnswers()
         self.ignored: Counter[str] = Counter()
+        self.ignored_log = RateLimitedLog(logger, burst=IGNORED_LOG_BURST,
+                                          interval_s=IGNORED_LOG_INTERVAL_S, verb="ignored",
+                                          noun="refusals")
         self.loaded = False
         self.seeded_at: int | None = None
         self.states = 0
@@ -129,12 +105,16 @@ class LiveState:
 
     def _ignore(self, reason: str, topic: str, payload: bytes, why: str) -> None:
         self.ignored[reason] += 1
-        logger.warning("ignored %s on %s (%s): %.200r", reason, topic, why, payload)
+        self.ignored_log.rejected(topic, reason, why, payload)
 
     def add_birth(self, sensor: Sensor) -> None:
-        """Keep `sensor` unless a newer birth of it is held."""
+        """Keep `sensor` unless a newer birth of it, or the same one, is held.
+
+        The same birth again (every reconnect re-delivers the retained births)
+        changes nothing: no list or answer is dropped, no version counted.
+        """
         held = self.births.get(sensor.sensor)
-        if held is None or sensor.birth_ts >= held.birth_ts:
+        if held is None or (sensor.birth_ts >= held.birth_ts and sensor != held):
             self.births[sensor.sensor] = sensor
             self._views.clear()  # births change seldom; the lists are made again on demand
             self._grids.clear()
@@ -149,8 +129,8 @@ class LiveState:
         if not payload:
             return
         birth = check_birth(topic, payload, root=self._root, now_ms=now_ms)
-        if isinstance(birth, str):
-            self._ignore("birth", topic, payload, birth)
+        if isinstance(birth, Refusal):
+            self._ignore("birth", topic, payload, f"{birth.reason}: {birth.detail}")
             return
         self.add_birth(sensor_of(birth))
 

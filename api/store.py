@@ -19,18 +19,20 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Final
 
 from api.influx import InfluxQuery
 from api.models import AttributeValue, LatestReading, Point, Readings, Sensor, SensorPage
+from urbanpulse import births
 from urbanpulse.influxql import quote_identifier, tag_equals, where
 from urbanpulse.kinds import SensorKind, get_kind
 
-SENSORS = "sensors"
-BIRTH_TAGS = ("sensor", "kind", "district")
-BIRTH_FIELDS = ("lat", "lon", "site", "zone", "interval_s")
-RESERVED = frozenset({*BIRTH_TAGS, *BIRTH_FIELDS, "time"})
-"""Names no attribute may have: the `sensors` tags, the birth's own fields, and `time`."""
+SENSORS: Final = births.SENSORS_MEASUREMENT
+BIRTH_TAGS: Final = births.BIRTH_TAGS
+BIRTH_FIELDS: Final = births.BIRTH_FIELDS
+RESERVED: Final = births.RESERVED_ATTRIBUTES
+"""Names no attribute may have: the `sensors` tags, the birth's own fields, and `time`
+(`urbanpulse.births`, by which the ingester and the api's state refuse births)."""
 
 logger = logging.getLogger(__name__)
 

@@ -14,22 +14,17 @@ from typing import Final
 
 import msgspec
 
+from urbanpulse import births
 from urbanpulse.errors import LineProtocolError
 from urbanpulse.lineprotocol import FieldValue, encode_fields, encode_point
 from urbanpulse.messages import Alert, Reading, SensorBirth
 
-SENSORS_MEASUREMENT = "sensors"
+SENSORS_MEASUREMENT: Final = births.SENSORS_MEASUREMENT
+BIRTH_TAGS: Final = births.BIRTH_TAGS
+BIRTH_FIELDS: Final = births.BIRTH_FIELDS
+RESERVED_ATTRIBUTES: Final = births.RESERVED_ATTRIBUTES
+"""Names a birth attribute may not have (`urbanpulse.births`, which decode and the api check)."""
 _json: Final = msgspec.json.Encoder().encode
-BIRTH_TAGS: Final = ("sensor", "kind", "district")
-BIRTH_FIELDS: Final = ("lat", "lon", "site", "zone", "interval_s")
-RESERVED_ATTRIBUTES: Final = frozenset({*BIRTH_TAGS, *BIRTH_FIELDS, "time"})
-"""Names a birth attribute may not have: the `sensors` tags, the birth's own fields, `time`.
-
-An attribute so named would put a field beside the tag or field the api reads
-by that name (InfluxDB then renames one of them in its answers). Decode refuses
-such a birth as `reserved-attribute`, and so do names starting with `_`,
-which InfluxDB keeps for itself.
-"""
 _MAX_CACHED_SERIES: Final = 1_000_000
 _FIELDS: Final = bytes.maketrans(b":", b"=")
 

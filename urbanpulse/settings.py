@@ -21,6 +21,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from urbanpulse.births import MAX_AGE_S, MAX_FUTURE_S, MAX_PAYLOAD_BYTES
 from urbanpulse.errors import ConfigError
 from urbanpulse.topics import DEFAULT_ROOT, check_name
 
@@ -179,9 +180,11 @@ class IngestSettings(_AlertKeyMixin, _InfluxMixin, _Base):
     ingest_max_inflight: int = Field(20_000, ge=1, le=65535,
                                      description="MQTT Receive Maximum: unacked messages in flight")
     ingest_session_expiry_s: int = Field(86_400, ge=3600, description="Persistent session lifetime")
-    ingest_max_payload_bytes: int = Field(16_384, ge=256, description="Larger payloads are refused")
-    ingest_max_future_s: float = Field(300, ge=0, description="Rejects readings further ahead")
-    ingest_max_age_s: float = Field(31 * 86_400, gt=0, description="Refuses older readings")
+    ingest_max_payload_bytes: int = Field(MAX_PAYLOAD_BYTES, ge=256,
+                                          description="Larger payloads are refused")
+    ingest_max_future_s: float = Field(MAX_FUTURE_S, ge=0,
+                                       description="Rejects readings further ahead")
+    ingest_max_age_s: float = Field(MAX_AGE_S, gt=0, description="Refuses older readings")
     ingest_retry_max_s: float = Field(30, gt=0, description="Longest back-off between retries")
     ingest_drain_timeout_s: float = Field(20, gt=0, description="Bound on the SIGTERM drain")
     ingest_rules: str | None = Field(

@@ -7,6 +7,7 @@ port: the latest-state routes still answer, a route of history does not.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,12 +20,14 @@ import pytest
 from fastapi import FastAPI
 
 from api.influx import HttpxTransport, InfluxQuery
-from api.live import LiveState
+from api.live import IGNORED_LOG_BURST, HeldQueries, LiveState, sensor_of
 from api.main import create_app
 from ingest.points import alert_point, birth_point
 from ops import stack
 from tests.api.conftest import ALERT_KEY, closed_url, write_lines
 from tests.conftest import publish_all, wait_until
+from urbanpulse.births import MAX_FUTURE_S
+from urbanpulse.kinds.summaries import current_readings
 from urbanpulse.messages import Alert as AlertMessage
 from urbanpulse.messages import DistrictState, SensorBirth, SensorState, encoder
 from urbanpulse.settings import ApiSettings, load
@@ -223,3 +226,51 @@ async def test_the_state_is_not_loaded_while_influxdb_cannot_seed_it(
         assert state["ok"] is False
         assert "loading" in state["detail"]
         assert (await one.client.get("/v1/sensors")).status_code == 503  # read InfluxDB meanwhile
+
+
+def test_the_same_birth_again_changes_nothing() -> None:
+    """Every reconnect re-delivers every retained birth: none may drop lists or answers."""
+    live, t = LiveState(root="city", alert_key=KEY), now_ms()
+    topic = sensor_topic(Channel.SENSORS, DISTRICT, lot_birth(ts=t).kind, LOT, root="city")
+    live.on_birth(topic, encoder.encode(lot_birth(ts=t)), now_ms=t)
+    listed = live.sensors(district=DISTRICT)
+    version = live.version(DISTRICT)
+    live.on_birth(topic, encoder.encode(lot_birth(ts=t)), now_ms=t + 1000)
+    assert live.version(DISTRICT) == version
+    assert live.sensors(district=DISTRICT) is listed  # the lists were not made again
+    live.on_birth(topic, encoder.encode(lot_birth(ts=t, site="lot B")), now_ms=t + 1000)
+    assert live.version(DISTRICT) == version + 1
+    assert live.births[LOT].site == "lot B"
+
+
+def test_refused_messages_are_logged_a_few_per_reason_then_counted(
+        caplog: pytest.LogCaptureFixture) -> None:
+    live, t = LiveState(root="city", alert_key=KEY), now_ms()
+    topic = sensor_topic(Channel.SENSORS, DISTRICT, lot_birth(ts=t).kind, LOT, root="city")
+    with caplog.at_level(logging.WARNING, "api.live"):
+        for _ in range(1000):
+            live.on_birth(topic, b"not json" * 1000, now_ms=t)
+            live.on_state(state_topic(DISTRICT, root="city"), lot_state(1, ts=t, seq=1, key=None))
+        live.ignored_log.flush()
+    assert (live.ignored["birth"], live.ignored["state"]) == (1000, 1000)
+    lines = [record.getMessage() for record in caplog.records]
+    assert sum(line.startswith("ignored ") for line in lines) == 2 * IGNORED_LOG_BURST
+    assert len(lines) == 2 * (IGNORED_LOG_BURST + 1 + 1)  # bursts, their notices, summaries
+    assert any(line.startswith(f"{1000 - IGNORED_LOG_BURST} more birth refusals")
+               for line in lines)
+
+
+async def test_a_reading_stamped_a_little_ahead_is_current_in_memory() -> None:
+    """The ingester takes readings up to 300 s ahead (clock skew); memory holds only the newest."""
+    live, t = LiveState(root="city", alert_key=KEY), now_ms()
+    lot = sensor_of(lot_birth(ts=t - 3_600_000))
+    live.add_birth(lot)
+    live.add_reading(LOT, SensorState(ts=t - 60_000, seq=1, values={"available_spot_number": 9}))
+    ahead = t + MAX_FUTURE_S * 1000
+    live.add_reading(LOT, SensorState(ts=ahead, seq=2, values={"available_spot_number": 4}))
+    queries = HeldQueries(InfluxQuery(HttpxTransport(httpx.AsyncClient(
+        base_url=closed_url(), timeout=2)), "nowhere"), live)
+    current = await current_readings(queries, lot.kind, [lot], ("available_spot_number",),
+                                     at_ms=t)
+    assert [(one.sensor.sensor, one.ts, one.number("available_spot_number"))
+            for one in current] == [(LOT, ahead, 4.0)]

@@ -96,7 +96,7 @@ def scenario(profile: CityProfile, kinds: Iterable[SensorKind]) -> dict[str, Any
             continue
         faults, others = districts[0], districts[1:] or districts
         slot = incident = 0
-        silencing = getattr(part(kind, "model"), "SILENCES_MOUNTED", frozenset())
+        silencing: frozenset[str] = getattr(part(kind, "model"), "SILENCES_MOUNTED", frozenset())
         for name in detected_types(kind):
             if name in kind.incidents:
                 at, hours = ((INJECT_FROM_H, 24) if name not in silencing else

@@ -17,7 +17,10 @@ The api gathers the sections, registers the views, and answers the HTTP side
 
 A sensor's reading is *current* at time `at` when it is the newest one at or
 before `at` and no older than `STALE_FACTOR` times the sensor's declared
-interval, the same multiple the stale-sensor alert uses. Local days are
+interval, the same multiple the stale-sensor alert uses; in memory, which holds
+the present and only each sensor's newest reading, one stamped up to
+`PRESENT_AHEAD_MS` after `at` (a device clock's skew the ingester accepts) is
+current too. Local days are
 Asia/Shanghai days (UTC+8, no daylight saving time). Floats a summary derives
 (means, sums, shares, distances, percentages) are rounded by `derived`.
 """
@@ -30,10 +33,12 @@ from typing import Any, Generic, Protocol, TypeGuard, TypeVar
 
 from pydantic import BaseModel
 
+from urbanpulse.births import MAX_FUTURE_S
 from urbanpulse.influxql import Queries, Series, quote_identifier, tag_equals, time_from, where
 from urbanpulse.standards.noise import SHANGHAI_UTC_OFFSET_H
 
-__all__ = ["DAY_MS", "DECIMALS", "HOUR_MS", "MINUTE_MS", "STALE_FACTOR", "Birth", "Current",
+__all__ = ["DAY_MS", "DECIMALS", "HOUR_MS", "MINUTE_MS", "PRESENT_AHEAD_MS",
+           "STALE_FACTOR", "Birth", "Current",
            "LatestReadings", "Section", "Span", "SummaryRequest", "View", "current_readings",
            "current_statement", "derived", "holds_latest", "is_current", "local_day_start",
            "newest_current", "rollup_spans", "rollup_statement"]
@@ -43,6 +48,8 @@ DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
 MINUTE_MS = 60_000
 DECIMALS = 4
+PRESENT_AHEAD_MS = MAX_FUTURE_S * 1000
+"""How far ahead of the present a held reading may be stamped: the skew the ingester accepts."""
 _LOCAL_OFFSET_MS = SHANGHAI_UTC_OFFSET_H * HOUR_MS
 
 SectionModel = TypeVar("SectionModel", bound=BaseModel)
@@ -117,9 +124,14 @@ def holds_latest(queries: Queries) -> TypeGuard[LatestReadings]:
     return callable(getattr(queries, "newest", None))
 
 
-def is_current(sensor: Birth, time_ms: int, *, at_ms: int) -> bool:
-    """Tell whether a reading of `sensor` at `time_ms` is current at `at_ms`."""
-    return time_ms <= at_ms and at_ms - time_ms <= STALE_FACTOR * sensor.interval_s * 1000
+def is_current(sensor: Birth, time_ms: int, *, at_ms: int, ahead_ms: int = 0) -> bool:
+    """Tell whether a reading of `sensor` at `time_ms` is current at `at_ms`.
+
+    A reading stamped up to `ahead_ms` after `at_ms` counts too: the present
+    (`_held_current`) passes the clock skew the ingester accepts.
+    """
+    return (time_ms <= at_ms + ahead_ms
+            and at_ms - time_ms <= STALE_FACTOR * sensor.interval_s * 1000)
 
 
 def current_statement(kind: str, births: Sequence[Birth], fields: Sequence[str], *,
@@ -152,11 +164,18 @@ def newest_current(births: Sequence[Birth], series: Sequence[Series], *, at_ms: 
 
 def _held_current(latest: LatestReadings, births: Sequence[Birth], fields: Sequence[str], *,
                   at_ms: int) -> list[Current]:
-    """Return the current readings of `births` held in memory that carry any of `fields`."""
+    """Return the current readings of `births` held in memory that carry any of `fields`.
+
+    Memory holds the present, and only each sensor's newest reading: one stamped
+    ahead of `at_ms` by no more than the ingester accepts (`PRESENT_AHEAD_MS`, a
+    device's clock skew) is current, or the sensor would have none until the
+    clock caught up, where InfluxDB still has the reading before it.
+    """
     found = []
     for sensor in births:
         row = latest.newest(sensor.sensor)
-        if row is not None and is_current(sensor, row["time"], at_ms=at_ms) and any(
+        if row is not None and is_current(sensor, row["time"], at_ms=at_ms,
+                                          ahead_ms=PRESENT_AHEAD_MS) and any(
                 row.get(name) is not None for name in fields):
             found.append(Current(sensor, row))
     return found
