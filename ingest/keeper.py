@@ -97,7 +97,7 @@ class Keeper:
             for district, sensor, ts, values in raw_points(rollup.fields, series.columns,
                                                            series.values):
                 rollup.take_row(rollup.row(district, sensor), ts, values)
-            rollups.fold(NO_WATERMARK, everything=True)
+            rollups.fold(NO_WATERMARK, raw=True)
 
         await self._history.read([f"SELECT * FROM {quote_identifier(kind.name)}"
                                   f"{where(time_from(since), self._partition)}"

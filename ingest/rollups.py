@@ -9,19 +9,21 @@ an integer per tally the kind declares (`SensorKind.tallies`), integer `count`
 
 A reading is folded in only once InfluxDB has its raw point (the pipeline
 hands over each written batch), so the open buckets always equal an aggregate
-of raw points, and the same `(sensor, ts)` is folded once per open hour: a
+of raw points, and the same `(sensor, ts)` is folded once per open minute: a
 redelivered reading, or a device's duplicate (which overwrites one raw point),
 counts once. Buckets close by a watermark of reading time (the newest `ts`
 seen, never past the clock) less `lateness_ms`; a closed bucket's last point
-is written then, open ones are rewritten for the sensors that changed. A
-reading older than the open minutes is folded into its hour if that is still
-open, and its (kind, district, hour) is recomputed from the raw points for the
-closed buckets; older than the open hours, only the recompute counts it.
+is written then (a closed minute joins its hour, and its duplicate check is
+freed), open ones are rewritten for the sensors that changed. A reading of a
+closed minute goes into no bucket: its (kind, district, hour) is recomputed
+from the raw points, for the closed minutes at once and for the hour again
+once the hour closed. So the duplicate check holds the readings of the open
+minutes only, never those of the hour.
 On start the watermark is the newest raw point InfluxDB holds, and the open
 window (from the hour before the watermark's) is reseeded from the raw
-points, which also fills the duplicate check. With no raw point yet, the
-watermark starts at the first readings: a history loaded into an empty
-database is rolled up as it arrives.
+points, which also fills the duplicate check of the open minutes. With no raw
+point yet, the watermark starts at the first readings: a history loaded into an
+empty database is rolled up as it arrives.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ HOUR: Final = 3_600_000
 NO_WATERMARK: Final = -(2**62)
 """The watermark before any reading: no bucket is closed."""
 _NUMERIC: Final = frozenset({"integer", "float"})
-_OFFSET_BITS: Final = 22  # ms within an hour < 2**22: a (row, ts) key is one int
+_OFFSET_BITS: Final = 16  # ms within a minute < 2**16: a (row, ts) key is one int
 _BOOLEAN: Final = "boolean"
 RawPoint = tuple[str, int, list[float]]
 """A raw point read back: sensor, time (epoch ms), values of the kind's rollup fields."""
@@ -136,11 +138,15 @@ class KindRollup:
         self._taken_ts.append(ts)
         self._taken_values.append(values)
 
-    def fold(self, minute_floor: float, hour_floor: float) -> set[Recompute]:
+    def fold(self, minute_floor: float, *, raw: bool = False) -> set[Recompute]:
         """Fold what was taken into the buckets; return what must be recomputed from raw.
 
-        A bucket starting before its floor is closed: a reading of a closed minute
-        goes into its hour (if open) and its hour is recomputed for the minutes.
+        A minute is open to readings while it has a duplicate check: from its first
+        reading at or after `minute_floor` until `lines` closes it. A reading of a
+        minute that is not open goes into no bucket; its hour is recomputed from
+        raw points. `raw` (points read back from InfluxDB, one per series and
+        time) opens a bucket for every minute, with a duplicate check for those
+        at or after the floor only: the closed ones take no further reading.
         """
         if not self._taken_rows:
             return set()
@@ -149,38 +155,34 @@ class KindRollup:
         values: Floats = self._tallied(np.array(self._taken_values, np.float64))
         self._taken_rows, self._taken_ts, self._taken_values = [], [], []
         recompute: set[Recompute] = set()
-        hours = stamps - stamps % HOUR
-        keep = np.ones(len(rows), np.bool_)
-        for hour in np.unique(hours).tolist():
-            at = np.flatnonzero(hours == hour)
-            if hour < hour_floor and hour not in self.hours:
-                keep[at] = False
-                recompute.update((self.name, self.district(row), hour)
-                                 for row in set(rows[at].tolist()))
-                continue
-            seen = self._seen.setdefault(hour, set())
-            keys = ((rows[at] << _OFFSET_BITS) | (stamps[at] - hour)).tolist()
-            # set.add returns None: True once per key, also for a key twice in this batch
-            keep[at] = [key not in seen and not seen.add(key) for key in keys]  # type: ignore[func-returns-value]
-        if not keep.all():
-            rows, stamps, values = rows[keep], stamps[keep], values[keep]
-        minutes = stamps - stamps % MINUTE
+        offsets = stamps % MINUTE
+        minutes = stamps - offsets
         for minute in np.unique(minutes).tolist():
             at = np.flatnonzero(minutes == minute)
+            seen = self._seen.get(minute)
+            if seen is None and minute >= minute_floor:
+                seen = self._seen[minute] = set()
+            if seen is None and not raw:
+                recompute.update((self.name, self.district(row), minute - minute % HOUR)
+                                 for row in set(rows[at].tolist()))
+                continue
+            if seen is not None:
+                keys = ((rows[at] << _OFFSET_BITS) | offsets[at]).tolist()
+                # set.add returns None: True once per key, also for a key twice in this batch
+                keep = [key not in seen and not seen.add(key) for key in keys]  # type: ignore[func-returns-value]
+                if not all(keep):
+                    at = at[np.array(keep, np.bool_)]
+                    if not len(at):
+                        continue
+            bucket = self.minutes.get(minute)
+            if bucket is None:
+                bucket = self.minutes[minute] = Bucket(minute, self._width)
             hour = minute - minute % HOUR
             hour_bucket = self.hours.get(hour)
             if hour_bucket is None:
                 hour_bucket = self.hours[hour] = Bucket(hour, self._width)
-            bucket = self.minutes.get(minute)
-            if bucket is None and minute >= minute_floor:
-                bucket = self.minutes[minute] = Bucket(minute, self._width)
-            if bucket is not None:
-                bucket.add(rows[at], values[at])
-                hour_bucket.touch(rows[at])
-            else:
-                hour_bucket.add(rows[at], values[at])
-                recompute.update((self.name, self.district(row), hour)
-                                 for row in set(rows[at].tolist()))
+            bucket.add(rows[at], values[at])
+            hour_bucket.touch(rows[at])
         return recompute
 
     def _tallied(self, values: Floats) -> Floats:
@@ -204,6 +206,7 @@ class KindRollup:
             out += self.points(minute, "1m", district_of)
             if start < minute_floor:
                 del self.minutes[start]
+                self._seen.pop(start, None)
                 self.hours[start - start % HOUR].merge(minute)
         for start in sorted(self.hours):
             closing = start < hour_floor
@@ -217,7 +220,6 @@ class KindRollup:
             hour.dirty[:] = False
             if closing:
                 del self.hours[start]
-                self._seen.pop(start, None)
         return out
 
     def points(self, bucket: Bucket, span: str, district_of: Ints | None = None) -> list[str]:
@@ -248,6 +250,9 @@ class Rollups:
         with the `generation` in which a late reading last asked for it."""
         self.generation = 0
         """Counts recompute passes: one waits until its item stopped receiving readings."""
+        self._at_close: set[Recompute] = set()
+        """Recomputes of hours still open (their live bucket lacks the late readings), queued
+        again once the hour closed."""
 
     @property
     def kinds(self) -> Mapping[str, KindRollup]:
@@ -280,15 +285,19 @@ class Rollups:
             kind.take(reading, extra)
         self.fold(min(max(kind.newest() for kind in kinds.values()), now_ms))
 
-    def fold(self, newest_ms: int, *, everything: bool = False) -> None:
+    def fold(self, newest_ms: int, *, raw: bool = False) -> None:
         """Fold what each kind took, then move the watermark to `newest_ms` if later.
 
-        `everything` opens every bucket (the start-up reseed).
+        `raw`: what was taken are raw points read back at start, which open every
+        bucket (`KindRollup.fold`).
         """
-        minute_floor, hour_floor = (-math.inf, -math.inf) if everything else self.floors()
+        minute_floor, hour_floor = self.floors()
         for kind in self._kinds.values():
-            self.recompute.update(dict.fromkeys(kind.fold(minute_floor, hour_floor),
-                                                self.generation))
+            late = kind.fold(minute_floor, raw=raw)
+            if late:
+                self.recompute.update(dict.fromkeys(late, self.generation))
+                self._at_close.update(item for item in late
+                                      if item[2] >= hour_floor or item[2] in kind.hours)
         self.watermark = max(self.watermark, newest_ms)
 
     def settled(self, most: int) -> list[Recompute]:
@@ -303,8 +312,13 @@ class Rollups:
     def lines(self, *, hours: bool) -> list[str]:
         """Return the points of every changed bucket, closing those the watermark passed."""
         minute_floor, hour_floor = self.floors()
-        return [line for kind in self._kinds.values()
-                for line in kind.lines(minute_floor, hour_floor, hours=hours)]
+        out = [line for kind in self._kinds.values()
+               for line in kind.lines(minute_floor, hour_floor, hours=hours)]
+        closed = [item for item in self._at_close if item[2] < hour_floor]
+        for item in closed:  # its live point was just written: the recompute comes after it
+            self._at_close.discard(item)
+            self.recompute.setdefault(item, self.generation)
+        return out
 
 
 def recomputed(kind: SensorKind, district: str, hour: int, points: Iterable[RawPoint],
@@ -317,7 +331,7 @@ def recomputed(kind: SensorKind, district: str, hour: int, points: Iterable[RawP
     scratch = KindRollup(kind)
     for sensor, ts, values in points:
         scratch.take_row(scratch.row(district, sensor), ts, values)
-    scratch.fold(-math.inf, -math.inf)
+    scratch.fold(math.inf, raw=True)
     minute_floor, hour_floor = floors
     out: list[str] = []
     whole = scratch.hours.get(hour)

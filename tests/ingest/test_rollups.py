@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from ingest.rollups import HOUR, MINUTE, Rollups, raw_points, recomputed
+from ingest.rollups import HOUR, MINUTE, NO_WATERMARK, Rollups, raw_points, recomputed
 from ops import stack
 from tests.conftest import influx_rows, publish_all, wait_until
 from tests.ingest.processes import (
@@ -107,8 +107,17 @@ def test_a_bucket_closes_once_the_watermark_passes_its_end_and_the_lateness() ->
     rollups.written([_air("air-pudong-0001", NOW + 30_000, 40.0)], [{}], NOW + 92_000)
     assert set(rollups.recompute) == {("air", "pudong", NOW)}, "a late reading is recomputed"
     hour = _points(rollups.lines(hours=True))["air_1h,district=pudong,sensor=air-pudong-0001", NOW]
-    assert hour["count"] == "3i"
-    assert math.isclose(float(hour["pm25_mean"]), 70.0 / 3)
+    assert hour["count"] == "2i", "the open hour holds the readings of its minutes only"
+    rollups.written([_air("air-pudong-0001", NOW + 30_000, 40.0)], [{}], NOW + 92_000)
+    assert rollups.lines(hours=True) == [], "a redelivered late reading is no live reading"
+    assert rollups.settled(16) == []
+    assert rollups.settled(16) == [("air", "pudong", NOW)], "its closed minutes, while open"
+    later = NOW + HOUR + 31_000
+    rollups.written([_air("air-pudong-0001", later, 30.0)], [{}], later)
+    assert rollups.recompute == {}
+    rollups.lines(hours=False)
+    assert set(rollups.kinds["air"].hours) == {NOW + HOUR}
+    assert set(rollups.recompute) == {("air", "pudong", NOW)}, "closed: recomputed from raw"
 
 
 def test_without_a_watermark_history_is_rolled_up_in_memory_as_it_arrives() -> None:
@@ -144,6 +153,58 @@ def test_a_reading_older_than_the_open_hours_is_left_to_a_recompute_from_raw_poi
         ("air_district_1h,district=pudong", NOW)}
     district = points["air_district_1h,district=pudong", NOW]
     assert (district["pm25_mean"], district["count"], district["sensors"]) == ("20.0", "2i", "2i")
+
+
+def test_the_duplicate_check_is_bounded_by_the_open_minutes_over_hours_of_readings() -> None:
+    """Three hours of 50 sensors every 5 s, each batch redelivered once: the duplicate check
+    holds the readings of the open minutes only, and nothing is counted twice."""
+    rollups = _started(60_000, NOW)
+    sensors = [f"air-pudong-{n:04d}" for n in range(50)]
+    per_minute = len(sensors) * (MINUTE // 5_000)
+    largest = 0
+    written: list[str] = []
+    previous: list[Reading] = []
+    for ts in range(NOW, NOW + 3 * HOUR, 5_000):
+        batch = [_air(sensor, ts + n, 10.0 + n % 7) for n, sensor in enumerate(sensors)]
+        rollups.written(previous + batch, [{}] * (len(previous) + len(batch)), ts + 1_000)
+        previous = batch
+        written += rollups.lines(hours=ts % (5 * MINUTE) == 0)
+        largest = max(largest, sum(len(keys) for keys in rollups.kinds["air"]._seen.values()))
+    open_minutes = 60_000 // MINUTE + 2  # the lateness, the minute the watermark is in, one closing
+    assert largest <= open_minutes * per_minute, "the duplicate check grew past the open minutes"
+    assert rollups.recompute == {}, "no reading arrived after its minute closed"
+    points = _points(written)  # the last point of each bucket
+    for hour in (NOW, NOW + HOUR):
+        assert points["air_district_1h,district=pudong", hour]["count"] == f"{60 * per_minute}i"
+    minutes = [fields for (key, _), fields in points.items()
+               if key == "air_district_1m,district=pudong"]
+    assert len(minutes) >= 2 * 60
+    assert {fields["count"] for fields in minutes} == {f"{per_minute}i"}
+
+
+def test_a_reseed_rewrites_every_bucket_and_checks_duplicates_in_the_open_minutes_only(
+        ) -> None:
+    rollups = _started(60_000, NOW + HOUR + 30 * MINUTE)
+    since = rollups.reseed_from()
+    assert since == NOW
+    rollup = rollups.kinds["air"]
+    row = rollup.row("pudong", "air-pudong-0001")
+    stamps = [NOW + 5_000, NOW + HOUR + 5_000, NOW + HOUR + 29 * MINUTE + 5_000]
+    for ts in stamps:
+        rollup.take_row(row, ts, [10.0] + [math.nan] * 9)
+    rollups.fold(NO_WATERMARK, raw=True)
+    assert set(rollup._seen) == {NOW + HOUR + 29 * MINUTE}, "only the open minute"
+    rollups.written([_air("air-pudong-0001", ts, 10.0) for ts in stamps], [{}] * 3,
+                    NOW + HOUR + 30 * MINUTE)  # redelivered after the restart
+    assert set(rollups.recompute) == {("air", "pudong", NOW), ("air", "pudong", NOW + HOUR)}
+    points = _points(rollups.lines(hours=False))
+    assert points["air_1h,district=pudong,sensor=air-pudong-0001", NOW]["count"] == "1i"
+    assert points["air_1m,district=pudong,sensor=air-pudong-0001", NOW + HOUR + 29 * MINUTE][
+        "count"] == "1i", "the redelivery in the open minute is a duplicate"
+    assert {start for _, start in points} == {NOW, NOW + HOUR, NOW + HOUR + 29 * MINUTE}, (
+        "every reseeded minute, and the hour it closed, is written again")
+    assert set(rollup.hours) == {NOW + HOUR}
+    assert set(rollup._seen) == {NOW + HOUR + 29 * MINUTE}
 
 
 def _noise(sensor: str, ts: int, laeq: float, district: str = "pudong") -> Reading:
