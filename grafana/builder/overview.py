@@ -24,8 +24,8 @@ from urbanpulse.kinds.panels import (
     WHERE,
     Json,
     district_filter,
+    geomap,
     measurements,
-    panel,
     sensor_filter,
     stat,
     target,
@@ -81,30 +81,16 @@ def _sensor_map(top: int) -> Json:
     alert_colours = thresholds("green", (1, "orange"), (2, "red"))
     no_alert = [{"type": "special", "options": {"match": "null",
                                                 "result": {"text": "0", "color": "green"}}}]
-    return panel(
-        "geomap", "Sensors by state", "Every sensor at its announced position, coloured by "
+    return geomap(
+        "Sensors by state", "Every sensor at its announced position, coloured by "
         "its active alerts: green none, orange one, red two or more.", (0, top, 12, 15),
         [target('SELECT last("lat") AS "lat", last("lon") AS "lon", last("site") AS "site" '
                 f'FROM "sensors" WHERE {sensor_filter()} GROUP BY "sensor", "kind", "district"',
                 table=True),
          target(active_alerts(sensor_filter(), '"sensor"'), ref="B", table=True)],
+        layer="Sensors", colour_by="active_alerts", size=7,
         defaults={"color": {"mode": "thresholds"}, "thresholds": alert_colours,
-                  "mappings": no_alert},
-        options={
-            "view": {"id": "fit", "allLayers": True, "lat": 31.2, "lon": 121.5, "zoom": 10},
-            "controls": {"showZoom": True, "mouseWheelZoom": True, "showAttribution": True},
-            "basemap": {"type": "default", "name": "Basemap", "config": {}},
-            "layers": [{"type": "markers", "name": "Sensors", "tooltip": True,
-                        "location": {"mode": "coords", "latitude": "lat", "longitude": "lon"},
-                        "config": {"showLegend": True, "style": {
-                            "size": {"fixed": 7}, "opacity": 0.9,
-                            "color": {"field": "active_alerts", "fixed": "green"},
-                            "symbol": {"mode": "fixed",
-                                       "fixed": "img/icons/marker/circle.svg"}}}}],
-            "tooltip": {"mode": "details"}},
-        # One row per sensor: the positions, with the alert count where a sensor has any.
-        transformations=[{"id": "joinByField",
-                          "options": {"byField": "sensor", "mode": "outerTabular"}}])
+                  "mappings": no_alert})
 
 
 def city_overview() -> Json:

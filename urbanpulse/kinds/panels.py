@@ -310,6 +310,31 @@ def panel(kind: str, title: str, description: str, grid: Grid, targets: list[Jso
             "options": options or {}, "targets": targets, **extra}
 
 
+def geomap(title: str, description: str, grid: Grid, targets: list[Json], *, layer: str,
+           colour_by: str, size: int, defaults: Json) -> Json:
+    """Return a map of sensors at their announced positions, coloured by `colour_by`.
+
+    The first target gives each sensor's position (lat, lon, site), the others
+    its values; the rows are joined by sensor, keeping sensors without values.
+    """
+    return panel(
+        "geomap", title, description, grid, targets, defaults=defaults,
+        options={
+            "view": {"id": "fit", "allLayers": True, "lat": 31.2, "lon": 121.5, "zoom": 10},
+            "controls": {"showZoom": True, "mouseWheelZoom": True, "showAttribution": True},
+            "basemap": {"type": "default", "name": "Basemap", "config": {}},
+            "layers": [{"type": "markers", "name": layer, "tooltip": True,
+                        "location": {"mode": "coords", "latitude": "lat", "longitude": "lon"},
+                        "config": {"showLegend": True, "style": {
+                            "size": {"fixed": size}, "opacity": 0.9,
+                            "color": {"field": colour_by, "fixed": "green"},
+                            "symbol": {"mode": "fixed",
+                                       "fixed": "img/icons/marker/circle.svg"}}}}],
+            "tooltip": {"mode": "details"}},
+        transformations=[{"id": "joinByField",
+                          "options": {"byField": "sensor", "mode": "outerTabular"}}])
+
+
 def timeseries(title: str, description: str, grid: Grid, targets: list[Json], *,
                unit: str = "short", minimum: float | None = None, bars: bool = False,
                steps: Json | None = None, threshold_style: str = "off",

@@ -13,8 +13,8 @@ from urbanpulse.kinds.panels import (
     by_district,
     by_sensor,
     colour_cells,
+    geomap,
     grafana_unit,
-    panel,
     sensor_filter,
     stat,
     table,
@@ -62,8 +62,8 @@ def overview() -> Overview:
 
 def _gauge_map() -> Json:
     """Return a map of the gauges at their announced positions, coloured by last depth."""
-    return panel(
-        "geomap", "Ponding gauges by stage", "Each gauge at its announced position, coloured "
+    return geomap(
+        "Ponding gauges by stage", "Each gauge at its announced position, coloured "
         "by its last depth: green dry, yellow from 5 cm (notify the maintainer), orange from "
         "15 cm (report to the flood command), red from 25 cm (close the underpass).",
         (0, 0, 12, 12),
@@ -72,22 +72,8 @@ def _gauge_map() -> Json:
                 'GROUP BY "sensor"', table=True),
          target('SELECT last("depth_cm") AS "depth_cm", last("stage") AS "stage" '
                 f'FROM "{SPEC.name}" {WHERE} GROUP BY "sensor"', ref="B", table=True)],
-        defaults={"unit": DEPTH, "color": {"mode": "thresholds"}, "thresholds": STAGES},
-        options={
-            "view": {"id": "fit", "allLayers": True, "lat": 31.2, "lon": 121.5, "zoom": 10},
-            "controls": {"showZoom": True, "mouseWheelZoom": True, "showAttribution": True},
-            "basemap": {"type": "default", "name": "Basemap", "config": {}},
-            "layers": [{"type": "markers", "name": "Gauges", "tooltip": True,
-                        "location": {"mode": "coords", "latitude": "lat", "longitude": "lon"},
-                        "config": {"showLegend": True, "style": {
-                            "size": {"fixed": 8}, "opacity": 0.9,
-                            "color": {"field": "depth_cm", "fixed": "green"},
-                            "symbol": {"mode": "fixed",
-                                       "fixed": "img/icons/marker/circle.svg"}}}}],
-            "tooltip": {"mode": "details"}},
-        # One row per gauge: its position, with its last depth and stage where it reported.
-        transformations=[{"id": "joinByField",
-                          "options": {"byField": "sensor", "mode": "outerTabular"}}])
+        layer="Gauges", colour_by="depth_cm", size=8,
+        defaults={"unit": DEPTH, "color": {"mode": "thresholds"}, "thresholds": STAGES})
 
 
 def system() -> SystemPart:
