@@ -23,18 +23,13 @@ from typing import Any, Final
 
 from api.influx import InfluxQuery
 from api.models import AttributeValue, LatestReading, Point, Readings, Sensor, SensorPage
-from urbanpulse import births
+from urbanpulse.births import BIRTH_FIELDS, BIRTH_TAGS, RESERVED_ATTRIBUTES, SENSORS_MEASUREMENT
 from urbanpulse.influxql import quote_identifier, tag_equals, where
 from urbanpulse.kinds import SensorKind, get_kind
 
-SENSORS: Final = births.SENSORS_MEASUREMENT
-BIRTH_TAGS: Final = births.BIRTH_TAGS
-BIRTH_FIELDS: Final = births.BIRTH_FIELDS
-RESERVED: Final = births.RESERVED_ATTRIBUTES
-"""Names no attribute may have: the `sensors` tags, the birth's own fields, and `time`
-(`urbanpulse.births`, by which the ingester and the api's state refuse births)."""
-
 logger = logging.getLogger(__name__)
+_SENSORS: Final = quote_identifier(SENSORS_MEASUREMENT)
+"""The births' measurement, quoted for a statement."""
 
 
 def _any_sensor(sensors: Iterable[str]) -> str:
@@ -91,7 +86,7 @@ class SensorStore:
 
     async def _field_types(self) -> dict[str, set[str]]:
         """Return the `sensors` fields and the types InfluxDB stores each as (per shard)."""
-        series = await self._influx.query(f"SHOW FIELD KEYS FROM {quote_identifier(SENSORS)}")
+        series = await self._influx.query(f"SHOW FIELD KEYS FROM {_SENSORS}")
         types: dict[str, set[str]] = {}
         for one in series:
             for row in one.rows():
@@ -109,12 +104,12 @@ class SensorStore:
         types = await self._field_types()
         if not types:
             return []
-        attribute_names = sorted(name for name in types if name not in RESERVED)
+        attribute_names = sorted(name for name in types if name not in RESERVED_ATTRIBUTES)
         columns = ", ".join([
             *(f"{quote_identifier(tag)}::tag" for tag in BIRTH_TAGS[1:]),
             *(f"{quote_identifier(name)}::field" for name in (*BIRTH_FIELDS, *attribute_names)),
         ])
-        statement = (f"SELECT {columns} FROM {quote_identifier(SENSORS)}{where(condition)} "
+        statement = (f"SELECT {columns} FROM {_SENSORS}{where(condition)} "
                      f"GROUP BY {quote_identifier('sensor')} ORDER BY time DESC LIMIT 1")
         float_fields = frozenset(name for name, kinds in types.items() if "float" in kinds)
         sensors = []
@@ -134,7 +129,7 @@ class SensorStore:
         """Return one page of the sensors of `kind` in `district` (None: any)."""
         filters = where(tag_equals("kind", kind), tag_equals("district", district))
         series = await self._influx.query(
-            f"SHOW TAG VALUES FROM {quote_identifier(SENSORS)} "
+            f"SHOW TAG VALUES FROM {_SENSORS} "
             f"WITH KEY = {quote_identifier('sensor')}{filters}")
         ids = sorted({row["value"] for one in series for row in one.rows()})
         page = ids[offset:offset + limit]
@@ -158,14 +153,14 @@ class SensorStore:
     async def has_district(self, district: str) -> bool:
         """Return whether InfluxDB holds a sensor birth in `district`, at any time."""
         series = await self._influx.query(
-            f"SHOW TAG VALUES FROM {quote_identifier(SENSORS)} "
+            f"SHOW TAG VALUES FROM {_SENSORS} "
             f"WITH KEY = {quote_identifier('district')}"
             f"{where(tag_equals('district', district))}")
         return any(row["value"] == district for one in series for row in one.rows())
 
     async def kinds_by_district(self) -> dict[str, dict[str, int]]:
         """Return how many sensors of each kind every district has, from the series keys."""
-        series = await self._influx.query(f"SHOW SERIES FROM {quote_identifier(SENSORS)}")
+        series = await self._influx.query(f"SHOW SERIES FROM {_SENSORS}")
         counts: dict[str, dict[str, int]] = {}
         for one in series:
             for row in one.rows():

@@ -14,16 +14,11 @@ from typing import Final
 
 import msgspec
 
-from urbanpulse import births
+from urbanpulse.births import RESERVED_ATTRIBUTES, SENSORS_MEASUREMENT
 from urbanpulse.errors import LineProtocolError
 from urbanpulse.lineprotocol import FieldValue, encode_fields, encode_point
 from urbanpulse.messages import Alert, Reading, SensorBirth
 
-SENSORS_MEASUREMENT: Final = births.SENSORS_MEASUREMENT
-BIRTH_TAGS: Final = births.BIRTH_TAGS
-BIRTH_FIELDS: Final = births.BIRTH_FIELDS
-RESERVED_ATTRIBUTES: Final = births.RESERVED_ATTRIBUTES
-"""Names a birth attribute may not have (`urbanpulse.births`, which decode and the api check)."""
 _json: Final = msgspec.json.Encoder().encode
 _MAX_CACHED_SERIES: Final = 1_000_000
 _FIELDS: Final = bytes.maketrans(b":", b"=")

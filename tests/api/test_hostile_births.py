@@ -16,8 +16,6 @@ from typing import Any
 import httpx
 import pytest
 
-from api import store
-from ingest import points
 from ingest.service import Ingester
 from ops import stack
 from tests.api.city import AT, AT_ISO, DAY, HERE, seed_city
@@ -178,7 +176,3 @@ async def test_hostile_retained_births_are_dead_lettered_and_the_api_unharmed(
     assert [(item["sensor"], item["attributes"]) for item in response.json()["items"]] == [
         ("parking-pudong-0004", {"capacity": 40}), ("parking-pudong-0009", {"capacity": 40})]
 
-
-def test_the_api_and_the_ingester_reserve_the_same_names() -> None:
-    assert store.RESERVED == points.RESERVED_ATTRIBUTES
-    assert (store.BIRTH_TAGS, store.BIRTH_FIELDS) == (points.BIRTH_TAGS, points.BIRTH_FIELDS)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from ingest.decode import REASONS, Decoder, Rejected
-from ingest.points import RESERVED_ATTRIBUTES
+from urbanpulse.births import RESERVED_ATTRIBUTES
 from urbanpulse.kinds import KINDS
 from urbanpulse.messages import Reading, SensorBirth
 
