@@ -15,6 +15,8 @@ import sys
 import zipfile
 from pathlib import Path
 
+from urbanpulse.kinds import KINDS
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("urbanpulse", "simulator", "ingest", "api", "ops")
 
@@ -76,4 +78,24 @@ def test_the_contract_imports_no_service_and_does_no_network_io() -> None:
                      else [])
             found += [f"{path.relative_to(ROOT)}: {name}" for name in names
                       if name.split(".")[0] in SERVICES_AND_NETWORK]
+    assert found == []
+
+
+PRODUCTION = ("urbanpulse", "simulator", "ingest", "api", "grafana", "ops")
+"""The packages of production code; a kind's own folder may name it."""
+
+
+def test_no_production_module_outside_the_kinds_names_a_kind() -> None:
+    """Every layer iterates over the registry: a kind named as a string literal elsewhere
+    (`"noise"`) is knowledge of that kind outside its folder."""
+    names = set(KINDS)
+    kinds_folder = ROOT / "urbanpulse" / "kinds"
+    found = []
+    for package in PRODUCTION:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            if path.is_relative_to(kinds_folder):
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Constant) and node.value in names:
+                    found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {node.value!r}")
     assert found == []
