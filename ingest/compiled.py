@@ -32,7 +32,7 @@ def _kind_modules() -> tuple[str, ...]:
 
 MODULES = (
     "ingest.edge", "ingest.decode", "ingest.derive", "ingest.points", "ingest.pipeline",
-    "ingest.lag", "ingest.rollups", "ingest.latest",
+    "ingest.lag", "ingest.rollups", "ingest.latest", "ingest.calibration",
     "ingest.alerts.engine", "ingest.alerts.conditions", "ingest.alerts.silence",
     "urbanpulse.lineprotocol", "urbanpulse.standards.air", "urbanpulse.standards.water",
     "urbanpulse.standards.noise", "urbanpulse.kinds.alerting", *_kind_modules(),

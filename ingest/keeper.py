@@ -41,10 +41,11 @@ class Keeper:
         self._settings = settings
         self.rollups = Rollups(lateness_ms=int(settings.ingest_rollup_lateness_s * 1000))
         self.latest = LatestState(root=settings.topic_root, key=settings.alert_key_bytes())
-        self._history = History(url=settings.influx_url, database=settings.influx_db,
+        self.history = History(url=settings.influx_url, database=settings.influx_db,
                                 headers=settings.influx_auth_headers(),
                                 timeout_s=settings.influx_timeout_s,
                                 retry_max_s=settings.ingest_retry_max_s)
+        """Read-only InfluxQL on the ingester's database: what start-up rebuilds from."""
         districts = settings.ingest_districts
         self._partition = "(" + " OR ".join(tag_equals("district", name)
                                             for name in districts) + ")" if districts else ""
@@ -80,7 +81,7 @@ class Keeper:
                 self.latest.seed(kind, series.tags["district"], series.tags["sensor"], row)
                 newest = max(newest, min(int(row["time"]), now_ms))
 
-        await self._history.read([
+        await self.history.read([
             f"SELECT * FROM {quote_identifier(kind.name)}"
             f"{where(time_from(now_ms - _seed_span_ms(kind)), self._partition)}"
             ' GROUP BY "district", "sensor" ORDER BY time DESC LIMIT 1' for kind in kinds], seed)
@@ -99,7 +100,7 @@ class Keeper:
                 rollup.take_row(rollup.row(district, sensor), ts, values)
             rollups.fold(NO_WATERMARK, raw=True)
 
-        await self._history.read([f"SELECT * FROM {quote_identifier(kind.name)}"
+        await self.history.read([f"SELECT * FROM {quote_identifier(kind.name)}"
                                   f"{where(time_from(since), self._partition)}"
                                   for kind in kinds], reseed)
         log.info("seeded the latest state of %d districts and the rollups since %s from "
@@ -121,7 +122,7 @@ class Keeper:
             points[index] += [(sensor, ts, values) for _, sensor, ts, values
                               in raw_points(fields, series.columns, series.values)]
 
-        await self._history.read(statements, collect)
+        await self.history.read(statements, collect)
         floors = self.rollups.floors()
         return [line for (kind, district, hour), found in zip(pending, points, strict=True)
                 for line in recomputed(KINDS[kind], district, hour, found, floors)]

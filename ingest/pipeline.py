@@ -7,6 +7,8 @@ dead-lettered. A crash before that loses nothing: the broker redelivers. The
 number of tokens awaiting acknowledgement is bounded by the broker's Receive
 Maximum, which is the ingester's backpressure. The readings of a written batch
 go to `on_written` (rollups, latest state) just before their acknowledgements.
+A reading's derived fields come from its `Derivation`, which the births feed
+with the sensors' grades, so that low-cost stations are calibrated first.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Protocol
 
 from ingest.alerts.engine import AlertEngine
 from ingest.decode import Decoder, Rejected
-from ingest.derive import ZONED, derive_encoded
+from ingest.derive import ZONED, Derivation
 from ingest.lag import LagHistogram
 from ingest.points import PointEncoder, birth_point
 from ingest.rejections import RejectionLog, dead_letter
@@ -91,6 +93,7 @@ class Pipeline:
                  commands: Mapping[str, Handler] | None = None,
                  rejection_log: RejectionLog | None = None,
                  on_written: Written | None = None,
+                 derivation: Derivation | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self._decoder = decoder
         self._writer = writer
@@ -104,6 +107,9 @@ class Pipeline:
         self._on_alerts = on_alerts
         self._commands = dict(commands or {})
         self._on_written = on_written
+        self.derivation = derivation if derivation is not None else Derivation()
+        """Derives each reading's fields, calibrating where a kind calibrates (births tell
+        it the grades; `Derivation.seed` rebuilds its calibrations at start)."""
         self.rejection_log = rejection_log or RejectionLog(log, burst=5, interval_s=60)
         self._births = channel_prefix(Channel.SENSORS, root=root)
         self.accepting = True
@@ -146,8 +152,9 @@ class Pipeline:
             return
         engine = self._engine
         try:
-            derived, extra = derive_encoded(reading, engine.zone(reading.sensor) if engine
-                                            is not None and reading.kind in ZONED else None)
+            derived, extra = self.derivation.derive_encoded(
+                reading, engine.zone(reading.sensor) if engine is not None
+                and reading.kind in ZONED else None, now_ms)
             line = self._encoder.line(topic, reading, extra)
         except LineProtocolError as exc:
             self.dead_letter(topic, payload, Rejected("schema", str(exc)), token)
@@ -187,25 +194,27 @@ class Pipeline:
             self.dead_letter(topic, payload, Rejected("schema", str(exc)), token)
             return
         self.stats.births += 1
+        self.derivation.register(birth)
         if self._engine is not None:
             self._engine.register(birth, int(self._clock() * 1000))
         self._add(line, token, topic, payload, -1)
 
     def restore_births(self, messages: Sequence[tuple[str, bytes]]) -> int:
-        """Register the valid births among retained `messages` with the alert engine.
+        """Register the valid births among retained `messages` with the alert engine and
+        the derivation (the sensors' grades).
 
         Read-only: each was written or dead-lettered when it first arrived, so
         an invalid one is skipped here, not dead-lettered again. Returns how
         many were registered.
         """
-        if self._engine is None:
-            return 0
         now_ms = int(self._clock() * 1000)
         registered = 0
         for topic, payload in messages:
             birth = self._decoder.birth(topic, payload, now_ms)
             if birth is not None and not isinstance(birth, Rejected):
-                self._engine.register(birth, now_ms)
+                self.derivation.register(birth)
+                if self._engine is not None:
+                    self._engine.register(birth, now_ms)
                 registered += 1
         return registered
 

@@ -1,7 +1,7 @@
 """What each generic per-reading rule type checks: one `Check` object per rule.
 
-The generic types (`threshold`, `rate_of_change`, `stuck`, `range`) judge one
-metric of any kind; a kind's own types are checked by its `checks.py`. Both
+The generic types (`threshold`, `rate_of_change`, `stuck`, `range`, `step`)
+judge one metric of any kind; a kind's own types are checked by its `checks.py`. Both
 extend `urbanpulse.kinds.alerting.Check`, which explains what a check returns
 and why checks are compiled classes. `checks()` gives the engine the check of
 every per-reading rule type; `stale` and `district_stale` are swept on a
@@ -10,13 +10,16 @@ timer instead.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
+from statistics import median
 from typing import Any
 
 from ingest.alerts.rules import (
     RangeRule,
     RateOfChangeRule,
     Rule,
+    StepRule,
     StuckRule,
     ThresholdRule,
     kind_rule_types,
@@ -32,13 +35,17 @@ _NEVER_SEEN: tuple[float | None, int] = (None, 0)
 
 
 def _unit(rule: Rule, metric: str) -> str:
-    return KINDS[rule.kind].metrics[metric].unit
+    kind = KINDS[rule.kind]
+    if metric in kind.metrics:
+        return kind.metrics[metric].unit
+    return kind.derived[metric].unit
 
 
 class _MetricCheck(Check):
     """A check of one catalog metric of the reading."""
 
-    def __init__(self, rule: ThresholdRule | RateOfChangeRule | StuckRule | RangeRule) -> None:
+    def __init__(self, rule: ThresholdRule | RateOfChangeRule | StuckRule | RangeRule
+                 | StepRule) -> None:
         super().__init__(rule)
         self.metric = rule.metric
         self.unit = _unit(rule, rule.metric)
@@ -54,12 +61,21 @@ class Threshold(_MetricCheck):
         assert limit is not None  # the rule's validator requires exactly one
         self.limit: float = limit
         self.clear: float = rule.clear if rule.clear is not None else limit
+        self.of_derived = rule.metric not in KINDS[rule.kind].metrics
+        """The rule judges a derived field (`pm25_cal`), not a metric the reading carries."""
 
     def check(self, reading: Reading, active: bool, context: Context,
               derived: Derived) -> Verdict:
-        value = reading.values.get(self.metric)
-        if value is None:
-            return None
+        if self.of_derived:
+            found = derived.get(self.metric)
+            if not isinstance(found, (float, int)) or isinstance(found, bool):
+                return None
+            value = float(found)
+        else:
+            metric = reading.values.get(self.metric)
+            if metric is None:
+                return None
+            value = metric
         limit = self.clear if active else self.limit
         return self._beyond(value, limit), value, limit
 
@@ -154,11 +170,50 @@ class PlausibleRange(_MetricCheck):
         return f"{self.metric} {value} {self.unit} {where} {self.min}..{self.max}"
 
 
+class Step(_MetricCheck):
+    """The metric against the median of the sensor's readings over the previous window."""
+
+    def __init__(self, rule: StepRule) -> None:
+        super().__init__(rule)
+        self.by = rule.by
+        self.rise = rule.direction != "fall"
+        self.fall = rule.direction != "rise"
+        self.window_ms = int(rule.window * 1000)
+        self._recent: dict[str, deque[tuple[int, float]]] = {}  # sensor → (ts, value)
+
+    def check(self, reading: Reading, active: bool, context: Context,
+              derived: Derived) -> Verdict:
+        value = reading.values.get(self.metric)
+        if value is None:
+            return None
+        recent = self._recent.get(reading.sensor)
+        if recent is None:
+            recent = self._recent[reading.sensor] = deque()
+        since = reading.ts - self.window_ms
+        while recent and recent[0][0] < since:
+            recent.popleft()
+        before = [old for ts, old in recent if ts < reading.ts]
+        recent.append((reading.ts, value))
+        if not before:
+            return None
+        moved = value - median(before)
+        return (self.rise and moved > self.by) or (self.fall and -moved > self.by), value, moved
+
+    def describe(self, reading: Reading, value: float, detail: float, context: Context,
+                 derived: Derived) -> str:
+        way = "above" if detail > 0 else "below"
+        window = f"{self.window_ms / 60_000:g} min"
+        beyond = (self.rise and detail > self.by) or (self.fall and -detail > self.by)
+        return (f"{self.metric} {value} {self.unit}, {abs(detail):.3g} {way} its median of the "
+                f"previous {window}{'' if beyond else ': back within'} (limit {self.by:g})")
+
+
 GENERIC_CHECKS: dict[str, Callable[[Any], Check]] = {
     "threshold": Threshold,
     "rate_of_change": RateOfChange,
     "stuck": Stuck,
     "range": PlausibleRange,
+    "step": Step,
 }
 """The check of each generic per-reading rule type."""
 

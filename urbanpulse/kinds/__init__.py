@@ -10,6 +10,7 @@ optional modules each serve one layer (docs/adding-a-kind.md):
     rules.yaml    ingest: the kind's default alert rules
     summary.py    api: the kind's section of the district summary, and its views
     dashboard.py  grafana: the kind's dashboard and its panels on the city overview
+    calibration.py ingest: its low-cost sensors corrected against its reference ones
 
 The built-in kinds register exactly as another distribution's kind does: by
 module path, the built-ins from `BUILTIN` and the others from the entry-point

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
+import pytest
 
 from ingest.alerts.engine import AlertEngine, fingerprint
 from ingest.alerts.rules import Rule, parse_rule
@@ -157,3 +158,19 @@ def test_repeat_after_suppresses_a_new_episode_too_soon_after_a_resolve() -> Non
     assert [(change.state, (change.ts - T0) // MINUTE) for change in changes] == [
         ("firing", 0), ("resolved", 1), ("firing", 40)]
     assert engine.suppressed == 1
+
+
+def test_a_threshold_on_a_derived_field_judges_the_derived_value_not_the_metric() -> None:
+    """pm25-high judges the calibrated `pm25_cal`: a low-cost station's raw 300 µg/m³
+    on a humid night is not an alert when its corrected value is 60."""
+    engine = AlertEngine(_rules({**PM25, "metric": "pm25_cal", "for": "0s"}))
+    humid = engine.evaluate(_air(300, T0), T0, {"pm25_cal": 60.0})
+    polluted = engine.evaluate(_air(150, T0 + MINUTE), T0, {"pm25_cal": 140.0})
+    underived = engine.evaluate(_air(90, T0 + 2 * MINUTE), T0, {})
+    assert (humid, _states(polluted), underived) == ([], ["firing"], [])
+    assert polluted[0].message == "pm25_cal 140.0 µg/m³ above 115.0"
+
+
+def test_a_threshold_names_a_numeric_derived_field_or_a_metric_and_nothing_else() -> None:
+    with pytest.raises(ValueError, match="numeric derived fields aqi, aqi_level, pm25_cal"):
+        parse_rule({**PM25, "metric": "primary_pollutant"})

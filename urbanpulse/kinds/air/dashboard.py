@@ -2,12 +2,15 @@
 
 AQI colours and category names are HJ 633 Table 2 (`AQI_CATEGORIES`).
 Latest-value panels take each station's last reading inside the time range, so
-a station silent for the whole range is not "now".
+a station silent for the whole range is not "now". Particulates are shown
+calibrated (`pm25_cal`, `pm10_cal`: what the AQI is computed from), and beside
+the raw readings where the panel is about the calibration (docs/calibration.md).
 """
 
 from __future__ import annotations
 
 from urbanpulse.kinds.air import SPEC
+from urbanpulse.kinds.air.calibration import CALIBRATION
 from urbanpulse.kinds.panels import (
     CHART,
     HEADLINE,
@@ -51,9 +54,25 @@ def aqi_level_steps() -> Json:
     return thresholds(first.colour, *((category.level, category.colour) for category in rest))
 
 
+def calibration_by_station() -> Json:
+    """Return a chart of each station's PM2.5 as read and as calibrated.
+
+    A reference station's two lines are one; a low-cost station's calibrated line
+    joins them, its raw line stays above, the more so on humid nights.
+    """
+    raw, calibrated = "pm25", CALIBRATION.corrected["pm25"]
+    return timeseries(
+        "PM2.5 by station: raw and calibrated", "Each station's PM2.5 as it reads (raw) "
+        "and as calibrated against the reference stations (cal); on a reference station "
+        "the two are one.", (12, 30, 12, 8),
+        [{**by_sensor(raw, SPEC.name), "alias": "$tag_sensor raw"},
+         {**by_sensor(calibrated, SPEC.name), "refId": "B", "alias": "$tag_sensor cal"}],
+        unit=grafana_unit(SPEC.metrics[raw]), minimum=0)
+
+
 def dashboard() -> KindDashboard:
     """Return the air-quality dashboard."""
-    metrics = SPEC.metrics
+    metrics, cal = SPEC.metrics, CALIBRATION.corrected
     particulates = grafana_unit(metrics["pm25"], metrics["pm10"])
     gases = grafana_unit(metrics["no2"], metrics["so2"], metrics["o3"])
     last_aqi = latest(SPEC, {"aqi": "aqi"})
@@ -75,20 +94,32 @@ def dashboard() -> KindDashboard:
                        "(优 Excellent … 严重污染 Severely polluted).", (12, 13, 12, 9),
                        [by_sensor("aqi_level", SPEC.name, "max")],
                        mappings=aqi_level_mappings(), steps=aqi_level_steps()),
-        timeseries("Particulates by district", "Mean PM2.5 and PM10.", (0, 22, 12, 8), [target(
-            per_district('mean("pm25_mean") AS "PM2.5", mean("pm10_mean") AS "PM10"',
-                         SPEC.name), alias="$col $tag_district")],
-                   unit=particulates, minimum=0),
+        timeseries("Particulates by district", "Mean calibrated PM2.5 and PM10 (what the "
+                   "AQI is computed from).", (0, 22, 12, 8), [target(per_district(
+                       f'mean("{cal["pm25"]}_mean") AS "PM2.5", '
+                       f'mean("{cal["pm10"]}_mean") AS "PM10"', SPEC.name),
+                       alias="$col $tag_district")], unit=particulates, minimum=0),
         timeseries("Gases by district", "Mean NO2, SO2 and O3 (CO is in mg/m³, in the table).",
                    (12, 22, 12, 8), [target(per_district(
                        'mean("no2_mean") AS "NO2", mean("so2_mean") AS "SO2", '
                        'mean("o3_mean") AS "O3"', SPEC.name), alias="$col $tag_district")],
                    unit=gases, minimum=0),
+        timeseries("PM2.5 by district: raw and calibrated", "Mean PM2.5 of the district's "
+                   "stations as they read (raw) and as calibrated against the reference "
+                   "stations (cal): the gap is the low-cost stations' over-reading, widest on "
+                   "humid nights.", (0, 30, 12, 8), [target(per_district(
+                       f'mean("pm25_mean") AS "raw", mean("{cal["pm25"]}_mean") AS "cal"',
+                       SPEC.name), alias="$tag_district $col")],
+                   unit=grafana_unit(metrics["pm25"]), minimum=0),
+        calibration_by_station(),
         table("Worst stations now", f"The {TOP_N} stations with the highest last AQI: "
-              "category, primary pollutant(s) and concentrations (µg/m³; CO mg/m³).",
-              (0, 30, 24, 8), [top(SPEC, {
+              "category, primary pollutant(s) and concentrations (µg/m³; CO mg/m³); PM "
+              "calibrated (the AQI's) and as read.",
+              (0, 38, 24, 8), [top(SPEC, {
                   "aqi": "aqi", "category": "aqi_level", "primary": "primary_pollutant",
-                  **{name: name for name in ("pm25", "pm10", "no2", "so2", "o3", "co")}})],
+                  "pm25": cal["pm25"], "pm10": cal["pm10"], "pm25 raw": "pm25",
+                  "pm10 raw": "pm10",
+                  **{name: name for name in ("no2", "so2", "o3", "co")}})],
               overrides=[colour_cells("aqi", steps=aqi_steps()),
                          colour_cells("category", mappings=aqi_level_mappings(),
                                       steps=aqi_level_steps())], sort_by="aqi"),
@@ -102,6 +133,7 @@ def overview() -> Overview:
                         HEADLINE, [target('SELECT max("aqi") FROM '
                                           f'({latest(SPEC, {"aqi": "aqi"})})')],
                         steps=aqi_steps()),),
-        charts=(timeseries("PM2.5 by district", "Mean PM2.5 of the district's air stations.",
-                           CHART, [by_district("pm25", SPEC.name)],
+        charts=(timeseries("PM2.5 by district", "Mean calibrated PM2.5 of the district's "
+                           "air stations.", CHART,
+                           [by_district(CALIBRATION.corrected["pm25"], SPEC.name)],
                            unit=grafana_unit(SPEC.metrics["pm25"]), minimum=0),))

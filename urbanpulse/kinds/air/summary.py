@@ -3,7 +3,10 @@
 As a city's AQI is computed from the mean concentrations of its stations, each
 pollutant's concentration is averaged over the district's stations that report
 it, and the AQI, level, colour and primary pollutants come from those means
-through the same HJ 633 calculator the ingester uses.
+through the same HJ 633 calculator the ingester uses. PM is each station's
+calibrated value (`pm25_cal`, `pm10_cal`: a low-cost station's corrected
+against the reference stations, `calibration.py`), or its reading where a
+point predates calibration.
 """
 
 from __future__ import annotations
@@ -13,10 +16,18 @@ from statistics import fmean
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from urbanpulse.kinds.air.calibration import CALIBRATION
 from urbanpulse.kinds.summaries import Current, Section, SummaryRequest, current_readings
 from urbanpulse.standards import AQI_CATEGORIES, POLLUTANTS, aqi
 
-FIELDS = POLLUTANTS
+FIELDS = (*POLLUTANTS, *CALIBRATION.corrected.values())
+
+
+def concentration(current: Current, pollutant: str) -> float | None:
+    """Return a station's current concentration of `pollutant`: calibrated where it is."""
+    calibrated = CALIBRATION.corrected.get(pollutant)
+    value = current.number(calibrated) if calibrated is not None else None
+    return value if value is not None else current.number(pollutant)
 
 
 class AirSummary(BaseModel):
@@ -38,7 +49,8 @@ def summarise(readings: Sequence[Current]) -> AirSummary:
     """Return the AQI of the mean concentrations of the current readings."""
     means = {}
     for pollutant in POLLUTANTS:
-        values = [v for current in readings if (v := current.number(pollutant)) is not None]
+        values = [v for current in readings if (v := concentration(current, pollutant))
+                  is not None]
         if values:
             means[pollutant] = fmean(values)
     if not means:
@@ -47,7 +59,7 @@ def summarise(readings: Sequence[Current]) -> AirSummary:
     result = aqi(means)
     category = AQI_CATEGORIES[result.level - 1]
     stations = sum(1 for current in readings
-                   if any(current.number(p) is not None for p in POLLUTANTS))
+                   if any(concentration(current, p) is not None for p in POLLUTANTS))
     return AirSummary(stations=stations, aqi=result.aqi, level=result.level,
                       category=result.category_en, colour=result.colour,
                       colour_name=category.colour_name, primary_pollutants=list(result.primary))
