@@ -32,6 +32,7 @@ from api.view_models import ExportMetadata
 from urbanpulse.influxql import Series, quote_identifier, tag_equals, time_from, where
 from urbanpulse.kinds import SensorKind
 from urbanpulse.kinds.summaries import derived
+from urbanpulse.rollups import rollup_measurement
 
 STATS = ("mean", "min", "max")
 BATCH_SENSORS = 500
@@ -47,7 +48,7 @@ def iso(ms: int) -> str:
 
 def hourly_measurement(kind: SensorKind) -> str:
     """Return the name of the kind's per-sensor hourly rollup measurement."""
-    return f"{kind.name}_1h"
+    return rollup_measurement(kind.name, "sensor", "1h")
 
 
 async def export_sensors(influx: InfluxQuery, kind: SensorKind, district: str | None

@@ -1,9 +1,14 @@
 """One time bucket of one kind's rollups: per-sensor sums, counts, minima and maxima as arrays.
 
 Row i of every array is the kind's sensor i (`ingest.rollups.KindRollup` numbers
-them); a reading is folded in with numpy's unbuffered `ufunc.at`, a batch of a
-kind at a time. A field a reading lacks is NaN in its row of values: it adds
-nothing to the sum or the field's count and is skipped by `fmin`/`fmax`.
+them); readings are folded in a batch of a kind at a time: sorted by row, reduced
+per sensor with `ufunc.reduceat` (a third of the cost of the unbuffered
+`ufunc.at`), then written to each sensor's row once. Float sums are added in the
+readings' order, one at a time, as before: `reduceat` sums a run in another order,
+which would change a mean in its last digit, so a sensor with a single reading in
+the batch (the usual case) is added directly and only one with several goes through
+`np.add.at`. A field a reading lacks is NaN in its row of values: it adds nothing
+to the sum or the field's count and is skipped by `fmin`/`fmax`.
 Points come out as line protocol, the district points summed over their sensors,
 with the fields a `Layout` names: `X_mean`, `X_min`, `X_max` of a number, `X_mean`
 (the share true) and the integer `X_true` of a boolean (folded as 1 or 0), and an
@@ -59,14 +64,22 @@ class Bucket:
 
     def add(self, rows: Ints, values: Floats) -> None:
         """Fold readings in: `rows` their sensors, `values` (readings × fields), NaN = absent."""
-        self.grow(int(rows.max()) + 1)
+        order, starts, sensors = runs(rows)
+        values = values[order]
+        self.grow(int(sensors[-1]) + 1)
         present = ~np.isnan(values)
-        np.add.at(self.sums, rows, np.where(present, values, 0.0))
-        np.add.at(self.counts, rows, present)
-        np.fmin.at(self.lows, rows, values)
-        np.fmax.at(self.highs, rows, values)
-        np.add.at(self.readings, rows, 1)
-        self.dirty[rows] = True
+        addends = np.where(present, values, 0.0)
+        readings = np.diff(starts, append=len(rows))
+        single = readings == 1
+        self.sums[sensors[single]] += addends[starts[single]]
+        if not single.all():
+            several = np.repeat(~single, readings)
+            np.add.at(self.sums, rows[order][several], addends[several])
+        self.counts[sensors] += np.add.reduceat(present, starts, dtype=np.int64)
+        self.lows[sensors] = np.fmin(self.lows[sensors], np.fmin.reduceat(values, starts))
+        self.highs[sensors] = np.fmax(self.highs[sensors], np.fmax.reduceat(values, starts))
+        self.readings[sensors] += readings
+        self.dirty[sensors] = True
 
     def touch(self, rows: Ints) -> None:
         """Mark `rows` changed (readings folded into a minute of this hour)."""
@@ -91,6 +104,15 @@ class Bucket:
             copy.merge(minute)
         copy.dirty[:len(self.dirty)] = self.dirty
         return copy
+
+
+def runs(keys: Ints) -> tuple[Ints, Ints, Ints]:
+    """Group `keys` for `ufunc.reduceat`: return the order that sorts them (stable), where
+    each distinct key's run starts in that order, and the distinct keys, ascending."""
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+    return order, starts, ordered[starts]
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,24 +209,23 @@ def district_lines(bucket: Bucket, measurement: str, shape: Layout,
     rows = np.flatnonzero(bucket.readings > 0)
     if not len(rows):
         return []
-    where = district_of[rows]
     wanted = np.zeros(len(districts), np.bool_)
     wanted[district_of[np.flatnonzero(bucket.dirty & (bucket.readings > 0))]] = True
-    fields = bucket.sums.shape[1]
-    sums = np.zeros((len(districts), fields))
-    counts = np.zeros((len(districts), fields), np.int64)
-    lows = np.full((len(districts), fields), np.inf)
-    highs = np.full((len(districts), fields), -np.inf)
-    np.add.at(sums, where, bucket.sums[rows])
-    np.add.at(counts, where, bucket.counts[rows])
-    np.fmin.at(lows, where, bucket.lows[rows])
-    np.fmax.at(highs, where, bucket.highs[rows])
-    readings = np.bincount(where, weights=bucket.readings[rows], minlength=len(districts))
-    sensors = np.bincount(where, minlength=len(districts))
-    chosen = np.flatnonzero(wanted)
-    texts = _row_fields(shape, sums[chosen], counts[chosen], lows[chosen], highs[chosen])
-    return [f"{measurement},district={districts[index]} {text},count={int(count)}i,"
-            f"sensors={int(seen)}i {bucket.start}"
+    order, starts, present = runs(district_of[rows])
+    rows = rows[order]
+    chosen = np.flatnonzero(wanted[present])  # among the districts with readings
+    # Each district's float sums in row order, one row at a time (`np.add.reduce` along
+    # the rows does so; `reduceat` would not): the same digits as ever.
+    runs_of = np.split(bucket.sums[rows], starts[1:])
+    sums = np.array([np.add.reduce(runs_of[index], axis=0, initial=0.0)
+                     for index in chosen.tolist()]).reshape(len(chosen), bucket.sums.shape[1])
+    texts = _row_fields(shape, sums, np.add.reduceat(bucket.counts[rows], starts)[chosen],
+                        np.fmin.reduceat(bucket.lows[rows], starts)[chosen],
+                        np.fmax.reduceat(bucket.highs[rows], starts)[chosen])
+    readings = np.add.reduceat(bucket.readings[rows], starts)[chosen]
+    sensors = np.diff(starts, append=len(rows))[chosen]
+    return [f"{measurement},district={districts[index]} {text},count={count}i,"
+            f"sensors={seen}i {bucket.start}"
             for index, text, count, seen in zip(
-                chosen.tolist(), texts, readings[chosen].tolist(), sensors[chosen].tolist(),
+                present[chosen].tolist(), texts, readings.tolist(), sensors.tolist(),
                 strict=True)]

@@ -1,11 +1,14 @@
 """Rollups written at ingest: per sensor and per district×kind, per minute and per hour.
 
-Measurements `{kind}_1m` and `{kind}_1h` (tags `district`, `sensor`) and
-`{kind}_district_1m`/`_1h` (tag `district`), at the bucket's UTC-aligned
-start, with `X_mean`, `X_min`, `X_max` for every metric and numeric derived
-field X, `X_mean` (share true) and integer `X_true` for a boolean derived field,
-an integer per tally the kind declares (`SensorKind.tallies`), integer `count`
-(readings) and, per district, integer `sensors`.
+Measurements `{kind}_1h` (tags `district`, `sensor`), `{kind}_1m` for a kind
+that reports more often than once a minute (for the others it would be the raw
+point again: `urbanpulse.rollups`), and `{kind}_district_1m`/`_1h` (tag
+`district`), at the bucket's UTC-aligned start, with `X_mean`, `X_min`, `X_max`
+for every metric and numeric derived field X, `X_mean` (share true) and integer
+`X_true` for a boolean derived field, an integer per tally the kind declares
+(`SensorKind.tallies`), integer `count` (readings) and, per district, integer
+`sensors`. A kind's sensors keep rows in the minute buckets either way: the
+district minutes are summed from them and the hours merged from them.
 
 A reading is folded in only once InfluxDB has its raw point (the pipeline
 hands over each written batch), so the open buckets always equal an aggregate
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from operator import attrgetter
 from typing import Any, Final
 
 import numpy as np
@@ -38,6 +42,7 @@ from ingest.buckets import Bucket, Floats, Ints, district_lines, layout, sensor_
 from urbanpulse.kinds import KINDS, SensorKind
 from urbanpulse.lineprotocol import FieldValue
 from urbanpulse.messages import Reading
+from urbanpulse.rollups import Resolution, has_sensor_minutes, rollup_measurement
 
 MINUTE: Final = 60_000
 HOUR: Final = 3_600_000
@@ -46,6 +51,7 @@ NO_WATERMARK: Final = -(2**62)
 _NUMERIC: Final = frozenset({"integer", "float"})
 _OFFSET_BITS: Final = 16  # ms within a minute < 2**16: a (row, ts) key is one int
 _BOOLEAN: Final = "boolean"
+_TS: Final = attrgetter("ts")
 RawPoint = tuple[str, int, list[float]]
 """A raw point read back: sensor, time (epoch ms), values of the kind's rollup fields."""
 Recompute = tuple[str, str, int]
@@ -78,12 +84,12 @@ class KindRollup:
         booleans = _derived(kind, {_BOOLEAN})
         self.layout = layout(self.fields[:len(self.fields) - len(booleans)], booleans,
                              list(kind.tallies))
+        self.sensor_minutes = has_sensor_minutes(kind)
+        """Whether per-sensor minute points are written (`urbanpulse.rollups`)."""
         self._tallies = _tally_columns(kind, self.fields)
         self._width = len(self.fields) + len(self._tallies)
         self._metrics = tuple(kind.metrics)
         self._derived = self.fields[len(self._metrics):]
-        self._metric_nans = (math.nan,) * len(self._metrics)
-        self._derived_nans = (math.nan,) * len(self._derived)
         self._rows: dict[str, dict[str, int]] = {}
         self.keys: list[str] = []
         """Row i's tags as line protocol: `district=…,sensor=…`."""
@@ -94,8 +100,11 @@ class KindRollup:
         self.hours: dict[int, Bucket] = {}
         self._seen: dict[int, set[int]] = {}
         self._taken_rows: list[int] = []
-        self._taken_ts: list[int] = []
-        self._taken_values: list[list[float]] = []
+        self._taken: list[Reading] = []
+        self._taken_derived: list[Mapping[str, FieldValue]] = []
+        self._raw_rows: list[int] = []
+        self._raw_ts: list[int] = []
+        self._raw_values: list[list[float]] = []
 
     def row(self, district: str, sensor: str) -> int:
         """Return the row of (district, sensor), numbering a new one."""
@@ -116,27 +125,52 @@ class KindRollup:
         return self.districts[self._district_of[row]]
 
     def take(self, reading: Reading, derived: Mapping[str, FieldValue]) -> None:
-        """Queue one written reading for the next `fold`."""
+        """Queue one written reading for the next `fold` (its values are read there)."""
         rows = self._rows.get(reading.district)
         row = rows.get(reading.sensor) if rows is not None else None
         if row is None:
             row = self.row(reading.district, reading.sensor)
         self._taken_rows.append(row)
-        self._taken_ts.append(reading.ts)
-        values = list(map(reading.values.get, self._metrics, self._metric_nans))
-        if self._derived:
-            values += map(derived.get, self._derived, self._derived_nans)  # type: ignore[arg-type]
-        self._taken_values.append(values)
+        self._taken.append(reading)
+        self._taken_derived.append(derived)
 
     def newest(self) -> int:
-        """Return the newest time taken since the last fold (0 if none)."""
-        return max(self._taken_ts, default=0)
+        """Return the newest time of the readings taken since the last fold (0 if none)."""
+        return max(map(_TS, self._taken), default=0)
 
     def take_row(self, row: int, ts: int, values: list[float]) -> None:
         """Queue one raw point read back from InfluxDB for the next `fold`."""
-        self._taken_rows.append(row)
-        self._taken_ts.append(ts)
-        self._taken_values.append(values)
+        self._raw_rows.append(row)
+        self._raw_ts.append(ts)
+        self._raw_values.append(values)
+
+    def _take_all(self) -> tuple[Ints, Ints, Floats]:
+        """Return the rows, times and values (NaN: absent) of what was taken, and forget it.
+
+        A reading's values are read a column at a time over all the readings
+        taken: no list per reading, and numpy fills each column from one list.
+        """
+        parts: list[tuple[Ints, Ints, Floats]] = []
+        if self._taken:
+            readings, derived = self._taken, self._taken_derived
+            values: Floats = np.empty((len(readings), len(self.fields)))
+            nan = math.nan
+            for column, name in enumerate(self._metrics):
+                values[:, column] = [reading.values.get(name, nan) for reading in readings]
+            for column, name in enumerate(self._derived, len(self._metrics)):
+                values[:, column] = [extra.get(name, nan) for extra in derived]
+            parts.append((np.array(self._taken_rows, np.int64),
+                          np.fromiter(map(_TS, readings), np.int64, len(readings)), values))
+            self._taken_rows, self._taken, self._taken_derived = [], [], []
+        if self._raw_rows:
+            parts.append((np.array(self._raw_rows, np.int64), np.array(self._raw_ts, np.int64),
+                          np.array(self._raw_values, np.float64)))
+            self._raw_rows, self._raw_ts, self._raw_values = [], [], []
+        if len(parts) == 1:
+            return parts[0]
+        (rows, stamps, found), (more_rows, more_stamps, more) = parts
+        return (np.concatenate((rows, more_rows)), np.concatenate((stamps, more_stamps)),
+                np.concatenate((found, more)))
 
     def fold(self, minute_floor: float, *, raw: bool = False) -> set[Recompute]:
         """Fold what was taken into the buckets; return what must be recomputed from raw.
@@ -148,12 +182,10 @@ class KindRollup:
         time) opens a bucket for every minute, with a duplicate check for those
         at or after the floor only: the closed ones take no further reading.
         """
-        if not self._taken_rows:
+        if not (self._taken_rows or self._raw_rows):
             return set()
-        rows: Ints = np.array(self._taken_rows, np.int64)
-        stamps: Ints = np.array(self._taken_ts, np.int64)
-        values: Floats = self._tallied(np.array(self._taken_values, np.float64))
-        self._taken_rows, self._taken_ts, self._taken_values = [], [], []
+        rows, stamps, values = self._take_all()
+        values = self._tallied(values)
         recompute: set[Recompute] = set()
         offsets = stamps % MINUTE
         minutes = stamps - offsets
@@ -222,15 +254,18 @@ class KindRollup:
                 del self.hours[start]
         return out
 
-    def points(self, bucket: Bucket, span: str, district_of: Ints | None = None) -> list[str]:
-        """Return the points of `bucket` (`span` 1m or 1h) that changed, and mark them written."""
+    def points(self, bucket: Bucket, span: Resolution, district_of: Ints | None = None
+               ) -> list[str]:
+        """Return the points of `bucket` (a minute or an hour) that changed, and mark them
+        written: per sensor (minutes only if `sensor_minutes`) and per district."""
         if not bucket.dirty.any():
             return []
         if district_of is None:
             district_of = np.array(self._district_of, np.int64)
-        out = sensor_lines(bucket, f"{self.name}_{span}", self.layout, self.keys)
-        out += district_lines(bucket, f"{self.name}_district_{span}", self.layout,
-                              district_of, self.districts)
+        out = (sensor_lines(bucket, rollup_measurement(self.name, "sensor", span), self.layout,
+                            self.keys) if span == "1h" or self.sensor_minutes else [])
+        out += district_lines(bucket, rollup_measurement(self.name, "district", span),
+                              self.layout, district_of, self.districts)
         bucket.dirty[:] = False
         return out
 

@@ -37,6 +37,7 @@ from urbanpulse.kinds.panels import (
     thresholds,
     timeseries,
 )
+from urbanpulse.rollups import has_sensor_minutes, rollup_measurement, sensor_minutes
 
 STALE_INTERVALS = 3
 """A sensor silent for more than this many of its reporting intervals is stale."""
@@ -76,20 +77,32 @@ def _silent_table(title: str, description: str, grid: Grid, births: str, join: s
 
 def _by_district(function: str, metric: Metric, kinds: list[str]) -> Json:
     """Return a chart of `function(metric)` per interval by district, one line per kind."""
+    hours = measurements(rollup_measurement(kind, "district", "1h") for kind in kinds)
     return timeseries(f"{function.capitalize()} {metric.name} by district",
                       f"{metric.description}: the {function} per interval and district "
                       f"({', '.join(kinds)}).", (0, 0, 12, 8), [target(
-                          f'SELECT {function}("{metric.name}_{function}") FROM '
-                          f'{measurements(f"{kind}_district_1h" for kind in kinds)} WHERE '
+                          f'SELECT {function}("{metric.name}_{function}") FROM {hours} WHERE '
                           f'$timeFilter AND {district_filter()} {EVERY}, "district" fill(none)',
                           alias="$measurement $tag_district")],
                       unit=grafana_unit(metric), interval="1h")
 
 
+def _sensor_minutes() -> dict[str, list[str]]:
+    """Return the measurements of every kind's sensors' minutes (`sensor_minutes`), by a
+    field each of their points has: `count` of a minute rollup, `seq` of a raw point."""
+    found: dict[str, list[str]] = {}
+    for kind in KINDS.values():
+        field = "count" if has_sensor_minutes(kind) else "seq"
+        found.setdefault(field, []).append(sensor_minutes(kind))
+    return found
+
+
 def fleet() -> Json:
     """Return the device-fleet dashboard."""
-    hours = measurements(f"{kind}_1h" for kind in KINDS)
-    minutes = measurements(f"{kind}_1m" for kind in KINDS)
+    hours = measurements(rollup_measurement(kind, "sensor", "1h") for kind in KINDS)
+    minutes = ", ".join(f'(SELECT last("{field}") AS "n" FROM {measurements(names)} {WHERE} '
+                        f'{EVERY}, "sensor" fill(none))'
+                        for field, names in _sensor_minutes().items())
     batteries, signals = _metrics("battery"), _metrics("signal")
     health = {**batteries, **signals}
     charts = [*(_by_district("min", metric, kinds) for metric, kinds in batteries.values()),
@@ -114,9 +127,8 @@ def fleet() -> Json:
         timeseries("Sensors reporting by kind", "Sensors with a reading in each interval, "
                    "by kind: a power cut or a network outage shows as a step down.",
                    (0, 14, 24, 8), [target(
-                       f'SELECT count("n") FROM (SELECT last("count") AS "n" FROM {minutes} '
-                       f'{WHERE} {EVERY}, "sensor" fill(none)) WHERE $timeFilter {EVERY} '
-                       'fill(0)', alias="$measurement")], minimum=0, decimals=0,
+                       f'SELECT count("n") FROM {minutes} WHERE $timeFilter {EVERY} fill(0)',
+                       alias="$measurement")], minimum=0, decimals=0,
                    interval="10m"),
         table("Batteries and signal now", "Each battery or radio device's last reported "
               "battery and signal (its startup, heartbeat or hourly health message).",

@@ -32,6 +32,7 @@ from urbanpulse.kinds.panels import (
     thresholds,
     timeseries,
 )
+from urbanpulse.rollups import rollup_measurement
 
 WIDTH = 24
 """Grafana's grid is 24 columns wide."""
@@ -99,7 +100,7 @@ def city_overview() -> Json:
     headlines = [item for overview in overviews for item in overview.headlines]
     charts = [item for overview in overviews for item in overview.charts]
     top = place(headlines, 16, 0, height=4)
-    every_kind = measurements(f"{kind}_district_1m" for kind in KINDS)
+    every_kind = measurements(rollup_measurement(kind, "district", "1m") for kind in KINDS)
     in_districts = f"WHERE $timeFilter AND {district_filter()}"
     panels = [
         stat("Sensors", "Sensors that announced themselves (births).", (0, 0, 4, 4), [target(

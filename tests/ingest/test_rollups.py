@@ -1,8 +1,11 @@
 """Rollups at ingest: folding, duplicates, late readings, and a real crash checked against InfluxQL.
 
-The crash test SIGKILLs a real `urbanpulse ingest` mid-stream and restarts it;
-afterwards every `noise_1m`, `noise_1h` and `noise_district_1m` point must equal
-InfluxQL's own aggregate of the raw points (mean, min, max, count, sensors).
+The built-in kinds report once a minute or less often, so they get no per-sensor
+minute rollup; the tests of those points use `FAST_AIR`, air as if its monitors
+reported every 10 s. The crash test SIGKILLs a real `urbanpulse ingest` mid-stream
+and restarts it; afterwards every `noise_1h`, `noise_district_1m` and
+`noise_district_1h` point must equal InfluxQL's own aggregate of the raw points
+(mean, min, max, count, sensors), and there is no `noise_1m`.
 """
 
 from __future__ import annotations
@@ -12,13 +15,22 @@ import json
 import math
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ingest.rollups import HOUR, MINUTE, NO_WATERMARK, Rollups, raw_points, recomputed
+from ingest.rollups import (
+    HOUR,
+    MINUTE,
+    NO_WATERMARK,
+    Rollups,
+    raw_points,
+    recomputed,
+    rollup_fields,
+)
 from ops import stack
 from tests.conftest import influx_rows, publish_all, wait_until
 from tests.ingest.processes import (
@@ -38,6 +50,8 @@ from urbanpulse.messages import Reading
 from urbanpulse.settings import IngestSettings, load
 
 NOW = 1_800_000_000_000  # an hour start: 2027-01-15 08:00 UTC
+FAST_AIR = replace(KINDS["air"], interval_s=10)
+"""Air as if its monitors reported every 10 s: a kind whose sensors' minutes are rolled up."""
 
 
 def _air(sensor: str, ts: int, pm25: float, district: str = "pudong") -> Reading:
@@ -45,9 +59,15 @@ def _air(sensor: str, ts: int, pm25: float, district: str = "pudong") -> Reading
                    values={"pm25": pm25, "o3": 40.0})
 
 
-def _started(lateness_ms: int, watermark: int) -> Rollups:
+def _raw(kind: SensorKind, **values: float) -> list[float]:
+    """Return a raw point's values in the order of the kind's rollup fields (NaN: absent)."""
+    return [values.get(name, math.nan) for name in rollup_fields(kind)]
+
+
+def _started(lateness_ms: int, watermark: int, kinds: Iterable[SensorKind] | None = None
+             ) -> Rollups:
     """Return rollups as after a start with raw points up to `watermark` (none to reseed)."""
-    rollups = Rollups(lateness_ms=lateness_ms)
+    rollups = Rollups(lateness_ms=lateness_ms, kinds=kinds)
     rollups.watermark = watermark
     return rollups
 
@@ -63,7 +83,7 @@ def _points(lines: list[str]) -> dict[tuple[str, int], dict[str, str]]:
 
 
 def test_a_minute_holds_mean_min_max_and_count_of_each_field_per_sensor_and_district() -> None:
-    rollups = _started(60_000, NOW)
+    rollups = _started(60_000, NOW, [FAST_AIR])
     readings = [_air("air-pudong-0001", NOW + 1_000, 10.0),
                 _air("air-pudong-0001", NOW + 31_000, 20.0),
                 _air("air-pudong-0002", NOW + 2_000, 60.0)]
@@ -82,8 +102,48 @@ def test_a_minute_holds_mean_min_max_and_count_of_each_field_per_sensor_and_dist
     assert (hour["pm25_mean"], hour["count"]) == ("60.0", "1i")
 
 
-def test_a_replayed_reading_counts_once_and_an_unchanged_bucket_is_not_rewritten() -> None:
+def test_a_kind_reporting_once_a_minute_or_less_has_no_per_sensor_minutes() -> None:
     rollups = _started(60_000, NOW)
+    readings = [_air("air-pudong-0001", NOW + 1_000, 10.0),
+                _air("air-pudong-0001", NOW + 31_000, 20.0),  # a clock running fast
+                _air("air-pudong-0002", NOW + 2_000, 60.0)]
+    rollups.written(readings, [{"aqi": 10}, {"aqi": 30}, {}], NOW + 40_000)
+    points = _points(rollups.lines(hours=True))
+    assert {key.split(",")[0] for key, _ in points} == {
+        "air_1h", "air_district_1m", "air_district_1h"}
+    district = points["air_district_1m,district=pudong", NOW]
+    assert (district["pm25_mean"], district["count"], district["sensors"]) == (
+        "30.0", "3i", "2i")
+    rollups.written([_air("air-pudong-0001", NOW + 3 * MINUTE, 40.0)], [{}], NOW + 3 * MINUTE)
+    closed = _points(rollups.lines(hours=True))  # the first minute closed into its hour
+    assert {key.split(",")[0] for key, _ in closed} == {
+        "air_1h", "air_district_1m", "air_district_1h"}
+    hour = closed["air_1h,district=pudong,sensor=air-pudong-0001", NOW]
+    assert (hour["pm25_mean"], hour["pm25_max"], hour["count"]) == ("23.333333333333332",
+                                                                     "40.0", "3i")
+
+
+def test_sums_add_the_readings_one_by_one_in_the_order_they_came() -> None:
+    """A floating-point sum depends on its order: a sensor's is added reading by reading and
+    a district's sensor by sensor, even when a batch holds several readings of a sensor.
+
+    1e16 + 1 rounds back to 1e16, so added one by one the four 1s vanish; summed in
+    pairs first (as numpy's `reduceat` does) they would show.
+    """
+    rollups = _started(60_000, NOW, [FAST_AIR])
+    first = [_air("air-pudong-0001", NOW + 1_000 * n, value)
+             for n, value in enumerate([1e16, 1.0, 1.0, 1.0, 1.0], 1)]
+    others = [_air(f"air-pudong-000{n}", NOW + 10_000, 1.0) for n in range(2, 6)]
+    rollups.written(first + others, [{}] * 9, NOW + 20_000)
+    points = _points(rollups.lines(hours=False))
+    sensor = points["air_1m,district=pudong,sensor=air-pudong-0001", NOW]
+    assert float(sensor["pm25_mean"]) == 1e16 / 5
+    district = points["air_district_1m,district=pudong", NOW]
+    assert float(district["pm25_mean"]) == 1e16 / 9
+
+
+def test_a_replayed_reading_counts_once_and_an_unchanged_bucket_is_not_rewritten() -> None:
+    rollups = _started(60_000, NOW, [FAST_AIR])
     first = [_air("air-pudong-0001", NOW + 1_000, 10.0), _air("air-pudong-0001", NOW + 2_000, 30.0)]
     rollups.written(first, [{}, {}], NOW + 5_000)
     assert len(rollups.lines(hours=True)) == 4  # sensor and district, minute and hour
@@ -121,7 +181,7 @@ def test_a_bucket_closes_once_the_watermark_passes_its_end_and_the_lateness() ->
 
 
 def test_without_a_watermark_history_is_rolled_up_in_memory_as_it_arrives() -> None:
-    rollups = Rollups(lateness_ms=60_000)
+    rollups = Rollups(lateness_ms=60_000, kinds=[FAST_AIR])
     assert rollups.reseed_from() is None
     rollups.written([_air("air-pudong-0001", NOW - 5 * HOUR, 10.0)], [{}], NOW)
     rollups.written([_air("air-pudong-0001", NOW - 5 * HOUR + 1_000, 30.0)], [{}], NOW)
@@ -141,18 +201,21 @@ def test_a_reading_older_than_the_open_hours_is_left_to_a_recompute_from_raw_poi
     assert rollups.settled(16) == [], "asked for again"
     assert rollups.settled(16) == [("air", "pudong", NOW)]
     assert rollups.recompute == {}
-    raw = [("air-pudong-0001", NOW + 5_000, [10.0] + [math.nan] * 7 + [20.0, 1.0]),
-           ("air-pudong-0002", NOW + MINUTE + 5_000, [30.0] + [math.nan] * 9)]
+    raw = [("air-pudong-0001", NOW + 5_000, _raw(KINDS["air"], pm25=10.0, aqi=20.0,
+                                                   aqi_level=1.0)),
+           ("air-pudong-0002", NOW + MINUTE + 5_000, _raw(KINDS["air"], pm25=30.0))]
     points = _points(recomputed(KINDS["air"], "pudong", NOW, raw, rollups.floors()))
-    assert set(points) == {
-        ("air_1m,district=pudong,sensor=air-pudong-0001", NOW),
-        ("air_1m,district=pudong,sensor=air-pudong-0002", NOW + MINUTE),
+    assert set(points) == {  # air reports every minute: no per-sensor minutes
         ("air_district_1m,district=pudong", NOW), ("air_district_1m,district=pudong", NOW + MINUTE),
         ("air_1h,district=pudong,sensor=air-pudong-0001", NOW),
         ("air_1h,district=pudong,sensor=air-pudong-0002", NOW),
         ("air_district_1h,district=pudong", NOW)}
     district = points["air_district_1h,district=pudong", NOW]
     assert (district["pm25_mean"], district["count"], district["sensors"]) == ("20.0", "2i", "2i")
+    fast = _points(recomputed(FAST_AIR, "pudong", NOW, raw, rollups.floors()))
+    assert set(fast) - set(points) == {
+        ("air_1m,district=pudong,sensor=air-pudong-0001", NOW),
+        ("air_1m,district=pudong,sensor=air-pudong-0002", NOW + MINUTE)}
 
 
 def test_the_duplicate_check_is_bounded_by_the_open_minutes_over_hours_of_readings() -> None:
@@ -184,14 +247,14 @@ def test_the_duplicate_check_is_bounded_by_the_open_minutes_over_hours_of_readin
 
 def test_a_reseed_rewrites_every_bucket_and_checks_duplicates_in_the_open_minutes_only(
         ) -> None:
-    rollups = _started(60_000, NOW + HOUR + 30 * MINUTE)
+    rollups = _started(60_000, NOW + HOUR + 30 * MINUTE, [FAST_AIR])
     since = rollups.reseed_from()
     assert since == NOW
     rollup = rollups.kinds["air"]
     row = rollup.row("pudong", "air-pudong-0001")
     stamps = [NOW + 5_000, NOW + HOUR + 5_000, NOW + HOUR + 29 * MINUTE + 5_000]
     for ts in stamps:
-        rollup.take_row(row, ts, [10.0] + [math.nan] * 9)
+        rollup.take_row(row, ts, _raw(FAST_AIR, pm25=10.0))
     rollups.fold(NO_WATERMARK, raw=True)
     assert set(rollup._seen) == {NOW + HOUR + 29 * MINUTE}, "only the open minute"
     rollups.written([_air("air-pudong-0001", ts, 10.0) for ts in stamps], [{}] * 3,
@@ -228,7 +291,7 @@ def test_a_boolean_is_a_share_and_a_true_count_and_a_tally_counts_readings_carry
     rollups.written(readings, [limited, {**limited, "noise_exceeds_limit": False}, {},
                                {**limited, "noise_exceeds_limit": False}], NOW + 5_000)
     points = _points(rollups.lines(hours=True))
-    one = points["noise_1m,district=pudong,sensor=noise-pudong-0001", NOW]
+    one = points["noise_1h,district=pudong,sensor=noise-pudong-0001", NOW]
     assert (one["count"], one["noise_limit_db_count"], one["noise_exceeds_limit_true"]) == (
         "3i", "2i", "1i")
     assert one["noise_exceeds_limit_mean"] == "0.5", "the share of the readings carrying it"
@@ -242,11 +305,11 @@ def test_a_boolean_is_a_share_and_a_true_count_and_a_tally_counts_readings_carry
 def test_a_boolean_no_reading_carried_is_left_out_and_a_tally_of_none_is_zero() -> None:
     rollups = _started(60_000, NOW)
     rollups.written([_noise("noise-pudong-0003", NOW + 1_000, 45.0)], [{}], NOW + 2_000)
-    minute = _points(rollups.lines(hours=False))[
-        "noise_1m,district=pudong,sensor=noise-pudong-0003", NOW]
-    assert minute["noise_limit_db_count"] == "0i"
-    assert "noise_exceeds_limit_true" not in minute
-    assert "noise_exceeds_limit_mean" not in minute
+    hour = _points(rollups.lines(hours=True))[
+        "noise_1h,district=pudong,sensor=noise-pudong-0003", NOW]
+    assert hour["noise_limit_db_count"] == "0i"
+    assert "noise_exceeds_limit_true" not in hour
+    assert "noise_exceeds_limit_mean" not in hour
 
 
 def test_a_threshold_tally_counts_readings_at_or_above_its_level() -> None:
@@ -256,7 +319,7 @@ def test_a_threshold_tally_counts_readings_at_or_above_its_level() -> None:
                      for n, mpa in enumerate(values)], [{}] * len(values), NOW + 5_000)
     rollups.written([_pressure("pressure-pudong-0001", NOW + MINUTE, 0.5)], [{}], NOW + MINUTE)
     points = _points(rollups.lines(hours=True))
-    minute = points["pressure_1m,district=pudong,sensor=pressure-pudong-0001", NOW]
+    minute = points["pressure_district_1m,district=pudong", NOW]
     assert (minute["count"], minute["pressure_service_count"]) == ("4i", "2i")
     hour = points["pressure_district_1h,district=pudong", NOW]
     assert (hour["count"], hour["pressure_service_count"]) == ("5i", "3i")
@@ -320,8 +383,8 @@ def _differences(url: str, db: str, since: int, until: int) -> list[str]:
     """Compare each rollup with InfluxQL's aggregate of the raw points; return what differs."""
     span = f'WHERE time >= {since}ms AND time < {until}ms'
     found = []
-    for rollup, group in (("noise_1m", '1m), "sensor"'), ("noise_1h", '1h), "sensor"'),
-                          ("noise_district_1m", "1m)")):
+    for rollup, group in (("noise_1h", '1h), "sensor"'), ("noise_district_1m", "1m)"),
+                          ("noise_district_1h", "1h)")):
         raw = influx_rows(url, db, 'SELECT mean("laeq"), min("laeq"), max("laeq"), '
                           f'count("laeq") FROM "noise" {span} GROUP BY time({group} fill(none)')
         rolled = {_key(row): row for row in influx_rows(
@@ -379,6 +442,10 @@ async def test_rollups_after_a_sigkill_mid_stream_equal_the_aggregate_of_the_raw
     assert _differences(influxd.url, influx_db, since, until) == []
     assert ingest.terminate(60) == 0
     assert _differences(influxd.url, influx_db, since, until) == []
+    measurements = {row["name"] for row in influx_rows(influxd.url, influx_db,
+                                                        "SHOW MEASUREMENTS")}
+    assert {"noise_1h", "noise_district_1m", "noise_district_1h"} <= measurements
+    assert "noise_1m" not in measurements, "noise reports every minute: no per-sensor minutes"
 
 
 async def _settle(predicate: Callable[[], bool], timeout: float) -> None:

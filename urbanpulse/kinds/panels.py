@@ -15,11 +15,13 @@ and All all match whole tag values.
 Panels read what their resolution needs (docs/dashboards.md, "Reading at city
 scale"): charts by district read the district rollups the ingester writes
 (`{kind}_district_1m`, or `_1h` for panels of an hour or more); charts of one
-line per sensor read the per-sensor rollup `{kind}_1m` and show only when a
-district or a sensor is chosen (`CHOSEN`); "now" values read each sensor's
-last raw reading in the last `recent()` of the range, and tables of sensors are
-the `TOP_N` worst (`top()`), so no query at the city's scale returns a row or a
-series per sensor.
+line per sensor read the sensors' minutes (`urbanpulse.rollups.sensor_minutes`:
+the raw points of a kind that reports once a minute or less often, else the
+per-sensor minute rollup) and show only when a district or a sensor is chosen
+(`CHOSEN`); "now" values read each sensor's last raw reading in the last
+`recent()` of the range, and tables of sensors are the `TOP_N` worst (`top()`),
+so no query at the city's scale returns a row or a series per sensor. Rollup
+measurements are named by `urbanpulse.rollups.rollup_measurement` alone.
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from urbanpulse.kinds import KINDS
 from urbanpulse.kinds.spec import DerivedField, Metric, SensorKind
+from urbanpulse.rollups import Resolution, has_sensor_minutes, rollup_measurement, sensor_minutes
 
 Json = dict[str, Any]
 Grid = tuple[int, int, int, int]
@@ -157,13 +161,14 @@ def rolled(field: str, function: str = "mean") -> str:
     return f'{function}("{field}_{ROLLED[function]}")'
 
 
-def per_district(select: str, kind: str, span: str = "1m") -> str:
+def per_district(select: str, kind: str, span: Resolution = "1m") -> str:
     """Return `SELECT select` per interval and district from the kind's district rollup."""
-    return (f'SELECT {select} FROM "{kind}_district_{span}" WHERE $timeFilter AND '
-            f'{district_filter()} {EVERY}, "district" fill(none)')
+    return (f'SELECT {select} FROM "{rollup_measurement(kind, "district", span)}" WHERE '
+            f'$timeFilter AND {district_filter()} {EVERY}, "district" fill(none)')
 
 
-def by_district(field: str, kind: str, function: str = "mean", span: str = "1m") -> Json:
+def by_district(field: str, kind: str, function: str = "mean", span: Resolution = "1m"
+                ) -> Json:
     """Return a target of `function(field)` per interval, one series per district."""
     return target(per_district(rolled(field, function), kind, span), alias="$tag_district")
 
@@ -213,8 +218,8 @@ def reporting(kind: str) -> str:
 
     From the per-sensor hourly rollup: a row per sensor and hour, whatever its rate.
     """
-    return (f'SELECT count("n") FROM (SELECT last("count") AS "n" FROM "{kind}_1h" {WHERE} '
-            'GROUP BY "sensor")')
+    return (f'SELECT count("n") FROM (SELECT last("count") AS "n" FROM '
+            f'"{rollup_measurement(kind, "sensor", "1h")}" {WHERE} GROUP BY "sensor")')
 
 
 def target(query: str, *, ref: str = "A", table: bool = False, alias: str | None = None) -> Json:
@@ -274,9 +279,17 @@ def carried_sum(field: str, measurement: str) -> str:
 
 
 def by_sensor(field: str, kind: str, function: str = "mean") -> Json:
-    """Return a target of `function(field)` per interval, one series per sensor, from the
-    per-sensor minute rollup, when a district or a sensor is chosen (`CHOSEN`)."""
-    return target(f'SELECT {rolled(field, function)} FROM "{kind}_1m" {WHERE} AND {CHOSEN} '
+    """Return a target of `function(field)` per interval, one series per sensor, when a
+    district or a sensor is chosen (`CHOSEN`).
+
+    It reads the `sensor_minutes` of the registered kind named `kind`: Grafana's
+    interval is never below the data source's minute, and a sensor that reports
+    once a minute or less often has a raw point per minute at most, which a
+    minute rollup would only repeat.
+    """
+    spec = KINDS[kind]
+    column = rolled(field, function) if has_sensor_minutes(spec) else f'{function}("{field}")'
+    return target(f'SELECT {column} FROM "{sensor_minutes(spec)}" {WHERE} AND {CHOSEN} '
                   f'{EVERY}, "sensor" fill(none)', alias="$tag_sensor")
 
 

@@ -10,8 +10,9 @@ Both receive what they need as values and protocols of the contract (births as
 InfluxQL, so a kind imports no service. When the `Queries` a kind is given also
 hold every sensor's newest reading (`LatestReadings`: the api's state in
 memory, fed by MQTT), `current_readings` answers from them without a query;
-only history (today's draw, period counts, compliance) reaches InfluxDB, and
-reads the ingester's rollups (`rollup_spans`, `rollup_statement`), not raw points.
+only history (today's draw, period counts, compliance) reaches InfluxDB: settled
+hours from the ingester's hourly rollups, the rest from raw points
+(`history_spans`, `history_statement`).
 The api gathers the sections, registers the views, and answers the HTTP side
 (parameters, errors, distances, ordering).
 
@@ -29,19 +30,22 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeGuard, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeGuard, TypeVar
 
 from pydantic import BaseModel
 
 from urbanpulse.births import MAX_FUTURE_S
 from urbanpulse.influxql import Queries, Series, quote_identifier, tag_equals, time_from, where
+from urbanpulse.kinds.spec import SensorKind
+from urbanpulse.rollups import rollup_measurement
 from urbanpulse.standards.noise import SHANGHAI_UTC_OFFSET_H
 
 __all__ = ["DAY_MS", "DECIMALS", "HOUR_MS", "MINUTE_MS", "PRESENT_AHEAD_MS",
-           "STALE_FACTOR", "Birth", "Current",
+           "STALE_FACTOR", "Birth", "Column", "Current",
            "LatestReadings", "Section", "Span", "SummaryRequest", "View", "current_readings",
-           "current_statement", "derived", "holds_latest", "is_current", "local_day_start",
-           "newest_current", "rollup_spans", "rollup_statement"]
+           "current_statement", "derived", "history_spans", "history_statement",
+           "holds_latest", "is_current", "local_day_start", "newest_current", "readings_count",
+           "tally_count", "true_count"]
 
 STALE_FACTOR = 3
 DAY_MS = 86_400_000
@@ -195,44 +199,93 @@ async def current_readings(queries: Queries, kind: str, births: Sequence[Birth],
     return newest_current(births, series, at_ms=at_ms)
 
 
-Span = tuple[str, int, int]
-"""Rollup buckets to read: the span (`1h` or `1m`) and [start, end) of their starts, epoch ms."""
+Span = tuple[Literal["1h", "raw"], int, int]
+"""History to read: the hourly rollups (`1h`) or raw points (`raw`), and [start, end) of
+the buckets or points to read, epoch ms."""
 
 
-def rollup_spans(start: int, end: int, *, at_ms: int) -> list[Span]:
-    """Split the buckets that start in [start, end) (whole minutes) into hour and minute spans.
+def history_spans(start: int, end: int, *, at_ms: int) -> list[Span]:
+    """Split [start, end) (whole minutes) into spans of settled hours and of raw points.
 
     Whole hours that ended an hour or more before `at_ms`'s hour began are read from
-    the `_1h` rollups; the rest from `_1m`: a part hour at either end, and the hour
-    of `at_ms` and the one before (the ingester writes an open hour every few
-    minutes and closes it only a lateness after its end, while open minutes are
-    rewritten every few seconds).
+    the `_1h` rollups; the rest from raw points: a part hour at either end, and the
+    hour of `at_ms` and the one before (the ingester writes an open hour every few
+    minutes and closes it only a lateness after its end). A sensor of a kind that
+    reports once a minute or less often has a raw point per minute at most, so
+    raw points cost no more than minute rollups would, and the ingester writes
+    none for such a kind (`urbanpulse.rollups`).
     """
     settled = at_ms - at_ms % HOUR_MS - HOUR_MS
     first = -(-start // HOUR_MS) * HOUR_MS
     last = min(end - end % HOUR_MS, settled)
     if first >= last:
-        return [("1m", start, end)] if start < end else []
-    spans = [("1m", start, first), ("1h", first, last), ("1m", last, end)]
+        return [("raw", start, end)] if start < end else []
+    spans: list[Span] = [("raw", start, first), ("1h", first, last), ("raw", last, end)]
     return [span for span in spans if span[1] < span[2]]
 
 
-def rollup_statement(kind: str, district: str | None, select: str, spans: Sequence[Span]
-                     ) -> str:
-    """Return one statement of `select` per sensor over each of `spans` (not empty) of the
-    per-sensor rollups of `kind` in `district`.
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One column of a history statement: its aggregate over hourly rollup points and over
+    raw points (`SUM("count")` and `COUNT("seq")`), selected `AS alias`."""
+
+    alias: str
+    hourly: str
+    raw: str
+    raw_where: str = ""
+    """A condition the raw points it counts meet (`"pressure_mpa" >= 0.14`); a column with
+    one is read from raw points by a subquery of its own."""
+
+
+def readings_count(alias: str) -> Column:
+    """Return the column of how many readings: `count` of the rollups, raw points' `seq`."""
+    return Column(alias, 'SUM("count")', 'COUNT("seq")')
+
+
+def tally_count(kind: SensorKind, name: str, alias: str) -> Column:
+    """Return the column of the kind's tally `name`: the readings carrying its field, or with
+    the field at or above its level (`urbanpulse.kinds.spec.Tally`)."""
+    tally = kind.tallies[name]
+    field = quote_identifier(tally.field)
+    return Column(alias, f"SUM({quote_identifier(tally.name)})", f"COUNT({field})",
+                  "" if tally.at_least is None else f"{field} >= {tally.at_least!r}")
+
+
+def true_count(field: str, alias: str) -> Column:
+    """Return the column of how many readings carry the boolean `field` true."""
+    name = quote_identifier(field)
+    return Column(alias, f"SUM({quote_identifier(f'{field}_true')})", f"COUNT({name})",
+                  f"{name} = true")
+
+
+def history_statement(kind: str, district: str | None, columns: Sequence[Column],
+                      spans: Sequence[Span]) -> str:
+    """Return one statement of `columns` per sensor over each of `spans` (not empty) of
+    `kind` in `district`: its hourly rollups or its raw points.
 
     Spans are subqueries of one statement: InfluxQL selects nothing for an OR of
-    time ranges. A row of an aggregate (`SUM`) is stamped with its span's start, a
-    row of a selector (`LAST`) with the bucket it picked.
+    time ranges; so are raw columns with a condition of their own. A row of an
+    aggregate (`SUM`, `COUNT`) is stamped with its span's start, a row of a
+    selector (`LAST`) with the bucket or point it picked; a row lacks the
+    columns of the other subqueries (null).
     """
-    parts = [f"SELECT {select} FROM {quote_identifier(f'{kind}_{span}')}"
-             f"{where(tag_equals('district', district), time_from(begin), f'time < {end}ms')}"
-             f" GROUP BY {quote_identifier('sensor')}" for span, begin, end in spans]
+    hourly = quote_identifier(rollup_measurement(kind, "sensor", "1h"))
+    by_sensor = f" GROUP BY {quote_identifier('sensor')}"
+    parts = []
+    for span, begin, end in spans:
+        selects: dict[str, list[str]] = {}
+        for column in columns:
+            condition, select = ("", column.hourly) if span == "1h" else (column.raw_where,
+                                                                          column.raw)
+            selects.setdefault(condition, []).append(
+                f"{select} AS {quote_identifier(column.alias)}")
+        source = hourly if span == "1h" else quote_identifier(kind)
+        window = (tag_equals("district", district), time_from(begin), f"time < {end}ms")
+        parts += [f"SELECT {', '.join(chosen)} FROM {source}{where(*window, condition)}"
+                  f"{by_sensor}" for condition, chosen in selects.items()]
     if len(parts) == 1:
         return parts[0]
-    return (f"SELECT * FROM {', '.join(f'({part})' for part in parts)} "
-            f"GROUP BY {quote_identifier('sensor')}")
+    return f"SELECT * FROM {', '.join(f'({part})' for part in parts)}{by_sensor}"
 
 
 @dataclass(frozen=True, slots=True)

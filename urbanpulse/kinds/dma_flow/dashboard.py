@@ -22,7 +22,10 @@ from urbanpulse.kinds.panels import (
     top,
 )
 from urbanpulse.kinds.systems import WATER_SUPPLY
+from urbanpulse.rollups import rollup_measurement
 
+HOURLY = rollup_measurement(SPEC.name, "sensor", "1h")
+"""The per-sensor hourly rollup: a point per sensor and hour."""
 FLOW = grafana_unit(SPEC.metrics["inflow_m3h"])
 
 
@@ -59,7 +62,7 @@ def system() -> SystemPart:
         timeseries("Minimum night flow by district", "Sum of the district's DMAs' last "
                    "minimum night flow (02-04 h), the leakage indicator.", (0, 0, 12, 8),
                    [target(f'SELECT sum("mnf") FROM (SELECT last("night_flow_m3h_mean") AS '
-                           f'"mnf" FROM "{SPEC.name}_1h" {WHERE} {EVERY}, "sensor", '
+                           f'"mnf" FROM "{HOURLY}" {WHERE} {EVERY}, "sensor", '
                            f'"district" fill(none)) WHERE $timeFilter {EVERY}, "district" '
                            'fill(none)', alias="$tag_district")], unit=FLOW, minimum=0,
                    interval="1h"),

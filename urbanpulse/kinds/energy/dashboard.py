@@ -28,10 +28,13 @@ from urbanpulse.kinds.panels import (
     timeseries,
     top,
 )
+from urbanpulse.rollups import rollup_measurement
 
 SUB_ITEMS = {"lighting_socket_kwh": "Lighting and sockets", "hvac_kwh": "HVAC",
              "power_kwh": "Power", "special_kwh": "Special"}
 """The public-building sub-metering registers and their names on the panels."""
+HOURLY = rollup_measurement(SPEC.name, "sensor", "1h")
+"""The per-sensor hourly rollup: a point per sensor and hour."""
 POWER = grafana_unit(SPEC.metrics["total_active_power"])
 ENERGY = grafana_unit(SPEC.metrics["total_active_energy_import"],
                       *(SPEC.metrics[field] for field in SUB_ITEMS))
@@ -45,7 +48,7 @@ def _power_by_district(description: str, grid: Grid) -> Json:
 
 def dashboard() -> KindDashboard:
     """Return the building-energy dashboard."""
-    hourly = f'FROM "{SPEC.name}_1h" {WHERE}'
+    hourly = f'FROM "{HOURLY}" {WHERE}'
     inner = ", ".join(f'non_negative_difference(last("{field}_max")) AS "{field}"'
                       for field in SUB_ITEMS)
     outer = ", ".join(f'sum("{field}") AS "{name}"' for field, name in SUB_ITEMS.items())

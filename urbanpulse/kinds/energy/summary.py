@@ -9,13 +9,13 @@ usual "same weekday, same hours" baseline of energy monitoring; domain facts
 §4). Days without readings at either end, or whose difference is negative (a
 replaced meter), are left out; public holidays are not treated apart.
 
-The registers come from the per-sensor rollups, in one statement: for today
-and each of the four same weekdays before, the last register of the day before
-and the last from midnight to the time of day of the summary. The last register
-of a stretch is `total_active_energy_import_max` of its newest bucket (the
-register only rises within a bucket, except at a reset or a rollover), read
-from whole settled hours and the minutes after them (`rollup_spans`); the
-minute holding the cut time counts whole.
+The registers come from one statement: for today and each of the four same
+weekdays before, the last register of the day before and the last from midnight
+to the time of day of the summary. The last register of a stretch is its newest
+raw register reading or, where whole settled hours are read from the per-sensor
+hourly rollups, `total_active_energy_import_max` of the newest hour (the register
+only rises within an hour, except at a reset or a rollover), whichever is newer
+(`history_spans`); the minute holding the cut time counts whole.
 """
 
 from __future__ import annotations
@@ -31,15 +31,18 @@ from urbanpulse.kinds.summaries import (
     DAY_MS,
     MINUTE_MS,
     Birth,
+    Column,
     Section,
     SummaryRequest,
     derived,
+    history_spans,
+    history_statement,
     local_day_start,
-    rollup_spans,
-    rollup_statement,
 )
 
 REGISTER = "total_active_energy_import"
+_LAST_REGISTER = Column("register", f"LAST({quote_identifier(f'{REGISTER}_max')})",
+                        f"LAST({quote_identifier(REGISTER)})")
 WEEKS = 4
 _DAYS_BACK = tuple(7 * week for week in range(WEEKS + 1))
 _Window = tuple[int, int, bool]
@@ -94,10 +97,9 @@ async def registers(queries: Queries, kind: str, district: str | None, *, at_ms:
     """Return per sensor the last register before each day's midnight and at its cut time,
     keyed by how many days back the day is."""
     windows = _windows(at_ms)
-    spans = [span for start, end, _ in windows for span in rollup_spans(start, end, at_ms=at_ms)]
-    series = await queries.query(rollup_statement(
-        kind, district, f"LAST({quote_identifier(f'{REGISTER}_max')}) AS "
-        f"{quote_identifier('register')}", spans))
+    spans = [span for start, end, _ in windows
+             for span in history_spans(start, end, at_ms=at_ms)]
+    series = await queries.query(history_statement(kind, district, [_LAST_REGISTER], spans))
     newest: dict[tuple[str, _Window], tuple[int, float]] = {}
     for one in series:
         sensor = one.tags.get("sensor", "")

@@ -26,13 +26,16 @@ from urbanpulse.kinds.panels import (
     top,
 )
 from urbanpulse.kinds.systems import UNDERGROUND
+from urbanpulse.rollups import rollup_measurement
 
+HOURLY = rollup_measurement(SPEC.name, "sensor", "1h")
+"""The per-sensor hourly rollup: a point per sensor and hour."""
 LEL = grafana_unit(SPEC.metrics["ch4_lel"])
 LEVELS = thresholds("green", (20, "orange"), (25, "red"))
 """The gas-warning (20 % LEL) and gas-alarm (25 % LEL) levels."""
 LAST = latest(SPEC, {"lel": "ch4_lel"})
 PAST_WARNING = ('SELECT count("peak") FROM (SELECT max("ch4_lel_max") AS "peak" FROM '
-                f'"{SPEC.name}_1h" {WHERE} GROUP BY "sensor") WHERE "peak" >= 20')
+                f'"{HOURLY}" {WHERE} GROUP BY "sensor") WHERE "peak" >= 20')
 """Detectors whose highest reading in the range is at or past the warning: a row per
 detector and hour."""
 

@@ -27,8 +27,11 @@ from urbanpulse.kinds.panels import (
     timeseries,
     top,
 )
+from urbanpulse.rollups import rollup_measurement
 from urbanpulse.standards.noise import DAY_START_HOUR, LIMITS, NIGHT_START_HOUR
 
+HOURLY = rollup_measurement(SPEC.name, "sensor", "1h")
+"""The per-sensor hourly rollup: a point per sensor and hour."""
 LEVEL = grafana_unit(SPEC.metrics["laeq"], SPEC.derived["noise_limit_db"])
 """LAeq, its limit and their difference share one unit."""
 
@@ -72,7 +75,7 @@ def dashboard() -> KindDashboard:
                    "in each hour (limits change on whole hours), by district; above 0 "
                    "exceeds GB 3096.", (0, 14, 12, 8), [target(
                        'SELECT max("over") FROM (SELECT "laeq_max" - "noise_limit_db_max" AS '
-                       f'"over" FROM "{SPEC.name}_1h" {WHERE}) WHERE $timeFilter {EVERY}, '
+                       f'"over" FROM "{HOURLY}" {WHERE}) WHERE $timeFilter {EVERY}, '
                        '"district" fill(none)', alias="$tag_district")], unit=LEVEL,
                    decimals=1, steps=thresholds("transparent", (0, "red")),
                    threshold_style="area", interval="1h"),
@@ -95,6 +98,6 @@ def overview() -> Overview:
         "10·log10(mean(10^(LAeq/10))).", CHART, [target(
             # InfluxQL's pow takes a constant exponent: 10^(LAeq/10) is exp(LAeq · ln 10 / 10).
             'SELECT 10 * log10(mean("energy")) FROM (SELECT exp("laeq_mean" * '
-            f'0.23025850929940458) AS "energy" FROM "{SPEC.name}_1h" {WHERE}) '
+            f'0.23025850929940458) AS "energy" FROM "{HOURLY}" {WHERE}) '
             f'WHERE $timeFilter {EVERY}, "district" fill(none)',
             alias="$tag_district")], unit=LEVEL, decimals=1, interval="1h"),))

@@ -9,12 +9,13 @@ day period and the latest night period at its time: the one running, or else
 the one that ended last. At 14:00 that is today's day so far and last night;
 at 23:00 today's whole day and tonight so far.
 
-The counts come from the per-sensor rollups (`monitors` needs each monitor's):
-the kind's tally `noise_limit_db_count` (readings with a limit) and the
-boolean's `noise_exceeds_limit_true`, summed over the minute buckets that start
-in the period up to `at` (so the minute holding `at` counts whole), through
-whole hours where they are settled (`rollup_spans`); both periods in one
-statement.
+The counts are per monitor (`monitors` needs each monitor's), over the period up
+to the end of the minute holding `at`, in one statement for both periods: from
+the per-sensor hourly rollups where whole hours are settled, the kind's tally
+`noise_limit_db_count` (readings with a limit) and the boolean's
+`noise_exceeds_limit_true`, summed; from the raw points elsewhere
+(`history_spans`), the readings carrying `noise_limit_db` and those with
+`noise_exceeds_limit` true, counted.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from urbanpulse.influxql import Queries, quote_identifier
+from urbanpulse.influxql import Queries
 from urbanpulse.kinds.noise import SPEC
 from urbanpulse.kinds.summaries import (
     DAY_MS,
@@ -34,9 +35,11 @@ from urbanpulse.kinds.summaries import (
     Birth,
     Section,
     SummaryRequest,
+    history_spans,
+    history_statement,
     local_day_start,
-    rollup_spans,
-    rollup_statement,
+    tally_count,
+    true_count,
 )
 from urbanpulse.standards.noise import DAY_START_HOUR, NIGHT_START_HOUR
 
@@ -68,10 +71,9 @@ class NoiseSummary(_Model):
 
 _DAY_START = DAY_START_HOUR * HOUR_MS
 _NIGHT_START = NIGHT_START_HOUR * HOUR_MS
-WITH_LIMIT = SPEC.tallies["noise_limit_db_count"].name
-"""The rollup field counting readings with a limit (the kind's tally)."""
-EXCEEDING = "noise_exceeds_limit_true"
-"""The rollup field counting readings whose `noise_exceeds_limit` is true."""
+COUNTS = (tally_count(SPEC, "noise_limit_db_count", "readings"),
+          true_count("noise_exceeds_limit", "exceeding"))
+"""Readings with a limit (the kind's tally) and readings whose LAeq exceeded it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,10 +107,8 @@ async def period_counts(queries: Queries, kind: str, district: str | None, *, at
     periods = latest_periods(at_ms)
     last = at_ms - at_ms % MINUTE_MS + MINUTE_MS  # a running period ends with at's minute
     spans = [span for start, end in periods.values()
-             for span in rollup_spans(start, min(end, last), at_ms=at_ms)]
-    series = await queries.query(rollup_statement(
-        kind, district, f"SUM({quote_identifier(WITH_LIMIT)}) AS \"readings\", "
-        f"SUM({quote_identifier(EXCEEDING)}) AS \"exceeding\"", spans))
+             for span in history_spans(start, min(end, last), at_ms=at_ms)]
+    series = await queries.query(history_statement(kind, district, COUNTS, spans))
     readings: dict[NoisePeriodName, dict[str, int]] = {name: {} for name in periods}
     exceeding: dict[NoisePeriodName, dict[str, int]] = {name: {} for name in periods}
     for one in series:

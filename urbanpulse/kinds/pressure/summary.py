@@ -5,10 +5,11 @@ network end, met by 97 % of the readings. Compliance here is the share of the
 network-end points' readings of the last 24 hours at or above 0.14 MPa; the
 points below it now are listed by name.
 
-The 24 hours are read from the per-sensor rollups (the district's mix trunk
-mains and network ends): `count` and the kind's tally of readings at or above
-the limit, over the minute buckets that start in (at - 24 h, at], through whole
-hours where they are settled (`rollup_spans`).
+The 24 hours up to the end of the minute holding `at` are read per point (the
+district's mix trunk mains and network ends): `count` and the kind's tally of
+readings at or above the limit from the per-sensor hourly rollups where whole
+hours are settled, the readings and those at or above the limit counted from the
+raw points elsewhere (`history_spans`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from statistics import fmean
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from urbanpulse.influxql import Series, quote_identifier
+from urbanpulse.influxql import Series
 from urbanpulse.kinds.pressure import SERVICE_PRESSURE_MPA, SPEC
 from urbanpulse.kinds.summaries import (
     DAY_MS,
@@ -28,13 +29,15 @@ from urbanpulse.kinds.summaries import (
     SummaryRequest,
     current_readings,
     derived,
-    rollup_spans,
-    rollup_statement,
+    history_spans,
+    history_statement,
+    readings_count,
+    tally_count,
 )
 
 LIMIT_MPA = SERVICE_PRESSURE_MPA
-SERVICE_TALLY = SPEC.tallies["pressure_service_count"].name
-"""The rollup field counting readings at or above `LIMIT_MPA` (the kind's tally)."""
+COUNTS = (readings_count("readings"), tally_count(SPEC, "pressure_service_count", "good"))
+"""Readings, and readings at or above `LIMIT_MPA` (the kind's tally)."""
 TARGET = 0.97
 FIELDS = ("pressure_mpa",)
 
@@ -66,9 +69,8 @@ def is_network_end(sensor: Birth) -> bool:
 def compliance_statement(kind: str, district: str, at_ms: int) -> str:
     """Return the query of each point's readings and good readings in the 24 h to `at_ms`."""
     end = at_ms - at_ms % MINUTE_MS + MINUTE_MS
-    return rollup_statement(
-        kind, district, f'SUM("count") AS "readings", SUM({quote_identifier(SERVICE_TALLY)}) '
-        'AS "good"', rollup_spans(end - DAY_MS, end, at_ms=at_ms))
+    return history_statement(kind, district, COUNTS,
+                             history_spans(end - DAY_MS, end, at_ms=at_ms))
 
 
 def compliance(ends: Sequence[Birth], counts: Sequence[Series]) -> float | None:

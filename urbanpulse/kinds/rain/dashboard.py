@@ -25,6 +25,7 @@ from urbanpulse.kinds.panels import (
 )
 from urbanpulse.kinds.rain import SPEC
 from urbanpulse.kinds.systems import FLOOD
+from urbanpulse.rollups import rollup_measurement
 
 MM = grafana_unit(*(SPEC.metrics[name] for name in ("rain_1h", "rain_3h", "rain_24h")))
 RATE = grafana_unit(SPEC.metrics["intensity_mm_h"])
@@ -80,7 +81,8 @@ def system() -> SystemPart:
         timeseries("Rain accumulations, wettest gauge", "Highest 1-, 3-, 12- and 24-hour "
                    "totals over the gauges per interval; lines at the CMA rainstorm levels.",
                    (0, 0, 12, 8), [target(
-                       f'SELECT {highest} FROM "{SPEC.name}_district_1m" WHERE $timeFilter '
+                       f'SELECT {highest} FROM "{rollup_measurement(SPEC.name, "district", "1m")}" '
+                       'WHERE $timeFilter '
                        f'AND {district_filter()} {EVERY} fill(none)', alias="$col")],
                    unit=MM, minimum=0, threshold_style="line",
                    steps=thresholds("transparent", (50, "orange"), (100, "red"))),
