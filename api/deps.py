@@ -2,8 +2,14 @@
 
 `SettingsDep`, `InfluxDep`, `StoreDep`, `AlertStoreDep`, `LiveDep` (the latest
 state in memory, or None while it is not loaded or not kept), `AckLedgerDep`
-(the app's one `AckLedger`), and `ApiKeyDep`, which admits a request only with the
-configured key in its `X-API-Key` header.
+(the app's one `AckLedger`), and the keys a request must carry in its
+`X-API-Key` header, least privilege first (docs/security.md, "Keys"):
+
+| dependency | admits | for |
+|---|---|---|
+| `ViewerKeyDep` | the viewer key or the operator key | reading incidents |
+| `ApiKeyDep` | the ack key (`URBANPULSE_API_KEY`) or the operator key | acknowledging alerts |
+| `OperatorKeyDep` | the operator key only | moving incidents |
 
 The settings live on `app.state`, put there by `api.main.create_app`; nothing is
 read at import time. While the app's lifespan runs (under uvicorn) every request
@@ -24,6 +30,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader
+from pydantic import SecretStr
 
 from api.acks import AckLedger
 from api.alert_store import AlertStore
@@ -100,31 +107,95 @@ AckLedgerDep = Annotated[AckLedger, Depends(get_ack_ledger)]
 API_KEY_HEADER = "X-API-Key"
 _api_key_header = APIKeyHeader(
     name=API_KEY_HEADER, auto_error=False, scheme_name="ApiKey",
-    description="The key set in URBANPULSE_API_KEY on the server",
+    description="A key set on the server: URBANPULSE_API_KEY acknowledges alerts, "
+                "URBANPULSE_API_VIEWER_KEY reads incidents, URBANPULSE_API_OPERATOR_KEY "
+                "does both and moves incidents",
 )
+GivenKey = Annotated[str | None, Security(_api_key_header)]
 
 
-def require_api_key(settings: SettingsDep,
-                    given: Annotated[str | None, Security(_api_key_header)]) -> None:
-    """Admit the request only with the configured key in `X-API-Key`.
+def _is_one_of(given: str, *keys: SecretStr | None) -> bool:
+    """Tell whether `given` is one of the configured `keys`, each compared in constant time."""
+    matches = [hmac.compare_digest(given.encode(), key.get_secret_value().encode())
+               for key in keys if key is not None]
+    return any(matches)
+
+
+def _missing(action: str, key: str) -> HTTPException:
+    return HTTPException(
+        status_code=401, headers={"WWW-Authenticate": f'ApiKey header="{API_KEY_HEADER}"'},
+        detail=f"{action} needs {key} in the {API_KEY_HEADER} header.")
+
+
+def require_api_key(settings: SettingsDep, given: GivenKey) -> None:
+    """Admit the request only with the ack key or the operator key in `X-API-Key`.
 
     Raises:
-        HTTPException: 503 when the server has no key configured, 401 without
-            the header, 403 with a wrong key (compared in constant time).
+        HTTPException: 503 when the server has neither key configured, 401 without
+            the header, 403 with another key (compared in constant time).
     """
-    if settings.api_key is None:
+    if settings.api_key is None and settings.api_operator_key is None:
         raise HTTPException(
             status_code=503,
             detail="This server has no API key configured (URBANPULSE_API_KEY), "
                    "so it accepts no acknowledgements.")
     if not given:
-        raise HTTPException(
-            status_code=401, headers={"WWW-Authenticate": f'ApiKey header="{API_KEY_HEADER}"'},
-            detail=f"Acknowledging an alert needs an API key in the {API_KEY_HEADER} header.")
-    expected = settings.api_key.get_secret_value().encode()
-    if not hmac.compare_digest(given.encode(), expected):
+        raise _missing("Acknowledging an alert", "an API key")
+    if not _is_one_of(given, settings.api_key, settings.api_operator_key):
         raise HTTPException(status_code=403,
                             detail=f"The API key in the {API_KEY_HEADER} header is not valid.")
 
 
 ApiKeyDep = Depends(require_api_key)
+
+
+def require_viewer_key(settings: SettingsDep, given: GivenKey) -> None:
+    """Admit the request only with the viewer key or the operator key in `X-API-Key`.
+
+    Raises:
+        HTTPException: 503 when the server has neither configured, 401 without the
+            header, 403 with any other key.
+    """
+    if settings.api_viewer_key is None and settings.api_operator_key is None:
+        raise HTTPException(
+            status_code=503,
+            detail="This server has no viewer or operator key configured "
+                   "(URBANPULSE_API_VIEWER_KEY, URBANPULSE_API_OPERATOR_KEY), so it shows "
+                   "no incidents.")
+    if not given:
+        raise _missing("Reading incidents", "the viewer or the operator key")
+    if not _is_one_of(given, settings.api_viewer_key, settings.api_operator_key):
+        raise HTTPException(status_code=403,
+                            detail=f"The key in the {API_KEY_HEADER} header is neither the "
+                                   "viewer nor the operator key.")
+
+
+ViewerKeyDep = Depends(require_viewer_key)
+
+
+def require_operator_key(settings: SettingsDep, given: GivenKey) -> None:
+    """Admit the request only with the operator key in `X-API-Key`.
+
+    Raises:
+        HTTPException: 503 when the server has no operator key, 401 without the
+            header, 403 with any other key (the viewer key says so).
+    """
+    if settings.api_operator_key is None:
+        raise HTTPException(
+            status_code=503,
+            detail="This server has no operator key configured (URBANPULSE_API_OPERATOR_KEY), "
+                   "so it accepts no incident transitions.")
+    if not given:
+        raise _missing("Moving an incident", "the operator key")
+    if _is_one_of(given, settings.api_operator_key):
+        return
+    if _is_one_of(given, settings.api_viewer_key):
+        raise HTTPException(status_code=403,
+                            detail="The viewer key only reads incidents; moving one needs "
+                                   "the operator key.")
+    raise HTTPException(status_code=403,
+                        detail=f"The key in the {API_KEY_HEADER} header is not the operator "
+                               "key.")
+
+
+OperatorKeyDep = Depends(require_operator_key)

@@ -5,7 +5,8 @@
     │   ├── InfluxUnavailableError  no connection, a timeout or a 5xx answer (HTTP 503)
     │   └── InfluxQueryError        a 4xx answer or an `error` in the results (HTTP 502)
     ├── BrokerUnavailableError  the MQTT broker refused or did not take a connection (HTTP 503)
-    └── AckTimeoutError         the ingester did not confirm an acknowledgement in time (HTTP 504)
+    ├── AckTimeoutError         the ingester did not confirm an acknowledgement in time (HTTP 504)
+    └── TransitionTimeoutError  the ingester did not confirm an incident transition in time (504)
 
 Routes raise FastAPI's `HTTPException` for what the client got wrong (401, 403,
 404, 409, 422); the exceptions here are about the servers behind the api, and
@@ -39,3 +40,7 @@ class BrokerUnavailableError(ApiError):
 
 class AckTimeoutError(ApiError):
     """The ingester did not publish the acknowledged state of an alert in time."""
+
+
+class TransitionTimeoutError(ApiError):
+    """The ingester did not publish the state of an incident moved to another stage in time."""

@@ -2,12 +2,14 @@
 
 At start-up the follower subscribes, on one long-lived gmqtt connection with a
 clean session, to the retained births (`{root}/sensors/+/+/+`), the district
-states the ingester publishes every few seconds (`{root}/state/+`) and the
-alert states (`{root}/alerts/+/+/+/+`); the broker sends the retained ones
-first. At the same time it reads InfluxDB once: the newest birth of every
-sensor, the newest reading of each within `SEED_LOOKBACK_MS` (or three of its
-intervals, if longer), and the active alerts. Both feed the same state, newer
-wins, so their order does not matter. Once the seed is in, the state is
+states the ingester publishes every few seconds (`{root}/state/+`), the
+alert states (`{root}/alerts/+/+/+/+`) and the incident states
+(`{root}/incidents/+/+`); the broker sends the retained ones first. At the
+same time it reads InfluxDB once: the newest birth of every sensor, the newest
+reading of each within `SEED_LOOKBACK_MS` (or three of its intervals, if
+longer), and the active alerts (incidents are not seeded: a transition reads
+InfluxDB as well, and memory only adds what MQTT brought since). Both feed the
+same state, newer wins, so their order does not matter. Once the seed is in, the state is
 `loaded` and the routes answer from it; a seed that fails (InfluxDB down) is
 tried again every `SEED_RETRY_S` seconds. A lost broker connection is
 reconnected by gmqtt, which subscribes again and gets the retained messages
@@ -37,7 +39,14 @@ from urbanpulse.influxql import quote_identifier, time_from, where
 from urbanpulse.kinds.summaries import DAY_MS, STALE_FACTOR
 from urbanpulse.messages import SensorState
 from urbanpulse.settings import ApiSettings
-from urbanpulse.topics import Channel, alert_subscription, state_subscription, subscription
+from urbanpulse.topics import (
+    INCIDENTS,
+    Channel,
+    alert_subscription,
+    incident_subscription,
+    state_subscription,
+    subscription,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -104,8 +113,9 @@ class StateFollower:
             Channel.STATE: f"{root}/{Channel.STATE.value}/",
             Channel.ALERTS: f"{root}/{Channel.ALERTS.value}/",
         }
+        self._incidents = f"{root}/{INCIDENTS}/"
         self._filters = (subscription(Channel.SENSORS, root=root), state_subscription(root=root),
-                         alert_subscription(root=root))
+                         alert_subscription(root=root), incident_subscription(root=root))
         self._client = new_client(settings, "state", reconnects=True)
         self._client.set_config({"reconnect_delay": SEED_RETRY_S})
         self._client.on_connect = self._on_connect
@@ -132,6 +142,8 @@ class StateFollower:
             state.on_alert(topic, payload)
         elif topic.startswith(prefixes[Channel.SENSORS]):
             state.on_birth(topic, payload, now_ms=_now_ms())
+        elif topic.startswith(self._incidents):
+            state.on_incident(topic, payload)
         return 0
 
     async def _connect(self) -> None:

@@ -19,13 +19,15 @@ What it accepts, and why:
 - district states (`DistrictState`) and alert states only with the ingester's
   signature (`URBANPULSE_ALERT_KEY`); an alert leaves only by a signed
   `resolved` state, never by a cleared retained topic, and a resolved alert's
-  older states cannot bring it back.
+  older states cannot bring it back;
+- incident states the same way: signed, on the incident's own topic, newer
+  wins; an incident leaves only by its signed `closed` state.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
@@ -41,14 +43,16 @@ from urbanpulse.births import Refusal, check_birth
 from urbanpulse.influxql import Series
 from urbanpulse.messages import (
     DistrictState,
+    Incident,
     SensorBirth,
     SensorState,
     alert_decoder,
     district_state_decoder,
+    incident_decoder,
 )
 from urbanpulse.ratelog import RateLimitedLog
-from urbanpulse.signing import is_signed_alert, is_signed_state
-from urbanpulse.topics import Channel, alert_topic
+from urbanpulse.signing import is_signed_alert, is_signed_incident, is_signed_state
+from urbanpulse.topics import Channel, alert_topic, incident_topic
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +60,9 @@ IGNORED_LOG_BURST: Final = 5
 """Refused messages logged one by one per reason (birth, state, alert) per interval."""
 IGNORED_LOG_INTERVAL_S: Final = 60.0
 """Interval of that burst and of the count of the refused messages not logged."""
+CLOSED_KEPT: Final = 10_000
+"""Closed incidents remembered at most, the oldest forgotten first: a transition asked
+right after a close sees it closed before InfluxDB has the closing state."""
 
 Row = dict[str, Any]
 """A reading as the kinds read it: fields by name, `time` and `seq`."""
@@ -88,6 +95,9 @@ class LiveState:
         self.rows: dict[str, Row] = {}
         self.alerts: dict[str, Alert] = {}
         self._resolved: dict[str, int] = {}
+        self.incidents: dict[str, Incident] = {}
+        """The open incidents, by id (their states without `sig`)."""
+        self._closed: OrderedDict[str, Incident] = OrderedDict()
         self._views: dict[tuple[str | None, str | None], list[Sensor]] = {}
         self._grids: dict[tuple[str | None, str | None], Grid] = {}
         self._districts: dict[str, dict[str, int]] | None = None
@@ -197,6 +207,41 @@ class LiveState:
             return
         self.add_alert(alert_model(message))
 
+    def add_incident(self, incident: Incident) -> None:
+        """Keep the newest state of an incident: open ones are held, a closed one drops it."""
+        held = self.incident(incident.incident_id)
+        if held is not None and incident.ts < held.ts:
+            return
+        incident = msgspec.structs.replace(incident, sig=None)
+        if incident.stage == "closed":
+            self.incidents.pop(incident.incident_id, None)
+            self._closed[incident.incident_id] = incident
+            while len(self._closed) > CLOSED_KEPT:
+                self._closed.popitem(last=False)
+        else:
+            self.incidents[incident.incident_id] = incident
+
+    def on_incident(self, topic: str, payload: bytes) -> None:
+        """Take an incident state the ingester signed, published on the incident's own topic."""
+        if not payload:  # a cleared topic: only a signed closed state ends an incident
+            return
+        try:
+            incident = incident_decoder.decode(payload)
+        except msgspec.DecodeError as exc:
+            self._ignore("incident", topic, payload, f"malformed: {exc}")
+            return
+        if self._key is None or not is_signed_incident(incident, self._key):
+            self._ignore("incident", topic, payload, "no valid signature of the ingester")
+            return
+        if topic != incident_topic(incident.district, incident.incident_id, root=self._root):
+            self._ignore("incident", topic, payload, "the topic is not the incident's own")
+            return
+        self.add_incident(incident)
+
+    def incident(self, incident_id: str) -> Incident | None:
+        """Return the newest state of an open incident, or of one closed lately; else None."""
+        return self.incidents.get(incident_id) or self._closed.get(incident_id)
+
     def mark_loaded(self, now_ms: int) -> None:
         """Record that the seed from InfluxDB is in: the routes may answer from here."""
         self.loaded = True
@@ -261,7 +306,8 @@ class LiveState:
     def describe(self) -> Mapping[str, int]:
         """Return the counts `/health` reports."""
         return {"sensors": len(self.births), "readings": len(self.rows),
-                "alerts": len(self.alerts), "states": self.states,
+                "alerts": len(self.alerts), "incidents": len(self.incidents),
+                "states": self.states,
                 **{f"ignored_{reason}": n for reason, n in sorted(self.ignored.items())}}
 
 

@@ -5,8 +5,8 @@ HTTP client for InfluxDB and, when the api has the alert key to check the
 ingester's signatures, keeps the city's latest state in memory
 (`api.live`, fed by `api.follow`); both end on shutdown. Errors of the servers behind
 the api become responses with a sentence: InfluxDB or the MQTT broker
-unreachable is 503, a query InfluxDB refused is 502, an acknowledgement the
-ingester did not confirm in time is 504.
+unreachable is 503, a query InfluxDB refused is 502, an acknowledgement or an
+incident transition the ingester did not confirm in time is 504.
 """
 
 from __future__ import annotations
@@ -30,13 +30,14 @@ from api.errors import (
     BrokerUnavailableError,
     InfluxQueryError,
     InfluxUnavailableError,
+    TransitionTimeoutError,
 )
 from api.follow import StateFollower
 from api.influx import InfluxQuery, InfluxTransport, open_influx
 from api.limits import BodyLimit
 from api.live import LiveState
 from api.models import json_error
-from api.routes import alerts, districts, export, health, sensors, views
+from api.routes import alerts, districts, export, health, incidents, sensors, views
 from api.swagger import serve_docs
 from urbanpulse import __version__
 from urbanpulse.settings import ApiSettings
@@ -46,7 +47,7 @@ logger = logging.getLogger(__name__)
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _STATUS: tuple[tuple[type[ApiError], int], ...] = (
     (InfluxUnavailableError, 503), (InfluxQueryError, 502),
-    (BrokerUnavailableError, 503), (AckTimeoutError, 504),
+    (BrokerUnavailableError, 503), (AckTimeoutError, 504), (TransitionTimeoutError, 504),
 )
 BODY_TOO_LARGE: dict[int | str, dict[str, Any]] = {
     413: json_error("The request body is over URBANPULSE_API_MAX_BODY_BYTES bytes "
@@ -61,10 +62,13 @@ Sensor metadata, latest values and time series of the UrbanPulse simulated city
 (the latest state from memory, fed by MQTT; history from InfluxDB); district
 summaries with a section per sensor kind, the kinds' views (such as parking
 guidance) and the open-data export of hourly aggregates; alerts (list, history,
-acknowledgement, live stream as server-sent events); and the health of the broker and the database.
+acknowledgement, live stream as server-sent events); incidents, the related alerts of
+one district and department (list, detail with audit trail, stage transitions, live
+stream); and the health of the broker and the database.
 Every 422 names the offending parameter in `detail[].loc`. Request bodies are
-limited in size on every operation (413). Acknowledging an alert, the one
-state-changing call, needs the server's key in the `X-API-Key` header.
+limited in size on every operation (413). Keys go in the `X-API-Key` header:
+acknowledging an alert needs the ack key or the operator key, reading incidents the
+viewer key or the operator key, moving an incident the operator key.
 """
 
 
@@ -117,7 +121,7 @@ def create_app(settings: ApiSettings, *,
     app.add_exception_handler(ApiError, _server_error)
     app.include_router(health.router, responses=BODY_TOO_LARGE)
     for router in (sensors.router, districts.build_router(), views.build_router(),
-                   export.router, alerts.router):
+                   export.router, alerts.router, incidents.router):
         app.include_router(router, prefix="/v1", responses=BODY_TOO_LARGE)
     app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
     if settings.api_cors_origins:

@@ -40,8 +40,19 @@ class _Chunk(msgspec.Struct):
 _chunk = msgspec.json.Decoder(_Chunk)
 
 
+def retry_after(response: httpx.Response) -> float | None:
+    """Return the wait a 429 or 503 asked for (`Retry-After` in seconds), None without one."""
+    try:
+        return max(0.0, float(response.headers["Retry-After"]))
+    except (KeyError, ValueError):
+        return None  # absent, or an HTTP date: our own back-off
+
+
 class _Unavailable(Exception):  # noqa: N818  (internal: caught below, never escapes)
-    pass
+    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+        """How long the server asked us to wait (`Retry-After`, in seconds), if it said."""
 
 
 class History:
@@ -67,7 +78,10 @@ class History:
                 await self._read_once(statements, on_series)
                 return
             except _Unavailable as exc:
-                delay = min(self._retry_max_s, 0.2 * 2 ** min(attempt, 6))
+                delay = exc.retry_after_s
+                if delay is None:
+                    delay = 0.2 * 2 ** min(attempt, 6)
+                delay = min(self._retry_max_s, delay)
                 if attempt % 10 == 0:
                     log.warning("%s Waiting %.2f s before reading it again.", exc, delay)
                 attempt += 1
@@ -87,7 +101,8 @@ class History:
                 if response.status_code == 429 or response.status_code >= 500:
                     body = (await response.aread())[:200].decode(errors="replace")
                     raise _Unavailable(f"InfluxDB at {self._url} could not answer now "
-                                       f"({response.status_code}: {body}).")
+                                       f"({response.status_code}: {body}).",
+                                       retry_after(response))
                 if response.status_code != 200:
                     body = (await response.aread())[:200].decode(errors="replace")
                     raise IngestError(f"InfluxDB at {self._url} failed a seed query "

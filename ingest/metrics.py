@@ -4,14 +4,16 @@ Fields: counters since start (received, written, births, batches, rejected and
 rejected_{reason}, ignored: QoS 0 and 2 messages, write_requests, write_retries),
 gauges (pending messages awaiting acknowledgement, outbox_queued dead letters
 and status waiting for the broker's window), and for the interval: readings_per_s and the lag from
-device time to InfluxDB's 204, lag_p50_ms and lag_p99_ms.
+device time to InfluxDB's 204, lag_p50_ms and lag_p99_ms. Other parts of the ingester add
+counters of their own (`counters`): the notifier's notifications_sent, notifications_inhibited
+and notifications_flapping_held (ingest.alerts.notify).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 
 from ingest.lag import LagHistogram
 from ingest.outbox import Outbox
@@ -20,14 +22,18 @@ from ingest.writer import InfluxWriter
 from urbanpulse.lineprotocol import FieldValue, encode_point
 
 MEASUREMENT = "pipeline"
+Counters = Callable[[], Mapping[str, int]]
+"""Returns counters since start, by field name, of a part of the ingester."""
 
 
 class SelfMetrics:
     """Builds and writes the `pipeline` measurement of one ingester instance."""
 
     def __init__(self, pipeline: Pipeline, writer: InfluxWriter, outbox: Outbox, *,
-                 instance: str, clock: Callable[[], float] = time.time) -> None:
+                 instance: str, clock: Callable[[], float] = time.time,
+                 counters: Iterable[Counters] = ()) -> None:
         self._pipeline = pipeline
+        self._counters = tuple(counters)
         self._writer = writer
         self._outbox = outbox
         self._instance = instance
@@ -55,6 +61,8 @@ class SelfMetrics:
             "readings_per_s": round((stats.written - self._last_written)
                                     / max(now - self._last_at, 1e-9), 1),
         }
+        for counters in self._counters:
+            fields.update(counters())
         for reason, count in sorted(stats.rejected.items()):
             fields[f"rejected_{reason.replace('-', '_')}"] = count
         for name, fraction in (("lag_p50_ms", 0.5), ("lag_p99_ms", 0.99)):

@@ -28,10 +28,13 @@ from gmqtt.mqtt.handler import MQTTConnectError
 from ingest import IngestError, compiled
 from ingest.alerts.commands import AckGate
 from ingest.alerts.engine import AlertEngine
+from ingest.alerts.inhibit import load_inhibit_rules
+from ingest.alerts.notify import Notifier, NotifyPolicy
 from ingest.alerts.record import wait_for_active
 from ingest.alerts.rules import load_rules
 from ingest.decode import Decoder, Rejected
 from ingest.edge import BulkAcknowledger, broker_receive_maximum
+from ingest.incidents.office import IncidentOffice
 from ingest.keeper import Keeper
 from ingest.metrics import SelfMetrics
 from ingest.outbox import Outbox
@@ -42,11 +45,12 @@ from ingest.retained import read_retained
 from ingest.writer import InfluxWriter
 from urbanpulse.messages import Alert, ack_decoder, encoder
 from urbanpulse.settings import IngestSettings
-from urbanpulse.signing import sign_alert
+from urbanpulse.signing import sign_alert, sign_notification
 from urbanpulse.topics import (
     Channel,
     ack_topic,
     alert_topic,
+    notification_topic,
     status_topic,
     subscription,
 )
@@ -55,6 +59,7 @@ log = logging.getLogger(__name__)
 _HEALTH_EVERY_S = 5.0
 _OUTBOX_WINDOW = 1000
 _SWEEP_EVERY_S = 1.0
+_NOTIFY_EVERY_S = 1.0
 _STABLE_AFTER_S = 10.0  # a connection up this long resets the reconnect back-off
 _RECONNECT_CAP_S = 60.0
 _GC_THRESHOLDS = (10_000, 10, 10)  # Python's are (700, 10, 10): a young collection per 700
@@ -93,24 +98,33 @@ class Ingester:
                           max_future_s=settings.ingest_max_future_s,
                           max_age_s=settings.ingest_max_age_s)
         rules = Path(settings.ingest_rules) if settings.ingest_rules else None
-        self.engine = AlertEngine(load_rules(rules))
+        alert_rules = load_rules(rules)
+        self.engine = AlertEngine(alert_rules)
+        self.notifier = Notifier(alert_rules, load_inhibit_rules(rules, alert_rules),
+                                 NotifyPolicy.from_settings(settings), clock=_now_ms,
+                                 attributes=self.engine.attributes)
         self._acks = acks
         self._ack_topic = ack_topic(root=settings.topic_root)
         self._alert_key = settings.alert_key_bytes()
         self.keeper = Keeper(settings)
         self._ack_gate = AckGate(self._alert_key, settings.ingest_ack_max_age_s)
+        self.incidents = IncidentOffice(settings, publish=self.outbox.publish,
+                                        emit_alerts=self._emit, acknowledge=acks.ack)
         self.pipeline = Pipeline(decoder=decoder, writer=self.writer, publisher=self.outbox,
                                  acknowledger=acks, root=settings.topic_root,
                                  batch_size=settings.ingest_batch_size,
                                  flush_interval_s=settings.ingest_flush_interval_s,
                                  engine=self.engine, on_alerts=self._emit,
-                                 commands={self._ack_topic: self._on_ack},
+                                 commands={self._ack_topic: self._on_ack,
+                                           **self.incidents.commands},
                                  rejection_log=self._rejection_log(log),
                                  on_written=self.keeper.written)
+        self.incidents.attach(self.pipeline)
         self._other_log = self._rejection_log(log)
         acks.route(self.pipeline.accept)  # compiled all the way: no Python frame per message
         self.metrics = SelfMetrics(self.pipeline, self.writer, self.outbox,
-                                   instance=settings.ingest_instance)
+                                   instance=settings.ingest_instance,
+                                   counters=(self.notifier.stats.counters,))
         self._unacked_subscriptions = 0
         self.subscribed = asyncio.Event()
         self._connected_at = 0.0
@@ -124,7 +138,8 @@ class Ingester:
         root = self._settings.topic_root
         return [subscription(channel, root=root, district=district)
                 for district in self._districts()
-                for channel in (Channel.READINGS, Channel.SENSORS)] + [self._ack_topic]
+                for channel in (Channel.READINGS, Channel.SENSORS)] + [
+                    self._ack_topic, *self.incidents.commands]
 
     def _emit(self, alerts: list[Alert]) -> None:
         """Publish alert changes (retained while active) and store them in `alerts`."""
@@ -139,6 +154,23 @@ class Ingester:
             else:
                 self.outbox.publish(topic, payload, retain=True)
             self.pipeline.add_point(alert_point(alert))
+        self.notifier.observe(alerts)  # what pages people: grouped, inhibited, flapping held
+        self.incidents.on_alerts(alerts)  # firing alerts open or join incidents
+
+    async def _notify(self) -> None:
+        """Publish the notifications that fell due (signed, not retained), every second.
+
+        Not retained: a notification is a page, not a state; a late subscriber finds the
+        active alerts retained on their own topics.
+        """
+        root = self._settings.topic_root
+        while True:
+            await asyncio.sleep(_NOTIFY_EVERY_S)
+            for due in self.notifier.due():
+                signed = due if self._alert_key is None else sign_notification(due,
+                                                                                self._alert_key)
+                self.outbox.publish(notification_topic(due.district, due.rule, root=root),
+                                    encoder.encode(signed), retain=False)
 
     async def _states(self) -> None:
         """Publish the state of each district that changed, every state interval."""
@@ -161,7 +193,8 @@ class Ingester:
         if (refused := self._ack_gate.refuse(command, now_ms)) is not None:
             self.pipeline.dead_letter(topic, payload, refused, delivery)
             return
-        alert = self.engine.acknowledge(command.alert_id, command.by, command.note, now_ms)
+        alert = self.engine.acknowledge(command.alert_id, command.by, command.note, now_ms) \
+            or self.incidents.acknowledge(command.alert_id, command.by, command.note, now_ms)
         if alert is not None:
             self._emit([alert])
         self._acks.ack((delivery,))
@@ -185,6 +218,7 @@ class Ingester:
                                            timeout_s=settings.influx_timeout_s,
                                            retry_max_s=settings.ingest_retry_max_s):
             self.engine.restore(alert)
+        self.notifier.restore(self.engine.active)  # they paged before the restart
         log.info("restored %d active alerts from InfluxDB", len(self.engine.active))
 
     def _rejection_log(self, logger: logging.Logger) -> RejectionLog:
@@ -273,8 +307,11 @@ class Ingester:
         settings = self._settings
         await self.writer.check(self.metrics.started_point())
         await self._restore_alerts()
+        await self.incidents.restore()
         await self._restore_births()
         await self.keeper.seed()
+        await self.pipeline.derivation.seed(self.keeper.history.read, settings.ingest_districts,
+                                            int(time.time() * 1000))
         # What start-up built (modules, settings, rules) lives as long as the process:
         # moved out of the collector's reach, a full collection no longer walks it and
         # stops the event loop for a few ms instead of tens. Readings make little cyclic
@@ -288,13 +325,15 @@ class Ingester:
         flusher = asyncio.create_task(self.pipeline.run(), name="flusher")
         helpers = [asyncio.create_task(self._keep_healthy(), name="health"),
                    asyncio.create_task(self._sweep(), name="sweep"),
+                   asyncio.create_task(self._notify(), name="notifications"),
                    asyncio.create_task(self.keeper.roll(self.pipeline.add_point),
                                        name="rollups"),
                    asyncio.create_task(self._states(), name="states"),
                    asyncio.create_task(self.metrics.run(settings.ingest_metrics_interval_s),
                                        name="metrics"),
                    asyncio.create_task(self.pipeline.rejection_log.run(), name="rejections"),
-                   asyncio.create_task(self._other_log.run(), name="ignored")]
+                   asyncio.create_task(self._other_log.run(), name="ignored"),
+                   asyncio.create_task(self.incidents.run(), name="incidents")]
         stopping = asyncio.create_task(stop.wait(), name="stop")
         # The helpers loop for good: one that ends has failed, and the process with it (its
         # rollups or states would silently stop) rather than run on without it.
@@ -334,6 +373,10 @@ class Ingester:
             if path is not None and self.subscribed.is_set():
                 Path(path).touch()  # noqa: ASYNC240  (a touch of a local file)
             await asyncio.sleep(_HEALTH_EVERY_S)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 async def _connect(client: Client, host: str, port: int, who: str) -> None:

@@ -14,9 +14,9 @@ Order of stop is the reverse, each service given SIGTERM and time to drain;
 SIGTERM, SIGINT and SIGHUP all stop it so. The children share one process group
 and, on Linux, get SIGTERM from the kernel when `up` dies, even by SIGKILL.
 
-Secrets nobody configured (the api's operator key, the alert key the ingester
-and the api share) are generated once, kept in the data folder (mode 0600),
-and passed to the services.
+Secrets nobody configured (the api's ack key, its incident viewer and operator
+keys, the alert key the ingester and the api share) are generated once, kept in
+the data folder (mode 0600), and passed to the services.
 """
 
 from __future__ import annotations
@@ -57,6 +57,8 @@ class _Secret:
 # A field the settings class does not (yet) have is skipped.
 _SECRETS = (
     _Secret("api_key", ApiSettings, ("api",)),
+    _Secret("api_viewer_key", ApiSettings, ("api",)),
+    _Secret("api_operator_key", ApiSettings, ("api",)),
     _Secret("alert_key", IngestSettings, ("ingest", "api")),
 )
 
@@ -287,6 +289,18 @@ class LocalStack:
                 f"  ack an alert (ids from /v1/alerts): curl -X POST http://127.0.0.1:"
                 f"{self._api_port}/v1/alerts/ALERT_ID/ack -H \"X-API-Key: $(cat {key_file})\" "
                 "-H 'Content-Type: application/json' -d '{\"by\": \"your-name\"}'")
+        if "api_viewer_key" in self._generated:
+            key_file = shlex.quote(str(self._generated["api_viewer_key"]))
+            lines.append(
+                f"  open incidents (viewer key): curl 'http://127.0.0.1:{self._api_port}"
+                f"/v1/incidents?open=true' -H \"X-API-Key: $(cat {key_file})\"")
+        if "api_operator_key" in self._generated:
+            key_file = shlex.quote(str(self._generated["api_operator_key"]))
+            lines.append(
+                f"  dispatch one (operator key): curl -X POST http://127.0.0.1:{self._api_port}"
+                f"/v1/incidents/INCIDENT_ID/transitions -H \"X-API-Key: $(cat {key_file})\" "
+                "-H 'Content-Type: application/json' -d '{\"to\": \"dispatched\", "
+                "\"by\": \"your-name\"}'")
         lines.append(f"  up runs as pid {os.getpid()}, its children in process group "
                      f"{self._family.pgid}.")
         lines.append("Press Ctrl-C to stop.")

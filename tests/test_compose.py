@@ -66,10 +66,13 @@ EXPECTED_ACL: dict[str, set[tuple[str, str]]] = {
     "ingest": {("read", "city/readings/#"), ("read", "city/sensors/#"),
                ("read", "city/commands/alerts/ack"), ("readwrite", "city/alerts/#"),
                ("write", "city/rejected/#"), ("write", "city/state/#"),
-               ("write", "city/status/ingest/#")},
+               ("write", "city/status/ingest/#"), ("write", "city/notifications/#"),
+               ("read", "city/commands/incidents/transition"), ("write", "city/incidents/#")},
     "api": {("write", "city/commands/alerts/ack"), ("read", "city/alerts/#"),
-            ("read", "city/state/#"), ("read", "city/sensors/#"), ("read", "city/status/#")},
-    "observer": {("read", "city/alerts/#")},
+            ("read", "city/state/#"), ("read", "city/sensors/#"), ("read", "city/status/#"),
+            ("write", "city/commands/incidents/transition"), ("read", "city/incidents/#")},
+    "observer": {("read", "city/alerts/#"), ("read", "city/notifications/#"),
+                 ("read", "city/incidents/#")},
 }
 
 _VARIABLE = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
@@ -640,21 +643,24 @@ SAMPLE_TOPICS = {
     "rejected": topics.rejected_topic("malformed"),
     "ack": topics.ack_topic(),
     "state": topics.state_topic("pudong"),
+    "notifications": topics.notification_topic("pudong", "air-district-stale"),
+    "incidents": topics.incident_topic("pudong", "0123456789abcdef"),
+    "transition": topics.transition_topic(),
     "ingest-status": topics.status_topic("ingest", "main"),
     "api-status": topics.status_topic("api", "main"),
     "foreign": "other/readings/pudong",
 }
 WRITES = {
     "simulator": {"readings", "sensors", "truth"},
-    "ingest": {"alerts", "rejected", "state", "ingest-status"},
-    "api": {"ack"},
+    "ingest": {"alerts", "rejected", "state", "ingest-status", "notifications", "incidents"},
+    "api": {"ack", "transition"},
     "observer": set(),
 }
 READS = {
     "simulator": set(),
-    "ingest": {"readings", "sensors", "ack", "alerts"},
-    "api": {"alerts", "state", "sensors", "ingest-status", "api-status"},
-    "observer": {"alerts"},
+    "ingest": {"readings", "sensors", "ack", "alerts", "transition"},
+    "api": {"alerts", "state", "sensors", "ingest-status", "api-status", "incidents"},
+    "observer": {"alerts", "notifications", "incidents"},
 }
 
 

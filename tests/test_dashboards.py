@@ -50,15 +50,15 @@ from tests.grafana_macros import (
     expand,
 )
 from tests.ingest.processes import IngestProcess, ingest_env, wait_for
-from urbanpulse.kinds import KINDS, part, register_module, unregister
+from urbanpulse.kinds import KINDS, part, register, register_module, unregister
 from urbanpulse.kinds import panels as kind_panels
-from urbanpulse.kinds.spec import DerivedField, Metric
+from urbanpulse.kinds.spec import DerivedField, Metric, SensorKind, metrics
 from urbanpulse.messages import encoder
-from urbanpulse.signing import signed_ack
+from urbanpulse.signing import signed_ack, signed_transition
 from urbanpulse.standards.air import AQI_CATEGORIES
 from urbanpulse.standards.noise import LIMITS
 from urbanpulse.standards.water import CLASS_LABELS
-from urbanpulse.topics import ack_topic, reading_topic
+from urbanpulse.topics import ack_topic, reading_topic, transition_topic
 
 ROOT = Path(__file__).resolve().parent.parent
 FOLDER = ROOT / "grafana" / "dashboards"
@@ -66,9 +66,10 @@ DASHBOARDS = sorted(FOLDER.glob("*.json"))
 DATASOURCES = sorted((ROOT / "grafana" / "provisioning" / "datasources").glob("*.y*ml"))
 SYSTEMS = {system.name: kinds for system, kinds in kinds_by_system().items()}
 """Each system dashboard and the kinds whose panels it shows."""
-EXPECTED = {"city-overview", *KINDS, *SYSTEMS, "fleet", "alerts", "pipeline"}
-ACROSS_KINDS = {"city-overview", *SYSTEMS, "fleet"}
-"""Dashboards whose panels each read one kind of several: no one sensor has rows in all."""
+EXPECTED = {"city-overview", *KINDS, *SYSTEMS, "fleet", "alerts", "pipeline", "incidents"}
+ACROSS_KINDS = {"city-overview", *SYSTEMS, "fleet", "incidents"}
+"""Dashboards whose panels each read one kind of several (no one sensor has rows in all),
+or no sensor at all (incidents): none has a sensor to choose."""
 
 MACROS = {"timeFilter", "__interval", "__interval_ms", "measurement", "col", "tag_district",
           "tag_sensor", "tag_kind", "tag_state", "tag_severity", "tag_instance"}
@@ -294,6 +295,23 @@ def test_a_registered_kind_gets_its_dashboard_and_overview_panels(
     assert render(city_overview) == (FOLDER / "city-overview.json").read_text(encoding="utf-8")
 
 
+def test_a_per_sensor_chart_reads_raw_points_unless_its_kind_reports_faster_than_a_minute(
+        ) -> None:
+    """A sensor reporting once a minute or less often has no minute rollup (the ingester
+    writes none): its chart reads the raw points, a faster kind's its minute rollup."""
+    assert kind_panels.by_sensor("pm25", "air", "max")["query"].startswith(
+        'SELECT max("pm25") FROM "air" WHERE ')
+    register(SensorKind(name="tank", title="Tanks", description="Tank levels", interval_s=10,
+                        fiware_type="Device",
+                        metrics=metrics(Metric("level", "m", 0, 10, "Level"))))
+    try:
+        query = kind_panels.by_sensor("level", "tank", "max")["query"]
+    finally:
+        unregister("tank")
+    assert query.startswith('SELECT max("level_max") FROM "tank_1m" WHERE ')
+    assert kind_panels.CHOSEN in query
+
+
 def test_a_kind_dashboard_module_of_the_wrong_shape_is_refused() -> None:
     with pytest.raises(TypeError, match=r"broken\.overview\(\) must exist and return a "
                                         r"urbanpulse\.kinds\.panels\.Overview, not None"):
@@ -348,7 +366,7 @@ def test_dashboard_shape(path: Path) -> None:
 # Grafana's unit ids that the dashboards may use (grafana-data valueFormats); others are
 # suffixes.
 UNITS = {"short", "percentunit", "percent", "conμgm3", "conmgm3", "kwatt", "kwatth", "dB",
-         "dBm", "mvolt", "celsius", "ms", "s", "dateTimeAsIso"}
+         "dBm", "mvolt", "celsius", "ms", "s", "dateTimeAsIso", "dateTimeFromNow"}
 
 
 def test_declared_units_map_to_grafana_unit_ids() -> None:
@@ -574,6 +592,38 @@ LATEST_STATES = ('SELECT last("since"), "state", "kind", "sensor", "district" FR
 ACKNOWLEDGED = """SELECT "acked_by" FROM "alerts" WHERE "state" = 'acknowledged'"""
 
 
+OPEN_INCIDENTS = ('SELECT last("opened"), "stage" FROM "incidents" '
+                  'GROUP BY "incident_id", "district"')
+TRANSITIONS = """SELECT "by" FROM "incident_audit" WHERE "action" = 'transition'"""
+
+
+def operate_incidents(city: City, port: int, root: str) -> None:
+    """In every district, dispatch the first incident and take the second into handling, as
+    the api would, so that every stage, the time in a stage and the audit trail have rows."""
+    districts = {row["value"] for row in influx_rows(
+        city.url, city.db, 'SHOW TAG VALUES FROM "sensors" WITH KEY = "district"')}
+
+    def by_district() -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        for row in sorted(influx_rows(city.url, city.db, OPEN_INCIDENTS),
+                          key=lambda row: (row["last"], row["incident_id"])):
+            found.setdefault(row["district"], []).append(row["incident_id"])
+        return found
+
+    wait_for(lambda: all(len(by_district().get(name, [])) >= 2 for name in districts), 30,
+             "two incidents in every district")
+    moves = [move for first, second, *_ in by_district().values()
+             for move in ((first, "dispatched"), (second, "dispatched"), (second, "handling"))]
+    now = int(time.time() * 1000)
+    commands = [signed_transition(incident, to, "operator", "crew sent", key=ALERT_KEY,
+                                  now_ms=now) for incident, to in moves]
+    # One client publishes them all: MQTT keeps their order, dispatched before handling.
+    publish_all(port, [(transition_topic(root=root), encoder.encode(command))
+                       for command in commands])
+    wait_for(lambda: len(influx_rows(city.url, city.db, TRANSITIONS)) == len(moves), 30,
+             "the transitions in `incident_audit`")
+
+
 def _settled(city: City) -> bool:
     kinds = {row["value"] for row in influx_rows(
         city.url, city.db, 'SHOW TAG VALUES FROM "alerts" WITH KEY = "kind"')}
@@ -601,7 +651,8 @@ def city(mosquitto: stack.Server, influxd: stack.Server,
     env = ingest_env(mqtt_port=mosquitto.port, influx_url=influxd.url, influx_db=db, root=root,
                      ingest_metrics_interval_s=1, ingest_rules=str(folder / "rules.yaml"),
                      ingest_rollup_hour_interval_s=1,
-                     alert_key=ALERT_KEY.decode())
+                     alert_key=ALERT_KEY.decode(),
+                     ingest_incident_accepted_limit_s=1)  # every incident's acceptance overruns
     ingester = IngestProcess(env, folder, mosquitto.port)
     try:
         ingester.start()
@@ -629,6 +680,7 @@ def city(mosquitto: stack.Server, influxd: stack.Server,
         publish_all(mosquitto.port, [(ack_topic(root=root), encoder.encode(ack))])
         wait_for(lambda: bool(influx_rows(result.url, db, ACKNOWLEDGED)), 30,
                  "the acknowledgement in `alerts`")
+        operate_incidents(result, mosquitto.port, root)
         yield result
     finally:
         ingester.close()
@@ -775,7 +827,8 @@ def test_no_panel_for_the_whole_city_returns_a_series_or_a_row_per_sensor(
         read = {measurement for names, _ in scopes(query.text) for measurement in names}
         assert not [one for one in series if "sensor" in one.get("tags", {})], (
             f"{query.where} returns a series per sensor: {text}")
-        assert len(series) <= max(districts, len(KINDS)) * max(len(read), 1), (
+        # Alerts are of the kinds, and of the incidents' overruns (kind `incident`).
+        assert len(series) <= max(districts, len(KINDS) + 1) * max(len(read), 1), (
             f"{query.where} returns {len(series)} series: {text}")
         # A row per alert (the alerts tables) is what those tables show; a row per sensor
         # of a kind's readings only comes from a top-N.

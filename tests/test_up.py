@@ -217,6 +217,14 @@ def test_second_up_on_one_data_dir_is_refused_and_a_key_is_generated(tmp_path: P
         assert httpx.post(api, json={"by": "me"}).status_code == 401
         assert httpx.post(api, json={"by": "me"}, headers={"X-API-Key": key},
                           timeout=30).status_code == 404
+        # The incident keys too: the viewer reads, the operator moves (docs/security.md).
+        viewer = (data / "api_viewer_key").read_text().strip()
+        assert (data / "api_operator_key").stat().st_mode & 0o777 == 0o600
+        assert "/v1/incidents?open=true" in banner
+        incidents = f"http://127.0.0.1:{ports['api']}/v1/incidents"
+        assert httpx.get(incidents, headers={"X-API-Key": viewer},
+                         timeout=30).status_code == 200
+        assert httpx.get(incidents, headers={"X-API-Key": key}, timeout=30).status_code == 403
 
         others = {name: stack.free_port() for name in ("mqtt", "influx", "api")}
         second = subprocess.run(_up_argv(data, others), check=False, capture_output=True, text=True,

@@ -91,6 +91,82 @@ class Alert(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """HMAC-SHA256 of the state without `sig`, by the ingester (`urbanpulse.signing`)."""
 
 
+NotificationReason = Literal["firing", "update", "resolved", "repeat", "flapping", "settled"]
+"""Why a group's notification went out (docs/alerts.md, "Notifications")."""
+
+
+class InhibitedBy(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """What mutes an alert: an inhibit rule, and the active alert that matched it as source."""
+
+    inhibit_rule: Name
+    alert_id: AlertId
+    rule: Name
+    sensor: Name
+
+
+class NotifiedAlert(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One alert of a notification's group, as its latest state says, with what holds it back."""
+
+    alert_id: AlertId
+    sensor: Name
+    kind: Name
+    state: AlertState
+    since: EpochMs
+    ts: EpochMs
+    message: str
+    value: float | None = None
+    flapping: bool = False
+    inhibited_by: InhibitedBy | None = None
+
+
+class MutedAlert(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """An alert of another group that an alert of this one mutes: the outage explains it."""
+
+    alert_id: AlertId
+    rule: Name
+    sensor: Name
+    state: AlertState
+    by: AlertId
+    """The alert of this group that mutes it."""
+    inhibit_rule: Name
+
+
+class NotificationCounts(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """How many alerts of the group page (`firing`, acknowledged ones included) and how many not."""
+
+    firing: Counter
+    acknowledged: Counter
+    resolved: Counter
+    inhibited: Counter
+    flapping: Counter
+
+
+class Notification(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One page: the alerts of one (district, rule) group, from its first firing to its resolve.
+
+    `group_id` names the group's window (district, rule and `opened`, the time of
+    its first firing); `seq` counts the group's notifications from 1; `ts` is
+    when this one went out (the ingester's clock, epoch ms).
+    """
+
+    v: Literal[1]
+    group_id: AlertId
+    district: Name
+    rule: Name
+    kind: Name
+    severity: Severity
+    reason: NotificationReason
+    opened: EpochMs
+    ts: EpochMs
+    seq: Counter
+    counts: NotificationCounts
+    alerts: list[NotifiedAlert]
+    muted: list[MutedAlert] = []
+    """The active alerts of other groups that this group's alerts mute now (the outage's toll)."""
+    sig: Signature | None = None
+    """HMAC-SHA256 of the notification without `sig`, by the ingester (`urbanpulse.signing`)."""
+
+
 class AckCommand(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """An acknowledgement the api sends to the ingester, signed against forgery and replay.
 
@@ -99,6 +175,79 @@ class AckCommand(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """
 
     alert_id: AlertId
+    by: AckBy
+    note: AckNote = ""
+    ts: EpochMs | None = None
+    nonce: Nonce | None = None
+    sig: Signature | None = None
+
+
+IncidentStage = Literal["accepted", "dispatched", "handling", "closed"]
+"""受理 → 分派 → 处置 → 结案 (`urbanpulse.incidents`: which moves are legal)."""
+IncidentChange = Literal["opened", "alert", "resolved", "located", "transition", "overrun"]
+"""What one incident state change was: opened by its first alert, an alert joined, one
+resolved, its street found, an operator's transition, its stage past its time limit."""
+IncidentId = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{16}$")]
+INCIDENT_ALERTS_MAX: Final = 200
+"""Alert episodes an incident lists at most (the active ones first); `alerts_total` counts all."""
+
+
+class IncidentAlert(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One alert episode an incident holds: the alert, when it began, fired and resolved."""
+
+    alert_id: AlertId
+    rule: Name
+    sensor: Name
+    kind: Name
+    severity: Severity
+    since: EpochMs
+    fired: EpochMs
+    resolved: EpochMs | None = None
+
+
+class Incident(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The state of one incident (事件): related alerts of one district and one department.
+
+    The ingester publishes it retained on `{root}/incidents/{district}/{incident_id}`
+    while the incident is open (docs/incidents.md). `category` is the code of the
+    department it is dispatched to (`department` its name); `street` the site
+    (街镇) of the sensor whose alert opened it ("" for a district-wide alert);
+    `cause` that alert's rule, sensor and message. `stage_since` is when the
+    current stage began and `due` when it overruns (None once closed); `by` and
+    `note` are the operator's on a transition. Times are the ingester's clock.
+    """
+
+    v: Literal[1]
+    incident_id: IncidentId
+    district: Name
+    street: Annotated[str, msgspec.Meta(max_length=256)]
+    category: Name
+    department: Annotated[str, msgspec.Meta(max_length=256)]
+    cause: Annotated[str, msgspec.Meta(max_length=1024)]
+    severity: Severity
+    stage: IncidentStage
+    opened: EpochMs
+    ts: EpochMs
+    stage_since: EpochMs
+    due: EpochMs | None
+    overrun: bool
+    change: IncidentChange
+    alerts: Annotated[list[IncidentAlert], msgspec.Meta(max_length=INCIDENT_ALERTS_MAX)] = []
+    alerts_total: Counter = 0
+    active_alerts: Counter = 0
+    resolved_at: EpochMs | None = None
+    """When its last active alert resolved; None while one is active."""
+    by: AckBy | None = None
+    note: AckNote | None = None
+    sig: Signature | None = None
+    """HMAC-SHA256 of the state without `sig`, by the ingester (`urbanpulse.signing`)."""
+
+
+class TransitionCommand(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """An operator's move of an incident to another stage, from the api, signed like an ack."""
+
+    incident_id: IncidentId
+    to: IncidentStage
     by: AckBy
     note: AckNote = ""
     ts: EpochMs | None = None
@@ -174,7 +323,10 @@ encoder = msgspec.json.Encoder()
 reading_decoder = msgspec.json.Decoder(Reading)
 birth_decoder = msgspec.json.Decoder(SensorBirth)
 alert_decoder = msgspec.json.Decoder(Alert)
+notification_decoder = msgspec.json.Decoder(Notification)
 ack_decoder = msgspec.json.Decoder(AckCommand)
 rejection_decoder = msgspec.json.Decoder(Rejection)
 truth_decoder = msgspec.json.Decoder(Truth)
 district_state_decoder = msgspec.json.Decoder(DistrictState)
+incident_decoder = msgspec.json.Decoder(Incident)
+transition_decoder = msgspec.json.Decoder(TransitionCommand)

@@ -207,6 +207,36 @@ class IngestSettings(_AlertKeyMixin, _InfluxMixin, _Base):
         60, ge=0, le=3600, description="How long a rollup bucket stays open after it ends")
     ingest_state_interval_s: float = Field(
         5, gt=0, le=3600, description="Period of the retained per-district state messages")
+    ingest_incident_accepted_limit_s: float = Field(
+        900, gt=0, le=30 * 86_400,
+        description="Longest an incident may stay accepted (受理) before dispatch; then overrun")
+    ingest_incident_dispatched_limit_s: float = Field(
+        1800, gt=0, le=30 * 86_400,
+        description="Longest an incident may stay dispatched (分派) before handling starts")
+    ingest_incident_handling_limit_s: float = Field(
+        14_400, gt=0, le=30 * 86_400,
+        description="Longest an incident may stay in handling (处置) before it is closed")
+    ingest_incident_join_window_s: float = Field(
+        3600, ge=0, le=7 * 86_400,
+        description="How long after its last alert resolved an open incident still takes "
+                    "new alerts of its district and department")
+    ingest_notify_group_wait_s: float = Field(
+        30, ge=0, le=3600,
+        description="How long a new notification group gathers its alerts before it pages")
+    ingest_notify_group_interval_s: float = Field(
+        300, gt=0, le=86_400,
+        description="Least time between two notifications of one group (new firings batch)")
+    ingest_notify_repeat_interval_s: float = Field(
+        14_400, ge=0, le=7 * 86_400,
+        description="A group still firing unacknowledged pages again after this long; 0: never")
+    ingest_notify_flap_window_s: float = Field(
+        3600, gt=0, le=86_400, description="Window in which an alert's state changes are counted")
+    ingest_notify_flap_changes: int = Field(
+        4, ge=2, le=1000,
+        description="An alert with more state changes than this in the window is flapping")
+    ingest_notify_flap_settle_s: float = Field(
+        1800, gt=0, le=86_400,
+        description="A flapping alert settles after this long without a state change")
 
     _split = field_validator("ingest_districts", mode="before")(_split_names)
 
@@ -214,6 +244,15 @@ class IngestSettings(_AlertKeyMixin, _InfluxMixin, _Base):
     @classmethod
     def _instance_is_a_name(cls, value: str) -> str:
         return check_name(value, what="ingest instance")
+
+    @field_validator("ingest_notify_repeat_interval_s")
+    @classmethod
+    def _repeat_after_a_group_interval(cls, value: float, info: ValidationInfo) -> float:
+        interval = info.data.get("ingest_notify_group_interval_s")
+        if value and interval is not None and value < interval:
+            raise ValueError(f"must be 0 (never) or at least "
+                             f"{env_name('ingest_notify_group_interval_s')} ({interval:g} s)")
+        return value
 
 
 class ApiSettings(_AlertKeyMixin, _InfluxMixin, _Base):
@@ -241,10 +280,33 @@ class ApiSettings(_AlertKeyMixin, _InfluxMixin, _Base):
         description="Licence named in every export's metadata (says 'UNSPECIFIED' until set)")
     api_stream_max_s: float = Field(
         3600, gt=0, le=86_400, description="Longest one alert stream stays open")
+    api_viewer_key: SecretStr | None = Field(
+        None, description="Key clients send as X-API-Key to read incidents (none: only the "
+                          "operator key reads them)")
+    api_operator_key: SecretStr | None = Field(
+        None, validate_default=True,
+        description="Key clients send as X-API-Key to read and move incidents and to "
+                    "acknowledge alerts (none: no transitions)")
 
     @field_validator("api_key", mode="after")
     @classmethod
     def _api_key_is_real(cls, value: SecretStr | None) -> SecretStr | None:
+        return _refuse_well_known(value)
+
+    @field_validator("api_viewer_key", mode="after")
+    @classmethod
+    def _viewer_key_is_real(cls, value: SecretStr | None) -> SecretStr | None:
+        return _refuse_well_known(value)
+
+    @field_validator("api_operator_key", mode="after")
+    @classmethod
+    def _operator_key_is_its_own(cls, value: SecretStr | None,
+                                 info: ValidationInfo) -> SecretStr | None:
+        viewer = info.data.get("api_viewer_key")
+        if value is not None and viewer is not None and \
+                value.get_secret_value() == viewer.get_secret_value():
+            raise ValueError("is the same as URBANPULSE_API_VIEWER_KEY: a viewer could then "
+                             "move incidents; give each its own key")
         return _refuse_well_known(value)
 
     @field_validator("api_cors_origins", mode="before")

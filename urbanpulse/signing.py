@@ -19,14 +19,26 @@ from typing import Final
 
 import msgspec
 
-from urbanpulse.messages import AckCommand, Alert, DistrictState, encoder
+from urbanpulse.messages import (
+    AckCommand,
+    Alert,
+    DistrictState,
+    Incident,
+    Notification,
+    TransitionCommand,
+    encoder,
+)
 
 _ALERT_LABEL: Final = b"urbanpulse alert v1\n"
 _ACK_LABEL: Final = b"urbanpulse ack v1\n"
 _STATE_LABEL: Final = b"urbanpulse district state v1\n"
+_NOTIFICATION_LABEL: Final = b"urbanpulse notification v1\n"
+_INCIDENT_LABEL: Final = b"urbanpulse incident v1\n"
+_TRANSITION_LABEL: Final = b"urbanpulse incident transition v1\n"
 
 
-def _digest(key: bytes, label: bytes, unsigned: Alert | AckCommand | DistrictState) -> str:
+def _digest(key: bytes, label: bytes,
+            unsigned: Alert | AckCommand | DistrictState | Notification) -> str:
     return hmac.new(key, label + encoder.encode(unsigned), hashlib.sha256).hexdigest()
 
 
@@ -71,3 +83,57 @@ def is_signed_state(state: DistrictState, key: bytes) -> bool:
         return False
     expected = _digest(key, _STATE_LABEL, msgspec.structs.replace(state, sig=None))
     return hmac.compare_digest(state.sig, expected)
+
+
+def sign_notification(notification: Notification, key: bytes) -> Notification:
+    """Return `notification` carrying its signature."""
+    unsigned = msgspec.structs.replace(notification, sig=None)
+    return msgspec.structs.replace(notification,
+                                   sig=_digest(key, _NOTIFICATION_LABEL, unsigned))
+
+
+def is_signed_notification(notification: Notification, key: bytes) -> bool:
+    """Tell whether `notification` carries a valid signature made with `key`."""
+    if notification.sig is None:
+        return False
+    expected = _digest(key, _NOTIFICATION_LABEL, msgspec.structs.replace(notification, sig=None))
+    return hmac.compare_digest(notification.sig, expected)
+
+
+def _incident_digest(key: bytes, label: bytes, unsigned: Incident | TransitionCommand) -> str:
+    return hmac.new(key, label + encoder.encode(unsigned), hashlib.sha256).hexdigest()
+
+
+def sign_incident(incident: Incident, key: bytes) -> Incident:
+    """Return `incident` carrying its signature."""
+    unsigned = msgspec.structs.replace(incident, sig=None)
+    return msgspec.structs.replace(incident,
+                                   sig=_incident_digest(key, _INCIDENT_LABEL, unsigned))
+
+
+def is_signed_incident(incident: Incident, key: bytes) -> bool:
+    """Tell whether `incident` carries a valid signature made with `key`."""
+    if incident.sig is None:
+        return False
+    expected = _incident_digest(key, _INCIDENT_LABEL,
+                                msgspec.structs.replace(incident, sig=None))
+    return hmac.compare_digest(incident.sig, expected)
+
+
+def signed_transition(incident_id: str, to: str, by: str, note: str, *, key: bytes,
+                      now_ms: int) -> TransitionCommand:
+    """Return a transition command stamped with `now_ms` and a fresh nonce, signed with `key`."""
+    command = msgspec.convert({"incident_id": incident_id, "to": to, "by": by, "note": note,
+                               "ts": now_ms, "nonce": secrets.token_hex(16)},
+                              TransitionCommand)
+    return msgspec.structs.replace(
+        command, sig=_incident_digest(key, _TRANSITION_LABEL, command))
+
+
+def is_signed_transition(command: TransitionCommand, key: bytes) -> bool:
+    """Tell whether `command` carries a valid signature made with `key`."""
+    if command.sig is None:
+        return False
+    expected = _incident_digest(key, _TRANSITION_LABEL,
+                                msgspec.structs.replace(command, sig=None))
+    return hmac.compare_digest(command.sig, expected)

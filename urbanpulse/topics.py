@@ -3,9 +3,13 @@
     {root}/readings/{district}/{kind}/{sensor}
     {root}/sensors/{district}/{kind}/{sensor}            retained birth
     {root}/truth/{district}/{kind}/{sensor}              injected ground truth
+    {root}/truth/{district}/{kind}/{sensor}/clean        the sensor's clean signal
     {root}/alerts/{district}/{kind}/{sensor}/{rule}      retained while active
+    {root}/notifications/{district}/{rule}               grouped pages, not retained
     {root}/rejected/{reason}
     {root}/commands/alerts/ack
+    {root}/incidents/{district}/{incident_id}            retained while open
+    {root}/commands/incidents/transition
     {root}/status/{service}/{instance}
 
 Every name is lowercase `[a-z0-9-]`, 1 to 64 characters, so no name can inject
@@ -38,9 +42,12 @@ class Channel(StrEnum):
     COMMANDS = "commands"
     STATUS = "status"
     STATE = "state"
+    NOTIFICATIONS = "notifications"
 
 
 _SENSOR_CHANNELS = (Channel.READINGS, Channel.SENSORS, Channel.TRUTH)
+CLEAN = "clean"
+"""The last level of a sensor's clean-signal topic, under its truth topic."""
 
 
 def check_name(name: str, *, what: str = "name") -> str:
@@ -66,6 +73,8 @@ class Topic:
     reason: str = ""
     service: str = ""
     instance: str = ""
+    clean: bool = False
+    """A truth topic of the sensor's clean signal (`.../truth/{district}/{kind}/{sensor}/clean`)."""
 
     def __str__(self) -> str:
         return build(self)
@@ -85,6 +94,16 @@ def sensor_topic(channel: Channel, district: str, kind: str, sensor: str,
 def reading_topic(district: str, kind: str, sensor: str, *, root: str = DEFAULT_ROOT) -> str:
     """Build the topic a sensor publishes its readings on."""
     return sensor_topic(Channel.READINGS, district, kind, sensor, root=root)
+
+
+def clean_topic(district: str, kind: str, sensor: str, *, root: str = DEFAULT_ROOT) -> str:
+    """Build the truth topic of a sensor's clean signal: its readings without sensor error."""
+    return f"{sensor_topic(Channel.TRUTH, district, kind, sensor, root=root)}/{CLEAN}"
+
+
+def clean_subscription(*, root: str = DEFAULT_ROOT, district: str = "+") -> str:
+    """Build a filter for the clean signal of every sensor, optionally of one district."""
+    return f"{subscription(Channel.TRUTH, root=root, district=district)}/{CLEAN}"
 
 
 def alert_topic(district: str, kind: str, sensor: str, rule: str,
@@ -122,6 +141,42 @@ def state_topic(district: str, *, root: str = DEFAULT_ROOT) -> str:
 def state_subscription(*, root: str = DEFAULT_ROOT) -> str:
     """Build the filter for every district's state topic."""
     return f"{check_name(root, what='topic root')}/{Channel.STATE.value}/+"
+
+
+def notification_topic(district: str, rule: str, *, root: str = DEFAULT_ROOT) -> str:
+    """Build the topic of the notifications (pages) of one (district, rule) group."""
+    return "/".join((check_name(root, what="topic root"), Channel.NOTIFICATIONS.value,
+                     check_name(district, what="district"), check_name(rule, what="rule name")))
+
+
+def notification_subscription(*, root: str = DEFAULT_ROOT, district: str = "+") -> str:
+    """Build a filter for the notifications of every rule, optionally of one district."""
+    return "/".join((check_name(root, what="topic root"), Channel.NOTIFICATIONS.value,
+                     _filter_level(district, "district"), "+"))
+
+
+INCIDENTS = "incidents"
+"""The second level of incident topics (`incident_topic`, `transition_topic`)."""
+
+
+def incident_topic(district: str, incident_id: str, *, root: str = DEFAULT_ROOT) -> str:
+    """Build the retained state topic of one incident: `{root}/incidents/{district}/{id}`."""
+    return "/".join((check_name(root, what="topic root"), INCIDENTS,
+                     check_name(district, what="district"),
+                     check_name(incident_id, what="incident id")))
+
+
+def incident_subscription(*, root: str = DEFAULT_ROOT, district: str = "+",
+                          incident_id: str = "+") -> str:
+    """Build a filter for incident topics, of one district or one incident (`+`: any)."""
+    return "/".join((check_name(root, what="topic root"), INCIDENTS,
+                     _filter_level(district, "district"),
+                     _filter_level(incident_id, "incident id")))
+
+
+def transition_topic(*, root: str = DEFAULT_ROOT) -> str:
+    """Build the topic the api sends incident transitions on (`{root}/commands/incidents/…`)."""
+    return f"{check_name(root, what='topic root')}/{Channel.COMMANDS.value}/{INCIDENTS}/transition"
 
 
 def _filter_level(name: str, what: str) -> str:
@@ -182,6 +237,8 @@ def split_sensor_topic(topic: str, channel: Channel,
 def build(topic: Topic) -> str:
     """Build the topic string a parsed Topic stands for."""
     match topic.channel:
+        case Channel.TRUTH if topic.clean:
+            return clean_topic(topic.district, topic.kind, topic.sensor, root=topic.root)
         case Channel.READINGS | Channel.SENSORS | Channel.TRUTH:
             return sensor_topic(topic.channel, topic.district, topic.kind, topic.sensor,
                                 root=topic.root)
@@ -196,6 +253,8 @@ def build(topic: Topic) -> str:
             return status_topic(topic.service, topic.instance, root=topic.root)
         case Channel.STATE:
             return state_topic(topic.district, root=topic.root)
+        case Channel.NOTIFICATIONS:
+            return notification_topic(topic.district, topic.rule, root=topic.root)
     raise TopicError(f"Unknown channel {topic.channel!r}.")  # pragma: no cover
 
 
@@ -210,9 +269,14 @@ def parse(topic: str) -> Topic:
         channel = Channel(channel_name)
     except ValueError:
         raise TopicError(f"Invalid topic {topic!r}: unknown channel {channel_name!r}.") from None
+    if channel is Channel.TRUTH and len(rest) == 4 and rest[3] == CLEAN:
+        for level in rest[:3]:
+            check_name(level, what="truth topic level")
+        return Topic(root, channel, district=rest[0], kind=rest[1], sensor=rest[2], clean=True)
     expected = {
         Channel.READINGS: 3, Channel.SENSORS: 3, Channel.TRUTH: 3, Channel.ALERTS: 4,
         Channel.REJECTED: 1, Channel.COMMANDS: 2, Channel.STATUS: 2, Channel.STATE: 1,
+        Channel.NOTIFICATIONS: 2,
     }[channel]
     if len(rest) != expected:
         raise TopicError(
@@ -236,4 +300,6 @@ def parse(topic: str) -> Topic:
             return Topic(root, channel, service=rest[0], instance=rest[1])
         case Channel.STATE:
             return Topic(root, channel, district=rest[0])
+        case Channel.NOTIFICATIONS:
+            return Topic(root, channel, district=rest[0], rule=rest[1])
     raise TopicError(f"Invalid topic {topic!r}.")  # pragma: no cover

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from grafana.builder.fleet import fleet
+from grafana.builder.incidents import incidents
 from grafana.builder.kinds import kind_dashboards
 from grafana.builder.operations import alerts, pipeline
 from grafana.builder.overview import city_overview
@@ -22,10 +23,10 @@ FOLDER = Path(__file__).resolve().parent.parent / "dashboards"
 
 
 def builders() -> dict[str, Callable[[], Json]]:
-    """Return each dashboard file's name (without .json) and its builder: one per kind and
-    one per system."""
+    """Return each dashboard file's name (without .json) and its builder: one per kind, one
+    per system, and the city's own (overview, fleet, alerts, pipeline, incidents)."""
     return {"city-overview": city_overview, **kind_dashboards(), **system_dashboards(),
-            "fleet": fleet, "alerts": alerts, "pipeline": pipeline}
+            "fleet": fleet, "alerts": alerts, "pipeline": pipeline, "incidents": incidents}
 
 
 def render(build: Callable[[], Json]) -> str:

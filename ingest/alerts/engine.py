@@ -9,6 +9,10 @@
   comes within the rule's `repeat_after` of the resolve (repeat suppression).
 - Staleness is judged on arrival time (the ingester's clock), so a backfill of
   old readings does not look stale.
+- A reading of a sensor with an active alert of a QC rule (`stuck` or `range`
+  with `qc: true`) failed quality control: the kind's other per-reading rules
+  do not judge it (QARTOD keeps failed readings out of exceedance checks), so a
+  frozen lamp controller is not a dark street. Alerts already active stay so.
 
 Every change comes back as an `Alert` for the caller to publish and store.
 """
@@ -34,6 +38,7 @@ from urbanpulse.messages import VERSION, Alert, AlertState, Reading, SensorBirth
 ACTIVE: Final = frozenset({"pending", "firing", "acknowledged"})
 _NO_CONTEXT: Final = Context()
 _NO_FIELDS: Final[Derived] = {}
+_NO_ATTRIBUTES: Final[Mapping[str, object]] = {}
 
 
 _SILENT: Final = "no reading for {:.0f} s (interval {:g} s)"
@@ -82,6 +87,16 @@ class AlertEngine:
                 self._district_stale.append(rule)
             else:
                 self._per_reading.setdefault(rule.kind, []).append(factories[rule.type](rule))
+        # A kind's QC rules (`qc: true`) are judged first; while one of them is active on a
+        # sensor its readings fail QC and the kind's other rules, from the first one on
+        # (kept here beside the QC rules' names), do not judge them.
+        self._qc: dict[str, tuple[tuple[str, ...], Check]] = {}
+        for kind, judged in self._per_reading.items():
+            qc = [check for check in judged if getattr(check.rule, "qc", False)]
+            others = [check for check in judged if check not in qc]
+            if qc and others:
+                self._per_reading[kind] = qc + others
+                self._qc[kind] = (tuple(check.name for check in qc), others[0])
         self._rules = {rule.name: rule for rule in rules}
         self._active: dict[tuple[str, str], Alert] = {}
         self._alerting: Counter[str] = Counter()  # active alerts by sensor; most have none
@@ -138,6 +153,11 @@ class AlertEngine:
         known = self._sensors.get(sensor)
         return known.context.zone if known is not None and known.context.zone else None
 
+    def attributes(self, sensor: str) -> Mapping[str, object]:
+        """Return the attributes a sensor's birth declared (none before its birth is seen)."""
+        known = self._sensors.get(sensor)
+        return known.context.attributes if known is not None else _NO_ATTRIBUTES
+
     def restore(self, alert: Alert) -> None:
         """Take back an active alert from the ingester's own record (`ingest.alerts.record`).
 
@@ -180,7 +200,10 @@ class AlertEngine:
         if checks is None:
             return changes
         context, fields = sensor.context, derived or _NO_FIELDS
+        qc = self._qc.get(reading.kind)
         for check in checks:
+            if qc is not None and check is qc[1] and self._failing(name, qc[0]):
+                break  # the reading failed quality control: the other rules do not judge it
             current = active.get((check.name, name)) if active else None
             verdict = check.check(reading, current is not None, context, fields)
             if verdict is None:
@@ -199,6 +222,11 @@ class AlertEngine:
                 changes.append(change)
         return changes
 
+    def _failing(self, sensor: str, qc_rules: Iterable[str]) -> bool:
+        """Whether an alert of one of the QC rules is active on the sensor."""
+        return sensor in self._alerting and any((rule, sensor) in self._active
+                                                for rule in qc_rules)
+
     def sweep(self, now_ms: int) -> list[Alert]:
         """Judge staleness of every sensor and district at `now_ms`."""
         silent = {key: watch.update(now_ms, self._sensors)
@@ -210,7 +238,8 @@ class AlertEngine:
         for name in sorted(names, key=lambda name: sensors[name].order):
             sensor = sensors[name]
             for rule in self._stale[sensor.kind]:
-                if name in silent[sensor.kind, rule.factor]:
+                if name in silent[sensor.kind, rule.factor] and (
+                        rule.match is None or rule.watches(sensor.context.attributes)):
                     silent_s = (now_ms - sensor.seen_ms) / 1000
                     change = self._settle(rule, name, sensor.kind, sensor.district, True,
                                           silent_s, partial(_SILENT.format, silent_s,

@@ -16,6 +16,7 @@ import httpx
 import msgspec
 
 from ingest import IngestError
+from ingest.history import retry_after
 from ingest.points import ALERTS_MEASUREMENT
 from urbanpulse.influxql import Series, quote_identifier
 from urbanpulse.messages import VERSION, Alert
@@ -35,13 +36,6 @@ class RecordUnavailableError(IngestError):
         super().__init__(message)
         self.retry_after_s = retry_after_s
         """How long the server asked us to wait (`Retry-After`, in seconds), if it said."""
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    try:
-        return max(0.0, float(response.headers["Retry-After"]))
-    except (KeyError, ValueError):
-        return None  # absent, or an HTTP date: our own back-off
 
 
 class _Result(msgspec.Struct):
@@ -116,7 +110,7 @@ async def read_active(*, url: str, database: str, headers: Mapping[str, str],
         raise RecordUnavailableError(
             f"InfluxDB at {url} could not answer the alert record query now "
             f"({response.status_code}: {failure or response.text[:200]}).",
-            _retry_after(response))
+            retry_after(response))
     if response.status_code != 200 or failure:
         raise IngestError(f"InfluxDB at {url} failed the alert record query "
                           f"({response.status_code}: {failure or response.text[:200]}).")

@@ -4,7 +4,9 @@ A rules file is YAML with one list, `rules`. Each rule has a `name` (a topic
 level: lowercase a-z, 0-9, '-'), a `type`, a `severity`, and the fields of its
 type. Durations are seconds or spans like `90s`, `10m`, `2h`
 (`urbanpulse.durations`). A bad rule stops the ingester at start-up naming
-the file, the line and the problem.
+the file, the line and the problem. A rules file may also hold a list
+`inhibit_rules` (`ingest.alerts.inhibit` reads it); one without it loads as
+before, and the notifications take the shipped inhibit rules.
 
 The generic types (any kind, any metric) are defined here; a kind's own types
 come from its `checks.py` (`RULES`, see `urbanpulse.kinds.alerting`). The
@@ -16,9 +18,10 @@ from __future__ import annotations
 
 import functools
 import operator
+from collections.abc import Mapping
 from importlib.resources import files
 from pathlib import Path
-from typing import Annotated, Any, Final, Literal, TypeAlias, cast, get_args
+from typing import Annotated, Any, ClassVar, Final, Literal, TypeAlias, cast, get_args
 
 import yaml
 from pydantic import Field, TypeAdapter, ValidationError, model_validator
@@ -26,7 +29,8 @@ from pydantic import Field, TypeAdapter, ValidationError, model_validator
 from urbanpulse.errors import ConfigError
 from urbanpulse.kinds import KINDS, SensorKind, part
 from urbanpulse.kinds.alerting import Check
-from urbanpulse.kinds.rule import BaseRule
+from urbanpulse.kinds.rule import BaseRule, Duration
+from urbanpulse.messages import AttributeValue
 
 Rule: TypeAlias = BaseRule
 """A validated rule of any type (the models of the union all extend `BaseRule`)."""
@@ -36,13 +40,23 @@ RuleType = tuple[type[BaseRule], type[Check]]
 
 class _MetricRule(BaseRule):
     metric: str
+    judges_derived: ClassVar[bool] = False
+    """Whether `metric` may also name a numeric derived field of the kind (`pm25_cal`)."""
 
     @model_validator(mode="after")
     def _metric_is_known(self) -> _MetricRule:
-        metrics = KINDS[self.kind].metrics
-        if self.metric not in metrics:
-            raise ValueError(f"kind {self.kind!r} has no metric {self.metric!r}; its "
-                             f"metrics are {', '.join(metrics)}")
+        kind = KINDS[self.kind]
+        if self.metric in kind.metrics:
+            return self
+        message = (f"kind {self.kind!r} has no metric {self.metric!r}; its metrics are "
+                   f"{', '.join(kind.metrics)}")
+        if not self.judges_derived:
+            raise ValueError(message)
+        numeric = [name for name, field in kind.derived.items()
+                   if field.type in ("float", "integer")]
+        if self.metric not in numeric:
+            raise ValueError(f"{message}, and its numeric derived fields "
+                             f"{', '.join(numeric) or 'none'}")
         return self
 
 
@@ -50,6 +64,7 @@ class ThresholdRule(_MetricRule):
     """Fires when a metric stays beyond `above` (or `below`) for `for`; clears past `clear`."""
 
     type: Literal["threshold"]
+    judges_derived: ClassVar[bool] = True
     above: float | None = None
     below: float | None = None
     clear: float | None = None
@@ -72,20 +87,44 @@ class RateOfChangeRule(_MetricRule):
     max_per_minute: float = Field(gt=0)
 
 
+class StepRule(_MetricRule):
+    """Fires when a metric moves more than `by` off its median over the previous `window`.
+
+    `direction` says which way counts (`rise`, `fall` or `both`). A step that
+    holds for `for` is a new level (a burst main); one reading off and back is a
+    spike, which resolves before it fires.
+    """
+
+    type: Literal["step"]
+    by: float = Field(gt=0)
+    direction: Literal["rise", "fall", "both"] = "both"
+    window: Duration = Field(gt=0)
+
+
 class StuckRule(_MetricRule):
-    """Fires when a metric repeats within `tolerance` for `readings` readings in a row."""
+    """Fires when a metric repeats within `tolerance` for `readings` readings in a row.
+
+    With `qc: true` its alert marks the sensor's readings as failing quality
+    control while it is active: the sensor's other per-reading rules do not
+    judge them (QARTOD: a failed reading is kept out of exceedance checks).
+    """
 
     type: Literal["stuck"]
     readings: int = Field(ge=2)
     tolerance: float = Field(0.0, ge=0)
+    qc: bool = False
 
 
 class RangeRule(_MetricRule):
-    """Fires when a metric leaves its plausible (not physical) range: a suspect instrument."""
+    """Fires when a metric leaves its plausible (not physical) range: a suspect instrument.
+
+    `qc: true` as for `stuck`.
+    """
 
     type: Literal["range"]
     min: float
     max: float
+    qc: bool = False
 
     @model_validator(mode="after")
     def _ordered(self) -> RangeRule:
@@ -95,10 +134,33 @@ class RangeRule(_MetricRule):
 
 
 class StaleRule(BaseRule):
-    """Fires when a sensor sends nothing for `factor` × its declared interval."""
+    """Fires when a sensor sends nothing for `factor` × its declared interval.
+
+    `match` picks the sensors of the kind it watches by their birth attributes
+    (`{device: bay}`; a list of values: any of them), so one kind's streams
+    and its heartbeat-only devices can each have the factor that suits them.
+    """
 
     type: Literal["stale"]
     factor: float = Field(3.0, gt=1)
+    match: dict[str, AttributeValue | list[AttributeValue]] | None = None
+
+    @model_validator(mode="after")
+    def _match_names_attributes(self) -> StaleRule:
+        known = KINDS[self.kind].attributes
+        for name in self.match or {}:
+            if name not in known:
+                raise ValueError(f"match: kind {self.kind!r} has no attribute {name!r}; its "
+                                 f"attributes are {', '.join(known) or 'none'}")
+        return self
+
+    def watches(self, attributes: Mapping[str, object]) -> bool:
+        """Whether the rule watches a sensor whose birth carries `attributes`."""
+        for name, wanted in (self.match or {}).items():
+            value = attributes.get(name)
+            if value != wanted and not (isinstance(wanted, list) and value in wanted):
+                return False
+        return True
 
 
 class DistrictStaleRule(BaseRule):
@@ -111,7 +173,7 @@ class DistrictStaleRule(BaseRule):
 
 
 GENERIC: Final = (ThresholdRule, RateOfChangeRule, StuckRule, RangeRule, StaleRule,
-                  DistrictStaleRule)
+                  DistrictStaleRule, StepRule)
 """The rule types of any kind; `stale` and `district_stale` are swept on a timer."""
 
 
@@ -200,8 +262,14 @@ def load_kind_rules(kind: SensorKind, seen: set[str] | None = None) -> list[Rule
                                               kind=kind.name)
 
 
-def _load_file(path: Path, seen: set[str], *, kind: str = "") -> list[Rule]:
-    """Load one file; `kind`: the kind whose rules file it is (its rules must be of it)."""
+def file_entries(path: Path, key: str) -> list[tuple[int, Any]] | None:
+    """Return each item of the list `key` of a rules file with its line; None without `key`.
+
+    A rules file holds `rules` and may hold `inhibit_rules` (`ingest.alerts.inhibit`).
+
+    Raises:
+        ConfigError: The file is unreadable, not YAML, not a mapping, or `key` is no list.
+    """
     try:
         text = path.read_text(encoding="utf-8")
         root = yaml.compose(text)
@@ -210,12 +278,21 @@ def _load_file(path: Path, seen: set[str], *, kind: str = "") -> list[Rule]:
         raise ConfigError(f"Cannot read the rules file {path}: {exc.strerror}.") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"Rules file {path} is not valid YAML: {exc}.") from None
-    if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
+    if not isinstance(data, dict) or (key in data and not isinstance(data[key], list)):
+        raise ConfigError(f"Rules file {path} must hold a mapping with a list {key!r}.")
+    if key not in data:
+        return None
+    nodes = next(value for name, value in root.value if name.value == key).value  # type: ignore[union-attr]
+    return [(node.start_mark.line + 1, raw) for node, raw in zip(nodes, data[key], strict=True)]
+
+
+def _load_file(path: Path, seen: set[str], *, kind: str = "") -> list[Rule]:
+    """Load one file; `kind`: the kind whose rules file it is (its rules must be of it)."""
+    entries = file_entries(path, "rules")
+    if entries is None:
         raise ConfigError(f"Rules file {path} must hold a mapping with a list 'rules'.")
-    nodes = next(value for key, value in root.value if key.value == "rules").value  # type: ignore[union-attr]
     rules: list[Rule] = []
-    for node, raw in zip(nodes, data["rules"], strict=True):
-        line = node.start_mark.line + 1
+    for line, raw in entries:
         name = raw.get("name") if isinstance(raw, dict) else None
         where = f"Rules file {path}, line {line}" + (f" (rule {name!r})" if name else "")
         try:

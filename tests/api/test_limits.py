@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from api.kind_views import views
 from api.main import create_app
@@ -128,7 +129,7 @@ async def test_a_body_reaches_the_route_whole_after_the_count(keyed: ApiSettings
     assert error_locs(response) == [["body", "extra"]]
 
 
-FIXED_OPERATIONS = 12
+FIXED_OPERATIONS = 16
 """The api's operations besides the kinds' views (one each)."""
 
 
@@ -200,16 +201,20 @@ def test_a_bad_cors_origin_stops_start_up(monkeypatch: pytest.MonkeyPatch,
 
 
 async def test_every_state_changing_route_needs_the_api_key(keyed: ApiSettings) -> None:
+    # With every key configured, so that a missing header is what answers.
+    keyed = keyed.model_copy(update={"api_operator_key": SecretStr("operator-key-3c9e1f7a")})
     schema = create_app(keyed).openapi()
     writes = [(method, path, operation) for path, operations in schema["paths"].items()
               for method, operation in operations.items() if method not in {"get", "head"}]
 
     assert [(method, path) for method, path, _ in writes] == [
-        ("post", "/v1/alerts/{alert_id}/ack")]
+        ("post", "/v1/alerts/{alert_id}/ack"),
+        ("post", "/v1/incidents/{incident_id}/transitions")]
     async with client_for(keyed) as client:
         for method, path, operation in writes:
             assert operation["security"] == [{"ApiKey": []}]
-            url = path.replace("{alert_id}", "0123456789abcdef")
+            url = path.replace("{alert_id}", "0123456789abcdef").replace(
+                "{incident_id}", "0123456789abcdef")
             response = await client.request(method, url, json={"by": "ops"})
             assert response.status_code == 401
 

@@ -32,6 +32,8 @@ ROUTES = {
     "/v1/districts/{district}/summary": "DistrictSummary",
     "/v1/parking/guidance": "Guidance",
     "/v1/export/{kind}.json": "Export",
+    "/v1/incidents": "IncidentPage",
+    "/v1/incidents/{incident_id}": "IncidentDetail",
 }
 VIEWS = {f"/v1/{kind}/{name}" for kind, name in views()}
 """The lists the registered kinds declare as views (`summary.VIEWS`), one route each."""
@@ -39,6 +41,8 @@ STREAM = "/v1/alerts/stream"
 API_MD = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text()
 ACK = "/v1/alerts/{alert_id}/ack"
 CSV = "/v1/export/{kind}.csv"
+INCIDENT_EVENTS = "/v1/incidents/events"
+TRANSITIONS = "/v1/incidents/{incident_id}/transitions"
 
 
 async def test_lifespan_shares_one_influx_client_and_closes_it(settings: ApiSettings) -> None:
@@ -66,11 +70,12 @@ def test_openapi_documents_a_response_model_for_every_route() -> None:
     for path in VIEWS:
         ok = schema["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
         assert ok["schema"]["$ref"].startswith("#/components/schemas/")
-    for path in (*ROUTES, *VIEWS, STREAM, CSV):
+    for path in (*ROUTES, *VIEWS, STREAM, CSV, INCIDENT_EVENTS):
         responses = schema["paths"][path]["get"]["responses"]
         assert "503" in responses
     assert "/v1/parking/guidance" in VIEWS
-    assert set(schema["paths"]) == {*ROUTES, *VIEWS, STREAM, ACK, CSV}
+    assert set(schema["paths"]) == {*ROUTES, *VIEWS, STREAM, ACK, CSV, INCIDENT_EVENTS,
+                                    TRANSITIONS}
 
 
 def test_openapi_documents_the_csv_export_and_bounded_parameters() -> None:

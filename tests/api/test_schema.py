@@ -21,7 +21,12 @@ import pytest
 import schemathesis
 import uvicorn
 from hypothesis import HealthCheck, settings
-from schemathesis.specs.openapi.checks import positive_data_acceptance
+from schemathesis.core.parameters import ParameterLocation
+from schemathesis.specs.openapi.checks import (
+    ignored_auth,
+    negative_data_rejection,
+    positive_data_acceptance,
+)
 
 from api.main import create_app
 from api.params import COMBINATION_ERROR
@@ -39,7 +44,8 @@ def base_url(mosquitto: stack.Server, influxd: stack.Server) -> Iterator[str]:
     """Serve an app over the seeded city with uvicorn in a thread, for the whole module.
 
     Its database and topic root are its own; it holds the alert key (without it the
-    stream and acks are 503 by design); acks wait 0.2 s and streams last 0.1 s.
+    stream and acks are 503 by design), and its ack key is its operator key too (without
+    one the incident routes are 503); acks wait 0.2 s and streams last 0.1 s.
     """
     database, root = f"test_{uuid.uuid4().hex[:12]}", f"t{uuid.uuid4().hex[:10]}"
     stack.create_database(influxd.url, database)
@@ -47,6 +53,7 @@ def base_url(mosquitto: stack.Server, influxd: stack.Server) -> Iterator[str]:
     app = create_app(load(
         ApiSettings, mqtt_host="127.0.0.1", mqtt_port=mosquitto.port, topic_root=root,
         influx_url=influxd.url, influx_db=database, api_key=KEY, alert_key=ALERT_KEY,
+        api_operator_key=KEY,  # so the requests' one key reads and moves incidents too
         api_ack_timeout_s=0.2,
         api_stream_max_s=0.1))
     port = stack.free_port()
@@ -94,7 +101,14 @@ def test_every_operation_matches_its_document(case: Any, base_url: str) -> None:
     # Rules across parameters (range width, end after start, one of district or near)
     # are beyond what OpenAPI can say, so schema-valid data may break them: such a 422,
     # and only such a one, is not held against the positive-data check.
-    excluded = [positive_data_acceptance] if is_combination_error(response) else []
+    excluded: list[Any] = [positive_data_acceptance] if is_combination_error(response) else []
+    # `send` puts the server's key on every request, where schemathesis believes it sent a
+    # made-up one, or none in a negative case of the headers: a 200 of a keyed route is then
+    # neither an ignored key nor accepted bad data. The refusals without a key and with a
+    # wrong one are tested apart (test_limits.py, test_incidents_end_to_end.py).
+    excluded.append(ignored_auth)
+    if case.meta is not None and case.meta.is_negative_at(ParameterLocation.HEADER):
+        excluded.append(negative_data_rejection)
     case.validate_response(response, excluded_checks=excluded)
 
 

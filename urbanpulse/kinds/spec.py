@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
 
+from urbanpulse.kinds.departments import CITY_OPERATIONS, Department
 from urbanpulse.topics import check_name
 
 _FIELD_NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
@@ -101,6 +102,9 @@ class SensorKind:
         tallies: Counts the rollups keep beside `count`, by name (few: each costs a field
             per rollup point).
         zoned: Whether deriving fields needs the sensor's zone from its birth.
+        department: The desk its incidents are dispatched to (docs/incidents.md).
+        incident_departments: The desk of an incident type that belongs to another one
+            (a flooded manhole is flood control's), by incident type.
         package: The module the kind was registered from (set by the registry).
     """
 
@@ -117,6 +121,8 @@ class SensorKind:
     incidents: Mapping[str, str] = field(default_factory=dict)
     tallies: Mapping[str, Tally] = field(default_factory=dict)
     zoned: bool = False
+    department: Department = CITY_OPERATIONS
+    incident_departments: Mapping[str, Department] = field(default_factory=dict)
     package: str = ""
 
     def __post_init__(self) -> None:
@@ -142,11 +148,20 @@ class SensorKind:
             _check_field(name, "attribute")
         for incident in self.incidents:
             check_name(incident, what="incident type")
+        if stray := set(self.incident_departments) - set(self.incidents):
+            raise ValueError(f"Kind {self.name!r} names a department for incident type "
+                             f"{sorted(stray)[0]!r}, which is not one of its incidents.")
         object.__setattr__(self, "metrics", MappingProxyType(dict(self.metrics)))
         object.__setattr__(self, "derived", MappingProxyType(dict(self.derived)))
         object.__setattr__(self, "attributes", MappingProxyType(dict(self.attributes)))
         object.__setattr__(self, "incidents", MappingProxyType(dict(self.incidents)))
         object.__setattr__(self, "tallies", MappingProxyType(dict(self.tallies)))
+        object.__setattr__(self, "incident_departments",
+                           MappingProxyType(dict(self.incident_departments)))
+
+    def department_of(self, incident: str) -> Department:
+        """Return the desk an incident of type `incident` on this kind is dispatched to."""
+        return self.incident_departments.get(incident, self.department)
 
     def _check_tallies(self) -> None:
         """Refuse a tally of an unknown or string field, or one named like another field."""

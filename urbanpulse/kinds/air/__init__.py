@@ -1,5 +1,11 @@
-"""Air quality: HJ 633 pollutants with temperature and humidity, reference and low-cost."""
+"""Air quality: HJ 633 pollutants with temperature and humidity, reference and low-cost.
 
+The AQI fields are derived from the calibrated PM (`pm25_cal`, `pm10_cal`): a
+low-cost station's PM corrected against the reference stations of its
+district (`calibration.py`), a reference station's as it reads.
+"""
+
+from urbanpulse.kinds.departments import AIR
 from urbanpulse.kinds.spec import DerivedField, Metric, SensorKind, derived, metrics
 
 SPEC = SensorKind(
@@ -8,6 +14,7 @@ SPEC = SensorKind(
     description="Air-quality stations (HJ 633 pollutants plus temperature and humidity)",
     interval_s=60,
     fiware_type="AirQualityObserved",
+    department=AIR,
     metrics=metrics(
         Metric("pm25", "µg/m³", 0, 2_000, "Fine particulate matter PM2.5"),
         Metric("pm10", "µg/m³", 0, 3_000, "Particulate matter PM10"),
@@ -24,6 +31,12 @@ SPEC = SensorKind(
         DerivedField("primary_pollutant", "string", "",
                      "Pollutants whose IAQI equals the AQI, comma-separated; absent when "
                      "AQI <= 50"),
+        DerivedField("pm25_cal", "float", "µg/m³",
+                     "PM2.5 calibrated against the district's reference stations "
+                     "(docs/calibration.md); a reference station's own PM2.5"),
+        DerivedField("pm10_cal", "float", "µg/m³",
+                     "PM10 calibrated against the district's reference stations; a "
+                     "reference station's own PM10"),
     ),
     attributes={
         "siting": "urban, roadside or suburban",

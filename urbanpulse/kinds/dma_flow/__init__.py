@@ -1,5 +1,6 @@
 """District metered areas (DMA): the inflow meters that balance a district's water."""
 
+from urbanpulse.kinds.departments import WATER_SUPPLY
 from urbanpulse.kinds.spec import Metric, SensorKind, metrics
 
 SPEC = SensorKind(
@@ -9,6 +10,7 @@ SPEC = SensorKind(
                 "night flow",
     interval_s=300,
     fiware_type="WaterObserved",
+    department=WATER_SUPPLY,
     metrics=metrics(
         Metric("inflow_m3h", "m³/h", 0, 5_000, "Inflow into the DMA"),
         Metric("volume_m3", "m³", 0, 1e10, "Cumulative inflow register", cumulative=True),

@@ -1,5 +1,6 @@
 """Building energy: public-building electricity meters with sub-metered registers."""
 
+from urbanpulse.kinds.departments import BUILDING_ENERGY
 from urbanpulse.kinds.spec import Metric, SensorKind, metrics
 
 SPEC = SensorKind(
@@ -8,6 +9,7 @@ SPEC = SensorKind(
     description="Building electricity meters with the public-building sub-metering items",
     interval_s=900,
     fiware_type="ThreePhaseAcMeasurement",
+    department=BUILDING_ENERGY,
     metrics=metrics(
         Metric("total_active_energy_import", "kWh", 0, 1e10, "Cumulative register, building",
                cumulative=True),

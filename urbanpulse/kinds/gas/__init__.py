@@ -1,5 +1,6 @@
 """Combustible gas: methane detectors in wells and spaces next to gas mains."""
 
+from urbanpulse.kinds.departments import GAS
 from urbanpulse.kinds.spec import Metric, SensorKind, metrics
 
 SPEC = SensorKind(
@@ -8,6 +9,7 @@ SPEC = SensorKind(
     description="Methane detectors (% LEL) in wells and confined spaces next to gas mains",
     interval_s=60,
     fiware_type="AirQualityObserved",
+    department=GAS,
     metrics=metrics(
         Metric("ch4_lel", "% LEL", 0, 100, "Methane, % of its lower explosive limit (5 % vol)"),
         Metric("battery_mv", "mV", 0, 4_000, "Battery voltage (battery detectors, hourly)"),

@@ -1,5 +1,6 @@
 """Manhole covers: tilt, open and water-level sensors under the covers of underground wells."""
 
+from urbanpulse.kinds.departments import FLOOD_CONTROL, MUNICIPAL
 from urbanpulse.kinds.spec import Metric, SensorKind, metrics
 
 SPEC = SensorKind(
@@ -8,6 +9,7 @@ SPEC = SensorKind(
     description="Manhole-cover sensors (tilt, open, water under the cover), on change and daily",
     interval_s=86_400,
     fiware_type="Device",
+    department=MUNICIPAL, incident_departments={"manhole-flooding": FLOOD_CONTROL},
     metrics=metrics(
         Metric("tilt_deg", "°", 0, 90, "Tilt of the cover from its seat"),
         Metric("cover_open", "bool", 0, 1, "1 when the cover is open or displaced"),

@@ -1,5 +1,6 @@
 """Noise: environmental noise monitors judged against their GB 3096 acoustic zone."""
 
+from urbanpulse.kinds.departments import NOISE
 from urbanpulse.kinds.spec import (
     DerivedField,
     Metric,
@@ -16,6 +17,7 @@ SPEC = SensorKind(
     description="Environmental noise monitors by GB 3096 acoustic zone",
     interval_s=60,
     fiware_type="NoiseLevelObserved",
+    department=NOISE,
     metrics=metrics(
         Metric("laeq", "dB(A)", 10, 150, "Equivalent continuous A-weighted level"),
         Metric("lamax", "dB(A)", 10, 160, "Maximum A-weighted level over the interval"),

@@ -1,5 +1,6 @@
 """Parking: off-street lots that count their spaces and on-street bay sensors."""
 
+from urbanpulse.kinds.departments import TRAFFIC
 from urbanpulse.kinds.spec import Metric, SensorKind, metrics
 
 SPEC = SensorKind(
@@ -8,6 +9,7 @@ SPEC = SensorKind(
     description="Parking lots (counts) and on-street bay sensors (occupancy)",
     interval_s=60,
     fiware_type="OffStreetParking",
+    department=TRAFFIC,
     metrics=metrics(
         Metric("total_spot_number", "spaces", 0, 100_000, "Spaces the lot has in service"),
         Metric("available_spot_number", "spaces", 0, 100_000, "Free spaces now"),

@@ -1,5 +1,6 @@
 """Ponding: water-depth gauges at the low points of underpasses and low-lying roads."""
 
+from urbanpulse.kinds.departments import FLOOD_CONTROL, WATER_SUPPLY
 from urbanpulse.kinds.spec import DerivedField, Metric, SensorKind, derived, metrics
 
 SPEC = SensorKind(
@@ -8,6 +9,7 @@ SPEC = SensorKind(
     description="Water-depth gauges at underpasses and low-lying roads (积水监测)",
     interval_s=60,
     fiware_type="FloodMonitoring",
+    department=FLOOD_CONTROL, incident_departments={"main-burst-flooding": WATER_SUPPLY},
     metrics=metrics(
         Metric("depth_cm", "cm", 0, 150, "Water depth over the road at the gauge"),
     ),

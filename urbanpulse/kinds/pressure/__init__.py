@@ -1,5 +1,6 @@
 """Water-supply pressure: monitoring points on the trunk mains and at the network ends."""
 
+from urbanpulse.kinds.departments import WATER_SUPPLY
 from urbanpulse.kinds.spec import Metric, SensorKind, Tally, metrics, tallies
 
 SERVICE_PRESSURE_MPA = 0.14
@@ -11,6 +12,7 @@ SPEC = SensorKind(
     description="Pressure monitoring points of the water-supply network (trunk and network end)",
     interval_s=60,
     fiware_type="WaterObserved",
+    department=WATER_SUPPLY,
     metrics=metrics(
         Metric("pressure_mpa", "MPa", 0, 1.6, "Gauge pressure of the main"),
     ),

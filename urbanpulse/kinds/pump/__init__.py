@@ -1,5 +1,6 @@
 """Drainage pump stations: forebay level, pumps running and discharge to the river (放江)."""
 
+from urbanpulse.kinds.departments import FLOOD_CONTROL
 from urbanpulse.kinds.spec import Metric, SensorKind, metrics
 
 SPEC = SensorKind(
@@ -8,6 +9,7 @@ SPEC = SensorKind(
     description="Storm-water pump stations: forebay level, pumps running, discharge to the river",
     interval_s=300,
     fiware_type="PumpingStation",
+    department=FLOOD_CONTROL,
     metrics=metrics(
         Metric("forebay_level_m", "m", 0, 10, "Water level in the forebay above its floor"),
         Metric("pumps_running", "pumps", 0, 12, "Main pumps running now"),

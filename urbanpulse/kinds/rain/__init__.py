@@ -1,5 +1,6 @@
 """Rain gauges: tipping buckets logging 5-minute rain and rolling accumulations."""
 
+from urbanpulse.kinds.departments import FLOOD_CONTROL
 from urbanpulse.kinds.spec import Metric, SensorKind, metrics
 
 SPEC = SensorKind(
@@ -8,6 +9,7 @@ SPEC = SensorKind(
     description="Tipping-bucket rain gauges: 5-minute rain, rolling totals and rain rate",
     interval_s=300,
     fiware_type="WeatherObserved",
+    department=FLOOD_CONTROL,
     metrics=metrics(
         Metric("rain_5min", "mm", 0, 50, "Rain in the last 5 minutes (0.1 mm bucket)"),
         Metric("rain_1h", "mm", 0, 300, "Rain in the last hour (last 12 five-minute values)"),

@@ -1,5 +1,6 @@
 """Sewers: radar level and Doppler flow meters in drainage sewers."""
 
+from urbanpulse.kinds.departments import FLOOD_CONTROL
 from urbanpulse.kinds.spec import Metric, SensorKind, metrics
 
 SPEC = SensorKind(
@@ -8,6 +9,7 @@ SPEC = SensorKind(
     description="Radar level and Doppler flow meters in storm, foul and combined sewers",
     interval_s=300,
     fiware_type="WaterObserved",
+    department=FLOOD_CONTROL,
     metrics=metrics(
         Metric("level_m", "m", 0, 5, "Water level above the pipe invert"),
         Metric("fill_ratio", "ratio", 0, 1.5,

@@ -4,6 +4,7 @@ The controller's sensor id is the pole's id: air and noise sensors mounted on a
 pole name it in their `carrier` attribute.
 """
 
+from urbanpulse.kinds.departments import STREET_LIGHTING
 from urbanpulse.kinds.spec import DerivedField, Metric, SensorKind, derived, metrics
 
 SPEC = SensorKind(
@@ -12,6 +13,7 @@ SPEC = SensorKind(
     description="Lamp controllers of smart poles: supply, lamp state, leakage, door and tilt",
     interval_s=600,
     fiware_type="Streetlight",
+    department=STREET_LIGHTING,
     metrics=metrics(
         Metric("voltage_v", "V", 0, 300, "Supply voltage at the controller (RMS)"),
         Metric("current_a", "A", 0, 20, "Lamp circuit current (RMS)"),

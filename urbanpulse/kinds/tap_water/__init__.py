@@ -1,5 +1,6 @@
 """Tap water: residual free chlorine and turbidity at points of the supply network."""
 
+from urbanpulse.kinds.departments import WATER_SUPPLY
 from urbanpulse.kinds.spec import Metric, SensorKind, metrics
 
 SPEC = SensorKind(
@@ -9,6 +10,7 @@ SPEC = SensorKind(
                 "(GB 5749-2022)",
     interval_s=300,
     fiware_type="WaterQualityObserved",
+    department=WATER_SUPPLY,
     metrics=metrics(
         Metric("chlorine_mgl", "mg/L", 0, 5, "Residual free chlorine"),
         Metric("turbidity_ntu", "NTU", 0, 100, "Turbidity"),

@@ -1,5 +1,6 @@
 """Utility tunnels (综合管廊): the environment of each tunnel compartment."""
 
+from urbanpulse.kinds.departments import GAS, MUNICIPAL
 from urbanpulse.kinds.spec import Metric, SensorKind, metrics
 
 SPEC = SensorKind(
@@ -8,6 +9,7 @@ SPEC = SensorKind(
     description="Environment monitors of utility-tunnel compartments (综合管廊)",
     interval_s=60,
     fiware_type="IndoorEnvironmentObserved",
+    department=MUNICIPAL, incident_departments={"tunnel-gas": GAS},
     metrics=metrics(
         Metric("temperature", "°C", -20, 80, "Air temperature in the compartment"),
         Metric("o2_pct", "%", 0, 30, "Oxygen, % by volume"),

@@ -1,5 +1,6 @@
 """Water quality: surface-water stations measuring the GB 3838 basic items."""
 
+from urbanpulse.kinds.departments import RIVERS
 from urbanpulse.kinds.spec import DerivedField, Metric, SensorKind, derived, metrics
 
 SPEC = SensorKind(
@@ -8,6 +9,7 @@ SPEC = SensorKind(
     description="Surface-water quality stations (GB 3838 basic items)",
     interval_s=600,
     fiware_type="WaterQualityObserved",
+    department=RIVERS,
     metrics=metrics(
         Metric("temperature", "°C", -5, 45, "Water temperature"),
         Metric("ph", "pH", 0, 14, "pH"),
