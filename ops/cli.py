@@ -15,7 +15,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +50,16 @@ def _run_sim(args: argparse.Namespace) -> int:
                     sim_city=args.city, sim_scenario=args.scenario,
                     sim_fault_rate=args.fault_rate, sim_cadence=args.cadence,
                     sim_backfill=args.backfill)
-    return main(settings)
+    scenario_from = None
+    if args.warm_up:  # the run begins earlier, and lasts longer, by the warm-up
+        scenario_from = settings.sim_start or datetime.now(UTC)
+        if scenario_from.tzinfo is None:
+            scenario_from = scenario_from.replace(tzinfo=UTC)  # a naive --start means UTC
+        settings = settings.model_copy(update={
+            "sim_start": scenario_from - timedelta(seconds=args.warm_up),
+            "sim_duration_s": None if settings.sim_duration_s is None
+            else settings.sim_duration_s + args.warm_up})
+    return main(settings, clean_signal=args.clean_signal, scenario_from=scenario_from)
 
 
 def _run_ingest(args: argparse.Namespace) -> int:
@@ -86,7 +95,7 @@ def _run_score(args: argparse.Namespace) -> int:
                     influx_db=args.influx_db, ingest_rules=args.rules)
     print(run_score(settings, truth=args.truth, alerts=args.alerts, use_replay=args.replay,
                     start=args.start, end=args.end, tolerance_s=args.tolerance,
-                    as_json=args.json))
+                    as_json=args.json, scored_from=args.scored_from, goal=args.goal))
     return 0
 
 
@@ -162,12 +171,17 @@ def _score_parser(commands: Any) -> None:
     _influx_flags(score)
     score.add_argument("--start", type=_start, help="read InfluxDB alerts from (ISO 8601)")
     score.add_argument("--end", type=_start, help="read InfluxDB alerts until (ISO 8601)")
+    score.add_argument("--from", dest="scored_from", type=_start,
+                       help="score from this time (ISO 8601) on: the run before it is a "
+                       "warm-up, replayed so that rules learn their baselines, not scored")
     score.add_argument("--rules", help="rules YAML file (default: the shipped rules)")
     score.add_argument("--tolerance", type=_duration, default=600.0,
                        help="how far an alert may lie outside a truth event: 90s, 10m, or "
                        "seconds (default 10m)")
     score.add_argument("--topic-root", help="first topic level (URBANPULSE_TOPIC_ROOT)")
     score.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    score.add_argument("--goal", action="store_true",
+                       help="also check the quality goal (docs/alerts.md) and print what misses it")
     score.set_defaults(run=_run_score)
 
 
@@ -193,6 +207,10 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--sensors", type=int, help="total number of sensors (overrides --scale)")
     sim.add_argument("--start", type=_start,
                      help="simulated start, ISO 8601 (default: now); fix it for identical runs")
+    sim.add_argument("--warm-up", type=_duration, default=0.0,
+                     help="simulate this span before --start first (7d: a week of history for "
+                     "rules that learn baselines); --duration and the scenario's offsets count "
+                     "from --start, and `urbanpulse score --from` scores from there")
     sim.add_argument("--output", help="jsonl:PATH or '-' to write messages instead of publishing")
     sim.add_argument("--city", help="city profile: shanghai, yancheng or a YAML file")
     sim.add_argument("--scenario", help="incident timeline: a shipped name or a YAML file")
@@ -202,6 +220,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="water stations every 10 min (demo, default) or 2-4 h (real)")
     sim.add_argument("--backfill", action=argparse.BooleanOptionalAction, default=None,
                      help="send a past --start's history unpaced, then pace (default on)")
+    sim.add_argument("--clean-signal", action=argparse.BooleanOptionalAction, default=None,
+                     help="also tell each sensor's clean signal (without sensor error or "
+                     "faults) on city/truth/.../clean, for `urbanpulse score` (default: with "
+                     "--output only)")
     sim.set_defaults(run=_run_sim)
 
     ingest = commands.add_parser("ingest", help="validate readings and write them to InfluxDB",

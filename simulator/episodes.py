@@ -6,7 +6,9 @@ keeps its pending and active episodes, tells the fleet which started (each is
 announced once as a `Truth` message on `city/truth/...`), changes the values of
 the affected sensors (incidents first, as the world changes, then device
 faults) and says how each affected reading is delivered (dropped, late, twice,
-skewed or malformed). A sensor mounted on a carrier that loses power is
+skewed or malformed). The clean signal of an affected sensor (what it would
+have reported without measurement error and device faults) takes the
+incidents' changes alone (`apply_incidents`). A sensor mounted on a carrier that loses power is
 silenced by a `carrier-outage` episode of its own.
 """
 
@@ -52,6 +54,7 @@ class Injector:
         self._refill = refill
         self._next_day: int | None = None
         self._memory: dict[int, Values] = {}
+        self._clean_memory: dict[int, Values] = {}
         self._next_end: float = math.inf
         self.flagged = np.zeros(n, dtype=bool)
 
@@ -85,6 +88,7 @@ class Injector:
                     if episode.type in self._knobs:
                         self._knobs[episode.type](episode, knobs, False)
                     self._memory.pop(id(episode), None)
+                    self._clean_memory.pop(id(episode), None)
                 else:
                     keep.append(episode)
             if keep:
@@ -106,3 +110,14 @@ class Injector:
             if episode.type in self._deliveries:
                 self._deliveries[episode.type](episode, delivery)
         return delivery
+
+    def apply_incidents(self, t: int, local: int, values: Values) -> None:
+        """Change the clean values of one affected sensor in place: its incidents alone.
+
+        An incident changes the world the sensor senses (a pollution episode
+        raises PM whatever the instrument); a device fault changes only what
+        the instrument reports and how, so the clean signal ignores it.
+        """
+        for episode in sorted(self._active.get(local, ()), key=lambda e: e.start):
+            if episode.incident and episode.type in self._values:
+                self._values[episode.type](episode, t, values, self._clean_memory)

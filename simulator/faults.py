@@ -12,6 +12,12 @@ meter-data practice in docs/simulator.md:
     drift           values creep by 1-3 % an hour (fouling, cell ageing)
     bias            values off by a factor 1.2-1.6 (mis-calibration)
     spike           one reading 3-8 times too high
+
+The three that scale values scale the quantity a metric measures: a level on
+a logarithmic scale moves by the logarithm of the factor instead (a sound
+level in dB by 10·log10(factor), 1.5 dB for a bias of 1.4; a pH by
+-log10(factor), the hydrogen-ion activity scaled), not by the factor itself:
+a sound level meter off by 40 % in energy reads 1.5 dB high, not 28 dB.
     dropout         5-60 minutes without readings
     offline         6-48 hours without readings
     battery-decay   a bay sensor's battery drains 40-120 mV a day
@@ -39,6 +45,7 @@ from urbanpulse.errors import ConfigError
 from urbanpulse.kinds import KINDS, SensorKind
 from urbanpulse.kinds.incidents import Episode, KnobEffect, ValueEffect, Values
 from urbanpulse.kinds.modelling import FloatArray, Sensor
+from urbanpulse.kinds.network import BACKHAUL_OUTAGE
 
 # type: (relative weight, shortest and longest duration in s; 0 = one reading)
 FAULTS: dict[str, tuple[float, int, int]] = {
@@ -119,14 +126,27 @@ def _stuck(episode: Episode, t: int, values: Values, memory: dict[int, Values]) 
     values.update({k: v for k, v in held.items() if k in values})
 
 
-def _scale(cumulative: frozenset[str], episode: Episode, t: int, values: Values,
-           memory: dict[int, Values]) -> None:
+def _scale(cumulative: frozenset[str], logarithmic: Mapping[str, float], episode: Episode,
+           t: int, values: Values, memory: dict[int, Values]) -> None:
     if episode.type == "drift":
         factor = 1 + float(episode.detail["rate_per_h"]) * (t - episode.start) / 3600
     else:
         factor = float(episode.detail["factor"])
     for name in [k for k in values if k not in cumulative]:
-        values[name] *= factor
+        if name in logarithmic:
+            values[name] += logarithmic[name] * math.log10(factor)
+        else:
+            values[name] *= factor
+
+
+LOG_UNITS: dict[str, float] = {"dB": 10.0, "pH": -1.0}
+"""Units of logarithmic levels (by prefix), and what log10 of a scaling factor moves them by."""
+
+
+def logarithmic(kind: SensorKind) -> dict[str, float]:
+    """Return `kind`'s metrics on a logarithmic scale, each with its LOG_UNITS multiplier."""
+    return {name: multiplier for name, metric in kind.metrics.items()
+            for unit, multiplier in LOG_UNITS.items() if metric.unit.startswith(unit)}
 
 
 def _meter(cumulative: frozenset[str], episode: Episode, t: int, values: Values,
@@ -150,7 +170,7 @@ def _battery(episode: Episode, knobs: dict[str, FloatArray], starting: bool) -> 
 
 def _deliver(episode: Episode, delivery: Delivery) -> None:
     fault = episode.type
-    if fault in ("dropout", "offline"):
+    if fault in ("dropout", "offline", BACKHAUL_OUTAGE):
         delivery.drop = True
     elif fault == "duplicate":
         delivery.copies = 2
@@ -172,16 +192,19 @@ def check_faults() -> None:
 
 
 def value_effects(kind: SensorKind) -> dict[str, ValueEffect]:
-    """Return the value effects of the faults, sparing `kind`'s cumulative registers."""
+    """Return the value effects of the faults, sparing `kind`'s cumulative registers and
+    moving its logarithmic levels by the logarithm of a factor."""
     cumulative = frozenset(name for name, metric in kind.metrics.items() if metric.cumulative)
-    scale, meter = functools.partial(_scale, cumulative), functools.partial(_meter, cumulative)
+    scale = functools.partial(_scale, cumulative, logarithmic(kind))
+    meter = functools.partial(_meter, cumulative)
     return {"stuck": _stuck, "drift": scale, "bias": scale, "spike": scale,
             "meter-reset": meter, "meter-rollover": meter}
 
 
 KNOB_EFFECTS: dict[str, KnobEffect] = {"battery-decay": _battery}
 DELIVERY_EFFECTS = dict.fromkeys(("dropout", "offline", "duplicate", "out-of-order",
-                                  "clock-skew", "malformed"), _deliver)
+                                  "clock-skew", "malformed", BACKHAUL_OUTAGE), _deliver)
+"""How each fault, and the network's incident, changes the delivery of a reading."""
 
 
 def mangle(payload: bytes, variant: str) -> bytes:

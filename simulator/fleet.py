@@ -9,6 +9,15 @@ all its due sensors. Within a tick, ground truth of the episodes starting then
 comes first (a mounted sensor's `carrier-outage` after its carrier's incident),
 then readings ordered by sensor id, which makes the stream a pure
 function of the seed, the city, the options and the start time.
+
+A fleet built with `clean_signal` also tells each sensor's clean signal: what it
+would have reported without measurement error (`MeasuringModel`) and without
+device faults, incidents included. A reading that carries its clean values, at
+its time, intact, stands for itself; otherwise a clean record (a `Reading` with
+the clean values, the true `ts` and the reading's `seq`) goes on the sensor's
+clean topic just before the reading, or where the reading would have been
+(dropped, held back). A sensor's first reading always has one, so that a
+reader knows the clean signal is told from there on.
 """
 
 from __future__ import annotations
@@ -20,16 +29,17 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
 from simulator import faults, parts, scenarios
 from simulator.city import SensorSpec
 from simulator.drivers import Drivers
-from simulator.episodes import CARRIER_OUTAGE, Episode, Injector
+from simulator.episodes import CARRIER_OUTAGE, Delivery, Episode, Injector
 from simulator.streams import random_stream
 from urbanpulse.kinds import SensorKind, get_kind
-from urbanpulse.kinds.modelling import FloatArray, IndexArray, Model
+from urbanpulse.kinds.modelling import FloatArray, IndexArray, MeasuringModel, Model
 from urbanpulse.messages import VERSION, Reading, SensorBirth, Truth, encoder
-from urbanpulse.topics import DEFAULT_ROOT, Channel, sensor_topic
+from urbanpulse.topics import DEFAULT_ROOT, Channel, clean_topic, sensor_topic
 
 Message = tuple[str, bytes]
 """A topic and its encoded payload."""
@@ -51,25 +61,64 @@ class _Kind:
     seqs: list[int]
     injector: Injector
     held: dict[int, Message]
+    clean_topics: list[str] | None = None
+    """Each sensor's clean-signal topic, when the run tells the clean signal."""
+    opened: NDArray[np.bool_] | None = None
+    """Whether each sensor's clean signal has begun (its first reading had its record)."""
+    cleans: int = 0
+    """Clean records generated so far."""
 
-    def encode(self, ts_ms: int, idx: IndexArray,
-               values: dict[str, FloatArray]) -> tuple[list[Message], IndexArray]:
-        """Encode the readings of due sensors with something to say; return them and their ranks."""
+    def signal(self, t: int, idx: IndexArray) -> tuple[dict[str, FloatArray],
+                                                       dict[str, FloatArray] | None]:
+        """Step the model for sensors `idx`: their readings, and their clean values.
+
+        The clean values are None when the run does not tell them or the model's
+        instruments do not err: the readings are then the clean values.
+        """
+        model = self.model
+        if self.clean_topics is not None and isinstance(model, MeasuringModel):
+            measurement = model.measure(t, idx)
+            return measurement.measured, measurement.clean
+        return model.step(t, idx), None
+
+    def encode(self, ts_ms: int, idx: IndexArray, values: dict[str, FloatArray],
+               clean: dict[str, FloatArray] | None = None) -> tuple[list[Message], IndexArray]:
+        """Encode the readings of due sensors with something to say; return them and their ranks.
+
+        `clean` is the model's clean values when they may differ from `values`; a run
+        that tells the clean signal adds the clean records it needs (module docstring).
+        """
         names = list(values)
         block = np.stack([values[name] for name in names]) if names else np.empty((0, len(idx)))
         flagged = self.injector.flagged[idx]
-        if not flagged.any():
+        real = None if clean is None else np.stack([clean[name] for name in names])
+        if not flagged.any() and (self.opened is None or self._vouched(idx, block, real)):
             return self._plain(ts_ms, idx, names, block)
+        recording = self.opened is not None
         messages: list[Message] = []
         senders: list[int] = []
         for column, (i, hit) in enumerate(zip(idx.tolist(), flagged.tolist(), strict=True)):
             row = {n: v for n, v in zip(names, block[:, column].tolist(), strict=True)
                    if not math.isnan(v)}
-            if row:
-                sent = self._one(ts_ms, i, row, hit)
-                messages.extend(sent)
-                senders.extend([i] * len(sent))
+            if not row:
+                continue
+            clean_row = None
+            if recording:
+                clean_row = dict(row) if real is None else {
+                    n: v for n, v in zip(names, real[:, column].tolist(), strict=True)
+                    if not math.isnan(v)}
+            sent = self._one(ts_ms, i, row, hit, clean_row)
+            messages.extend(sent)
+            senders.extend([i] * len(sent))
         return messages, self.ranks[np.array(senders, dtype=np.intp)]
+
+    def _vouched(self, idx: IndexArray, block: FloatArray, real: FloatArray | None) -> bool:
+        """Return whether every due sensor's reading stands for its clean values (no record)."""
+        assert self.opened is not None
+        speaking = ~np.isnan(block).all(axis=0)
+        if not (self.opened[idx] | ~speaking).all():
+            return False
+        return real is None or bool(((block == real) | (np.isnan(block) & np.isnan(real))).all())
 
     def _plain(self, ts_ms: int, idx: IndexArray, names: list[str],
                block: FloatArray) -> tuple[list[Message], IndexArray]:
@@ -102,19 +151,44 @@ class _Kind:
                 prefixes[i], ts, seq, body)))
         return messages, ranks
 
-    def _one(self, ts_ms: int, i: int, row: dict[str, float], hit: bool) -> list[Message]:
-        """Encode one reading, through the sensor's active episodes when it has any."""
-        delivery = self.injector.apply(ts_ms // 1000, i, row) if hit else None
+    def _one(self, ts_ms: int, i: int, row: dict[str, float], hit: bool,
+             clean: dict[str, float] | None = None) -> list[Message]:
+        """Encode one reading, through the sensor's active episodes when it has any.
+
+        `clean` is the sensor's clean values when the run tells the clean signal: its
+        record comes first unless the reading stands for it.
+        """
+        t = ts_ms // 1000
+        delivery = self.injector.apply(t, i, row) if hit else None
         if delivery is not None:
             faults.clip(self.spec, row)
-        spec, seq = self.specs[i], self.seqs[i]
+            if clean is not None:
+                self.injector.apply_incidents(t, i, clean)
+                faults.clip(self.spec, clean)
+        seq = self.seqs[i]
         self.seqs[i] = seq + 1
+        sent, intact = self._deliver(ts_ms, i, seq, row, delivery)
+        opened, topics = self.opened, self.clean_topics
+        if clean is None or opened is None or topics is None or (
+                intact and clean == row and opened[i]):
+            return sent
+        opened[i] = True
+        self.cleans += 1
+        spec = self.specs[i]
+        return [(topics[i], encoder.encode(Reading(
+            v=VERSION, sensor=spec.sensor, kind=self.name, district=spec.district, ts=ts_ms,
+            seq=seq, values=clean))), *sent]
+
+    def _deliver(self, ts_ms: int, i: int, seq: int, row: dict[str, float],
+                 delivery: Delivery | None) -> tuple[list[Message], bool]:
+        """Return the messages that carry one reading now, and whether it left intact, on time."""
+        spec = self.specs[i]
         if delivery is None:
             return [(self.topics[i], encoder.encode(Reading(
                 v=VERSION, sensor=spec.sensor, kind=self.name, district=spec.district, ts=ts_ms,
-                seq=seq, values=row)))]
+                seq=seq, values=row)))], True
         if delivery.drop:
-            return []
+            return [], False
         payload = encoder.encode(Reading(v=VERSION, sensor=spec.sensor, kind=self.name,
                                          district=spec.district, ts=ts_ms + delivery.skew_ms,
                                          seq=seq, values=row))
@@ -124,8 +198,9 @@ class _Kind:
         late = self.held.pop(i, None)
         if delivery.hold and late is None:  # keep this one back until the next reading
             self.held[i] = message
-            return []
-        return [message] * delivery.copies + ([late] if late is not None else [])
+            return [], False
+        return ([message] * delivery.copies + ([late] if late is not None else []),
+                not delivery.malformed and delivery.skew_ms == 0)
 
 
 def _prefix(kind: str, spec: SensorSpec) -> bytes:
@@ -140,7 +215,8 @@ class Fleet:
 
     def __init__(self, specs: Sequence[SensorSpec], *, seed: int, root: str = DEFAULT_ROOT,
                  drivers: Drivers | None = None, fault_rate: float = 0.0,
-                 incidents: Sequence[scenarios.Incident] = ()) -> None:
+                 incidents: Sequence[scenarios.Incident] = (),
+                 clean_signal: bool = False) -> None:
         """Build the models, the episodes and the schedule.
 
         Args:
@@ -150,6 +226,8 @@ class Fleet:
             drivers: The shared calendar and weather (default: China, seeded weather).
             fault_rate: Device faults per sensor per simulated day.
             incidents: Scenario incidents, matched to sensors when the run starts.
+            clean_signal: Also tell each sensor's clean signal (module docstring). The
+                readings are the same bytes either way.
         """
         ordered = sorted(specs, key=lambda spec: spec.sensor)
         for before, after in itertools.pairwise(ordered):
@@ -160,7 +238,7 @@ class Fleet:
         self._incidents = tuple(incidents)
         self._fault_rate = fault_rate
         self.truths = 0
-        """Ground-truth messages generated so far."""
+        """Ground-truth messages of faults and incidents generated so far."""
         drivers = drivers if drivers is not None else Drivers()
         faults.check_faults()
         phases = random_stream(seed, "phase").random(len(ordered))
@@ -184,6 +262,9 @@ class Fleet:
                 seqs=[0] * len(members),
                 injector=self._injector(get_kind(name), members, simulated),
                 held={},
+                clean_topics=[clean_topic(s.district, name, s.sensor, root=root)
+                              for s in members] if clean_signal else None,
+                opened=np.zeros(len(members), dtype=bool) if clean_signal else None,
             ))
             slots: dict[tuple[int, int, int], list[int]] = {}
             for local, (rank, spec) in enumerate(zip(ranks, members, strict=True)):
@@ -205,6 +286,11 @@ class Fleet:
             faults.DELIVERY_EFFECTS,
             refill=(lambda day: faults.draw_faults(seed, kind, day, members, rate, targets))
             if rate > 0 else None)
+
+    @property
+    def cleans(self) -> int:
+        """Return how many clean records were generated so far (0 without `clean_signal`)."""
+        return sum(kind.cleans for kind in self._kinds)
 
     def births(self, ts_ms: int) -> Iterator[Message]:
         """Yield one retained birth per sensor, in sensor-id order, stamped `ts_ms`."""
@@ -259,7 +345,7 @@ class Fleet:
                 continue
             groups = due[position]
             idx = groups[0] if len(groups) == 1 else np.sort(np.concatenate(groups))
-            messages, ranks = kind.encode(t * 1000, idx, kind.model.step(t, idx))
+            messages, ranks = kind.encode(t * 1000, idx, *kind.signal(t, idx))
             parts.append((ranks, messages))
         truths.extend(mounted)
         self.truths += len(truths)

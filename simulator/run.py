@@ -29,7 +29,7 @@ from simulator.drivers import Drivers
 from simulator.errors import SimulatorError
 from simulator.fleet import Fleet
 from simulator.profile import load_profile
-from simulator.scenarios import check_filters, load_scenario
+from simulator.scenarios import anchored, check_filters, load_scenario
 from simulator.sinks import Message, Sink, open_sink
 from simulator.weather import Weather
 from simulator.workdays import load_calendar
@@ -51,6 +51,8 @@ class SimStats:
     readings: int
     truths: int
     """Ground-truth messages of injected faults and incidents."""
+    cleans: int
+    """Clean records: readings without sensor error or faults, where they differ (0: not told)."""
     start: int
     """Simulated start, epoch seconds."""
     simulated_s: float
@@ -65,8 +67,9 @@ class SimStats:
         began = datetime.fromtimestamp(self.start, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         rate = self.readings / self.wall_s if self.wall_s > 0 else 0.0
         ending = "stopped" if self.stopped else "done"
+        cleans = f"{self.cleans} clean records, " if self.cleans else ""
         return (f"urbanpulse sim {ending}: {self.sensors} sensors, {self.births} births, "
-                f"{self.readings} readings, {self.truths} truths, {self.simulated_s:g} "
+                f"{self.readings} readings, {self.truths} truths, {cleans}{self.simulated_s:g} "
                 f"simulated s from {began} in {self.wall_s:.2f} s ({rate:,.0f} readings/s)")
 
 
@@ -92,11 +95,17 @@ async def _backfill(sink: Sink, chunk: list[Message]) -> int:
     return len(chunk)
 
 
-def prepare(settings: SimSettings, city: Sequence[SensorSpec] | None = None) -> Fleet:
+def prepare(settings: SimSettings, city: Sequence[SensorSpec] | None = None, *,
+            clean_signal: bool | None = None, scenario_from: datetime | None = None) -> Fleet:
     """Read the city profile, its calendar and the scenario, and build the fleet.
 
     Everything a run reads from files happens here, so `main` calls it before
     connecting: a bad profile or scenario is reported as such, broker or not.
+    `clean_signal` says whether the run tells the sensors' clean signal; None
+    means when it writes a file (`--output`), not when it publishes (it would
+    add a message for every reading that differs: docs/simulator.md).
+    `scenario_from` is the moment the scenario's offsets count from when it is not
+    the run's start (a run with a warm-up: `urbanpulse sim --warm-up`).
 
     Raises:
         ConfigError: The profile, its calendar or the scenario is unknown or malformed.
@@ -109,12 +118,16 @@ def prepare(settings: SimSettings, city: Sequence[SensorSpec] | None = None) -> 
                       weather=Weather(settings.sim_seed, profile.climate),
                       pollution=profile.pollution, climate=profile.climate)
     incidents = load_scenario(settings.sim_scenario) if settings.sim_scenario else []
+    if scenario_from is not None:
+        incidents = anchored(incidents, scenario_from)
     check_filters(incidents,
                   {d.name for d in profile.districts} | {spec.district for spec in specs},
                   {s.name for d in profile.districts for s in d.sites}
                   | {spec.site for spec in specs})
     return Fleet(specs, seed=settings.sim_seed, root=settings.topic_root, drivers=drivers,
-                 fault_rate=settings.sim_fault_rate, incidents=incidents)
+                 fault_rate=settings.sim_fault_rate, incidents=incidents,
+                 clean_signal=settings.sim_output is not None if clean_signal is None
+                 else clean_signal)
 
 
 async def simulate(settings: SimSettings, sink: Sink, *, stop: asyncio.Event | None = None,
@@ -183,12 +196,14 @@ async def simulate(settings: SimSettings, sink: Sink, *, stop: asyncio.Event | N
         await _pause(stop, paced_from + max(0.0, duration - history) / speed - time.monotonic())
     stopped = stop.is_set()
     simulated = duration if duration is not None and not stopped else float(reached - start)
-    return SimStats(sensors=len(fleet.specs), births=births, readings=readings - fleet.truths,
-                    truths=fleet.truths, start=start,
+    return SimStats(sensors=len(fleet.specs), births=births,
+                    readings=readings - fleet.truths - fleet.cleans, truths=fleet.truths,
+                    cleans=fleet.cleans, start=start,
                     simulated_s=simulated, wall_s=time.monotonic() - began, stopped=stopped)
 
 
-async def _serve(settings: SimSettings) -> SimStats:
+async def _serve(settings: SimSettings, clean_signal: bool | None,
+                 scenario_from: datetime | None = None) -> SimStats:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
@@ -202,7 +217,8 @@ async def _serve(settings: SimSettings) -> SimStats:
     for signum in signals:
         loop.add_signal_handler(signum, on_signal)
     try:
-        plan = prepare(settings)  # bad files are reported before any connection is tried
+        # Bad files are reported before any connection is tried.
+        plan = prepare(settings, clean_signal=clean_signal, scenario_from=scenario_from)
         sink = await open_sink(settings)
         try:
             stats = await simulate(settings, sink, stop=stop, plan=plan)
@@ -218,10 +234,15 @@ async def _serve(settings: SimSettings) -> SimStats:
             loop.remove_signal_handler(signum)
 
 
-def main(settings: SimSettings) -> int:
-    """Run the simulator as a process; return 0 on success, 1 on a sink error, 2 on bad config."""
+def main(settings: SimSettings, *, clean_signal: bool | None = None,
+         scenario_from: datetime | None = None) -> int:
+    """Run the simulator as a process; return 0 on success, 1 on a sink error, 2 on bad config.
+
+    `clean_signal` and `scenario_from` are `prepare`'s: None tells the clean signal in
+    files only, and counts the scenario's offsets from the run's start.
+    """
     try:
-        stats = asyncio.run(_serve(settings))
+        stats = asyncio.run(_serve(settings, clean_signal, scenario_from))
     except ConfigError as exc:
         print(f"urbanpulse sim: {exc}", file=sys.stderr)
         return 2

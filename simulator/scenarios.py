@@ -12,12 +12,15 @@ effects (`INCIDENTS` in each kind's `model.py`); this module only reads the
 timeline and matches it to sensors.
 
 A `type` may also be a device fault (`offline`, `stuck`, `spike`…) with a
-`kind` to strike: a district's air stations going offline together, say. Such
-an entry strikes the matching sensors of that kind on purpose, with the
-typical detail of the fault (`faults.TYPICAL_DETAIL`), and its truth is a
-fault's. An unknown type, kind, district, site or attribute, or a fault the
-kind does not suffer, stops the run with a ConfigError naming the file and the
-line.
+`kind` to strike: one sensor's battery going flat on cue, say. Such an entry
+strikes the matching sensors of that kind on purpose, with the typical detail
+of the fault (`faults.TYPICAL_DETAIL`), and its truth is a fault's. An
+incident of the network (`backhaul-outage`, `urbanpulse.kinds.network`)
+takes a `kind` the same way (every kind can lose its uplink), silences the
+matching sensors and is announced as an incident: a district's air stations
+going dark together. An unknown type, kind, district, site or attribute, or a
+fault the kind does not suffer, stops the run with a ConfigError naming the
+file and the line.
 
 Some incidents of a carrier (a smart pole's `power-cut`, listed in its model's
 `SILENCES_MOUNTED`) silence every sensor mounted on it too (births carrying
@@ -27,10 +30,11 @@ same window, with the carrier's id and the entry's cause in its truth.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from simulator import faults
@@ -43,6 +47,7 @@ from urbanpulse.durations import seconds
 from urbanpulse.errors import ConfigError
 from urbanpulse.kinds import KINDS, SensorKind, part
 from urbanpulse.kinds.incidents import Episode
+from urbanpulse.kinds.network import NETWORK_INCIDENTS
 from urbanpulse.messages import AttributeValue
 from urbanpulse.topics import check_name
 
@@ -71,7 +76,7 @@ class Incident:
     count: int | None = None
     magnitude: float = 1.0
     kind: str | None = None
-    """The kind a device fault strikes; None for a kind's own incident type."""
+    """The kind a device fault or a network incident strikes; None for a kind's own type."""
     cause: str | None = None
     """The id of the cause the entry belongs to (one storm behind several systems' incidents)."""
     attributes: tuple[tuple[str, str | float], ...] = ()
@@ -104,11 +109,13 @@ def _located(source: Source, index: int, raw: dict[str, Any]) -> Incident:
 def _incident(source: Source, index: int, raw: dict[str, Any]) -> Incident:
     kind = str(raw["type"])
     types = incident_types()
-    struck = _struck_kind(source, index, raw, kind) if kind in faults.FAULTS else None
+    struck = (_struck_kind(source, index, raw, kind)
+              if kind in faults.FAULTS or kind in NETWORK_INCIDENTS else None)
     if kind not in types and struck is None:
         raise ConfigError(f"{source.where('incidents', index, 'type')}: unknown incident type "
-                          f"{kind!r}; known are the incidents {', '.join(sorted(types))} and "
-                          f"the device faults {', '.join(faults.FAULTS)} (with a kind).")
+                          f"{kind!r}; known are the incidents {', '.join(sorted(types))}, and "
+                          f"with a kind the network's {', '.join(NETWORK_INCIDENTS)} and the "
+                          f"device faults {', '.join(faults.FAULTS)}.")
     at = raw["at"]
     if not isinstance(at, datetime):
         try:
@@ -162,19 +169,31 @@ def _cause(source: Source, index: int, cause: str | None) -> str | None:
 
 
 def _struck_kind(source: Source, index: int, raw: dict[str, Any], fault: str) -> str:
-    """Return the kind a scenario's device fault strikes, or raise ConfigError saying why not."""
+    """Return the kind a scenario's device fault (or network incident) strikes, or raise
+    ConfigError saying why not."""
     where = source.where("incidents", index, "kind" if "kind" in raw else "type")
     name = raw.get("kind")
+    what = "network incident" if fault in NETWORK_INCIDENTS else "device fault"
     if name is None:
-        raise ConfigError(f"{where}: the device fault {fault!r} needs a `kind` to strike; "
+        raise ConfigError(f"{where}: the {what} {fault!r} needs a `kind` to strike; "
                           f"known kinds are {', '.join(KINDS)}.")
     if name not in KINDS:
         raise ConfigError(f"{where}: unknown kind {name!r}; known kinds are "
                           f"{', '.join(KINDS)}.")
-    if fault not in KINDS[name].faults:
+    if fault not in NETWORK_INCIDENTS and fault not in KINDS[name].faults:
         raise ConfigError(f"{where}: kind {name!r} does not suffer the fault {fault!r}; its "
                           f"faults are {', '.join(sorted(KINDS[name].faults))}.")
     return str(name)
+
+
+def anchored(incidents: Sequence[Incident], origin: datetime) -> list[Incident]:
+    """Return the incidents with each offset `at` made a time counted from `origin`.
+
+    A run with a warm-up begins before the moment its scenario is about: the
+    offsets count from that moment, not from the warm-up's first second.
+    """
+    return [incident if isinstance(incident.at, datetime) else dataclasses.replace(
+        incident, at=origin + timedelta(seconds=seconds(incident.at))) for incident in incidents]
 
 
 def check_filters(incidents: Sequence[Incident], districts: Collection[str],
@@ -194,8 +213,9 @@ def episodes(incidents: Sequence[Incident], kind: SensorKind, specs: Sequence[Se
     """Match the incidents of `kind` to its sensors (`specs`, id order) from run start `start`."""
     out = []
     for incident in incidents:
-        is_fault = incident.kind is not None
-        if (incident.kind != kind.name) if is_fault else (incident.type not in kind.incidents):
+        struck = incident.kind is not None
+        is_fault = struck and incident.type not in NETWORK_INCIDENTS
+        if (incident.kind != kind.name) if struck else (incident.type not in kind.incidents):
             continue
         begin = (int(incident.at.timestamp()) if isinstance(incident.at, datetime)
                  else start + int(seconds(incident.at)))
@@ -211,7 +231,7 @@ def episodes(incidents: Sequence[Incident], kind: SensorKind, specs: Sequence[Se
             matched.sort(key=lambda local: _distance(specs[local], point))
         detail: dict[str, AttributeValue] = (
             dict(faults.TYPICAL_DETAIL.get(incident.type, {})) if is_fault
-            else {"magnitude": incident.magnitude})
+            else {} if struck else {"magnitude": incident.magnitude})
         if incident.cause is not None:
             detail["cause"] = incident.cause
         for local in sorted(matched[:incident.count]):

@@ -12,7 +12,9 @@ its sensors (a pole's power cut) runs for the last hours only.
 A kind that reports less often than a fault slot lasts (a manhole cover's
 daily heartbeat) would show no fault within a few hours: its faults run from
 the first hour to the end, so that a silence outlasts one and a half
-heartbeats.
+heartbeats. So do the silences a staleness rule with a `match` waits for when
+the sensors it picks declare such an interval (a parking kind's on-street bays,
+beside its lots): on those sensors alone, from the first hour.
 
 Staleness is judged on arrival time (the ingester's clock), so the three days
 sent at full speed cannot show it: the rules swept for silence (`stale`,
@@ -47,8 +49,10 @@ from grafana.builder.kinds import kind_dashboards
 from ingest.alerts.rules import DistrictStaleRule, Rule, StaleRule, load_kind_rules
 from ops import stack
 from ops.score import episodes, score
+from ops.score_basis import targets
 from ops.score_influx import query_alerts
-from ops.score_run import replay, targets
+from ops.score_run import replay
+from simulator.city import SensorSpec, build_city
 from simulator.profile import CityProfile, load_profile
 from tests.conftest import Recorder, influx_query, influx_rows
 from tests.grafana_macros import ALL, expand
@@ -61,6 +65,7 @@ from urbanpulse.messages import Alert, Truth, truth_decoder
 from urbanpulse.settings import ApiSettings
 
 START = "2026-05-01T00:00:00+08:00"
+SEED = 3
 DURATION_S = 3 * 86_400
 INJECT_FROM_H = 48
 FAULT_SLOT_H = 4
@@ -87,8 +92,26 @@ def _districts(profile: CityProfile, kind: str) -> list[str]:
     return [d.name for d in sorted(having, key=lambda d: -d.counts[kind])]
 
 
-def scenario(profile: CityProfile, kinds: Iterable[SensorKind]) -> dict[str, Any]:
-    """Return the battery's scenario for `kinds` laid out in `profile`."""
+def _heartbeat_silences(kind: SensorKind, specs: Sequence[SensorSpec], district: str
+                        ) -> list[dict[str, Any]]:
+    """Return whole-run silences for the kind's staleness rules that pick heartbeat devices."""
+    entries: list[dict[str, Any]] = []
+    for rule in load_kind_rules(kind):
+        if not isinstance(rule, StaleRule) or rule.match is None:
+            continue
+        picked = [spec for spec in specs if spec.kind == kind.name
+                  and spec.district == district and rule.watches(spec.attributes)]
+        if picked and rule.factor * max(s.interval_s for s in picked) > FAULT_SLOT_H * 3600:
+            entries += [{"type": name, "kind": kind.name, "district": district,
+                         "attributes": dict(rule.match), "at": f"{HEARTBEAT_FAULTS_FROM_H}h",
+                         "duration": f"{DURATION_S // 3600 - HEARTBEAT_FAULTS_FROM_H}h"}
+                        for name in rule.detects or () if name == "offline"]
+    return entries
+
+
+def scenario(profile: CityProfile, kinds: Iterable[SensorKind],
+             specs: Sequence[SensorSpec] = ()) -> dict[str, Any]:
+    """Return the battery's scenario for `kinds` laid out in `profile` (`specs`: its sensors)."""
     entries: list[dict[str, Any]] = []
     for kind in kinds:
         districts = _districts(profile, kind.name)
@@ -116,6 +139,7 @@ def scenario(profile: CityProfile, kinds: Iterable[SensorKind]) -> dict[str, Any
                     "duration": f"{FAULT_HOURS}h" if name not in ("spike",) else
                     f"{kind.interval_s}s"})
                 slot += 1
+        entries += _heartbeat_silences(kind, specs, faults)
     return {"name": "battery", "incidents": entries}
 
 
@@ -170,8 +194,10 @@ def run_battery(*, mosquitto: stack.Server, influxd: stack.Server, folder: Path,
     `env` adds to the processes' environment (a PYTHONPATH that installs a kind, say).
     """
     profile = load_profile(city)
+    kinds = list(kinds)
+    specs = build_city(profile, scale=scale, seed=SEED)
     (folder / "scenario.yaml").write_text(
-        yaml.safe_dump(scenario(profile, kinds), sort_keys=False), encoding="utf-8")
+        yaml.safe_dump(scenario(profile, kinds, specs), sort_keys=False), encoding="utf-8")
     db, root = f"battery_{uuid.uuid4().hex[:10]}", f"b{uuid.uuid4().hex[:10]}"
     stack.create_database(influxd.url, db)
     settings = ingest_env(mqtt_port=mosquitto.port, influx_url=influxd.url, influx_db=db,
@@ -181,7 +207,7 @@ def run_battery(*, mosquitto: stack.Server, influxd: stack.Server, folder: Path,
     truths = Recorder(mosquitto.port, f"{root}/truth/#")
     try:
         ingester.start()
-        flags = [sys.executable, "-m", "ops", "sim", "--city", city, "--seed", "3", "--scale",
+        flags = [sys.executable, "-m", "ops", "sim", "--city", city, "--seed", str(SEED), "--scale",
                  str(scale), "--start", START, "--duration", str(DURATION_S), "--speed", "0",
                  "--scenario", str(folder / "scenario.yaml")]
         recorded = subprocess.run([*flags, "--output", f"jsonl:{folder / 'run.jsonl'}"],

@@ -16,7 +16,7 @@ from ops import stack
 from simulator import run
 from simulator.city import sensor_counts
 from simulator.profile import load_profile
-from simulator.run import SimStats, simulate
+from simulator.run import SimStats, prepare, simulate
 from simulator.sinks import JsonlSink, MemorySink, Message, MqttSink, Sink
 from tests.simulator.test_sinks import Subscriber
 from urbanpulse.settings import SimSettings
@@ -64,10 +64,14 @@ class Recording:
         await self.inner.close()
 
 
-async def write(settings: SimSettings, path: Path) -> tuple[SimStats, list[int], str]:
-    """Run to a JSON-lines file; return the stats, the reading calls' sizes and the digest."""
+async def write(settings: SimSettings, path: Path,
+                clean: bool = False) -> tuple[SimStats, list[int], str]:
+    """Run to a JSON-lines file; return the stats, the reading calls' sizes and the digest.
+
+    With `clean`, the run tells its sensors' clean signal too.
+    """
     sink = Recording(JsonlSink(path))
-    stats = await simulate(settings, sink)
+    stats = await simulate(settings, sink, plan=prepare(settings, clean_signal=clean))
     await sink.close()
     return stats, sink.calls, digest(path)
 
@@ -77,9 +81,11 @@ def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-@pytest.mark.parametrize("options", [{}, {"sim_fault_rate": 30.0, "sim_scenario": "s.yaml"}])
+@pytest.mark.parametrize(("options", "clean"), [
+    ({}, False), ({"sim_fault_rate": 30.0, "sim_scenario": "s.yaml"}, False),
+    ({"sim_fault_rate": 30.0, "sim_scenario": "s.yaml"}, True)])
 async def test_backfill_writes_the_bytes_the_tick_by_tick_path_writes(
-        tmp_path: Path, options: dict[str, Any]) -> None:
+        tmp_path: Path, options: dict[str, Any], clean: bool) -> None:
     if options:
         (tmp_path / "s.yaml").write_text(SCENARIO)
         options = {**options, "sim_scenario": str(tmp_path / "s.yaml")}
@@ -89,20 +95,22 @@ async def test_backfill_writes_the_bytes_the_tick_by_tick_path_writes(
                               **options}
     # Live path: no backfill, every tick paced (at a speed that never makes it sleep).
     live, live_calls, live_digest = await write(
-        sim_settings(**common, sim_speed=1e9, sim_backfill=False), tmp_path / "live.jsonl")
+        sim_settings(**common, sim_speed=1e9, sim_backfill=False), tmp_path / "live.jsonl",
+        clean)
     # A past start's history, backfilled at speed 1; and a speed-0 run, all unpaced.
     for name, speed in (("history", 1.0), ("unpaced", 0.0)):
         stats, calls, digest = await write(sim_settings(**common, sim_speed=speed),
-                                           tmp_path / f"{name}.jsonl")
+                                           tmp_path / f"{name}.jsonl", clean)
         assert digest == live_digest, name
-        assert (stats.readings, stats.truths, stats.simulated_s) == (
-            live.readings, live.truths, live.simulated_s)
+        assert (stats.readings, stats.truths, stats.cleans, stats.simulated_s) == (
+            live.readings, live.truths, live.cleans, live.simulated_s)
         assert len(calls) < len(live_calls) // 100
         assert max(calls) >= CHUNK
-    assert live.readings > 3 * CHUNK
+    assert live.readings > 2 * CHUNK  # the faulty runs lose some to outages
     if options:
         assert live.truths > 0
         assert b'"payload_text"' in (tmp_path / "live.jsonl").read_bytes()
+    assert (live.cleans > live.sensors) is clean
 
 
 async def test_a_stop_during_backfill_ends_after_a_whole_chunk() -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import msgspec
@@ -12,12 +14,13 @@ import pytest
 
 from ingest.decode import REASONS, Decoder
 from simulator.city import default_city
-from simulator.faults import FAULTS, check_faults, draw_faults
+from simulator.faults import FAULTS, check_faults, draw_faults, value_effects
 from simulator.fleet import Fleet
 from simulator.parts import simulated
-from simulator.scenarios import check_filters, load_scenario
+from simulator.scenarios import Incident, anchored, check_filters, load_scenario
 from urbanpulse.errors import ConfigError
 from urbanpulse.kinds import Metric, SensorKind, get_kind, register, unregister
+from urbanpulse.kinds.incidents import Episode
 from urbanpulse.messages import Reading, Truth, truth_decoder
 from urbanpulse.topics import Channel, parse
 
@@ -200,7 +203,7 @@ def test_shipped_scenario_incidents_show_in_the_stream_where_truth_says() -> Non
     kinds = {truth.type: truth.kind for truth in stream.truths}
     assert kinds == {"pollution-episode": "air", "sewage-discharge": "water",
                      "venue-event": "parking", "hvac-holiday": "energy",
-                     "night-construction": "noise"}
+                     "night-construction": "noise", "backhaul-outage": "air"}
 
     def middle(s: Stream, truth: Truth, metric: str) -> float:
         mid = (truth.start + (truth.end or truth.start)) / 2000
@@ -226,6 +229,10 @@ def test_shipped_scenario_incidents_show_in_the_stream_where_truth_says() -> Non
                 if within(truth, t) and (t // 3600 + 8) % 24 in (1, 2, 3)]
             assert night
             assert all(loud >= quiet + 10 for loud, quiet in night)
+        elif truth.type == "backhaul-outage":  # a network incident: nothing arrives
+            assert truth.detail == {"source": "incident", "cause": "backhaul-huangpu"}
+            assert base.readings[truth.sensor]
+            assert not [t for t, _ in stream.readings[truth.sensor] if within(truth, t)]
 
 
 def test_a_bad_scenario_is_a_config_error(tmp_path: Path) -> None:
@@ -234,7 +241,8 @@ def test_a_bad_scenario_is_a_config_error(tmp_path: Path) -> None:
                     "  - {type: alien-landing, at: 1h, duration: 2h}\n")
     with pytest.raises(ConfigError, match=r"bad.yaml, line 4: unknown incident type "
                                           r"'alien-landing'; known are the incidents "
-                                          r"[a-z-]+(, [a-z-]+)* and the device faults "):
+                                          r"[a-z-]+(, [a-z-]+)*, and with a kind the "
+                                          r"network's backhaul-outage and the device faults "):
         load_scenario(str(path))
     path.write_text("incidents:\n  - {type: venue-event, at: 2h15m, duration: 1h}\n")
     with pytest.raises(ConfigError, match=r"line 2: '2h15m' is not a duration like 90s"):
@@ -335,3 +343,23 @@ def test_the_storm_scenario_announces_its_chain_under_one_cause() -> None:
                      ("pump", "pump-discharge"), ("water", "sewage-discharge")}
     first = {kind: min(t.start for t in truths if t.kind == kind) for kind, _ in links}
     assert first["rain"] <= first["ponding"] < first["sewer"] < first["water"]
+
+
+def test_faults_move_a_logarithmic_level_by_the_logarithm_of_their_factor() -> None:
+    noise, water = get_kind("noise"), get_kind("water")
+    bias = Episode(0, "s", "bias", 0, 3600, {"factor": 1.6})
+    levels = {"laeq": 55.0, "lamax": 70.0}
+    value_effects(noise)["bias"](bias, 60, levels, {})
+    assert levels == pytest.approx({"laeq": 55 + 10 * math.log10(1.6),  # +2.0 dB, not x1.6
+                                    "lamax": 70 + 10 * math.log10(1.6)})
+    reading = {"ph": 7.5, "nh3_n": 0.5}
+    value_effects(water)["bias"](bias, 60, reading, {})
+    assert reading == pytest.approx({"ph": 7.5 - math.log10(1.6), "nh3_n": 0.8})
+
+
+def test_an_anchored_scenario_counts_its_offsets_from_the_given_moment() -> None:
+    origin = datetime(2026, 3, 2, tzinfo=UTC)
+    fixed = datetime(2026, 3, 5, 6, tzinfo=UTC)
+    incidents = [Incident("venue-event", "2h", 3600), Incident("venue-event", fixed, 3600)]
+    assert [incident.at for incident in anchored(incidents, origin)] == [
+        origin + timedelta(hours=2), fixed]

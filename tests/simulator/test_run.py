@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from ops import stack
+from ops.cli import main as cli_main
 from simulator.city import default_city, sensor_counts
 from simulator.profile import load_profile
 from simulator.run import BACKFILL_CHUNK, main, simulate, start_time
@@ -179,7 +180,10 @@ def test_main_writes_jsonl_and_prints_a_summary(tmp_path: Path,
     assert sum(record["retain"] for record in records) == SENSORS
     summary = capsys.readouterr().err
     assert summary.startswith(f"urbanpulse sim done: {SENSORS} sensors, {SENSORS} births, ")
-    assert f"{len(lines) - SENSORS} readings" in summary
+    cleans = sum(record["topic"].endswith("/clean") for record in records)
+    assert cleans >= SENSORS  # a file tells the clean signal: a record opens each sensor's
+    told = f"{len(lines) - SENSORS - cleans} readings, 0 truths, {cleans} clean records"
+    assert told in summary
 
 
 def test_main_exit_codes_for_bad_output_and_unreachable_broker(
@@ -291,3 +295,24 @@ def test_bad_files_are_reported_before_connecting_to_a_missing_broker(
     err = capsys.readouterr().err
     assert message in err
     assert "Cannot reach" not in err
+
+
+def test_a_warm_up_runs_before_the_start_and_the_scenario_counts_from_the_start(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text("incidents:\n  - {type: venue-event, at: 30m, duration: 10m}\n")
+    path = tmp_path / "run.jsonl"
+    assert cli_main(["sim", "--seed", "3", "--sensors", "48", "--speed", "0",
+                     "--start", "2026-03-02T00:00:00+08:00", "--warm-up", "2h",
+                     "--duration", "1h", "--scenario", str(scenario),
+                     "--output", f"jsonl:{path}"]) == 0
+    assert "10800 simulated s from 2026-03-01T14:00:00Z" in capsys.readouterr().err
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    start = int(datetime(2026, 3, 2, tzinfo=UTC).timestamp() * 1000) - 8 * 3_600_000
+    births = {record["payload"]["ts"] for record in records if record["retain"]}
+    assert births == {start - 2 * 3_600_000}  # the warm-up's first second
+    truths = [record["payload"] for record in records if "/truth/" in record["topic"]
+              and not record["topic"].endswith("/clean")]
+    assert truths
+    assert {(truth["start"], truth["end"]) for truth in truths} == {
+        (start + 30 * 60_000, start + 40 * 60_000)}  # 30 minutes after --start

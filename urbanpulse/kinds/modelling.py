@@ -11,6 +11,12 @@ sends nothing this tick (report-on-change). `knobs` are per-sensor arrays that
 faults and incidents set (NaN: no incident). The drivers and sensors are
 protocols here; the simulator supplies them.
 
+A model whose instruments err (a low-cost optical PM sensor over-reads in humid
+air, a gauge adds noise) is a `MeasuringModel`: its `measure` gives the values
+the sensors report beside the clean ones, the world's real values before the
+instrument's error, so that alerts can be scored against what really happened.
+Most kinds model only the world's own variability: what they report is clean.
+
 A kind's `layout.py` exposes `place(request: PlaceRequest) -> Placement`: the
 zone, reporting interval, polling period and static attributes of one new
 sensor at a site of a given land use, drawn from the land-use mixes the kind's
@@ -30,7 +36,7 @@ import math
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -143,6 +149,32 @@ class Model(Protocol):
 
         Returns:
             Metric name to an array of `len(idx)` values inside the physical range.
+        """
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Measurement:
+    """One step of a model whose instruments err: what the sensors report, and the real values."""
+
+    measured: dict[str, FloatArray]
+    """What the sensors report, as `Model.step` returns it."""
+    clean: dict[str, FloatArray]
+    """The real values: before measurement noise, bias, drift or humidity error.
+
+    Rounded and clipped like `measured`, NaN where `measured` is NaN (a sensor that
+    sends nothing, such as one without power, measures nothing real either).
+    """
+
+
+@runtime_checkable
+class MeasuringModel(Model, Protocol):
+    """A model whose sensors add measurement error to the real values they sense."""
+
+    def measure(self, t: int, idx: IndexArray) -> Measurement:
+        """Return what sensors `idx` report at epoch second `t`, and the real values.
+
+        It advances the model as `step` does (`step` returns `measure(t, idx).measured`).
         """
         ...
 

@@ -13,12 +13,14 @@ compiled checks live in separate modules.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from urbanpulse.durations import seconds
 from urbanpulse.kinds import KINDS
+from urbanpulse.kinds.network import NETWORK_INCIDENTS
 from urbanpulse.messages import Severity
 from urbanpulse.topics import NAME_PATTERN
 
@@ -57,10 +59,18 @@ class BaseRule(BaseModel):
             raise ValueError(f"kind {kind!r} is not one of {', '.join(KINDS)}")
         return kind
 
+    def watches(self, attributes: Mapping[str, object]) -> bool:
+        """Whether the rule watches a sensor whose birth carries `attributes`.
+
+        Every sensor of its kind, unless its type narrows it (a staleness rule's `match`).
+        """
+        return True
+
     @model_validator(mode="after")
     def _detects_are_known(self) -> BaseRule:
         spec = KINDS[self.kind]
-        known = sorted(spec.faults | set(spec.incidents))
+        # The network's incidents (a backhaul outage) strike every kind (kinds/network.py).
+        known = sorted(spec.faults | set(spec.incidents) | set(NETWORK_INCIDENTS))
         for name in self.detects or ():
             if name not in known:
                 raise ValueError(f"detects: kind {self.kind!r} knows no fault or incident "

@@ -22,16 +22,16 @@ def test_default_rules_load_and_use_every_rule_type() -> None:
 
 def test_rule_types_are_the_generic_ones_then_every_kinds() -> None:
     names = list(rule_types())
-    assert names[:6] == ["threshold", "rate_of_change", "stuck", "range", "stale",
-                         "district_stale"]
+    assert names[:7] == ["threshold", "rate_of_change", "stuck", "range", "stale",
+                         "district_stale", "step"]
     # then each registered kind's own types, in registry order
-    assert names[6:] == [type_name(model) for kind in KINDS.values()
+    assert names[7:] == [type_name(model) for kind in KINDS.values()
                          for model, _ in kind_rule_types(kind)]
     assert {"aqi", "energy_baseline", "night_baseload", "noise_limit", "water_class",
-            "lamp_fault"} <= set(names[6:])
+            "lamp_fault"} <= set(names[7:])
     # every per-reading type has a check; the swept ones have none
     assert set(checks()) == set(names) - {"stale", "district_stale"}
-    assert [type_name(model) for model in GENERIC] == names[:6]
+    assert [type_name(model) for model in GENERIC] == names[:7]
 
 
 def test_default_rules_come_from_each_kinds_file_in_registry_order() -> None:
@@ -39,7 +39,7 @@ def test_default_rules_come_from_each_kinds_file_in_registry_order() -> None:
     assert kinds == sorted(kinds, key=list(KINDS).index)
     assert [rule.name for rule in load_rules() if rule.kind == "water"] == [
         "do-low", "turbidity-surge", "water-temperature-implausible",
-        "water-class-below-target"]
+        "water-class-below-target", "water-analyser-frozen"]
 
 
 def test_durations_accept_units() -> None:

@@ -14,7 +14,8 @@ at the station.
 Low-cost stations (`grade: low-cost`, optical PM and electrochemical gas cells)
 over-read PM by 10-40 % and more above 80 % RH (hygroscopic growth), carry
 noise of max(2 µg/m³, 10 %), read SO2 several times too high and drift NO2 by
-2-6 µg/m³ a month; reference stations add 3 % noise.
+2-6 µg/m³ a month; reference stations add 3 % noise. The clean values
+(`measure`) are the air's own, before any of that instrument error.
 
 A sensor mounted on a smart pole shares the pole's supply: while the pole is
 cut off (`carrier-outage`, from the pole's `power-cut`) it sends nothing.
@@ -42,6 +43,7 @@ from urbanpulse.kinds.modelling import (
     Drivers,
     FloatArray,
     IndexArray,
+    Measurement,
     Sensor,
     annual,
     ar1,
@@ -114,6 +116,10 @@ class AirModel:
 
     def step(self, t: int, idx: IndexArray) -> dict[str, FloatArray]:
         """Return pollutant concentrations, temperature and humidity of stations `idx` at `t`."""
+        return self.measure(t, idx).measured
+
+    def measure(self, t: int, idx: IndexArray) -> Measurement:
+        """Return what stations `idx` report at `t`, and the air's real values there."""
         if self._t0 is None:
             self._t0 = t
         now, day = local_time(t), self._drivers.calendar.at(t)
@@ -142,18 +148,17 @@ class AirModel:
         pm_read = pm25 * self._pm_bias[idx] * np.where(low, hygroscopic(humidity), 1.0)
         sigma = np.where(low, np.maximum(2.0, 0.1 * pm_read), 0.03 * pm_read)
         pm_read = np.maximum(pm_read + self._rng.normal(size=len(idx)) * sigma, 0.0)
-        no2 = no2 + self._no2_drift[idx] * (t - self._t0)
-        return without_supply(BOUNDS({
-            "pm25": pm_read,
-            "pm10": pm_read * self._pm10_ratio[idx],
-            "no2": no2,
-            "so2": _seasonal(SO2_BASE, doy) * site * factor[2] * self._so2_bias[idx],
-            "co": (_seasonal(CO_BASE, doy) * traffic_hour * np.sqrt(traffic) * factor[3]
-                   * (1 + 0.4 * weather.haze) * dilution),
-            "o3": o3,
-            "temperature": temperature,
-            "relative_humidity": humidity,
-        }), self.knobs["unpowered"][idx])
+        so2 = _seasonal(SO2_BASE, doy) * site * factor[2]
+        shared = {"co": (_seasonal(CO_BASE, doy) * traffic_hour * np.sqrt(traffic) * factor[3]
+                         * (1 + 0.4 * weather.haze) * dilution),
+                  "o3": o3, "temperature": temperature, "relative_humidity": humidity}
+        unpowered = self.knobs["unpowered"][idx]
+        measured = BOUNDS({"pm25": pm_read, "pm10": pm_read * self._pm10_ratio[idx],
+                           "no2": no2 + self._no2_drift[idx] * (t - self._t0),
+                           "so2": so2 * self._so2_bias[idx], **shared})
+        clean = BOUNDS({"pm25": pm25, "pm10": pm25 * self._pm10_ratio[idx], "no2": no2,
+                        "so2": so2, **shared})
+        return Measurement(without_supply(measured, unpowered), without_supply(clean, unpowered))
 
 
 def _pollution(episode: Episode, t: int, values: Values, _memory: dict[int, Values]) -> None:

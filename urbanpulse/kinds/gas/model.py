@@ -3,10 +3,11 @@
 Clean air reads 0; a well next to a main sees traces (sewer gas, old
 leaks): each detector has a background of 0-2 % LEL (adjacent wells up to 3)
 with AR(1) noise (σ 0.3) and the sensor's ±0.5 % LEL zero noise; readings are
-clipped at 0. Warm weather raises the background a little (biogas in wells:
-+0.05 % LEL per °C over 20). Battery detectors send `battery_mv` and `rsrp`
-once an hour. A `gas-leak` ramps methane up to 35 % LEL × magnitude over a
-quarter of the incident, holds, and ramps back as the leak is repaired.
+clipped at 0 (the clean methane of `measure` is without the zero noise). Warm
+weather raises the background a little (biogas in wells: +0.05 % LEL per °C
+over 20). Battery detectors send `battery_mv` and `rsrp` once an hour. A
+`gas-leak` ramps methane up to 35 % LEL × magnitude over a quarter of the
+incident, holds, and ramps back as the leak is repaired.
 """
 
 from __future__ import annotations
@@ -17,7 +18,15 @@ import numpy as np
 
 from urbanpulse.kinds.gas import SPEC as GAS
 from urbanpulse.kinds.incidents import Effect, Episode, Values, magnitude, ramp
-from urbanpulse.kinds.modelling import Bounds, Drivers, FloatArray, IndexArray, Sensor, ar1
+from urbanpulse.kinds.modelling import (
+    Bounds,
+    Drivers,
+    FloatArray,
+    IndexArray,
+    Measurement,
+    Sensor,
+    ar1,
+)
 
 BACKGROUND = {"valve-well": (0.0, 2.0), "adjacent-well": (0.0, 3.0), "vault": (0.0, 1.0)}
 WALK_RHO, WALK_SIGMA = 0.95, 0.3
@@ -46,17 +55,22 @@ class GasModel:
 
     def step(self, t: int, idx: IndexArray) -> dict[str, FloatArray]:
         """Return % LEL of detectors `idx` at `t`, with health on the hour."""
+        return self.measure(t, idx).measured
+
+    def measure(self, t: int, idx: IndexArray) -> Measurement:
+        """Return what detectors `idx` report at `t`, and the methane really there."""
         n = len(idx)
         warm = WARM_PER_C * max(0.0, self._drivers.weather.at(t).temperature - WARM_FROM_C)
-        lel = (self._background[idx] + warm + ar1(self._walk, idx, WALK_RHO, WALK_SIGMA,
-                                                   self._rng)
-               + self._rng.normal(0.0, ZERO_NOISE, size=n))
+        lel = self._background[idx] + warm + ar1(self._walk, idx, WALK_RHO, WALK_SIGMA,
+                                                  self._rng)
+        read = lel + self._rng.normal(0.0, ZERO_NOISE, size=n)
         hourly = (t % HEALTH_EVERY_S) < self._interval[idx]
         nan = np.full(n, np.nan)
         rsrp = self._rsrp[idx] + self._rng.normal(0.0, 3.0, size=n)
-        return BOUNDS({"ch4_lel": np.maximum(lel, 0.0),
-                       "battery_mv": np.where(hourly, self._battery[idx], nan),
-                       "rsrp": np.where(hourly, rsrp, nan)})
+        health = {"battery_mv": np.where(hourly, self._battery[idx], nan),
+                  "rsrp": np.where(hourly, rsrp, nan)}
+        return Measurement(BOUNDS({"ch4_lel": np.maximum(read, 0.0), **health}),
+                           BOUNDS({"ch4_lel": np.maximum(lel, 0.0), **health}))
 
 
 def _leak(episode: Episode, t: int, values: Values, _memory: dict[int, Values]) -> None:

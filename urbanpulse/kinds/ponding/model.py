@@ -5,7 +5,8 @@ ponds: the depth it tends to is a gain times the excess, 1.2-1.8 cm per mm/h
 at an underpass (the low point collects its ramps) and 0.5-0.8 at a low road.
 Depth rises towards it with a time constant of 10 minutes and drains with one
 of 25-40 minutes once the rain falls below capacity, so a ponding clears over
-one to two hours. A dry gauge reads zero with a few millimetres of noise.
+one to two hours. A dry gauge reads zero with a few millimetres of noise; the
+clean depth (`measure`) is the water's, without the gauge's noise.
 
 A `cloudburst-ponding` pours a storm cell over the site (a cloudburst, or a
 typhoon's rain bands): 80 mm/h × magnitude on top of the weather's rain. A
@@ -25,6 +26,7 @@ from urbanpulse.kinds.modelling import (
     Drivers,
     FloatArray,
     IndexArray,
+    Measurement,
     Sensor,
     known_attributes,
 )
@@ -64,6 +66,10 @@ class PondingModel:
 
     def step(self, t: int, idx: IndexArray) -> dict[str, FloatArray]:
         """Return the water depth at gauges `idx` at `t`."""
+        return self.measure(t, idx).measured
+
+    def measure(self, t: int, idx: IndexArray) -> Measurement:
+        """Return what gauges `idx` read at `t`, and the water really standing there."""
         target = self.target(t, idx)
         depth = self._depth[idx]
         dt = np.nan_to_num(t - self._last[idx], nan=0.0)
@@ -72,7 +78,8 @@ class PondingModel:
         self._depth[idx] = depth
         self._last[idx] = t
         noise = self._rng.normal(0.0, NOISE_CM, size=len(idx))
-        return BOUNDS({"depth_cm": np.where(depth > 0.5, depth + noise, np.abs(noise) * 0.3)})
+        read = np.where(depth > 0.5, depth + noise, np.abs(noise) * 0.3)
+        return Measurement(BOUNDS({"depth_cm": read}), BOUNDS({"depth_cm": depth}))
 
 
 def _burst(episode: Episode, knobs: dict[str, FloatArray], starting: bool) -> None:

@@ -4,7 +4,8 @@ Each point has a static head (trunk 0.32-0.40 MPa, network end 0.24-0.30 MPa)
 less a head loss that grows with the square of the city's demand (the hourly
 curve `DEMAND`, mean 1): up to 0.06 MPa on a trunk main and 0.07 MPa at the
 network end at the 1.5x peaks, so a sound network end stays above the CJJ 58
-0.14 MPa. An AR(1) wander (0.006 MPa) and gauge noise (0.002 MPa) ride on it.
+0.14 MPa. An AR(1) wander (0.006 MPa) and gauge noise (0.002 MPa) ride on it;
+the clean pressure (`measure`) is without the gauge noise.
 A main burst drops a point's pressure by 0.05-0.15 MPa (times the magnitude)
 from its first reading and holds it there until the episode (the repair) ends.
 """
@@ -21,6 +22,7 @@ from urbanpulse.kinds.modelling import (
     Drivers,
     FloatArray,
     IndexArray,
+    Measurement,
     Sensor,
     ar1,
     hourly,
@@ -59,11 +61,15 @@ class PressureModel:
 
     def step(self, t: int, idx: IndexArray) -> dict[str, FloatArray]:
         """Return the pressure of points `idx` at `t`."""
+        return self.measure(t, idx).measured
+
+    def measure(self, t: int, idx: IndexArray) -> Measurement:
+        """Return what the gauges at points `idx` read at `t`, and the pressure really there."""
         demand = float(hourly(DEMAND, local_time(t).hour))
         pressure = (self._head[idx] - self._loss[idx] * (demand / PEAK) ** 2
-                    + ar1(self._wander, idx, WANDER_RHO, WANDER_SIGMA, self._rng)
-                    + self._rng.normal(0.0, NOISE_SIGMA, size=len(idx)))
-        return BOUNDS({"pressure_mpa": pressure})
+                    + ar1(self._wander, idx, WANDER_RHO, WANDER_SIGMA, self._rng))
+        read = pressure + self._rng.normal(0.0, NOISE_SIGMA, size=len(idx))
+        return Measurement(BOUNDS({"pressure_mpa": read}), BOUNDS({"pressure_mpa": pressure}))
 
 
 def burst_drop(episode: Episode) -> float:

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from urbanpulse.kinds.incidents import Effect, Episode, Values, magnitude, ramp
+from urbanpulse.kinds.incidents import Effect, Episode, Values, magnitude
 from urbanpulse.kinds.modelling import (
     Bounds,
     Drivers,
@@ -103,16 +103,36 @@ class WaterModel:
         })
 
 
+DISCHARGE_ADDS = (("nh3_n", 3.0), ("codmn", 6.0), ("tp", 0.4), ("turbidity", 100.0))
+"""What a discharge at full strength adds to the reach, mg/L (turbidity NTU): raw sewage
+runs at tens of mg/L of NH3-N and CODMn and a few hundred NTU (domain facts §2.4, A)."""
+DISCHARGE_OXYGEN = 0.8
+"""The share of DO a discharge at full strength consumes. Its oxygen demand, the added
+CODMn plus 4.57 mg O2 per mg of NH3-N nitrified (about 20 mg/L), is several times what
+the river holds (6-9 mg/L), so the reach goes hypoxic (DO down, domain facts §2.4)."""
+
+
+def discharge(episode: Episode, t: int) -> float:
+    """Return 0..1: full strength from the outfall's opening, fading over the last quarter.
+
+    A discharge starts when its outfall opens, so the reach changes within one
+    reading, unlike a storm's runoff or a drifting instrument; it is flushed out
+    gradually once the outfall closes.
+    """
+    assert episode.end is not None
+    left = (episode.end - t) / max(1, episode.end - episode.start)
+    return max(0.0, min(1.0, 4 * left)) if t >= episode.start else 0.0
+
+
 def _sewage(episode: Episode, t: int, values: Values, _memory: dict[int, Values]) -> None:
-    m = magnitude(episode) * ramp(episode, t)
-    for name, add in (("nh3_n", 3.0), ("codmn", 6.0), ("tp", 0.4)):
+    m = magnitude(episode) * discharge(episode, t)
+    for name, add in DISCHARGE_ADDS:
         if name in values:
             values[name] += add * m
-    for name, factor in (("conductivity", 0.4), ("turbidity", 2.0)):
-        if name in values:
-            values[name] *= 1 + factor * m
-    if "dissolved_oxygen" in values:
-        values["dissolved_oxygen"] *= 1 - 0.5 * m
+    if "conductivity" in values:
+        values["conductivity"] *= 1 + 0.4 * m
+    if "dissolved_oxygen" in values:  # never all of it: the reach keeps a trace, and its swing
+        values["dissolved_oxygen"] *= 1 - min(0.9, DISCHARGE_OXYGEN * m)
 
 
 MODEL = WaterModel
