@@ -264,6 +264,36 @@ def test_a_condition_the_platform_received_no_readings_of_is_not_a_truth() -> No
     assert (rows[0].truths, rows[0].detected) == (1, 0)
 
 
+def test_an_incident_rule_is_scored_on_the_incidents_that_did_what_it_looks_for() -> None:
+    target = Target("energy-above-baseline", "energy", frozenset({"hvac-holiday"}),
+                    Basis.INCIDENT, for_s=7200)
+    left_on = [_truth(f"energy-pudong-000{n}", "energy", "hvac-holiday", 0, 1440 * M)
+               for n in (1, 2, 3)]
+    # On the clean signal the rule fired on the office and the mall; the hospital cools
+    # through the night anyway: HVAC left on changed too little there to be caught.
+    realised = [Episode("energy-above-baseline", f"energy-pudong-000{n}", "energy", "pudong",
+                        0, 120 * M, 300 * M) for n in (1, 2)]
+    received = {f"energy-pudong-000{n}": list(range(0, 1440 * M, 15 * M)) for n in (1, 3)}
+    alerts = [Episode("energy-above-baseline", "energy-pudong-0001", "energy", "pudong", 0,
+                      125 * M, 300 * M)]
+    row = score(left_on, alerts, [target], {"energy": 3.0}, 0,
+                evidence=Evidence([], received, realised))[0]
+    # The mall's meter sent nothing (no readings received): what it did is not a miss.
+    assert (row.alerts, row.true_alerts, row.truths, row.detected) == (1, 1, 1, 1)
+    assert row.delays_s == (7500.0,)
+
+
+def test_a_warm_up_scores_nothing_over_before_the_span_but_matches_what_reaches_it() -> None:
+    target = [Target("air-stale", "air", frozenset({"offline"}), Basis.DEVICE)]
+    truths = [_truth(f"{AIR}1", "air", "offline", 0, 50 * M),  # over in the warm-up
+              _truth(f"{AIR}2", "air", "offline", 80 * M, 200 * M)]  # reaches the span
+    alerts = [Episode("air-stale", f"{AIR}1", "air", "pudong", 3 * M, 3 * M, 51 * M),
+              Episode("air-stale", f"{AIR}2", "air", "pudong", 83 * M, 83 * M, 201 * M)]
+    row = score(truths, alerts, target, {"air": 1.0}, 0, scored_from_ms=100 * M)[0]
+    assert (row.alerts, row.true_alerts, row.truths, row.detected) == (2, 2, 1, 1)
+    assert row.delays_s == (0.0,)  # from the span's start at the earliest
+
+
 def test_an_episode_still_active_at_the_end_of_the_data_lasts_until_it() -> None:
     late = [_truth(f"{AIR}1", "air", "pollution-episode", 300 * M, 320 * M)]
     opened = [Episode("pm25-high", f"{AIR}1", "air", "pudong", 100 * M, 115 * M)]

@@ -85,7 +85,7 @@ def test_noise_limit_follows_the_zone_and_the_night() -> None:
 
 def test_energy_baseline_learns_the_hour_then_flags_a_surge() -> None:
     engine = _engine({"name": "energy-surge", "type": "energy_baseline", "factor": 1.5,
-                      "min_samples": 4, "alpha": 0.5})
+                      "history_days": 5, "min_days": 2})
     changes = []
     for day in range(2, 7):
         for quarter in range(2):
@@ -202,8 +202,9 @@ def test_standard_rule_resolutions_say_so() -> None:
     assert _messages(night, "energy", [(720, {"total_active_power": 500.0}),
                                        (26 * 60, {"total_active_power": 400.0}),
                                        (26 * 60 + 15, {"total_active_power": 100.0})]) == [
-        ("firing", "night load 400.0 kW is 80% of the day's peak 500.0 kW"),
-        ("resolved", "night load 100.0 kW is 20% of the day's peak 500.0 kW, back within 60%"),
+        ("firing", "night load 400.0 kW is 80% of the last weekday's load 500.0 kW (09-17 h)"),
+        ("resolved", "night load 100.0 kW is 20% of the last weekday's load 500.0 kW (09-17 h),"
+                     " back within 60%"),
     ]
     # A night alert still open in the morning ends with the night.
     assert _messages(night, "energy", [(720, {"total_active_power": 500.0}),
@@ -214,7 +215,7 @@ def test_standard_rule_resolutions_say_so() -> None:
 
 def test_energy_baseline_resolution_says_so() -> None:
     rule = {"name": "energy-surge", "type": "energy_baseline", "factor": 1.5,
-            "min_samples": 4, "alpha": 0.5}
+            "history_days": 5, "min_days": 2}
     engine = _engine(rule)
     for day in range(2, 7):
         for quarter in range(2):
@@ -224,4 +225,4 @@ def test_energy_baseline_resolution_says_so() -> None:
     (resolved,) = _feed(engine, _reading("energy", _ms(10, 50, 6),
                                          {"total_active_power": 100.0}))
     assert fired.message == "160.0 kW against a baseline of 100.0 kW at 10:00 (alert above 1.5×)"
-    assert resolved.message == ("100.0 kW back within 1.5× the baseline of 130.0 kW at 10:00")
+    assert resolved.message == ("100.0 kW back within 1.5× the baseline of 100.0 kW at 10:00")
