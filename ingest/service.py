@@ -26,7 +26,7 @@ from gmqtt.mqtt.constants import MQTTv50
 from gmqtt.mqtt.handler import MQTTConnectError
 
 from ingest import IngestError, compiled
-from ingest.alerts.commands import AckGate
+from ingest.alerts.commands import ack_gate
 from ingest.alerts.engine import AlertEngine
 from ingest.alerts.inhibit import load_inhibit_rules
 from ingest.alerts.notify import Notifier, NotifyPolicy
@@ -107,7 +107,7 @@ class Ingester:
         self._ack_topic = ack_topic(root=settings.topic_root)
         self._alert_key = settings.alert_key_bytes()
         self.keeper = Keeper(settings)
-        self._ack_gate = AckGate(self._alert_key, settings.ingest_ack_max_age_s)
+        self._ack_gate = ack_gate(self._alert_key, settings.ingest_ack_max_age_s)
         self.incidents = IncidentOffice(settings, publish=self.outbox.publish,
                                         emit_alerts=self._emit, acknowledge=acks.ack)
         self.pipeline = Pipeline(decoder=decoder, writer=self.writer, publisher=self.outbox,

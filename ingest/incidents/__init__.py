@@ -4,7 +4,6 @@
     desk.py     the incidents themselves: correlation, stages, time limits (pure)
     changes.py  what the desk is given and hands back: limits, changes, audit entries
     record.py   the InfluxDB record: `incidents` and `incident_audit` points, restore
-    gate.py     which transition commands get through: signed, fresh, not replayed
     office.py   the desk at work in the ingester: commands, clock, broker and record
 
 docs/incidents.md says why each rule is the way it is. The desk never reads the

@@ -29,12 +29,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Final, Protocol
 
+from ingest.alerts.commands import transition_gate
 from ingest.alerts.rules import load_rules
 from ingest.decode import Rejected
 from ingest.history import History
 from ingest.incidents.changes import UNKNOWN, Changes, StageLimits, TransitionRefusedError
 from ingest.incidents.desk import IncidentDesk
-from ingest.incidents.gate import TransitionGate
 from ingest.incidents.record import audit_point, incident_point, read_open, read_sites
 from ingest.incidents.routing import Routing
 from ingest.pipeline import Handler
@@ -88,7 +88,7 @@ class IncidentOffice:
                                         settings.ingest_incident_dispatched_limit_s,
                                         settings.ingest_incident_handling_limit_s),
             join_window_s=settings.ingest_incident_join_window_s, sites=self.sites)
-        self._gate = TransitionGate(self._key, settings.ingest_ack_max_age_s)
+        self._gate = transition_gate(self._key, settings.ingest_ack_max_age_s)
         self._history = History(url=settings.influx_url, database=settings.influx_db,
                                 headers=settings.influx_auth_headers(),
                                 timeout_s=settings.influx_timeout_s,

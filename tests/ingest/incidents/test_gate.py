@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from ingest.incidents.gate import TransitionGate
+from ingest.alerts.commands import transition_gate
 from urbanpulse.messages import TransitionCommand
 from urbanpulse.signing import signed_transition
 
@@ -18,7 +18,7 @@ def command(*, key: bytes = KEY, at: int = NOW) -> TransitionCommand:
 
 
 def test_a_fresh_signed_command_passes_once() -> None:
-    gate = TransitionGate(KEY, max_age_s=300)
+    gate = transition_gate(KEY, max_age_s=300)
     good = command()
     assert gate.refuse(good, NOW + 1000) is None
     refused = gate.refuse(good, NOW + 2000)
@@ -27,7 +27,7 @@ def test_a_fresh_signed_command_passes_once() -> None:
 
 
 def test_unsigned_forged_altered_and_stale_commands_are_refused() -> None:
-    gate = TransitionGate(KEY, max_age_s=300)
+    gate = transition_gate(KEY, max_age_s=300)
     unsigned = msgspec.structs.replace(command(), sig=None)
     forged = command(key=b"another-key-0000000000")
     altered = msgspec.structs.replace(command(), to="closed")
@@ -39,7 +39,7 @@ def test_unsigned_forged_altered_and_stale_commands_are_refused() -> None:
 
 
 def test_without_a_key_every_command_is_refused() -> None:
-    refused = TransitionGate(None, max_age_s=300).refuse(command(), NOW)
+    refused = transition_gate(None, max_age_s=300).refuse(command(), NOW)
     assert refused is not None
     assert refused.reason == "unauthenticated"
     assert "URBANPULSE_ALERT_KEY" in refused.detail
