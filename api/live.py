@@ -238,6 +238,10 @@ class LiveState:
             return
         self.add_incident(incident)
 
+    def alert(self, alert_id: str) -> Alert | None:
+        """Return the newest state of an active alert, or None when none is held."""
+        return self.alerts.get(alert_id)
+
     def incident(self, incident_id: str) -> Incident | None:
         """Return the newest state of an open incident, or of one closed lately; else None."""
         return self.incidents.get(incident_id) or self._closed.get(incident_id)

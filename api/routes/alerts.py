@@ -174,7 +174,7 @@ async def stream_alerts(feed: Annotated[AlertFeed, Depends(_open_feed)],
             responses={404: {"model": ErrorDetail, "description": "Unknown alert"},
                        **INFLUX_ERRORS})
 async def get_alert(*, alert_id: AlertIdPath, store: AlertStoreDep, settings: SettingsDep,
-                    start: AlertStartQuery = None, end: EndQuery = None,
+                    live: LiveDep, start: AlertStartQuery = None, end: EndQuery = None,
                     limit: HistoryQuery = 100) -> AlertDetail:
     """Return an alert's newest state and its history, newest change first.
 
@@ -186,7 +186,7 @@ async def get_alert(*, alert_id: AlertIdPath, store: AlertStoreDep, settings: Se
     if start is not None or end is not None:
         bounds = resolve_range(start, end, now=datetime.now(UTC),
                                max_range_s=settings.api_max_range_s, span=ALERT_SPAN)
-    current = await store.current(alert_id)
+    current = await _current(alert_id, store, live)
     if current is None:
         raise _unknown(alert_id)
     history = await store.history(alert_id, start_ms=bounds[0], end_ms=bounds[1], limit=limit)
@@ -196,7 +196,7 @@ async def get_alert(*, alert_id: AlertIdPath, store: AlertStoreDep, settings: Se
 @router.post("/{alert_id}/ack", summary="Acknowledge an alert", dependencies=[ApiKeyDep],
              responses=_ACK_ERRORS)
 async def ack_alert(alert_id: AlertIdPath, body: AckRequest, store: AlertStoreDep,
-                    settings: SettingsDep, ledger: AckLedgerDep) -> Alert:
+                    settings: SettingsDep, ledger: AckLedgerDep, live: LiveDep) -> Alert:
     """Acknowledge a pending or firing alert and return its `acknowledged` state.
 
     Needs the server's key in `X-API-Key`. `by` and `note` may hold no control
@@ -213,7 +213,7 @@ async def ack_alert(alert_id: AlertIdPath, body: AckRequest, store: AlertStoreDe
                             detail=f"Alert {alert_id!r} is being acknowledged by another "
                                    "request right now.")
     try:
-        current = await store.current(alert_id)
+        current = await _current(alert_id, store, live)
         if current is None:
             raise _unknown(alert_id)
         if current.state == "resolved":
@@ -230,6 +230,20 @@ async def ack_alert(alert_id: AlertIdPath, body: AckRequest, store: AlertStoreDe
         return acked
     finally:
         ledger.release(alert_id)
+
+
+async def _current(alert_id: str, store: AlertStore, live: LiveState) -> Alert | None:
+    """Return the newer of the alert's state in memory and in InfluxDB.
+
+    The ingester publishes a state before its batch reaches InfluxDB: an alert
+    the list shows as firing (from memory) may not be in InfluxDB yet, and one
+    that resolved is no longer held in memory.
+    """
+    stored = await store.current(alert_id)
+    held = live.alert(alert_id) if live.loaded else None
+    if held is None or (stored is not None and stored.ts >= held.ts):
+        return stored
+    return held
 
 
 def _check_text(body: AckRequest) -> None:

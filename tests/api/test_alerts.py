@@ -22,7 +22,7 @@ import pytest
 import uvicorn
 from pydantic import SecretStr
 
-from api.alert_store import _alerts
+from api.alert_store import AlertStore, _alerts
 from api.broker import acknowledge
 from api.main import create_app
 from api.models import Alert
@@ -576,6 +576,24 @@ async def test_of_two_acks_at_once_one_wins_and_the_other_is_409_at_once(
     assert late.status_code == 409
     assert late.json()["detail"].startswith(
         f"Alert '{alert_id}' is already acknowledged by {winner.json()['acked_by']!r} at ")
+
+
+async def test_an_alert_not_yet_in_influxdb_is_found_and_acked_from_memory(
+        served: Served, two_firing: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    alert_id = two_firing[LOT_A[0]]
+
+    async def lagging(*args: Any, **kwargs: Any) -> None:  # the ingester's batch not written yet
+        return None
+
+    monkeypatch.setattr(AlertStore, "current", lagging)
+
+    detail = await served.client.get(f"/v1/alerts/{alert_id}")
+    acked = await ack(served, alert_id, {"by": "alice"})
+
+    assert detail.status_code == 200, detail.text
+    assert detail.json()["state"] == "firing"
+    assert acked.status_code == 200, acked.text
+    assert (acked.json()["state"], acked.json()["acked_by"]) == ("acknowledged", "alice")
 
 
 async def test_an_ack_that_loses_to_another_workers_is_409(
