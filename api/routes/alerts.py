@@ -232,7 +232,7 @@ async def ack_alert(alert_id: AlertIdPath, body: AckRequest, store: AlertStoreDe
         ledger.release(alert_id)
 
 
-async def _current(alert_id: str, store: AlertStore, live: LiveState) -> Alert | None:
+async def _current(alert_id: str, store: AlertStore, live: LiveState | None) -> Alert | None:
     """Return the newer of the alert's state in memory and in InfluxDB.
 
     The ingester publishes a state before its batch reaches InfluxDB: an alert
@@ -240,7 +240,7 @@ async def _current(alert_id: str, store: AlertStore, live: LiveState) -> Alert |
     that resolved is no longer held in memory.
     """
     stored = await store.current(alert_id)
-    held = live.alert(alert_id) if live.loaded else None
+    held = live.alert(alert_id) if live is not None else None
     if held is None or (stored is not None and stored.ts >= held.ts):
         return stored
     return held
