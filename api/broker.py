@@ -1,14 +1,15 @@
-"""The api's MQTT connections: alert-topic subscriptions and acknowledgement commands.
+"""The api's MQTT connections: feeds of signed states, and acknowledgement commands.
 
 Every use opens its own short-lived gmqtt connection with a clean session and a
 one-off client id (`urbanpulse-api-{purpose}-…`), logged in with the api's
-credentials: one per open alert stream and one per acknowledgement. The broker
-does the fan-out, each stream starts from the broker's retained alert topics
-(the active alerts), and a stream whose connection drops simply ends: an SSE
-client reconnects and gets the retained state again. None of these clients
-reconnects on its own.
+credentials: one per open stream and one per command. The broker does the
+fan-out, each stream starts from the broker's retained topics (the active
+alerts, the open incidents: `SignedFeed`, with `AlertFeed` here and
+`api.incident_feed.IncidentFeed`), and a stream whose connection drops simply
+ends: an SSE client reconnects and gets the retained state again. None of
+these clients reconnects on its own.
 
-Every alert state a feed receives must carry the ingester's signature
+Every state a feed receives must carry the ingester's signature
 (`urbanpulse.signing`, key `URBANPULSE_ALERT_KEY`): an unsigned or badly signed
 one, as anyone with publish rights on the alert topics can retain, is logged
 and dropped, and every ack command the api sends is signed, stamped and
@@ -22,8 +23,9 @@ import contextlib
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from types import TracebackType
-from typing import Any
+from typing import Any, Generic, Self, TypeVar
 
 import anyio
 import gmqtt
@@ -43,7 +45,9 @@ logger = logging.getLogger(__name__)
 CONNECT_TIMEOUT_S = 5.0
 """Longest a connection, or a subscription's SUBACK, may take."""
 QUEUE_LIMIT = 10_000
-"""Alert states one subscription holds for a slow reader before it gives up."""
+"""States one subscription holds for a slow reader before it gives up."""
+
+State = TypeVar("State")
 
 
 class OneShotClient(gmqtt.Client):  # type: ignore[misc]  # gmqtt ships no type hints
@@ -82,23 +86,25 @@ def alert_model(message: AlertMessage) -> Alert:
     return Alert(**fields)
 
 
-class AlertFeed:
-    """A subscription to alert topics that queues every alert state received, in order.
+class SignedFeed(Generic[State]):
+    """A subscription to state topics that queues every signed state received, in order.
 
-    Use as `async with AlertFeed(settings, topic_filter) as feed`; entering
-    connects and waits for the SUBACK, so the broker's retained messages (the
-    active alerts) are the first to arrive. Empty retained payloads (a resolved
-    alert's clear) are skipped; a malformed payload, and a state without a valid
-    signature of the ingester (or any state, when the api has no alert key), is
-    logged with its topic and skipped.
+    Use as `async with feed`; entering connects and waits for the SUBACK, so
+    the broker's retained messages (the active alerts, the open incidents) are
+    the first to arrive. Empty retained payloads (a clear) are skipped; what
+    `accept` refuses (a malformed payload, a state without a valid signature of
+    the ingester, or any state when the api has no alert key) it logs with its
+    topic. A reader `QUEUE_LIMIT` states behind is cut off: the feed ends.
 
     Raises:
         BrokerUnavailableError: on entering, when the broker is unreachable,
             refuses the login or does not answer in time.
     """
 
-    def __init__(self, settings: ApiSettings, topic_filter: str, *,
-                 purpose: str = "alerts") -> None:
+    noun = "state"
+    """What the feed carries, for its log lines."""
+
+    def __init__(self, settings: ApiSettings, topic_filter: str, *, purpose: str) -> None:
         self._settings = settings
         self._key = settings.alert_key_bytes()
         self._filter = topic_filter
@@ -107,30 +113,28 @@ class AlertFeed:
         self._client.on_subscribe = self._on_subscribe
         self._client.on_disconnect = self._on_disconnect
         self._subscribed = asyncio.Event()
-        self._queue: asyncio.Queue[AlertMessage | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[State | None] = asyncio.Queue()
         self._is_open = False
+
+    def accept(self, topic: str, payload: bytes) -> State | None:
+        """Return the state a payload holds, or None (logged) when it is not to be taken."""
+        raise NotImplementedError
 
     def _on_message(self, client: gmqtt.Client, topic: str, payload: bytes, qos: int,
                     properties: dict[str, Any]) -> int:
         if not payload:
             return 0
-        try:
-            alert = alert_decoder.decode(payload)
-        except msgspec.DecodeError as exc:
-            logger.warning("ignored a malformed alert on %s (%s): %.200r", topic, exc, payload)
-            return 0
-        if self._key is None or not is_signed_alert(alert, self._key):
-            logger.warning("ignored an alert state on %s without a valid signature of the "
-                           "ingester (forged, or signed with another URBANPULSE_ALERT_KEY): "
-                           "%.200r", topic, payload)
+        state = self.accept(topic, payload)
+        if state is None:
             return 0
         if self._queue.qsize() >= QUEUE_LIMIT:
-            logger.warning("an alert subscription fell %d states behind; ending it", QUEUE_LIMIT)
+            logger.warning("an %s subscription fell %d states behind; ending it", self.noun,
+                           QUEUE_LIMIT)
             self._queue.put_nowait(None)
             self._is_open = False
             return 0
         if self._is_open:
-            self._queue.put_nowait(alert)
+            self._queue.put_nowait(state)
         return 0
 
     def _on_subscribe(self, client: gmqtt.Client, mid: int, qos: Any, properties: Any) -> None:
@@ -142,7 +146,7 @@ class AlertFeed:
             self._is_open = False
             self._queue.put_nowait(None)
 
-    async def __aenter__(self) -> AlertFeed:
+    async def __aenter__(self) -> Self:
         settings = self._settings
         where = f"The MQTT broker at {settings.mqtt_host}:{settings.mqtt_port}"
         try:
@@ -171,13 +175,49 @@ class AlertFeed:
         self._is_open = False
         await leave(self._client)
 
-    async def get(self) -> AlertMessage | None:
-        """Return the next alert state, or None once the connection has ended."""
+    async def get(self) -> State | None:
+        """Return the next state, or None once the connection has ended."""
         return await self._queue.get()
+
+    async def first(self, wanted: Callable[[State], bool], *, timeout_s: float) -> State | None:
+        """Return the first state `wanted` takes; None when the connection ends first.
+
+        Raises:
+            TimeoutError: none came within `timeout_s`.
+        """
+        async with asyncio.timeout(timeout_s):
+            while (state := await self.get()) is not None:
+                if wanted(state):
+                    return state
+        return None
 
     def publish(self, topic: str, payload: bytes) -> None:
         """Publish a non-retained QoS 1 message on this feed's connection."""
         self._client.publish(topic, payload, qos=1, retain=False)
+
+
+class AlertFeed(SignedFeed[AlertMessage]):
+    """A feed of the alert states the ingester signed."""
+
+    noun = "alert"
+
+    def __init__(self, settings: ApiSettings, topic_filter: str, *,
+                 purpose: str = "alerts") -> None:
+        super().__init__(settings, topic_filter, purpose=purpose)
+
+    def accept(self, topic: str, payload: bytes) -> AlertMessage | None:
+        """Return a well-formed alert state signed by the ingester, else None (logged)."""
+        try:
+            alert = alert_decoder.decode(payload)
+        except msgspec.DecodeError as exc:
+            logger.warning("ignored a malformed alert on %s (%s): %.200r", topic, exc, payload)
+            return None
+        if self._key is None or not is_signed_alert(alert, self._key):
+            logger.warning("ignored an alert state on %s without a valid signature of the "
+                           "ingester (forged, or signed with another URBANPULSE_ALERT_KEY): "
+                           "%.200r", topic, payload)
+            return None
+        return alert
 
 
 async def acknowledge(settings: ApiSettings, alert: Alert, *, by: str, note: str) -> Alert:
@@ -204,10 +244,10 @@ async def acknowledge(settings: ApiSettings, alert: Alert, *, by: str, note: str
     async with AlertFeed(settings, topic, purpose="ack") as feed:
         feed.publish(ack_topic(root=root), encoder.encode(command))
         try:
-            async with asyncio.timeout(timeout):
-                while (state := await feed.get()) is not None:
-                    if state.alert_id == alert.alert_id and state.state == "acknowledged":
-                        return alert_model(state)
+            state = await feed.first(lambda state: state.alert_id == alert.alert_id
+                                     and state.state == "acknowledged", timeout_s=timeout)
+            if state is not None:
+                return alert_model(state)
         except TimeoutError:
             raise AckTimeoutError(
                 f"The ingester did not confirm the acknowledgement of alert "

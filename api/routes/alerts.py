@@ -7,14 +7,11 @@ from InfluxDB.
 
 from __future__ import annotations
 
-import asyncio
-import re
 from collections.abc import AsyncIterable, AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
-from fastapi.exceptions import RequestValidationError
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from api.alert_store import ACTIVE_STATES, AlertStore
@@ -46,8 +43,7 @@ from api.params import (
     StateQuery,
     resolve_range,
 )
-from urbanpulse.messages import ACK_BY_PATTERN, ACK_NOTE_PATTERN, encoder
-from urbanpulse.settings import ApiSettings
+from api.routes.signed import check_text, follow, newer, require_alert_key
 from urbanpulse.topics import alert_subscription
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
@@ -56,8 +52,6 @@ _BROKER_ERRORS: dict[int | str, dict[str, Any]] = {
     503: json_error("The MQTT broker is unreachable, or the server has no alert key "
                     "(URBANPULSE_ALERT_KEY) to tell the ingester's states from forged ones"),
 }
-_BY = re.compile(ACK_BY_PATTERN)
-_NOTE = re.compile(ACK_NOTE_PATTERN)
 _ACK_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorDetail, "description": "The body cannot be read as JSON text "
                                                "(FastAPI's answer to bytes that are not UTF-8)"},
@@ -124,17 +118,9 @@ def _held_alerts(live: LiveState, *, start_ms: int, end_ms: int, state: str | No
                      offset=offset)
 
 
-def _require_alert_key(settings: ApiSettings, refused: str) -> None:
-    if settings.alert_key is None:
-        raise HTTPException(
-            status_code=503,
-            detail=f"This server has no alert key configured (URBANPULSE_ALERT_KEY, shared "
-                   f"with the ingester), so it {refused}.")
-
-
 async def _open_feed(settings: SettingsDep, district: AlertDistrictQuery = None,
                      kind: AlertKindQuery = None) -> AsyncIterator[AlertFeed]:
-    _require_alert_key(settings, "cannot tell the ingester's alert states from forged ones")
+    require_alert_key(settings, "cannot tell the ingester's alert states from forged ones")
     topic_filter = alert_subscription(root=settings.topic_root,
                                       district="+" if district is None else district,
                                       kind="+" if kind is None else kind)
@@ -158,16 +144,8 @@ async def stream_alerts(feed: Annotated[AlertFeed, Depends(_open_feed)],
     `URBANPULSE_API_STREAM_MAX_S` seconds (reconnect to get the active alerts
     again; an EventSource does so by itself).
     """
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + settings.api_stream_max_s
-    while True:
-        try:
-            alert = await asyncio.wait_for(feed.get(), max(deadline - loop.time(), 0))
-        except TimeoutError:
-            return
-        if alert is None:
-            return
-        yield ServerSentEvent(raw_data=encoder.encode(alert).decode(), event="alert")
+    async for event in follow(feed, settings, event="alert"):
+        yield event
 
 
 @router.get("/{alert_id}", summary="One alert and its state changes",
@@ -206,8 +184,8 @@ async def ack_alert(alert_id: AlertIdPath, body: AckRequest, store: AlertStoreDe
     `URBANPULSE_API_ACK_TIMEOUT_S` seconds. Of two acks at once, the second gets
     409 at once.
     """
-    _require_alert_key(settings, "cannot sign ack commands and accepts none")
-    _check_text(body)
+    require_alert_key(settings, "cannot sign ack commands and accepts none")
+    check_text(body.by, body.note)
     if not ledger.claim(alert_id):
         raise HTTPException(status_code=409,
                             detail=f"Alert {alert_id!r} is being acknowledged by another "
@@ -239,22 +217,8 @@ async def _current(alert_id: str, store: AlertStore, live: LiveState | None) -> 
     the list shows as firing (from memory) may not be in InfluxDB yet, and one
     that resolved is no longer held in memory.
     """
-    stored = await store.current(alert_id)
-    held = live.alert(alert_id) if live is not None else None
-    if held is None or (stored is not None and stored.ts >= held.ts):
-        return stored
-    return held
-
-
-def _check_text(body: AckRequest) -> None:
-    """Refuse (422) a `by` or `note` holding control characters or bidi overrides."""
-    errors = [{"type": "string_pattern_mismatch", "loc": ("body", field),
-               "msg": "String should hold no control characters or bidi overrides",
-               "input": value, "ctx": {"pattern": pattern.pattern}}
-              for field, value, pattern in (("by", body.by, _BY), ("note", body.note, _NOTE))
-              if not pattern.search(value)]
-    if errors:
-        raise RequestValidationError(errors)
+    return newer(live.alert(alert_id) if live is not None else None,
+                 await store.current(alert_id))
 
 
 def _already(acked: Alert) -> HTTPException:

@@ -8,14 +8,11 @@ published the moved incident (docs/incidents.md, "API").
 
 from __future__ import annotations
 
-import asyncio
-import re
 from collections.abc import AsyncIterable, AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from api.deps import LiveDep, OperatorKeyDep, SettingsDep, ViewerKeyDep, influx_for
@@ -30,16 +27,14 @@ from api.incident_models import (
 from api.incident_store import IncidentStore
 from api.models import INFLUX_ERRORS, ErrorDetail, json_error
 from api.params import ALERT_SPAN, AlertStartQuery, EndQuery, resolve_range
+from api.routes.signed import check_text, follow, newer, require_alert_key
 from urbanpulse.incidents import refusal
-from urbanpulse.messages import ACK_BY_PATTERN, ACK_NOTE_PATTERN, Incident, IncidentStage, encoder
-from urbanpulse.settings import ApiSettings
+from urbanpulse.messages import Incident, IncidentStage
 from urbanpulse.topics import NAME_PATTERN, incident_subscription
 
 router = APIRouter(prefix="/incidents", tags=["incidents"])
 
 ID_PATTERN = r"^[0-9a-f]{16}$"
-_BY = re.compile(ACK_BY_PATTERN)
-_NOTE = re.compile(ACK_NOTE_PATTERN)
 _KEY_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorDetail, "description": "No X-API-Key header"},
     403: {"model": ErrorDetail, "description": "The X-API-Key header holds no key allowed here"},
@@ -123,17 +118,9 @@ async def list_incidents(*, request: Request, settings: SettingsDep,
             stage=stage, is_open=is_open, limit=limit, offset=offset)
 
 
-def _require_alert_key(settings: ApiSettings, refused: str) -> None:
-    if settings.alert_key is None:
-        raise HTTPException(
-            status_code=503,
-            detail=f"This server has no alert key configured (URBANPULSE_ALERT_KEY, shared "
-                   f"with the ingester), so it {refused}.")
-
-
 async def _open_feed(settings: SettingsDep, district: DistrictQuery = None
                      ) -> AsyncIterator[IncidentFeed]:
-    _require_alert_key(settings, "cannot tell the ingester's incident states from forged ones")
+    require_alert_key(settings, "cannot tell the ingester's incident states from forged ones")
     topic_filter = incident_subscription(root=settings.topic_root,
                                          district="+" if district is None else district)
     async with IncidentFeed(settings, topic_filter, purpose="incident-stream") as feed:
@@ -154,16 +141,8 @@ async def stream_incidents(feed: Annotated[IncidentFeed, Depends(_open_feed)],
     It ends when the client disconnects, when the api loses the broker, or after
     `URBANPULSE_API_STREAM_MAX_S` seconds. Needs the viewer or operator key.
     """
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + settings.api_stream_max_s
-    while True:
-        try:
-            incident = await asyncio.wait_for(feed.get(), max(deadline - loop.time(), 0))
-        except TimeoutError:
-            return
-        if incident is None:
-            return
-        yield ServerSentEvent(raw_data=encoder.encode(incident).decode(), event="incident")
+    async for event in follow(feed, settings, event="incident"):
+        yield event
 
 
 @router.get("/{incident_id}", summary="One incident, its alerts and its audit trail",
@@ -196,25 +175,11 @@ def _moving(request: Request) -> set[str]:
     return moving
 
 
-def _check_text(body: TransitionRequest) -> None:
-    """Refuse (422) a `by` or `note` holding control characters or bidi overrides."""
-    errors = [{"type": "string_pattern_mismatch", "loc": ("body", name),
-               "msg": "String should hold no control characters or bidi overrides",
-               "input": value, "ctx": {"pattern": pattern.pattern}}
-              for name, value, pattern in (("by", body.by, _BY), ("note", body.note, _NOTE))
-              if not pattern.search(value)]
-    if errors:
-        raise RequestValidationError(errors)
-
-
 async def _current(request: Request, live: LiveDep, incident_id: str) -> Incident | None:
     """Return the newest state known of an incident: memory (fed by MQTT) or InfluxDB."""
     async with influx_for(request) as influx:
         stored = await IncidentStore(influx).current(incident_id)
-    held = live.incident(incident_id) if live is not None else None
-    if held is None or (stored is not None and stored.ts >= held.ts):
-        return stored
-    return held
+    return newer(live.incident(incident_id) if live is not None else None, stored)
 
 
 @router.post("/{incident_id}/transitions", summary="Move an incident to another stage",
@@ -230,8 +195,8 @@ async def transition_incident(*, request: Request, incident_id: IncidentIdPath,
     The api publishes a signed command on MQTT and answers once the ingester has
     published the moved incident, or 504 after `URBANPULSE_API_ACK_TIMEOUT_S`.
     """
-    _require_alert_key(settings, "cannot sign transition commands and accepts none")
-    _check_text(body)
+    require_alert_key(settings, "cannot sign transition commands and accepts none")
+    check_text(body.by, body.note)
     moving = _moving(request)
     if incident_id in moving:
         raise HTTPException(status_code=409, detail=f"Incident {incident_id} is being moved "
