@@ -46,7 +46,7 @@ run: install servers
 	$(VENV)/bin/urbanpulse up $(ARGS)
 
 test: install
-	$(PY) -m pytest
+	$(PY) -m pytest --durations=30
 
 lint: install
 	$(VENV)/bin/ruff check .
