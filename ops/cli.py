@@ -159,7 +159,10 @@ def _score_parser(commands: Any) -> None:
     score = commands.add_parser(
         "score", help="score alert rules against a run's ground truth",
         description="Print per rule and overall: precision, recall, false alarms per "
-        "sensor-day and detection delay of the alerts of a run (docs/alerts.md).")
+        "sensor-day and detection delay of the alerts of a run (docs/alerts.md); then the "
+        "alerts grouped into incidents by the ingester's desk, whatever their source, and "
+        "whether each injected incident became exactly one (docs/incidents.md). Alerts read "
+        "from InfluxDB are grouped from --start on: an incident opened before it is not seen.")
     score.add_argument("--truth", type=Path, required=True,
                        help="jsonl file written by `urbanpulse sim --output jsonl:PATH`")
     source = score.add_mutually_exclusive_group()
@@ -173,7 +176,8 @@ def _score_parser(commands: Any) -> None:
     score.add_argument("--end", type=_start, help="read InfluxDB alerts until (ISO 8601)")
     score.add_argument("--from", dest="scored_from", type=_start,
                        help="score from this time (ISO 8601) on: the run before it is a "
-                       "warm-up, replayed so that rules learn their baselines, not scored")
+                       "warm-up, replayed so that rules learn their baselines, not scored "
+                       "(nor its incidents)")
     score.add_argument("--rules", help="rules YAML file (default: the shipped rules)")
     score.add_argument("--tolerance", type=_duration, default=600.0,
                        help="how far an alert may lie outside a truth event: 90s, 10m, or "
@@ -181,7 +185,8 @@ def _score_parser(commands: Any) -> None:
     score.add_argument("--topic-root", help="first topic level (URBANPULSE_TOPIC_ROOT)")
     score.add_argument("--json", action="store_true", help="print JSON instead of a table")
     score.add_argument("--goal", action="store_true",
-                       help="also check the quality goal (docs/alerts.md) and print what misses it")
+                       help="also check the quality goal (docs/alerts.md) and print what misses "
+                       "it, each injected incident that is not exactly one incident included")
     score.set_defaults(run=_run_score)
 
 

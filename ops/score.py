@@ -147,6 +147,10 @@ class RuleScore:
     delays_s: tuple[float, ...] = field(default=(), repr=False)
     basis: Basis | None = None
     """The rule's basis (None on the overall row)."""
+    matched: frozenset[tuple[str, int]] = field(default=frozenset(), repr=False, compare=False)
+    """The sensor and `since` of each of the rule's episodes that matched a truth: the
+    per-alert verdicts, for what groups alerts (`ops.score_incidents`). Empty on the
+    subtotal and overall rows."""
 
     @property
     def false_alerts(self) -> int:
@@ -480,11 +484,14 @@ def _match(target: Target, mine: Sequence[Episode], pool: _Pool, scope: _Scope,
     since = {i: catchable_from(window) for i, window in enumerate(windows)
              if scope.counts and scope.holds(window)}
     true_alerts = 0
+    matched: set[tuple[str, int]] = set()
     delays: dict[tuple[int, int], float] = {}
     for episode in mine:
         hits = [i for i in pool.candidates(episode) if scope.holds(windows[i])
                 and _overlaps(episode, windows[i], tolerance_ms)]
         true_alerts += bool(hits)
+        if hits:
+            matched.add((episode.sensor, episode.since))
         for i in hits:
             start = since.get(i)
             if start is None:
@@ -495,7 +502,8 @@ def _match(target: Target, mine: Sequence[Episode], pool: _Pool, scope: _Scope,
     catchable = [(scope.pool, i) for i, start in since.items() if start is not None]
     row = RuleScore(target.rule, len(mine), true_alerts, len(catchable),
                     sum(key in delays for key in catchable), sensor_days.get(target.kind, 0.0),
-                    tuple(delays[key] for key in catchable if key in delays), target.basis)
+                    tuple(delays[key] for key in catchable if key in delays), target.basis,
+                    frozenset(matched))
     return _Result(row, target.kind, catchable, delays)
 
 

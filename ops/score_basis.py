@@ -3,8 +3,9 @@
 The rules files do not say it, so `urbanpulse score` derives it, in this order:
 
 1. **device-health** when the rule watches the instrument rather than the city:
-   its type judges silence, a flat line or a plausible range (`stale`,
-   `district_stale`, `stuck`, `range`), its metric is a device's own health
+   its type judges silence, a flat line, a plausible range or the agreement
+   with neighbouring stations (`stale`, `district_stale`, `stuck`, `range`,
+   `temperature_neighbours`), its metric is a device's own health
    (battery, radio signal), or every type in its `detects` is a device fault
    of its kind (a threshold meant to catch a `bias`);
 2. otherwise by its type: **condition** for the types that report a level of
@@ -29,8 +30,10 @@ from urbanpulse.errors import ConfigError
 from urbanpulse.kinds import KINDS
 from urbanpulse.kinds.rule import BaseRule
 
-DEVICE_TYPES: Final = frozenset({"stale", "district_stale", "stuck", "range"})
-"""Rule types that judge the instrument: silence, a flat line, an implausible value."""
+DEVICE_TYPES: Final = frozenset({"stale", "district_stale", "stuck", "range",
+                                 "temperature_neighbours"})
+"""Rule types that judge the instrument: silence, a flat line, an implausible value, a
+reading far off its neighbours' (QARTOD's neighbour test)."""
 DEVICE_METRICS: Final = frozenset({"battery_mv", "battery_v", "rsrp", "snr"})
 """Metrics of a device's own health: a threshold on them watches the device."""
 TYPE_BASES: Final[Mapping[str, Basis]] = {

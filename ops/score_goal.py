@@ -3,6 +3,7 @@
     every rule with truth   precision >= 0.9 and recall >= 0.9
     overall                 false alarms <= 0.1 per sensor-day
     every rule with delays  median delay <= its wait + two reporting intervals
+    every injected incident exactly one platform incident (docs/incidents.md)
 
 A rule's wait is its `for`, plus, for a staleness rule, the silence it waits for
 (factor × interval): the delay of a silence counts from the outage's start,
@@ -20,6 +21,7 @@ from typing import Final
 
 from ingest.alerts.rules import DistrictStaleRule, Rule, StaleRule
 from ops.score import OVERALL, SUBTOTAL, RuleScore
+from ops.score_incidents import IncidentScore
 
 MIN_PRECISION: Final = 0.9
 MIN_RECALL: Final = 0.9
@@ -41,6 +43,27 @@ class Shortfall:
     def __str__(self) -> str:
         relation = ">" if self.measure in ("false alarms per sensor-day", "delay p50 s") else "<"
         return f"{self.rule}: {self.measure} {self.value:.3f} {relation} {self.bound:g}"
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentShortfall:
+    """An injected incident that did not become exactly one platform incident."""
+
+    key: str
+    district: str
+    verdict: str
+    incidents: int
+
+    def __str__(self) -> str:
+        return (f"incident {self.key} in {self.district}: {self.verdict}, {self.incidents} "
+                "platform incidents, not 1")
+
+
+def incidents_unmet(score: IncidentScore) -> list[IncidentShortfall]:
+    """Return the injected incidents of `score` that are not exactly one platform incident."""
+    return [IncidentShortfall(one.injected.key, one.injected.district, one.verdict,
+                              len(one.incidents)) for one in score.injected
+            if one.verdict != "one"]
 
 
 def allowed_delay_s(rule: Rule, interval_s: float) -> float:
@@ -85,11 +108,16 @@ def unmet(rows: Sequence[RuleScore], rules: Sequence[Rule],
     return missed
 
 
-def report(missed: Sequence[Shortfall]) -> str:
-    """Return the lines `urbanpulse score --goal` prints under the table."""
+def report(missed: Sequence[Shortfall | IncidentShortfall], *, incidents: bool = False) -> str:
+    """Return the lines `urbanpulse score --goal` prints under the tables.
+
+    `incidents` says whether the incidents were scored (the goal then names them).
+    """
     head = (f"-- quality goal: precision and recall >= {MIN_PRECISION:g} for every rule with "
             f"truth, <= {MAX_FALSE_ALARMS:g} false alarms per sensor-day overall, median delay "
             f"<= the rule's wait + {INTERVALS_OF_DELAY} reporting intervals")
+    if incidents:
+        head += ", each injected incident exactly one platform incident"
     if not missed:
         return f"{head}\nmet"
     return "\n".join([head, *(f"unmet: {shortfall}" for shortfall in missed)])

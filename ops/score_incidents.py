@@ -2,23 +2,34 @@
 
 Pure, like `ops.score`: the caller reads the run and replays or reads its alerts.
 
-- **Injected incidents.** A truth whose type is an incident of its kind
-  (`SPEC.incidents`, not a device fault) belongs to one injected incident: all
-  the truths of one cause (`detail.cause`, a chain scenario's id), or of one
-  scenario entry (same type, start and end: an entry affecting many sensors is
-  one incident), in one district. A sensor mounted on a pole that lost power
-  (`carrier-outage`) belongs to its pole's entry. Per district, because the
-  platform's incidents are per district, as a district's operations centre
-  dispatches them (docs/incidents.md, "Scoring").
+- **Injected incidents.** A truth whose type is an incident (of its kind,
+  `SPEC.incidents`, or of the network, `urbanpulse.kinds.network`; not a
+  device fault) belongs to one injected incident: all the truths of one cause
+  (`detail.cause`, a chain scenario's id), or of one scenario entry (same type,
+  start and end: an entry affecting many sensors is one incident), in one
+  district. A sensor mounted on a pole that lost power (`carrier-outage`)
+  belongs to its pole's entry. Per district, because the platform's incidents
+  are per district, as a district's operations centre dispatches them
+  (docs/incidents.md, "Scoring").
 - **Match.** A platform incident matches an injected incident when one of its
   alert episodes does: the same sensor (a district-wide alert: any sensor of
-  its kind in the district), a truth type its rule detects, and windows that
-  overlap, the truth's widened by the tolerance on both sides. An episode runs
-  from its `since` to its resolve; one the incident still holds active lasts to
-  the end of the data.
+  its kind in the district), a truth type its rule detects and whose desk is
+  the incident's (`ingest.incidents.routing.department_of`: an incident sent
+  to the wrong desk is not that incident), and windows that overlap, the
+  truth's widened by the tolerance on both sides. An episode runs from its
+  `since` to its resolve; one the incident still holds active lasts to the end
+  of the data.
 - **Score.** Per injected incident, the platform incidents matching it (the
-  goal is exactly one: none is a miss, two or more a split); and the platform
-  incidents matching no injected incident (false incidents).
+  goal is exactly one: none is a miss, two or more a split). Each platform
+  incident stands as `injected` (it matches one), `real` (it matches none, but
+  an alert it lists is a true alert of a condition rule, a level the clean
+  signal really reached: a lot really full, noise really over its zone's
+  limit; sending someone was warranted, and its other alerts are their rules'
+  false alarms, counted in the rule tables) or `false`. The per-alert verdicts
+  are the rule scoring's (`RuleScore.matched`), not recomputed here.
+- **Scored span.** With a warm-up (`scored_from_ms`), an injected incident
+  over before the span is not scored, and a platform incident opened before it
+  is counted only when it matches an injected incident that is.
 
 `replay_incidents` feeds alert changes to the ingester's own desk in order, as
 the ingester would, with the alerts' time as the clock.
@@ -27,16 +38,17 @@ the ingester would, with the alerts' time as the clock.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 import msgspec
 
 from ingest.alerts.rules import Rule
 from ingest.incidents.changes import StageLimits
 from ingest.incidents.desk import IncidentDesk
-from ingest.incidents.routing import Routing
-from urbanpulse.kinds import KINDS
+from ingest.incidents.routing import Routing, department_of
+from ops.score import Basis, RuleScore
 from urbanpulse.messages import Alert, Incident, IncidentAlert, Truth
 from urbanpulse.topics import Channel, split_sensor_topic
 
@@ -78,18 +90,47 @@ class InjectedScore:
         return {0: "missed", 1: "one"}.get(len(self.incidents), "split")
 
 
+class Standing(StrEnum):
+    """What a platform incident stands for in the score."""
+
+    INJECTED = "injected"
+    """It matches an injected incident."""
+    REAL = "real"
+    """It matches none, but each of its alerts is a true alert of a condition rule."""
+    FALSE = "false"
+    """Anything else: an incident nothing in the run explains."""
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformScore:
+    """One platform incident the score counts, and what it stands for."""
+
+    incident: Incident
+    standing: Standing
+    true_alerts: int = 0
+    """How many of the alerts it lists are true alerts of condition rules."""
+
+
 @dataclass(frozen=True, slots=True)
 class IncidentScore:
-    """Every injected incident's platform incidents, and the platform's false incidents."""
+    """Every injected incident's platform incidents, and what each platform incident stands for."""
 
     injected: list[InjectedScore]
-    false_incidents: list[Incident] = field(default_factory=list)
-    platform: int = 0
-    """Platform incidents in all."""
+    platform: list[PlatformScore] = field(default_factory=list)
+    """The platform incidents counted, oldest first."""
 
     def count(self, verdict: str) -> int:
         """How many injected incidents got `verdict` (one, missed, split)."""
         return sum(score.verdict == verdict for score in self.injected)
+
+    def standing(self, standing: Standing) -> list[Incident]:
+        """The platform incidents that stand as `standing`, oldest first."""
+        return [one.incident for one in self.platform if one.standing is standing]
+
+    @property
+    def false_incidents(self) -> list[Incident]:
+        """The platform incidents nothing in the run explains."""
+        return self.standing(Standing.FALSE)
 
     def as_dict(self) -> dict[str, object]:
         """Return the score as plain JSON-ready values."""
@@ -97,8 +138,17 @@ class IncidentScore:
                               "types": one.injected.types, "incidents": list(one.incidents),
                               "verdict": one.verdict} for one in self.injected],
                 "one": self.count("one"), "split": self.count("split"),
-                "missed": self.count("missed"), "platform": self.platform,
-                "false_incidents": [incident.incident_id for incident in self.false_incidents]}
+                "missed": self.count("missed"), "platform": len(self.platform),
+                **{f"{standing.value}_incidents": [incident.incident_id for incident
+                                                   in self.standing(standing)]
+                   for standing in Standing}}
+
+
+def true_condition_alerts(rows: Iterable[RuleScore]) -> frozenset[tuple[str, str, int]]:
+    """Return the (rule, sensor, since) of each alert the rule scoring found true of a
+    condition rule: a level the run's clean signal (or its truth) really reached."""
+    return frozenset((row.rule, sensor, since) for row in rows
+                     if row.basis is Basis.CONDITION for sensor, since in row.matched)
 
 
 def sites_of(messages: Iterable[tuple[str, bytes]], *, root: str = "city") -> dict[str, str]:
@@ -134,8 +184,7 @@ def injected_incidents(truths: Iterable[Truth]) -> list[Injected]:
     """Group the incident truths of a run into injected incidents, oldest first."""
     groups: dict[tuple[str, str], list[Truth]] = {}
     for truth in truths:
-        spec = KINDS.get(truth.kind)
-        if spec is None or truth.type not in spec.incidents:
+        if department_of(truth.kind, truth.type) is None:
             continue  # a device fault
         cause = truth.detail.get("cause")
         entry = truth.detail.get("carrier_incident", truth.type)
@@ -152,48 +201,109 @@ def _overlaps(episode: IncidentAlert, truth: Truth, tolerance_ms: int) -> bool:
     return episode.since <= truth_end and end >= truth.start - tolerance_ms
 
 
-def _matches(incident: Incident, injected: Injected, detects: Mapping[str, frozenset[str]],
-             tolerance_ms: int) -> bool:
-    if incident.district != injected.district:
-        return False
-    for episode in incident.alerts:
-        types = detects.get(episode.rule, frozenset())
-        district_wide = episode.sensor == f"{_DISTRICT_WIDE}{incident.district}"
+class _Truths:
+    """One injected incident's truths, by sensor and by kind, each with the desk it goes to."""
+
+    def __init__(self, injected: Injected) -> None:
+        self.injected = injected
+        self.on_sensor: dict[str, list[tuple[Truth, str]]] = {}
+        self.of_kind: dict[str, list[tuple[Truth, str]]] = {}
         for truth in injected.truths:
-            same_place = truth.kind == episode.kind if district_wide else (
-                truth.sensor == episode.sensor)
-            if same_place and truth.type in types and _overlaps(episode, truth, tolerance_ms):
+            desk = department_of(truth.kind, truth.type)
+            entry = (truth, "" if desk is None else desk.code)
+            self.on_sensor.setdefault(truth.sensor, []).append(entry)
+            self.of_kind.setdefault(truth.kind, []).append(entry)
+
+    def matched_by(self, incident: Incident, detects: Mapping[str, frozenset[str]],
+                   tolerance_ms: int) -> bool:
+        """Whether one of the incident's episodes matches one of these truths."""
+        if incident.district != self.injected.district:
+            return False
+        for episode in incident.alerts:
+            types = detects.get(episode.rule, frozenset())
+            district_wide = episode.sensor == f"{_DISTRICT_WIDE}{incident.district}"
+            near = (self.of_kind.get(episode.kind, ()) if district_wide
+                    else self.on_sensor.get(episode.sensor, ()))
+            if any(truth.type in types and desk == incident.category
+                   and _overlaps(episode, truth, tolerance_ms) for truth, desk in near):
                 return True
-    return False
+        return False
 
 
 def score_incidents(truths: Iterable[Truth], incidents: Sequence[Incident],
-                    rules: Sequence[Rule], *, tolerance_ms: int) -> IncidentScore:
-    """Match the platform's incidents to the injected ones; see the module docstring."""
+                    rules: Sequence[Rule], *, tolerance_ms: int,
+                    real_alerts: Collection[tuple[str, str, int]] = frozenset(),
+                    scored_from_ms: int | None = None) -> IncidentScore:
+    """Match the platform's incidents to the injected ones; see the module docstring.
+
+    Args:
+        truths: The run's truths (device faults among them are left out).
+        incidents: The platform's incidents, each with its alert episodes.
+        rules: The rules whose alerts they group (their `detects`).
+        tolerance_ms: How far an episode may lie outside a truth.
+        real_alerts: The (rule, sensor, since) of the true alerts of condition rules
+            (`true_condition_alerts`); empty: no incident stands as real.
+        scored_from_ms: Where the scored span begins (a warm-up before it); None: all.
+    """
     detects = {rule.name: frozenset(rule.detects or ()) for rule in rules}
     ordered = sorted(incidents, key=lambda incident: (incident.opened, incident.incident_id))
     matched: set[str] = set()
+    counted: set[str] = set()
     scores = []
     for injected in injected_incidents(truths):
+        near = _Truths(injected)
         hits = tuple(incident.incident_id for incident in ordered
-                     if _matches(incident, injected, detects, tolerance_ms))
+                     if near.matched_by(incident, detects, tolerance_ms))
         matched.update(hits)
-        scores.append(InjectedScore(injected, hits))
-    false = [incident for incident in ordered if incident.incident_id not in matched]
-    return IncidentScore(scores, false, len(ordered))
+        if scored_from_ms is None or any(truth.end is None or truth.end >= scored_from_ms
+                                         for truth in injected.truths):
+            counted.update(hits)
+            scores.append(InjectedScore(injected, hits))
+    platform = [_standing(incident, matched, real_alerts)
+                for incident in ordered if incident.incident_id in counted
+                or scored_from_ms is None or incident.opened >= scored_from_ms]
+    return IncidentScore(scores, platform)
+
+
+def _standing(incident: Incident, matched: Collection[str],
+              real_alerts: Collection[tuple[str, str, int]]) -> PlatformScore:
+    true = sum((episode.rule, episode.sensor, episode.since) in real_alerts
+               for episode in incident.alerts)
+    if incident.incident_id in matched:
+        return PlatformScore(incident, Standing.INJECTED, true)
+    if true:
+        return PlatformScore(incident, Standing.REAL, true)
+    return PlatformScore(incident, Standing.FALSE, true)
+
+
+TITLE = "-- incidents: each injected incident should become exactly one platform incident"
 
 
 def format_incidents(score: IncidentScore) -> str:
-    """Return the incident score as a table, the false incidents and a summary line."""
-    lines = [f"{'injected incident':36} {'district':10} {'types':44} {'incidents':>9}  verdict"]
+    """Return the incident score as a table: the injected incidents and their verdicts, the
+    false incidents one a line, the real ones counted by desk, and a summary line."""
+    lines = [TITLE,
+             f"{'injected incident':36} {'district':10} {'types':44} {'incidents':>9}  verdict"]
     for one in score.injected:
         types = ", ".join(one.injected.types)
         lines.append(f"{one.injected.key[:36]:36} {one.injected.district:10} {types[:44]:44} "
                      f"{len(one.incidents):>9}  {one.verdict}")
-    for incident in score.false_incidents:
-        lines.append(f"false incident {incident.incident_id} {incident.district} "
-                     f"{incident.category}: {incident.cause[:80]}")
+    for platform in score.platform:
+        if platform.standing is Standing.FALSE:
+            incident = platform.incident
+            lines.append(f"false incident {incident.incident_id} {incident.district} "
+                         f"{incident.category}, {incident.alerts_total} alerts "
+                         f"({platform.true_alerts} of real conditions): "
+                         f"{incident.cause[:80]}")
+    real = score.standing(Standing.REAL)
+    if real:
+        desks: dict[str, int] = {}
+        for incident in real:
+            desks[incident.category] = desks.get(incident.category, 0) + 1
+        lines.append("real conditions (incidents by desk): " + ", ".join(
+            f"{desk} {count}" for desk, count in sorted(desks.items())))
     lines.append(f"injected {len(score.injected)}: one {score.count('one')}, split "
                  f"{score.count('split')}, missed {score.count('missed')}; platform incidents "
-                 f"{score.platform}, false {len(score.false_incidents)}")
+                 f"{len(score.platform)}: injected {len(score.standing(Standing.INJECTED))}, "
+                 f"real {len(real)}, false {len(score.false_incidents)}")
     return "\n".join(lines)

@@ -6,7 +6,8 @@
     query_alerts    the `alerts` measurement of InfluxDB for a time range (`ops.score_influx`)
     replay          evaluate rules on the readings of a run file in-process (no broker)
     replay_signals  the same on its readings, its clean signal, or both in one pass
-    run_score       all of the command: the table (or JSON) it prints
+    score_run_incidents  the alerts grouped into incidents by the ingester's desk, scored
+    run_score       all of the command: the tables (or JSON) it prints
 
 The scoring itself is `ops.score` (pure), each rule's basis `ops.score_basis`.
 The clean signal of a run file is its readings, each replaced by the clean
@@ -34,9 +35,25 @@ from ingest.alerts.engine import AlertEngine
 from ingest.alerts.rules import Rule, load_rules
 from ingest.decode import Decoder, Rejected
 from ingest.derive import Derivation
-from ops.score import Basis, Episode, Evidence, episodes, format_table, opened_episodes, score
+from ops.score import (
+    Basis,
+    Episode,
+    Evidence,
+    RuleScore,
+    episodes,
+    format_table,
+    opened_episodes,
+    score,
+)
 from ops.score_basis import targets
-from ops.score_goal import report, unmet
+from ops.score_goal import IncidentShortfall, Shortfall, incidents_unmet, report, unmet
+from ops.score_incidents import (
+    IncidentScore,
+    format_incidents,
+    replay_incidents,
+    score_incidents,
+    true_condition_alerts,
+)
 from ops.score_influx import read_influx
 from urbanpulse import topics
 from urbanpulse.errors import ConfigError, TopicError
@@ -87,6 +104,8 @@ class Run:
     """The attributes each sensor's birth declared."""
     intervals: dict[str, float] = field(default_factory=dict)
     """The reporting interval each sensor's birth declared, seconds."""
+    sites: dict[str, str] = field(default_factory=dict)
+    """The site (街镇) each sensor's birth declared: the street of an incident it opens."""
     start_ms: int | None = None
     end_ms: int | None = None
     cleans: int = 0
@@ -187,6 +206,8 @@ def read_run(path: Path, scored_from_ms: int | None = None) -> Run:
             run.sensors[birth["sensor"]] = birth["kind"]
             run.attributes[birth["sensor"]] = birth.get("attributes") or {}
             run.intervals[birth["sensor"]] = float(birth["interval_s"])
+            if isinstance(site := birth.get("site"), str):
+                run.sites[birth["sensor"]] = site
             births.append(birth["ts"])
     if births or readings:
         began = min(births or readings)
@@ -420,6 +441,23 @@ def _within(found: Iterable[Episode], start_ms: int | None) -> list[Episode]:
             or episode.resolved >= start_ms]
 
 
+def score_run_incidents(run: Run, changes: Sequence[Alert], rules: Sequence[Rule],
+                        rows: Sequence[RuleScore], *, tolerance_ms: int,
+                        scored_from_ms: int | None, in_order: bool) -> IncidentScore:
+    """Group a run's alert changes into incidents on the ingester's desk and score them.
+
+    `in_order` says the changes come as the engine emitted them (a replay);
+    otherwise (a file, InfluxDB) they are put in time order first. A platform
+    incident is explained by real conditions when every alert it groups is one
+    the rule scoring `rows` found true of a condition rule.
+    """
+    ordered = changes if in_order else sorted(changes, key=lambda alert: alert.ts)
+    platform = replay_incidents(ordered, rules, run.sites)
+    return score_incidents(run.truths, platform, rules, tolerance_ms=tolerance_ms,
+                           real_alerts=true_condition_alerts(rows),
+                           scored_from_ms=scored_from_ms)
+
+
 def run_score(settings: IngestSettings, *, truth: Path, alerts: Path | None, use_replay: bool,
               start: datetime | None, end: datetime | None, tolerance_s: float,
               as_json: bool, scored_from: datetime | None = None, goal: bool = False) -> str:
@@ -431,8 +469,10 @@ def run_score(settings: IngestSettings, *, truth: Path, alerts: Path | None, use
     for the evidence of what the platform received (`ops.score.Evidence`).
     With `scored_from`, everything before it is a warm-up: replayed, so that
     rules learn their baselines, but not scored (truths, episodes and exposure
-    count from it). With `goal`, the quality goal's unmet targets follow the table
-    (`ops.score_goal`).
+    count from it). The alerts, whatever their source, are grouped into incidents on
+    the ingester's desk and scored against the injected incidents: that table follows
+    the rules' (`score_run_incidents`). With `goal`, the quality goal's unmet targets
+    follow (`ops.score_goal`).
     """
     rules = load_rules(Path(settings.ingest_rules) if settings.ingest_rules else None)
     run = read_run(truth, None if scored_from is None else int(scored_from.timestamp() * 1000))
@@ -471,10 +511,14 @@ def run_score(settings: IngestSettings, *, truth: Path, alerts: Path | None, use
                  run.sensor_days(), int(tolerance_s * 1000), clean, evidence, run.end_ms,
                  scored_from_ms=run.start_ms if scored_from is not None else None,
                  intervals=run.intervals)
-    missed = unmet(rows, rules, run.intervals, {
+    incidents = score_run_incidents(
+        run, changes, rules, rows, tolerance_ms=int(tolerance_s * 1000),
+        scored_from_ms=run.start_ms if scored_from is not None else None,
+        in_order=alerts is None and use_replay)
+    missed: list[Shortfall | IncidentShortfall] = [*unmet(rows, rules, run.intervals, {
         target.rule: sorted(target.sensors if target.sensors is not None else
                             (s for s, kind in run.sensors.items() if kind == target.kind))
-        for target in scoring}) if goal else []
+        for target in scoring}), *incidents_unmet(incidents)] if goal else []
     if as_json:
         return msgspec.json.encode({
             "tolerance_s": tolerance_s, "truths": len(run.truths), "sensors": len(run.sensors),
@@ -482,8 +526,8 @@ def run_score(settings: IngestSettings, *, truth: Path, alerts: Path | None, use
             "clean_episodes": None if clean is None else len(
                 [episode for episode in clean if episode.resolved is None
                  or episode.resolved >= (run.start_ms or 0)]),
-            "rules": [row.as_dict() for row in rows],
+            "rules": [row.as_dict() for row in rows], "incidents": incidents.as_dict(),
             **({"goal": {"met": not missed, "unmet": [str(s) for s in missed]}}
                if goal else {})}).decode()
-    table = format_table(rows, clean_signal=run.cleans > 0)
-    return f"{table}\n{report(missed)}" if goal else table
+    tables = f"{format_table(rows, clean_signal=run.cleans > 0)}\n{format_incidents(incidents)}"
+    return f"{tables}\n{report(missed, incidents=True)}" if goal else tables

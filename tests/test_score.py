@@ -428,6 +428,7 @@ def test_read_run_collects_truths_sensors_and_span(tmp_path: Path) -> None:
     run = read_run(_run_file(tmp_path))
     assert run.truths == [TRUTHS[0]]
     assert run.sensors == {f"{AIR}1": "air", f"{AIR}2": "air"}
+    assert run.sites == {f"{AIR}1": "x"}  # the street of an incident it opens; 2 has no birth
     assert run.sensor_days() == {"air": pytest.approx(2 * 40 / 1440)}
 
 
@@ -567,6 +568,12 @@ def test_score_command_prints_json_from_an_alerts_file(
         "false_alerts": 0, "precision": 1.0, "truths": 1, "detected": 1, "recall": 1.0,
         "sensor_days": 1, "false_alarms_per_sensor_day": 0.0, "delay_p50_s": 1200.0,
         "delay_p90_s": 1200.0}
+    # The alert is grouped into an incident on the ingester's desk: the pollution episode's.
+    incidents = report["incidents"]
+    assert [(one["verdict"], len(one["incidents"])) for one in incidents["injected"]] == [
+        ("one", 1)]
+    assert incidents["injected_incidents"] == incidents["injected"][0]["incidents"]
+    assert (incidents["platform"], incidents["false_incidents"]) == (1, [])
 
 
 def test_score_command_without_an_alert_source_exits_2(

@@ -10,12 +10,16 @@ from pathlib import Path
 import pytest
 
 from ingest.alerts.rules import Rule, load_rules, parse_rule
+from ops.score import Basis, RuleScore
+from ops.score_goal import incidents_unmet, report
 from ops.score_incidents import (
+    Standing,
     format_incidents,
     injected_incidents,
     replay_incidents,
     score_incidents,
     sites_of,
+    true_condition_alerts,
 )
 from ops.score_run import envelopes, read_run, replay
 from tests.ingest.incidents.test_desk import (
@@ -28,6 +32,13 @@ from tests.ingest.incidents.test_desk import (
     feed,
     resolved,
 )
+from tests.ingest.incidents.test_routing import (
+    BACKHAUL_RULES,
+    backhaul_desk,
+    district_alert,
+    station_alert,
+)
+from urbanpulse.kinds.departments import COMMUNICATIONS
 from urbanpulse.messages import Incident, Truth
 
 HOUR = 60 * MINUTE
@@ -88,10 +99,11 @@ def test_a_chain_that_became_one_incident_scores_one_and_an_unrelated_one_is_fal
         == [("storm", "huangpu", "one"), ("storm", "fengxian", "missed")]
     assert score.injected[0].incidents == (floods.open[0].incident_id,)
     assert [incident.category for incident in score.false_incidents] == ["eco-air"]
-    assert (score.platform, score.count("one"), score.count("missed")) == (2, 1, 1)
+    assert (len(score.platform), score.count("one"), score.count("missed")) == (2, 1, 1)
     table = format_incidents(score)
     assert "storm                                huangpu" in table
-    assert table.endswith("injected 2: one 1, split 0, missed 1; platform incidents 2, false 1")
+    assert table.endswith("injected 2: one 1, split 0, missed 1; platform incidents 2: "
+                          "injected 1, real 0, false 1")
 
 
 def test_a_chain_split_over_two_incidents_scores_split() -> None:
@@ -124,6 +136,94 @@ def test_matching_needs_the_sensor_a_detected_type_and_overlapping_windows() -> 
     feed(still_active, [STORM[0]])  # never resolved in the data: active to its end
     assert score_incidents([later], still_active.open, rule,
                            tolerance_ms=0).injected[0].verdict == "one"
+
+
+def _row(rule: str, basis: Basis, *true: tuple[str, int]) -> RuleScore:
+    """A rule's score row as `ops.score` makes it: here only its per-alert verdicts count."""
+    return RuleScore(rule, len(true), len(true), 0, 0, 1.0, (), basis, frozenset(true))
+
+
+def test_an_incident_with_a_true_condition_alert_is_real_and_one_without_false() -> None:
+    noise = desk()
+    noisy = alert("pm25", "air-pudong-0002", at=T0)  # a level the clean signal reached
+    also = alert("pm25", "air-pudong-0003", at=T0 + MINUTE)
+    feed(noise, [noisy, also])
+    (incident,) = noise.open
+    both = [_row("pm25", Basis.CONDITION, ("air-pudong-0002", T0),
+                 ("air-pudong-0003", T0 + MINUTE))]
+    one = [_row("pm25", Basis.CONDITION, ("air-pudong-0002", T0))]
+    # True, but of a rule scored on injected device faults: that is no real condition.
+    device = [_row("pm25", Basis.DEVICE, ("air-pudong-0002", T0),
+                 ("air-pudong-0003", T0 + MINUTE))]
+    standings = [score_incidents([], noise.open, RULES, tolerance_ms=0,
+                                 real_alerts=true_condition_alerts(rows)).platform[0].standing
+                 for rows in (both, one, device, [])]
+    assert standings == [Standing.REAL, Standing.REAL, Standing.FALSE, Standing.FALSE]
+    real = score_incidents([], noise.open, RULES, tolerance_ms=0,
+                           real_alerts=true_condition_alerts(both))
+    assert real.false_incidents == []
+    assert format_incidents(real).splitlines()[-2:] == [
+        "real conditions (incidents by desk): eco-air 1",
+        "injected 0: one 0, split 0, missed 0; platform incidents 1: injected 0, real 1, false 0"]
+    assert real.as_dict()["real_incidents"] == [incident.incident_id]
+    unreal = score_incidents([], noise.open, RULES, tolerance_ms=0,
+                             real_alerts=true_condition_alerts(device))
+    assert (f"false incident {incident.incident_id} pudong eco-air, 2 alerts (0 of real "
+            "conditions): pm25 on air-pudong-0002") in format_incidents(unreal)
+
+
+def test_a_warm_up_scores_neither_its_injected_nor_its_platform_incidents() -> None:
+    warm_up = truth("air-pudong-0001", "air", "pollution-episode", T0 - 3 * HOUR,
+                    T0 - 2 * HOUR, district="pudong", magnitude=1.0)
+    straddling = truth("air-pudong-0002", "air", "pollution-episode", T0 - HOUR, T0 + HOUR,
+                       district="pudong", magnitude=1.0)
+    airs = desk(window_s=0)  # each alert resolved before the next: three incidents
+    for sensor, at in (("air-pudong-0001", T0 - 3 * HOUR),  # the warm-up's episode
+                       ("air-pudong-0002", T0 - 50 * MINUTE),  # the one running at T0
+                       ("air-pudong-0003", T0 - 40 * MINUTE)):  # neither: false
+        firing = alert("pm25", sensor, at=at)
+        feed(airs, [firing, resolved(firing, at + 5 * MINUTE)])
+    assert [len(incident.alerts) for incident in airs.open] == [1, 1, 1]
+    found = score_incidents([warm_up, straddling], airs.open, RULES, tolerance_ms=0,
+                            scored_from_ms=T0)
+    # The warm-up's episode is not scored; the one still running at T0 is, and its incident
+    # counts although it opened before T0; the other incidents of the warm-up do not.
+    assert [(one.injected.key, one.verdict) for one in found.injected] == [
+        (f"pollution-episode@{T0 - HOUR}-{T0 + HOUR}", "one")]
+    assert [one.incident.incident_id for one in found.platform] == list(found.injected[0].incidents)
+    everything = score_incidents([warm_up, straddling], airs.open, RULES, tolerance_ms=0)
+    assert (len(everything.injected), len(everything.platform)) == (2, 3)
+
+
+def test_a_backhaul_outage_is_one_incident_of_the_communications_desk() -> None:
+    outage = [truth(f"air-huangpu-000{n}", "air", "backhaul-outage", T0, T0 + 2 * HOUR,
+                    cause="backhaul-huangpu", source="incident") for n in range(1, 6)]
+    (injected,) = injected_incidents(outage)  # a network incident: no kind lists it
+    assert (injected.key, len(injected.truths)) == ("backhaul-huangpu", 5)
+    network = backhaul_desk()
+    feed(network, [district_alert(T0 + 10 * MINUTE),
+                   # the stations' own staleness goes to their kind's desk (it detects the
+                   # air kind's carrier-outage), not to the carrier: it is not the outage's
+                   station_alert("air-huangpu-0001", T0 + 4 * MINUTE)])
+    found = score_incidents(outage, network.open, BACKHAUL_RULES, tolerance_ms=600_000)
+    (one,) = found.injected
+    assert one.verdict == "one"
+    (incident,) = [i for i in network.open if i.incident_id == one.incidents[0]]
+    assert (incident.category, incident.street) == (COMMUNICATIONS.code, "")
+    assert [i.category for i in found.false_incidents] == ["eco-air"]
+
+
+def test_the_goal_names_each_injected_incident_that_is_not_exactly_one() -> None:
+    floods = desk()
+    feed(floods, STORM)
+    score = score_incidents(STORM_TRUTH, floods.open, RULES, tolerance_ms=600_000)
+    assert [str(shortfall) for shortfall in incidents_unmet(score)] == [
+        "incident storm in fengxian: missed, 0 platform incidents, not 1"]
+    assert report(incidents_unmet(score), incidents=True).splitlines() == [
+        "-- quality goal: precision and recall >= 0.9 for every rule with truth, <= 0.1 false "
+        "alarms per sensor-day overall, median delay <= the rule's wait + 2 reporting "
+        "intervals, each injected incident exactly one platform incident",
+        "unmet: incident storm in fengxian: missed, 0 platform incidents, not 1"]
 
 
 # -- the shipped scenarios through the simulator and the real desk -------------------------
@@ -185,4 +285,6 @@ def test_the_score_reads_as_json() -> None:
                       "incidents": [floods.open[0].incident_id], "verdict": "one"},
                      {"key": "storm", "district": "fengxian", "types": ["sewage-discharge"],
                       "incidents": [], "verdict": "missed"}],
-        "one": 1, "split": 0, "missed": 1, "platform": 1, "false_incidents": []}
+        "one": 1, "split": 0, "missed": 1, "platform": 1,
+        "injected_incidents": [floods.open[0].incident_id], "real_incidents": [],
+        "false_incidents": []}

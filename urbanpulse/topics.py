@@ -43,7 +43,14 @@ class Channel(StrEnum):
     STATUS = "status"
     STATE = "state"
     NOTIFICATIONS = "notifications"
+    INCIDENTS = "incidents"
 
+
+ACK_COMMAND = "alerts/ack"
+"""The command levels of an alert acknowledgement (`ack_topic`)."""
+TRANSITION_COMMAND = "incidents/transition"
+"""The command levels of an incident transition (`transition_topic`)."""
+_COMMANDS = (ACK_COMMAND, TRANSITION_COMMAND)
 
 _SENSOR_CHANNELS = (Channel.READINGS, Channel.SENSORS, Channel.TRUTH)
 CLEAN = "clean"
@@ -75,6 +82,9 @@ class Topic:
     instance: str = ""
     clean: bool = False
     """A truth topic of the sensor's clean signal (`.../truth/{district}/{kind}/{sensor}/clean`)."""
+    incident_id: str = ""
+    command: str = ""
+    """The levels after `commands/`: ACK_COMMAND or TRANSITION_COMMAND."""
 
     def __str__(self) -> str:
         return build(self)
@@ -155,8 +165,8 @@ def notification_subscription(*, root: str = DEFAULT_ROOT, district: str = "+") 
                      _filter_level(district, "district"), "+"))
 
 
-INCIDENTS = "incidents"
-"""The second level of incident topics (`incident_topic`, `transition_topic`)."""
+INCIDENTS = Channel.INCIDENTS.value
+"""The second level of incident topics (`incident_topic`), the third of `transition_topic`."""
 
 
 def incident_topic(district: str, incident_id: str, *, root: str = DEFAULT_ROOT) -> str:
@@ -247,8 +257,15 @@ def build(topic: Topic) -> str:
                                root=topic.root)
         case Channel.REJECTED:
             return rejected_topic(topic.reason, root=topic.root)
-        case Channel.COMMANDS:
+        case Channel.COMMANDS if topic.command == ACK_COMMAND:
             return ack_topic(root=topic.root)
+        case Channel.COMMANDS if topic.command == TRANSITION_COMMAND:
+            return transition_topic(root=topic.root)
+        case Channel.COMMANDS:
+            raise TopicError(f"Unknown command {topic.command!r}: the commands are "
+                             f"{' and '.join(_COMMANDS)}.")
+        case Channel.INCIDENTS:
+            return incident_topic(topic.district, topic.incident_id, root=topic.root)
         case Channel.STATUS:
             return status_topic(topic.service, topic.instance, root=topic.root)
         case Channel.STATE:
@@ -276,7 +293,7 @@ def parse(topic: str) -> Topic:
     expected = {
         Channel.READINGS: 3, Channel.SENSORS: 3, Channel.TRUTH: 3, Channel.ALERTS: 4,
         Channel.REJECTED: 1, Channel.COMMANDS: 2, Channel.STATUS: 2, Channel.STATE: 1,
-        Channel.NOTIFICATIONS: 2,
+        Channel.NOTIFICATIONS: 2, Channel.INCIDENTS: 2,
     }[channel]
     if len(rest) != expected:
         raise TopicError(
@@ -293,13 +310,17 @@ def parse(topic: str) -> Topic:
         case Channel.REJECTED:
             return Topic(root, channel, reason=rest[0])
         case Channel.COMMANDS:
-            if rest != ["alerts", "ack"]:
-                raise TopicError(f"Invalid topic {topic!r}: the only command is alerts/ack.")
-            return Topic(root, channel)
+            command = "/".join(rest)
+            if command not in _COMMANDS:
+                raise TopicError(f"Invalid topic {topic!r}: the commands are "
+                                 f"{' and '.join(_COMMANDS)}.")
+            return Topic(root, channel, command=command)
         case Channel.STATUS:
             return Topic(root, channel, service=rest[0], instance=rest[1])
         case Channel.STATE:
             return Topic(root, channel, district=rest[0])
         case Channel.NOTIFICATIONS:
             return Topic(root, channel, district=rest[0], rule=rest[1])
+        case Channel.INCIDENTS:
+            return Topic(root, channel, district=rest[0], incident_id=rest[1])
     raise TopicError(f"Invalid topic {topic!r}.")  # pragma: no cover

@@ -6,15 +6,34 @@ detects incidents: its alerts go to the department of each such type
 detects only device faults (stale, stuck, a battery's decay), or says nothing,
 opens no incident: its alerts are the device operator's maintenance work, not
 the operations centre's (docs/incidents.md, "Device health").
+
+The network's incidents (`urbanpulse.kinds.network`: a district's backhaul
+failing) are no kind's: they go to the communications desk (`COMMUNICATIONS`),
+and only from a rule that judges a whole district (`district_stale`). One
+station's silence cannot tell its own outage from its uplink's, so a per-sensor
+staleness rule that names `backhaul-outage` (for its scoring: the silence is
+real) would otherwise send every offline station to the carrier.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ingest.alerts.rules import Rule
+from ingest.alerts.rules import DistrictStaleRule, Rule
 from urbanpulse.kinds import KINDS
-from urbanpulse.kinds.departments import Department
+from urbanpulse.kinds.departments import COMMUNICATIONS, Department
+from urbanpulse.kinds.network import NETWORK_INCIDENTS
+
+
+def department_of(kind: str, incident: str) -> Department | None:
+    """Return the desk an incident type striking sensors of `kind` goes to; None for a type
+    that is no incident (a device fault) or a kind not registered."""
+    if incident in NETWORK_INCIDENTS:
+        return COMMUNICATIONS
+    spec = KINDS.get(kind)
+    if spec is None or incident not in spec.incidents:
+        return None
+    return spec.department_of(incident)
 
 
 class Routing:
@@ -24,12 +43,13 @@ class Routing:
         self._desks: dict[str, tuple[Department, ...]] = {}
         self._by_code: dict[str, Department] = {}
         for rule in rules:
-            spec = KINDS[rule.kind]
             found: dict[str, Department] = {}
             for detected in rule.detects or ():
-                if detected in spec.incidents:
-                    department = spec.department_of(detected)
-                    found.setdefault(department.code, department)
+                department = department_of(rule.kind, detected)
+                if department is None or (detected in NETWORK_INCIDENTS
+                                          and not isinstance(rule, DistrictStaleRule)):
+                    continue
+                found.setdefault(department.code, department)
             if found:
                 self._desks[rule.name] = tuple(found.values())
                 self._by_code.update(found)

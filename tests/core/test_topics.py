@@ -38,7 +38,36 @@ def test_other_topics_round_trip(root: str, reason: str, service: str, instance:
     assert topics.parse(topics.rejected_topic(reason, root=root)).reason == reason
     status = topics.parse(topics.status_topic(service, instance, root=root))
     assert (status.service, status.instance) == (service, instance)
-    assert topics.parse(topics.ack_topic(root=root)) == Topic(root, Channel.COMMANDS)
+    ack = topics.parse(topics.ack_topic(root=root))
+    assert ack == Topic(root, Channel.COMMANDS, command=topics.ACK_COMMAND)
+    assert str(ack) == topics.ack_topic(root=root)
+
+
+@given(root=names, district=names, incident_id=st.from_regex(r"\A[0-9a-f]{16}\Z"))
+def test_incident_topics_round_trip(root: str, district: str, incident_id: str) -> None:
+    text = topics.incident_topic(district, incident_id, root=root)
+    parsed = topics.parse(text)
+    assert parsed == Topic(root, Channel.INCIDENTS, district=district, incident_id=incident_id)
+    assert str(parsed) == text
+    transition = topics.parse(topics.transition_topic(root=root))
+    assert transition == Topic(root, Channel.COMMANDS, command=topics.TRANSITION_COMMAND)
+    assert str(transition) == topics.transition_topic(root=root)
+
+
+@given(root=names, district=names, incident_id=names)
+def test_incident_filters_match_the_topics_they_narrow_to(root: str, district: str,
+                                                          incident_id: str) -> None:
+    topic = topics.incident_topic(district, incident_id, root=root).split("/")
+    for narrowed in ({}, {"district": district},
+                     {"district": district, "incident_id": incident_id}):
+        levels = topics.incident_subscription(root=root, **narrowed).split("/")
+        assert len(levels) == len(topic)
+        assert all(level in ("+", name) for level, name in zip(levels, topic, strict=True))
+
+
+def test_a_command_topic_of_no_known_command_cannot_be_built() -> None:
+    with pytest.raises(TopicError, match="alerts/ack and incidents/transition"):
+        str(Topic("city", Channel.COMMANDS, command="alerts/nack"))
 
 
 @given(bad=st.text(min_size=1, max_size=12).filter(
@@ -54,6 +83,10 @@ def test_names_that_could_inject_are_refused(bad: str) -> None:
     "city/readings/pudong/air", "city/readings/pudong/air/a/b", "city/unknown/a/b/c",
     "city/readings/pudong/air/+", "city/readings/#", "City/readings/a/b/c",
     "city/commands/alerts/nack", "", "city",
+    # incidents: two levels after the channel, names in the grammar, one command of theirs
+    "city/incidents/pudong", "city/incidents/pudong/64684e1d87f9dd19/x",
+    "city/incidents/pudong/+", "city/incidents/Pudong/64684e1d87f9dd19",
+    "city/commands/incidents/close", "city/commands/incidents", "city/commands/alerts",
 ])
 def test_parse_refuses_malformed_topics(text: str) -> None:
     with pytest.raises(TopicError):

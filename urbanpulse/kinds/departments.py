@@ -52,3 +52,8 @@ MUNICIPAL = Department("municipal", "City Operations Centre, municipal facilitie
                        "城运中心／市政设施")
 STREET_LIGHTING = Department("street-lighting", "Greening and City Appearance Bureau, "
                              "street lighting", "绿化市容局（路灯）")
+COMMUNICATIONS = Department("communications", "Communications Administration, network "
+                            "assurance", "通信管理局（通信保障）")
+"""The desk of the network's incidents (`urbanpulse.kinds.network`: a district's uplink
+failing), whatever kind's sensors fall silent: the communications administration has the
+carrier restore its base station or backhaul. No kind names it: the network is no kind's."""
