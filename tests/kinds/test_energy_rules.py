@@ -42,7 +42,7 @@ def test_the_baseline_is_the_median_of_the_same_hour_on_days_of_the_same_kind() 
     for day, kw in ((2, 40.0), (3, 100.0), (4, 100.0), (5, 100.0), (6, 100.0),
                     (7, 30.0), (8, 30.0)):
         changes += _feed(engine, _ms(day, 10), kw) + _feed(engine, _ms(day, 11), kw)
-    assert changes == []  # the weekend's 30 kW are usual against the days of any kind
+    assert changes == []  # (two weekend days are too few to judge the weekend)
     # Monday 9: the median of 40, 100, 100, 100, 100 is 100, so 125 kW is usual and
     # 140 is not; the weekends' 30 kW do not count.
     assert _feed(engine, _ms(9, 10), 125.0) == []
@@ -50,21 +50,31 @@ def test_the_baseline_is_the_median_of_the_same_hour_on_days_of_the_same_kind() 
     assert fired.message == "140.0 kW against a baseline of 100.0 kW at 10:00 (alert above 1.3×)"
 
 
-def test_until_it_has_days_of_the_kind_a_building_is_judged_against_any_days() -> None:
+def test_a_day_is_judged_only_against_days_of_its_kind_once_it_has_enough() -> None:
     engine = _engine(BASELINE)
     for day in range(2, 7):  # five weekdays at 100 kW
         _feed(engine, _ms(day, 10), 100.0)
         _feed(engine, _ms(day, 11), 100.0)
-    # Saturday 7: no weekend day yet, so the last days of any kind (100 kW); a Saturday's
-    # 30 kW is under, 140 over.
-    assert _feed(engine, _ms(7, 10), 30.0) == []
-    (fired,) = _feed(engine, _ms(7, 10, 15), 140.0)
-    assert "baseline of 100.0 kW" in fired.message
-    for day in (8, 14, 15):  # three weekend days at 30 kW ...
-        _feed(engine, _ms(day, 10), 30.0)
-        _feed(engine, _ms(day, 11), 30.0)
-    (fired,) = _feed(engine, _ms(21, 10), 60.0)  # ... then Saturday 21 against them
+    # The weekend has no weekend day to go by: its 140 kW are not judged against the
+    # weekdays (an office's Sunday draws a quarter of its Monday).
+    assert _feed(engine, _ms(7, 10), 140.0) == []
+    _feed(engine, _ms(7, 11), 30.0)
+    # Saturday 7 (140 kW at 10:00) and Sunday 8 (30): the median of two is their mean,
+    # so it waits for a third day; then the median outvotes the odd one.
+    assert _feed(engine, _ms(8, 10), 30.0) + _feed(engine, _ms(8, 11), 30.0) == []
+    assert _feed(engine, _ms(14, 10), 30.0) + _feed(engine, _ms(14, 11), 30.0) == []
+    (fired,) = _feed(engine, _ms(15, 10), 60.0)  # Sunday 15 against 140, 30 and 30 kW
     assert "baseline of 30.0 kW" in fired.message
+
+
+def test_a_holiday_and_one_workday_do_not_make_a_baseline() -> None:
+    engine = _engine(BASELINE)
+    # Monday 2 a holiday (40 kW), then the meter is out until Friday 6 (100 kW): the
+    # mean of the two, 70 kW, would make a usual Monday's 100 kW an alarm.
+    for day, kw in ((2, 40.0), (6, 100.0)):
+        _feed(engine, _ms(day, 10), kw)
+        _feed(engine, _ms(day, 11), kw)
+    assert _feed(engine, _ms(9, 10), 100.0) == []
 
 
 NIGHT = {"name": "night", "type": "night_baseload", "share": 0.5,
@@ -89,3 +99,39 @@ def test_a_hospital_working_through_the_night_is_not_judged() -> None:
     assert _feed(engine, _ms(7, 2), 300.0) == []
     assert parse_rule({"severity": "low", **NIGHT}).watches({"building_type": "office"})
     assert not parse_rule({"severity": "low", **NIGHT}).watches({"building_type": "hotel"})
+
+
+def test_the_night_is_judged_against_the_median_of_whole_weekdays() -> None:
+    rule = {**NIGHT, "share": 0.6, "history_days": 5, "min_days": 3, "min_hours": 6}
+    engine = _engine(rule)
+    # Monday 2, a holiday: 100 kW; Tuesday 3 and Wednesday 4: 400 kW from 09:00 to 17:00.
+    for day, kw in ((2, 100.0), (3, 400.0), (4, 400.0)):
+        for hour in range(9, 17):
+            _feed(engine, _ms(day, hour), kw)
+    # Thursday 5: back from an outage at 15:00 with its night's 100 kW, then frozen: two
+    # hours are not that day's load.
+    _feed(engine, _ms(5, 15), 100.0)
+    _feed(engine, _ms(5, 16), 100.0)
+    assert _feed(engine, _ms(6, 2), 200.0) == []  # two whole weekdays are too few yet
+    for hour in range(9, 17):  # Friday 6: 400 kW
+        _feed(engine, _ms(6, hour), 400.0)
+    # Monday 9 at 02:00: the median of 100, 400, 400 is 400; 200 kW is half of it, 260 not.
+    assert _feed(engine, _ms(9, 2), 200.0) == []
+    (fired,) = _feed(engine, _ms(9, 2, 15), 260.0)
+    assert fired.message == "night load 260.0 kW is 65% of the weekday load 400.0 kW (09-17 h)"
+
+
+def test_a_night_at_the_share_holds_and_a_late_evening_reading_does_not_end_it() -> None:
+    rule = {**NIGHT, "share": 0.6, "clear": 0.55, "for": "1h"}
+    engine = _engine(rule)
+    for hour in range(9, 17):  # Friday March 6: 100 kW from 09:00 to 17:00
+        _feed(engine, _ms(6, hour), 100.0)
+    (pending,) = _feed(engine, _ms(9, 0), 61.0)  # Monday 00:00: 61 % of Friday's
+    assert pending.state == "pending"
+    assert _feed(engine, _ms(9, 0, 15), 59.0) == []  # a dip above 55 % holds it
+    assert _feed(engine, _ms(8, 23, 45), 40.0) == []  # Sunday 23:45, come late
+    (fired,) = _feed(engine, _ms(9, 1), 61.0)
+    assert fired.state == "firing"
+    (resolved,) = _feed(engine, _ms(9, 1, 15), 54.0)
+    assert resolved.message == ("night load 54.0 kW is 54% of the last weekday's load 100.0 kW "
+                                "(09-17 h), back within 55%")
