@@ -187,11 +187,13 @@ _DONE = re.compile(r"(\d+) births, (\d+) readings, (\d+) truths")
 
 
 def run_battery(*, mosquitto: stack.Server, influxd: stack.Server, folder: Path, city: str,
-                scale: float, kinds: Iterable[SensorKind], env: Mapping[str, str] | None = None
-                ) -> Iterator[BatteryRun]:
+                scale: float, kinds: Iterable[SensorKind], env: Mapping[str, str] | None = None,
+                warm_up: str | None = None, start: str = START) -> Iterator[BatteryRun]:
     """Simulate the battery's three days of `city` through the real pipeline; yield the run.
 
-    `env` adds to the processes' environment (a PYTHONPATH that installs a kind, say).
+    `env` adds to the processes' environment (a PYTHONPATH that installs a kind, say);
+    `warm_up` (`7d`) simulates that much history before the three days, for rules that
+    judge a day against the days before it, from `start` (default `START`).
     """
     profile = load_profile(city)
     kinds = list(kinds)
@@ -208,8 +210,9 @@ def run_battery(*, mosquitto: stack.Server, influxd: stack.Server, folder: Path,
     try:
         ingester.start()
         flags = [sys.executable, "-m", "ops", "sim", "--city", city, "--seed", str(SEED), "--scale",
-                 str(scale), "--start", START, "--duration", str(DURATION_S), "--speed", "0",
-                 "--scenario", str(folder / "scenario.yaml")]
+                 str(scale), "--start", start, "--duration", str(DURATION_S), "--speed", "0",
+                 "--scenario", str(folder / "scenario.yaml"),
+                 *(["--warm-up", warm_up] if warm_up else [])]
         recorded = subprocess.run([*flags, "--output", f"jsonl:{folder / 'run.jsonl'}"],
                                   env=settings, capture_output=True, text=True, timeout=300,
                                   check=False)
@@ -232,7 +235,7 @@ def run_battery(*, mosquitto: stack.Server, influxd: stack.Server, folder: Path,
             return bool(received >= births + readings and written + rejected >= received)
 
         wait_for(landed, 240, "every reading written")
-        start_ms = int(datetime.fromisoformat(START).timestamp() * 1000)
+        start_ms = int(datetime.fromisoformat(start).timestamp() * 1000)
         end_ms = start_ms + DURATION_S * 1000
         alerts = asyncio.run(query_alerts(
             _Influx(influxd.url, db), datetime.fromtimestamp(start_ms / 1000, UTC),
