@@ -63,7 +63,7 @@ def incidents_unmet(score: IncidentScore) -> list[IncidentShortfall]:
     """Return the injected incidents of `score` that are not exactly one platform incident."""
     return [IncidentShortfall(one.injected.key, one.injected.district, one.verdict,
                               len(one.incidents)) for one in score.injected
-            if one.verdict != "one"]
+            if one.verdict in ("missed", "split")]
 
 
 def allowed_delay_s(rule: Rule, interval_s: float) -> float:

@@ -27,6 +27,14 @@ Pure, like `ops.score`: the caller reads the run and replays or reads its alerts
   limit; sending someone was warranted, and its other alerts are their rules'
   false alarms, counted in the rule tables) or `false`. The per-alert verdicts
   are the rule scoring's (`RuleScore.matched`), not recomputed here.
+- **Unseen.** With the run's clean signal, an injected incident that no rule
+  judging the clean signal fired over (`shown`: no episode of a rule detecting
+  one of its types, on one of its sensors, over one of its truths) did not
+  reach any rule's condition: a pollution episode too mild for a level-4 hour,
+  HVAC left on in a hospital that cools through the night anyway. It is
+  `unseen`, not missed, as an incident rule's truth is not its miss then
+  (docs/alerts.md, "What each rule is scored on now"). Incidents only device
+  rules detect (a backhaul outage) are judged on the readings alone.
 - **Scored span.** With a warm-up (`scored_from_ms`), an injected incident
   over before the span is not scored, and a platform incident opened before it
   is counted only when it matches an injected incident that is.
@@ -48,7 +56,7 @@ from ingest.alerts.rules import Rule
 from ingest.incidents.changes import StageLimits
 from ingest.incidents.desk import IncidentDesk
 from ingest.incidents.routing import Routing, department_of
-from ops.score import Basis, RuleScore
+from ops.score import Basis, Episode, RuleScore
 from urbanpulse.messages import Alert, Incident, IncidentAlert, Truth
 from urbanpulse.topics import Channel, split_sensor_topic
 
@@ -83,10 +91,15 @@ class InjectedScore:
 
     injected: Injected
     incidents: tuple[str, ...]
+    shown: bool = True
+    """Whether a rule's condition showed on the clean signal (or no clean signal judges it)."""
 
     @property
     def verdict(self) -> str:
-        """`one`, `missed` (none) or `split` (more than one)."""
+        """`one`, `missed` (none), `split` (more than one), or `unseen` (none, and no
+        rule's condition showed)."""
+        if not self.incidents and not self.shown:
+            return "unseen"
         return {0: "missed", 1: "one"}.get(len(self.incidents), "split")
 
 
@@ -138,7 +151,8 @@ class IncidentScore:
                               "types": one.injected.types, "incidents": list(one.incidents),
                               "verdict": one.verdict} for one in self.injected],
                 "one": self.count("one"), "split": self.count("split"),
-                "missed": self.count("missed"), "platform": len(self.platform),
+                "missed": self.count("missed"), "unseen": self.count("unseen"),
+                "platform": len(self.platform),
                 **{f"{standing.value}_incidents": [incident.incident_id for incident
                                                    in self.standing(standing)]
                    for standing in Standing}}
@@ -195,7 +209,7 @@ def injected_incidents(truths: Iterable[Truth]) -> list[Injected]:
     return sorted(found, key=lambda one: (one.start, one.district, one.key))
 
 
-def _overlaps(episode: IncidentAlert, truth: Truth, tolerance_ms: int) -> bool:
+def _overlaps(episode: IncidentAlert | Episode, truth: Truth, tolerance_ms: int) -> bool:
     end = math.inf if episode.resolved is None else episode.resolved  # active to the end
     truth_end = math.inf if truth.end is None else truth.end + tolerance_ms
     return episode.since <= truth_end and end >= truth.start - tolerance_ms
@@ -213,6 +227,23 @@ class _Truths:
             entry = (truth, "" if desk is None else desk.code)
             self.on_sensor.setdefault(truth.sensor, []).append(entry)
             self.of_kind.setdefault(truth.kind, []).append(entry)
+
+    def shown_by(self, episodes: Sequence[Episode], detects: Mapping[str, frozenset[str]],
+                 judged_clean: Collection[str], tolerance_ms: int) -> bool:
+        """Whether a clean-signal episode of a rule detecting one of these truths overlaps
+        it; True when no rule run on the clean signal detects any of their types."""
+        types = {truth.type for truth in self.injected.truths}
+        if not any(types & detects.get(rule, frozenset()) for rule in judged_clean):
+            return True
+        for episode in episodes:
+            if episode.district != self.injected.district:
+                continue
+            near = (self.of_kind.get(episode.kind, ()) if episode.is_district
+                    else self.on_sensor.get(episode.sensor, ()))
+            if any(truth.type in detects.get(episode.rule, frozenset())
+                   and _overlaps(episode, truth, tolerance_ms) for truth, _ in near):
+                return True
+        return False
 
     def matched_by(self, incident: Incident, detects: Mapping[str, frozenset[str]],
                    tolerance_ms: int) -> bool:
@@ -233,7 +264,9 @@ class _Truths:
 def score_incidents(truths: Iterable[Truth], incidents: Sequence[Incident],
                     rules: Sequence[Rule], *, tolerance_ms: int,
                     real_alerts: Collection[tuple[str, str, int]] = frozenset(),
-                    scored_from_ms: int | None = None) -> IncidentScore:
+                    scored_from_ms: int | None = None,
+                    shown: Sequence[Episode] | None = None,
+                    judged_clean: Collection[str] = frozenset()) -> IncidentScore:
     """Match the platform's incidents to the injected ones; see the module docstring.
 
     Args:
@@ -244,6 +277,9 @@ def score_incidents(truths: Iterable[Truth], incidents: Sequence[Incident],
         real_alerts: The (rule, sensor, since) of the true alerts of condition rules
             (`true_condition_alerts`); empty: no incident stands as real.
         scored_from_ms: Where the scored span begins (a warm-up before it); None: all.
+        shown: The rules' episodes on the run's clean signal; None: every injected
+            incident counts as shown.
+        judged_clean: The rules run on the clean signal (`shown` is theirs).
     """
     detects = {rule.name: frozenset(rule.detects or ()) for rule in rules}
     ordered = sorted(incidents, key=lambda incident: (incident.opened, incident.incident_id))
@@ -258,7 +294,8 @@ def score_incidents(truths: Iterable[Truth], incidents: Sequence[Incident],
         if scored_from_ms is None or any(truth.end is None or truth.end >= scored_from_ms
                                          for truth in injected.truths):
             counted.update(hits)
-            scores.append(InjectedScore(injected, hits))
+            seen = shown is None or near.shown_by(shown, detects, judged_clean, tolerance_ms)
+            scores.append(InjectedScore(injected, hits, seen))
     platform = [_standing(incident, matched, real_alerts)
                 for incident in ordered if incident.incident_id in counted
                 or scored_from_ms is None or incident.opened >= scored_from_ms]
@@ -303,7 +340,8 @@ def format_incidents(score: IncidentScore) -> str:
         lines.append("real conditions (incidents by desk): " + ", ".join(
             f"{desk} {count}" for desk, count in sorted(desks.items())))
     lines.append(f"injected {len(score.injected)}: one {score.count('one')}, split "
-                 f"{score.count('split')}, missed {score.count('missed')}; platform incidents "
+                 f"{score.count('split')}, missed {score.count('missed')}, unseen "
+                 f"{score.count('unseen')}; platform incidents "
                  f"{len(score.platform)}: injected {len(score.standing(Standing.INJECTED))}, "
                  f"real {len(real)}, false {len(score.false_incidents)}")
     return "\n".join(lines)

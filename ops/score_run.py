@@ -24,7 +24,7 @@ import base64
 import logging
 import math
 from array import array
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -443,19 +443,24 @@ def _within(found: Iterable[Episode], start_ms: int | None) -> list[Episode]:
 
 def score_run_incidents(run: Run, changes: Sequence[Alert], rules: Sequence[Rule],
                         rows: Sequence[RuleScore], *, tolerance_ms: int,
-                        scored_from_ms: int | None, in_order: bool) -> IncidentScore:
+                        scored_from_ms: int | None, in_order: bool,
+                        shown: Sequence[Episode] | None = None,
+                        judged_clean: Collection[str] = frozenset()) -> IncidentScore:
     """Group a run's alert changes into incidents on the ingester's desk and score them.
 
     `in_order` says the changes come as the engine emitted them (a replay);
     otherwise (a file, InfluxDB) they are put in time order first. A platform
     incident is explained by real conditions when every alert it groups is one
-    the rule scoring `rows` found true of a condition rule.
+    the rule scoring `rows` found true of a condition rule. `shown` holds the
+    episodes of the rules `judged_clean` on the run's clean signal: an injected
+    incident none of them fired over is unseen, not missed.
     """
     ordered = changes if in_order else sorted(changes, key=lambda alert: alert.ts)
     platform = replay_incidents(ordered, rules, run.sites)
     return score_incidents(run.truths, platform, rules, tolerance_ms=tolerance_ms,
                            real_alerts=true_condition_alerts(rows),
-                           scored_from_ms=scored_from_ms)
+                           scored_from_ms=scored_from_ms, shown=shown,
+                           judged_clean=judged_clean)
 
 
 def run_score(settings: IngestSettings, *, truth: Path, alerts: Path | None, use_replay: bool,
@@ -514,7 +519,9 @@ def run_score(settings: IngestSettings, *, truth: Path, alerts: Path | None, use
     incidents = score_run_incidents(
         run, changes, rules, rows, tolerance_ms=int(tolerance_s * 1000),
         scored_from_ms=run.start_ms if scored_from is not None else None,
-        in_order=alerts is None and use_replay)
+        in_order=alerts is None and use_replay,
+        shown=None if on_clean is None else realised,
+        judged_clean=frozenset(rule.name for rule in on_clean or ()))
     missed: list[Shortfall | IncidentShortfall] = [*unmet(rows, rules, run.intervals, {
         target.rule: sorted(target.sensors if target.sensors is not None else
                             (s for s, kind in run.sensors.items() if kind == target.kind))

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ingest.alerts.rules import Rule, load_rules, parse_rule
-from ops.score import Basis, RuleScore
+from ops.score import Basis, Episode, RuleScore
 from ops.score_goal import incidents_unmet, report
 from ops.score_incidents import (
     Standing,
@@ -102,7 +102,7 @@ def test_a_chain_that_became_one_incident_scores_one_and_an_unrelated_one_is_fal
     assert (len(score.platform), score.count("one"), score.count("missed")) == (2, 1, 1)
     table = format_incidents(score)
     assert "storm                                huangpu" in table
-    assert table.endswith("injected 2: one 1, split 0, missed 1; platform incidents 2: "
+    assert table.endswith("injected 2: one 1, split 0, missed 1, unseen 0; platform incidents 2: "
                           "injected 1, real 0, false 1")
 
 
@@ -164,12 +164,38 @@ def test_an_incident_with_a_true_condition_alert_is_real_and_one_without_false()
     assert real.false_incidents == []
     assert format_incidents(real).splitlines()[-2:] == [
         "real conditions (incidents by desk): eco-air 1",
-        "injected 0: one 0, split 0, missed 0; platform incidents 1: injected 0, real 1, false 0"]
+        "injected 0: one 0, split 0, missed 0, unseen 0; platform incidents 1: injected 0, "
+        "real 1, false 0"]
     assert real.as_dict()["real_incidents"] == [incident.incident_id]
     unreal = score_incidents([], noise.open, RULES, tolerance_ms=0,
                              real_alerts=true_condition_alerts(device))
     assert (f"false incident {incident.incident_id} pudong eco-air, 2 alerts (0 of real "
             "conditions): pm25 on air-pudong-0002") in format_incidents(unreal)
+
+
+def test_an_incident_no_rule_saw_on_the_clean_signal_is_unseen_not_missed() -> None:
+    mild = truth("air-pudong-0001", "air", "pollution-episode", T0, T0 + HOUR,
+                 district="pudong", magnitude=0.3)
+    over_it = Episode("pm25", "air-pudong-0001", "air", "pudong", since=T0 + MINUTE,
+                      fired=T0 + 11 * MINUTE, resolved=T0 + HOUR)
+    elsewhere = Episode("pm25", "air-pudong-0002", "air", "pudong", since=T0 + MINUTE,
+                        fired=T0 + 11 * MINUTE, resolved=T0 + HOUR)
+
+    def verdict(shown: list[Episode] | None, judged: frozenset[str]) -> str:
+        score = score_incidents([mild], [], RULES, tolerance_ms=0, shown=shown,
+                                judged_clean=judged)
+        return score.injected[0].verdict
+
+    assert verdict([], frozenset({"pm25"})) == "unseen"
+    assert verdict([elsewhere], frozenset({"pm25"})) == "unseen"  # another station's level
+    assert verdict([over_it], frozenset({"pm25"})) == "missed"  # it showed: the platform's miss
+    assert verdict([], frozenset()) == "missed"  # no rule judged the clean signal
+    assert verdict(None, frozenset({"pm25"})) == "missed"  # a run without its clean signal
+    unseen = score_incidents([mild], [], RULES, tolerance_ms=0, shown=[],
+                             judged_clean=frozenset({"pm25"}))
+    assert incidents_unmet(unseen) == []
+    assert format_incidents(unseen).splitlines()[-1].startswith(
+        "injected 1: one 0, split 0, missed 0, unseen 1;")
 
 
 def test_a_warm_up_scores_neither_its_injected_nor_its_platform_incidents() -> None:
@@ -285,6 +311,6 @@ def test_the_score_reads_as_json() -> None:
                       "incidents": [floods.open[0].incident_id], "verdict": "one"},
                      {"key": "storm", "district": "fengxian", "types": ["sewage-discharge"],
                       "incidents": [], "verdict": "missed"}],
-        "one": 1, "split": 0, "missed": 1, "platform": 1,
+        "one": 1, "split": 0, "missed": 1, "unseen": 0, "platform": 1,
         "injected_incidents": [floods.open[0].incident_id], "real_incidents": [],
         "false_incidents": []}
