@@ -90,7 +90,7 @@ async def test_backfill_writes_the_bytes_the_tick_by_tick_path_writes(
         (tmp_path / "s.yaml").write_text(SCENARIO)
         options = {**options, "sim_scenario": str(tmp_path / "s.yaml")}
     now = int(time.time())
-    common: dict[str, Any] = {"sim_seed": 11, "sim_sensors": CELLS * 2, "sim_duration_s": 2 * 3600,
+    common: dict[str, Any] = {"sim_seed": 11, "sim_sensors": CELLS * 4, "sim_duration_s": 2 * 3600,
                               "sim_start": datetime.fromtimestamp(now - 2 * 3600 - 600, UTC),
                               **options}
     # Live path: no backfill, every tick paced (at a speed that never makes it sleep).
@@ -106,7 +106,7 @@ async def test_backfill_writes_the_bytes_the_tick_by_tick_path_writes(
             live.readings, live.truths, live.cleans, live.simulated_s)
         assert len(calls) < len(live_calls) // 100
         assert max(calls) >= CHUNK
-    assert live.readings > 2 * CHUNK  # the faulty runs lose some to outages
+    assert live.readings > 2 * CHUNK  # the faulty runs lose some to outages, more on some days
     if options:
         assert live.truths > 0
         assert b'"payload_text"' in (tmp_path / "live.jsonl").read_bytes()
