@@ -23,6 +23,7 @@ import contextlib
 import logging
 import time
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
@@ -86,7 +87,7 @@ def alert_model(message: AlertMessage) -> Alert:
     return Alert(**fields)
 
 
-class SignedFeed(Generic[State]):
+class SignedFeed(ABC, Generic[State]):
     """A subscription to state topics that queues every signed state received, in order.
 
     Use as `async with feed`; entering connects and waits for the SUBACK, so
@@ -116,9 +117,9 @@ class SignedFeed(Generic[State]):
         self._queue: asyncio.Queue[State | None] = asyncio.Queue()
         self._is_open = False
 
+    @abstractmethod
     def accept(self, topic: str, payload: bytes) -> State | None:
         """Return the state a payload holds, or None (logged) when it is not to be taken."""
-        raise NotImplementedError
 
     def _on_message(self, client: gmqtt.Client, topic: str, payload: bytes, qos: int,
                     properties: dict[str, Any]) -> int:
