@@ -62,6 +62,7 @@ def kind_facts(kind: SensorKind) -> dict[str, Any]:
         "package": kind.package or None,
         "metrics": [{"name": metric.name, "unit": metric.unit, "low": metric.low,
                      "high": metric.high, "cumulative": metric.cumulative,
+                     "instrument": metric.instrument or None,
                      "description": metric.description} for metric in kind.metrics.values()],
         "derived": [{"name": field.name, "type": field.type, "unit": field.unit,
                      "description": field.description} for field in kind.derived.values()],
@@ -109,9 +110,13 @@ def kind_section(facts: dict[str, Any]) -> str:
     if facts["package"]:
         lines.append(f"- Package: `{facts['package']}`")
     lines += ["", "### Metrics", ""]
-    lines += _table(("metric", "unit", "physical range", "cumulative", "description"), (
+    instruments = any(m["instrument"] for m in facts["metrics"])
+    lines += _table(("metric", "unit", "physical range", "cumulative",
+                     *(("instrument",) if instruments else ()), "description"), (
         (f"`{m['name']}`", m["unit"], f"{_number(m['low'])} … {_number(m['high'])}",
-         "yes" if m["cumulative"] else "no", m["description"]) for m in facts["metrics"]))
+         "yes" if m["cumulative"] else "no",
+         *((m["instrument"] or "the sensor",) if instruments else ()), m["description"])
+        for m in facts["metrics"]))
     if facts["derived"]:
         lines += ["### Derived fields", ""]
         lines += _table(("field", "type", "unit", "description"), (

@@ -5,8 +5,10 @@ the default). Each simulated day's faults are drawn from the seed, the kind and
 the day alone, so they do not depend on the run's start. Which types strike a
 kind is the kind's own word (`SPEC.faults`; its model's `FAULT_TARGETS` may
 narrow a type to some of its sensors), and faults that scale values spare its
-cumulative registers (`Metric.cumulative`). The types, after QARTOD and the
-meter-data practice in docs/simulator.md:
+cumulative registers (`Metric.cumulative`). A fault that changes values strikes
+one instrument of the sensor (`Metric.instrument`: a station's PM monitor, not
+its thermo-hygrometer too), drawn with the fault and named in its detail. The
+types, after QARTOD and the meter-data practice in docs/simulator.md:
 
     stuck           values frozen at the last good reading (flat line)
     drift           values creep by 1-3 % an hour (fouling, cell ageing)
@@ -65,6 +67,16 @@ FAULTS: dict[str, tuple[float, int, int]] = {
 }
 """A duration of -1 means for good (the truth has no end)."""
 MALFORMED = ("truncated", "nan", "empty-values")
+VALUE_FAULTS = frozenset({"stuck", "drift", "bias", "spike"})
+"""The faults that change a reading's values: each strikes one instrument."""
+
+
+def instruments(kind: SensorKind) -> dict[str, frozenset[str]]:
+    """Return the metrics each of `kind`'s instruments measures, in declaration order."""
+    found: dict[str, set[str]] = {}
+    for name, metric in kind.metrics.items():
+        found.setdefault(metric.instrument, set()).add(name)
+    return {instrument: frozenset(names) for instrument, names in found.items()}
 
 
 def draw_faults(seed: int, kind: SensorKind, day: int, specs: Sequence[SensorSpec], rate: float,
@@ -77,6 +89,10 @@ def draw_faults(seed: int, kind: SensorKind, day: int, specs: Sequence[SensorSpe
     if rate <= 0 or not specs or not types:
         return []
     rng = random_stream(seed, f"faults/{kind.name}/{day}")
+    # Instruments come from a stream of their own: the faults drawn stay those of a kind
+    # with one instrument, whatever the number of a kind's instruments.
+    which = random_stream(seed, f"faults/{kind.name}/{day}/instruments")
+    names = list(instruments(kind))
     eligible = {fault: [i for i, s in enumerate(specs) if strikes(s)]
                 for fault, strikes in (targets or {}).items()}
     weights = np.array([FAULTS[name][0] for name in types])
@@ -92,8 +108,10 @@ def draw_faults(seed: int, kind: SensorKind, day: int, specs: Sequence[SensorSpe
         start = day * 86_400 + int(rng.integers(86_400))
         duration = int(rng.integers(shortest, longest + 1)) if longest > 0 else longest
         end = None if duration < 0 else start + max(duration, specs[local].step_s)
-        episodes.append(Episode(local, specs[local].sensor, fault, start, end,
-                                _detail(fault, rng)))
+        detail = _detail(fault, rng)
+        if fault in VALUE_FAULTS and len(names) > 1:
+            detail["instrument"] = names[int(which.integers(len(names)))]
+        episodes.append(Episode(local, specs[local].sensor, fault, start, end, detail))
     return sorted(episodes, key=lambda e: (e.start, e.sensor))
 
 
@@ -121,18 +139,30 @@ def _detail(fault: str, rng: np.random.Generator) -> dict[str, str | int | float
     return {}
 
 
-def _stuck(episode: Episode, t: int, values: Values, memory: dict[int, Values]) -> None:
-    held = memory.setdefault(id(episode), dict(values))
+def _struck(measured: Mapping[str, frozenset[str]], episode: Episode) -> frozenset[str]:
+    """Return the metrics a value fault changes: its instrument's, or (a fault that names
+    none, as a scenario's may) every one of the sensor's."""
+    instrument = episode.detail.get("instrument")
+    if instrument is None:
+        return frozenset().union(*measured.values())
+    return measured[str(instrument)]
+
+
+def _stuck(measured: Mapping[str, frozenset[str]], episode: Episode, t: int, values: Values,
+           memory: dict[int, Values]) -> None:
+    struck = _struck(measured, episode)
+    held = memory.setdefault(id(episode), {k: v for k, v in values.items() if k in struck})
     values.update({k: v for k, v in held.items() if k in values})
 
 
-def _scale(cumulative: frozenset[str], logarithmic: Mapping[str, float], episode: Episode,
-           t: int, values: Values, memory: dict[int, Values]) -> None:
+def _scale(measured: Mapping[str, frozenset[str]], cumulative: frozenset[str],
+           logarithmic: Mapping[str, float], episode: Episode, t: int, values: Values,
+           memory: dict[int, Values]) -> None:
     if episode.type == "drift":
         factor = 1 + float(episode.detail["rate_per_h"]) * (t - episode.start) / 3600
     else:
         factor = float(episode.detail["factor"])
-    for name in [k for k in values if k not in cumulative]:
+    for name in (_struck(measured, episode) - cumulative) & values.keys():
         if name in logarithmic:
             values[name] += logarithmic[name] * math.log10(factor)
         else:
@@ -192,13 +222,15 @@ def check_faults() -> None:
 
 
 def value_effects(kind: SensorKind) -> dict[str, ValueEffect]:
-    """Return the value effects of the faults, sparing `kind`'s cumulative registers and
-    moving its logarithmic levels by the logarithm of a factor."""
+    """Return the value effects of the faults: each on its instrument's metrics, sparing
+    `kind`'s cumulative registers and moving its logarithmic levels by the logarithm of a
+    factor."""
+    measured = instruments(kind)
     cumulative = frozenset(name for name, metric in kind.metrics.items() if metric.cumulative)
-    scale = functools.partial(_scale, cumulative, logarithmic(kind))
+    scale = functools.partial(_scale, measured, cumulative, logarithmic(kind))
     meter = functools.partial(_meter, cumulative)
-    return {"stuck": _stuck, "drift": scale, "bias": scale, "spike": scale,
-            "meter-reset": meter, "meter-rollover": meter}
+    return {"stuck": functools.partial(_stuck, measured), "drift": scale, "bias": scale,
+            "spike": scale, "meter-reset": meter, "meter-rollover": meter}
 
 
 KNOB_EFFECTS: dict[str, KnobEffect] = {"battery-decay": _battery}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from collections import defaultdict
@@ -14,7 +15,14 @@ import pytest
 
 from ingest.decode import REASONS, Decoder
 from simulator.city import default_city
-from simulator.faults import FAULTS, check_faults, draw_faults, value_effects
+from simulator.faults import (
+    FAULTS,
+    VALUE_FAULTS,
+    check_faults,
+    draw_faults,
+    instruments,
+    value_effects,
+)
 from simulator.fleet import Fleet
 from simulator.parts import simulated
 from simulator.scenarios import Incident, anchored, check_filters, load_scenario
@@ -98,7 +106,11 @@ def test_stuck_sensors_repeat_their_values(faulty: Stream) -> None:
     checked = 0
     for truth in alone(faulty, {"stuck"}):
         if truth.type == "stuck":
-            inside = [r.values for t, r in faulty.readings[truth.sensor] if within(truth, t)]
+            measured = instruments(get_kind(truth.kind))
+            held = measured.get(str(truth.detail.get("instrument")),
+                                frozenset().union(*measured.values()))
+            inside = [{k: v for k, v in r.values.items() if k in held}
+                      for t, r in faulty.readings[truth.sensor] if within(truth, t)]
             if len(inside) >= 2 and truth.kind != "energy":
                 assert all(values == inside[0] for values in inside), truth
                 checked += 1
@@ -180,6 +192,38 @@ def test_faults_strike_the_kinds_their_specs_name_and_the_sensors_the_model_allo
         for episode in drawn:
             if episode.type in targets:
                 assert targets[episode.type](members[episode.local])
+
+
+def test_a_value_fault_strikes_one_instrument_and_leaves_the_others_alone() -> None:
+    city = default_city(seed=7)
+    air = get_kind("air")
+    members = [spec for spec in city if spec.kind == "air"]
+    day = START // 86_400
+    drawn = [e for d in range(day, day + 10) for e in draw_faults(7, air, d, members, 3.0)]
+    struck = {str(e.detail["instrument"]) for e in drawn if e.type in VALUE_FAULTS}
+    assert struck == {metric.instrument for metric in air.metrics.values()}
+    assert not any("instrument" in e.detail for e in drawn if e.type not in VALUE_FAULTS)
+    # The instruments have a stream of their own: the faults are those of the same kind
+    # declared as one instrument, only their detail names the instrument.
+    whole = dataclasses.replace(air, metrics={
+        name: dataclasses.replace(metric, instrument="") for name, metric in air.metrics.items()})
+    alone = [e for d in range(day, day + 10) for e in draw_faults(7, whole, d, members, 3.0)]
+    assert drawn == alone
+    assert not any("instrument" in e.detail for e in alone)
+
+    reading = {"pm25": 40.0, "pm10": 70.0, "no2": 30.0, "temperature": 20.0,
+               "relative_humidity": 60.0}
+    bias = Episode(0, "s", "bias", 0, 3600, {"factor": 1.5, "instrument": "thermo-hygrometer"})
+    value_effects(air)["bias"](bias, 60, reading, {})
+    assert reading == {"pm25": 40.0, "pm10": 70.0, "no2": 30.0, "temperature": 30.0,
+                       "relative_humidity": 90.0}
+    stuck = Episode(0, "s", "stuck", 0, 3600, {"instrument": "particulate"})
+    effects = value_effects(air)
+    memory: dict[int, dict[str, float]] = {}
+    effects["stuck"](stuck, 0, {"pm25": 40.0, "pm10": 70.0, "no2": 30.0}, memory)
+    later = {"pm25": 80.0, "pm10": 90.0, "no2": 50.0}
+    effects["stuck"](stuck, 60, later, memory)
+    assert later == {"pm25": 40.0, "pm10": 70.0, "no2": 50.0}
 
 
 def test_a_spec_naming_an_unknown_fault_stops_at_start_up() -> None:

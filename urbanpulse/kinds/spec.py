@@ -45,11 +45,17 @@ class Metric:
     description: str
     cumulative: bool = False
     """A register that only grows (an energy meter's kWh): faults that scale values spare it."""
+    instrument: str = ""
+    """The instrument that measures it: metrics of one instrument fail together, those of
+    another do not (a station's PM monitor and its thermo-hygrometer). "" is the kind's
+    one instrument, for a sensor that is a single device."""
 
     def __post_init__(self) -> None:
         _check_field(self.name, "metric")
         if not self.low < self.high:
             raise ValueError(f"Metric {self.name!r} has an empty range {self.low}..{self.high}.")
+        if self.instrument:
+            check_name(self.instrument, what="instrument name")
 
     def contains(self, value: float) -> bool:
         """Return whether `value` is a finite number inside the physical range."""

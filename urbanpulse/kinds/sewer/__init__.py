@@ -11,11 +11,13 @@ SPEC = SensorKind(
     fiware_type="WaterObserved",
     department=FLOOD_CONTROL,
     metrics=metrics(
-        Metric("level_m", "m", 0, 5, "Water level above the pipe invert"),
+        Metric("level_m", "m", 0, 5, "Water level above the pipe invert",
+               instrument="level-gauge"),
         Metric("fill_ratio", "ratio", 0, 1.5,
-               "Level over pipe diameter; above 1 the pipe is surcharged"),
-        Metric("flow_m3s", "m³/s", 0, 20, "Flow through the section"),
-        Metric("velocity_ms", "m/s", 0, 6, "Mean flow velocity"),
+               "Level over pipe diameter; above 1 the pipe is surcharged",
+               instrument="level-gauge"),
+        Metric("flow_m3s", "m³/s", 0, 20, "Flow through the section", instrument="doppler-meter"),
+        Metric("velocity_ms", "m/s", 0, 6, "Mean flow velocity", instrument="doppler-meter"),
     ),
     attributes={
         "diameter_m": "Pipe diameter, m",

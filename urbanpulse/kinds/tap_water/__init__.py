@@ -12,8 +12,9 @@ SPEC = SensorKind(
     fiware_type="WaterQualityObserved",
     department=WATER_SUPPLY,
     metrics=metrics(
-        Metric("chlorine_mgl", "mg/L", 0, 5, "Residual free chlorine"),
-        Metric("turbidity_ntu", "NTU", 0, 100, "Turbidity"),
+        Metric("chlorine_mgl", "mg/L", 0, 5, "Residual free chlorine",
+               instrument="chlorine-analyser"),
+        Metric("turbidity_ntu", "NTU", 0, 100, "Turbidity", instrument="turbidimeter"),
     ),
     attributes={"site_use": "Land use of the site the analyser stands in"},
     faults=frozenset({"stuck", "drift", "bias", "spike", "dropout", "offline", "clock-skew",
