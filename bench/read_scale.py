@@ -452,6 +452,8 @@ def main() -> None:
     args = parser.parse_args()
     scales = [float(scale) for scale in args.scales.split(",")]
     ranges = [span for span in args.ranges.split(",") if span]
+    # A TERM (a timeout, a kill) unwinds like Ctrl-C, so the servers below are stopped.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     key = uuid.uuid4().hex
     cities: list[City] = []
     with tempfile.TemporaryDirectory(prefix="urbanpulse-read-scale-") as tmp:
