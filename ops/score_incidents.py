@@ -33,8 +33,12 @@ Pure, like `ops.score`: the caller reads the run and replays or reads its alerts
   reach any rule's condition: a pollution episode too mild for a level-4 hour,
   HVAC left on in a hospital that cools through the night anyway. It is
   `unseen`, not missed, as an incident rule's truth is not its miss then
-  (docs/alerts.md, "What each rule is scored on now"). Incidents only device
-  rules detect (a backhaul outage) are judged on the readings alone.
+  (docs/alerts.md, "What each rule is scored on now"). With the evidence of
+  what the platform received, a clean-signal episode shows an incident only
+  where the sensor's usable readings span the rule's `for` within it, as for
+  the rules' own recall: offices offline the night their HVAC was left on did
+  not show it to anyone. Incidents only device rules detect (a backhaul
+  outage) are judged on the readings alone.
 - **Scored span.** With a warm-up (`scored_from_ms`), an injected incident
   over before the span is not scored, and a platform incident opened before it
   is counted only when it matches an injected incident that is.
@@ -46,7 +50,7 @@ the ingester would, with the alerts' time as the clock.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -56,7 +60,7 @@ from ingest.alerts.rules import Rule
 from ingest.incidents.changes import StageLimits
 from ingest.incidents.desk import IncidentDesk
 from ingest.incidents.routing import Routing, department_of
-from ops.score import Basis, Episode, RuleScore
+from ops.score import Basis, Episode, Evidence, RuleScore
 from urbanpulse.messages import Alert, Incident, IncidentAlert, Truth
 from urbanpulse.topics import Channel, split_sensor_topic
 
@@ -229,9 +233,11 @@ class _Truths:
             self.of_kind.setdefault(truth.kind, []).append(entry)
 
     def shown_by(self, episodes: Sequence[Episode], detects: Mapping[str, frozenset[str]],
-                 judged_clean: Collection[str], tolerance_ms: int) -> bool:
+                 judged_clean: Collection[str], tolerance_ms: int,
+                 received: Callable[[Episode], bool]) -> bool:
         """Whether a clean-signal episode of a rule detecting one of these truths overlaps
-        it; True when no rule run on the clean signal detects any of their types."""
+        it, on readings the platform `received`; True when no rule run on the clean signal
+        detects any of their types."""
         types = {truth.type for truth in self.injected.truths}
         if not any(types & detects.get(rule, frozenset()) for rule in judged_clean):
             return True
@@ -241,7 +247,8 @@ class _Truths:
             near = (self.of_kind.get(episode.kind, ()) if episode.is_district
                     else self.on_sensor.get(episode.sensor, ()))
             if any(truth.type in detects.get(episode.rule, frozenset())
-                   and _overlaps(episode, truth, tolerance_ms) for truth, _ in near):
+                   and _overlaps(episode, truth, tolerance_ms) for truth, _ in near
+                   ) and received(episode):
                 return True
         return False
 
@@ -266,7 +273,8 @@ def score_incidents(truths: Iterable[Truth], incidents: Sequence[Incident],
                     real_alerts: Collection[tuple[str, str, int]] = frozenset(),
                     scored_from_ms: int | None = None,
                     shown: Sequence[Episode] | None = None,
-                    judged_clean: Collection[str] = frozenset()) -> IncidentScore:
+                    judged_clean: Collection[str] = frozenset(),
+                    evidence: Evidence | None = None) -> IncidentScore:
     """Match the platform's incidents to the injected ones; see the module docstring.
 
     Args:
@@ -280,8 +288,16 @@ def score_incidents(truths: Iterable[Truth], incidents: Sequence[Incident],
         shown: The rules' episodes on the run's clean signal; None: every injected
             incident counts as shown.
         judged_clean: The rules run on the clean signal (`shown` is theirs).
+        evidence: What the platform received: a sensor's episode in `shown` shows an
+            incident only where its usable readings span the rule's `for`. None: any does.
     """
     detects = {rule.name: frozenset(rule.detects or ()) for rule in rules}
+    for_s = {rule.name: rule.for_s for rule in rules}
+
+    def received(episode: Episode) -> bool:
+        return evidence is None or episode.is_district or evidence.spans(
+            episode.sensor, episode.since, episode.resolved, for_s.get(episode.rule, 0.0))
+
     ordered = sorted(incidents, key=lambda incident: (incident.opened, incident.incident_id))
     matched: set[str] = set()
     counted: set[str] = set()
@@ -294,7 +310,8 @@ def score_incidents(truths: Iterable[Truth], incidents: Sequence[Incident],
         if scored_from_ms is None or any(truth.end is None or truth.end >= scored_from_ms
                                          for truth in injected.truths):
             counted.update(hits)
-            seen = shown is None or near.shown_by(shown, detects, judged_clean, tolerance_ms)
+            seen = shown is None or near.shown_by(shown, detects, judged_clean, tolerance_ms,
+                                                  received)
             scores.append(InjectedScore(injected, hits, seen))
     platform = [_standing(incident, matched, real_alerts)
                 for incident in ordered if incident.incident_id in counted

@@ -445,7 +445,8 @@ def score_run_incidents(run: Run, changes: Sequence[Alert], rules: Sequence[Rule
                         rows: Sequence[RuleScore], *, tolerance_ms: int,
                         scored_from_ms: int | None, in_order: bool,
                         shown: Sequence[Episode] | None = None,
-                        judged_clean: Collection[str] = frozenset()) -> IncidentScore:
+                        judged_clean: Collection[str] = frozenset(),
+                        evidence: Evidence | None = None) -> IncidentScore:
     """Group a run's alert changes into incidents on the ingester's desk and score them.
 
     `in_order` says the changes come as the engine emitted them (a replay);
@@ -453,14 +454,15 @@ def score_run_incidents(run: Run, changes: Sequence[Alert], rules: Sequence[Rule
     incident is explained by real conditions when every alert it groups is one
     the rule scoring `rows` found true of a condition rule. `shown` holds the
     episodes of the rules `judged_clean` on the run's clean signal: an injected
-    incident none of them fired over is unseen, not missed.
+    incident none of them fired over, on readings the platform received (`evidence`),
+    is unseen, not missed.
     """
     ordered = changes if in_order else sorted(changes, key=lambda alert: alert.ts)
     platform = replay_incidents(ordered, rules, run.sites)
     return score_incidents(run.truths, platform, rules, tolerance_ms=tolerance_ms,
                            real_alerts=true_condition_alerts(rows),
                            scored_from_ms=scored_from_ms, shown=shown,
-                           judged_clean=judged_clean)
+                           judged_clean=judged_clean, evidence=evidence)
 
 
 def run_score(settings: IngestSettings, *, truth: Path, alerts: Path | None, use_replay: bool,
@@ -521,7 +523,7 @@ def run_score(settings: IngestSettings, *, truth: Path, alerts: Path | None, use
         scored_from_ms=run.start_ms if scored_from is not None else None,
         in_order=alerts is None and use_replay,
         shown=None if on_clean is None else realised,
-        judged_clean=frozenset(rule.name for rule in on_clean or ()))
+        judged_clean=frozenset(rule.name for rule in on_clean or ()), evidence=evidence)
     missed: list[Shortfall | IncidentShortfall] = [*unmet(rows, rules, run.intervals, {
         target.rule: sorted(target.sensors if target.sensors is not None else
                             (s for s, kind in run.sensors.items() if kind == target.kind))

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ingest.alerts.rules import Rule, load_rules, parse_rule
-from ops.score import Basis, Episode, RuleScore
+from ops.score import Basis, Episode, Evidence, RuleScore
 from ops.score_goal import incidents_unmet, report
 from ops.score_incidents import (
     Standing,
@@ -191,6 +191,13 @@ def test_an_incident_no_rule_saw_on_the_clean_signal_is_unseen_not_missed() -> N
     assert verdict([over_it], frozenset({"pm25"})) == "missed"  # it showed: the platform's miss
     assert verdict([], frozenset()) == "missed"  # no rule judged the clean signal
     assert verdict(None, frozenset({"pm25"})) == "missed"  # a run without its clean signal
+    # The platform must have had readings of it: none over the episode, nothing showed.
+    for times, expected in (([], "unseen"), ([T0 - HOUR, T0 + 2 * HOUR], "unseen"),
+                            ([T0 + 5 * MINUTE], "missed")):  # the rule has no `for`
+        received = Evidence([], {"air-pudong-0001": times})
+        assert score_incidents([mild], [], RULES, tolerance_ms=0, shown=[over_it],
+                               judged_clean=frozenset({"pm25"}), evidence=received
+                               ).injected[0].verdict == expected, times
     unseen = score_incidents([mild], [], RULES, tolerance_ms=0, shown=[],
                              judged_clean=frozenset({"pm25"}))
     assert incidents_unmet(unseen) == []
