@@ -6,11 +6,8 @@ Correlation (docs/incidents.md, "One incident per cause"):
   (`ingest.incidents.routing`): the earliest-opened open incident of the
   alert's district whose department is one the rule's alerts go to, provided
   that incident still takes alerts (one of its alerts is active, or the last
-  resolved less than `join_window_s` ago), or already holds an episode of the
-  same alert (its rule on its sensor: a recurrence of the same problem, a
-  building site noisy again the next night, is the case still open for it).
-  Otherwise it opens a new incident, `accepted`, at the first department its
-  rule names.
+  resolved less than `join_window_s` ago). Otherwise it opens a new incident,
+  `accepted`, at the first department its rule names.
 - A resolved alert is marked so in its incident; when none is active any more
   the incident says when (`resolved_at`) and stays open: only an operator
   closes an incident.
@@ -88,19 +85,14 @@ class _Case:
         """The overrun alert of the current stage while it is active."""
         self.unlisted = 0
         """Episodes a restored state counted but did not list (past `INCIDENT_ALERTS_MAX`)."""
-        self.alert_ids: set[str] = set()
-        """The alerts (rule on sensor) it holds an episode of."""
 
-    def takes(self, alert_id: str, now_ms: int, window_ms: int) -> bool:
-        """Whether a firing of `alert_id` joins it: it is still live, or a recurrence."""
+    def takes_alerts(self, now_ms: int, window_ms: int) -> bool:
         resolved_at = self.incident.resolved_at
-        return (bool(self.active) or resolved_at is None or now_ms - resolved_at <= window_ms
-                or alert_id in self.alert_ids)
+        return bool(self.active) or resolved_at is None or now_ms - resolved_at <= window_ms
 
     def add(self, key: Key, episode: IncidentAlert) -> None:
         """Take a new alert episode, listed while the state has room for it."""
         self.members[key] = episode
-        self.alert_ids.add(episode.alert_id)
         if len(self.first) < INCIDENT_ALERTS_MAX:
             self.first.append(key)
 
@@ -152,7 +144,7 @@ class IncidentDesk:
         case = next((case for case in self._open.values()
                      if case.incident.district == alert.district
                      and case.incident.category in codes
-                     and case.takes(alert.alert_id, now_ms, self._window_ms)), None)
+                     and case.takes_alerts(now_ms, self._window_ms)), None)
         episode = IncidentAlert(alert_id=alert.alert_id, rule=alert.rule, sensor=alert.sensor,
                                 kind=alert.kind, severity=alert.severity, since=alert.since,
                                 fired=alert.ts)

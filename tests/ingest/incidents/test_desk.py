@@ -212,21 +212,6 @@ def test_a_quiet_incident_takes_new_alerts_within_the_join_window_only() -> None
         (2, "ponding"), (1, "surcharge")]
 
 
-def test_a_recurrence_joins_the_open_incident_of_its_alert_past_the_join_window() -> None:
-    nights = desk(window_s=3600)
-    first = alert("ponding", "ponding-huangpu-0001", at=T0)
-    feed(nights, [first, resolved(first, T0 + 6 * 60 * MINUTE)])
-    again = alert("ponding", "ponding-huangpu-0001", at=T0 + 22 * 60 * MINUTE)
-    other = alert("ponding", "ponding-huangpu-0002", at=T0 + 22 * 60 * MINUTE + MINUTE)
-    feed(nights, [again, other])
-    (incident,) = nights.open  # the other gauge joins while the recurrence keeps it live
-    assert (incident.alerts_total, incident.active_alerts) == (3, 2)
-    assert [episode.since for episode in incident.alerts[:2]] == [first.since, again.since]
-    nights.transition(incident.incident_id, "closed", "ops", "", T0 + 23 * 60 * MINUTE)
-    feed(nights, [alert("ponding", "ponding-huangpu-0001", at=T0 + 46 * 60 * MINUTE)])
-    assert [one.alerts_total for one in nights.open] == [1]  # closed: the next one is new
-
-
 # -- lifecycle -----------------------------------------------------------------------------
 
 
