@@ -91,7 +91,7 @@ def dashboard() -> KindDashboard:
               _worse_above(MAXIMUM["codmn"])),
         _item("Total phosphorus (river)", "tp", (12, 21, 12, 8),
               _worse_above(TP_MAXIMUM["river"])),
-        timeseries("Turbidity", "Mean turbidity per station (NTU); a fast rise raises "
+        timeseries("Turbidity", "Mean turbidity per station (NTU); a rise that holds raises "
                    "turbidity-surge.", (0, 29, 12, 8), [by_sensor("turbidity", SPEC.name)],
                    unit=grafana_unit(SPEC.metrics["turbidity"]), minimum=0, interval="10m"),
         table("Worst stations now", f"The {TOP_N} stations of the worst last class, with "
