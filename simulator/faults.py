@@ -79,6 +79,14 @@ def instruments(kind: SensorKind) -> dict[str, frozenset[str]]:
     return {instrument: frozenset(names) for instrument, names in found.items()}
 
 
+def struck_metrics(kind: SensorKind) -> dict[str | None, frozenset[str]]:
+    """Return the metrics a value fault changes, by the instrument its detail names; under
+    None, those of a fault that names none (as a scenario's may): every metric."""
+    struck: dict[str | None, frozenset[str]] = dict(instruments(kind).items())
+    struck[None] = frozenset(kind.metrics)
+    return struck
+
+
 def draw_faults(seed: int, kind: SensorKind, day: int, specs: Sequence[SensorSpec], rate: float,
                 targets: Mapping[str, Callable[[Sensor], bool]] | None = None) -> list[Episode]:
     """Draw the faults of `kind`'s sensors that start on simulated day `day` (epoch days).
@@ -139,30 +147,27 @@ def _detail(fault: str, rng: np.random.Generator) -> dict[str, str | int | float
     return {}
 
 
-def _struck(measured: Mapping[str, frozenset[str]], episode: Episode) -> frozenset[str]:
-    """Return the metrics a value fault changes: its instrument's, or (a fault that names
-    none, as a scenario's may) every one of the sensor's."""
+def _struck(struck: Mapping[str | None, frozenset[str]], episode: Episode) -> frozenset[str]:
+    """Return the metrics of `struck` (`struck_metrics`, or a part of them) for the
+    instrument `episode` names."""
     instrument = episode.detail.get("instrument")
-    if instrument is None:
-        return frozenset().union(*measured.values())
-    return measured[str(instrument)]
+    return struck[None if instrument is None else str(instrument)]
 
 
-def _stuck(measured: Mapping[str, frozenset[str]], episode: Episode, t: int, values: Values,
-           memory: dict[int, Values]) -> None:
-    struck = _struck(measured, episode)
-    held = memory.setdefault(id(episode), {k: v for k, v in values.items() if k in struck})
+def _stuck(struck: Mapping[str | None, frozenset[str]], episode: Episode, t: int,
+           values: Values, memory: dict[int, Values]) -> None:
+    frozen = _struck(struck, episode)
+    held = memory.setdefault(id(episode), {k: v for k, v in values.items() if k in frozen})
     values.update({k: v for k, v in held.items() if k in values})
 
 
-def _scale(measured: Mapping[str, frozenset[str]], cumulative: frozenset[str],
-           logarithmic: Mapping[str, float], episode: Episode, t: int, values: Values,
-           memory: dict[int, Values]) -> None:
+def _scale(scaled: Mapping[str | None, frozenset[str]], logarithmic: Mapping[str, float],
+           episode: Episode, t: int, values: Values, memory: dict[int, Values]) -> None:
     if episode.type == "drift":
         factor = 1 + float(episode.detail["rate_per_h"]) * (t - episode.start) / 3600
     else:
         factor = float(episode.detail["factor"])
-    for name in (_struck(measured, episode) - cumulative) & values.keys():
+    for name in _struck(scaled, episode) & values.keys():
         if name in logarithmic:
             values[name] += logarithmic[name] * math.log10(factor)
         else:
@@ -225,11 +230,12 @@ def value_effects(kind: SensorKind) -> dict[str, ValueEffect]:
     """Return the value effects of the faults: each on its instrument's metrics, sparing
     `kind`'s cumulative registers and moving its logarithmic levels by the logarithm of a
     factor."""
-    measured = instruments(kind)
+    struck = struck_metrics(kind)
     cumulative = frozenset(name for name, metric in kind.metrics.items() if metric.cumulative)
-    scale = functools.partial(_scale, measured, cumulative, logarithmic(kind))
+    scaled = {instrument: metrics - cumulative for instrument, metrics in struck.items()}
+    scale = functools.partial(_scale, scaled, logarithmic(kind))
     meter = functools.partial(_meter, cumulative)
-    return {"stuck": functools.partial(_stuck, measured), "drift": scale, "bias": scale,
+    return {"stuck": functools.partial(_stuck, struck), "drift": scale, "bias": scale,
             "spike": scale, "meter-reset": meter, "meter-rollover": meter}
 
 

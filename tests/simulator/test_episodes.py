@@ -20,7 +20,7 @@ from simulator.faults import (
     VALUE_FAULTS,
     check_faults,
     draw_faults,
-    instruments,
+    struck_metrics,
     value_effects,
 )
 from simulator.fleet import Fleet
@@ -106,9 +106,9 @@ def test_stuck_sensors_repeat_their_values(faulty: Stream) -> None:
     checked = 0
     for truth in alone(faulty, {"stuck"}):
         if truth.type == "stuck":
-            measured = instruments(get_kind(truth.kind))
-            held = measured.get(str(truth.detail.get("instrument")),
-                                frozenset().union(*measured.values()))
+            instrument = truth.detail.get("instrument")
+            held = struck_metrics(get_kind(truth.kind))[
+                None if instrument is None else str(instrument)]
             inside = [{k: v for k, v in r.values.items() if k in held}
                       for t, r in faulty.readings[truth.sensor] if within(truth, t)]
             if len(inside) >= 2 and truth.kind != "energy":
