@@ -2,7 +2,8 @@
 
 Builds the shanghai city at each scale of `--scales` (default 1 and 50) with
 `--hours` of history (default 24) through the real pipeline: the simulator's
-unpaced backfill (`urbanpulse sim --speed 0` from `--hours` ago to now) →
+unpaced backfill (`urbanpulse sim --speed 0` from `--hours` ago to now, held
+back only while the broker's queue for the ingester is over its limit) →
 mosquitto → `urbanpulse ingest` → an influxd of the city's own, so that its
 memory is the city's. Then, alternating the cities request by request:
 
@@ -11,7 +12,10 @@ memory is the city's. Then, alternating the cities request by request:
   Grafana's macros expanded (`tests/grafana_macros.py`), one query after
   another, at the dashboard's default range and over `--ranges` (24 h, 7 days);
   its query time, the bytes InfluxDB returned and influxd's peak RSS during the
-  load (VmHWM, reset through /proc/<pid>/clear_refs before each load);
+  load (VmHWM, reset through /proc/<pid>/clear_refs before each load), and
+  the TSM compactions influxd ran or queued meanwhile. Every influxd is first
+  left to settle (no compaction for 5 s, `SHOW STATS`), after its city was
+  built and again before the dashboards;
 - every GET route of a real `urbanpulse api` (uvicorn) on each city: median
   time and bytes; and for the latest-state routes, req/s with p50/p99 from
   `--connections` keep-alive connections for `--load-s` seconds.
@@ -149,11 +153,55 @@ def build(city: City, mqtt_port: int, hours: float, key: str, folder: Path) -> N
     time.sleep(5)  # let the rollups of the open buckets be rewritten once more
     rollups = [row[0] for row in _rows(city.influxd.url, "SHOW MEASUREMENTS")
                if str(row[0]).endswith(("_1m", "_1h"))]
-    city.facts = {"ingester_written": last, "simulate_s": round(simulated, 1),
+    city.facts = {"ingester_written": last, "broker_dropped_so_far": broker_dropped(mqtt_port),
+                  "influxd_settle_s": settle(city.influxd.url),
+                  "simulate_s": round(simulated, 1),
                   "build_s": round(time.perf_counter() - started, 1),
                   "written_per_s_end_to_end": round(last / (time.perf_counter() - started)),
                   "rollup_measurements": len(rollups),
                   "series": _series(city.influxd.url)}
+
+
+def compactions(url: str) -> tuple[int, int]:
+    """Return influxd's TSM compactions running or queued now, and those done so far.
+
+    From `SHOW STATS` (the `tsm1_engine` rows of every shard): the `*CompactionsActive`
+    and `*CompactionQueue` fields, and the `*Compactions` counters.
+    """
+    response = httpx.get(f"{url}/query", params={"q": "SHOW STATS"}, timeout=60)
+    busy = done = 0
+    for series in response.json()["results"][0].get("series", []):
+        if series["name"] != "tsm1_engine":
+            continue
+        for column, value in zip(series["columns"], series["values"][0], strict=True):
+            if column.endswith(("CompactionsActive", "CompactionQueue")):
+                busy += int(value)
+            elif column.endswith("Compactions"):
+                done += int(value)
+    return busy, done
+
+
+def settle(url: str, quiet_s: float = 5, within_s: float = 900) -> float:
+    """Wait until influxd has run no compaction for `quiet_s`; return the seconds waited."""
+    started = time.perf_counter()
+    last, quiet_since = compactions(url)[1], time.perf_counter()
+    while time.perf_counter() - started < within_s:
+        time.sleep(0.5)
+        busy, done = compactions(url)
+        if busy or done != last:
+            last, quiet_since = done, time.perf_counter()
+        elif time.perf_counter() - quiet_since >= quiet_s:
+            break
+    return round(time.perf_counter() - started, 1)
+
+
+def broker_dropped(port: int) -> int | None:
+    """Return the messages mosquitto dropped since it started ($SYS), None if it says nothing."""
+    result = subprocess.run([stack.find_binary("mosquitto_sub", "mosquitto-clients"), "-p",
+                             str(port), "-C", "1", "-W", "5", "-t",
+                             "$SYS/broker/publish/messages/dropped"],
+                            capture_output=True, text=True, check=False)
+    return int(result.stdout) if result.stdout.strip().isdigit() else None
 
 
 def _started(url: str) -> bool:
@@ -218,13 +266,16 @@ def load_dashboard(city: City, queries: list[tuple[str, str]]) -> dict[str, Any]
     pid = city.influxd.process.pid
     Path(f"/proc/{pid}/clear_refs").write_text("5")  # VmHWM restarts from the current RSS
     panels, failed = {}, []
+    busy, before = compactions(city.influxd.url)
     for where, text in queries:
         seconds, size, error = query(city.influxd.url, text)
         panels[where] = (seconds, size)
         if error:
             failed.append(where)
+    busy_after, after = compactions(city.influxd.url)
     return {"s": sum(s for s, _ in panels.values()), "bytes": sum(b for _, b in panels.values()),
-            "peak_mb": _peak_mb(pid), "panels": panels, "failed": failed}
+            "peak_mb": _peak_mb(pid), "panels": panels, "failed": failed,
+            "compactions": busy + busy_after + after - before}
 
 
 def dashboards(cities: list[City], ranges: list[str], repeats: int) -> dict[str, Any]:
@@ -256,7 +307,8 @@ def _summarise(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
             "influxd_peak_mb": round(max(load["peak_mb"] for load in loads), 1),
             "slowest": slowest, "slowest_s": round(statistics.median(
                 load["panels"][slowest][0] for load in loads), 3) if slowest else 0,
-            "failed": loads[-1]["failed"]}
+            "failed": loads[-1]["failed"],
+            "compactions_during": max(load["compactions"] for load in loads)}
     return {**figures, **_ratios(figures, "query_s")}
 
 
@@ -470,6 +522,8 @@ def main() -> None:
                 city.facts["sensors"] = sum(city.facts["kinds"].values())
                 start_api(city, broker.port, key, folder)
             paths = {city.name: routes(city) for city in cities}
+            for city in cities:  # what influxd still compacts would weigh on the dashboards
+                city.facts["influxd_settle_before_dashboards_s"] = settle(city.influxd.url)
             boards = dashboards(cities, ranges, args.repeats)
             api = route_times(cities, paths, args.repeats)
             load = throughput(cities, paths, args.load_s, args.connections)

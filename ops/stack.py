@@ -19,7 +19,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,8 +92,11 @@ def find_binary(name: str, package: str) -> str:
     return path
 
 
-def mosquitto_config(data_dir: Path, port: int) -> str:
-    """Return a loopback broker configuration with persistence and raised queue limits."""
+def mosquitto_config(data_dir: Path, port: int, extra: Sequence[str] = ()) -> str:
+    """Return a loopback broker configuration with persistence and raised queue limits.
+
+    `extra` lines come last; where one sets an option again, it wins.
+    """
     return "\n".join((
         f"listener {port} 127.0.0.1",
         # Started as root, mosquitto would switch to user 'mosquitto' and then fail to
@@ -108,9 +111,12 @@ def mosquitto_config(data_dir: Path, port: int) -> str:
         "max_inflight_messages 1000",
         "persistent_client_expiration 7d",
         "set_tcp_nodelay true",
+        # The simulator paces itself on the queued count in $SYS (simulator/broker_queue.py).
+        "sys_interval 2",
         "log_dest stderr",
         "log_type error",
         "log_type warning",
+        *extra,
         "",
     ))
 
@@ -225,12 +231,15 @@ def _pings(url: str) -> bool:
 
 
 def start_mosquitto(data_dir: Path, port: int, *, timeout: float = 15.0,
-                    family: Family | None = None) -> Server:
-    """Start mosquitto with its data in `data_dir`, listening on 127.0.0.1:`port`."""
+                    family: Family | None = None, extra: Sequence[str] = ()) -> Server:
+    """Start mosquitto with its data in `data_dir`, listening on 127.0.0.1:`port`.
+
+    `extra` configuration lines override the defaults (`mosquitto_config`).
+    """
     binary = find_binary("mosquitto", "mosquitto")
     data_dir.mkdir(parents=True, exist_ok=True)
     config = data_dir / "mosquitto.conf"
-    config.write_text(mosquitto_config(data_dir, port))
+    config.write_text(mosquitto_config(data_dir, port, extra))
     log = data_dir / "mosquitto.log"
     server = Server("mosquitto", _spawn([binary, "-c", str(config)], log, family), port, log)
     _wait(server, lambda: accepts(port), timeout)

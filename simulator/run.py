@@ -219,7 +219,7 @@ async def _serve(settings: SimSettings, clean_signal: bool | None,
     try:
         # Bad files are reported before any connection is tried.
         plan = prepare(settings, clean_signal=clean_signal, scenario_from=scenario_from)
-        sink = await open_sink(settings)
+        sink = await open_sink(settings, stop=stop)
         try:
             stats = await simulate(settings, sink, stop=stop, plan=plan)
         except asyncio.CancelledError:

@@ -5,7 +5,9 @@ simulator's own publish-only MQTT 5 client (`simulator.publisher`), keeping at
 most a window of messages unacknowledged (the smaller of
 URBANPULSE_SIM_MAX_INFLIGHT and the broker's Receive Maximum): `send` returns
 at once while the window has room and otherwise waits until half of it is
-acknowledged, so the packets of a tick go out in a few large writes.
+acknowledged, so the packets of a tick go out in a few large writes. Readings
+also wait while the broker holds more than URBANPULSE_SIM_MAX_QUEUED messages
+its consumers have not taken (`simulator.broker_queue`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import IO, Protocol
 
 import msgspec
 
+from simulator.broker_queue import BrokerQueue
 from simulator.errors import SinkError
 from simulator.publisher import Publisher
 from urbanpulse.errors import ConfigError
@@ -146,9 +149,13 @@ _check_json = msgspec.json.Decoder().decode
 class MqttSink:
     """Publishes with QoS 1 over MQTT 5, at most `window` messages unacknowledged."""
 
-    def __init__(self, publisher: Publisher) -> None:
-        """Wrap a connected publisher; use `connect` to make one."""
+    def __init__(self, publisher: Publisher, queue: BrokerQueue | None = None) -> None:
+        """Wrap a connected publisher; use `connect` to make one.
+
+        `queue`, when given, holds readings back while the broker's consumers lag.
+        """
         self._publisher = publisher
+        self.queue = queue
 
     @property
     def window(self) -> int:
@@ -171,9 +178,13 @@ class MqttSink:
         return self._publisher.reconnects
 
     @classmethod
-    async def connect(cls, settings: SimSettings, *,
-                      timeout_s: float = CONNECT_TIMEOUT_S) -> MqttSink:
-        """Connect to the broker of `settings`, or raise SinkError saying why not."""
+    async def connect(cls, settings: SimSettings, *, timeout_s: float = CONNECT_TIMEOUT_S,
+                      stop: asyncio.Event | None = None) -> MqttSink:
+        """Connect to the broker of `settings`, or raise SinkError saying why not.
+
+        Unless URBANPULSE_SIM_MAX_QUEUED is 0, readings wait while the broker's consumers
+        lag; setting `stop` ends such a wait.
+        """
         username, password = settings.mqtt_username or None, settings.mqtt_password
         publisher = Publisher(settings.mqtt_host, settings.mqtt_port,
                               client_id=settings.sim_client_id or unique_client_id(),
@@ -184,15 +195,23 @@ class MqttSink:
         await publisher.connect(timeout_s)
         log.info("Connected to the MQTT broker at %s as client id '%s'.", publisher.address,
                  publisher.client_id)
-        return cls(publisher)
+        queue = None
+        if settings.sim_max_queued:
+            queue = await BrokerQueue.watch(settings, publisher.client_id, stop=stop)
+        return cls(publisher, queue)
 
     async def send(self, topic: str, payload: bytes, *, retain: bool) -> None:
         """Publish with QoS 1, first waiting while the in-flight window is full."""
         await self.send_many([(topic, payload)], retain=retain)
 
     async def send_many(self, messages: Sequence[Message], *, retain: bool) -> None:
-        """Publish with QoS 1 as many as the window takes, wait for room, and go on."""
+        """Publish with QoS 1 as many as the window takes, wait for room, and go on.
+
+        Readings (not retained) first wait while the broker's consumers lag.
+        """
         publisher = self._publisher
+        if self.queue is not None and not retain:
+            await self.queue.wait_for_room(len(messages))
         done = publisher.publish(messages, 0, retain)
         while done < len(messages):
             await publisher.wait_for_room()
@@ -209,6 +228,8 @@ class MqttSink:
                             ) from exc
         finally:
             await publisher.close()
+            if self.queue is not None:
+                await self.queue.close()
 
 
 def unique_client_id() -> str:
@@ -222,11 +243,14 @@ def unique_client_id() -> str:
     return f"urbanpulse-sim-{host}-{os.getpid()}-{secrets.token_hex(2)}"
 
 
-async def open_sink(settings: SimSettings) -> Sink:
-    """Return the sink `settings.sim_output` names: MQTT (None), stdout ('-') or 'jsonl:PATH'."""
+async def open_sink(settings: SimSettings, *, stop: asyncio.Event | None = None) -> Sink:
+    """Return the sink `settings.sim_output` names: MQTT (None), stdout ('-') or 'jsonl:PATH'.
+
+    `stop` ends an MQTT sink's wait for the broker's consumers.
+    """
     output = settings.sim_output
     if output is None:
-        return await MqttSink.connect(settings)
+        return await MqttSink.connect(settings, stop=stop)
     if output == "-":
         return JsonlSink("-")
     path = output.removeprefix("jsonl:")

@@ -39,9 +39,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
                     returncode=4)
 
 
-def _require(start: Any, *args: Any) -> Any:
+def _require(start: Any, *args: Any, **options: Any) -> Any:
     try:
-        server = start(*args)
+        server = start(*args, **options)
     except stack.MissingBinaryError as exc:
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI=true and a server is missing: {exc}")

@@ -35,6 +35,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from ops import stack
 from ops.doctor.secrets import COMPOSE_SECRETS, MIN_LENGTH
+from simulator.broker_queue import DROPPED, RETAINED, STORED, UPTIME, BrokerQueue
 from tests.conftest import _require as require_server
 from urbanpulse import topics
 from urbanpulse.settings import ApiSettings, IngestSettings, SimSettings, env_name
@@ -62,7 +63,8 @@ ACCOUNT_BY_SERVICE = {"simulator": "simulator", "ingest": "ingest", "api": "api"
 # Topic permissions of each MQTT account: (access, topic filter), nothing else.
 EXPECTED_ACL: dict[str, set[tuple[str, str]]] = {
     "simulator": {("write", "city/readings/#"), ("write", "city/sensors/#"),
-                  ("write", "city/truth/#")},
+                  ("write", "city/truth/#"),
+                  *(("read", topic) for topic in (STORED, RETAINED, DROPPED, UPTIME))},
     "ingest": {("read", "city/readings/#"), ("read", "city/sensors/#"),
                ("read", "city/commands/alerts/ack"), ("readwrite", "city/alerts/#"),
                ("write", "city/rejected/#"), ("write", "city/state/#"),
@@ -120,7 +122,7 @@ def parse_acl(text: str) -> tuple[dict[str, set[tuple[str, str]]], list[str]]:
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        words = line.split()
+        words = line.split(maxsplit=2)  # a topic may hold spaces ("retained messages")
         if words[0] == "user":
             user = words[1]
             rules.setdefault(user, set())
@@ -599,10 +601,11 @@ def test_acl_gives_each_account_only_its_topics() -> None:
     rules, stray = parse_acl((MOSQUITTO_DIR / "acl").read_text(encoding="utf-8"))
     assert stray == [], "no pattern lines and no rules for anonymous clients"
     assert rules == EXPECTED_ACL
-    assert all(access == "write" for access, _ in rules["simulator"]), "simulator reads nothing"
+    assert {pattern for access, pattern in rules["simulator"] if access != "write"} == {
+        STORED, RETAINED, DROPPED, UPTIME}, "the simulator reads the broker's queue, nothing else"
     for user, user_rules in rules.items():
         for _, pattern in user_rules:
-            assert pattern.startswith("city/"), (user, pattern)
+            assert pattern.startswith("city/") or user == "simulator", (user, pattern)
 
 
 def test_entrypoint_creates_exactly_the_acl_accounts(
@@ -858,3 +861,17 @@ def test_broker_healthcheck_logs_in_as_observer(
 
     assert check(PASSWORDS["observer"]) == 0
     assert check("wrong-password") != 0
+
+
+@pytest.mark.services
+async def test_the_simulator_reads_the_brokers_queue_and_the_observer_does_not(
+        broker_port: int) -> None:
+    def login(account: str) -> SimSettings:
+        return SimSettings(mqtt_host="127.0.0.1", mqtt_port=broker_port,
+                           mqtt_username=account, mqtt_password=PASSWORDS[account])
+
+    queue = await BrokerQueue.watch(login("simulator"), "acl-test")
+    assert queue is not None
+    assert queue.queued is not None
+    await queue.close()
+    assert await BrokerQueue.watch(login("observer"), "acl-test") is None

@@ -149,6 +149,9 @@ class SimSettings(_Base):
     sim_max_inflight: int = Field(1000, ge=1, le=65535, description="Unacknowledged QoS 1 limit")
     sim_client_id: str | None = Field(
         None, min_length=1, description="MQTT client id (unset: urbanpulse-sim-HOST-PID, unique)")
+    sim_max_queued: int = Field(
+        200_000, ge=0,
+        description="Wait while the broker holds more messages for its consumers (0: never)")
     sim_city: str = Field("shanghai", min_length=1,
                           description="City profile: a shipped name or a YAML file path")
     sim_scenario: str | None = Field(None, description="Scenario: a shipped name or a YAML file")
