@@ -27,8 +27,9 @@ What it accepts, and why:
 from __future__ import annotations
 
 import logging
-from collections import Counter, OrderedDict
-from collections.abc import Iterable, Mapping
+from bisect import bisect_left, insort
+from collections import Counter, OrderedDict, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
 import msgspec
@@ -68,6 +69,11 @@ Row = dict[str, Any]
 """A reading as the kinds read it: fields by name, `time` and `seq`."""
 
 
+def newest_first(alert: Alert) -> tuple[int, str]:
+    """Order alerts as the alert list shows them: newest first, then by id."""
+    return -alert.ts, alert.alert_id
+
+
 def sensor_of(birth: SensorBirth) -> Sensor:
     """Return the api's model of an accepted birth."""
     return Sensor(sensor=birth.sensor, kind=birth.kind, district=birth.district, site=birth.site,
@@ -94,6 +100,8 @@ class LiveState:
         self.births: dict[str, Sensor] = {}
         self.rows: dict[str, Row] = {}
         self.alerts: dict[str, Alert] = {}
+        self._alert_index: defaultdict[tuple[str, str | None], list[Alert]] = defaultdict(list)
+        """The active alerts of each state (and district), newest first: `held_alerts`."""
         self._resolved: dict[str, int] = {}
         self.incidents: dict[str, Incident] = {}
         """The open incidents, by id (their states without `sig`)."""
@@ -182,12 +190,23 @@ class LiveState:
         if alert.ts < newest:
             return
         self._versions[alert.district] += 1
+        if held is not None:
+            self._index(held, keep=False)
         if alert.state in ACTIVE_STATES:
             self.alerts[alert.alert_id] = alert
             self._resolved.pop(alert.alert_id, None)
+            self._index(alert, keep=True)
         else:
             self.alerts.pop(alert.alert_id, None)
             self._resolved[alert.alert_id] = alert.ts
+
+    def _index(self, alert: Alert, *, keep: bool) -> None:
+        for key in ((alert.state, None), (alert.state, alert.district)):
+            held = self._alert_index[key]
+            if keep:
+                insort(held, alert, key=newest_first)
+            else:
+                del held[bisect_left(held, newest_first(alert), key=newest_first)]
 
     def on_alert(self, topic: str, payload: bytes) -> None:
         """Take an alert state the ingester signed, published on its own topic."""
@@ -306,6 +325,17 @@ class LiveState:
         """Return the active alerts, of `district` when given."""
         return [alert for alert in self.alerts.values()
                 if district is None or alert.district == district]
+
+    def held_alerts(self, *, state: str, district: str | None, start_ms: int,
+                    end_ms: int) -> Sequence[Alert]:
+        """Return the active alerts in `state` (of `district`) of [start, end), newest first.
+
+        A slice of an index kept as alerts change, found by bisection: its cost is the
+        answer's length, not the number of alerts held.
+        """
+        held = self._alert_index.get((state, district), [])
+        return held[bisect_left(held, (1 - end_ms, ""), key=newest_first):
+                    bisect_left(held, (1 - start_ms, ""), key=newest_first)]
 
     def describe(self) -> Mapping[str, int]:
         """Return the counts `/health` reports."""

@@ -105,15 +105,14 @@ async def list_alerts(*, request: Request, settings: SettingsDep, live: LiveDep,
     return json_answer(page.__pydantic_serializer__.to_json(page))
 
 
-def _held_alerts(live: LiveState, *, start_ms: int, end_ms: int, state: str | None,
+def _held_alerts(live: LiveState, *, start_ms: int, end_ms: int, state: str,
                  kind: str | None, district: str | None, severity: str | None,
                  sensor: str | None, limit: int, offset: int) -> AlertPage:
     """Return one page of the active alerts held in memory, as `AlertStore.list_alerts` would."""
-    found = sorted((alert for alert in live.active_alerts(district=district)
-                    if start_ms <= alert.ts < end_ms and alert.state == state
-                    and kind in (None, alert.kind) and severity in (None, alert.severity)
-                    and sensor in (None, alert.sensor)),
-                   key=lambda alert: (-alert.ts, alert.alert_id))
+    found = live.held_alerts(state=state, district=district, start_ms=start_ms, end_ms=end_ms)
+    if kind is not None or severity is not None or sensor is not None:
+        found = [alert for alert in found if kind in (None, alert.kind)
+                 and severity in (None, alert.severity) and sensor in (None, alert.sensor)]
     return AlertPage(items=found[offset:offset + limit], total=len(found), limit=limit,
                      offset=offset)
 

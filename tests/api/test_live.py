@@ -8,6 +8,7 @@ port: the latest-state routes still answer, a route of history does not.
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,6 +23,7 @@ from fastapi import FastAPI
 from api.influx import HttpxTransport, InfluxQuery
 from api.live import IGNORED_LOG_BURST, HeldQueries, LiveState, sensor_of
 from api.main import create_app
+from api.models import Alert
 from ingest.points import alert_point, birth_point
 from ops import stack
 from tests.api.conftest import ALERT_KEY, closed_url, write_lines
@@ -274,3 +276,32 @@ async def test_a_reading_stamped_a_little_ahead_is_current_in_memory() -> None:
                                      at_ms=t)
     assert [(one.sensor.sensor, one.ts, one.number("available_spot_number"))
             for one in current] == [(LOT, ahead, 4.0)]
+
+
+def test_the_alert_index_answers_as_a_scan_of_every_held_alert_would() -> None:
+    """Random state changes (out of order too); every query agrees with filter-and-sort."""
+    rng = random.Random(7)
+    live = LiveState(root="city", alert_key=KEY)
+    districts, states = ("alpha", "beta", "gamma"), ("pending", "firing", "acknowledged",
+                                                     "resolved")
+    for step in range(3000):
+        alert_id = f"{rng.randrange(300):016x}"
+        live.add_alert(Alert(alert_id=alert_id, rule="lot-nearly-full", sensor=f"s-{alert_id}",
+                             kind="parking", district=districts[int(alert_id, 16) % 3],
+                             state=rng.choice(states), severity="medium",
+                             ts=step * 10 + rng.randrange(-50, 50), since=0,
+                             message="full"))
+        if step % 100:
+            continue
+        for state in states[:3]:
+            for district in (None, *districts):
+                start = rng.randrange(step * 10 + 1)
+                end = rng.randrange(start, step * 10 + 60)
+                scan = sorted((alert for alert in live.alerts.values()
+                               if alert.state == state and district in (None, alert.district)
+                               and start <= alert.ts < end),
+                              key=lambda alert: (-alert.ts, alert.alert_id))
+                assert list(live.held_alerts(state=state, district=district, start_ms=start,
+                                             end_ms=end)) == scan
+    assert sum(len(live.held_alerts(state=state, district=None, start_ms=0, end_ms=10**9))
+               for state in states[:3]) == len(live.alerts) > 50
