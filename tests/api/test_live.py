@@ -305,3 +305,7 @@ def test_the_alert_index_answers_as_a_scan_of_every_held_alert_would() -> None:
                                              end_ms=end)) == scan
     assert sum(len(live.held_alerts(state=state, district=None, start_ms=0, end_ms=10**9))
                for state in states[:3]) == len(live.alerts) > 50
+    for district in (None, *districts):
+        assert sorted(alert.alert_id for alert in live.active_alerts(district=district)) == \
+            sorted(alert.alert_id for alert in live.alerts.values()
+                   if district in (None, alert.district))
