@@ -97,12 +97,21 @@ def _sensor_minutes() -> dict[str, list[str]]:
     return found
 
 
+def _kind_names(panel: Json) -> Json:
+    """Name the lines of a chart of district rollups by kind: `air_district_1h` as `air`."""
+    suffix = rollup_measurement("", "district", "1h")
+    panel["transformations"] = [{"id": "renameByRegex", "options": {
+        "regex": f"^(.*){suffix}$", "renamePattern": "$1"}}]
+    return panel
+
+
 def fleet() -> Json:
     """Return the device-fleet dashboard."""
     hours = measurements(rollup_measurement(kind, "sensor", "1h") for kind in KINDS)
     minutes = ", ".join(f'(SELECT last("{field}") AS "n" FROM {measurements(names)} {WHERE} '
-                        f'{EVERY}, "sensor" fill(none))'
+                        f'AND {CHOSEN} {EVERY}, "sensor" fill(none))'
                         for field, names in _sensor_minutes().items())
+    district_hours = measurements(rollup_measurement(kind, "district", "1h") for kind in KINDS)
     batteries, signals = _metrics("battery"), _metrics("signal")
     health = {**batteries, **signals}
     charts = [*(_by_district("min", metric, kinds) for metric, kinds in batteries.values()),
@@ -124,9 +133,21 @@ def fleet() -> Json:
                       "reading in the time range (empty: none in it) and how many intervals "
                       f"that is; more than {STALE_INTERVALS} is stale (red).", (0, 4, 24, 10),
                       BIRTHS, "outerTabular"),
-        timeseries("Sensors reporting by kind", "Sensors with a reading in each interval, "
-                   "by kind: a power cut or a network outage shows as a step down.",
-                   (0, 14, 24, 8), [target(
+        _kind_names(timeseries(
+            "Sensors reporting by kind, hour by hour", "Sensors with a reading in each hour, "
+            "by kind, from the districts' hourly rollups (`sensors`): an outage of an hour or "
+            "more shows as a step down; a shorter one shows in the chart beside, once a "
+            "district is chosen, and in the readings per minute of the city overview.",
+            (0, 14, 12, 8), [target(
+                f'SELECT max("n") FROM (SELECT sum("sensors") AS "n" FROM {district_hours} '
+                f'WHERE $timeFilter AND {district_filter()} GROUP BY time(1h) fill(none)) '
+                f'WHERE $timeFilter {EVERY} fill(none)', alias="$measurement")],
+            minimum=0, decimals=0, interval="1h")),
+        timeseries("Sensors reporting by kind, every 10 minutes", "Sensors of the chosen "
+                   "district (or the chosen sensors) with a reading in each interval, by kind: "
+                   "a power cut or a network outage shows as a step down. It reads each "
+                   "sensor's readings, so it waits for a district or a sensor to be chosen.",
+                   (12, 14, 12, 8), [target(
                        f'SELECT count("n") FROM {minutes} WHERE $timeFilter {EVERY} fill(0)',
                        alias="$measurement")], minimum=0, decimals=0,
                    interval="10m"),
