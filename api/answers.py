@@ -7,7 +7,8 @@ would encode it), kept here and dropped when `api.live.LiveState` takes a
 newer birth or reading of the sensor, or any birth (the district list, pages).
 A page of sensors joins the kept births' bytes, a sensor's detail is its birth's
 bytes with the encoded reading added as the last field (`SensorDetail` is
-`Sensor` plus `latest`), so nothing is encoded twice.
+`Sensor` plus `latest`), so nothing is encoded twice. A page of active alerts
+joins each alert's bytes, encoded once per state of the alert.
 
 A district summary of the present depends on the clock as well (readings age
 out of "current", the history sections read InfluxDB), so it is kept per
@@ -18,12 +19,12 @@ district changed (`LiveState.version`); its `at` tells the time it describes.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from fastapi import Response
 
-from api.models import LatestReading, Sensor
+from api.models import Alert, LatestReading, Sensor
 from api.view_models import DistrictInfo, DistrictList
 from urbanpulse.kinds import get_kind
 
@@ -55,6 +56,7 @@ class HeldAnswers:
         self._details: dict[str, bytes] = {}
         self._districts: bytes | None = None
         self._summaries: dict[str, tuple[int, int, bytes]] = {}
+        self._alerts: dict[str, tuple[Alert, bytes]] = {}
         self.making: dict[str, asyncio.Future[bytes | None]] = {}
         """The summaries being made, by district, which requests meanwhile wait for."""
 
@@ -67,6 +69,23 @@ class HeldAnswers:
     def forget_reading(self, sensor: str) -> None:
         """Drop what shows the newest reading of `sensor`."""
         self._details.pop(sensor, None)
+
+    def forget_alert(self, alert_id: str) -> None:
+        """Drop the JSON of an alert that is no longer active."""
+        self._alerts.pop(alert_id, None)
+
+    def alert_page(self, alerts: Sequence[Alert], *, total: int, limit: int,
+                   offset: int) -> bytes:
+        """Return the JSON of `AlertPage` holding `alerts`, each encoded once per state."""
+        return b"".join((b'{"items":[', b",".join(self._alert(alert) for alert in alerts),
+                         f'],"total":{total},"limit":{limit},"offset":{offset}}}'.encode()))
+
+    def _alert(self, alert: Alert) -> bytes:
+        kept = self._alerts.get(alert.alert_id)
+        if kept is None or kept[0] is not alert:  # a newer state is another object
+            kept = self._alerts[alert.alert_id] = (
+                alert, alert.__pydantic_serializer__.to_json(alert))
+        return kept[1]
 
     def birth(self, sensor: Sensor) -> bytes:
         """Return the JSON of `sensor` as `Sensor`."""

@@ -199,6 +199,7 @@ class LiveState:
         else:
             self.alerts.pop(alert.alert_id, None)
             self._resolved[alert.alert_id] = alert.ts
+            self.answers.forget_alert(alert.alert_id)
 
     def _index(self, alert: Alert, *, keep: bool) -> None:
         for key in ((alert.state, None), (alert.state, alert.district)):

@@ -94,27 +94,27 @@ async def list_alerts(*, request: Request, settings: SettingsDep, live: LiveDep,
     start_ms, end_ms = resolve_range(start, end, now=datetime.now(UTC),
                                      max_range_s=settings.api_max_range_s, span=ALERT_SPAN)
     if live is not None and state in ACTIVE_STATES and end is None:
-        page = _held_alerts(live, start_ms=start_ms, end_ms=end_ms, state=state, kind=kind,
-                            district=district, severity=severity, sensor=sensor,
-                            limit=limit, offset=offset)
-    else:
-        async with influx_for(request) as influx:
-            page = await AlertStore(influx).list_alerts(
-                start_ms=start_ms, end_ms=end_ms, state=state, kind=kind, district=district,
-                severity=severity, sensor=sensor, limit=limit, offset=offset)
+        return json_answer(_held_alerts(
+            live, start_ms=start_ms, end_ms=end_ms, state=state, kind=kind, district=district,
+            severity=severity, sensor=sensor, limit=limit, offset=offset))
+    async with influx_for(request) as influx:
+        page = await AlertStore(influx).list_alerts(
+            start_ms=start_ms, end_ms=end_ms, state=state, kind=kind, district=district,
+            severity=severity, sensor=sensor, limit=limit, offset=offset)
     return json_answer(page.__pydantic_serializer__.to_json(page))
 
 
 def _held_alerts(live: LiveState, *, start_ms: int, end_ms: int, state: str,
                  kind: str | None, district: str | None, severity: str | None,
-                 sensor: str | None, limit: int, offset: int) -> AlertPage:
-    """Return one page of the active alerts held in memory, as `AlertStore.list_alerts` would."""
+                 sensor: str | None, limit: int, offset: int) -> bytes:
+    """Return one page of the active alerts held in memory, as `AlertStore.list_alerts` would,
+    encoded as `AlertPage` from each alert's kept JSON."""
     found = live.held_alerts(state=state, district=district, start_ms=start_ms, end_ms=end_ms)
     if kind is not None or severity is not None or sensor is not None:
         found = [alert for alert in found if kind in (None, alert.kind)
                  and severity in (None, alert.severity) and sensor in (None, alert.sensor)]
-    return AlertPage(items=found[offset:offset + limit], total=len(found), limit=limit,
-                     offset=offset)
+    return live.answers.alert_page(found[offset:offset + limit], total=len(found), limit=limit,
+                                   offset=offset)
 
 
 async def _open_feed(settings: SettingsDep, district: AlertDistrictQuery = None,

@@ -23,7 +23,7 @@ from fastapi import FastAPI
 from api.influx import HttpxTransport, InfluxQuery
 from api.live import IGNORED_LOG_BURST, HeldQueries, LiveState, sensor_of
 from api.main import create_app
-from api.models import Alert
+from api.models import Alert, AlertPage
 from ingest.points import alert_point, birth_point
 from ops import stack
 from tests.api.conftest import ALERT_KEY, closed_url, write_lines
@@ -309,3 +309,22 @@ def test_the_alert_index_answers_as_a_scan_of_every_held_alert_would() -> None:
         assert sorted(alert.alert_id for alert in live.active_alerts(district=district)) == \
             sorted(alert.alert_id for alert in live.alerts.values()
                    if district in (None, alert.district))
+
+
+def test_a_page_of_held_alerts_is_the_bytes_alert_page_encodes() -> None:
+    """Kept per alert state: a newer state is encoded again, and the page reads as the model."""
+    live = LiveState(root="city", alert_key=KEY)
+    alerts = [Alert(alert_id=f"{n:016x}", rule="lot-nearly-full", sensor=f"s-{n}",
+                    kind="parking", district=DISTRICT, state="firing", severity="medium",
+                    ts=1000 + n, since=900, message="Lot \"A\" is 96 % full", value=0.96)
+              for n in range(3)]
+    for alert in alerts:
+        live.add_alert(alert)
+    page = AlertPage(items=alerts[::-1], total=3, limit=10, offset=0)
+    assert live.answers.alert_page(alerts[::-1], total=3, limit=10, offset=0) == \
+        page.__pydantic_serializer__.to_json(page)
+    acked = alerts[0].model_copy(update={"state": "acknowledged", "ts": 2000, "acked_by": "li"})
+    live.add_alert(acked)
+    one = AlertPage(items=[acked], total=1, limit=1, offset=0)
+    assert live.answers.alert_page([acked], total=1, limit=1, offset=0) == \
+        one.__pydantic_serializer__.to_json(one)
