@@ -7,13 +7,13 @@ from urbanpulse.kinds.panels import (
     CHART,
     EVERY,
     TOP_N,
-    WHERE,
     KindDashboard,
     Overview,
     SystemPart,
     by_district,
     by_sensor,
     colour_cells,
+    district_filter,
     grafana_unit,
     stat,
     table,
@@ -22,13 +22,16 @@ from urbanpulse.kinds.panels import (
     timeseries,
     top,
 )
-from urbanpulse.kinds.pressure import SPEC
+from urbanpulse.kinds.pressure import SERVICE_PRESSURE_MPA, SPEC
 from urbanpulse.kinds.systems import WATER_SUPPLY
+from urbanpulse.rollups import rollup_measurement
 
 MPA = grafana_unit(SPEC.metrics["pressure_mpa"])
-LIMIT = 0.14
+LIMIT = SERVICE_PRESSURE_MPA
 """The CJJ 58 network-end service pressure, drawn as a line and coloured red."""
 COMPLIANCE = 0.97
+TALLY = "pressure_service_count"
+"""The kind's tally of readings at or above `LIMIT` (the same CJJ 58 pressure)."""
 """The share of readings at or above `LIMIT` the supply-service standards ask for."""
 
 
@@ -58,12 +61,12 @@ def overview() -> Overview:
 
 
 def _compliance(group: str) -> str:
-    """Return the share of readings at or above 0.14 MPa: two sources of one measurement
-    merge per series, so one count divides the other."""
-    where = f'FROM "{SPEC.name}" {WHERE}'
-    return ('SELECT count("ok") / count("all") AS "compliance" FROM (SELECT "pressure_mpa" '
-            f'AS "ok" {where} AND "pressure_mpa" >= {LIMIT}), (SELECT "pressure_mpa" AS "all" '
-            f"{where}) WHERE $timeFilter{group}")
+    """Return the share of readings at or above 0.14 MPa, from the districts' minute rollups:
+    the kind's tally of such readings over their `count`, a point per district and minute
+    whatever the number of gauges (the raw readings took 4.9 s over 24 h at 22,150 sensors)."""
+    return (f'SELECT sum("{TALLY}") / sum("count") AS "compliance" FROM '
+            f'"{rollup_measurement(SPEC.name, "district", "1m")}" WHERE $timeFilter AND '
+            f"{district_filter()}{group}")
 
 
 def system() -> SystemPart:
