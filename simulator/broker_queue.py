@@ -47,7 +47,10 @@ DROPPED = "$SYS/broker/publish/messages/dropped"
 UPTIME = "$SYS/broker/uptime"
 """Sent with every report (mosquitto sends a count only when it changed): the report's tick."""
 FIRST_REPORT_WAIT_S = 3.0
-"""How long to wait for the broker's first count (mosquitto sends its retained $SYS at once)."""
+"""How long to wait for the broker's first counts (mosquitto sends its retained $SYS at once),
+and for its last report when the run ends."""
+STILL_WAITING_S = 60.0
+"""How often a wait that goes on is said again."""
 
 
 class BrokerQueue:
@@ -68,6 +71,9 @@ class BrokerQueue:
         self._stop = stop
         self._counts: dict[str, int] = {}
         self._dropped_at_start: int | None = None
+        self._dropped_earlier = 0
+        self._dropped_seen = False
+        """Drops counted over earlier connections (a broker's counter restarts with it)."""
         self._report_at: float | None = None
         """When the last report came (monotonic)."""
         self._sent = 0
@@ -96,7 +102,7 @@ class BrokerQueue:
             async with asyncio.timeout(FIRST_REPORT_WAIT_S):
                 await client.connect(settings.mqtt_host, settings.mqtt_port, keepalive=30,
                                      version=MQTTv311)
-                while queue.queued is None:
+                while not {STORED, RETAINED} <= queue._counts.keys() and not queue._stopping():
                     await queue._next_report()
         except (TimeoutError, OSError, gmqtt.MQTTConnectError) as exc:
             log.warning("The MQTT broker at %s reports no queue depth on %s (%s): readings "
@@ -118,9 +124,9 @@ class BrokerQueue:
     @property
     def dropped(self) -> int | None:
         """Return the messages the broker dropped since this watch began, at its last report."""
-        if DROPPED not in self._counts or self._dropped_at_start is None:
-            return None
-        return self._counts[DROPPED] - self._dropped_at_start
+        if DROPPED in self._counts and self._dropped_at_start is not None:
+            return self._dropped_earlier + self._counts[DROPPED] - self._dropped_at_start
+        return self._dropped_earlier if self._dropped_seen else None
 
     def estimate(self) -> float | None:
         """Return the messages queued now by the estimate above; None without a report."""
@@ -144,7 +150,7 @@ class BrokerQueue:
                          "over URBANPULSE_SIM_MAX_QUEUED (%d); sending again when they have "
                          "taken it down to %d.", self.address, estimate, self.limit,
                          self.limit // 2)
-            began = time.monotonic()
+            began = said = time.monotonic()
             while (estimate := self.estimate()) is not None and estimate > self.limit // 2 \
                     and not self._stopping():
                 if self.rate > 0:  # until the estimate is down, or the next report
@@ -153,21 +159,37 @@ class BrokerQueue:
                             await self._next_report()
                 else:
                     await self._next_report()
+                if time.monotonic() - said >= STILL_WAITING_S:
+                    said = time.monotonic()
+                    log.warning("Still waiting after %.0f s: the broker at %s holds about %d "
+                                "messages for its consumers, who took %.0f a second lately. "
+                                "A session kept for a consumer that is gone holds every run "
+                                "back until it expires; SIGINT stops this run, and "
+                                "URBANPULSE_SIM_MAX_QUEUED=0 runs without waiting.",
+                                said - began, self.address, estimate, self.rate)
             self.paused_s += time.monotonic() - began
         self._sent += count
 
     async def close(self) -> None:
-        """Say what the broker dropped meanwhile, if anything, and disconnect."""
-        if self.dropped:
+        """Say what the broker dropped meanwhile, if anything, and disconnect.
+
+        The broker's next report is awaited first (a few seconds at most), so that
+        drops of the run's last moments are counted.
+        """
+        if self._client.is_connected and not self._stopping():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(FIRST_REPORT_WAIT_S):
+                    await self._next_report()
+        if (self.dropped or 0) > 0:
             log.warning("The MQTT broker at %s dropped %d messages during this run (%s): a "
                         "consumer's queue was full. Lower URBANPULSE_SIM_MAX_QUEUED or raise "
                         "the broker's max_queued_messages.", self.address, self.dropped, DROPPED)
         if self.pauses:
             log.info("Waited %d times, %.1f s in all, for the broker's consumers.",
                      self.pauses, self.paused_s)
-        if self._client.is_connected:
-            with contextlib.suppress(TimeoutError, OSError, RuntimeError):
-                await asyncio.wait_for(self._client.disconnect(), FIRST_REPORT_WAIT_S)
+        self._client.stop_reconnect()  # also for a connection that never came up
+        with contextlib.suppress(TimeoutError, OSError, RuntimeError, AttributeError):
+            await asyncio.wait_for(self._client.disconnect(), FIRST_REPORT_WAIT_S)
 
     def _stopping(self) -> bool:
         return self._stop is not None and self._stop.is_set()
@@ -217,7 +239,7 @@ class BrokerQueue:
             except ValueError:
                 return 0
             if topic == DROPPED and self._dropped_at_start is None:
-                self._dropped_at_start = self._counts[topic]
+                self._dropped_at_start, self._dropped_seen = self._counts[topic], True
             elif topic in (STORED, RETAINED):  # the queue of this report, after its uptime
                 self._measured()
         self._report.set()
@@ -228,5 +250,9 @@ class BrokerQueue:
         # Counts that no longer come in must not hold the run: the publisher's own
         # connection says when the broker is gone.
         self._counts.pop(STORED, None)
+        dropped = self.dropped
+        self._dropped_earlier = max(0, dropped or 0)
+        self._counts.pop(DROPPED, None)
+        self._dropped_at_start = None  # the counter may restart with the broker
         self._report_at, self._interval, self.rate = None, None, 0.0
         self._report.set()

@@ -23,7 +23,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from ops import stack
-from simulator import run
+from simulator import broker_queue, run
 from simulator.run import simulate
 from simulator.sinks import MqttSink
 from tests.conftest import _require as require_server
@@ -95,7 +95,10 @@ def backfill(port: int, topic_root: str, max_queued: int) -> SimSettings:
 
 
 async def test_a_backfill_waits_while_a_consumer_lags_and_it_loses_nothing(
-        broker: stack.Server, topic_root: str) -> None:
+        broker: stack.Server, topic_root: str, caplog: pytest.LogCaptureFixture,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(broker_queue, "STILL_WAITING_S", 1.0)
+    caplog.set_level(logging.WARNING, logger="simulator.broker_queue")
     consumer = Consumer(broker.port, f"{topic_root}/readings/#")
     consumer.leave()
     sink = await MqttSink.connect(backfill(broker.port, topic_root, 1000))
@@ -104,8 +107,9 @@ async def test_a_backfill_waits_while_a_consumer_lags_and_it_loses_nothing(
     run_ = asyncio.create_task(simulate(backfill(broker.port, topic_root, 1000), sink))
     try:
         await wait_until(lambda: sink.queue is not None and sink.queue.pauses > 0, timeout=60)
-        await asyncio.sleep(2.5)  # more than a report of the broker's
+        await asyncio.sleep(4)  # more than a report of the broker's, and than STILL_WAITING_S
         assert not run_.done(), "the run went on while its consumer was away"
+        assert "Still waiting after" in caplog.text
         assert sink.queue.dropped == 0
         consumer.come_back()
         stats = await asyncio.wait_for(run_, 120)
