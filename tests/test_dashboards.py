@@ -720,7 +720,12 @@ def offered(city: City, dashboard: dict[str, Any], name: str,
 def _shows_everything(city: City, dashboard: dict[str, Any],
                       every: Mapping[str, Sequence[str]], *districts: str) -> bool:
     """Whether every panel query of `dashboard` has rows with `districts` chosen."""
-    selection = {**every, "district": list(districts)}
+    return _shows_all(city, dashboard, {**every, "district": list(districts)})
+
+
+def _shows_all(city: City, dashboard: dict[str, Any],
+               selection: Mapping[str, Sequence[str]]) -> bool:
+    """Whether every panel query of `dashboard` has rows with `selection`."""
     return all(values_of(city.series(expand(query.text, selection, range_ms=_range_ms(
         dashboard), minimum=query.interval))) for query in queries(dashboard))
 
@@ -764,7 +769,13 @@ def selections(city: City, name: str) -> dict[str, dict[str, Sequence[str]]]:
             city.url, city.db, 'SELECT last("device") FROM "sensors" GROUP BY "sensor"')}
         others = sorted((sensor for sensor in sensors if sensor != chosen["sensor"]),
                         key=lambda sensor: devices.get(sensor) == devices.get(chosen["sensor"]))
-        result["sensors"] = {**one, "sensor": [chosen["sensor"], *others[:1]]}
+        # Of those, one with which every panel has data, where there is one: the faults
+        # and health messages fall at random times, and a bay with no battery reading
+        # in the run leaves the bays' battery table rightly empty.
+        neighbour = next((other for other in others if _shows_all(
+            city, dashboard, {**one, "sensor": [chosen["sensor"], other]})), None)
+        result["sensors"] = {**one, "sensor": [chosen["sensor"],
+                                               *([neighbour] if neighbour else others[:1])]}
     return result
 
 
