@@ -19,7 +19,7 @@ district changed (`LiveState.version`); its `at` tells the time it describes.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
 from fastapi import Response
@@ -46,6 +46,12 @@ def latest_json(kind: str, row: Mapping[str, Any] | None) -> bytes:
               if isinstance(value := row.get(name), int | float)}
     reading = LatestReading(ts=row["time"], seq=row["seq"], values=values)
     return reading.__pydantic_serializer__.to_json(reading)
+
+
+def _page(items: Iterable[bytes], total: int, limit: int, offset: int) -> bytes:
+    """Return the JSON of a page (`SensorPage`, `AlertPage`) from its items' kept JSON."""
+    return b"".join((b'{"items":[', b",".join(items),
+                     f'],"total":{total},"limit":{limit},"offset":{offset}}}'.encode()))
 
 
 class HeldAnswers:
@@ -77,8 +83,7 @@ class HeldAnswers:
     def alert_page(self, alerts: Sequence[Alert], *, total: int, limit: int,
                    offset: int) -> bytes:
         """Return the JSON of `AlertPage` holding `alerts`, each encoded once per state."""
-        return b"".join((b'{"items":[', b",".join(self._alert(alert) for alert in alerts),
-                         f'],"total":{total},"limit":{limit},"offset":{offset}}}'.encode()))
+        return _page((self._alert(alert) for alert in alerts), total, limit, offset)
 
     def _alert(self, alert: Alert) -> bytes:
         kept = self._alerts.get(alert.alert_id)
@@ -105,8 +110,7 @@ class HeldAnswers:
 
     def page(self, sensors: list[Sensor], *, total: int, limit: int, offset: int) -> bytes:
         """Return the JSON of `SensorPage` holding `sensors`."""
-        return b"".join((b'{"items":[', b",".join(self.birth(sensor) for sensor in sensors),
-                         f'],"total":{total},"limit":{limit},"offset":{offset}}}'.encode()))
+        return _page((self.birth(sensor) for sensor in sensors), total, limit, offset)
 
     def districts(self, counts: Mapping[str, Mapping[str, int]]) -> bytes:
         """Return the JSON of `DistrictList` for `counts` (kept until a birth changes)."""
