@@ -3,7 +3,8 @@
 Settings are passed in, never read at import time. The app's lifespan opens one
 HTTP client for InfluxDB and, when the api has the alert key to check the
 ingester's signatures, keeps the city's latest state in memory
-(`api.live`, fed by `api.follow`); both end on shutdown. Errors of the servers behind
+(`api.live`, fed by `api.follow`); it renders the exports' settled hours ahead
+(`api.warm_exports`). All end on shutdown. Errors of the servers behind
 the api become responses with a sentence: InfluxDB or the MQTT broker
 unreachable is 503, a query InfluxDB refused is 502, an acknowledgement or an
 incident transition the ingester did not confirm in time is 504.
@@ -37,8 +38,10 @@ from api.influx import InfluxQuery, InfluxTransport, open_influx
 from api.limits import BodyLimit
 from api.live import LiveState
 from api.models import json_error
+from api.open_data import HourPieces
 from api.routes import alerts, districts, export, health, incidents, sensors, views
 from api.swagger import serve_docs
+from api.warm_exports import ExportWarmer
 from urbanpulse import __version__
 from urbanpulse.settings import ApiSettings
 
@@ -96,26 +99,32 @@ def create_app(settings: ApiSettings, *,
             return
         async with open_influx(settings) as influx:
             app.state.influx = influx
+            warmer = None
+            if settings.api_export_cache_mb > 0:
+                warmer = app.state.export_warmer = ExportWarmer(influx, app.state.export_pieces)
+                warmer.start()
             key = settings.alert_key_bytes()
-            if key is None:  # no way to tell the ingester's states from forged ones
-                try:
-                    yield
-                finally:
-                    del app.state.influx
-                return
-            app.state.live = LiveState(root=settings.topic_root, alert_key=key)
-            follower = StateFollower(settings, app.state.live, influx)
-            follower.start()
+            follower = None
+            if key is not None:  # else no way to tell the ingester's states from forged ones
+                app.state.live = LiveState(root=settings.topic_root, alert_key=key)
+                follower = StateFollower(settings, app.state.live, influx)
+                follower.start()
             try:
                 yield
             finally:
-                await follower.stop()
-                del app.state.live, app.state.influx
+                if follower is not None:
+                    await follower.stop()
+                    del app.state.live
+                if warmer is not None:
+                    await warmer.stop()
+                    del app.state.export_warmer
+                del app.state.influx
 
     app = FastAPI(title="UrbanPulse API", version=__version__, description=DESCRIPTION,
                   lifespan=lifespan, docs_url=None, redoc_url=None)
     serve_docs(app)  # Swagger UI from a package, not a CDN
     app.state.settings = settings
+    app.state.export_pieces = HourPieces(settings.api_export_cache_mb * 1_000_000)
     if influx_transport is not None:
         app.state.influx = InfluxQuery(influx_transport, settings.influx_db)
     app.add_exception_handler(ApiError, _server_error)

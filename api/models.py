@@ -63,6 +63,8 @@ class Health(_Model):
     influxdb: Check
     state: Check = Field(description="The latest state in memory: loaded (seeded from InfluxDB "
                                      "and following MQTT) or not yet, with its counts")
+    exports: Check = Field(description="The exports' settled hours rendered ahead: what is kept "
+                                       "and how the last pass went (never fails the status)")
 
 
 class Sensor(_Model):

@@ -17,6 +17,7 @@ from api.errors import InfluxError
 from api.influx import InfluxQuery
 from api.live import LiveState
 from api.models import Check
+from api.warm_exports import ExportWarmer
 from urbanpulse.settings import ApiSettings
 
 PROBE_TIMEOUT_S = 3.0
@@ -79,3 +80,11 @@ def probe_state(live: LiveState | None) -> Check:
         return Check(ok=False, detail=f"The latest state is loading: InfluxDB has not seeded "
                                       f"it yet; routes read InfluxDB meanwhile ({counts}).")
     return Check(ok=True, detail=f"The latest state is loaded and follows MQTT ({counts}).")
+
+
+def probe_exports(warmer: ExportWarmer | None) -> Check:
+    """Say what the export warmer keeps rendered; informative only, always ok."""
+    if warmer is None:
+        return Check(ok=True, detail="The exports' settled hours are not rendered ahead (no "
+                                     "lifespan or URBANPULSE_API_EXPORT_CACHE_MB=0).")
+    return Check(ok=True, detail=warmer.describe())

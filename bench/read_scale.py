@@ -141,9 +141,11 @@ def build(city: City, mqtt_port: int, hours: float, key: str, folder: Path) -> N
     stack.create_database(city.influxd.url, "city")
     env = env_for(city, mqtt_port, key)
     log = (folder / f"ingest-{city.name}.log").open("ab")
-    city.ingest = subprocess.Popen([sys.executable, "-m", "ops", "--log-level", "WARNING",
-                                    "ingest"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    ingest = city.ingest = subprocess.Popen(
+        [sys.executable, "-m", "ops", "--log-level", "WARNING", "ingest"], env=env, stdout=log,
+        stderr=subprocess.STDOUT)
     while pipeline_written(city.influxd.url) == 0 and not _started(city.influxd.url):
+        _check_running(ingest, folder / f"ingest-{city.name}.log")
         time.sleep(0.2)
     start = datetime.now(UTC) - timedelta(hours=hours)
     started = time.perf_counter()
@@ -154,6 +156,7 @@ def build(city: City, mqtt_port: int, hours: float, key: str, folder: Path) -> N
     simulated = time.perf_counter() - started
     last, steady = -1, 0
     while steady < 6:  # written unchanged for 3 s after the simulator ended: drained
+        _check_running(ingest, folder / f"ingest-{city.name}.log")
         time.sleep(0.5)
         written = pipeline_written(city.influxd.url)
         steady = steady + 1 if written == last else 0
@@ -169,6 +172,13 @@ def build(city: City, mqtt_port: int, hours: float, key: str, folder: Path) -> N
                   "influxd_settle_s": settle(city.influxd.url),
                   "rollup_measurements": len(rollups),
                   "series": _series(city.influxd.url)}
+
+
+def _check_running(process: subprocess.Popen[bytes], log: Path) -> None:
+    """Raise with the end of its log if `process` has exited (a bad setting stops it at once)."""
+    if process.poll() is not None:
+        tail = log.read_text(errors="replace")[-2000:]
+        raise RuntimeError(f"the ingester exited with {process.returncode}:\n{tail}")
 
 
 def compactions(url: str) -> tuple[int, int]:

@@ -276,8 +276,11 @@ class ApiSettings(_AlertKeyMixin, _InfluxMixin, _Base):
                                     description="Largest request body; larger ones get 413")
     api_export_max_range_s: int = Field(31 * 86_400, ge=3600,
                                         description="Widest time range of one export")
-    api_export_max_rows: int = Field(100_000, ge=1, le=10_000_000,
+    api_export_max_rows: int = Field(500_000, ge=1, le=10_000_000,
                                      description="Most rows (sensor-hours) one export may hold")
+    api_export_cache_mb: int = Field(
+        256, ge=0, le=65_536,
+        description="Megabytes of rendered export rows of settled hours the api keeps (0: none)")
     api_export_licence: str = Field(
         "UNSPECIFIED: set URBANPULSE_API_EXPORT_LICENCE", min_length=1, max_length=200,
         description="Licence named in every export's metadata (says 'UNSPECIFIED' until set)")

@@ -1,15 +1,16 @@
 """`/v1/export/{kind}.csv` and `.json`: the open-data feed of hourly aggregates per sensor.
 
-Both read the ingester's hourly rollups (`api.open_data`). At most
-`EXPORT_SLOTS` exports run at once in one api process: one more is refused at
-once with 429 and a `Retry-After`, rather than queueing until InfluxDB times
-out. The CSV streams: its first batch is read before the answer starts (so a
-failing InfluxDB is still a 503), the other batches as the client reads.
+Both read the ingester's hourly rollups (`api.open_data`), settled hours mostly
+from the pieces the api keeps rendered. At most `EXPORT_SLOTS` exports run at
+once in one api process: one more is refused at once with 429 and a
+`Retry-After`, rather than queueing until InfluxDB times out. Both stream: the
+first piece is read before the answer starts (so a failing InfluxDB is still a
+503), the others as the client reads.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,13 +21,13 @@ from api.deps import InfluxDep, SettingsDep
 from api.influx import InfluxQuery
 from api.models import INFLUX_ERRORS, json_error
 from api.open_data import (
-    Hour,
+    Form,
     csv_head,
-    csv_rows,
     export_sensors,
-    hourly_batches,
     hourly_measurement,
     json_body,
+    json_head,
+    pieces,
 )
 from api.params import (
     ExportDistrictQuery,
@@ -67,6 +68,12 @@ class CsvStream(StreamingResponse):
     media_type = "text/csv"
 
 
+class JsonStream(StreamingResponse):
+    """A streamed JSON body (the route documents its model, `Export`)."""
+
+    media_type = "application/json"
+
+
 class ExportSlots:
     """Counts the exports running in one app; `take` refuses one beyond `size` with 429."""
 
@@ -100,13 +107,18 @@ async def export_slot(request: Request) -> AsyncIterator[None]:
         slots.give_back()
 
 
-async def _export(influx: InfluxQuery, settings: ApiSettings, kind_name: str,
-                  district: str | None, start: datetime | None, end: datetime | None
-                  ) -> tuple[ExportMetadata, AsyncIterator[list[Hour]]]:
-    """Check the range and its size in rows; return the metadata and the rows' batches."""
+async def _export(request: Request, influx: InfluxQuery, settings: ApiSettings,
+                  kind_name: str, form: Form, district: str | None, start: datetime | None,
+                  end: datetime | None) -> tuple[ExportMetadata, AsyncIterator[bytes]]:
+    """Check the range and its size in rows; return the metadata and the pieces, started.
+
+    The first piece has been read, so a failing InfluxDB is an error answer, not a
+    broken stream.
+    """
     kind = get_kind(kind_name)
+    now = datetime.now(UTC)
     # Widened to whole hours before the check: the limit holds for the range queried.
-    start_ms, end_ms = resolve_range(start, end, now=datetime.now(UTC),
+    start_ms, end_ms = resolve_range(start, end, now=now,
                                      max_range_s=settings.api_export_max_range_s,
                                      span=EXPORT_SPAN, align_ms=HOUR_MS)
     hours = (end_ms - start_ms) // HOUR_MS
@@ -121,51 +133,59 @@ async def _export(influx: InfluxQuery, settings: ApiSettings, kind_name: str,
         kind=kind.name, start=start_ms, end=end_ms, district=district,
         units={name: metric.unit for name, metric in kind.metrics.items()},
         licence=settings.api_export_licence,
-        generated_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        generated_at=now.isoformat(timespec="seconds").replace("+00:00", "Z"),
         source=f"UrbanPulse api {__version__}, InfluxDB measurement "
                f"{hourly_measurement(kind)!r} (hourly rollups written by the ingester)")
-    batches = hourly_batches(influx, kind, sensors, district=district, start_ms=start_ms,
-                             end_ms=end_ms)
-    return metadata, batches
+    found = pieces(influx, request.app.state.export_pieces, kind, form, district=district,
+                   sensors=len(sensors), start_ms=start_ms, end_ms=end_ms,
+                   now_ms=int(now.timestamp() * 1000))
+    first = await anext(found, b"")
+    return metadata, _chain(first, found)
+
+
+async def _chain(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    if first:
+        yield first
+    async for piece in rest:
+        yield piece
 
 
 @router.get("/{kind}.json", summary="Open data: hourly aggregates as JSON",
             response_model=Export, responses=_JSON_RESPONSES,
             dependencies=[Depends(export_slot)])
-async def export_json(*, kind: ExportKindPath, influx: InfluxDep, settings: SettingsDep,
-                      district: ExportDistrictQuery = None, start: ExportStartQuery = None,
-                      end: ExportEndQuery = None) -> Response:
+async def export_json(*, request: Request, kind: ExportKindPath, influx: InfluxDep,
+                      settings: SettingsDep, district: ExportDistrictQuery = None,
+                      start: ExportStartQuery = None, end: ExportEndQuery = None
+                      ) -> Response:
     """Return the mean, minimum and maximum of every metric per sensor and hour.
 
     The range is widened to whole hours, and the widened range may span at most
     `URBANPULSE_API_EXPORT_MAX_RANGE_S`; sensors times hours may be at most
     `URBANPULSE_API_EXPORT_MAX_ROWS` (else 422 on `start`). `metadata` names
-    the units, the licence and the generation time. More exports at once than
-    the server runs are refused with 429 and `Retry-After`.
+    the units, the licence and the generation time. Rows come by hour, then
+    district, then sensor. More exports at once than the server runs are
+    refused with 429 and `Retry-After`.
     """
-    metadata, batches = await _export(influx, settings, kind, district, start, end)
-    hours = [hour async for batch in batches for hour in batch]
-    return Response(json_body(metadata, hours), media_type="application/json")
+    metadata, found = await _export(request, influx, settings, kind, "json", district, start,
+                                    end)
+    return JsonStream(json_body(json_head(metadata), found))
 
 
 @router.get("/{kind}.csv", summary="Open data: hourly aggregates as CSV",
             response_class=CsvStream, responses=_CSV_RESPONSES,
             dependencies=[Depends(export_slot)])
-async def export_csv(*, kind: ExportKindPath, influx: InfluxDep, settings: SettingsDep,
-                     district: ExportDistrictQuery = None, start: ExportStartQuery = None,
-                     end: ExportEndQuery = None) -> CsvStream:
+async def export_csv(*, request: Request, kind: ExportKindPath, influx: InfluxDep,
+                     settings: SettingsDep, district: ExportDistrictQuery = None,
+                     start: ExportStartQuery = None, end: ExportEndQuery = None) -> CsvStream:
     """Return the same aggregates as the JSON export, as CSV with a `# ` metadata block."""
-    metadata, batches = await _export(influx, settings, kind, district, start, end)
-    first: list[Hour] = await anext(batches, [])
+    metadata, found = await _export(request, influx, settings, kind, "csv", district, start,
+                                    end)
     name = f"urbanpulse-{kind}-{metadata.start // 1000}-{metadata.end // 1000}.csv"
-    return CsvStream(_csv_body(metadata, first, batches),
+    return CsvStream(_csv_body(csv_head(metadata), found),
                      headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
-async def _csv_body(metadata: ExportMetadata, first: Sequence[Hour],
-                    batches: AsyncIterator[list[Hour]]) -> AsyncIterator[str]:
-    """Yield the CSV: metadata and header, the batch already read, then the others."""
-    metrics = list(metadata.units)
-    yield csv_head(metadata) + csv_rows(metrics, first)
-    async for rows in batches:
-        yield csv_rows(metrics, rows)
+async def _csv_body(head: bytes, found: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    yield head
+    async for piece in found:
+        yield piece

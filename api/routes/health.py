@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, Response
 
 from api.deps import InfluxDep, SettingsDep
 from api.models import Health
-from api.probes import probe_influx, probe_mqtt, probe_state
+from api.probes import probe_exports, probe_influx, probe_mqtt, probe_state
 
 router = APIRouter(tags=["health"])
 
@@ -21,7 +21,8 @@ router = APIRouter(tags=["health"])
 async def health(settings: SettingsDep, influx: InfluxDep, request: Request,
                  response: Response) -> Health:
     """Connect to the broker (MQTT CONNECT) and ping InfluxDB, both at once, and say
-    whether the latest state in memory is loaded.
+    whether the latest state in memory is loaded, and how far the exports' settled
+    hours are rendered ahead.
 
     Answers 200 with status `ok` when both answer and the state is loaded (or not
     kept: then every route reads InfluxDB), else 503 with status `degraded` and a
@@ -33,4 +34,5 @@ async def health(settings: SettingsDep, influx: InfluxDep, request: Request,
     if not is_ok:
         response.status_code = 503
     return Health(status="ok" if is_ok else "degraded", mqtt=mqtt, influxdb=influxdb,
-                  state=state)
+                  state=state, exports=probe_exports(getattr(request.app.state,
+                                                             "export_warmer", None)))

@@ -18,10 +18,10 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
+from api import open_data
 from api.errors import InfluxUnavailableError
 from api.influx import FakeTransport, HttpxTransport, InfluxResponse
 from api.main import create_app
-from api.open_data import BATCH_SENSORS
 from api.routes.export import EXPORT_SLOTS, RETRY_AFTER_S
 from ops import stack
 from tests.api.conftest import error_locs, reading_line, write_lines
@@ -169,21 +169,31 @@ async def test_the_hour_being_written_is_exported_with_its_count_so_far(
     assert await readings() == [60, 5]
 
 
-async def test_sensors_beyond_one_batch_all_come_in_id_order(
-        api: httpx.AsyncClient, influxd: stack.Server, influx_db: str) -> None:
-    sensors = [f"parking-pudong-{n:04d}" for n in range(BATCH_SENSORS + 3, 0, -1)]
+async def test_hours_beyond_one_statement_come_by_hour_then_district_then_sensor(
+        api: httpx.AsyncClient, influxd: stack.Server, influx_db: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Five sensors make one hour per statement: three statements for the three hours.
+    monkeypatch.setattr(open_data, "ROWS_PER_STATEMENT", 5)
+    sensors = [("pudong", f"parking-pudong-{n:04d}") for n in (3, 1, 2)] + \
+        [("huangpu", f"parking-huangpu-{n:04d}") for n in (2, 1)]
     write_lines(influxd.url, influx_db, [
-        rollup_line(sensor, "parking", "pudong", H0, count=n, stats={"occupied": (0.5, 0, 1)})
-        for n, sensor in enumerate(sensors, start=1)])
+        rollup_line(sensor, "parking", district, H0 + hour * HOUR, count=n + hour,
+                    stats={"occupied": (0.5, 0, 1)})
+        for n, (district, sensor) in enumerate(sensors, start=1) for hour in range(3)])
 
-    response = await api.get("/v1/export/parking.csv", params=RANGE)
+    response = await api.get("/v1/export/parking.csv", params={
+        "start": "2025-11-22T08:00:00Z", "end": "2025-11-22T11:00:00Z"})
 
     assert response.status_code == 200, response.text
     table = list(csv.DictReader(line for line in response.text.splitlines()
                                 if not line.startswith("#")))
-    assert [row["sensor"] for row in table] == sorted(sensors)
-    assert {row["sensor"]: int(row["readings"]) for row in table} == {
-        sensor: n for n, sensor in enumerate(sensors, start=1)}
+    one_hour = sorted(sensors)
+    assert [(row["hour_start"], row["district"], row["sensor"]) for row in table] == [
+        (f"2025-11-22T{8 + hour:02d}:00:00Z", district, sensor)
+        for hour in range(3) for district, sensor in one_hour]
+    readings = {sensor: n for n, (_, sensor) in enumerate(sensors, start=1)}
+    assert [int(row["readings"]) for row in table] == [
+        readings[sensor] + hour for hour in range(3) for _, sensor in one_hour]
 
 
 class HeldTransport:
@@ -319,3 +329,124 @@ async def test_means_are_rounded_to_four_places_and_extremes_kept(
     values = response.json()["rows"][0]["values"]
     assert values["laeq"] == {"mean": 48.15, "min": 48.1, "max": 48.2}
     assert values["lamax"] == {"mean": 50.1235, "min": 50.123456, "max": 50.123456}
+
+
+def district_line(kind: str, district: str, hour_ms: int, *, count: int, sensors: int) -> str:
+    """Return the district's hourly rollup point, as much of it as the export reads."""
+    return encode_point(f"{kind}_district_1h", {"district": district},
+                        {"count": count, "sensors": sensors}, hour_ms)
+
+
+async def laeq_means(api: httpx.AsyncClient) -> list[float]:
+    response = await api.get("/v1/export/noise.json", params=RANGE)
+    assert response.status_code == 200, response.text
+    return [row["values"]["laeq"]["mean"] for row in response.json()["rows"]]
+
+
+async def test_a_settled_hour_is_kept_while_its_district_rollup_is_unchanged(
+        api: httpx.AsyncClient, influxd: stack.Server, influx_db: str) -> None:
+    def hour(mean: float, count: int) -> list[str]:
+        return [rollup_line("noise-pudong-0001", "noise", "pudong", H0, count=count,
+                            stats={"laeq": (mean, mean, mean)}),
+                district_line("noise", "pudong", H0, count=count, sensors=1)]
+
+    write_lines(influxd.url, influx_db, hour(50.0, 2))
+    first = await laeq_means(api)
+    # The sensor's point alone rewritten: the district's still says 2 readings.
+    write_lines(influxd.url, influx_db, hour(51.0, 2)[:1])
+    kept = await laeq_means(api)
+    # A late reading, recomputed into both points, changes the district's count.
+    write_lines(influxd.url, influx_db, hour(52.0, 3))
+    after = await laeq_means(api)
+
+    assert (first, kept, after) == ([50.0], [50.0], [52.0])
+
+
+async def test_a_piece_that_disagrees_with_its_district_rollup_is_not_kept(
+        api: httpx.AsyncClient, influxd: stack.Server, influx_db: str) -> None:
+    # The district point counts a second sensor the sensors' points do not hold (yet).
+    write_lines(influxd.url, influx_db, [
+        rollup_line("noise-pudong-0001", "noise", "pudong", H0, count=2,
+                    stats={"laeq": (50.0, 50.0, 50.0)}),
+        district_line("noise", "pudong", H0, count=3, sensors=2)])
+    first = await laeq_means(api)
+    write_lines(influxd.url, influx_db, [
+        rollup_line("noise-pudong-0001", "noise", "pudong", H0, count=2,
+                    stats={"laeq": (51.0, 51.0, 51.0)})])
+
+    assert (first, await laeq_means(api)) == ([50.0], [51.0])
+
+
+async def test_the_hours_not_yet_settled_are_read_afresh(
+        api: httpx.AsyncClient, influxd: stack.Server, influx_db: str) -> None:
+    now = int(time.time() * 1000)
+    before = now - now % HOUR - HOUR  # the hour before this one: not settled
+    lines = [rollup_line("air-pudong-0001", "air", "pudong", before, count=60,
+                         stats={"pm25": (30.0, 20.0, 40.0)}),
+             district_line("air", "pudong", before, count=60, sensors=1)]
+
+    async def means() -> list[float]:
+        response = await api.get("/v1/export/air.json")
+        assert response.status_code == 200, response.text
+        return [row["values"]["pm25"]["mean"] for row in response.json()["rows"]]
+
+    write_lines(influxd.url, influx_db, lines)
+    first = await means()
+    write_lines(influxd.url, influx_db, [lines[0].replace("pm25_mean=30", "pm25_mean=31")])
+
+    assert (first, await means()) == ([30.0], [31.0])
+
+
+def test_kept_pieces_stay_within_their_budget_least_recently_used_out() -> None:
+    kept = open_data.HourPieces(budget=10)
+    keys = [open_data.PieceKey("noise", H0 + n * HOUR, "pudong", "csv") for n in range(3)]
+    kept.put(keys[0], (1, 1), b"aaaa")
+    kept.put(keys[1], (1, 1), b"bbbb")
+    assert kept.get(keys[0], (1, 1)) == b"aaaa"  # now the most recently used
+    kept.put(keys[2], (1, 1), b"cccc")  # 12 bytes: the least recently used goes
+    kept.put(keys[2], (2, 1), b"c" * 11)  # larger than the budget: not kept at all
+
+    assert (kept.get(keys[0], (1, 1)), kept.get(keys[1], (1, 1))) == (b"aaaa", None)
+    assert kept.get(keys[0], (2, 1)) is None  # another fingerprint
+    assert (kept.get(keys[2], (1, 1)), kept.get(keys[2], (2, 1))) == (None, None)
+    assert (len(kept), kept.size) == (1, 4)
+
+
+async def test_the_warmer_renders_the_last_days_settled_hours_before_any_export(
+        settings: ApiSettings, influxd: stack.Server, influx_db: str) -> None:
+    now = int(time.time() * 1000)
+    settled = now - now % HOUR - 2 * HOUR  # the last settled hour
+    sensor = ("noise-pudong-0001", "noise", "pudong")
+    write_lines(influxd.url, influx_db, [
+        rollup_line(*sensor, settled, count=1, stats={"laeq": (50.0, 50.0, 50.0)}),
+        district_line("noise", "pudong", settled, count=1, sensors=1)])
+    app = create_app(settings)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://api") as client:
+        while app.state.export_warmer.passes == 0:
+            await asyncio.sleep(0.05)
+        health = (await client.get("/health")).json()["exports"]
+        # Rewritten behind the district's rollup: only a kept piece still says 50.
+        write_lines(influxd.url, influx_db, [
+            rollup_line(*sensor, settled, count=1, stats={"laeq": (51.0, 51.0, 51.0)})])
+        response = await client.get("/v1/export/noise.csv")
+
+    assert response.status_code == 200, response.text
+    assert response.text.splitlines()[-1].startswith(f"{open_data.iso(settled)},{sensor[0]},"
+                                                     "pudong,1,50.0,50.0,50.0,")
+    assert health["ok"]
+    assert health["detail"].startswith("Export pieces of settled hours kept: 1 ")
+
+
+async def test_a_settled_hour_without_district_points_is_not_read_when_others_have_them(
+        api: httpx.AsyncClient, influxd: stack.Server, influx_db: str) -> None:
+    # The ingester writes a district's point with its sensors': a sensor point alone in an
+    # hour (here H0 + 1 h) is not one it writes, and stands for an hour with no readings.
+    write_lines(influxd.url, influx_db, [
+        rollup_line("noise-pudong-0001", "noise", "pudong", H0, count=1,
+                    stats={"laeq": (50.0, 50.0, 50.0)}),
+        district_line("noise", "pudong", H0, count=1, sensors=1),
+        rollup_line("noise-pudong-0001", "noise", "pudong", H0 + HOUR, count=1,
+                    stats={"laeq": (60.0, 60.0, 60.0)})])
+
+    assert await laeq_means(api) == [50.0]
