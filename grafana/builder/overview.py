@@ -85,9 +85,11 @@ def _sensor_map(top: int) -> Json:
     return geomap(
         "Sensors by state", "Every sensor at its announced position, coloured by "
         "its active alerts: green none, orange one, red two or more.", (0, top, 12, 15),
-        [target('SELECT last("lat") AS "lat", last("lon") AS "lon", last("site") AS "site" '
-                f'FROM "sensors" WHERE {sensor_filter()} GROUP BY "sensor", "kind", "district"',
-                table=True),
+        # Each sensor's newest birth as it is: at 10,000 sensors 0.25 s, where last() of
+        # each field took 0.6 s (InfluxDB 1.6, docs/performance.md).
+        [target('SELECT "lat", "lon", "site" FROM "sensors" '
+                f'WHERE {sensor_filter()} GROUP BY "sensor", "kind", "district" '
+                'ORDER BY time DESC LIMIT 1', table=True),
          target(active_alerts(sensor_filter(), '"sensor"'), ref="B", table=True)],
         layer="Sensors", colour_by="active_alerts", size=7,
         defaults={"color": {"mode": "thresholds"}, "thresholds": alert_colours,

@@ -67,9 +67,9 @@ def _gauge_map() -> Json:
         "by its last depth: green dry, yellow from 5 cm (notify the maintainer), orange from "
         "15 cm (report to the flood command), red from 25 cm (close the underpass).",
         (0, 0, 12, 12),
-        [target('SELECT last("lat") AS "lat", last("lon") AS "lon", last("site") AS "site" '
-                f'FROM "sensors" WHERE {sensor_filter()} AND "kind" = \'{SPEC.name}\' '
-                'GROUP BY "sensor"', table=True),
+        [target('SELECT "lat", "lon", "site" FROM "sensors" '
+                f'WHERE {sensor_filter()} AND "kind" = \'{SPEC.name}\' '
+                'GROUP BY "sensor" ORDER BY time DESC LIMIT 1', table=True),
          target('SELECT last("depth_cm") AS "depth_cm", last("stage") AS "stage" '
                 f'FROM "{SPEC.name}" {WHERE} GROUP BY "sensor"', ref="B", table=True)],
         layer="Gauges", colour_by="depth_cm", size=8,
