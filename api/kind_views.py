@@ -35,20 +35,35 @@ def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
 
 
-def is_within_box(place: tuple[float, float], radius_m: float, lat: float, lon: float) -> bool:
-    """Tell whether (lat, lon) lies in the box around `place` that holds its radius_m circle.
+@dataclass(frozen=True, slots=True)
+class Box:
+    """The box around a place that holds its radius circle, in degrees either way.
 
     A few comparisons that spare the haversine (and the current reading) of the
-    sensors far away; near the poles the box spans every longitude.
+    sensors far away; near the poles the box spans every longitude (`dlon` infinite).
     """
-    dlat = math.degrees(radius_m / EARTH_RADIUS_M)
-    if abs(lat - place[0]) > dlat:
-        return False
-    cos_lat = math.cos(math.radians(place[0])) - math.radians(dlat)  # cos is 1-Lipschitz
-    if cos_lat <= 0:
-        return True
-    dlon = abs((lon - place[1] + 180) % 360 - 180)
-    return dlon <= math.degrees(radius_m / EARTH_RADIUS_M) / cos_lat
+
+    lat: float
+    lon: float
+    dlat: float
+    dlon: float
+
+    @classmethod
+    def around(cls, place: tuple[float, float], radius_m: float) -> Box:
+        """Return the box around `place` that holds its `radius_m` circle."""
+        dlat = math.degrees(radius_m / EARTH_RADIUS_M)
+        cos_lat = math.cos(math.radians(place[0])) - math.radians(dlat)  # cos is 1-Lipschitz
+        return cls(place[0], place[1], dlat, dlat / cos_lat if cos_lat > 0 else math.inf)
+
+    def holds(self, lat: float, lon: float) -> bool:
+        """Tell whether (lat, lon) lies in the box."""
+        return abs(lat - self.lat) <= self.dlat and \
+            abs((lon - self.lon + 180) % 360 - 180) <= self.dlon
+
+
+def is_within_box(place: tuple[float, float], radius_m: float, lat: float, lon: float) -> bool:
+    """Tell whether (lat, lon) lies in the box around `place` that holds its radius_m circle."""
+    return Box.around(place, radius_m).holds(lat, lon)
 
 
 def views() -> dict[tuple[str, str], View[Any]]:
@@ -84,21 +99,35 @@ async def list_view(queries: Queries, kind: str, view: View[Any], births: Sequen
     """Return the first `limit` items of `view` over `births` (of `kind`), and their total.
 
     The current readings come from `queries`: held in memory when they are
-    `LatestReadings` (`api.live.HeldQueries`), else read from InfluxDB.
+    `LatestReadings` (`api.live.HeldQueries`), else read from InfluxDB. With a
+    place, the readings within the radius are ordered by distance first; a view
+    that `keeps` says which make items, so only the first `limit` are built.
     """
+    box = None if near is None else Box.around(near, radius_m)
     listed = [sensor for sensor in births if view.lists(sensor)
-              and (near is None or is_within_box(near, radius_m, sensor.lat, sensor.lon))]
+              and (box is None or box.holds(sensor.lat, sensor.lon))]
     readings = await current_readings(queries, kind, listed, view.fields, at_ms=at_ms)
-    ranked: list[tuple[tuple[Any, ...], BaseModel]] = []
+    if near is None:
+        ranked = [(view.ranking(item), item) for current in readings
+                  if (item := view.to_item(current, None)) is not None]
+        ranked.sort(key=lambda pair: pair[0])
+        return Listed(items=[item for _, item in ranked[:limit]], total=len(ranked))
+    placed = []
     for current in readings:
         sensor = current.sensor
-        distance = None if near is None else \
-            derived(distance_m(near[0], near[1], sensor.lat, sensor.lon))
-        if distance is not None and distance > radius_m:
+        distance = derived(distance_m(near[0], near[1], sensor.lat, sensor.lon))
+        if distance <= radius_m:
+            placed.append((distance, sensor.sensor, current))
+    placed.sort(key=lambda entry: (entry[0], entry[1]))
+    items: list[BaseModel] = []
+    total = 0
+    for distance, _, current in placed:
+        if len(items) >= limit and view.keeps is not None:
+            total += view.keeps(current)
             continue
         item = view.to_item(current, distance)
         if item is not None:
-            ranked.append(((distance, sensor.sensor) if distance is not None
-                           else view.ranking(item), item))
-    ranked.sort(key=lambda pair: pair[0])
-    return Listed(items=[item for _, item in ranked[:limit]], total=len(ranked))
+            total += 1
+            if len(items) < limit:
+                items.append(item)
+    return Listed(items=items, total=total)

@@ -329,6 +329,9 @@ class View(Generic[Item]):
         to_item: One item from a current reading and its distance from the place (None:
             no place given), in metres to four places.
         ranking: The sort key of an item when no place is given (smallest first).
+        keeps: Whether `to_item` makes an item of a current reading, told without
+            making it (None: not known). Given a place, the api then makes only the
+            items it returns and counts the others with this.
     """
 
     item: type[Item]
@@ -338,3 +341,4 @@ class View(Generic[Item]):
     lists: Callable[[Birth], bool]
     to_item: Callable[[Current, float | None], Item | None]
     ranking: Callable[[Item], tuple[Any, ...]]
+    keeps: Callable[[Current], bool] | None = None

@@ -150,6 +150,6 @@ VIEWS = {
             "left out. A `district` where no sensor was ever born is a 404, as for the "
             "summary. `total` counts every matching lot; there is no offset."),
         fields=FIELDS, lists=lambda sensor: not is_bay(sensor), to_item=to_lot,
-        ranking=lambda lot: (-lot.free_spaces, lot.sensor)),
+        ranking=lambda lot: (-lot.free_spaces, lot.sensor), keeps=is_lot),
 }
 """The views of this kind, served at `/v1/parking/{name}`."""

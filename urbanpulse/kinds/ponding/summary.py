@@ -96,6 +96,7 @@ VIEWS = {
             "sensor was ever born is a 404, as for the summary. `total` counts every "
             "matching gauge; there is no offset."),
         fields=FIELDS, lists=lambda sensor: True, to_item=to_point,
-        ranking=lambda point: (-point.depth_cm, point.sensor)),
+        ranking=lambda point: (-point.depth_cm, point.sensor),
+        keeps=lambda current: current.number("depth_cm") is not None),
 }
 """The views of this kind, served at `/v1/ponding/{name}`."""
