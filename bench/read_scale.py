@@ -5,7 +5,11 @@ Builds the shanghai city at each scale of `--scales` (default 1 and 50) with
 unpaced backfill (`urbanpulse sim --speed 0` from `--hours` ago to now, held
 back only while the broker's queue for the ingester is over its limit) →
 mosquitto → `urbanpulse ingest` → an influxd of the city's own, so that its
-memory is the city's. Then, alternating the cities request by request:
+memory is the city's. From the end of the backfill to the end of the run the
+simulator goes on live (`--speed 1`), so the latest state stays current (a
+lot's count is current for three of its intervals: without it the views would
+answer nothing after a few minutes) and influxd takes the live city's writes
+while it is read. Then, alternating the cities request by request:
 
 - every dashboard of `grafana/dashboards/` loaded as Grafana loads it: each
   panel target, annotation and variable query, variables at their defaults and
@@ -89,6 +93,7 @@ class City:
     """The run's alert key; the api's viewer key is made from it (`viewer_key`)."""
     ingest: subprocess.Popen[bytes] | None = None
     api: subprocess.Popen[bytes] | None = None
+    live: subprocess.Popen[bytes] | None = None
     api_port: int = 0
     facts: dict[str, Any] = field(default_factory=dict)
 
@@ -345,6 +350,15 @@ def _ratios(figures: dict[str, Any], key: str) -> dict[str, Any]:
 # -- the api ----------------------------------------------------------------------------
 
 
+def start_live(city: City, mqtt_port: int, key: str, folder: Path) -> None:
+    """Run the city's simulator live (speed 1, from now) until the run ends."""
+    log = (folder / f"live-{city.name}.log").open("ab")
+    env = env_for(city, mqtt_port, key) | {"URBANPULSE_SIM_CLIENT_ID": f"live-{city.root}"}
+    city.live = subprocess.Popen(
+        [sys.executable, "-m", "ops", "--log-level", "WARNING", "sim", "--seed", "1",
+         "--scale", city.name, "--speed", "1"], env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
 def start_api(city: City, mqtt_port: int, key: str, folder: Path) -> None:
     """Start `urbanpulse api` (uvicorn) on the city; wait until /health answers."""
     city.api_port = stack.free_port()
@@ -558,6 +572,7 @@ def main() -> None:
                 build(city, broker.port, args.hours, key, folder)
                 city.facts["kinds"] = _kind_counts(city.influxd.url)
                 city.facts["sensors"] = sum(city.facts["kinds"].values())
+                start_live(city, broker.port, key, folder)
                 start_api(city, broker.port, key, folder)
             paths = {city.name: routes(city) for city in cities}
             for city in cities:  # what influxd still compacts would weigh on the dashboards
@@ -567,7 +582,7 @@ def main() -> None:
             load = throughput(cities, paths, args.load_s, args.connections)
         finally:
             for city in cities:
-                for process in (city.api, city.ingest):
+                for process in (city.live, city.api, city.ingest):
                     if process is not None and process.poll() is None:
                         process.send_signal(signal.SIGTERM)
                         process.wait(60)

@@ -7,12 +7,22 @@ and status waiting for the broker's window), and for the interval: readings_per_
 device time to InfluxDB's 204, lag_p50_ms and lag_p99_ms. Other parts of the ingester add
 counters of their own (`counters`): the notifier's notifications_sent, notifications_inhibited
 and notifications_flapping_held (ingest.alerts.notify).
+
+Beside it, every interval, the active alerts (the alert engine's and the
+incidents' overrun alerts) counted in `alerts_active`: a point per district,
+kind and severity with the alerts `pending`, `firing`, `acknowledged` and
+`active` (their sum) now. The panels of alerts active "now" read its last
+points instead of every alert's latest state change over 31 days, whose cost
+grew with the alert history, not with what they show. A combination counted
+once gets its points (zeros included) for as long as the instance runs, so its
+last point is never a count that has gone.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 
 from ingest.lag import LagHistogram
@@ -20,10 +30,33 @@ from ingest.outbox import Outbox
 from ingest.pipeline import Pipeline
 from ingest.writer import InfluxWriter
 from urbanpulse.lineprotocol import FieldValue, encode_point
+from urbanpulse.messages import Alert
 
 MEASUREMENT = "pipeline"
+ACTIVE_MEASUREMENT = "alerts_active"
+ACTIVE_STATES = ("pending", "firing", "acknowledged")
 Counters = Callable[[], Mapping[str, int]]
 """Returns counters since start, by field name, of a part of the ingester."""
+Combination = tuple[str, str, str]
+"""An active-alert count's district, kind and severity."""
+
+
+def active_points(alerts: Iterable[Alert], counted: set[Combination], at_ms: int) -> list[str]:
+    """Return the `alerts_active` points of `alerts` at `at_ms`, adding to `counted`.
+
+    Every combination in `counted` gets a point, with zeros when none is active now.
+    """
+    counts: Counter[tuple[str, str, str, str]] = Counter(
+        (alert.district, alert.kind, alert.severity, alert.state) for alert in alerts)
+    counted.update((district, kind, severity) for district, kind, severity, _ in counts)
+    points = []
+    for district, kind, severity in sorted(counted):
+        fields: dict[str, FieldValue] = {
+            state: counts[district, kind, severity, state] for state in ACTIVE_STATES}
+        fields["active"] = sum(int(value) for value in fields.values())
+        points.append(encode_point(ACTIVE_MEASUREMENT, {
+            "district": district, "kind": kind, "severity": severity}, fields, at_ms))
+    return points
 
 
 class SelfMetrics:
@@ -31,7 +64,8 @@ class SelfMetrics:
 
     def __init__(self, pipeline: Pipeline, writer: InfluxWriter, outbox: Outbox, *,
                  instance: str, clock: Callable[[], float] = time.time,
-                 counters: Iterable[Counters] = ()) -> None:
+                 counters: Iterable[Counters] = (),
+                 active: Callable[[], Iterable[Alert]] = tuple) -> None:
         self._pipeline = pipeline
         self._counters = tuple(counters)
         self._writer = writer
@@ -40,6 +74,8 @@ class SelfMetrics:
         self._clock = clock
         self._last_written = 0
         self._last_at = clock()
+        self._active = active
+        self._counted: set[Combination] = set()
 
     def started_point(self) -> str:
         """Return the point an instance writes when it starts (and checks InfluxDB with)."""
@@ -72,8 +108,12 @@ class SelfMetrics:
         self._last_written, self._last_at = stats.written, now
         return encode_point(MEASUREMENT, {"instance": self._instance}, fields, int(now * 1000))
 
+    def active_points(self) -> list[str]:
+        """Return the `alerts_active` points of the engine's active alerts now."""
+        return active_points(self._active(), self._counted, int(self._clock() * 1000))
+
     async def run(self, interval_s: float) -> None:
-        """Write a point every `interval_s` seconds until cancelled."""
+        """Write the points every `interval_s` seconds until cancelled."""
         while True:
             await asyncio.sleep(interval_s)
-            await self._writer.write([self.point()])
+            await self._writer.write([self.point(), *self.active_points()])

@@ -124,7 +124,9 @@ class Ingester:
         acks.route(self.pipeline.accept)  # compiled all the way: no Python frame per message
         self.metrics = SelfMetrics(self.pipeline, self.writer, self.outbox,
                                    instance=settings.ingest_instance,
-                                   counters=(self.notifier.stats.counters,))
+                                   counters=(self.notifier.stats.counters,),
+                                   active=lambda: [*self.engine.active,
+                                                   *self.incidents.desk.overruns])
         self._unacked_subscriptions = 0
         self.subscribed = asyncio.Event()
         self._connected_at = 0.0
@@ -357,7 +359,8 @@ class Ingester:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         with contextlib.suppress(TimeoutError):  # a last pipeline point, if InfluxDB is there
-            await asyncio.wait_for(self.writer.write([self.metrics.point()]), 5)
+            await asyncio.wait_for(self.writer.write([self.metrics.point(),
+                                                      *self.metrics.active_points()]), 5)
         self._client.publish(self._status, b"offline", qos=1, retain=True)
         await self._client.disconnect()
         await self.writer.aclose()

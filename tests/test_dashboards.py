@@ -897,9 +897,14 @@ def test_headline_values_agree_with_the_stored_points(city: City) -> None:
 
     sensors = influx_rows(city.url, city.db, 'SHOW TAG VALUES FROM "sensors" WITH KEY = "sensor"')
     assert headline("Sensors") == len(sensors)
-    latest = influx_rows(city.url, city.db, 'SELECT last("since"), "state" FROM "alerts" '
-                         'GROUP BY "alert_id"')
-    assert headline("Active alerts") == sum(row["state"] != "resolved" for row in latest)
+
+    def counts() -> tuple[float, int]:
+        latest = influx_rows(city.url, city.db, 'SELECT last("since"), "state" FROM "alerts" '
+                             'GROUP BY "alert_id"')
+        return headline("Active alerts"), sum(row["state"] != "resolved" for row in latest)
+
+    # The headline counts what the ingester counted at its last metrics interval (1 s here).
+    wait_for(lambda: (both := counts())[0] == both[1], 15, "the active-alert count to catch up")
     # Within the headline's range: a skewed device clock may have stamped points after now.
     aqi = influx_rows(city.url, city.db, 'SELECT last("aqi") FROM "air" WHERE time <= now() '
                       'AND time >= now() - 6h GROUP BY "sensor"')

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from grafana.builder.frame import annotation, dashboard
-from grafana.builder.overview import RECENT_ALERTS, active_alerts
+from grafana.builder.overview import RECENT_ALERTS, active_alert_counts
 from grafana.builder.variables import (
     city_variable,
     district_variable,
@@ -67,9 +67,12 @@ def alerts() -> Json:
     since = {"matcher": {"id": "byName", "options": "since"},
              "properties": [{"id": "unit", "value": "dateTimeAsIso"}]}
     panels = [
-        stat("Active alerts by severity", "Alerts whose latest state is pending, firing or "
-             "acknowledged.", (0, 0, 12, 5),
-             [target(active_alerts(ALERTS, '"severity"'), alias="$tag_severity")],
+        stat("Active alerts by severity", "Alerts pending, firing or acknowledged now, as "
+             "the ingesters last counted them, in the chosen districts, kinds and severities "
+             "(the counts are not kept per sensor).", (0, 0, 12, 5),
+             [target(active_alert_counts(f'{district_filter()} AND {KIND} AND "severity" =~ '
+                                         f'{regex("severity")}', '"severity"'),
+                     alias="$tag_severity")],
              steps=thresholds("orange")),
         stat("Firing episodes in the time range", "Alerts that reached firing, by kind.",
              (12, 0, 12, 5), [target(f'SELECT count("since") FROM "alerts" WHERE $timeFilter '

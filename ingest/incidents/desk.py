@@ -121,6 +121,11 @@ class IncidentDesk:
         """The open incidents, oldest first."""
         return [case.incident for case in self._open.values()]
 
+    @property
+    def overruns(self) -> list[Alert]:
+        """The overrun alerts active now (firing or acknowledged), one per open stage."""
+        return [case.overrun for case in self._open.values() if case.overrun is not None]
+
     # -- alerts --------------------------------------------------------------------
 
     def on_alerts(self, alerts: Iterable[Alert], now_ms: int) -> Changes:

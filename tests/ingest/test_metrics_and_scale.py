@@ -9,9 +9,11 @@ import time
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from ingest.metrics import active_points
 from ingest.service import Ingester
 from ops import stack
 from tests.conftest import Recorder, influx_rows, publish_all, wait_until
+from urbanpulse.messages import Alert, AlertState, Severity
 from urbanpulse.settings import IngestSettings
 
 
@@ -80,3 +82,32 @@ async def test_two_instances_on_disjoint_districts_share_the_work(
     rows = influx_rows(influxd.url, influx_db, 'SELECT "seq" FROM "noise" GROUP BY "district"')
     landed = sorted((row["district"], row["seq"]) for row in rows)
     assert landed == sorted((d, n) for d in ("pudong", "huangpu", "fengxian") for n in range(100))
+
+
+def _alert(sensor: str, state: AlertState, severity: Severity, district: str = "pudong"
+           ) -> Alert:
+    return Alert(v=1, alert_id=f"{abs(hash((sensor, state))) % 16**16:016x}",
+                 rule="noise-over-limit", sensor=sensor, kind="noise", district=district,
+                 state=state, severity=severity, ts=1, since=1, message="")
+
+
+def test_active_alerts_are_counted_per_district_kind_and_severity_zeros_kept() -> None:
+    counted: set[tuple[str, str, str]] = set()
+    first = active_points([_alert("noise-pudong-0001", "firing", "high"),
+                           _alert("noise-pudong-0002", "pending", "high"),
+                           _alert("noise-pudong-0003", "acknowledged", "high"),
+                           _alert("noise-huangpu-0001", "firing", "low", "huangpu")],
+                          counted, 1_000)
+    # The huangpu alert resolved: its combination is written again, with zeros.
+    second = active_points([_alert("noise-pudong-0001", "firing", "high")], counted, 2_000)
+
+    assert first == [
+        "alerts_active,district=huangpu,kind=noise,severity=low "
+        "pending=0i,firing=1i,acknowledged=0i,active=1i 1000",
+        "alerts_active,district=pudong,kind=noise,severity=high "
+        "pending=1i,firing=1i,acknowledged=1i,active=3i 1000"]
+    assert second == [
+        "alerts_active,district=huangpu,kind=noise,severity=low "
+        "pending=0i,firing=0i,acknowledged=0i,active=0i 2000",
+        "alerts_active,district=pudong,kind=noise,severity=high "
+        "pending=0i,firing=1i,acknowledged=0i,active=1i 2000"]
