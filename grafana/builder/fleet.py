@@ -120,9 +120,9 @@ def fleet() -> Json:
     radios = sorted({kind for _, kinds in health.values() for kind in kinds})
     panels = [
         stat("Sensors announced, by kind", "Sensors whose birth was received.", (0, 0, 12, 4),
-             [target('SELECT count("interval_s") FROM (SELECT last("interval_s") AS '
-                     f'"interval_s" FROM "sensors" WHERE {sensor_filter()} GROUP BY "sensor", '
-                     '"kind") GROUP BY "kind"', alias="$tag_kind")], steps=thresholds("blue")),
+             [target('SELECT count(distinct("sensor")) FROM (SELECT "interval_s", "sensor"::tag '
+                     f'FROM "sensors" WHERE {sensor_filter()}) GROUP BY "kind"',
+                     alias="$tag_kind")], steps=thresholds("blue")),
         stat("Sensors reporting in the time range, by kind", "Sensors with at least one "
              "reading in the time range; against the announced ones, the share online.",
              (12, 0, 12, 4), [target(f'SELECT count("n") FROM (SELECT last("count") AS "n" '

@@ -126,9 +126,11 @@ def city_overview() -> Json:
     every_kind = measurements(rollup_measurement(kind, "district", "1m") for kind in KINDS)
     in_districts = f"WHERE $timeFilter AND {district_filter()}"
     panels = [
+        # Distinct sensors among the birth points: at 10,000 sensors 0.1 s, where a last()
+        # per sensor took 0.4 to 0.6 s (docs/performance.md).
         stat("Sensors", "Sensors that announced themselves (births).", (0, 0, 4, 4), [target(
-            'SELECT count("lat") FROM (SELECT last("lat") AS "lat" FROM "sensors" '
-            f'WHERE {sensor_filter()} GROUP BY "sensor")')], steps=thresholds("blue")),
+            'SELECT count(distinct("sensor")) FROM (SELECT "lat", "sensor"::tag FROM "sensors" '
+            f'WHERE {sensor_filter()})')], steps=thresholds("blue")),
         stat("Readings in the time range", "Readings written to InfluxDB, by kind.",
              (4, 0, 8, 4), [target(f'SELECT sum("count") FROM {every_kind} {in_districts}',
                                    alias="$measurement")],
