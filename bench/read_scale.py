@@ -145,12 +145,12 @@ def build(city: City, mqtt_port: int, hours: float, key: str, folder: Path) -> N
     """Backfill `hours` of the city ending now through the pipeline; wait until ingested."""
     stack.create_database(city.influxd.url, "city")
     env = env_for(city, mqtt_port, key)
-    log = (folder / f"ingest-{city.name}.log").open("ab")
+    log_path = folder / f"ingest-{city.name}.log"
     ingest = city.ingest = subprocess.Popen(
-        [sys.executable, "-m", "ops", "--log-level", "WARNING", "ingest"], env=env, stdout=log,
-        stderr=subprocess.STDOUT)
+        [sys.executable, "-m", "ops", "--log-level", "WARNING", "ingest"], env=env,
+        stdout=log_path.open("ab"), stderr=subprocess.STDOUT)
     while pipeline_written(city.influxd.url) == 0 and not _started(city.influxd.url):
-        _check_running(ingest, folder / f"ingest-{city.name}.log")
+        _check_running(ingest, log_path)
         time.sleep(0.2)
     start = datetime.now(UTC) - timedelta(hours=hours)
     started = time.perf_counter()
@@ -161,7 +161,7 @@ def build(city: City, mqtt_port: int, hours: float, key: str, folder: Path) -> N
     simulated = time.perf_counter() - started
     last, steady = -1, 0
     while steady < 6:  # written unchanged for 3 s after the simulator ended: drained
-        _check_running(ingest, folder / f"ingest-{city.name}.log")
+        _check_running(ingest, log_path)
         time.sleep(0.5)
         written = pipeline_written(city.influxd.url)
         steady = steady + 1 if written == last else 0

@@ -51,9 +51,8 @@ def active_points(alerts: Iterable[Alert], counted: set[Combination], at_ms: int
     counted.update((district, kind, severity) for district, kind, severity, _ in counts)
     points = []
     for district, kind, severity in sorted(counted):
-        fields: dict[str, FieldValue] = {
-            state: counts[district, kind, severity, state] for state in ACTIVE_STATES}
-        fields["active"] = sum(int(value) for value in fields.values())
+        by_state = {state: counts[district, kind, severity, state] for state in ACTIVE_STATES}
+        fields: dict[str, FieldValue] = {**by_state, "active": sum(by_state.values())}
         points.append(encode_point(ACTIVE_MEASUREMENT, {
             "district": district, "kind": kind, "severity": severity}, fields, at_ms))
     return points
@@ -108,12 +107,14 @@ class SelfMetrics:
         self._last_written, self._last_at = stats.written, now
         return encode_point(MEASUREMENT, {"instance": self._instance}, fields, int(now * 1000))
 
-    def active_points(self) -> list[str]:
-        """Return the `alerts_active` points of the engine's active alerts now."""
-        return active_points(self._active(), self._counted, int(self._clock() * 1000))
+    def points(self) -> list[str]:
+        """Return the current `pipeline` point (starting a new interval) and the
+        `alerts_active` points of the alerts active now."""
+        return [self.point(),
+                *active_points(self._active(), self._counted, int(self._clock() * 1000))]
 
     async def run(self, interval_s: float) -> None:
         """Write the points every `interval_s` seconds until cancelled."""
         while True:
             await asyncio.sleep(interval_s)
-            await self._writer.write([self.point(), *self.active_points()])
+            await self._writer.write(self.points())

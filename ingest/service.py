@@ -359,8 +359,7 @@ class Ingester:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         with contextlib.suppress(TimeoutError):  # a last pipeline point, if InfluxDB is there
-            await asyncio.wait_for(self.writer.write([self.metrics.point(),
-                                                      *self.metrics.active_points()]), 5)
+            await asyncio.wait_for(self.writer.write(self.metrics.points()), 5)
         self._client.publish(self._status, b"offline", qos=1, retain=True)
         await self._client.disconnect()
         await self.writer.aclose()

@@ -144,6 +144,7 @@ async def _export(request: Request, influx: InfluxQuery, settings: ApiSettings,
 
 
 async def _chain(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """Yield `first` (unless empty), then the rest."""
     if first:
         yield first
     async for piece in rest:
@@ -181,11 +182,5 @@ async def export_csv(*, request: Request, kind: ExportKindPath, influx: InfluxDe
     metadata, found = await _export(request, influx, settings, kind, "csv", district, start,
                                     end)
     name = f"urbanpulse-{kind}-{metadata.start // 1000}-{metadata.end // 1000}.csv"
-    return CsvStream(_csv_body(csv_head(metadata), found),
+    return CsvStream(_chain(csv_head(metadata), found),
                      headers={"Content-Disposition": f'attachment; filename="{name}"'})
-
-
-async def _csv_body(head: bytes, found: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    yield head
-    async for piece in found:
-        yield piece
