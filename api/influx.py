@@ -169,8 +169,8 @@ def build_client(settings: ApiSettings) -> httpx.AsyncClient:
     """Return an `httpx.AsyncClient` for InfluxDB: base URL, timeout and credentials.
 
     Answers come uncompressed: InfluxDB beside the api (loopback, the compose
-    network) sends 7 MB of rows faster than it gzips them (0.49 s against
-    0.67 s for a day of 1,426 sensors' hours; docs/performance.md).
+    network) sends 7 MB of rows faster than it gzips them (0.47 to 0.53 s against
+    0.64 to 0.70 s for a day of 1,426 sensors' hours; docs/performance.md).
     """
     headers = {**settings.influx_auth_headers(), "Accept-Encoding": "identity"}
     return httpx.AsyncClient(base_url=settings.influx_url, headers=headers,

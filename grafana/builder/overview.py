@@ -106,8 +106,8 @@ def _sensor_map(top: int) -> Json:
     return geomap(
         "Sensors by state", "Every sensor at its announced position, coloured by "
         "its active alerts: green none, orange one, red two or more.", (0, top, 12, 15),
-        # Each sensor's newest birth as it is: at 10,000 sensors 0.25 s, where last() of
-        # each field took 0.6 s (InfluxDB 1.6, docs/performance.md).
+        # Each sensor's newest birth as it is: at 10,000 sensors 0.25 to 0.29 s, where last()
+        # of each field took 0.55 to 0.62 s (InfluxDB 1.6, docs/performance.md).
         [target('SELECT "lat", "lon", "site" FROM "sensors" '
                 f'WHERE {sensor_filter()} GROUP BY "sensor", "kind", "district" '
                 'ORDER BY time DESC LIMIT 1', table=True),
@@ -127,7 +127,7 @@ def city_overview() -> Json:
     in_districts = f"WHERE $timeFilter AND {district_filter()}"
     panels = [
         # Distinct sensors among the birth points: at 10,000 sensors 0.1 s, where a last()
-        # per sensor took 0.4 to 0.6 s (docs/performance.md).
+        # per sensor took 0.39 to 0.63 s (docs/performance.md).
         stat("Sensors", "Sensors that announced themselves (births).", (0, 0, 4, 4), [target(
             'SELECT count(distinct("sensor")) FROM (SELECT "lat", "sensor"::tag FROM "sensors" '
             f'WHERE {sensor_filter()})')], steps=thresholds("blue")),
