@@ -56,6 +56,9 @@ from urbanpulse.topics import (
 )
 
 log = logging.getLogger(__name__)
+LAST_POINTS_TIMEOUT_S = 5.0
+"""Bound on the metrics points written on stop, after the drain (whose own bound is
+`URBANPULSE_INGEST_DRAIN_TIMEOUT_S`): the longest stop is the two together."""
 _HEALTH_EVERY_S = 5.0
 _OUTBOX_WINDOW = 1000
 _SWEEP_EVERY_S = 1.0
@@ -359,7 +362,8 @@ class Ingester:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         with contextlib.suppress(TimeoutError):  # a last pipeline point, if InfluxDB is there
-            await asyncio.wait_for(self.writer.write(self.metrics.points()), 5)
+            await asyncio.wait_for(self.writer.write(self.metrics.points()),
+                                   LAST_POINTS_TIMEOUT_S)
         self._client.publish(self._status, b"offline", qos=1, retain=True)
         await self._client.disconnect()
         await self.writer.aclose()

@@ -15,9 +15,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from ingest.service import LAST_POINTS_TIMEOUT_S
 from ops import stack
 from ops.up import DataDirLock, shared_secret
 from urbanpulse.errors import ConfigError
+from urbanpulse.settings import IngestSettings
+
+INGEST_DRAIN_S = float(IngestSettings.model_fields["ingest_drain_timeout_s"].default)
+"""The ingester's drain bound as `up` starts it (the default)."""
 
 
 def _closed(port: int) -> bool:
@@ -154,7 +159,9 @@ def test_children_end_with_up(tmp_path: Path, signum: signal.Signals) -> None:
 
         process.send_signal(signum)
         process.wait(60)
-        deadline = time.monotonic() + 25
+        # The ingester's longest stop: its drain (InfluxDB went with `up`, so a pending
+        # reading waits it out), then its last metrics points; and a margin.
+        deadline = time.monotonic() + INGEST_DRAIN_S + LAST_POINTS_TIMEOUT_S + 10
         while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert {pid: cmd for pid, cmd in children.items() if _alive(pid)} == {}
