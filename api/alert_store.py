@@ -73,16 +73,24 @@ class AlertStore:
         The tag filters narrow the query; `state` is applied to the newest state
         of each alert (an alert that fired and then resolved is not `firing`).
         """
-        condition = where(*_time_range(start_ms, end_ms), tag_equals("kind", kind),
-                          tag_equals("district", district), tag_equals("severity", severity),
-                          tag_equals("sensor", sensor))
-        series = await self._influx.query(
-            f"SELECT * FROM {quote_identifier(ALERTS)}{condition} "
-            f"GROUP BY {quote_identifier('alert_id')} ORDER BY time DESC LIMIT 1")
-        current = [alert for alert in _alerts(series) if state is None or alert.state == state]
+        current = [alert for alert in await self.changed(
+                       start_ms=start_ms, end_ms=end_ms, kind=kind, district=district,
+                       severity=severity, sensor=sensor)
+                   if state is None or alert.state == state]
         current.sort(key=lambda alert: (-alert.ts, alert.alert_id))
         return AlertPage(items=current[offset:offset + limit], total=len(current),
                          limit=limit, offset=offset)
+
+    async def changed(self, *, start_ms: int, end_ms: int, kind: str | None = None,
+                      district: str | None = None, severity: str | None = None,
+                      sensor: str | None = None) -> list[Alert]:
+        """Return the alerts changed in [start, end), each in its newest state there."""
+        condition = where(*_time_range(start_ms, end_ms), tag_equals("kind", kind),
+                          tag_equals("district", district), tag_equals("severity", severity),
+                          tag_equals("sensor", sensor))
+        return _alerts(await self._influx.query(
+            f"SELECT * FROM {quote_identifier(ALERTS)}{condition} "
+            f"GROUP BY {quote_identifier('alert_id')} ORDER BY time DESC LIMIT 1"))
 
     async def history(self, alert_id: str, *, start_ms: int | None = None,
                       end_ms: int | None = None, limit: int) -> list[Alert]:

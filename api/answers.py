@@ -7,8 +7,9 @@ would encode it), kept here and dropped when `api.live.LiveState` takes a
 newer birth or reading of the sensor, or any birth (the district list, pages).
 A page of sensors joins the kept births' bytes, a sensor's detail is its birth's
 bytes with the encoded reading added as the last field (`SensorDetail` is
-`Sensor` plus `latest`), so nothing is encoded twice. A page of active alerts
-joins each alert's bytes, encoded once per state of the alert.
+`Sensor` plus `latest`), so nothing is encoded twice. A page of alerts joins
+each alert's bytes, kept once per state while the alert is active (a resolved
+alert, listed among those changed lately, is encoded as it is asked for).
 
 A district summary of the present depends on the clock as well (readings age
 out of "current", the history sections read InfluxDB), so it is kept per
@@ -24,6 +25,7 @@ from typing import Any, Final
 
 from fastapi import Response
 
+from api.alert_store import ACTIVE_STATES
 from api.models import Alert, LatestReading, Sensor
 from api.view_models import DistrictInfo, DistrictList
 from urbanpulse.kinds import get_kind
@@ -82,10 +84,13 @@ class HeldAnswers:
 
     def alert_page(self, alerts: Sequence[Alert], *, total: int, limit: int,
                    offset: int) -> bytes:
-        """Return the JSON of `AlertPage` holding `alerts`, each encoded once per state."""
+        """Return the JSON of `AlertPage` holding `alerts`, each active one encoded once per
+        state."""
         return _page((self._alert(alert) for alert in alerts), total, limit, offset)
 
     def _alert(self, alert: Alert) -> bytes:
+        if alert.state not in ACTIVE_STATES:
+            return alert.__pydantic_serializer__.to_json(alert)
         kept = self._alerts.get(alert.alert_id)
         if kept is None or kept[0] is not alert:  # a newer state is another object
             kept = self._alerts[alert.alert_id] = (

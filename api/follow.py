@@ -7,9 +7,9 @@ alert states (`{root}/alerts/+/+/+/+`) and the incident states
 (`{root}/incidents/+/+`); the broker sends the retained ones first. At the
 same time it reads InfluxDB once: the newest birth of every sensor, the newest
 reading of each within `SEED_LOOKBACK_MS` (or three of its intervals, if
-longer), and the active alerts (incidents are not seeded: a transition reads
-InfluxDB as well, and memory only adds what MQTT brought since). Both feed the
-same state, newer wins, so their order does not matter. Once the seed is in, the state is
+longer), the active alerts, and the newest state of every alert and incident
+that changed lately (`api.recent`: the lists up to now). Both feed the same
+state, newer wins, so their order does not matter. Once the seed is in, the state is
 `loaded` and the routes answer from it; a seed that fails (InfluxDB down) is
 tried again every `SEED_RETRY_S` seconds. A lost broker connection is
 reconnected by gmqtt, which subscribes again and gets the retained messages
@@ -31,6 +31,7 @@ from gmqtt.mqtt.constants import MQTTv311
 from api.alert_store import AlertStore
 from api.broker import CONNECT_TIMEOUT_S, new_client
 from api.errors import InfluxError
+from api.incident_store import IncidentStore
 from api.influx import InfluxQuery
 from api.live import LiveState
 from api.models import Sensor
@@ -62,7 +63,7 @@ def _now_ms() -> int:
 
 
 async def seed(influx: InfluxQuery, state: LiveState, *, now_ms: int) -> None:
-    """Put InfluxDB's newest births, readings and active alerts into `state`.
+    """Put InfluxDB's newest births, readings, alerts and incidents into `state`.
 
     Raises:
         InfluxError: InfluxDB is unreachable or refused a query.
@@ -75,8 +76,17 @@ async def seed(influx: InfluxQuery, state: LiveState, *, now_ms: int) -> None:
         by_kind.setdefault(sensor.kind, []).append(sensor)
     for kind, sensors in by_kind.items():
         await _seed_readings(influx, state, kind, sensors, now_ms=now_ms)
-    for alert in await AlertStore(influx).active(district=None, end_ms=now_ms):
+    alerts = AlertStore(influx)
+    since_ms = now_ms - state.recent_alerts.keep_ms
+    for alert in await alerts.changed(start_ms=since_ms, end_ms=now_ms + 1):
         state.add_alert(alert)
+    state.recent_alerts.seeded(since_ms)
+    for alert in await alerts.active(district=None, end_ms=now_ms):
+        state.add_alert(alert)
+    since_ms = now_ms - state.recent_incidents.keep_ms
+    for incident in await IncidentStore(influx).changed(start_ms=since_ms, end_ms=now_ms + 1):
+        state.add_incident(incident)
+    state.recent_incidents.seeded(since_ms)
 
 
 async def _seed_readings(influx: InfluxQuery, state: LiveState, kind: str,

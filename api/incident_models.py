@@ -128,6 +128,7 @@ def state_of(message: IncidentMessage) -> IncidentState:
     return IncidentState.model_validate(fields)
 
 
-def summary_of(state: IncidentState) -> Incident:
-    """Return the state without its alert episodes, as lists show it."""
-    return Incident.model_validate(state.model_dump(exclude={"alerts"}))
+def summary_of(message: IncidentMessage) -> Incident:
+    """Return an incident state message without its alert episodes, as lists show it."""
+    return Incident.model_validate({name: getattr(message, name)
+                                    for name in Incident.model_fields})

@@ -14,7 +14,7 @@ from typing import Any, Final
 
 import msgspec
 
-from api.incident_models import AuditEntry, IncidentPage, state_of, summary_of
+from api.incident_models import AuditEntry, IncidentPage, summary_of
 from api.influx import InfluxQuery
 from urbanpulse.incidents import AUDIT_MEASUREMENT, INCIDENTS_MEASUREMENT, incident_of
 from urbanpulse.influxql import Series, quote_identifier, tag_equals, time_from, where
@@ -56,17 +56,22 @@ class IncidentStore:
                              limit: int, offset: int) -> IncidentPage:
         """Return one page of the incidents changed in [start, end), each in its newest state
         there; `stage` and `is_open` filter on that state."""
-        condition = where(time_from(start_ms), f"time < {end_ms}ms",
-                          tag_equals("district", district), tag_equals("category", category))
-        series = await self._influx.query(
-            f"SELECT * FROM {quote_identifier(INCIDENTS_MEASUREMENT)}{condition} {_BY_INCIDENT}")
-        found = [incident for incident in _incidents(series)
+        found = [incident for incident in await self.changed(
+                     start_ms=start_ms, end_ms=end_ms, district=district, category=category)
                  if stage in (None, incident.stage)
                  and is_open in (None, incident.stage != "closed")]
         found.sort(key=lambda incident: (-incident.ts, incident.incident_id))
-        return IncidentPage(items=[summary_of(state_of(incident))
+        return IncidentPage(items=[summary_of(incident)
                                    for incident in found[offset:offset + limit]],
                             total=len(found), limit=limit, offset=offset)
+
+    async def changed(self, *, start_ms: int, end_ms: int, district: str | None = None,
+                      category: str | None = None) -> list[Incident]:
+        """Return the incidents changed in [start, end), each in its newest state there."""
+        condition = where(time_from(start_ms), f"time < {end_ms}ms",
+                          tag_equals("district", district), tag_equals("category", category))
+        return _incidents(await self._influx.query(
+            f"SELECT * FROM {quote_identifier(INCIDENTS_MEASUREMENT)}{condition} {_BY_INCIDENT}"))
 
     async def current(self, incident_id: str) -> Incident | None:
         """Return the newest state of an incident, or None when InfluxDB holds none."""

@@ -38,8 +38,12 @@ from api.alert_store import ACTIVE_STATES
 from api.answers import HeldAnswers
 from api.broker import alert_model
 from api.grid import Grid
+from api.incident_models import Incident as IncidentSummary
+from api.incident_models import summary_of
 from api.influx import InfluxQuery
 from api.models import Alert, Sensor
+from api.params import ALERT_SPAN
+from api.recent import Recent
 from urbanpulse.births import Refusal, check_birth
 from urbanpulse.influxql import Series
 from urbanpulse.messages import (
@@ -64,6 +68,12 @@ IGNORED_LOG_INTERVAL_S: Final = 60.0
 CLOSED_KEPT: Final = 10_000
 """Closed incidents remembered at most, the oldest forgotten first: a transition asked
 right after a close sees it closed before InfluxDB has the closing state."""
+RECENT_ALERTS_MS: Final = int(ALERT_SPAN.total_seconds() * 1000) + 3_600_000
+"""How long the newest state of every alert is held after its last change (`Recent`):
+the alert list's default range, 24 hours, and an hour more. About ten thousand
+alerts a day at 22,150 sensors."""
+RECENT_INCIDENTS_MS: Final = 31 * 86_400_000
+"""The same for incidents, by default (`URBANPULSE_API_MAX_RANGE_S`): tens a day."""
 
 Row = dict[str, Any]
 """A reading as the kinds read it: fields by name, `time` and `seq`."""
@@ -94,7 +104,8 @@ class LiveState:
     `version` counts the changes of a district (births, readings, alerts).
     """
 
-    def __init__(self, *, root: str, alert_key: bytes | None) -> None:
+    def __init__(self, *, root: str, alert_key: bytes | None,
+                 incidents_kept_ms: int = RECENT_INCIDENTS_MS) -> None:
         self._root = root
         self._key = alert_key
         self.births: dict[str, Sensor] = {}
@@ -103,6 +114,12 @@ class LiveState:
         self._alert_index: defaultdict[tuple[str, str | None], list[Alert]] = defaultdict(list)
         """The active alerts of each state (and district), newest first: `held_alerts`."""
         self._resolved: dict[str, int] = {}
+        self.recent_alerts: Recent[Alert] = Recent(lambda alert: alert.alert_id,
+                                                   keep_ms=RECENT_ALERTS_MS)
+        """The newest state of every alert changed lately, resolved ones too (`/v1/alerts`)."""
+        self.recent_incidents: Recent[IncidentSummary] = Recent(
+            lambda incident: incident.incident_id, keep_ms=incidents_kept_ms)
+        """The same of the incidents, as lists show them (`/v1/incidents`)."""
         self.incidents: dict[str, Incident] = {}
         """The open incidents, by id (their states without `sig`)."""
         self._closed: OrderedDict[str, Incident] = OrderedDict()
@@ -185,6 +202,7 @@ class LiveState:
 
     def add_alert(self, alert: Alert) -> None:
         """Keep the newest state of an alert: active ones are held, a resolved one drops it."""
+        self.recent_alerts.add(alert)
         held = self.alerts.get(alert.alert_id)
         newest = max(held.ts if held else -1, self._resolved.get(alert.alert_id, -1))
         if alert.ts < newest:
@@ -233,6 +251,7 @@ class LiveState:
         if held is not None and incident.ts < held.ts:
             return
         incident = msgspec.structs.replace(incident, sig=None)
+        self.recent_incidents.add(summary_of(incident))
         if incident.stage == "closed":
             self.incidents.pop(incident.incident_id, None)
             self._closed[incident.incident_id] = incident
@@ -259,8 +278,8 @@ class LiveState:
         self.add_incident(incident)
 
     def alert(self, alert_id: str) -> Alert | None:
-        """Return the newest state of an active alert, or None when none is held."""
-        return self.alerts.get(alert_id)
+        """Return the newest state of an active alert or of one changed lately, else None."""
+        return self.alerts.get(alert_id) or self.recent_alerts.get(alert_id)
 
     def incident(self, incident_id: str) -> Incident | None:
         """Return the newest state of an open incident, or of one closed lately; else None."""

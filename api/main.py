@@ -106,7 +106,8 @@ def create_app(settings: ApiSettings, *,
             key = settings.alert_key_bytes()
             follower = None
             if key is not None:  # else no way to tell the ingester's states from forged ones
-                app.state.live = LiveState(root=settings.topic_root, alert_key=key)
+                app.state.live = LiveState(root=settings.topic_root, alert_key=key,
+                                           incidents_kept_ms=settings.api_max_range_s * 1000)
                 follower = StateFollower(settings, app.state.live, influx)
                 follower.start()
             try:

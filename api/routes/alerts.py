@@ -7,7 +7,7 @@ from InfluxDB.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -88,33 +88,32 @@ async def list_alerts(*, request: Request, settings: SettingsDep, live: LiveDep,
 
     Each alert appears once, in its newest state within the range; `state`
     filters on that state. The range defaults to the last 24 hours and may span
-    at most `URBANPULSE_API_MAX_RANGE_S` seconds. The active states up to now
-    (`state` pending, firing or acknowledged, without `end`) come from memory.
+    at most `URBANPULSE_API_MAX_RANGE_S` seconds. A range up to now comes from
+    memory: the active alerts in any range, the others when the range starts
+    within the last 25 hours (`api.recent`); other ranges from InfluxDB.
     """
     start_ms, end_ms = resolve_range(start, end, now=datetime.now(UTC),
                                      max_range_s=settings.api_max_range_s, span=ALERT_SPAN)
-    if live is not None and state in ACTIVE_STATES and end is None:
-        return json_answer(_held_alerts(
-            live, start_ms=start_ms, end_ms=end_ms, state=state, kind=kind, district=district,
-            severity=severity, sensor=sensor, limit=limit, offset=offset))
+    if live is not None and end is None:
+        found: Sequence[Alert] | None = None
+        if state in ACTIVE_STATES:  # an index per state: no need to filter on it
+            found = live.held_alerts(state=state, district=district, start_ms=start_ms,
+                                     end_ms=end_ms)
+            state = None
+        elif live.recent_alerts.covers(start_ms, now_ms=end_ms):
+            found = live.recent_alerts.between(start_ms, end_ms, district=district)
+        if found is not None:
+            if any(wanted is not None for wanted in (state, kind, severity, sensor)):
+                found = [alert for alert in found if state in (None, alert.state)
+                         and kind in (None, alert.kind) and severity in (None, alert.severity)
+                         and sensor in (None, alert.sensor)]
+            return json_answer(live.answers.alert_page(
+                found[offset:offset + limit], total=len(found), limit=limit, offset=offset))
     async with influx_for(request) as influx:
         page = await AlertStore(influx).list_alerts(
             start_ms=start_ms, end_ms=end_ms, state=state, kind=kind, district=district,
             severity=severity, sensor=sensor, limit=limit, offset=offset)
     return json_answer(page.__pydantic_serializer__.to_json(page))
-
-
-def _held_alerts(live: LiveState, *, start_ms: int, end_ms: int, state: str,
-                 kind: str | None, district: str | None, severity: str | None,
-                 sensor: str | None, limit: int, offset: int) -> bytes:
-    """Return one page of the active alerts held in memory, as `AlertStore.list_alerts` would,
-    encoded as `AlertPage` from each alert's kept JSON."""
-    found = live.held_alerts(state=state, district=district, start_ms=start_ms, end_ms=end_ms)
-    if kind is not None or severity is not None or sensor is not None:
-        found = [alert for alert in found if kind in (None, alert.kind)
-                 and severity in (None, alert.severity) and sensor in (None, alert.sensor)]
-    return live.answers.alert_page(found[offset:offset + limit], total=len(found), limit=limit,
-                                   offset=offset)
 
 
 async def _open_feed(settings: SettingsDep, district: AlertDistrictQuery = None,

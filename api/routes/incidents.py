@@ -96,7 +96,7 @@ def _iso(ts_ms: int) -> str:
 
 @router.get("", summary="List incidents in their current state", response_model=IncidentPage,
             dependencies=[ViewerKeyDep], responses=_READ_ERRORS)
-async def list_incidents(*, request: Request, settings: SettingsDep,
+async def list_incidents(*, request: Request, settings: SettingsDep, live: LiveDep,
                          district: DistrictQuery = None, category: CategoryQuery = None,
                          stage: StageQuery = None, is_open: OpenQuery = None,
                          start: AlertStartQuery = None, end: EndQuery = None,
@@ -107,11 +107,19 @@ async def list_incidents(*, request: Request, settings: SettingsDep,
     and `open` filter on that state. The range defaults to the last 24 hours
     (with `open=true`, to the widest range, `URBANPULSE_API_MAX_RANGE_S`, so
     every open incident that changed in it shows) and may span at most
-    `URBANPULSE_API_MAX_RANGE_S` seconds. Needs the viewer or operator key.
+    `URBANPULSE_API_MAX_RANGE_S` seconds. A range up to now comes from memory
+    (`api.recent`), others from InfluxDB. Needs the viewer or operator key.
     """
     span = timedelta(seconds=settings.api_max_range_s) if is_open else ALERT_SPAN
     start_ms, end_ms = resolve_range(start, end, now=datetime.now(UTC),
                                      max_range_s=settings.api_max_range_s, span=span)
+    recent = None if live is None else live.recent_incidents
+    if end is None and recent is not None and recent.covers(start_ms, now_ms=end_ms):
+        found = [incident for incident in recent.between(start_ms, end_ms, district=district)
+                 if category in (None, incident.category) and stage in (None, incident.stage)
+                 and is_open in (None, incident.stage != "closed")]
+        return IncidentPage(items=found[offset:offset + limit], total=len(found), limit=limit,
+                            offset=offset)
     async with influx_for(request) as influx:
         return await IncidentStore(influx).list_incidents(
             start_ms=start_ms, end_ms=end_ms, district=district, category=category,

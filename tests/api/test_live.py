@@ -24,6 +24,7 @@ from api.influx import HttpxTransport, InfluxQuery
 from api.live import IGNORED_LOG_BURST, HeldQueries, LiveState, sensor_of
 from api.main import create_app
 from api.models import Alert, AlertPage
+from ingest.incidents.record import incident_point
 from ingest.points import alert_point, birth_point
 from ops import stack
 from tests.api.conftest import ALERT_KEY, closed_url, write_lines
@@ -31,7 +32,7 @@ from tests.conftest import publish_all, wait_until
 from urbanpulse.births import MAX_FUTURE_S
 from urbanpulse.kinds.summaries import current_readings
 from urbanpulse.messages import Alert as AlertMessage
-from urbanpulse.messages import DistrictState, SensorBirth, SensorState, encoder
+from urbanpulse.messages import DistrictState, Incident, SensorBirth, SensorState, encoder
 from urbanpulse.settings import ApiSettings, load
 from urbanpulse.signing import sign_alert, sign_state
 from urbanpulse.topics import Channel, alert_topic, sensor_topic, state_topic
@@ -328,3 +329,43 @@ def test_a_page_of_held_alerts_is_the_bytes_alert_page_encodes() -> None:
     one = AlertPage(items=[acked], total=1, limit=1, offset=0)
     assert live.answers.alert_page([acked], total=1, limit=1, offset=0) == \
         one.__pydantic_serializer__.to_json(one)
+
+
+async def test_the_lists_of_what_changed_lately_answer_from_memory(
+        settings: ApiSettings, mosquitto: stack.Server) -> None:
+    """Alerts resolved lately and incidents are seeded and followed; a range that starts
+    before what memory holds is still asked of InfluxDB."""
+    t = now_ms()
+    gone, lately = "00000000000000aa", "00000000000000bb"
+    opened = Incident(v=1, incident_id="00000000000000cc", district=DISTRICT, street="lot A",
+                      category="traffic", department="Traffic police", cause="lot full",
+                      severity="medium", stage="accepted", opened=t - 600_000,
+                      ts=t - 600_000, stage_since=t - 600_000, due=t + 600_000,
+                      overrun=False, change="opened")
+    write_lines(settings.influx_url, settings.influx_db, [
+        alert_point(msgspec.structs.replace(firing(t - 30 * 3_600_000, "resolved"),
+                                            alert_id=gone)),
+        alert_point(msgspec.structs.replace(firing(t - 3_600_000, "resolved"), alert_id=lately)),
+        incident_point(opened),
+    ])
+    viewer = "viewer-key-0123456789"
+    async with run(load(ApiSettings, **{**settings.model_dump(), "api_viewer_key": viewer})
+                   ) as running:
+        running.lose_influxdb()
+        listed = await running.get("/v1/alerts")
+        assert [(alert["alert_id"], alert["state"]) for alert in listed["items"]] == [
+            (lately, "resolved")]
+        publish_all(mosquitto.port, [(
+            alert_topic(DISTRICT, "parking", LOT, "lot-nearly-full", root=settings.topic_root),
+            encoder.encode(sign_alert(firing(t, "resolved"), KEY)))])
+        await wait_until(lambda: running.live.alert(ALERT_ID) is not None)
+        resolved = await running.get("/v1/alerts?state=resolved")
+        assert [alert["alert_id"] for alert in resolved["items"]] == [ALERT_ID, lately]
+        assert resolved["total"] == 2
+        since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t / 1000 - 40 * 3600))
+        older = await running.client.get("/v1/alerts", params={"start": since})
+        assert older.status_code == 503  # not held: asked of InfluxDB, which is gone
+        incidents = await running.client.get("/v1/incidents", headers={"X-API-Key": viewer})
+        assert incidents.status_code == 200, incidents.text
+        assert [(one["incident_id"], one["stage"]) for one in incidents.json()["items"]] == [
+            (opened.incident_id, "accepted")]

@@ -18,6 +18,7 @@ from api.influx import InfluxQuery
 from api.kind_views import views
 from api.main import create_app, main
 from ops import stack
+from tests.conftest import wait_until
 from urbanpulse.kinds import KINDS
 from urbanpulse.settings import ApiSettings, load
 
@@ -54,10 +55,11 @@ async def test_lifespan_shares_one_influx_client_and_closes_it(settings: ApiSett
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                      base_url="http://api") as client:
             first = await client.get("/v1/sensors")
+            await wait_until(lambda: app.state.live.loaded)  # else /health says it is loading
             second = await client.get("/health")
         assert app.state.influx is shared
 
-    assert (first.status_code, second.status_code) == (200, 200)
+    assert (first.status_code, second.status_code) == (200, 200), second.text
     assert not hasattr(app.state, "influx")
 
 
