@@ -15,7 +15,8 @@ kind and severity with the alerts `pending`, `firing`, `acknowledged` and
 points instead of every alert's latest state change over 31 days, whose cost
 grew with the alert history, not with what they show. A combination counted
 once gets its points (zeros included) for as long as the instance runs, so its
-last point is never a count that has gone.
+last point is never a count that has gone. And the sensors announced, by
+district and kind, with their mean position (`ingest.census`).
 """
 
 from __future__ import annotations
@@ -108,10 +109,11 @@ class SelfMetrics:
         return encode_point(MEASUREMENT, {"instance": self._instance}, fields, int(now * 1000))
 
     def points(self) -> list[str]:
-        """Return the current `pipeline` point (starting a new interval) and the
-        `alerts_active` points of the alerts active now."""
-        return [self.point(),
-                *active_points(self._active(), self._counted, int(self._clock() * 1000))]
+        """Return the current `pipeline` point (starting a new interval), the
+        `alerts_active` points of the alerts active now and the `sensors_announced` ones."""
+        at_ms = int(self._clock() * 1000)
+        return [self.point(), *active_points(self._active(), self._counted, at_ms),
+                *self._pipeline.census.points(at_ms)]
 
     async def run(self, interval_s: float) -> None:
         """Write the points every `interval_s` seconds until cancelled."""

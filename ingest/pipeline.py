@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from ingest.alerts.engine import AlertEngine
+from ingest.census import Census
 from ingest.decode import Decoder, Rejected
 from ingest.derive import ZONED, Derivation
 from ingest.lag import LagHistogram
@@ -31,7 +32,7 @@ from ingest.rejections import RejectionLog, dead_letter
 from ingest.writer import InfluxWriter
 from urbanpulse.errors import LineProtocolError
 from urbanpulse.lineprotocol import FieldValue
-from urbanpulse.messages import Alert, Reading, encoder
+from urbanpulse.messages import Alert, Reading, SensorBirth, encoder
 from urbanpulse.topics import Channel, channel_prefix, rejected_topic
 
 log = logging.getLogger(__name__)
@@ -110,6 +111,8 @@ class Pipeline:
         self.derivation = derivation if derivation is not None else Derivation()
         """Derives each reading's fields, calibrating where a kind calibrates (births tell
         it the grades; `Derivation.seed` rebuilds its calibrations at start)."""
+        self.census = Census()
+        """The births taken, by district and kind (`sensors_announced`, with the metrics)."""
         self.rejection_log = rejection_log or RejectionLog(log, burst=5, interval_s=60)
         self._births = channel_prefix(Channel.SENSORS, root=root)
         self.accepting = True
@@ -194,10 +197,15 @@ class Pipeline:
             self.dead_letter(topic, payload, Rejected("schema", str(exc)), token)
             return
         self.stats.births += 1
+        self._register(birth, int(self._clock() * 1000))
+        self._add(line, token, topic, payload, -1)
+
+    def _register(self, birth: SensorBirth, now_ms: int) -> None:
+        """Tell the derivation (the sensor's grade), the alert engine and the census."""
         self.derivation.register(birth)
         if self._engine is not None:
-            self._engine.register(birth, int(self._clock() * 1000))
-        self._add(line, token, topic, payload, -1)
+            self._engine.register(birth, now_ms)
+        self.census.add(birth)
 
     def restore_births(self, messages: Sequence[tuple[str, bytes]]) -> int:
         """Register the valid births among retained `messages` with the alert engine and
@@ -212,9 +220,7 @@ class Pipeline:
         for topic, payload in messages:
             birth = self._decoder.birth(topic, payload, now_ms)
             if birth is not None and not isinstance(birth, Rejected):
-                self.derivation.register(birth)
-                if self._engine is not None:
-                    self._engine.register(birth, now_ms)
+                self._register(birth, now_ms)
                 registered += 1
         return registered
 

@@ -16,7 +16,7 @@ and signal in dBm or, as an SNR, in dB.
 from __future__ import annotations
 
 from grafana.builder.frame import alert_annotation, dashboard
-from grafana.builder.overview import place
+from grafana.builder.overview import announced_sensors, place
 from grafana.builder.variables import place_variables
 from urbanpulse.kinds import KINDS, Metric
 from urbanpulse.kinds.panels import (
@@ -119,10 +119,10 @@ def fleet() -> Json:
     bottom = place(charts, 0, 30)
     radios = sorted({kind for _, kinds in health.values() for kind in kinds})
     panels = [
-        stat("Sensors announced, by kind", "Sensors whose birth was received.", (0, 0, 12, 4),
-             [target('SELECT count(distinct("sensor")) FROM (SELECT "interval_s", "sensor"::tag '
-                     f'FROM "sensors" WHERE {sensor_filter()}) GROUP BY "kind"',
-                     alias="$tag_kind")], steps=thresholds("blue")),
+        stat("Sensors announced, by kind", "Sensors whose birth was received, in the chosen "
+             "districts, as the ingesters last counted them.", (0, 0, 12, 4),
+             [target(announced_sensors(district_filter(), '"kind"'), alias="$tag_kind")],
+             steps=thresholds("blue")),
         stat("Sensors reporting in the time range, by kind", "Sensors with at least one "
              "reading in the time range; against the announced ones, the share online.",
              (12, 0, 12, 4), [target(f'SELECT count("n") FROM (SELECT last("count") AS "n" '

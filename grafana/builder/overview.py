@@ -1,10 +1,15 @@
-"""The city overview: a map of the sensors coloured by their active alerts, and each kind's panels.
+"""The city overview: maps of the districts and sensors coloured by their active alerts,
+and each kind's panels.
 
-The map joins two tables by sensor: each sensor's position from `sensors` (births
-are written once, when a sensor announces itself, so that read has no time
-filter) and the number of its alerts whose latest state is not `resolved`
-(read over the last `ACTIVE_WINDOW` of `alerts`, not the time range: an alert
-opened before the time range is still open).
+The districts' map joins two tables by district, both from the few points the
+ingesters write every metrics interval: each district's sensors and their mean
+position (`sensors_announced`) and its active alerts (`alerts_active`). The
+sensors' map, drawn once a district or a sensor is chosen (a point per sensor of
+the whole city is thousands), joins two tables by sensor: each sensor's position
+from `sensors` (births are written once, when a sensor announces itself, so
+that read has no time filter) and the number of its alerts whose latest state
+is not `resolved` (read over the last `ACTIVE_WINDOW` of `alerts`, not the time
+range: an alert opened before the time range is still open).
 
 Each kind with a dashboard module adds its headline stats (`overview()` in
 `urbanpulse/kinds/<kind>/dashboard.py`) to the top row after the city's own,
@@ -20,6 +25,7 @@ from grafana.builder.kinds import dashboard_modules, kind_overview
 from grafana.builder.variables import place_variables
 from urbanpulse.kinds import KINDS
 from urbanpulse.kinds.panels import (
+    CHOSEN,
     EVERY,
     WHERE,
     Json,
@@ -56,6 +62,9 @@ def latest_alert_states(condition: str) -> str:
             f'WHERE {RECENT_ALERTS} AND {condition} GROUP BY "alert_id"')
 
 
+NO_ALERT = [{"type": "special", "options": {"match": "null",
+                                            "result": {"text": "0", "color": "green"}}}]
+"""A place without active alerts has none counted: shown as 0, green."""
 COUNTS_WINDOW = "10m"
 """How far back the counted panels look for the ingesters' newest `alerts_active` points.
 
@@ -75,6 +84,31 @@ def active_alert_counts(condition: str, group_by: str = "") -> str:
     return ('SELECT sum("active") AS "active_alerts" FROM (SELECT last("active") AS "active" '
             f'FROM "alerts_active" WHERE time > now() - {COUNTS_WINDOW} AND {condition} '
             f'GROUP BY "district", "kind", "severity"){tail}')
+
+
+def announced_sensors(condition: str, group_by: str = "") -> str:
+    """Return a query summing the ingesters' newest counts of the sensors announced.
+
+    `sensors_announced` holds a point per district and kind every metrics
+    interval (docs/contract.md); it has no sensor tag either.
+    """
+    tail = f" GROUP BY {group_by}" if group_by else ""
+    return ('SELECT sum("sensors") AS "sensors" FROM (SELECT last("sensors") AS "sensors" '
+            f'FROM "sensors_announced" WHERE time > now() - {COUNTS_WINDOW} AND {condition} '
+            f'GROUP BY "district", "kind"){tail}')
+
+
+def district_places(condition: str) -> str:
+    """Return a query of each district's sensors and their mean position, by district.
+
+    Each kind's mean position weighs by its sensors (InfluxQL has no weighted
+    mean: the subquery multiplies, the outer query divides).
+    """
+    return ('SELECT sum("lat_w") / sum("sensors") AS "lat", sum("lon_w") / sum("sensors") '
+            'AS "lon", sum("sensors") AS "sensors" FROM (SELECT last("lat") * last("sensors") '
+            'AS "lat_w", last("lon") * last("sensors") AS "lon_w", last("sensors") AS "sensors" '
+            f'FROM "sensors_announced" WHERE time > now() - {COUNTS_WINDOW} AND {condition} '
+            'GROUP BY "district", "kind") GROUP BY "district"')
 
 
 def active_alerts(condition: str, group_by: str = "") -> str:
@@ -99,22 +133,38 @@ def place(panels: Sequence[Json], x: int, y: int, height: int = 0) -> int:
     return y + height
 
 
-def _sensor_map(top: int) -> Json:
-    alert_colours = thresholds("green", (1, "orange"), (2, "red"))
-    no_alert = [{"type": "special", "options": {"match": "null",
-                                                "result": {"text": "0", "color": "green"}}}]
+def _district_map(top: int) -> Json:
     return geomap(
-        "Sensors by state", "Every sensor at its announced position, coloured by "
-        "its active alerts: green none, orange one, red two or more.", (0, top, 12, 15),
+        "Districts by active alerts", "Each district at the mean announced position of its "
+        "sensors, coloured by its active alerts: green none, orange one to four, red five or "
+        "more; its sensors and alerts in the tooltip. Choose a district to see its sensors "
+        "on the map beside.", (0, top, 12, 15),
+        # From the ingesters' few points per district: at 22,150 sensors the map of every
+        # sensor took 0.88 s to read (docs/performance.md).
+        [target(district_places(district_filter()), table=True),
+         target(active_alert_counts(district_filter(), '"district"'), ref="B", table=True)],
+        layer="Districts", colour_by="active_alerts", size=14, by="district",
+        defaults={"color": {"mode": "thresholds"},
+                  "thresholds": thresholds("green", (1, "orange"), (5, "red")),
+                  "mappings": NO_ALERT})
+
+
+def _sensor_map(top: int) -> Json:
+    return geomap(
+        "Sensors by state", "Once a district or a sensor is chosen, each of its sensors at "
+        "its announced position, coloured by its active alerts: green none, orange one, red "
+        "two or more.", (12, top, 12, 15),
         # Each sensor's newest birth as it is: at 10,000 sensors 0.25 to 0.29 s, where last()
         # of each field took 0.55 to 0.62 s (InfluxDB 1.6, docs/performance.md).
         [target('SELECT "lat", "lon", "site" FROM "sensors" '
-                f'WHERE {sensor_filter()} GROUP BY "sensor", "kind", "district" '
+                f'WHERE {sensor_filter()} AND {CHOSEN} GROUP BY "sensor", "kind", "district" '
                 'ORDER BY time DESC LIMIT 1', table=True),
-         target(active_alerts(sensor_filter(), '"sensor"'), ref="B", table=True)],
+         target(active_alerts(f"{sensor_filter()} AND {CHOSEN}", '"sensor"'), ref="B",
+                table=True)],
         layer="Sensors", colour_by="active_alerts", size=7,
-        defaults={"color": {"mode": "thresholds"}, "thresholds": alert_colours,
-                  "mappings": no_alert})
+        defaults={"color": {"mode": "thresholds"},
+                  "thresholds": thresholds("green", (1, "orange"), (2, "red")),
+                  "mappings": NO_ALERT})
 
 
 def city_overview() -> Json:
@@ -126,11 +176,11 @@ def city_overview() -> Json:
     every_kind = measurements(rollup_measurement(kind, "district", "1m") for kind in KINDS)
     in_districts = f"WHERE $timeFilter AND {district_filter()}"
     panels = [
-        # Distinct sensors among the birth points: at 10,000 sensors 0.1 s, where a last()
-        # per sensor took 0.39 to 0.63 s (docs/performance.md).
-        stat("Sensors", "Sensors that announced themselves (births).", (0, 0, 4, 4), [target(
-            'SELECT count(distinct("sensor")) FROM (SELECT "lat", "sensor"::tag FROM "sensors" '
-            f'WHERE {sensor_filter()})')], steps=thresholds("blue")),
+        # As the ingesters last counted them: at 22,150 sensors the distinct sensors among
+        # the birth points took 0.27 s (docs/performance.md).
+        stat("Sensors", "Sensors that announced themselves (births), in the chosen "
+             "districts, as the ingesters last counted them.", (0, 0, 4, 4),
+             [target(announced_sensors(district_filter()))], steps=thresholds("blue")),
         stat("Readings in the time range", "Readings written to InfluxDB, by kind.",
              (4, 0, 8, 4), [target(f'SELECT sum("count") FROM {every_kind} {in_districts}',
                                    alias="$measurement")],
@@ -140,18 +190,19 @@ def city_overview() -> Json:
              [target(active_alert_counts(district_filter()))],
              steps=thresholds("green", (1, "orange"), (5, "red"))),
         *headlines,
+        _district_map(top),
         _sensor_map(top),
         timeseries("Readings per minute by kind", "Readings written per minute (count of "
-                   "`seq` per interval, scaled to one minute).", (12, top, 12, 8), [target(
+                   "`seq` per interval, scaled to one minute).", (0, top + 15, 12, 8), [target(
                        f'SELECT sum("count") * 60000 / $__interval_ms FROM {every_kind} '
                        f'{in_districts} {EVERY} fill(0)', alias="$measurement")], decimals=1),
         timeseries("Alert state changes by kind", "Alert state changes per interval.",
-                   (12, top + 8, 12, 7), [target(
+                   (12, top + 15, 12, 8), [target(
                        f'SELECT count("since") FROM "alerts" {WHERE} {EVERY}, "kind" fill(none)',
                        alias="$tag_kind")], bars=True, minimum=0),
         *charts,
     ]
-    place(charts, 0, top + 15)
+    place(charts, 0, top + 23)
     return dashboard("urbanpulse-city-overview", "City overview",
                      "UrbanPulse: where the sensors are, their alert state, and the headline "
                      "value of each sensing use case.", panels, place_variables("sensors"),

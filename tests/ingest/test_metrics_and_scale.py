@@ -9,11 +9,12 @@ import time
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from ingest.census import Census
 from ingest.metrics import active_points
 from ingest.service import Ingester
 from ops import stack
 from tests.conftest import Recorder, influx_rows, publish_all, wait_until
-from urbanpulse.messages import Alert, AlertState, Severity
+from urbanpulse.messages import Alert, AlertState, SensorBirth, Severity
 from urbanpulse.settings import IngestSettings
 
 
@@ -111,3 +112,23 @@ def test_active_alerts_are_counted_per_district_kind_and_severity_zeros_kept() -
         "pending=0i,firing=0i,acknowledged=0i,active=0i 2000",
         "alerts_active,district=pudong,kind=noise,severity=high "
         "pending=0i,firing=1i,acknowledged=0i,active=1i 2000"]
+
+
+def _birth(sensor: str, district: str, lat: float, lon: float) -> SensorBirth:
+    return SensorBirth(v=1, sensor=sensor, kind="noise", district=district, site="s",
+                       lat=lat, lon=lon, zone="residential", interval_s=60, ts=1)
+
+
+def test_the_census_counts_births_by_district_and_kind_at_their_mean_position() -> None:
+    census = Census()
+    census.add(_birth("noise-pudong-0001", "pudong", 31.0, 121.5))
+    census.add(_birth("noise-pudong-0002", "pudong", 31.2, 121.7))
+    census.add(_birth("noise-huangpu-0001", "huangpu", 31.23, 121.48))
+    assert census.points(1_000) == [
+        "sensors_announced,district=huangpu,kind=noise sensors=1i,lat=31.23,lon=121.48 1000",
+        "sensors_announced,district=pudong,kind=noise sensors=2i,lat=31.1,lon=121.6 1000"]
+    # Announced again elsewhere: huangpu keeps its point, with no sensor and no position.
+    census.add(_birth("noise-huangpu-0001", "pudong", 31.1, 121.6))
+    assert census.points(2_000) == [
+        "sensors_announced,district=huangpu,kind=noise sensors=0i 2000",
+        "sensors_announced,district=pudong,kind=noise sensors=3i,lat=31.1,lon=121.6 2000"]

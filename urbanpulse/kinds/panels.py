@@ -324,11 +324,11 @@ def panel(kind: str, title: str, description: str, grid: Grid, targets: list[Jso
 
 
 def geomap(title: str, description: str, grid: Grid, targets: list[Json], *, layer: str,
-           colour_by: str, size: int, defaults: Json) -> Json:
-    """Return a map of sensors at their announced positions, coloured by `colour_by`.
+           colour_by: str, size: int, defaults: Json, by: str = "sensor") -> Json:
+    """Return a map of places (sensors, or what `by` names) coloured by `colour_by`.
 
-    The first target gives each sensor's position (lat, lon, site), the others
-    its values; the rows are joined by sensor, keeping sensors without values.
+    The first target gives each place's position (lat, lon), the others its
+    values; the rows are joined by the `by` column, keeping places without values.
     """
     return panel(
         "geomap", title, description, grid, targets, defaults=defaults,
@@ -345,7 +345,7 @@ def geomap(title: str, description: str, grid: Grid, targets: list[Json], *, lay
                                        "fixed": "img/icons/marker/circle.svg"}}}}],
             "tooltip": {"mode": "details"}},
         transformations=[{"id": "joinByField",
-                          "options": {"byField": "sensor", "mode": "outerTabular"}}])
+                          "options": {"byField": by, "mode": "outerTabular"}}])
 
 
 def timeseries(title: str, description: str, grid: Grid, targets: list[Json], *,
