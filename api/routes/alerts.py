@@ -95,18 +95,12 @@ async def list_alerts(*, request: Request, settings: SettingsDep, live: LiveDep,
     start_ms, end_ms = resolve_range(start, end, now=datetime.now(UTC),
                                      max_range_s=settings.api_max_range_s, span=ALERT_SPAN)
     if live is not None and end is None:
-        found: Sequence[Alert] | None = None
-        if state in ACTIVE_STATES:  # an index per state: no need to filter on it
-            found = live.held_alerts(state=state, district=district, start_ms=start_ms,
-                                     end_ms=end_ms)
-            state = None
-        elif live.recent_alerts.covers(start_ms, now_ms=end_ms):
-            found = live.recent_alerts.between(start_ms, end_ms, district=district)
+        found = _held_alerts(live, state=state, district=district, start_ms=start_ms,
+                             end_ms=end_ms)
         if found is not None:
-            if any(wanted is not None for wanted in (state, kind, severity, sensor)):
-                found = [alert for alert in found if state in (None, alert.state)
-                         and kind in (None, alert.kind) and severity in (None, alert.severity)
-                         and sensor in (None, alert.sensor)]
+            if kind is not None or severity is not None or sensor is not None:
+                found = [alert for alert in found if kind in (None, alert.kind)
+                         and severity in (None, alert.severity) and sensor in (None, alert.sensor)]
             return json_answer(live.answers.alert_page(
                 found[offset:offset + limit], total=len(found), limit=limit, offset=offset))
     async with influx_for(request) as influx:
@@ -114,6 +108,19 @@ async def list_alerts(*, request: Request, settings: SettingsDep, live: LiveDep,
             start_ms=start_ms, end_ms=end_ms, state=state, kind=kind, district=district,
             severity=severity, sensor=sensor, limit=limit, offset=offset)
     return json_answer(page.__pydantic_serializer__.to_json(page))
+
+
+def _held_alerts(live: LiveState, *, state: str | None, district: str | None, start_ms: int,
+                 end_ms: int) -> Sequence[Alert] | None:
+    """Return the alerts (of `district`, in `state`) changed in [start, now) as memory holds
+    them, newest first; None when it may not hold them all (the range starts too early)."""
+    if state in ACTIVE_STATES:
+        return live.held_alerts(state=state, district=district, start_ms=start_ms,
+                                end_ms=end_ms)
+    if not live.recent_alerts.covers(start_ms, now_ms=end_ms):
+        return None
+    found = live.recent_alerts.between(start_ms, end_ms, district=district)
+    return found if state is None else [alert for alert in found if alert.state == state]
 
 
 async def _open_feed(settings: SettingsDep, district: AlertDistrictQuery = None,
