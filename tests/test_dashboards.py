@@ -803,7 +803,7 @@ def test_every_query_returns_rows_on_a_seeded_run(city: City, name: str) -> None
             series = city.series(text)
             if query.per_sensor and label == "all":
                 # A line per sensor of the whole city is thousands of lines: none, until a
-                # district or a sensor is chosen.
+                # district is chosen.
                 assert not values_of(series), f"{query.where} draws every sensor: {text}"
                 ran += 1
                 continue

@@ -146,7 +146,7 @@ def fleet() -> Json:
         timeseries("Sensors reporting by kind, every 10 minutes", "Sensors of the chosen "
                    "district (or the chosen sensors) with a reading in each interval, by kind: "
                    "a power cut or a network outage shows as a step down. It reads each "
-                   "sensor's readings, so it waits for a district or a sensor to be chosen.",
+                   "sensor's readings, so it waits for a district to be chosen.",
                    (12, 14, 12, 8), [target(
                        f'SELECT count("n") FROM {minutes} WHERE $timeFilter {EVERY} fill(0)',
                        alias="$measurement")], minimum=0, decimals=0,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urbanpulse.kinds.panels import DATASOURCE, Json, sensor_filter
+from urbanpulse.kinds.panels import CHOSEN, DATASOURCE, Json, sensor_filter
 
 TAG = "urbanpulse"
 SCHEMA_VERSION = 39
@@ -20,11 +20,16 @@ def annotation(name: str, query: str, *, colour: str, text_column: str,
 
 
 def alert_annotation(*kinds: str) -> Json:
-    """Return the annotation of alert state changes (of `kinds`, or all) in the chosen places."""
+    """Return the annotation of alert state changes (of `kinds`) in the chosen places.
+
+    Of every kind (no `kinds`: the overview, the fleet) only once a district is
+    chosen: at 22,150 sensors an hour of the whole city's changes was 1.35 MB
+    (0.19 s), thousands of marks on one chart.
+    """
     if len(kinds) == 1:
         of_kind = f""""kind" = '{kinds[0]}' AND """
     else:
-        of_kind = f'"kind" =~ /^({"|".join(kinds)})$/ AND ' if kinds else ""
+        of_kind = f'"kind" =~ /^({"|".join(kinds)})$/ AND ' if kinds else f"{CHOSEN} AND "
     return annotation(
         "Alerts",
         'SELECT "message", "rule", "state", "severity", "sensor" FROM "alerts" '

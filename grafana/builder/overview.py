@@ -4,7 +4,7 @@ and each kind's panels.
 The districts' map joins two tables by district, both from the few points the
 ingesters write every metrics interval: each district's sensors and their mean
 position (`sensors_announced`) and its active alerts (`alerts_active`). The
-sensors' map, drawn once a district or a sensor is chosen (a point per sensor of
+sensors' map, drawn once a district is chosen (a point per sensor of
 the whole city is thousands), joins two tables by sensor: each sensor's position
 from `sensors` (births are written once, when a sensor announces itself, so
 that read has no time filter) and the number of its alerts whose latest state
@@ -151,7 +151,7 @@ def _district_map(top: int) -> Json:
 
 def _sensor_map(top: int) -> Json:
     return geomap(
-        "Sensors by state", "Once a district or a sensor is chosen, each of its sensors at "
+        "Sensors by state", "Once a district is chosen, each of its sensors at "
         "its announced position, coloured by its active alerts: green none, orange one, red "
         "two or more.", (12, top, 12, 15),
         # Each sensor's newest birth as it is: at 10,000 sensors 0.25 to 0.29 s, where last()

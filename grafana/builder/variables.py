@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from urbanpulse.kinds.panels import DATASOURCE, Json, district_filter
+from urbanpulse.kinds.panels import CHOSEN, DATASOURCE, Json, district_filter
 
 CITIES = Path(__file__).resolve().parents[2] / "simulator" / "cities"
 """The shipped city profiles, in the checkout the builder runs from."""
@@ -59,11 +59,15 @@ def district_variable() -> Json:
 
 
 def sensor_variable(measurement: str, condition: str = "") -> Json:
-    """Return the sensor variable over the sensors of `measurement` in the chosen districts."""
+    """Return the sensor variable over the sensors of `measurement` in the chosen districts.
+
+    It lists none while the district is at All: a city of thousands of sensors is
+    no list to choose from, and a sensor chosen implies its district is (`CHOSEN`).
+    """
     extra = f" AND {condition}" if condition else ""
     return query_variable("sensor", "Sensor",
                           f'SHOW TAG VALUES FROM "{measurement}" WITH KEY = "sensor" '
-                          f"WHERE {district_filter()}{extra}")
+                          f"WHERE {district_filter()} AND {CHOSEN}{extra}")
 
 
 def place_variables(measurement: str, condition: str = "") -> list[Json]:
