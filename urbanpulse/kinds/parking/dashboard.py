@@ -44,14 +44,17 @@ def dashboard() -> KindDashboard:
     occupancy = grafana_unit(SPEC.metrics["occupancy"])
     return KindDashboard("Off-street lots (counts) and on-street bay sensors "
                          "(occupancy, device health).", [
-        stat("Occupancy now", "1 − Σ free / Σ spaces over each lot's last reading.",
-             (0, 0, 8, 5), [target(f'SELECT 1 - sum("free") / sum("spaces") FROM ({last_lots})')],
-             unit=occupancy, decimals=1,
-             steps=thresholds("green", (0.85, "orange"), (NEARLY_FULL, "red"))),
-        stat("Free spaces now", "Sum of each lot's last count of free spaces.", (8, 0, 8, 5),
-             [target(f'SELECT sum("free") FROM ({last_lots})')]),
-        stat("Lots reporting", "Lots with a reading in the last hour of the time range.",
-             (16, 0, 8, 5), [target(f'SELECT count("spaces") FROM ({last_lots})')]),
+        # One query for the three: each is a pass over every lot's last reading.
+        stat("Lots now", "Over each lot's last reading: the occupancy (1 − Σ free / Σ "
+             "spaces), the free spaces (Σ free) and the lots reporting (with a reading in "
+             "the last hours of the time range).", (0, 0, 24, 5),
+             [target('SELECT 1 - sum("free") / sum("spaces") AS "occupancy", sum("free") AS '
+                     f'"free spaces", count("spaces") AS "lots reporting" FROM ({last_lots})',
+                     alias="$col")], steps=thresholds("blue"),
+             overrides=[{"matcher": {"id": "byName", "options": "occupancy"}, "properties": [
+                 {"id": "unit", "value": occupancy}, {"id": "decimals", "value": 1},
+                 {"id": "thresholds", "value": thresholds("green", (0.85, "orange"),
+                                                          (NEARLY_FULL, "red"))}]}]),
         _occupancy_by_district("Occupancy by district", "1 − Σ free / Σ spaces per "
                                "interval, so big lots weigh more.", (0, 5, 12, 9)),
         timeseries("Occupancy by lot", "Mean occupancy of each lot; the line is the "
