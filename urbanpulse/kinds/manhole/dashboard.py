@@ -44,14 +44,19 @@ def dashboard() -> KindDashboard:
     """Return the manhole-cover dashboard."""
     return KindDashboard("Manhole covers: open or tilted covers, water under them, "
                          "device health.", [
-        stat("Covers open now", "Covers whose last state is open or displaced.",
-             (0, 0, 8, 5), [target(f'SELECT sum("open") FROM ({LAST_STATE})')],
-             steps=thresholds("green", (1, "red"))),
-        stat("Deepest water now", "Highest last water depth under a cover.", (8, 0, 8, 5),
-             [target(f'SELECT max("water") FROM ({LAST_STATE})')], unit=WATER,
-             steps=thresholds("green", (100, "orange"), (150, "red"))),
-        stat("Covers reporting", "Cover sensors with a message in the time range.",
-             (16, 0, 8, 5), [target(f'SELECT count("tilt") FROM ({LAST_STATE})')]),
+        # One query for the three: each is a pass over every cover's last state.
+        stat("Covers now", "Over each cover's last message in the time range: the covers "
+             "open or displaced, the deepest water under one, and the covers reporting.",
+             (0, 0, 24, 5), [target('SELECT sum("open") AS "open", max("water") AS '
+                                    '"deepest water", count("tilt") AS "covers reporting" '
+                                    f'FROM ({LAST_STATE})', alias="$col")],
+             steps=thresholds("blue"), overrides=[
+                 {"matcher": {"id": "byName", "options": "open"}, "properties": [
+                     {"id": "thresholds", "value": thresholds("green", (1, "red"))}]},
+                 {"matcher": {"id": "byName", "options": "deepest water"}, "properties": [
+                     {"id": "unit", "value": WATER},
+                     {"id": "thresholds", "value": thresholds("green", (100, "orange"),
+                                                              (150, "red"))}]}]),
         _open_by_district("Open covers by district", (0, 5, 12, 9)),
         timeseries("Water under the covers", "Highest water depth reported per interval, by "
                    "district; the line is the manhole-water-high rule's 150 cm.",
