@@ -70,10 +70,10 @@ CLOSED_KEPT: Final = 10_000
 right after a close sees it closed before InfluxDB has the closing state."""
 RECENT_ALERTS_MS: Final = int(ALERT_SPAN.total_seconds() * 1000) + 3_600_000
 """How long the newest state of every alert is held after its last change (`Recent`):
-the alert list's default range, 24 hours, and an hour more. About ten thousand
-alerts a day at 22,150 sensors."""
+the alert list's default range, 24 hours, and an hour more. A day of the
+10,189-sensor city changed 4,656 alerts."""
 RECENT_INCIDENTS_MS: Final = 31 * 86_400_000
-"""The same for incidents, by default (`URBANPULSE_API_MAX_RANGE_S`): tens a day."""
+"""The same for incidents, by default (`URBANPULSE_API_MAX_RANGE_S`): that day, 18."""
 
 Row = dict[str, Any]
 """A reading as the kinds read it: fields by name, `time` and `seq`."""
