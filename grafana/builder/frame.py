@@ -23,8 +23,8 @@ def alert_annotation(*kinds: str) -> Json:
     """Return the annotation of alert state changes (of `kinds`) in the chosen places.
 
     Of every kind (no `kinds`: the overview, the fleet) only once a district is
-    chosen: at 22,150 sensors an hour of the whole city's changes was 1.35 MB
-    (0.19 s), thousands of marks on one chart.
+    chosen: at 22,150 sensors the whole city's changes of the default six hours
+    were 1.35 MB (0.19 s), thousands of marks on one chart.
     """
     if len(kinds) == 1:
         of_kind = f""""kind" = '{kinds[0]}' AND """
