@@ -128,6 +128,11 @@ def state_of(message: IncidentMessage) -> IncidentState:
     return IncidentState.model_validate(fields)
 
 
+def in_stage(stage: str, *, wanted: str | None, is_open: bool | None) -> bool:
+    """Return whether an incident in `stage` passes the lists' `stage` and `open` filters."""
+    return wanted in (None, stage) and is_open in (None, stage != "closed")
+
+
 def summary_of(message: IncidentMessage) -> Incident:
     """Return an incident state message without its alert episodes, as lists show it."""
     return Incident.model_validate({name: getattr(message, name)

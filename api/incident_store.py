@@ -14,7 +14,7 @@ from typing import Any, Final
 
 import msgspec
 
-from api.incident_models import AuditEntry, IncidentPage, summary_of
+from api.incident_models import AuditEntry, IncidentPage, in_stage, summary_of
 from api.influx import InfluxQuery
 from urbanpulse.incidents import AUDIT_MEASUREMENT, INCIDENTS_MEASUREMENT, incident_of
 from urbanpulse.influxql import Series, quote_identifier, tag_equals, time_from, where
@@ -58,8 +58,7 @@ class IncidentStore:
         there; `stage` and `is_open` filter on that state."""
         found = [incident for incident in await self.changed(
                      start_ms=start_ms, end_ms=end_ms, district=district, category=category)
-                 if stage in (None, incident.stage)
-                 and is_open in (None, incident.stage != "closed")]
+                 if in_stage(incident.stage, wanted=stage, is_open=is_open)]
         found.sort(key=lambda incident: (-incident.ts, incident.incident_id))
         return IncidentPage(items=[summary_of(incident)
                                    for incident in found[offset:offset + limit]],

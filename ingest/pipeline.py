@@ -208,8 +208,8 @@ class Pipeline:
         self.census.add(birth)
 
     def restore_births(self, messages: Sequence[tuple[str, bytes]]) -> int:
-        """Register the valid births among retained `messages` with the alert engine and
-        the derivation (the sensors' grades).
+        """Register the valid births among retained `messages` with the alert engine, the
+        derivation (the sensors' grades) and the census.
 
         Read-only: each was written or dead-lettered when it first arrived, so
         an invalid one is skipped here, not dead-lettered again. Returns how

@@ -22,6 +22,7 @@ from api.incident_models import (
     IncidentPage,
     IncidentState,
     TransitionRequest,
+    in_stage,
     state_of,
 )
 from api.incident_store import IncidentStore
@@ -116,8 +117,8 @@ async def list_incidents(*, request: Request, settings: SettingsDep, live: LiveD
     recent = None if live is None else live.recent_incidents
     if end is None and recent is not None and recent.covers(start_ms, now_ms=end_ms):
         found = [incident for incident in recent.between(start_ms, end_ms, district=district)
-                 if category in (None, incident.category) and stage in (None, incident.stage)
-                 and is_open in (None, incident.stage != "closed")]
+                 if category in (None, incident.category)
+                 and in_stage(incident.stage, wanted=stage, is_open=is_open)]
         return IncidentPage(items=found[offset:offset + limit], total=len(found), limit=limit,
                             offset=offset)
     async with influx_for(request) as influx:

@@ -27,13 +27,13 @@ def alert_annotation(*kinds: str) -> Json:
     were 1.35 MB (0.19 s), thousands of marks on one chart.
     """
     if len(kinds) == 1:
-        of_kind = f""""kind" = '{kinds[0]}' AND """
+        scope = f""""kind" = '{kinds[0]}' AND """
     else:
-        of_kind = f'"kind" =~ /^({"|".join(kinds)})$/ AND ' if kinds else f"{CHOSEN} AND "
+        scope = f'"kind" =~ /^({"|".join(kinds)})$/ AND ' if kinds else f"{CHOSEN} AND "
     return annotation(
         "Alerts",
         'SELECT "message", "rule", "state", "severity", "sensor" FROM "alerts" '
-        f"WHERE $timeFilter AND {of_kind}{sensor_filter()}",
+        f"WHERE $timeFilter AND {scope}{sensor_filter()}",
         colour="red", text_column="message", tags_column="rule,state,severity,sensor")
 
 

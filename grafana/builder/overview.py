@@ -66,36 +66,40 @@ NO_ALERT = [{"type": "special", "options": {"match": "null",
                                             "result": {"text": "0", "color": "green"}}}]
 """A place without active alerts has none counted: shown as 0, green."""
 COUNTS_WINDOW = "10m"
-"""How far back the counted panels look for the ingesters' newest `alerts_active` points.
+"""How far back the counted panels look for the ingesters' newest `alerts_active` and
+`sensors_announced` points.
 
 The ingester writes them every `URBANPULSE_INGEST_METRICS_INTERVAL_S` (5 s by
 default); a partition whose ingester has written none for this long shows none.
 """
 
 
-def active_alert_counts(condition: str, group_by: str = "") -> str:
-    """Return a query summing the newest counts of active alerts the ingesters write.
+def _newest(fields: str, measurement: str, condition: str, tags: str) -> str:
+    """Return a subquery of `fields` of the newest point of each `tags` combination the
+    ingesters wrote to `measurement` within `COUNTS_WINDOW`.
 
-    `alerts_active` holds a point per district, kind and severity every metrics
-    interval (docs/contract.md): its cost follows those combinations, not the
-    alert history. It has no sensor tag, so `condition` may not name a sensor.
+    Such a measurement holds a point per combination every metrics interval
+    (docs/contract.md): its cost follows the combinations, not the alert history
+    or the sensors. It has no sensor tag, so `condition` may not name a sensor.
     """
+    return (f'SELECT {fields} FROM "{measurement}" WHERE time > now() - {COUNTS_WINDOW} '
+            f'AND {condition} GROUP BY {tags}')
+
+
+def active_alert_counts(condition: str, group_by: str = "") -> str:
+    """Return a query summing the newest counts of active alerts the ingesters write."""
     tail = f" GROUP BY {group_by}" if group_by else ""
-    return ('SELECT sum("active") AS "active_alerts" FROM (SELECT last("active") AS "active" '
-            f'FROM "alerts_active" WHERE time > now() - {COUNTS_WINDOW} AND {condition} '
-            f'GROUP BY "district", "kind", "severity"){tail}')
+    newest = _newest('last("active") AS "active"', "alerts_active", condition,
+                     '"district", "kind", "severity"')
+    return f'SELECT sum("active") AS "active_alerts" FROM ({newest}){tail}'
 
 
 def announced_sensors(condition: str, group_by: str = "") -> str:
-    """Return a query summing the ingesters' newest counts of the sensors announced.
-
-    `sensors_announced` holds a point per district and kind every metrics
-    interval (docs/contract.md); it has no sensor tag either.
-    """
+    """Return a query summing the ingesters' newest counts of the sensors announced."""
     tail = f" GROUP BY {group_by}" if group_by else ""
-    return ('SELECT sum("sensors") AS "sensors" FROM (SELECT last("sensors") AS "sensors" '
-            f'FROM "sensors_announced" WHERE time > now() - {COUNTS_WINDOW} AND {condition} '
-            f'GROUP BY "district", "kind"){tail}')
+    newest = _newest('last("sensors") AS "sensors"', "sensors_announced", condition,
+                     '"district", "kind"')
+    return f'SELECT sum("sensors") AS "sensors" FROM ({newest}){tail}'
 
 
 def district_places(condition: str) -> str:
@@ -104,11 +108,11 @@ def district_places(condition: str) -> str:
     Each kind's mean position weighs by its sensors (InfluxQL has no weighted
     mean: the subquery multiplies, the outer query divides).
     """
+    newest = _newest('last("lat") * last("sensors") AS "lat_w", last("lon") * last("sensors") '
+                     'AS "lon_w", last("sensors") AS "sensors"', "sensors_announced",
+                     condition, '"district", "kind"')
     return ('SELECT sum("lat_w") / sum("sensors") AS "lat", sum("lon_w") / sum("sensors") '
-            'AS "lon", sum("sensors") AS "sensors" FROM (SELECT last("lat") * last("sensors") '
-            'AS "lat_w", last("lon") * last("sensors") AS "lon_w", last("sensors") AS "sensors" '
-            f'FROM "sensors_announced" WHERE time > now() - {COUNTS_WINDOW} AND {condition} '
-            'GROUP BY "district", "kind") GROUP BY "district"')
+            f'AS "lon", sum("sensors") AS "sensors" FROM ({newest}) GROUP BY "district"')
 
 
 def active_alerts(condition: str, group_by: str = "") -> str:
