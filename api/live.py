@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 from bisect import bisect_left, insort
 from collections import Counter, OrderedDict, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final
 
 import msgspec
@@ -95,6 +95,10 @@ def _row(state: SensorState) -> Row:
     return {**state.values, "time": state.ts, "seq": state.seq}
 
 
+_Listed = tuple[str | None, str | None, Callable[[Sensor], bool] | None]
+"""A list of births held: kind, district (None: any) and what keeps a birth (None: all)."""
+
+
 class LiveState:
     """Births, newest readings and active alerts, by id, replaced when newer ones arrive.
 
@@ -124,7 +128,8 @@ class LiveState:
         """The open incidents, by id (their states without `sig`)."""
         self._closed: OrderedDict[str, Incident] = OrderedDict()
         self._views: dict[tuple[str | None, str | None], list[Sensor]] = {}
-        self._grids: dict[tuple[str | None, str | None], Grid] = {}
+        self._listed: dict[_Listed, list[Sensor]] = {}
+        self._grids: dict[_Listed, Grid] = {}
         self._districts: dict[str, dict[str, int]] | None = None
         self._versions: Counter[str] = Counter()
         self.answers = HeldAnswers()
@@ -152,6 +157,7 @@ class LiveState:
         if held is None or (sensor.birth_ts >= held.birth_ts and sensor != held):
             self.births[sensor.sensor] = sensor
             self._views.clear()  # births change seldom; the lists are made again on demand
+            self._listed.clear()
             self._grids.clear()
             self._districts = None
             self.answers.forget_birth(sensor.sensor)
@@ -302,11 +308,14 @@ class LiveState:
 
     def sensors(self, *, kind: str | None = None, district: str | None = None,
                 until_ms: int | None = None, near: tuple[float, float] | None = None,
-                radius_m: float = 0.0) -> list[Sensor]:
-        """Return the births of `kind` in `district` (None: any) born by `until_ms`.
+                radius_m: float = 0.0, lists: Callable[[Sensor], bool] | None = None
+                ) -> list[Sensor]:
+        """Return the births of `kind` in `district` (None: any) born by `until_ms`, of
+        those that `lists` keeps (a view's: parking guidance lists lots, not bays).
 
         By id; or, `near` a place, those in the box around its `radius_m` circle
-        (`api.kind_views.is_within_box`) in no set order.
+        (`api.kind_views.is_within_box`) in no set order. The lists and the grids of
+        places are made once per change of the births.
         """
         if not self._views:  # every list in one pass, once per change of the births
             for name in sorted(self.births):
@@ -316,8 +325,13 @@ class LiveState:
                     (birth.kind, birth.district))
                 for one in keys:
                     self._views.setdefault(one, []).append(birth)
-        key = (kind, district)
-        found = self._views.get(key, [])
+        key = (kind, district, lists)
+        found = self._listed.get(key)
+        if found is None:
+            found = self._views.get((kind, district), [])
+            if lists is not None:
+                found = [sensor for sensor in found if lists(sensor)]
+            self._listed[key] = found
         if near is not None:
             grid = self._grids.get(key)
             if grid is None:

@@ -16,7 +16,8 @@ from typing import Final
 
 from ingest import IngestError
 from ingest.history import History
-from ingest.latest import LatestState
+from ingest.latest import LatestState, row_values
+from ingest.now import NowState
 from ingest.rollups import HOUR, NO_WATERMARK, RawPoint, Rollups, raw_points, recomputed
 from urbanpulse.influxql import Series, quote_identifier, tag_equals, time_from, where
 from urbanpulse.kinds import KINDS, SensorKind
@@ -41,6 +42,7 @@ class Keeper:
         self._settings = settings
         self.rollups = Rollups(lateness_ms=int(settings.ingest_rollup_lateness_s * 1000))
         self.latest = LatestState(root=settings.topic_root, key=settings.alert_key_bytes())
+        self.now = NowState()
         self.history = History(url=settings.influx_url, database=settings.influx_db,
                                 headers=settings.influx_auth_headers(),
                                 timeout_s=settings.influx_timeout_s,
@@ -55,6 +57,7 @@ class Keeper:
         """Take the readings of a batch InfluxDB wrote (None: not a reading, or refused)."""
         self.rollups.written(readings, derived, int(time.time() * 1000))
         self.latest.written(readings, derived)
+        self.now.written(readings, derived)
 
     def states(self) -> list[tuple[str, bytes]]:
         """Return (topic, payload) of the state of each district that changed since last time."""
@@ -77,8 +80,10 @@ class Keeper:
         def seed(index: int, series: Series) -> None:
             nonlocal newest
             kind = kinds[index]
+            district, sensor = series.tags["district"], series.tags["sensor"]
             for row in series.rows():
-                self.latest.seed(kind, series.tags["district"], series.tags["sensor"], row)
+                self.latest.seed(kind, district, sensor, row)
+                self.now.seed(kind.name, district, sensor, int(row["time"]), row_values(kind, row))
                 newest = max(newest, min(int(row["time"]), now_ms))
 
         await self.history.read([
@@ -126,6 +131,13 @@ class Keeper:
         floors = self.rollups.floors()
         return [line for (kind, district, hour), found in zip(pending, points, strict=True)
                 for line in recomputed(KINDS[kind], district, hour, found, floors)]
+
+    async def snapshots(self, write: Callable[[str], None]) -> None:
+        """Hand the "now" snapshot's points to `write` every now interval, for ever."""
+        while True:
+            await asyncio.sleep(self._settings.ingest_now_interval_s)
+            for line in self.now.points(int(time.time() * 1000)):
+                write(line)
 
     async def roll(self, write: Callable[[str], None]) -> None:
         """Hand changed rollup points to `write` for ever: minutes every rollup interval,

@@ -27,6 +27,21 @@ SensorState` JSON once encoded: a message re-encodes only the sensors that chang
 _json: Final = encoder.encode
 
 
+def row_values(kind: SensorKind, row: Mapping[str, Any]) -> dict[str, AttributeValue]:
+    """Return the metrics and derived fields of a raw point read back from InfluxDB.
+
+    InfluxDB's JSON writes a whole float without its point: metrics and float
+    derived fields are made floats again, as a live reading has them.
+    """
+    values: dict[str, AttributeValue] = {
+        name: float(row[name]) for name in kind.metrics if row.get(name) is not None}
+    for name, spec in kind.derived.items():
+        value = row.get(name)
+        if value is not None:
+            values[name] = float(value) if spec.type == "float" else value
+    return values
+
+
 class LatestState:
     """The newest reading of each sensor by district, kind and sensor, and what changed."""
 
@@ -57,23 +72,13 @@ class LatestState:
                 changed.add(reading.district)
 
     def seed(self, kind: SensorKind, district: str, sensor: str, row: Mapping[str, Any]) -> None:
-        """Keep a raw point read back from InfluxDB (`row` has `time`, `seq` and fields).
-
-        InfluxDB's JSON writes a whole float without its point: metrics and float
-        derived fields are made floats again, as a live reading has them.
-        """
+        """Keep a raw point read back from InfluxDB (`row` has `time`, `seq` and fields)."""
         sensors = self._districts.setdefault(district, {}).setdefault(kind.name, {})
         old = sensors.get(sensor)
         ts = int(row["time"])
         if old is not None and old[0] > ts:
             return
-        values: dict[str, AttributeValue] = {
-            name: float(row[name]) for name in kind.metrics if row.get(name) is not None}
-        for name, spec in kind.derived.items():
-            value = row.get(name)
-            if value is not None:
-                values[name] = float(value) if spec.type == "float" else value
-        sensors[sensor] = (ts, int(row.get("seq") or 0), {}, values, None)
+        sensors[sensor] = (ts, int(row.get("seq") or 0), {}, row_values(kind, row), None)
         self.changed.add(district)
 
     def state(self, district: str, now_ms: int) -> bytes:

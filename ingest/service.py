@@ -334,6 +334,8 @@ class Ingester:
                    asyncio.create_task(self.keeper.roll(self.pipeline.add_point),
                                        name="rollups"),
                    asyncio.create_task(self._states(), name="states"),
+                   asyncio.create_task(self.keeper.snapshots(self.pipeline.add_point),
+                                       name="snapshots"),
                    asyncio.create_task(self.metrics.run(settings.ingest_metrics_interval_s),
                                        name="metrics"),
                    asyncio.create_task(self.pipeline.rejection_log.run(), name="rejections"),

@@ -55,6 +55,7 @@ from urbanpulse.kinds import panels as kind_panels
 from urbanpulse.kinds.spec import DerivedField, Metric, SensorKind, metrics
 from urbanpulse.kinds.streetlight.daylight import lamp_fault, local_sun_hours
 from urbanpulse.messages import encoder
+from urbanpulse.now import TOP_N, now_measurement
 from urbanpulse.signing import signed_ack, signed_transition
 from urbanpulse.standards.air import AQI_CATEGORIES
 from urbanpulse.standards.noise import LIMITS
@@ -74,8 +75,9 @@ or no sensor at all (incidents): none has a sensor to choose."""
 
 MACROS = {"timeFilter", "__interval", "__interval_ms", "measurement", "col", "tag_district",
           "tag_sensor", "tag_kind", "tag_state", "tag_severity", "tag_instance"}
-_ROLLUP = re.compile(r"_(?:district_)?1[mh]$")
-"""The suffix of a rollup the ingester writes: per sensor or district, per minute or hour."""
+_ROLLUP = re.compile(r"_(?:(?:district_)?1[mh]|now|top)$")
+"""The suffix of a rollup the ingester writes (per sensor or district, per minute or hour)
+or of its "now" snapshot (`urbanpulse.now`)."""
 _FROM_LIST = re.compile(r'\bFROM\s+("[^"]+"(?:\s*,\s*"[^"]+")*)', re.IGNORECASE)
 _FLUX = re.compile(r"\|>|\bfrom\s*\(\s*bucket\s*:", re.IGNORECASE)
 
@@ -113,7 +115,8 @@ def custom_annotations(dashboard: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def kind_of(measurement: str) -> str:
-    """Return the measurement a rollup summarises (`air_district_1m` → `air`), else itself."""
+    """Return the measurement a rollup or snapshot summarises (`air_district_1m`, `air_now`
+    → `air`), else itself."""
     return _ROLLUP.sub("", measurement)
 
 
@@ -430,7 +433,10 @@ def test_queries_are_influxql_and_kind_reads_are_time_filtered(path: Path) -> No
             continue  # metadata from the series index: InfluxDB 1.x ignores time there
         for names, scope in scopes(query.text):
             if {kind_of(name) for name in names} & set(KINDS):
-                assert "$timeFilter" in scope, f"{query.where} reads {names} unfiltered"
+                # The "now" snapshot is read in a fixed window before the range's end.
+                window = kind_panels.NOW in scope and all(
+                    name.endswith(("_now", "_top")) for name in names)
+                assert "$timeFilter" in scope or window, f"{query.where} reads {names} unfiltered"
             if "alerts" in names:  # a refresh every 30 s must not read the whole history
                 assert "$timeFilter" in scope or RECENT_ALERTS in scope, (
                     f"{query.where} reads alerts without a time bound")
@@ -632,8 +638,11 @@ def _settled(city: City) -> bool:
     # The open hour's rollups are written every `ingest_rollup_hour_interval_s` (1 s here).
     rolled = influx_rows(city.url, city.db, "SELECT count(\"count\") FROM " + ", ".join(
         f'"{kind}_district_1h"' for kind in KINDS) + " WHERE time >= now() - 6h")
+    # The "now" snapshot is written every `ingest_now_interval_s` (1 s here).
+    snapshots = influx_rows(city.url, city.db, 'SELECT count("sensors") FROM ' + ", ".join(
+        f'"{now_measurement(kind)}"' for kind in KINDS) + " WHERE time >= now() - 1m")
     return (kinds >= set(KINDS) and bool(rejected) and rejected[0]["max"] >= 1
-            and len(rolled) == len(KINDS))
+            and len(rolled) == len(KINDS) and len(snapshots) == len(KINDS))
 
 
 @pytest.fixture(scope="module")
@@ -651,7 +660,7 @@ def city(mosquitto: stack.Server, influxd: stack.Server,
     (folder / "scenario.yaml").write_text(yaml.safe_dump(SCENARIO), encoding="utf-8")
     env = ingest_env(mqtt_port=mosquitto.port, influx_url=influxd.url, influx_db=db, root=root,
                      ingest_metrics_interval_s=1, ingest_rules=str(folder / "rules.yaml"),
-                     ingest_rollup_hour_interval_s=1,
+                     ingest_rollup_hour_interval_s=1, ingest_now_interval_s=1,
                      alert_key=ALERT_KEY.decode(),
                      ingest_incident_accepted_limit_s=1)  # every incident's acceptance overruns
     ingester = IngestProcess(env, folder, mosquitto.port)
@@ -860,7 +869,7 @@ def test_no_panel_for_the_whole_city_returns_a_series_or_a_row_per_sensor(
         for one in series:
             if "sensor" in one["columns"] and {kind_of(name) for name in read} & set(KINDS):
                 assert re.search(r"\b(top|bottom)\(", query.text), f"{query.where}: {text}"
-                assert len(one["values"]) <= kind_panels.TOP_N, query.where
+                assert len(one["values"]) <= TOP_N, query.where
         checked += 1
     assert checked
 

@@ -21,6 +21,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from urbanpulse import now
 from urbanpulse.births import MAX_AGE_S, MAX_FUTURE_S, MAX_PAYLOAD_BYTES
 from urbanpulse.errors import ConfigError
 from urbanpulse.topics import DEFAULT_ROOT, check_name
@@ -210,6 +211,9 @@ class IngestSettings(_AlertKeyMixin, _InfluxMixin, _Base):
         60, ge=0, le=3600, description="How long a rollup bucket stays open after it ends")
     ingest_state_interval_s: float = Field(
         5, gt=0, le=3600, description="Period of the retained per-district state messages")
+    ingest_now_interval_s: float = Field(
+        15, gt=0, le=now.INTERVAL_MAX_S,
+        description="Period of the \"now\" snapshot of each district the dashboards read")
     ingest_incident_accepted_limit_s: float = Field(
         900, gt=0, le=30 * 86_400,
         description="Longest an incident may stay accepted (受理) before dispatch; then overrun")

@@ -68,7 +68,7 @@ def _endpoint(kind: str, view: View[Any], answer: type[BaseModel]) -> Any:
             queries: Queries = influx
             if live is not None and at is None:  # the present: births and readings in memory
                 births = live.sensors(kind=kind, district=district, until_ms=at_ms, near=place,
-                                      radius_m=radius_m)
+                                      radius_m=radius_m, lists=view.lists)
                 if not births and district is not None and not live.has_district(district):
                     raise unknown_district(district)
                 queries = HeldQueries(influx, live)

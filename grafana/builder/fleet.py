@@ -22,6 +22,7 @@ from urbanpulse.kinds import KINDS, Metric
 from urbanpulse.kinds.panels import (
     CHOSEN,
     EVERY,
+    NOW,
     WHERE,
     Grid,
     Json,
@@ -37,6 +38,8 @@ from urbanpulse.kinds.panels import (
     thresholds,
     timeseries,
 )
+from urbanpulse.kinds.spec import NOW_S
+from urbanpulse.now import now_measurement
 from urbanpulse.rollups import has_sensor_minutes, rollup_measurement, sensor_minutes
 
 STALE_INTERVALS = 3
@@ -97,9 +100,9 @@ def _sensor_minutes() -> dict[str, list[str]]:
     return found
 
 
-def _kind_names(panel: Json) -> Json:
-    """Name the lines of a chart of district rollups by kind: `air_district_1h` as `air`."""
-    suffix = rollup_measurement("", "district", "1h")
+def _kind_names(panel: Json, suffix: str = rollup_measurement("", "district", "1h")) -> Json:
+    """Name the series of a panel of a measurement per kind by kind: `air_district_1h` (or
+    the measurement `suffix` names) as `air`."""
     panel["transformations"] = [{"id": "renameByRegex", "options": {
         "regex": f"^(.*){suffix}$", "renamePattern": "$1"}}]
     return panel
@@ -107,7 +110,7 @@ def _kind_names(panel: Json) -> Json:
 
 def fleet() -> Json:
     """Return the device-fleet dashboard."""
-    hours = measurements(rollup_measurement(kind, "sensor", "1h") for kind in KINDS)
+    snapshots = measurements(now_measurement(kind) for kind in KINDS)
     minutes = ", ".join(f'(SELECT last("{field}") AS "n" FROM {measurements(names)} {WHERE} '
                         f'AND {CHOSEN} {EVERY}, "sensor" fill(none))'
                         for field, names in _sensor_minutes().items())
@@ -123,11 +126,14 @@ def fleet() -> Json:
              "districts, as the ingesters last counted them.", (0, 0, 12, 4),
              [target(announced_sensors(district_filter(), '"kind"'), alias="$tag_kind")],
              steps=thresholds("blue")),
-        stat("Sensors reporting in the time range, by kind", "Sensors with at least one "
-             "reading in the time range; against the announced ones, the share online.",
-             (12, 0, 12, 4), [target(f'SELECT count("n") FROM (SELECT last("count") AS "n" '
-                                     f'FROM {hours} {WHERE} GROUP BY "sensor")',
-                                     alias="$measurement")], steps=thresholds("blue")),
+        _kind_names(stat(
+            "Sensors reporting now, by kind", "Sensors with a reading in the last "
+            f"{NOW_S // 3_600} hours (three intervals of a kind that reports more rarely), "
+            "from the ingesters' snapshot of each district; against the announced ones, "
+            "the share online.", (12, 0, 12, 4), [target(
+                f'SELECT sum("n") FROM (SELECT last("sensors") AS "n" FROM {snapshots} WHERE '
+                f'{NOW} AND {district_filter()} GROUP BY "district")', alias="$measurement")],
+            steps=thresholds("blue")), now_measurement("")),
         _silent_table("Sensors by silence", "Each announced sensor: its kind, district, pole "
                       "(`carrier`) and interval from its birth, the seconds since its last "
                       "reading in the time range (empty: none in it) and how many intervals "

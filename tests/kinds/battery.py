@@ -62,6 +62,7 @@ from urbanpulse.influxql import Series, quote_identifier
 from urbanpulse.kinds import SensorKind, part
 from urbanpulse.kinds.panels import CHOSEN
 from urbanpulse.messages import Alert, Truth, truth_decoder
+from urbanpulse.now import now_measurement
 from urbanpulse.settings import ApiSettings
 
 START = "2026-05-01T00:00:00+08:00"
@@ -203,7 +204,8 @@ def run_battery(*, mosquitto: stack.Server, influxd: stack.Server, folder: Path,
     db, root = f"battery_{uuid.uuid4().hex[:10]}", f"b{uuid.uuid4().hex[:10]}"
     stack.create_database(influxd.url, db)
     settings = ingest_env(mqtt_port=mosquitto.port, influx_url=influxd.url, influx_db=db,
-                          root=root, ingest_max_age_s=10 * 365 * 86_400)
+                          root=root, ingest_max_age_s=10 * 365 * 86_400,
+                          ingest_now_interval_s=1)
     settings.update(env or {})
     ingester = IngestProcess(settings, folder, mosquitto.port)
     truths = Recorder(mosquitto.port, f"{root}/truth/#")
@@ -238,6 +240,8 @@ def run_battery(*, mosquitto: stack.Server, influxd: stack.Server, folder: Path,
             return bool(received >= births + readings and written + rejected >= received)
 
         wait_for(landed, 240, "every reading written")
+        wait_for(lambda: _snapshot_taken(influxd.url, db, kinds), 30,
+                 "a \"now\" snapshot of the newest reading")
         start_ms = int(datetime.fromisoformat(start).timestamp() * 1000)
         end_ms = start_ms + DURATION_S * 1000
         alerts = asyncio.run(query_alerts(
@@ -253,6 +257,16 @@ def run_battery(*, mosquitto: stack.Server, influxd: stack.Server, folder: Path,
         truths.close()
         ingester.close()
         httpx.post(f"{influxd.url}/query", data={"q": f'DROP DATABASE "{db}"'}, timeout=30)
+
+
+def _snapshot_taken(url: str, db: str, kinds: Sequence[SensorKind]) -> bool:
+    """Tell whether the ingester wrote a "now" snapshot stamped at its newest reading."""
+    newest = influx_rows(url, db, 'SELECT last("seq") FROM ' + ", ".join(
+        quote_identifier(kind.name) for kind in kinds))
+    taken = influx_rows(url, db, 'SELECT last("sensors") FROM ' + ", ".join(
+        quote_identifier(now_measurement(kind.name)) for kind in kinds))
+    return bool(newest and taken) and max(row["time"] for row in taken) >= max(
+        row["time"] for row in newest)
 
 
 # -- what every kind must show ------------------------------------------------------------------

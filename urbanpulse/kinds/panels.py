@@ -18,10 +18,12 @@ scale"): charts by district read the district rollups the ingester writes
 line per sensor read the sensors' minutes (`urbanpulse.rollups.sensor_minutes`:
 the raw points of a kind that reports once a minute or less often, else the
 per-sensor minute rollup) and show only when a district is chosen
-(`CHOSEN`); "now" values read each sensor's last raw reading in the last
-`recent()` of the range, and tables of sensors are the `TOP_N` worst (`top()`),
-so no query at the city's scale returns a row or a series per sensor. Rollup
-measurements are named by `urbanpulse.rollups.rollup_measurement` alone.
+(`CHOSEN`); "now" values and tables of the worst `TOP_N` sensors read the
+snapshot the ingester writes of each district (`now()`, `top()`,
+`urbanpulse.now`), so no query at the city's scale reads or returns a row or a
+series per sensor. Rollup measurements are named by
+`urbanpulse.rollups.rollup_measurement` alone, the snapshot's by
+`urbanpulse.now`.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from urbanpulse.kinds import KINDS
-from urbanpulse.kinds.spec import DerivedField, Metric, SensorKind
+from urbanpulse.kinds.spec import DerivedField, Metric, Ranking, SensorKind
+from urbanpulse.now import LOOKBACK_S, TOP_N, now_measurement, top_measurement
 from urbanpulse.rollups import Resolution, has_sensor_minutes, rollup_measurement, sensor_minutes
 
 Json = dict[str, Any]
@@ -130,8 +133,6 @@ def sensor_filter() -> str:
 WHERE = f"WHERE $timeFilter AND {sensor_filter()}"
 """The WHERE clause of a kind's read: the time range and the chosen places."""
 EVERY = "GROUP BY time($__interval)"
-TOP_N = 20
-"""The rows of a table of sensors: the worst `TOP_N` of the chosen places."""
 
 
 def _is_chosen(variable: str) -> str:
@@ -177,53 +178,56 @@ def by_district(field: str, kind: str, function: str = "mean", span: Resolution 
     return target(per_district(rolled(field, function), kind, span), alias="$tag_district")
 
 
-RECENT_S = 6 * 3_600
-"""How far back from the range's end a "now" panel looks: the default range, so that a
-longer range costs no more than it."""
+NOW = f"time > ${{__to}}ms - {LOOKBACK_S}s AND time <= ${{__to}}ms"
+"""The condition of a read of the "now" snapshot: the points written in the `LOOKBACK_S`
+before the range's end (a longer range costs no more)."""
 
 
-def recent(kind: SensorKind) -> str:
-    """Return the condition of a kind's "now": the last `RECENT_S` of the range, or three of
-    the kind's reporting intervals when that is longer."""
-    return f"time >= ${{__to}}ms - {max(RECENT_S, 3 * kind.interval_s)}s"
+def now(kind: SensorKind) -> str:
+    """Return a query of each chosen district's newest snapshot of `kind`, tagged district.
 
-
-def latest(kind: SensorKind, columns: Mapping[str, str], *, whole_range: bool = False,
-           condition: str = "") -> str:
-    """Return a query of each sensor's last raw values, `alias: field`, tagged sensor and district.
-
-    Its last reading in the `recent()` part of the range (or in all of it, for
-    sensors that report on change), so its cost is the sensors' readings in
-    that window whatever the range.
+    Its columns are `sensors` (those with a reading within `kind.now_s`) and each
+    numeric field's `_sum`, `_min`, `_max`, `_count` and `_nonzero` over those
+    sensors' last values (`urbanpulse.now`): select from it, as
+    `SELECT max("aqi_max") FROM (now(air))`.
     """
-    fields = ", ".join(f'last("{field}") AS "{alias}"' for alias, field in columns.items())
-    window = "" if whole_range else f" AND {recent(kind)}"
-    extra = f" AND {condition}" if condition else ""
-    return (f'SELECT {fields} FROM "{kind.name}" {WHERE}{window}{extra} '
-            'GROUP BY "sensor", "district"')
+    return (f'SELECT last("sensors") AS "newest", * FROM "{now_measurement(kind.name)}" '
+            f'WHERE {NOW} AND {district_filter()} GROUP BY "district"')
 
 
-def top(kind: SensorKind, columns: Mapping[str, str], *, lowest: bool = False,
-        whole_range: bool = False, condition: str = "") -> Json:
+def top(kind: SensorKind, columns: Mapping[str, str], *, lowest: bool = False) -> Json:
     """Return a table target of the `TOP_N` sensors by their last value of the first column.
 
-    `bottom()` with `lowest`; each row has the sensor, its district and every column.
+    `bottom()` with `lowest`; each row has the sensor, its district and every
+    column (`alias: field`), from each district's ranks of the kind's ranking by
+    that field (`SensorKind.ranked`); a column the sensor has never reported is empty.
+
+    Raises:
+        ValueError: The kind does not rank its sensors by the first column's field
+            that way.
     """
-    order, *rest = columns
+    (order, field), *rest = columns.items()
+    if Ranking(field, lowest) not in kind.ranked:
+        raise ValueError(f"Kind {kind.name!r} does not rank its sensors by {field!r} "
+                         f"{'lowest' if lowest else 'highest'} first: add the ranking to "
+                         "its SensorKind.ranked.")
     pick = "bottom" if lowest else "top"
-    others = "".join(f', "{alias}"' for alias in rest)
-    source = latest(kind, columns, whole_range=whole_range, condition=condition)
-    return target(f'SELECT {pick}("{order}", {TOP_N}) AS "{order}", "sensor", "district"'
-                  f"{others} FROM ({source})", table=True)
+    others = "".join(f', "{name}" AS "{alias}"' for alias, name in rest)
+    ranks = (f'SELECT last("sensor") AS "newest", * FROM "{top_measurement(kind.name)}" WHERE '
+             f'{NOW} AND {district_filter()} AND "by" = \'{field}\' GROUP BY "district", "rank"')
+    return target(f'SELECT {pick}("{field}", {TOP_N}) AS "{order}", "sensor", "district"'
+                  f"{others} FROM ({ranks})", table=True)
 
 
-def reporting(kind: str) -> str:
-    """Return a query of the number of the kind's sensors with a reading in the range.
+def now_span(kind: SensorKind) -> str:
+    """Return how recent a reading of the kind is "now", in words: "6 hours", "3 days"."""
+    hours = kind.now_s // 3_600
+    return f"{hours // 24} days" if hours >= 48 and hours % 24 == 0 else f"{hours} hours"
 
-    From the per-sensor hourly rollup: a row per sensor and hour, whatever its rate.
-    """
-    return (f'SELECT count("n") FROM (SELECT last("count") AS "n" FROM '
-            f'"{rollup_measurement(kind, "sensor", "1h")}" {WHERE} GROUP BY "sensor")')
+
+def reporting(kind: SensorKind) -> str:
+    """Return a query of the number of the kind's sensors with a reading within its `now_s`."""
+    return f'SELECT sum("sensors") FROM ({now(kind)})'
 
 
 def target(query: str, *, ref: str = "A", table: bool = False, alias: str | None = None) -> Json:

@@ -89,6 +89,24 @@ class Tally:
         _check_field(self.name, "tally")
 
 
+NOW_S = 6 * 3_600
+"""How recent a sensor's newest reading must be for it to count "now" (`SensorKind.now_s`):
+the dashboards' default range."""
+
+
+@dataclass(frozen=True, slots=True)
+class Ranking:
+    """A "now" table of a kind: its sensors ranked by their last value of `field`, the
+    highest first (the lowest with `lowest`). Only sensors that report `field` are ranked.
+
+    The ingester keeps each district's first `urbanpulse.now.TOP_N` of every ranking
+    (`{kind}_top`, docs/contract.md) and the dashboards' tables read them.
+    """
+
+    field: str
+    lowest: bool = False
+
+
 @dataclass(frozen=True, slots=True)
 class SensorKind:
     """A kind of sensor: its metrics, derived fields, static attributes and cadence.
@@ -111,6 +129,7 @@ class SensorKind:
         department: The desk its incidents are dispatched to (docs/incidents.md).
         incident_departments: The desk of an incident type that belongs to another one
             (a flooded manhole is flood control's), by incident type.
+        ranked: Its "now" tables: the fields its sensors are ranked by, one ranking each.
         package: The module the kind was registered from (set by the registry).
     """
 
@@ -129,6 +148,7 @@ class SensorKind:
     zoned: bool = False
     department: Department = CITY_OPERATIONS
     incident_departments: Mapping[str, Department] = field(default_factory=dict)
+    ranked: tuple[Ranking, ...] = ()
     package: str = ""
 
     def __post_init__(self) -> None:
@@ -150,6 +170,7 @@ class SensorKind:
             raise ValueError(f"Kind {self.name!r} derives a field named like its metric "
                              f"{sorted(clash)[0]!r}.")
         self._check_tallies()
+        self._check_rankings()
         for name in self.attributes:
             _check_field(name, "attribute")
         for incident in self.incidents:
@@ -165,15 +186,36 @@ class SensorKind:
         object.__setattr__(self, "incident_departments",
                            MappingProxyType(dict(self.incident_departments)))
 
+    @property
+    def now_s(self) -> int:
+        """Return how recent a reading must be for its sensor to count "now": `NOW_S`, or
+        three reporting intervals of a kind that reports more rarely (a daily heartbeat)."""
+        return max(NOW_S, 3 * self.interval_s)
+
+    def numeric_fields(self) -> tuple[str, ...]:
+        """Return the metrics and the derived fields that are not strings, in order."""
+        return (*self.metrics, *(name for name, spec in self.derived.items()
+                                 if spec.type != "string"))
+
     def department_of(self, incident: str) -> Department:
         """Return the desk an incident of type `incident` on this kind is dispatched to."""
         return self.incident_departments.get(incident, self.department)
+
+    def _check_rankings(self) -> None:
+        """Refuse a ranking by a field the kind lacks or by a string, or a field ranked twice."""
+        numeric = set(self.numeric_fields())
+        seen: set[str] = set()
+        for ranking in self.ranked:
+            if ranking.field not in numeric or ranking.field in seen:
+                raise ValueError(f"Kind {self.name!r} ranks its sensors by {ranking.field!r}, "
+                                 "which is not one of its numeric fields or is ranked twice.")
+            seen.add(ranking.field)
 
     def _check_tallies(self) -> None:
         """Refuse a tally of an unknown or string field, or one named like another field."""
         taken = {"count", "sensors", *self.metrics, *self.derived,
                  *(f"{name}_{stat}" for name in (*self.metrics, *self.derived)
-                   for stat in ("mean", "min", "max", "true"))}
+                   for stat in ("mean", "min", "max", "true", "sum", "sensors", "nonzero"))}
         for key, tally in self.tallies.items():
             kind = self.derived[tally.field].type if tally.field in self.derived else (
                 "float" if tally.field in self.metrics else None)

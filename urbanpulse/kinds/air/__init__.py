@@ -6,7 +6,7 @@ district (`calibration.py`), a reference station's as it reads.
 """
 
 from urbanpulse.kinds.departments import AIR
-from urbanpulse.kinds.spec import DerivedField, Metric, SensorKind, derived, metrics
+from urbanpulse.kinds.spec import DerivedField, Metric, Ranking, SensorKind, derived, metrics
 
 SPEC = SensorKind(
     name="air",
@@ -15,6 +15,7 @@ SPEC = SensorKind(
     interval_s=60,
     fiware_type="AirQualityObserved",
     department=AIR,
+    ranked=(Ranking("aqi"),),
     metrics=metrics(
         Metric("pm25", "µg/m³", 0, 2_000, "Fine particulate matter PM2.5",
                instrument="particulate"),

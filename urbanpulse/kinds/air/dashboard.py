@@ -14,7 +14,6 @@ from urbanpulse.kinds.air.calibration import CALIBRATION
 from urbanpulse.kinds.panels import (
     CHART,
     HEADLINE,
-    TOP_N,
     Json,
     KindDashboard,
     Overview,
@@ -22,7 +21,7 @@ from urbanpulse.kinds.panels import (
     by_sensor,
     colour_cells,
     grafana_unit,
-    latest,
+    now,
     per_district,
     stat,
     state_timeline,
@@ -33,6 +32,7 @@ from urbanpulse.kinds.panels import (
     top,
     value_mappings,
 )
+from urbanpulse.now import TOP_N
 from urbanpulse.standards.air import AQI_CATEGORIES
 
 
@@ -75,13 +75,12 @@ def dashboard() -> KindDashboard:
     metrics, cal = SPEC.metrics, CALIBRATION.corrected
     particulates = grafana_unit(metrics["pm25"], metrics["pm10"])
     gases = grafana_unit(metrics["no2"], metrics["so2"], metrics["o3"])
-    last_aqi = latest(SPEC, {"aqi": "aqi"})
     return KindDashboard("HJ 633 AQI and pollutants of the air stations.", [
         stat("AQI now, worst station", "Highest of the stations' last AQI (HJ 633, real-time "
              "indicator), coloured by category.", (0, 0, 6, 5),
-             [target(f'SELECT max("aqi") FROM ({last_aqi})')], steps=aqi_steps()),
+             [target(f'SELECT max("aqi_max") FROM ({now(SPEC)})')], steps=aqi_steps()),
         stat("AQI now by district", "Worst station's last AQI in each district.",
-             (6, 0, 18, 5), [target(f'SELECT max("aqi") FROM ({last_aqi}) GROUP BY "district"',
+             (6, 0, 18, 5), [target(f'SELECT max("aqi_max") FROM ({now(SPEC)}) GROUP BY "district"',
                                     alias="$tag_district")], steps=aqi_steps()),
         timeseries("Highest AQI by district", "Highest AQI of the district's stations per "
                    "interval; the bands are the HJ 633 categories.", (0, 5, 24, 8),
@@ -130,8 +129,7 @@ def overview() -> Overview:
     """Return the worst AQI now and PM2.5 by district, for the city overview."""
     return Overview(
         headlines=(stat("Worst AQI now", "Highest of the air stations' last AQI (HJ 633).",
-                        HEADLINE, [target('SELECT max("aqi") FROM '
-                                          f'({latest(SPEC, {"aqi": "aqi"})})')],
+                        HEADLINE, [target(f'SELECT max("aqi_max") FROM ({now(SPEC)})')],
                         steps=aqi_steps()),),
         charts=(timeseries("PM2.5 by district", "Mean calibrated PM2.5 of the district's "
                            "air stations.", CHART,

@@ -1,7 +1,7 @@
 """District metered areas (DMA): the inflow meters that balance a district's water."""
 
 from urbanpulse.kinds.departments import WATER_SUPPLY
-from urbanpulse.kinds.spec import Metric, SensorKind, metrics
+from urbanpulse.kinds.spec import Metric, Ranking, SensorKind, metrics
 
 SPEC = SensorKind(
     name="dma-flow",
@@ -11,6 +11,7 @@ SPEC = SensorKind(
     interval_s=300,
     fiware_type="WaterObserved",
     department=WATER_SUPPLY,
+    ranked=(Ranking("night_flow_ratio"),),
     metrics=metrics(
         Metric("inflow_m3h", "m³/h", 0, 5_000, "Inflow into the DMA"),
         Metric("volume_m3", "m³", 0, 1e10, "Cumulative inflow register", cumulative=True),

@@ -6,7 +6,6 @@ from urbanpulse.kinds.dma_flow import SPEC
 from urbanpulse.kinds.panels import (
     CHART,
     EVERY,
-    TOP_N,
     WHERE,
     KindDashboard,
     Overview,
@@ -22,6 +21,7 @@ from urbanpulse.kinds.panels import (
     top,
 )
 from urbanpulse.kinds.systems import WATER_SUPPLY
+from urbanpulse.now import TOP_N
 from urbanpulse.rollups import rollup_measurement
 
 HOURLY = rollup_measurement(SPEC.name, "sensor", "1h")

@@ -1,7 +1,7 @@
 """Building energy: public-building electricity meters with sub-metered registers."""
 
 from urbanpulse.kinds.departments import BUILDING_ENERGY
-from urbanpulse.kinds.spec import Metric, SensorKind, metrics
+from urbanpulse.kinds.spec import Metric, Ranking, SensorKind, metrics
 
 SPEC = SensorKind(
     name="energy",
@@ -10,6 +10,7 @@ SPEC = SensorKind(
     interval_s=900,
     fiware_type="ThreePhaseAcMeasurement",
     department=BUILDING_ENERGY,
+    ranked=(Ranking("total_active_power"),),
     metrics=metrics(
         Metric("total_active_energy_import", "kWh", 0, 1e10, "Cumulative register, building",
                cumulative=True),

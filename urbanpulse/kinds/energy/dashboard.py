@@ -11,7 +11,6 @@ from urbanpulse.kinds.energy import SPEC
 from urbanpulse.kinds.panels import (
     CHART,
     EVERY,
-    TOP_N,
     WHERE,
     Grid,
     Json,
@@ -19,7 +18,8 @@ from urbanpulse.kinds.panels import (
     Overview,
     by_sensor,
     grafana_unit,
-    latest,
+    now,
+    now_span,
     per_district,
     reporting,
     stat,
@@ -28,6 +28,7 @@ from urbanpulse.kinds.panels import (
     timeseries,
     top,
 )
+from urbanpulse.now import TOP_N
 from urbanpulse.rollups import rollup_measurement
 
 SUB_ITEMS = {"lighting_socket_kwh": "Lighting and sockets", "hvac_kwh": "HVAC",
@@ -54,18 +55,18 @@ def dashboard() -> KindDashboard:
     inner = ", ".join(f'non_negative_difference("{field}_max") AS "{field}"'
                       for field in SUB_ITEMS)
     outer = ", ".join(f'sum("{field}") AS "{name}"' for field, name in SUB_ITEMS.items())
-    power = latest(SPEC, {"power": "total_active_power"})
     return KindDashboard("Power and sub-metered energy of buildings.", [
         stat("Power now", "Sum of each building's last mean active power.", (0, 0, 8, 5),
-             [target(f'SELECT sum("power") FROM ({power})')], unit=POWER),
+             [target(f'SELECT sum("total_active_power_sum") FROM ({now(SPEC)})')],
+             unit=POWER),
         stat("Energy in the time range", "Sum over buildings of the rises of the import "
              "register between the hours of the range (a meter reset or rollover counts "
              "nothing).", (8, 0, 8, 5),
              [target('SELECT sum("used") FROM (SELECT non_negative_difference('
                      f'"total_active_energy_import_max") AS "used" {hourly} '
                      'GROUP BY "sensor")')], unit=ENERGY),
-        stat("Buildings reporting", "Meters with a reading in the time range.", (16, 0, 8, 5),
-             [target(reporting(SPEC.name))]),
+        stat("Buildings reporting", f"Meters with a reading in the last {now_span(SPEC)}.",
+             (16, 0, 8, 5), [target(reporting(SPEC))]),
         _power_by_district("Sum of the district's meters' mean power per hour: the mean "
                            "over the meters' readings times the meters reporting.",
                            (0, 5, 12, 9)),

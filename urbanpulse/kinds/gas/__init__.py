@@ -1,7 +1,7 @@
 """Combustible gas: methane detectors in wells and spaces next to gas mains."""
 
 from urbanpulse.kinds.departments import GAS
-from urbanpulse.kinds.spec import Metric, SensorKind, metrics
+from urbanpulse.kinds.spec import Metric, Ranking, SensorKind, metrics
 
 SPEC = SensorKind(
     name="gas",
@@ -10,6 +10,7 @@ SPEC = SensorKind(
     interval_s=60,
     fiware_type="AirQualityObserved",
     department=GAS,
+    ranked=(Ranking("ch4_lel"),),
     metrics=metrics(
         Metric("ch4_lel", "% LEL", 0, 100, "Methane, % of its lower explosive limit (5 % vol)"),
         Metric("battery_mv", "mV", 0, 4_000, "Battery voltage (battery detectors, hourly)"),

@@ -5,7 +5,6 @@ from __future__ import annotations
 from urbanpulse.kinds.gas import SPEC
 from urbanpulse.kinds.panels import (
     CHART,
-    TOP_N,
     WHERE,
     Grid,
     Json,
@@ -16,7 +15,8 @@ from urbanpulse.kinds.panels import (
     by_sensor,
     colour_cells,
     grafana_unit,
-    latest,
+    now,
+    now_span,
     reporting,
     stat,
     table,
@@ -26,6 +26,7 @@ from urbanpulse.kinds.panels import (
     top,
 )
 from urbanpulse.kinds.systems import UNDERGROUND
+from urbanpulse.now import TOP_N
 from urbanpulse.rollups import rollup_measurement
 
 HOURLY = rollup_measurement(SPEC.name, "sensor", "1h")
@@ -33,7 +34,6 @@ HOURLY = rollup_measurement(SPEC.name, "sensor", "1h")
 LEL = grafana_unit(SPEC.metrics["ch4_lel"])
 LEVELS = thresholds("green", (20, "orange"), (25, "red"))
 """The gas-warning (20 % LEL) and gas-alarm (25 % LEL) levels."""
-LAST = latest(SPEC, {"lel": "ch4_lel"})
 PAST_WARNING = ('SELECT count("peak") FROM (SELECT max("ch4_lel_max") AS "peak" FROM '
                 f'"{HOURLY}" {WHERE} GROUP BY "sensor") WHERE "peak" >= 20')
 """Detectors whose highest reading in the range is at or past the warning: a row per
@@ -51,13 +51,13 @@ def dashboard() -> KindDashboard:
     return KindDashboard("Methane (% LEL) next to the gas mains: warning at 20 %, alarm at "
                          "25 %.", [
         stat("Highest now", "Highest of the detectors' last readings.", (0, 0, 8, 5),
-             [target(f'SELECT max("lel") FROM ({LAST})')], unit=LEL, decimals=1,
+             [target(f'SELECT max("ch4_lel_max") FROM ({now(SPEC)})')], unit=LEL, decimals=1,
              steps=LEVELS),
         stat("Detectors that reached 20 % LEL", "Detectors whose highest reading in the time "
              "range is at or past the warning.", (8, 0, 8, 5),
              [target(PAST_WARNING)], steps=thresholds("green", (1, "red"))),
-        stat("Detectors reporting", "Detectors with a reading in the time range.",
-             (16, 0, 8, 5), [target(reporting(SPEC.name))]),
+        stat("Detectors reporting", f"Detectors with a reading in the last {now_span(SPEC)}.",
+             (16, 0, 8, 5), [target(reporting(SPEC))]),
         _highest_by_district("Highest methane by district", (0, 5, 12, 9)),
         timeseries("Methane by detector", "Mean % LEL of each detector.", (12, 5, 12, 9),
                    [by_sensor("ch4_lel", SPEC.name)], unit=LEL, minimum=0, steps=LEVELS,

@@ -1,7 +1,7 @@
 """Manhole covers: tilt, open and water-level sensors under the covers of underground wells."""
 
 from urbanpulse.kinds.departments import FLOOD_CONTROL, MUNICIPAL
-from urbanpulse.kinds.spec import Metric, SensorKind, metrics
+from urbanpulse.kinds.spec import Metric, Ranking, SensorKind, metrics
 
 SPEC = SensorKind(
     name="manhole",
@@ -10,6 +10,7 @@ SPEC = SensorKind(
     interval_s=86_400,
     fiware_type="Device",
     department=MUNICIPAL, incident_departments={"manhole-flooding": FLOOD_CONTROL},
+    ranked=(Ranking("tilt_deg"),),
     metrics=metrics(
         Metric("tilt_deg", "°", 0, 90, "Tilt of the cover from its seat"),
         Metric("cover_open", "bool", 0, 1, "1 when the cover is open or displaced"),

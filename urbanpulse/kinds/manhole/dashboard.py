@@ -9,8 +9,6 @@ from __future__ import annotations
 from urbanpulse.kinds.manhole import SPEC
 from urbanpulse.kinds.panels import (
     CHART,
-    TOP_N,
-    WHERE,
     Grid,
     Json,
     KindDashboard,
@@ -20,6 +18,8 @@ from urbanpulse.kinds.panels import (
     carried_sum,
     colour_cells,
     grafana_unit,
+    now,
+    now_span,
     stat,
     table,
     target,
@@ -28,10 +28,9 @@ from urbanpulse.kinds.panels import (
     top,
 )
 from urbanpulse.kinds.systems import UNDERGROUND
+from urbanpulse.now import TOP_N
 
 WATER = grafana_unit(SPEC.metrics["water_level_cm"])
-LAST_STATE = ('SELECT last("cover_open") AS "open", last("tilt_deg") AS "tilt", '
-              f'last("water_level_cm") AS "water" FROM "manhole" {WHERE} GROUP BY "sensor"')
 
 
 def _open_by_district(title: str, grid: Grid) -> Json:
@@ -44,12 +43,12 @@ def dashboard() -> KindDashboard:
     """Return the manhole-cover dashboard."""
     return KindDashboard("Manhole covers: open or tilted covers, water under them, "
                          "device health.", [
-        # One query for the three: each is a pass over every cover's last state.
-        stat("Covers now", "Over each cover's last message in the time range: the covers "
-             "open or displaced, the deepest water under one, and the covers reporting.",
-             (0, 0, 24, 5), [target('SELECT sum("open") AS "open", max("water") AS '
-                                    '"deepest water", count("tilt") AS "covers reporting" '
-                                    f'FROM ({LAST_STATE})', alias="$col")],
+        stat("Covers now", "Over each cover's last state: the covers open or displaced, "
+             "the deepest water under one, and the covers reporting (a message in the last "
+             f"{now_span(SPEC)}).", (0, 0, 24, 5), [target(
+                 'SELECT sum("cover_open_sum") AS "open", max("water_level_cm_max") AS '
+                 f'"deepest water", sum("sensors") AS "covers reporting" FROM ({now(SPEC)})',
+                 alias="$col")],
              steps=thresholds("blue"), overrides=[
                  {"matcher": {"id": "byName", "options": "open"}, "properties": [
                      {"id": "thresholds", "value": thresholds("green", (1, "red"))}]},
@@ -67,7 +66,7 @@ def dashboard() -> KindDashboard:
               "with their state and last reported health (startup and daily heartbeat "
               "messages).", (0, 14, 24, 9), [top(SPEC, {
                   "tilt": "tilt_deg", "open": "cover_open", "water": "water_level_cm",
-                  "battery_mv": "battery_mv", "rsrp": "rsrp"}, whole_range=True)],
+                  "battery_mv": "battery_mv", "rsrp": "rsrp"})],
               overrides=[colour_cells("tilt", steps=thresholds("green", (10, "red")))],
               sort_by="tilt"),
     ])
@@ -82,7 +81,7 @@ def system() -> SystemPart:
     """Return the open covers, for the underground-safety dashboard."""
     return SystemPart(UNDERGROUND, (
         stat("Covers open now", "Covers whose last state is open or displaced.", (0, 0, 6, 4),
-             [target(f'SELECT sum("open") FROM ({LAST_STATE})')],
+             [target(f'SELECT sum("cover_open_sum") FROM ({now(SPEC)})')],
              steps=thresholds("green", (1, "red"))),
         _open_by_district("Open manhole covers by district", (0, 0, 12, 8)),
     ))

@@ -4,6 +4,7 @@ from urbanpulse.kinds.departments import NOISE
 from urbanpulse.kinds.spec import (
     DerivedField,
     Metric,
+    Ranking,
     SensorKind,
     Tally,
     derived,
@@ -18,6 +19,7 @@ SPEC = SensorKind(
     interval_s=60,
     fiware_type="NoiseLevelObserved",
     department=NOISE,
+    ranked=(Ranking("laeq"),),
     metrics=metrics(
         Metric("laeq", "dB(A)", 10, 150, "Equivalent continuous A-weighted level"),
         Metric("lamax", "dB(A)", 10, 160, "Maximum A-weighted level over the interval"),

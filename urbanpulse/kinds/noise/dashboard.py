@@ -10,13 +10,13 @@ from urbanpulse.kinds.noise import SPEC
 from urbanpulse.kinds.panels import (
     CHART,
     EVERY,
-    TOP_N,
     WHERE,
     KindDashboard,
     Overview,
     by_sensor,
     grafana_unit,
-    latest,
+    now,
+    now_span,
     per_district,
     reporting,
     stat,
@@ -27,6 +27,7 @@ from urbanpulse.kinds.panels import (
     timeseries,
     top,
 )
+from urbanpulse.now import TOP_N
 from urbanpulse.rollups import rollup_measurement
 from urbanpulse.standards.noise import DAY_START_HOUR, LIMITS, NIGHT_START_HOUR
 
@@ -48,19 +49,17 @@ def limits_markdown() -> str:
 
 def dashboard() -> KindDashboard:
     """Return the noise dashboard."""
-    now = latest(SPEC, {"laeq": "laeq", "limit": "noise_limit_db"})
     levels = grafana_unit(*(SPEC.metrics[field] for field in ("la10", "la90", "lamax")))
     return KindDashboard("LAeq of the monitors against their GB 3096 zone limits.", [
-        stat("Most over its limit now", "Largest last LAeq minus the monitor's GB 3096 limit "
-             "for its zone and hour; above 0 exceeds.", (0, 0, 8, 5),
-             [target('SELECT max("over") FROM (SELECT "laeq" - "limit" AS "over" '
-                     f'FROM ({now}))')], unit=LEVEL,
-             decimals=1, steps=thresholds("green", (0, "red"))),
+        stat("Over their limit now", "Monitors whose last LAeq exceeds the GB 3096 limit of "
+             "their zone and hour.", (0, 0, 8, 5),
+             [target(f'SELECT sum("noise_exceeds_limit_nonzero") FROM ({now(SPEC)})')],
+             steps=thresholds("green", (1, "red"))),
         stat("Loudest now", "Highest of the monitors' last LAeq.", (8, 0, 8, 5),
-             [target(f'SELECT max("laeq") FROM ({now})')], unit=LEVEL, decimals=1,
+             [target(f'SELECT max("laeq_max") FROM ({now(SPEC)})')], unit=LEVEL, decimals=1,
              steps=thresholds("blue")),
-        stat("Monitors reporting", "Monitors with a reading in the time range.", (16, 0, 8, 5),
-             [target(reporting(SPEC.name))]),
+        stat("Monitors reporting", f"Monitors with a reading in the last {now_span(SPEC)}.",
+             (16, 0, 8, 5), [target(reporting(SPEC))]),
         timeseries("LAeq and GB 3096 limit by monitor", "Mean LAeq (solid) and the limit "
                    "that applies to it (dashed).", (0, 5, 16, 9),
                    [by_sensor("laeq", SPEC.name),

@@ -1,7 +1,7 @@
 """Parking: off-street lots that count their spaces and on-street bay sensors."""
 
 from urbanpulse.kinds.departments import TRAFFIC
-from urbanpulse.kinds.spec import Metric, SensorKind, metrics
+from urbanpulse.kinds.spec import Metric, Ranking, SensorKind, metrics
 
 SPEC = SensorKind(
     name="parking",
@@ -10,6 +10,7 @@ SPEC = SensorKind(
     interval_s=60,
     fiware_type="OffStreetParking",
     department=TRAFFIC,
+    ranked=(Ranking("occupancy"), Ranking("battery_mv", lowest=True)),
     metrics=metrics(
         Metric("total_spot_number", "spaces", 0, 100_000, "Spaces the lot has in service"),
         Metric("available_spot_number", "spaces", 0, 100_000, "Free spaces now"),

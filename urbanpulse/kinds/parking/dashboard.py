@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from urbanpulse.kinds.panels import (
     CHART,
-    TOP_N,
     Grid,
     Json,
     KindDashboard,
@@ -17,7 +16,8 @@ from urbanpulse.kinds.panels import (
     carried_sum,
     colour_cells,
     grafana_unit,
-    latest,
+    now,
+    now_span,
     per_district,
     stat,
     table,
@@ -27,6 +27,7 @@ from urbanpulse.kinds.panels import (
     top,
 )
 from urbanpulse.kinds.parking import SPEC
+from urbanpulse.now import TOP_N
 
 NEARLY_FULL = 0.95
 """The occupancy of the lot-nearly-full rule, drawn as a line and coloured red."""
@@ -40,17 +41,16 @@ def _occupancy_by_district(title: str, description: str, grid: Grid) -> Json:
 
 def dashboard() -> KindDashboard:
     """Return the parking dashboard."""
-    last_lots = latest(SPEC, {"free": "available_spot_number", "spaces": "total_spot_number"})
     occupancy = grafana_unit(SPEC.metrics["occupancy"])
     return KindDashboard("Off-street lots (counts) and on-street bay sensors "
                          "(occupancy, device health).", [
-        # One query for the three: each is a pass over every lot's last reading.
         stat("Lots now", "Over each lot's last reading: the occupancy (1 − Σ free / Σ "
              "spaces), the free spaces (Σ free) and the lots reporting (with a reading in "
-             "the last hours of the time range).", (0, 0, 24, 5),
-             [target('SELECT 1 - sum("free") / sum("spaces") AS "occupancy", sum("free") AS '
-                     f'"free spaces", count("spaces") AS "lots reporting" FROM ({last_lots})',
-                     alias="$col")], steps=thresholds("blue"),
+             f"the last {now_span(SPEC)}).", (0, 0, 24, 5), [target(
+                 'SELECT 1 - sum("available_spot_number_sum") / sum("total_spot_number_sum") '
+                 'AS "occupancy", sum("available_spot_number_sum") AS "free spaces", '
+                 f'sum("total_spot_number_sensors") AS "lots reporting" FROM ({now(SPEC)})',
+                 alias="$col")], steps=thresholds("blue"),
              overrides=[{"matcher": {"id": "byName", "options": "occupancy"}, "properties": [
                  {"id": "unit", "value": occupancy}, {"id": "decimals", "value": 1},
                  {"id": "thresholds", "value": thresholds("green", (0.85, "orange"),
@@ -65,8 +65,7 @@ def dashboard() -> KindDashboard:
         table("Fullest lots now", f"The {TOP_N} lots with the highest last occupancy.",
               (0, 14, 24, 8), [top(SPEC, {"occupancy": "occupancy",
                                           "spaces": "total_spot_number",
-                                          "free": "available_spot_number"},
-                                   condition='"total_spot_number" >= 0')],
+                                          "free": "available_spot_number"})],
               overrides=[colour_cells("occupancy", steps=thresholds(
                   "green", (0.85, "orange"), (NEARLY_FULL, "red")))], sort_by="occupancy"),
         timeseries("Occupied bays by district", "On-street bay sensors report on change: "
@@ -77,8 +76,7 @@ def dashboard() -> KindDashboard:
               "reported battery, with their last state and signal (startup and daily "
               "heartbeat messages).", (12, 22, 12, 8), [top(
                   SPEC, {"battery_mv": "battery_mv", "occupied": "occupied", "rsrp": "rsrp",
-                         "snr": "snr"}, lowest=True, whole_range=True,
-                  condition='"occupied" >= 0')],
+                         "snr": "snr"}, lowest=True)],
               overrides=[colour_cells("battery_mv", steps=thresholds(
                   "red", (3_000, "orange"), (3_300, "green")))], sort_by="battery_mv"),
     ])

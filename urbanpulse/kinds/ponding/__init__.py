@@ -1,7 +1,16 @@
 """Ponding: water-depth gauges at the low points of underpasses and low-lying roads."""
 
 from urbanpulse.kinds.departments import FLOOD_CONTROL, WATER_SUPPLY
-from urbanpulse.kinds.spec import DerivedField, Metric, SensorKind, derived, metrics
+from urbanpulse.kinds.spec import (
+    DerivedField,
+    Metric,
+    Ranking,
+    SensorKind,
+    Tally,
+    derived,
+    metrics,
+    tallies,
+)
 
 SPEC = SensorKind(
     name="ponding",
@@ -10,6 +19,7 @@ SPEC = SensorKind(
     interval_s=60,
     fiware_type="FloodMonitoring",
     department=FLOOD_CONTROL, incident_departments={"main-burst-flooding": WATER_SUPPLY},
+    ranked=(Ranking("depth_cm"),),
     metrics=metrics(
         Metric("depth_cm", "cm", 0, 150, "Water depth over the road at the gauge"),
     ),
@@ -18,6 +28,11 @@ SPEC = SensorKind(
                      "Response stage: 0 dry (<5 cm), 1 notify (>=5), 2 report to the "
                      "flood HQ (>=15), 3 close the underpass (>=25)"),
     ),
+    tallies=tallies(
+        Tally("flood_point_count", "stage", "Readings at stage 1 or more (5 cm: a flood point)",
+              at_least=1),
+        Tally("close_count", "stage", "Readings at stage 3 (25 cm: close the underpass)",
+              at_least=3)),
     attributes={
         "site_type": "underpass or low-road",
         "capacity_mm_h": "Rain intensity the site's drainage carries without ponding, mm/h",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from urbanpulse.kinds.panels import (
     CHART,
-    TOP_N,
     WHERE,
     Json,
     KindDashboard,
@@ -15,6 +14,7 @@ from urbanpulse.kinds.panels import (
     colour_cells,
     geomap,
     grafana_unit,
+    now,
     sensor_filter,
     stat,
     table,
@@ -25,21 +25,24 @@ from urbanpulse.kinds.panels import (
 )
 from urbanpulse.kinds.ponding import SPEC
 from urbanpulse.kinds.systems import FLOOD
+from urbanpulse.now import TOP_N
 
 DEPTH = grafana_unit(SPEC.metrics["depth_cm"])
 STAGES = thresholds("green", (5, "yellow"), (15, "orange"), (25, "red"))
 """Depth colours at the notify, report and close depths."""
+FLOOD_POINTS = f'SELECT sum("flood_point_count") FROM ({now(SPEC)})'
+"""The gauges whose last reading is at stage 1 (5 cm) or more."""
 
 
 def dashboard() -> KindDashboard:
     """Return the ponding dashboard."""
-    last = f'SELECT last("depth_cm") AS "depth" FROM "{SPEC.name}" {WHERE} GROUP BY "sensor"'
     return KindDashboard("Water depth at underpasses and low roads; lines at 5 cm (notify), "
                          "15 cm (report) and 25 cm (close).", [
         stat("Deepest now", "Deepest last reading over the gauges.", (0, 0, 8, 5),
-             [target(f'SELECT max("depth") FROM ({last})')], unit=DEPTH, steps=STAGES),
+             [target(f'SELECT max("depth_cm_max") FROM ({now(SPEC)})')], unit=DEPTH,
+             steps=STAGES),
         stat("Flood points now", "Gauges whose last reading is 5 cm or deeper.",
-             (8, 0, 8, 5), [target(f'SELECT count("depth") FROM ({last}) WHERE "depth" >= 5')]),
+             (8, 0, 8, 5), [target(FLOOD_POINTS)]),
         stat("Highest stage", "Highest response stage in the time range.", (16, 0, 8, 5),
              [target(f'SELECT max("stage") FROM "{SPEC.name}" {WHERE}')], decimals=0),
         timeseries("Depth by gauge", "Mean depth of each gauge.", (0, 5, 24, 9),
@@ -78,14 +81,13 @@ def _gauge_map() -> Json:
 
 def system() -> SystemPart:
     """Return the gauge map and the flood points, for the flood dashboard."""
-    last = f'SELECT last("depth_cm") AS "depth" FROM "{SPEC.name}" {WHERE} GROUP BY "sensor"'
     return SystemPart(FLOOD, (
         _gauge_map(),
         stat("Flood points now", "Gauges whose last depth is 5 cm or more (notify).",
-             (0, 0, 6, 4), [target(f'SELECT count("depth") FROM ({last}) WHERE "depth" >= 5')],
+             (0, 0, 6, 4), [target(FLOOD_POINTS)],
              steps=thresholds("green", (1, "yellow"))),
         stat("Underpasses to close now", "Gauges whose last depth is 25 cm or more.",
-             (0, 0, 6, 4), [target(f'SELECT count("depth") FROM ({last}) WHERE "depth" >= 25')],
+             (0, 0, 6, 4), [target(f'SELECT sum("close_count") FROM ({now(SPEC)})')],
              steps=thresholds("green", (1, "red"))),
         timeseries("Deepest ponding by district", "Deepest gauge reading of the district; "
                    "lines at 5, 15 and 25 cm.", (0, 0, 12, 8),

@@ -1,7 +1,7 @@
 """Water-supply pressure: monitoring points on the trunk mains and at the network ends."""
 
 from urbanpulse.kinds.departments import WATER_SUPPLY
-from urbanpulse.kinds.spec import Metric, SensorKind, Tally, metrics, tallies
+from urbanpulse.kinds.spec import Metric, Ranking, SensorKind, Tally, metrics, tallies
 
 SERVICE_PRESSURE_MPA = 0.14
 """The least pressure CJJ 58 asks for at the network end, MPa."""
@@ -13,6 +13,7 @@ SPEC = SensorKind(
     interval_s=60,
     fiware_type="WaterObserved",
     department=WATER_SUPPLY,
+    ranked=(Ranking("pressure_mpa", lowest=True),),
     metrics=metrics(
         Metric("pressure_mpa", "MPa", 0, 1.6, "Gauge pressure of the main"),
     ),

@@ -6,7 +6,6 @@ from urbanpulse.kinds import Metric
 from urbanpulse.kinds.panels import (
     CHART,
     EVERY,
-    TOP_N,
     KindDashboard,
     Overview,
     SystemPart,
@@ -24,6 +23,7 @@ from urbanpulse.kinds.panels import (
 )
 from urbanpulse.kinds.pressure import SERVICE_PRESSURE_MPA, SPEC
 from urbanpulse.kinds.systems import WATER_SUPPLY
+from urbanpulse.now import TOP_N
 from urbanpulse.rollups import rollup_measurement
 
 MPA = grafana_unit(SPEC.metrics["pressure_mpa"])

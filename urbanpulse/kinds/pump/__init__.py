@@ -1,7 +1,7 @@
 """Drainage pump stations: forebay level, pumps running and discharge to the river (放江)."""
 
 from urbanpulse.kinds.departments import FLOOD_CONTROL
-from urbanpulse.kinds.spec import Metric, SensorKind, metrics
+from urbanpulse.kinds.spec import Metric, Ranking, SensorKind, metrics
 
 SPEC = SensorKind(
     name="pump",
@@ -10,6 +10,7 @@ SPEC = SensorKind(
     interval_s=300,
     fiware_type="PumpingStation",
     department=FLOOD_CONTROL,
+    ranked=(Ranking("forebay_level_m"),),
     metrics=metrics(
         Metric("forebay_level_m", "m", 0, 10, "Water level in the forebay above its floor"),
         Metric("pumps_running", "pumps", 0, 12, "Main pumps running now"),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from urbanpulse.kinds.panels import (
     CHART,
-    TOP_N,
     KindDashboard,
     Overview,
     SystemPart,
@@ -12,7 +11,8 @@ from urbanpulse.kinds.panels import (
     by_sensor,
     colour_cells,
     grafana_unit,
-    latest,
+    now,
+    now_span,
     per_district,
     reporting,
     stat,
@@ -24,23 +24,25 @@ from urbanpulse.kinds.panels import (
 )
 from urbanpulse.kinds.pump import SPEC
 from urbanpulse.kinds.systems import FLOOD
+from urbanpulse.now import TOP_N
 
 LEVEL = grafana_unit(SPEC.metrics["forebay_level_m"])
 FLOW = grafana_unit(SPEC.metrics["discharge_m3s"])
+DISCHARGING = f'SELECT sum("river_discharge_nonzero") FROM ({now(SPEC)})'
+"""The stations whose last reading says 放江."""
 
 
 def dashboard() -> KindDashboard:
     """Return the pump-station dashboard."""
-    last = latest(SPEC, {"out": "river_discharge", "running": "pumps_running"})
     return KindDashboard("Forebay level, pumps running and discharge to the river (放江) "
                          "of the drainage pump stations.", [
         stat("Discharging to the river now", "Stations whose last reading says 放江.",
-             (0, 0, 8, 5), [target(f'SELECT sum("out") FROM ({last})')],
+             (0, 0, 8, 5), [target(DISCHARGING)],
              steps=thresholds("green", (1, "orange"))),
         stat("Pumps running now", "Sum of each station's last count of running pumps.",
-             (8, 0, 8, 5), [target(f'SELECT sum("running") FROM ({last})')]),
-        stat("Stations reporting", "Stations with a reading in the time range.",
-             (16, 0, 8, 5), [target(reporting(SPEC.name))]),
+             (8, 0, 8, 5), [target(f'SELECT sum("pumps_running_sum") FROM ({now(SPEC)})')]),
+        stat("Stations reporting", f"Stations with a reading in the last {now_span(SPEC)}.",
+             (16, 0, 8, 5), [target(reporting(SPEC))]),
         timeseries("Forebay level by station", "Mean forebay level; the line is the "
                    "forebay-high rule's 4 m.", (0, 5, 12, 9),
                    [by_sensor("forebay_level_m", SPEC.name)], unit=LEVEL, minimum=0,
@@ -69,11 +71,10 @@ def overview() -> Overview:
 
 def system() -> SystemPart:
     """Return the stations discharging and their flow, for the flood dashboard."""
-    last = latest(SPEC, {"out": "river_discharge"})
     return SystemPart(FLOOD, (
         stat("Pump stations discharging now", "Stations whose last reading says 放江 "
              "(discharge to the river).", (0, 0, 6, 4),
-             [target(f'SELECT sum("out") FROM ({last})')],
+             [target(DISCHARGING)],
              steps=thresholds("green", (1, "orange"))),
         timeseries("Pumped discharge by district", "Mean flow the district's pump stations "
                    "lift.", (0, 0, 12, 8), [by_district("discharge_m3s", SPEC.name)], unit=FLOW,

@@ -1,7 +1,7 @@
 """Rain gauges: tipping buckets logging 5-minute rain and rolling accumulations."""
 
 from urbanpulse.kinds.departments import FLOOD_CONTROL
-from urbanpulse.kinds.spec import Metric, SensorKind, metrics
+from urbanpulse.kinds.spec import Metric, Ranking, SensorKind, metrics
 
 SPEC = SensorKind(
     name="rain",
@@ -10,6 +10,7 @@ SPEC = SensorKind(
     interval_s=300,
     fiware_type="WeatherObserved",
     department=FLOOD_CONTROL,
+    ranked=(Ranking("rain_3h"),),
     metrics=metrics(
         Metric("rain_5min", "mm", 0, 50, "Rain in the last 5 minutes (0.1 mm bucket)"),
         Metric("rain_1h", "mm", 0, 300, "Rain in the last hour (last 12 five-minute values)"),

@@ -5,7 +5,6 @@ from __future__ import annotations
 from urbanpulse.kinds.panels import (
     CHART,
     EVERY,
-    TOP_N,
     KindDashboard,
     Overview,
     SystemPart,
@@ -14,7 +13,8 @@ from urbanpulse.kinds.panels import (
     colour_cells,
     district_filter,
     grafana_unit,
-    latest,
+    now,
+    now_span,
     reporting,
     stat,
     table,
@@ -25,6 +25,7 @@ from urbanpulse.kinds.panels import (
 )
 from urbanpulse.kinds.rain import SPEC
 from urbanpulse.kinds.systems import FLOOD
+from urbanpulse.now import TOP_N
 from urbanpulse.rollups import rollup_measurement
 
 MM = grafana_unit(*(SPEC.metrics[name] for name in ("rain_1h", "rain_3h", "rain_24h")))
@@ -37,16 +38,15 @@ ACCUMULATIONS = {"rain_1h": "1 h", "rain_3h": "3 h", "rain_12h": "12 h", "rain_2
 
 def dashboard() -> KindDashboard:
     """Return the rain-gauge dashboard."""
-    last = latest(SPEC, {"rain_3h": "rain_3h", "rain_24h": "rain_24h"})
     return KindDashboard("Rain at the gauges against the CMA rainstorm levels.", [
         stat("Most rain in 3 h now", "Highest last 3-hour total; 50 mm is a rainstorm, "
              "100 mm the red signal.", (0, 0, 8, 5),
-             [target(f'SELECT max("rain_3h") FROM ({last})')], unit=MM, decimals=1,
+             [target(f'SELECT max("rain_3h_max") FROM ({now(SPEC)})')], unit=MM, decimals=1,
              steps=RAINSTORM),
         stat("Most rain in 24 h now", "Highest last 24-hour total.", (8, 0, 8, 5),
-             [target(f'SELECT max("rain_24h") FROM ({last})')], unit=MM, decimals=1),
-        stat("Gauges reporting", "Gauges with a reading in the time range.", (16, 0, 8, 5),
-             [target(reporting(SPEC.name))]),
+             [target(f'SELECT max("rain_24h_max") FROM ({now(SPEC)})')], unit=MM, decimals=1),
+        stat("Gauges reporting", f"Gauges with a reading in the last {now_span(SPEC)}.",
+             (16, 0, 8, 5), [target(reporting(SPEC))]),
         timeseries("Rain rate by gauge", "Highest 5-minute rate × 12 of each gauge; the "
                    "central sewers were built for about 36 mm/h.", (0, 5, 12, 9),
                    [by_sensor("intensity_mm_h", SPEC.name, "max")],
@@ -74,7 +74,6 @@ def overview() -> Overview:
 
 def system() -> SystemPart:
     """Return the rain accumulations, for the flood dashboard."""
-    sums = ", ".join(f'max("{field}") AS "{label}"' for field, label in ACCUMULATIONS.items())
     highest = ", ".join(f'max("{field}_max") AS "{label}"'
                         for field, label in ACCUMULATIONS.items())
     return SystemPart(FLOOD, (
@@ -88,7 +87,6 @@ def system() -> SystemPart:
                    steps=thresholds("transparent", (50, "orange"), (100, "red"))),
         table("Rain accumulations now by district", "Wettest gauge's last totals in each "
               "district.", (12, 0, 12, 8), [target(
-                  f'SELECT {sums} FROM ({latest(SPEC, {name: name for name in ACCUMULATIONS})}) '
-                  'GROUP BY "district"', table=True)],
+                  f'SELECT {highest} FROM ({now(SPEC)}) GROUP BY "district"', table=True)],
               overrides=[colour_cells("3 h", steps=RAINSTORM)], sort_by="3 h"),
     ))

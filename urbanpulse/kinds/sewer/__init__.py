@@ -1,7 +1,7 @@
 """Sewers: radar level and Doppler flow meters in drainage sewers."""
 
 from urbanpulse.kinds.departments import FLOOD_CONTROL
-from urbanpulse.kinds.spec import Metric, SensorKind, metrics
+from urbanpulse.kinds.spec import Metric, Ranking, SensorKind, Tally, metrics, tallies
 
 SPEC = SensorKind(
     name="sewer",
@@ -10,6 +10,7 @@ SPEC = SensorKind(
     interval_s=300,
     fiware_type="WaterObserved",
     department=FLOOD_CONTROL,
+    ranked=(Ranking("fill_ratio"),),
     metrics=metrics(
         Metric("level_m", "m", 0, 5, "Water level above the pipe invert",
                instrument="level-gauge"),
@@ -19,6 +20,9 @@ SPEC = SensorKind(
         Metric("flow_m3s", "m³/s", 0, 20, "Flow through the section", instrument="doppler-meter"),
         Metric("velocity_ms", "m/s", 0, 6, "Mean flow velocity", instrument="doppler-meter"),
     ),
+    tallies=tallies(Tally("surcharged_count", "fill_ratio",
+                          "Readings with the pipe surcharged (fill ratio 1 or more)",
+                          at_least=1.0)),
     attributes={
         "diameter_m": "Pipe diameter, m",
         "network": "storm, foul or combined",

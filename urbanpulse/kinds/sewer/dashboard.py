@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from urbanpulse.kinds.panels import (
     CHART,
-    TOP_N,
-    WHERE,
     KindDashboard,
     Overview,
     SystemPart,
@@ -13,6 +11,9 @@ from urbanpulse.kinds.panels import (
     by_sensor,
     colour_cells,
     grafana_unit,
+    now,
+    now_span,
+    reporting,
     stat,
     table,
     target,
@@ -22,6 +23,7 @@ from urbanpulse.kinds.panels import (
 )
 from urbanpulse.kinds.sewer import SPEC
 from urbanpulse.kinds.systems import FLOOD
+from urbanpulse.now import TOP_N
 
 FILL = grafana_unit(SPEC.metrics["fill_ratio"])
 FULL = thresholds("green", (0.8, "yellow"), (1.0, "orange"), (1.2, "red"))
@@ -30,14 +32,13 @@ FULL = thresholds("green", (0.8, "yellow"), (1.0, "orange"), (1.2, "red"))
 
 def dashboard() -> KindDashboard:
     """Return the sewer dashboard."""
-    last = (f'SELECT last("fill_ratio") AS "fill" FROM "{SPEC.name}" {WHERE} '
-            'GROUP BY "sensor"')
     return KindDashboard("Level, fill ratio and flow of the drainage sewers; above a fill "
                          "ratio of 1 a pipe is surcharged.", [
         stat("Fullest pipe now", "Highest last fill ratio over the meters.", (0, 0, 12, 5),
-             [target(f'SELECT max("fill") FROM ({last})')], unit=FILL, steps=FULL),
-        stat("Meters reporting", "Meters with a reading in the time range.", (12, 0, 12, 5),
-             [target(f'SELECT count("fill") FROM ({last})')]),
+             [target(f'SELECT max("fill_ratio_max") FROM ({now(SPEC)})')], unit=FILL,
+             steps=FULL),
+        stat("Meters reporting", f"Meters with a reading in the last {now_span(SPEC)}.",
+             (12, 0, 12, 5), [target(reporting(SPEC))]),
         timeseries("Fill ratio by meter", "Highest fill ratio of each meter; lines at "
                    "1 (surcharge) and 1.2 (overflow risk).", (0, 5, 12, 9),
                    [by_sensor("fill_ratio", SPEC.name, "max")], unit=FILL, minimum=0,
@@ -63,8 +64,6 @@ def overview() -> Overview:
 
 def system() -> SystemPart:
     """Return the sewer fill by district and the surcharged pipes, for the flood dashboard."""
-    last = (f'SELECT last("fill_ratio") AS "fill" FROM "{SPEC.name}" {WHERE} '
-            'GROUP BY "sensor"')
     return SystemPart(FLOOD, (
         timeseries("Fullest sewer by district", "Highest fill ratio of the district's meters; "
                    "lines at 1 (surcharge) and 1.2 (overflow risk).", (0, 0, 12, 8),
@@ -72,6 +71,6 @@ def system() -> SystemPart:
                    steps=thresholds("transparent", (1.0, "orange"), (1.2, "red")),
                    threshold_style="line"),
         stat("Surcharged pipes now", "Meters whose last fill ratio is 1 or more.",
-             (12, 0, 6, 4), [target(f'SELECT count("fill") FROM ({last}) WHERE "fill" >= 1')],
+             (12, 0, 6, 4), [target(f'SELECT sum("surcharged_count") FROM ({now(SPEC)})')],
              steps=thresholds("green", (1, "orange"))),
     ))

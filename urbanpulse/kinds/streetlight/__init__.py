@@ -5,7 +5,7 @@ pole name it in their `carrier` attribute.
 """
 
 from urbanpulse.kinds.departments import STREET_LIGHTING
-from urbanpulse.kinds.spec import DerivedField, Metric, SensorKind, derived, metrics
+from urbanpulse.kinds.spec import DerivedField, Metric, Ranking, SensorKind, derived, metrics
 
 SPEC = SensorKind(
     name="streetlight",
@@ -14,6 +14,7 @@ SPEC = SensorKind(
     interval_s=600,
     fiware_type="Streetlight",
     department=STREET_LIGHTING,
+    ranked=(Ranking("lamp_fault"),),
     metrics=metrics(
         Metric("voltage_v", "V", 0, 300, "Supply voltage at the controller (RMS)"),
         Metric("current_a", "A", 0, 20, "Lamp circuit current (RMS)"),

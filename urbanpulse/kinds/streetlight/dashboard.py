@@ -6,7 +6,6 @@ from urbanpulse.kinds import KINDS
 from urbanpulse.kinds.panels import (
     CHART,
     CHOSEN,
-    TOP_N,
     Grid,
     Json,
     KindDashboard,
@@ -15,7 +14,8 @@ from urbanpulse.kinds.panels import (
     by_sensor,
     colour_cells,
     grafana_unit,
-    latest,
+    now,
+    now_span,
     per_district,
     reporting,
     sensor_filter,
@@ -31,12 +31,15 @@ from urbanpulse.kinds.panels import (
 )
 from urbanpulse.kinds.streetlight import SPEC
 from urbanpulse.kinds.systems import POLES
+from urbanpulse.now import TOP_N
 
 NAME = SPEC.name
 POWER = grafana_unit(SPEC.metrics["power_w"])
 FAULTS = value_mappings({0: ("ok", "green"), 1: ("out at night", "red"),
                          2: ("on by day", "orange")})
 LAMP = value_mappings({0: ("off", "dark-blue"), 1: ("lit", "yellow")})
+LIT = f'SELECT sum("lamp_on_nonzero") FROM ({now(SPEC)})'
+"""The poles whose last reading has the lamp lit."""
 
 
 def _power_by_district(title: str, grid: Grid) -> Json:
@@ -48,17 +51,16 @@ def _power_by_district(title: str, grid: Grid) -> Json:
 
 def dashboard() -> KindDashboard:
     """Return the street-light dashboard."""
-    last = latest(SPEC, {"lit": "lamp_on", "fault": "lamp_fault"})
     return KindDashboard("Lamp controllers of the smart poles: lamp state against dusk and "
                          "dawn, power, leakage, door and tilt.", [
         stat("Lamps lit now", "Poles whose last reading has the lamp lit.", (0, 0, 8, 5),
-             [target(f'SELECT sum("lit") FROM ({last})')], steps=thresholds("yellow")),
+             [target(LIT)], steps=thresholds("yellow")),
         stat("Lamp faults now", "Poles whose last reading is a lamp fault (out at night "
              "or on by day).", (8, 0, 8, 5),
-             [target(f'SELECT count("fault") FROM ({last}) WHERE "fault" > 0')],
+             [target(f'SELECT sum("lamp_fault_nonzero") FROM ({now(SPEC)})')],
              steps=thresholds("green", (1, "red"))),
-        stat("Controllers reporting", "Poles with a reading in the time range.", (16, 0, 8, 5),
-             [target(reporting(NAME))]),
+        stat("Controllers reporting", f"Poles with a reading in the last {now_span(SPEC)}.",
+             (16, 0, 8, 5), [target(reporting(SPEC))]),
         state_timeline("Lamp state by pole", "Lit or off, per interval.", (0, 5, 12, 9), [
             by_sensor("lamp_on", NAME, "max")],
             mappings=LAMP, steps=thresholds("dark-blue", (1, "yellow"))),
@@ -109,12 +111,11 @@ def _carried() -> Json:
 
 def system() -> SystemPart:
     """Return the lamps and the sensors the poles carry, for the poles dashboard."""
-    last = latest(SPEC, {"lit": "lamp_on"})
     return SystemPart(POLES, (
         stat("Lamps lit now", "Poles whose last reading has the lamp lit.", (0, 0, 6, 4),
-             [target(f'SELECT sum("lit") FROM ({last})')], steps=thresholds("yellow")),
-        stat("Poles reporting", "Poles with a reading in the time range.", (6, 0, 6, 4),
-             [target(reporting(NAME))]),
+             [target(LIT)], steps=thresholds("yellow")),
+        stat("Poles reporting", f"Poles with a reading in the last {now_span(SPEC)}.",
+             (6, 0, 6, 4), [target(reporting(SPEC))]),
         _power_by_district("Street-light power by district", (0, 0, 12, 8)),
         timeseries("Poles reporting by district", "Lamp controllers with a reading per "
                    "interval (each reports once in it): a power cut shows as a step down.",

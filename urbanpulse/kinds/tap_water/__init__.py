@@ -1,7 +1,7 @@
 """Tap water: residual free chlorine and turbidity at points of the supply network."""
 
 from urbanpulse.kinds.departments import WATER_SUPPLY
-from urbanpulse.kinds.spec import Metric, SensorKind, metrics
+from urbanpulse.kinds.spec import Metric, Ranking, SensorKind, metrics
 
 SPEC = SensorKind(
     name="tap-water",
@@ -11,6 +11,7 @@ SPEC = SensorKind(
     interval_s=300,
     fiware_type="WaterQualityObserved",
     department=WATER_SUPPLY,
+    ranked=(Ranking("chlorine_mgl", lowest=True),),
     metrics=metrics(
         Metric("chlorine_mgl", "mg/L", 0, 5, "Residual free chlorine",
                instrument="chlorine-analyser"),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from urbanpulse.kinds.panels import (
     CHART,
-    TOP_N,
     KindDashboard,
     Overview,
     SystemPart,
@@ -18,6 +17,7 @@ from urbanpulse.kinds.panels import (
 )
 from urbanpulse.kinds.systems import WATER_SUPPLY
 from urbanpulse.kinds.tap_water import SPEC
+from urbanpulse.now import TOP_N
 
 CHLORINE = grafana_unit(SPEC.metrics["chlorine_mgl"])
 TURBIDITY = grafana_unit(SPEC.metrics["turbidity_ntu"])

@@ -1,7 +1,7 @@
 """Utility tunnels (综合管廊): the environment of each tunnel compartment."""
 
 from urbanpulse.kinds.departments import GAS, MUNICIPAL
-from urbanpulse.kinds.spec import Metric, SensorKind, metrics
+from urbanpulse.kinds.spec import Metric, Ranking, SensorKind, metrics
 
 SPEC = SensorKind(
     name="tunnel",
@@ -10,6 +10,7 @@ SPEC = SensorKind(
     interval_s=60,
     fiware_type="IndoorEnvironmentObserved",
     department=MUNICIPAL, incident_departments={"tunnel-gas": GAS},
+    ranked=(Ranking("ch4_lel"),),
     metrics=metrics(
         Metric("temperature", "°C", -20, 80, "Air temperature in the compartment",
                instrument="thermometer"),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from urbanpulse.kinds.panels import (
     CHART,
-    TOP_N,
     Grid,
     Json,
     KindDashboard,
@@ -19,6 +18,7 @@ from urbanpulse.kinds.panels import (
 )
 from urbanpulse.kinds.systems import UNDERGROUND
 from urbanpulse.kinds.tunnel import SPEC
+from urbanpulse.now import TOP_N
 
 
 def _by_district(field: str, function: str, title: str, description: str, grid: Grid,

@@ -1,7 +1,7 @@
 """Water quality: surface-water stations measuring the GB 3838 basic items."""
 
 from urbanpulse.kinds.departments import RIVERS
-from urbanpulse.kinds.spec import DerivedField, Metric, SensorKind, derived, metrics
+from urbanpulse.kinds.spec import DerivedField, Metric, Ranking, SensorKind, derived, metrics
 
 SPEC = SensorKind(
     name="water",
@@ -10,6 +10,7 @@ SPEC = SensorKind(
     interval_s=600,
     fiware_type="WaterQualityObserved",
     department=RIVERS,
+    ranked=(Ranking("water_class"),),
     metrics=metrics(
         Metric("temperature", "°C", -5, 45, "Water temperature", instrument="conductivity-cell"),
         Metric("ph", "pH", 0, 14, "pH", instrument="ph-electrode"),

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from urbanpulse.kinds.panels import (
     HEADLINE,
-    TOP_N,
     Grid,
     Json,
     KindDashboard,
@@ -17,7 +16,7 @@ from urbanpulse.kinds.panels import (
     by_sensor,
     colour_cells,
     grafana_unit,
-    latest,
+    now,
     stat,
     state_timeline,
     table,
@@ -28,6 +27,7 @@ from urbanpulse.kinds.panels import (
     value_mappings,
 )
 from urbanpulse.kinds.water import SPEC
+from urbanpulse.now import TOP_N
 from urbanpulse.standards.water import CLASS_LABELS, DO_MINIMUM, MAXIMUM, TP_MAXIMUM
 
 WATER_COLOURS = {1: "#0066FF", 2: "#33CCFF", 3: "#00B050", 4: "#FFD700", 5: "#FF8C00",
@@ -63,16 +63,15 @@ def _item(title: str, field: str, grid: Grid, steps: Json) -> Json:
 
 def dashboard() -> KindDashboard:
     """Return the water-quality dashboard."""
-    last_class = latest(SPEC, {"class": "water_class"})
     do_steps = thresholds(WATER_COLOURS[6], *((limit, WATER_COLOURS[5 - number])
                                               for number, limit in enumerate(DO_MINIMUM[::-1])))
     return KindDashboard("GB 3838 class and basic items of the stations.", [
         stat("Worst class now", "Worst of the stations' last GB 3838 class (single-factor, "
              "on the items measured).", (0, 0, 6, 5),
-             [target(f'SELECT max("class") FROM ({last_class})')],
+             [target(f'SELECT max("water_class_max") FROM ({now(SPEC)})')],
              mappings=water_class_mappings(), steps=water_class_steps()),
         stat("Worst class now by district", "Worst station's last class in each district.",
-             (6, 0, 18, 5), [target(f'SELECT max("class") FROM ({last_class}) '
+             (6, 0, 18, 5), [target(f'SELECT max("water_class_max") FROM ({now(SPEC)}) '
                                     'GROUP BY "district"', alias="$tag_district")],
              mappings=water_class_mappings(), steps=water_class_steps()),
         state_timeline("GB 3838 class by district", "Worst class of the district's stations "
@@ -108,5 +107,5 @@ def overview() -> Overview:
     """Return the worst water class now, for the city overview."""
     return Overview(headlines=(stat(
         "Worst water class now", "Worst of the water stations' last GB 3838 class.", HEADLINE,
-        [target(f'SELECT max("class") FROM ({latest(SPEC, {"class": "water_class"})})')],
+        [target(f'SELECT max("water_class_max") FROM ({now(SPEC)})')],
         mappings=water_class_mappings(), steps=water_class_steps()),))
