@@ -117,7 +117,9 @@ class LiveState:
         self.alerts: dict[str, Alert] = {}
         self._alert_index: defaultdict[tuple[str, str | None], list[Alert]] = defaultdict(list)
         """The active alerts of each state (and district), newest first: `held_alerts`."""
-        self._resolved: dict[str, int] = {}
+        self._resolved: OrderedDict[str, int] = OrderedDict()
+        """When each alert resolved lately, oldest first: a late message of an alert that
+        resolved after it does not bring it back. Kept `RECENT_ALERTS_MS` after the newest."""
         self.recent_alerts: Recent[Alert] = Recent(lambda alert: alert.alert_id,
                                                    keep_ms=RECENT_ALERTS_MS)
         """The newest state of every alert changed lately, resolved ones too (`/v1/alerts`)."""
@@ -222,8 +224,20 @@ class LiveState:
             self._index(alert, keep=True)
         else:
             self.alerts.pop(alert.alert_id, None)
-            self._resolved[alert.alert_id] = alert.ts
+            self._resolve(alert)
             self.answers.forget_alert(alert.alert_id)
+
+    def _resolve(self, alert: Alert) -> None:
+        """Note that `alert` resolved, and forget what resolved long before it."""
+        resolved = self._resolved
+        resolved[alert.alert_id] = alert.ts
+        resolved.move_to_end(alert.alert_id)
+        horizon = alert.ts - RECENT_ALERTS_MS
+        while resolved:
+            oldest, ts = next(iter(resolved.items()))
+            if ts >= horizon:
+                break
+            del resolved[oldest]
 
     def _index(self, alert: Alert, *, keep: bool) -> None:
         for key in ((alert.state, None), (alert.state, alert.district)):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+from api.live import RECENT_ALERTS_MS, LiveState
 from api.models import Alert
 from api.recent import Recent
 
@@ -57,3 +58,21 @@ def test_nothing_is_held_as_complete_before_the_seed() -> None:
     assert recent.covers(4_600, now_ms=5_001)
     assert not recent.covers(4_499, now_ms=5_001)
     assert len(recent) == 1
+
+
+def test_the_latest_state_forgets_what_resolved_long_ago_but_not_lately() -> None:
+    """A late message of an alert resolved lately does not bring it back; what resolved
+    more than `RECENT_ALERTS_MS` before the newest resolution is no longer remembered."""
+    live = LiveState(root="city", alert_key=None)
+    day = 86_400_000
+
+    def state(alert_id: str, state: str, ts: int) -> Alert:
+        return Alert(alert_id=alert_id, rule="lot-nearly-full", sensor=f"s-{alert_id}",
+                     kind="parking", district="alpha", state=state, severity="medium", ts=ts,
+                     since=0, message="full")
+
+    for number in range(1_000):
+        live.add_alert(state(f"{number:016x}", "resolved", number * day // 100))
+    live.add_alert(state(f"{999:016x}", "firing", 999 * day // 100 - 1))  # late: ignored
+    assert f"{999:016x}" not in live.alerts
+    assert len(live._resolved) <= (RECENT_ALERTS_MS * 100) // day + 1
