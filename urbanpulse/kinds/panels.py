@@ -20,8 +20,8 @@ the raw points of a kind that reports once a minute or less often, else the
 per-sensor minute rollup) and show only when a district is chosen
 (`CHOSEN`); "now" values and tables of the worst `TOP_N` sensors read the
 snapshot the ingester writes of each district (`now()`, `top()`,
-`urbanpulse.now`), so no query at the city's scale reads or returns a row or a
-series per sensor. Rollup measurements are named by
+`urbanpulse.now`), a few points per district. So no query at the city's scale
+returns a row or a series per sensor. Rollup measurements are named by
 `urbanpulse.rollups.rollup_measurement` alone, the snapshot's by
 `urbanpulse.now`.
 """
