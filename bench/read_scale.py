@@ -78,6 +78,11 @@ TARGETS = {"dashboard_default_s": 1.0, "dashboard_24h_s": 3.0, "latest_req_per_s
            "latest_p99_ms": 50.0, "summary_ms": 100.0, "export_day_s": 1.0,
            "influxd_peak_mb": 1536.0}
 VIEWS = {f"/v1/{kind}/{name}" for kind, name in views()}
+HTTP = httpx.Client(timeout=300)
+"""The one client of every timed request, its connections kept alive as Grafana's data
+source and an api's clients keep theirs. Until 2026-12-03 each timed request made a
+client of its own (`httpx.get`), and with it a TLS context: 28 to 50 ms on this machine,
+counted in every query's and route's time (docs/performance.md)."""
 SLOW_S = 0.05
 """Below this at the large scale, a cost ratio is noise and is not judged."""
 
@@ -124,8 +129,8 @@ def query(url: str, text: str, timeout: float = 300) -> tuple[float, int, bool]:
     """Run one InfluxQL statement; return seconds, bytes of the answer and whether it failed."""
     started = time.perf_counter()
     size, head = 0, b""
-    with httpx.stream("GET", f"{url}/query", params={"db": "city", "q": text, "epoch": "ms"},
-                      timeout=timeout) as response:
+    with HTTP.stream("GET", f"{url}/query", params={"db": "city", "q": text, "epoch": "ms"},
+                     timeout=timeout) as response:
         for chunk in response.iter_bytes():
             head = head or chunk[:300]
             size += len(chunk)
@@ -435,8 +440,8 @@ def route_times(cities: list[City], paths: dict[str, dict[str, str]], repeats: i
                 if path is None:
                     continue
                 started = time.perf_counter()
-                response = httpx.get(f"http://127.0.0.1:{city.api_port}{path}", timeout=300,
-                                     headers={"X-API-Key": viewer_key(city.key)})
+                response = HTTP.get(f"http://127.0.0.1:{city.api_port}{path}",
+                                    headers={"X-API-Key": viewer_key(city.key)})
                 runs[city.name].append((time.perf_counter() - started, len(response.content),
                                         response.status_code))
         figures = {name: {"ms": round(statistics.median(r[0] for r in got) * 1000, 1),
