@@ -23,6 +23,7 @@ from urbanpulse.influxql import Series, quote_identifier, tag_equals, time_from,
 from urbanpulse.kinds import KINDS, SensorKind
 from urbanpulse.lineprotocol import FieldValue
 from urbanpulse.messages import Reading
+from urbanpulse.now import CATCH_UP_S
 from urbanpulse.settings import IngestSettings
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,8 @@ class Keeper:
         self.rollups = Rollups(lateness_ms=int(settings.ingest_rollup_lateness_s * 1000))
         self.latest = LatestState(root=settings.topic_root, key=settings.alert_key_bytes())
         self.now = NowState()
+        self._snapshot_to: Callable[[str], None] | None = None
+        """Where the snapshots go, once `snapshots` runs."""
         self.history = History(url=settings.influx_url, database=settings.influx_db,
                                 headers=settings.influx_auth_headers(),
                                 timeout_s=settings.influx_timeout_s,
@@ -58,6 +61,9 @@ class Keeper:
         self.rollups.written(readings, derived, int(time.time() * 1000))
         self.latest.written(readings, derived)
         self.now.written(readings, derived)
+        if self._snapshot_to is not None and self.now.ahead(CATCH_UP_S * 1000,
+                                                            int(time.time() * 1000)):
+            self._snapshot(self._snapshot_to)
 
     def states(self) -> list[tuple[str, bytes]]:
         """Return (topic, payload) of the state of each district that changed since last time."""
@@ -133,11 +139,17 @@ class Keeper:
                 for line in recomputed(KINDS[kind], district, hour, found, floors)]
 
     async def snapshots(self, write: Callable[[str], None]) -> None:
-        """Hand the "now" snapshot's points to `write` every now interval, for ever."""
+        """Hand the "now" snapshot's points to `write` every now interval, for ever; from
+        then on `written` also hands them over whenever the readings' time has moved
+        `CATCH_UP_S` since the last snapshot (history arriving faster than it happened)."""
+        self._snapshot_to = write
         while True:
             await asyncio.sleep(self._settings.ingest_now_interval_s)
-            for line in self.now.points(int(time.time() * 1000)):
-                write(line)
+            self._snapshot(write)
+
+    def _snapshot(self, write: Callable[[str], None]) -> None:
+        for line in self.now.points(int(time.time() * 1000)):
+            write(line)
 
     async def roll(self, write: Callable[[str], None]) -> None:
         """Hand changed rollup points to `write` for ever: minutes every rollup interval,

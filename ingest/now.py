@@ -8,12 +8,16 @@ docs/contract.md). On start it is seeded with the latest state's newest raw poin
 of each sensor, so a field only some messages carry comes back with the next
 message that carries it.
 
-A snapshot is stamped with the newest reading time the ingester holds (device
-time; never after its own clock, and always after the snapshot before): live,
-that is a moment ago; while history is backfilled or replayed, it is the time the
-history has reached, so a dashboard over that past range finds the snapshot of
-its end. "Now" for the recency of a sensor (`SensorKind.now_s`) and for the
-refresh of the ranks is that stamp.
+A snapshot is stamped with the time the readings have reached (device time: the
+newest reading time written; never after the ingester's own clock, and always
+after the snapshot before). A sensor whose clock runs ahead moves it early by as
+much (the ingester's `URBANPULSE_INGEST_MAX_FUTURE_S` bounds that live). Live,
+that is a moment ago; while history is backfilled or replayed in time order, it
+is the time the history has reached, and the ingester writes a snapshot each
+time that moved `CATCH_UP_S` (`ingest.keeper`), so a dashboard over a past range
+of it finds one. "Now" for
+the recency of a sensor (`SensorKind.now_s`) and for the refresh of the ranks is
+that stamp.
 """
 
 from __future__ import annotations
@@ -44,7 +48,8 @@ class NowState:
         self._ranks: dict[tuple[str, str, str, int], _Held] = {}
         self._refresh_due_ms = 0
         self._newest = 0
-        """The newest reading time held, epoch ms."""
+        """The time the readings have reached: the newest reading time written or
+        seeded, epoch ms."""
         self._stamped = 0
         """The stamp of the last snapshot written."""
 
@@ -53,11 +58,11 @@ class NowState:
         """Keep the fields of written readings (None: a point that is not a reading); a
         reading older than the sensor's newest changes nothing."""
         groups = self._groups
-        newest = self._newest
+        times = []
         for reading, extra in zip(readings, derived, strict=True):
             if reading is None or extra is None:
                 continue
-            newest = max(newest, reading.ts)
+            times.append(reading.ts)
             sensors = groups.get((reading.district, reading.kind))
             if sensors is None:
                 sensors = groups[reading.district, reading.kind] = {}
@@ -68,7 +73,9 @@ class NowState:
                 last[0] = reading.ts
                 last[1].update(reading.values)
                 last[1].update(extra)
-        self._newest = newest
+        if times:
+            times.sort()
+            self._newest = max(self._newest, times[-1])
 
     def seed(self, kind: str, district: str, sensor: str, ts: int,
              values: Mapping[str, AttributeValue]) -> None:
@@ -78,6 +85,11 @@ class NowState:
         if last is None or last[0] < ts:
             sensors[sensor] = [ts, dict(values)]
         self._newest = max(self._newest, ts)
+
+    def ahead(self, span_ms: int, clock_ms: int) -> bool:
+        """Tell whether the next snapshot's stamp would be `span_ms` or more after the last
+        one's (history is arriving faster than it happened)."""
+        return min(self._newest, clock_ms) - self._stamped >= span_ms
 
     def points(self, clock_ms: int) -> list[str]:
         """Return the snapshot's points of every district and kind held (none before a

@@ -59,6 +59,8 @@ STORM_MS = START_MS + 3 * HOUR_MS
 """An hour after the cloudburst broke: ponded, surcharged and pumping to the river."""
 DRY_MS = START_MS + 2 * HOUR_MS - MINUTE_MS
 """A minute before the cloudburst."""
+SNAPSHOT_SKEW_MS = 30 * MINUTE_MS
+"""How far ahead of the readings a "now" snapshot of backfilled history may be stamped."""
 CAUSE = "storm-huangpu"
 STORM, ELSEWHERE = "huangpu", "pudong"
 LINKS = [("rain", "cloudburst"), ("ponding", "cloudburst-ponding"),
@@ -222,15 +224,15 @@ def test_the_ponding_stage_sewer_and_pump_rules_fire_in_huangpu_during_the_storm
 
 FLOOD_PANELS: dict[tuple[str, str], tuple[str, float]] = {
     ("Ponding gauges by stage", "B"): ("depth_cm", 25),
-    ("Flood points now", "A"): ("count", 1),
-    ("Underpasses to close now", "A"): ("count", 1),
+    ("Flood points now", "A"): ("sum", 1),
+    ("Underpasses to close now", "A"): ("sum", 1),
     ("Deepest ponding by district", "A"): ("max", 25),
     ("Pump stations discharging now", "A"): ("sum", 1),
     ("Pumped discharge by district", "A"): ("mean", 1),
     ("Rain accumulations, wettest gauge", "A"): ("3 h", 50),
     ("Rain accumulations now by district", "A"): ("3 h", 50),
     ("Fullest sewer by district", "A"): ("max", 1),
-    ("Surcharged pipes now", "A"): ("count", 1),
+    ("Surcharged pipes now", "A"): ("sum", 1),
 }
 """Each storm panel's target, the column it shows and the value the storm reaches in it: a
 stage-3 depth, one flood point or closure, a station discharging, a CMA rainstorm signal
@@ -268,7 +270,11 @@ def test_the_flood_dashboard_shows_the_storm_in_huangpu(storm: StormRun) -> None
     assert set(targets) == {*FLOOD_PANELS, BIRTHS}, "a flood panel without a storm check"
     for where, (column, reached) in FLOOD_PANELS.items():
         text = targets[where]
-        during = dashboard_peak(storm, text, column, STORM, STORM_MS)
+        # A "now" panel reads the ingester's snapshot, stamped with the time the readings
+        # had reached when it was written: while history is backfilled, a sensor whose
+        # clock runs ahead (up to 30 minutes, simulator/faults.py) stamps it that early.
+        late = SNAPSHOT_SKEW_MS if re.search(r'_(now|top)"', text) else 0
+        during = dashboard_peak(storm, text, column, STORM, STORM_MS + late)
         assert during is not None, where
         assert during >= reached, (where, during)
         for district, now_ms in ((ELSEWHERE, STORM_MS), (STORM, DRY_MS)):

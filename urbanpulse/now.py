@@ -20,7 +20,8 @@ per district and kind (docs/contract.md):
   every field. A rank is written when what holds it changes and again every
   `REFRESH_S`; a rank that falls vacant gets `sensor` "" and no other field.
 
-Each snapshot is stamped with the newest reading time the ingester holds. A
+Each snapshot is stamped with the time the readings have reached, and history
+that arrives faster than it happened gets a snapshot every `CATCH_UP_S` of it. A
 panel reads each district's newest point within `LOOKBACK_S` of its range's end,
 so what it costs is the districts' points, whatever the city's size.
 """
@@ -33,6 +34,10 @@ INTERVAL_MAX_S: Final = 60
 """The longest interval between two snapshots a setting may ask for."""
 REFRESH_S: Final = 600
 """How often a rank that has not changed is written again."""
+CATCH_UP_S: Final = 120
+"""While readings run ahead of the ingester's clock (a backfill, a replay), a snapshot is
+written each time their time has moved this far, so a past range of that history finds
+one within `LOOKBACK_S` of its end."""
 LOOKBACK_S: Final = 3_600
 """How far back from its range's end a panel looks for a district's newest snapshot: an
 unchanged rank is written again every `REFRESH_S`, and a snapshot is stamped with the

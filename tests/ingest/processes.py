@@ -27,6 +27,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from ops import stack
 from tests.conftest import Recorder, influx_rows
+from urbanpulse.now import now_measurement
 from urbanpulse.topics import status_topic
 
 Message = tuple[str, bytes]
@@ -140,6 +141,20 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
     while not predicate():
         assert time.monotonic() < deadline, f"{what} not within {timeout:.0f} s"
         time.sleep(0.05)
+
+
+def wait_for_snapshots(url: str, db: str, kind: str, timeout: float = 30) -> None:
+    """Wait until the ingester has written two more "now" snapshots than when called (each
+    writes every district and kind it holds; `kind` is one of them): the second holds
+    every reading written before the call."""
+    def written() -> int:
+        rows = influx_rows(url, db, f'SELECT count("sensors") FROM "{now_measurement(kind)}" '
+                                    'GROUP BY "district"')
+        return max((int(row["count"]) for row in rows), default=0)
+
+    before = written()
+    wait_for(lambda: written() >= before + 2, timeout,
+             'two "now" snapshots after the last reading')
 
 
 class IngestProcess:

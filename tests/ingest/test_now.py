@@ -17,7 +17,7 @@ from urbanpulse.kinds.panels import top
 from urbanpulse.kinds.spec import Metric, Ranking, SensorKind, metrics
 from urbanpulse.lineprotocol import FieldValue
 from urbanpulse.messages import Reading
-from urbanpulse.now import REFRESH_S, TOP_N
+from urbanpulse.now import CATCH_UP_S, REFRESH_S, TOP_N
 
 NOW_MS = 1_780_000_000_000
 HOUR_MS = 3_600_000
@@ -182,3 +182,20 @@ def test_a_ranking_must_name_a_numeric_field_once() -> None:
 def test_a_table_needs_the_ranking_it_reads() -> None:
     with pytest.raises(ValueError, match="does not rank its sensors by 'occupancy' lowest"):
         top(KINDS["parking"], {"occupancy": "occupancy"}, lowest=True)
+
+
+def test_history_arriving_faster_than_it_happened_asks_for_a_snapshot_of_its_time() -> None:
+    state = NowState()
+    take(state, (reading("lot-1", NOW_MS - 86_400_000, occupancy=0.5), {}))
+    assert state.ahead(CATCH_UP_S * 1000, NOW_MS)  # none written yet
+    state.points(NOW_MS)
+    take(state, (reading("lot-1", NOW_MS - 86_400_000 + CATCH_UP_S * 1000 - 1,
+                         occupancy=0.6), {}))
+    assert not state.ahead(CATCH_UP_S * 1000, NOW_MS)
+    take(state, (reading("lot-1", NOW_MS - 86_400_000 + CATCH_UP_S * 1000, occupancy=0.7), {}))
+    assert state.ahead(CATCH_UP_S * 1000, NOW_MS)
+    # Live, a clock running ahead does not: the stamp would be the ingester's clock.
+    take(state, (reading("lot-2", NOW_MS, occupancy=0.1), {}))
+    state.points(NOW_MS)
+    take(state, (reading("lot-1", NOW_MS + 3 * CATCH_UP_S * 1000, occupancy=0.8), {}))
+    assert not state.ahead(CATCH_UP_S * 1000, NOW_MS + 15_000)

@@ -56,13 +56,12 @@ from simulator.city import SensorSpec, build_city
 from simulator.profile import CityProfile, load_profile
 from tests.conftest import Recorder, influx_query, influx_rows
 from tests.grafana_macros import ALL, expand
-from tests.ingest.processes import IngestProcess, ingest_env, wait_for
+from tests.ingest.processes import IngestProcess, ingest_env, wait_for, wait_for_snapshots
 from tests.test_dashboards import queries
 from urbanpulse.influxql import Series, quote_identifier
 from urbanpulse.kinds import SensorKind, part
 from urbanpulse.kinds.panels import CHOSEN
 from urbanpulse.messages import Alert, Truth, truth_decoder
-from urbanpulse.now import now_measurement
 from urbanpulse.settings import ApiSettings
 
 START = "2026-05-01T00:00:00+08:00"
@@ -240,8 +239,7 @@ def run_battery(*, mosquitto: stack.Server, influxd: stack.Server, folder: Path,
             return bool(received >= births + readings and written + rejected >= received)
 
         wait_for(landed, 240, "every reading written")
-        wait_for(lambda: _snapshot_taken(influxd.url, db, kinds), 30,
-                 "a \"now\" snapshot of the newest reading")
+        wait_for_snapshots(influxd.url, db, kinds[0].name)
         start_ms = int(datetime.fromisoformat(start).timestamp() * 1000)
         end_ms = start_ms + DURATION_S * 1000
         alerts = asyncio.run(query_alerts(
@@ -257,16 +255,6 @@ def run_battery(*, mosquitto: stack.Server, influxd: stack.Server, folder: Path,
         truths.close()
         ingester.close()
         httpx.post(f"{influxd.url}/query", data={"q": f'DROP DATABASE "{db}"'}, timeout=30)
-
-
-def _snapshot_taken(url: str, db: str, kinds: Sequence[SensorKind]) -> bool:
-    """Tell whether the ingester wrote a "now" snapshot stamped at its newest reading."""
-    newest = influx_rows(url, db, 'SELECT last("seq") FROM ' + ", ".join(
-        quote_identifier(kind.name) for kind in kinds))
-    taken = influx_rows(url, db, 'SELECT last("sensors") FROM ' + ", ".join(
-        quote_identifier(now_measurement(kind.name)) for kind in kinds))
-    return bool(newest and taken) and max(row["time"] for row in taken) >= max(
-        row["time"] for row in newest)
 
 
 # -- what every kind must show ------------------------------------------------------------------
