@@ -58,11 +58,11 @@ class NowState:
         """Keep the fields of written readings (None: a point that is not a reading); a
         reading older than the sensor's newest changes nothing."""
         groups = self._groups
-        times = []
+        newest = self._newest
         for reading, extra in zip(readings, derived, strict=True):
             if reading is None or extra is None:
                 continue
-            times.append(reading.ts)
+            newest = max(newest, reading.ts)
             sensors = groups.get((reading.district, reading.kind))
             if sensors is None:
                 sensors = groups[reading.district, reading.kind] = {}
@@ -73,9 +73,7 @@ class NowState:
                 last[0] = reading.ts
                 last[1].update(reading.values)
                 last[1].update(extra)
-        if times:
-            times.sort()
-            self._newest = max(self._newest, times[-1])
+        self._newest = newest
 
     def seed(self, kind: str, district: str, sensor: str, ts: int,
              values: Mapping[str, AttributeValue]) -> None:
