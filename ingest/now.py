@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
+from ingest.rollups import rollup_fields
 from urbanpulse.kinds import KINDS
 from urbanpulse.kinds.spec import Ranking, SensorKind
 from urbanpulse.lineprotocol import FieldValue, encode_point
@@ -141,7 +142,7 @@ def statistics(kind: SensorKind, values: list[dict[str, Any]]) -> dict[str, Fiel
     """Return `sensors`; each numeric field's sum, min, max, sensors and nonzero count; and
     each tally's count of sensors by their last value."""
     fields: dict[str, FieldValue] = {"sensors": len(values)}
-    for name in kind.numeric_fields():
+    for name in rollup_fields(kind):  # the metrics, numeric and boolean derived fields
         column = [value[name] for value in values if name in value]
         if column:
             fields[f"{name}_sum"] = float(sum(column))

@@ -192,18 +192,14 @@ class SensorKind:
         three reporting intervals of a kind that reports more rarely (a daily heartbeat)."""
         return max(NOW_S, 3 * self.interval_s)
 
-    def numeric_fields(self) -> tuple[str, ...]:
-        """Return the metrics and the derived fields that are not strings, in order."""
-        return (*self.metrics, *(name for name, spec in self.derived.items()
-                                 if spec.type != "string"))
-
     def department_of(self, incident: str) -> Department:
         """Return the desk an incident of type `incident` on this kind is dispatched to."""
         return self.incident_departments.get(incident, self.department)
 
     def _check_rankings(self) -> None:
         """Refuse a ranking by a field the kind lacks or by a string, or a field ranked twice."""
-        numeric = set(self.numeric_fields())
+        numeric = {*self.metrics, *(name for name, spec in self.derived.items()
+                                    if spec.type != "string")}
         seen: set[str] = set()
         for ranking in self.ranked:
             if ranking.field not in numeric or ranking.field in seen:
