@@ -44,6 +44,7 @@ from api.influx import InfluxQuery
 from api.models import Alert, Sensor
 from api.params import ALERT_SPAN
 from api.recent import Recent
+from api.summary_history import KeptReads, SummaryHistory
 from urbanpulse.births import Refusal, check_birth
 from urbanpulse.influxql import Series
 from urbanpulse.messages import (
@@ -105,7 +106,8 @@ class LiveState:
     `loaded` turns true once the seed from InfluxDB is in (`mark_loaded`); the
     routes answer from here only then. `ignored` counts what was refused, by reason.
     `answers` keeps the routes' encoded answers, dropped as what they show changes;
-    `version` counts the changes of a district (births, readings, alerts).
+    `version` counts the changes of a district (births, readings, alerts);
+    `history` keeps what the district summaries read of history.
     """
 
     def __init__(self, *, root: str, alert_key: bytes | None,
@@ -135,6 +137,7 @@ class LiveState:
         self._districts: dict[str, dict[str, int]] | None = None
         self._versions: Counter[str] = Counter()
         self.answers = HeldAnswers()
+        self.history = SummaryHistory()
         self.ignored: Counter[str] = Counter()
         self.ignored_log = RateLimitedLog(logger, burst=IGNORED_LOG_BURST,
                                           interval_s=IGNORED_LOG_INTERVAL_S, verb="ignored",
@@ -397,12 +400,21 @@ class HeldQueries:
     """InfluxDB for history, the state in memory for newest readings (`LatestReadings`).
 
     Given to the kinds' sections and views in place of the bare InfluxDB client.
+    With `reads`, a history statement already answered there is not run again,
+    and one that is run is kept there (`api.summary_history`).
     """
 
-    def __init__(self, influx: InfluxQuery, live: LiveState) -> None:
+    def __init__(self, influx: InfluxQuery, live: LiveState,
+                 reads: KeptReads | None = None) -> None:
         self._influx = influx
+        self._reads = reads
         self.newest = live.newest
 
     async def query(self, statement: str) -> list[Series]:
         """Run one InfluxQL statement (history only: the kinds' current readings are held)."""
-        return await self._influx.query(statement)
+        if self._reads is None:
+            return await self._influx.query(statement)
+        answer = self._reads.answers.get(statement)
+        if answer is None:
+            answer = self._reads.answers[statement] = await self._influx.query(statement)
+        return answer

@@ -3,8 +3,9 @@
 Settings are passed in, never read at import time. The app's lifespan opens one
 HTTP client for InfluxDB and, when the api has the alert key to check the
 ingester's signatures, keeps the city's latest state in memory
-(`api.live`, fed by `api.follow`); it renders the exports' settled hours ahead
-(`api.warm_exports`). All end on shutdown. Errors of the servers behind
+(`api.live`, fed by `api.follow`) with what the district summaries read of
+history (`api.district_summary.renew_summaries`); it renders the exports'
+settled hours ahead (`api.warm_exports`). All end on shutdown. Errors of the servers behind
 the api become responses with a sentence: InfluxDB or the MQTT broker
 unreachable is 503, a query InfluxDB refused is 502, an acknowledgement or an
 incident transition the ingester did not confirm in time is 504.
@@ -12,6 +13,8 @@ incident transition the ingester did not confirm in time is 504.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import signal
 import threading
@@ -25,6 +28,7 @@ from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
+from api.district_summary import renew_summaries, sections
 from api.errors import (
     AckTimeoutError,
     ApiError,
@@ -104,15 +108,22 @@ def create_app(settings: ApiSettings, *,
                 warmer = app.state.export_warmer = ExportWarmer(influx, app.state.export_pieces)
                 warmer.start()
             key = settings.alert_key_bytes()
-            follower = None
+            follower = renewer = None
             if key is not None:  # else no way to tell the ingester's states from forged ones
-                app.state.live = LiveState(root=settings.topic_root, alert_key=key,
-                                           incidents_kept_ms=settings.api_max_range_s * 1000)
-                follower = StateFollower(settings, app.state.live, influx)
+                live = app.state.live = LiveState(
+                    root=settings.topic_root, alert_key=key,
+                    incidents_kept_ms=settings.api_max_range_s * 1000)
+                follower = StateFollower(settings, live, influx)
                 follower.start()
+                renewer = asyncio.create_task(renew_summaries(influx, live, sections()),
+                                              name="summary-history")
             try:
                 yield
             finally:
+                if renewer is not None:
+                    renewer.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await renewer
                 if follower is not None:
                     await follower.stop()
                     del app.state.live

@@ -59,7 +59,9 @@ def _summary_endpoint(parts: Mapping[str, Section[Any]]) -> Any:
         sensors born after `at` do not count; "today" and day/night are
         Asia/Shanghai local time. A district where no sensor was ever born is a 404.
         Without `at`, births, current readings and alerts come from the api's
-        latest state in memory; with `at`, from InfluxDB.
+        latest state in memory, and the history some sections count (energy drawn
+        today, noise exceedances, pressure compliance) is the api's reading of it
+        at `history_at`, renewed every minute; with `at`, all from InfluxDB at `at`.
         """
         at_ms = to_ms(at or datetime.now(UTC))
         async with influx_for(request) as influx:

@@ -52,7 +52,7 @@ async def test_summary_states_its_time_and_local_day(api: httpx.AsyncClient) -> 
 async def test_summary_has_a_section_per_kind_keyed_by_its_name(api: httpx.AsyncClient) -> None:
     body = await summary(api)
 
-    assert set(body) == {"district", "at", "day_start", "alerts", *KINDS}
+    assert set(body) == {"district", "at", "history_at", "day_start", "alerts", *KINDS}
 
 
 @pytest.mark.usefixtures("city")

@@ -7,6 +7,7 @@ port: the latest-state routes still answer, a route of history does not.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import time
@@ -20,14 +21,16 @@ import msgspec
 import pytest
 from fastapi import FastAPI
 
+from api.district_summary import renew_summaries, sections
 from api.influx import HttpxTransport, InfluxQuery
 from api.live import IGNORED_LOG_BURST, HeldQueries, LiveState, sensor_of
 from api.main import create_app
 from api.models import Alert, AlertPage
+from api.summary_history import STALE_MS, KeptReads, SummaryHistory
 from ingest.incidents.record import incident_point
 from ingest.points import alert_point, birth_point
 from ops import stack
-from tests.api.conftest import ALERT_KEY, closed_url, write_lines
+from tests.api.conftest import ALERT_KEY, birth_line, closed_url, reading_line, write_lines
 from tests.conftest import publish_all, wait_until
 from urbanpulse.births import MAX_FUTURE_S
 from urbanpulse.kinds.summaries import current_readings
@@ -369,3 +372,71 @@ async def test_the_lists_of_what_changed_lately_answer_from_memory(
         assert incidents.status_code == 200, incidents.text
         assert [(one["incident_id"], one["stage"]) for one in incidents.json()["items"]] == [
             (opened.incident_id, "accepted")]
+
+
+MONITOR = "noise-alpha-0001"
+
+
+def monitor_lines(times: list[int]) -> list[str]:
+    """Return a zoned noise monitor's birth and a reading over its limit at each of `times`."""
+    return [birth_line(MONITOR, "noise", DISTRICT, times[0] - 86_400_000, noise_zone="2"),
+            *(reading_line(MONITOR, "noise", DISTRICT, ts, seq=ts // 1000, values={
+                "laeq": 75.0, "noise_limit_db": 60.0, "noise_exceeds_limit": True})
+              for ts in times)]
+
+
+def exceeding(summary: dict[str, Any]) -> int:
+    """Return the noise section's readings over the limit, both periods together."""
+    return sum(summary["noise"][period]["exceeding_readings"] for period in ("day", "night"))
+
+
+async def test_a_summary_of_the_present_reads_history_once_then_the_renewal_reads_it(
+        settings: ApiSettings, mosquitto: stack.Server) -> None:
+    t = now_ms()
+    write_lines(settings.influx_url, settings.influx_db,
+                [birth_point(lot_birth(ts=t - 3_600_000)),
+                 *monitor_lines([t - 180_000, t - 120_000])])
+    url = f"/v1/districts/{DISTRICT}/summary"
+    async with run(settings) as one:
+        first = await one.get(url)
+        assert exceeding(first) == 2
+        assert first["history_at"] <= first["at"]
+
+        # The district changes, so the summary is made again: from memory, history included.
+        influx = one.app.state.influx
+        one.lose_influxdb()
+        publish_all(mosquitto.port, [(state_topic(DISTRICT, root=settings.topic_root),
+                                      lot_state(120, ts=now_ms(), seq=8))], retain=True)
+        await wait_until(lambda: (one.live.newest(LOT) or {}).get("seq") == 8)
+        again = await one.get(url)
+        assert again["parking"]["free_spaces"] == 120  # the present is new
+        assert (again["history_at"], exceeding(again)) == (first["history_at"], 2)
+        assert again["at"] > first["at"]
+
+        # A renewal reads the history again and keeps the summary it made.
+        one.app.state.influx = influx
+        write_lines(settings.influx_url, settings.influx_db, monitor_lines([now_ms() - 1_000]))
+        renewal = asyncio.create_task(renew_summaries(influx, one.live, sections(),
+                                                      every_s=0.05))
+        try:
+            await wait_until(lambda: one.live.history.reads(DISTRICT, now_ms()).at_ms
+                             > first["history_at"])
+        finally:
+            renewal.cancel()
+        renewed = await one.get(url)
+        assert renewed["history_at"] > first["history_at"]
+        assert exceeding(renewed) == 3
+
+
+def test_kept_history_is_served_until_stale_and_forgotten_when_not_asked() -> None:
+    history = SummaryHistory()
+    kept = history.reads("alpha", 1_000_000)
+    assert history.reads("alpha", 1_000_000 + STALE_MS) is kept
+    fresh = history.reads("alpha", 1_000_001 + STALE_MS)
+    assert fresh is not kept and fresh.at_ms == 1_000_001 + STALE_MS
+    assert list(history.due()) == ["alpha"]
+
+    assert list(history.due(forget_s=-1)) == []  # not asked within: forgotten
+    history.keep("alpha", KeptReads(2_000_000))  # a renewal that ends after: not kept
+    assert history.reads("alpha", 2_000_000).at_ms == 2_000_000
+    assert history.reads("alpha", 2_000_000) is not kept

@@ -293,6 +293,9 @@ class SummaryRequest:
     """What a section is built from: the district's births of the section's kind at `at_ms`.
 
     The births are the sensors born at or before `at_ms`, each as its newest birth then.
+    A section reads the present (current readings) at `at_ms` and history (a day's
+    counts, registers, compliance) to `history_at`: the same time, unless the api
+    keeps the district's history and gives the time it last read it (`history_ms`).
     """
 
     queries: Queries
@@ -300,6 +303,12 @@ class SummaryRequest:
     district: str
     births: Sequence[Birth]
     at_ms: int
+    history_ms: int | None = None
+
+    @property
+    def history_at(self) -> int:
+        """Return the time the section's history is read to, epoch ms."""
+        return self.at_ms if self.history_ms is None else self.history_ms
 
 
 @dataclass(frozen=True, slots=True)

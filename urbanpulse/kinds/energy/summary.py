@@ -2,7 +2,7 @@
 
 Meters report cumulative registers, so the draw between two times is the
 difference of the register readings: today's draw is the newest register at
-or before the summary time minus the last register of the previous local day.
+or before the summary's `history_at` minus the last register of the previous local day.
 The baseline of a building is the mean of the same quantity on the same
 weekday of the previous four weeks, from 00:00 to the same time of day (the
 usual "same weekday, same hours" baseline of energy monitoring; domain facts
@@ -56,7 +56,7 @@ class EnergySummary(BaseModel):
 
     buildings: int = Field(
         description="Buildings with a draw today: a register reading from 00:00 local time "
-                    "to `at`, one on the previous local day, and a non-negative difference")
+                    "to `history_at`, one on the previous local day, and a non-negative difference")
     today_kwh: float | None = Field(
         description="Drawn since 00:00 local time by those buildings, to 4 places; "
                     "null when no building has a draw today")
@@ -167,7 +167,7 @@ async def build(request: SummaryRequest) -> EnergySummary:
     if not request.births:  # no meter, no history to read
         return summarise([], [])
     draws = await building_draws(request.queries, request.kind, request.district,
-                                 at_ms=request.at_ms)
+                                 at_ms=request.history_at)
     return summarise(request.births, draws)
 
 

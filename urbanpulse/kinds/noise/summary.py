@@ -55,7 +55,8 @@ class NoisePeriod(_Model):
 
     period: NoisePeriodName
     start: int = Field(description="Period start, epoch ms")
-    end: int = Field(description="Period end, or the summary time while it runs, epoch ms")
+    end: int = Field(
+        description="Period end, or the summary's `history_at` while it runs, epoch ms")
     monitors: int = Field(description="Monitors with readings in the period")
     readings: int = Field(description="Readings with a GB 3096 limit in the period")
     exceeding_readings: int = Field(description="Readings whose LAeq exceeded the limit")
@@ -142,10 +143,11 @@ def summarise(monitors: Sequence[Birth],
 async def build(request: SummaryRequest) -> NoiseSummary:
     """Return the noise section from the period counts of the district's monitors."""
     if not request.births:  # no monitor, no history to read
-        return summarise([], {name: PeriodCount(start, min(end, request.at_ms), {}, {})
-                              for name, (start, end) in latest_periods(request.at_ms).items()})
+        at_ms = request.history_at
+        return summarise([], {name: PeriodCount(start, min(end, at_ms), {}, {})
+                              for name, (start, end) in latest_periods(at_ms).items()})
     counts = await period_counts(request.queries, request.kind, request.district,
-                                 at_ms=request.at_ms)
+                                 at_ms=request.history_at)
     return summarise(request.births, counts)
 
 

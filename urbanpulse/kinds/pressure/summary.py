@@ -2,10 +2,10 @@
 
 CJJ 58 (as a supply-service standard cites it) asks for at least 0.14 MPa at the
 network end, met by 97 % of the readings. Compliance here is the share of the
-network-end points' readings of the last 24 hours at or above 0.14 MPa; the
-points below it now are listed by name.
+network-end points' readings of the last 24 hours (to the summary's
+`history_at`) at or above 0.14 MPa; the points below it now are listed by name.
 
-The 24 hours up to the end of the minute holding `at` are read per point (the
+The 24 hours up to the end of the minute holding `history_at` are read per point (the
 district's mix trunk mains and network ends): `count` and the kind's tally of
 readings at or above the limit from the per-sensor hourly rollups where whole
 hours are settled, the readings and those at or above the limit counted from the
@@ -53,7 +53,7 @@ class PressureSummary(_Model):
     mean_pressure_mpa: float | None = Field(description="Mean current pressure, MPa; null: none")
     network_end_points: int = Field(description="Network-end points with a current reading")
     compliance: float | None = Field(
-        description="Share of the network-end readings of the last 24 h at or above "
+        description="Share of the network-end readings of the 24 h to `history_at` at or above "
                     "0.14 MPa, 0..1; null: none")
     compliance_target: float = Field(description="The CJJ 58 target share, 0.97")
     meets_target: bool | None = Field(description="Compliance at or above the target")
@@ -90,7 +90,7 @@ async def build(request: SummaryRequest) -> PressureSummary:
     share = None
     if ends:
         share = compliance(ends, await request.queries.query(
-            compliance_statement(request.kind, request.district, request.at_ms)))
+            compliance_statement(request.kind, request.district, request.history_at)))
     now = [(current, value) for current in readings
            if (value := current.number("pressure_mpa")) is not None]
     at_ends = [(current, value) for current, value in now if is_network_end(current.sensor)]
