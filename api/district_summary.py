@@ -179,13 +179,18 @@ async def _make(influx: InfluxQuery, live: LiveState, answers: HeldAnswers, dist
 async def renew_summaries(influx: InfluxQuery, live: LiveState,
                           parts: Mapping[str, Section[Any]], *, every_s: float = RENEW_S
                           ) -> None:
-    """Read the history of every district asked for lately again, every `every_s`, for good.
+    """Read the history of the districts' summaries, then again every `every_s`, for good.
 
-    Each reading makes the district's summary at that time, which is kept as the
-    answer too; one that fails (InfluxDB away) leaves the history kept before.
+    The first reading, once the latest state is loaded, is of every district, so
+    that no summary waits for it; the later ones of the districts asked for lately
+    (`SummaryHistory.due`). Each makes the district's summary at that time, which
+    is kept as the answer too; one that fails (InfluxDB away) leaves the history
+    kept before.
     """
+    await live.loaded_event.wait()
+    for district in live.kinds_by_district():
+        live.history.ask(district)
     while True:
-        await asyncio.sleep(every_s)
         for district in live.history.due():
             version = live.version(district)
             at_ms = int(time.time() * 1000)
@@ -200,6 +205,7 @@ async def renew_summaries(influx: InfluxQuery, live: LiveState,
                 live.history.keep(district, reads)
                 live.answers.keep_summary(district, summary.__pydantic_serializer__.to_json(
                     summary), version=version, at_ms=at_ms)
+        await asyncio.sleep(every_s)
 
 
 async def _sections(queries: Queries, district: str, parts: Mapping[str, Section[Any]],

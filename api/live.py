@@ -26,6 +26,7 @@ What it accepts, and why:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from bisect import bisect_left, insort
 from collections import Counter, OrderedDict, defaultdict
@@ -143,6 +144,8 @@ class LiveState:
                                           interval_s=IGNORED_LOG_INTERVAL_S, verb="ignored",
                                           noun="refusals")
         self.loaded = False
+        self.loaded_event = asyncio.Event()
+        """Set with `loaded`, for what waits for the state."""
         self.seeded_at: int | None = None
         self.states = 0
 
@@ -311,6 +314,7 @@ class LiveState:
     def mark_loaded(self, now_ms: int) -> None:
         """Record that the seed from InfluxDB is in: the routes may answer from here."""
         self.loaded = True
+        self.loaded_event.set()
         self.seeded_at = now_ms
 
     # -- what goes out -------------------------------------------------------------

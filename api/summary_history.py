@@ -11,7 +11,8 @@ present is made again whenever its district changes (a district state every 5 s)
 So the api keeps the answers of a district's history statements with the time
 they were read to (`KeptReads`): read when a summary of the district is first
 asked for, and again every `RENEW_S` in the background
-(`api.district_summary.renew_summaries`). A summary of the present is made from
+(`api.district_summary.renew_summaries`, whose first reading, at start, is of
+every district). A summary of the present is made from
 memory alone: births, current readings and alerts as always, and the history
 as of the kept time, which it tells as `history_at`. A district not asked for in
 `FORGET_S` is no longer read again and its answers are dropped; answers older
@@ -51,17 +52,26 @@ class SummaryHistory:
         self._kept: dict[str, KeptReads] = {}
         self._asked: dict[str, float] = {}  # district: monotonic time of its last summary
 
+    def ask(self, district: str) -> None:
+        """Count `district` as asked for now: its history is read again for `FORGET_S`."""
+        self._asked[district] = time.monotonic()
+
     def reads(self, district: str, at_ms: int) -> KeptReads:
         """Return the history to make a summary of `district` at `at_ms` from.
 
         That is the kept one, unless there is none or it is over `STALE_MS` old; then
         a new, empty one read to `at_ms`, kept, which the summary fills as it asks.
         """
-        self._asked[district] = time.monotonic()
+        self.ask(district)
         kept = self._kept.get(district)
         if kept is None or at_ms - kept.at_ms > STALE_MS:
             kept = self._kept[district] = KeptReads(at_ms)
         return kept
+
+    def kept_at(self, district: str) -> int | None:
+        """Return the time the kept history of `district` was read to (None: none kept)."""
+        kept = self._kept.get(district)
+        return None if kept is None else kept.at_ms
 
     def due(self, *, forget_s: float = FORGET_S) -> Iterator[str]:
         """Yield the districts asked for within `forget_s`; forget the others' history."""
