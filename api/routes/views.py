@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from api.answers import json_answer
 from api.deps import LiveDep, influx_for
-from api.kind_views import list_view, views
+from api.kind_views import chosen, list_view, views
 from api.live import HeldQueries
 from api.models import INFLUX_ERRORS
 from api.params import (
@@ -74,10 +74,11 @@ def _endpoint(kind: str, view: View[Any], answer: type[BaseModel]) -> Any:
                 queries = HeldQueries(influx, live)
             else:
                 store = SensorStore(influx)
-                births = await store.births(kind=kind, district=district, until_ms=at_ms)
-                if not births and district is not None and \
+                every = await store.births(kind=kind, district=district, until_ms=at_ms)
+                if not every and district is not None and \
                         not await store.has_district(district):
                     raise unknown_district(district)
+                births = chosen(view, every, place, radius_m)
             listed = await list_view(queries, kind, view, births, near=place,
                                      radius_m=radius_m, limit=limit, at_ms=at_ms)
         found = answer(items=listed.items, total=listed.total, at=at_ms)

@@ -109,7 +109,7 @@ def test_the_document_shows_the_kinds_section_and_view() -> None:
     assert (operation["tags"], operation["summary"], ok) == (
         [KIND], "Flooded underpasses", {"$ref": "#/components/schemas/Flooded"})
     assert sections[KIND] == {"$ref": "#/components/schemas/UnderpassSummary"}
-    assert {"district", "at", "day_start", "alerts", *KINDS} == set(sections)
+    assert {"district", "at", "history_at", "day_start", "alerts", *KINDS} == set(sections)
 
 
 def test_an_app_built_without_the_kind_has_no_route_for_it() -> None:
