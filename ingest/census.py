@@ -30,11 +30,14 @@ class Census:
     def __init__(self) -> None:
         self._sensors: dict[str, tuple[str, str, float, float]] = {}
         """District, kind, latitude and longitude of each sensor, from its newest birth."""
+        self.intervals: dict[str, int] = {}
+        """Each sensor's reporting interval, seconds, from its newest birth (`ingest.now`)."""
         self._counted: set[tuple[str, str]] = set()
 
     def add(self, birth: SensorBirth) -> None:
         """Count a birth (a sensor announced again replaces its earlier place)."""
         self._sensors[birth.sensor] = (birth.district, birth.kind, birth.lat, birth.lon)
+        self.intervals[birth.sensor] = birth.interval_s
         self._counted.add((birth.district, birth.kind))
 
     def points(self, at_ms: int) -> list[str]:

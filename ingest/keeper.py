@@ -39,11 +39,12 @@ def _seed_span_ms(kind: SensorKind) -> int:
 class Keeper:
     """Keeps the rollups and the latest state of the ingester's partition."""
 
-    def __init__(self, settings: IngestSettings) -> None:
+    def __init__(self, settings: IngestSettings, *,
+                 intervals: Mapping[str, int] | None = None) -> None:
         self._settings = settings
         self.rollups = Rollups(lateness_ms=int(settings.ingest_rollup_lateness_s * 1000))
         self.latest = LatestState(root=settings.topic_root, key=settings.alert_key_bytes())
-        self.now = NowState()
+        self.now = NowState(intervals)
         self._snapshot_to: Callable[[str], None] | None = None
         """Where the snapshots go, once `snapshots` runs."""
         self.history = History(url=settings.influx_url, database=settings.influx_db,

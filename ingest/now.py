@@ -16,8 +16,10 @@ that is a moment ago; while history is backfilled or replayed in time order, it
 is the time the history has reached, and the ingester writes a snapshot each
 time that moved `CATCH_UP_S` (`ingest.keeper`), so a dashboard over a past range
 of it finds one. "Now" for
-the recency of a sensor (`SensorKind.now_s`) and for the refresh of the ranks is
-that stamp.
+the recency of a sensor and for the refresh of the ranks is that stamp; a sensor
+is "now" while its newest reading is within its kind's `SensorKind.now_s` (6 h,
+or three of the kind's intervals) or three of its own intervals (its birth's
+`interval_s`: a bay or a cover that reports on change and heartbeats daily).
 """
 
 from __future__ import annotations
@@ -44,7 +46,9 @@ _first = itemgetter(0)
 class NowState:
     """The last values of each sensor by district and kind, and the snapshot of them."""
 
-    def __init__(self) -> None:
+    def __init__(self, intervals: Mapping[str, int] | None = None) -> None:
+        self._intervals = intervals if intervals is not None else {}
+        """Each sensor's reporting interval from its birth, seconds (`ingest.census`)."""
         self._groups: dict[tuple[str, str], dict[str, Last]] = {}
         self._ranks: dict[tuple[str, str, str, int], _Held] = {}
         self._refresh_due_ms = 0
@@ -104,12 +108,14 @@ class NowState:
         if refresh:
             self._refresh_due_ms = now_ms + REFRESH_S * 1000
         lines = []
+        intervals = self._intervals
         for (district, name), sensors in sorted(self._groups.items()):
             kind = KINDS.get(name)
             if kind is None:  # unregistered since (tests register kinds of their own)
                 continue
             since = now_ms - kind.now_s * 1000
-            current = [(sensor, last) for sensor, last in sensors.items() if last[0] >= since]
+            current = [(sensor, last) for sensor, last in sensors.items() if last[0] >= since
+                       or last[0] >= now_ms - 3_000 * intervals.get(sensor, 0)]
             lines.append(encode_point(now_measurement(name), {"district": district},
                                       statistics(kind, [last[1] for _, last in current]),
                                       now_ms))

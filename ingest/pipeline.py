@@ -95,6 +95,7 @@ class Pipeline:
                  rejection_log: RejectionLog | None = None,
                  on_written: Written | None = None,
                  derivation: Derivation | None = None,
+                 census: Census | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self._decoder = decoder
         self._writer = writer
@@ -111,7 +112,7 @@ class Pipeline:
         self.derivation = derivation if derivation is not None else Derivation()
         """Derives each reading's fields, calibrating where a kind calibrates (births tell
         it the grades; `Derivation.seed` rebuilds its calibrations at start)."""
-        self.census = Census()
+        self.census = census if census is not None else Census()
         """The births taken, by district and kind (`sensors_announced`, with the metrics)."""
         self.rejection_log = rejection_log or RejectionLog(log, burst=5, interval_s=60)
         self._births = channel_prefix(Channel.SENSORS, root=root)

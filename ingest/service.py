@@ -32,6 +32,7 @@ from ingest.alerts.inhibit import load_inhibit_rules
 from ingest.alerts.notify import Notifier, NotifyPolicy
 from ingest.alerts.record import wait_for_active
 from ingest.alerts.rules import load_rules
+from ingest.census import Census
 from ingest.decode import Decoder, Rejected
 from ingest.edge import BulkAcknowledger, broker_receive_maximum
 from ingest.incidents.office import IncidentOffice
@@ -109,7 +110,8 @@ class Ingester:
         self._acks = acks
         self._ack_topic = ack_topic(root=settings.topic_root)
         self._alert_key = settings.alert_key_bytes()
-        self.keeper = Keeper(settings)
+        census = Census()
+        self.keeper = Keeper(settings, intervals=census.intervals)
         self._ack_gate = ack_gate(self._alert_key, settings.ingest_ack_max_age_s)
         self.incidents = IncidentOffice(settings, publish=self.outbox.publish,
                                         emit_alerts=self._emit, acknowledge=acks.ack)
@@ -121,7 +123,7 @@ class Ingester:
                                  commands={self._ack_topic: self._on_ack,
                                            **self.incidents.commands},
                                  rejection_log=self._rejection_log(log),
-                                 on_written=self.keeper.written)
+                                 on_written=self.keeper.written, census=census)
         self.incidents.attach(self.pipeline)
         self._other_log = self._rejection_log(log)
         acks.route(self.pipeline.accept)  # compiled all the way: no Python frame per message

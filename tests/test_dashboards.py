@@ -931,3 +931,23 @@ def test_headline_values_agree_with_the_stored_points(city: City) -> None:
     aqi = influx_rows(city.url, city.db, 'SELECT last("aqi") FROM "air" WHERE time <= now() '
                       'AND time >= now() - 6h GROUP BY "sensor"')
     assert headline("Worst AQI now") == max(row["last"] for row in aqi)
+
+
+@pytest.mark.parametrize(("dashboard", "title", "measurement", "field"), [
+    ("city-overview", "Open manhole covers by district", "manhole", "cover_open"),
+    ("parking", "Occupied bays by district", "parking", "occupied")])
+def test_totals_over_time_end_at_the_sum_of_each_sensors_last_state(
+        city: City, dashboard: str, title: str, measurement: str, field: str) -> None:
+    board = by_name(dashboard)
+    (panel,) = [panel for panel in all_panels(board["panels"]) if panel["title"] == title]
+    every: dict[str, Sequence[str]] = {item["name"]: ALL for item in variables(board)}
+    (target,) = panel["targets"]
+    lines = city.series(expand(target["query"], every, range_ms=6 * 3_600_000, minimum=None))
+    shown = {one["tags"]["district"]: [row[1] for row in one["values"] if row[1] is not None][-1]
+             for one in lines}
+    stored: dict[str, float] = {}
+    for row in influx_rows(city.url, city.db, f'SELECT last("{field}") FROM "{measurement}" '
+                           'GROUP BY "sensor", "district"'):
+        stored[row["district"]] = stored.get(row["district"], 0) + row["last"]
+    assert shown == stored
+    assert sum(stored.values()) > 0  # the run has open covers and occupied bays to sum

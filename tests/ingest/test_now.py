@@ -113,6 +113,23 @@ def test_a_kind_reporting_daily_counts_three_days_as_now() -> None:
     assert statistics_of(points(state), "manhole_now")["cover_open_sum"] == 1.0
 
 
+def test_a_sensor_born_to_report_rarely_counts_three_of_its_intervals_as_now() -> None:
+    assert KINDS["parking"].now_s == 6 * 3_600  # lots report every minute
+    # "Now" is the newest reading time held: lot-2's, an hour before NOW_MS.
+    intervals = {"bay-1": 86_400}  # a bay: on change, and a daily heartbeat
+    state = NowState(intervals)
+    take(state, (reading("bay-1", NOW_MS - 30 * HOUR_MS, occupied=1), {}),
+         (reading("lot-1", NOW_MS - 8 * HOUR_MS, total_spot_number=100,
+                  available_spot_number=10), {}),
+         (reading("lot-2", NOW_MS - HOUR_MS, total_spot_number=100,
+                  available_spot_number=40), {}))
+    now = statistics_of(points(state), "parking_now")
+    assert (now["sensors"], now["occupied_sum"], now["available_spot_number_sum"]) == (2, 1, 40)
+
+    intervals["bay-1"] = 3_600  # born again to report hourly: a day and more is not now
+    assert statistics_of(points(state, NOW_MS + 1), "parking_now")["sensors"] == 1
+
+
 def ranks(found: list[tuple[str, dict[str, str], dict[str, Any]]], by: str
           ) -> dict[str, str]:
     return {tags["rank"]: fields["sensor"] for m, tags, fields in found

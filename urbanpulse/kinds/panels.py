@@ -219,6 +219,19 @@ def top(kind: SensorKind, columns: Mapping[str, str], *, lowest: bool = False) -
                   f"{others} FROM ({ranks})", table=True)
 
 
+def now_over_time(kind: SensorKind, column: str) -> str:
+    """Return a query of one column of the kind's "now" snapshot per interval, by district.
+
+    The snapshot's value at the end of each interval (`last`): for a field's
+    `_sum` over the sensors' last values (covers open, bays occupied) the total of
+    every sensor's latest state, carried forward, from the few points per district
+    the ingester writes every 15 s (`urbanpulse.now`), whatever the city's size.
+    The sensor variable does not apply: a snapshot is of a district.
+    """
+    return (f'SELECT last("{column}") FROM "{now_measurement(kind.name)}" WHERE $timeFilter '
+            f'AND {district_filter()} {EVERY}, "district" fill(none)')
+
+
 def now_span(kind: SensorKind) -> str:
     """Return how recent a reading of the kind is "now", in words: "6 hours", "3 days"."""
     hours = kind.now_s // 3_600
@@ -262,28 +275,6 @@ def silence(names: Iterable[str]) -> str:
             f'(SELECT last("seq") AS "t" {source}) GROUP BY "sensor", "district"')
     return (f'SELECT (${{__to}} - ${{__from}}) / 1000 - "seen_s" AS "silent_s" FROM ({seen}) '
             'GROUP BY "sensor", "district"')
-
-
-def carried_sum(field: str, measurement: str) -> str:
-    """Return a query of the sum by district of each sensor's last `field`, carried forward.
-
-    For sensors that report on change (a bay, a cover) or seldom (a meter), one
-    line per district of Σ over its sensors of each one's latest value so far.
-    `fill(previous)` in a subquery would do it with a row per sensor per interval
-    (InfluxDB 1.6: 9.8 million rows for a day of 8,000 meters) and, grouped by
-    tag, fills a sensor's first intervals from another sensor's value
-    (influxdata/influxdb issues 10489 and 15830). Instead each sensor's readings,
-    preceded by a zero (a `count() * 0`, stamped at the start of the range or of
-    the interval), are differenced: the changes of one sensor add up to its latest
-    value, so the running sum of all changes per district is the carried-forward
-    total, with rows only where readings are.
-    """
-    where = f'FROM "{measurement}" {WHERE}'
-    changes = (f'SELECT difference("v") AS "change" FROM (SELECT count("{field}") * 0 AS "v" '
-               f'{where} GROUP BY "sensor", "district"), (SELECT "{field}" AS "v" {where}) '
-               'GROUP BY "sensor", "district"')
-    return (f'SELECT cumulative_sum(sum("change")) FROM ({changes}) WHERE $timeFilter {EVERY}, '
-            '"district" fill(none)')
 
 
 def by_sensor(field: str, kind: str, function: str = "mean") -> Json:

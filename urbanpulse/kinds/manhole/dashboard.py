@@ -15,10 +15,10 @@ from urbanpulse.kinds.panels import (
     Overview,
     SystemPart,
     by_district,
-    carried_sum,
     colour_cells,
     grafana_unit,
     now,
+    now_over_time,
     now_span,
     stat,
     table,
@@ -34,9 +34,10 @@ WATER = grafana_unit(SPEC.metrics["water_level_cm"])
 
 
 def _open_by_district(title: str, grid: Grid) -> Json:
-    return timeseries(title, "Each cover's last state per interval, carried forward, summed.",
-                      grid, [target(carried_sum("cover_open", "manhole"),
-                                    alias="$tag_district")], minimum=0, decimals=0)
+    return timeseries(title, "Covers whose last state is open or displaced, per interval, "
+                      "from the district's snapshot.", grid,
+                      [target(now_over_time(SPEC, "cover_open_sum"), alias="$tag_district")],
+                      minimum=0, decimals=0)
 
 
 def dashboard() -> KindDashboard:

@@ -13,10 +13,10 @@ from urbanpulse.kinds.panels import (
     KindDashboard,
     Overview,
     by_sensor,
-    carried_sum,
     colour_cells,
     grafana_unit,
     now,
+    now_over_time,
     now_span,
     per_district,
     stat,
@@ -69,9 +69,10 @@ def dashboard() -> KindDashboard:
               overrides=[colour_cells("occupancy", steps=thresholds(
                   "green", (0.85, "orange"), (NEARLY_FULL, "red")))], sort_by="occupancy"),
         timeseries("Occupied bays by district", "On-street bay sensors report on change: "
-                   "each bay's last state per interval, carried forward, summed.",
-                   (0, 22, 12, 8), [target(carried_sum("occupied", SPEC.name),
-                                           alias="$tag_district")], minimum=0, decimals=0),
+                   "the bays whose last state is occupied, per interval, from the "
+                   "district's snapshot.", (0, 22, 12, 8),
+                   [target(now_over_time(SPEC, "occupied_sum"), alias="$tag_district")],
+                   minimum=0, decimals=0),
         table("Bay sensors, lowest battery", f"The {TOP_N} bays with the lowest last "
               "reported battery, with their last state and signal (startup and daily "
               "heartbeat messages).", (12, 22, 12, 8), [top(
