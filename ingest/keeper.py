@@ -17,13 +17,13 @@ from typing import Final
 from ingest import IngestError
 from ingest.history import History
 from ingest.latest import LatestState, row_values
-from ingest.now import NowState
+from ingest.now import NowState, cumulative_fields
 from ingest.rollups import HOUR, NO_WATERMARK, RawPoint, Rollups, raw_points, recomputed
 from urbanpulse.influxql import Series, quote_identifier, tag_equals, time_from, where
 from urbanpulse.kinds import KINDS, SensorKind
 from urbanpulse.lineprotocol import FieldValue
 from urbanpulse.messages import Reading
-from urbanpulse.now import CATCH_UP_S
+from urbanpulse.now import CATCH_UP_S, now_measurement
 from urbanpulse.settings import IngestSettings
 
 log = logging.getLogger(__name__)
@@ -75,8 +75,9 @@ class Keeper:
 
         First, per kind, the newest point of each sensor of the partition (within
         a day, or three intervals of a kind that reports more rarely): the latest
-        state, and the newest of them the rollups' watermark. Then every point
-        since the hour before the open one. Readings redelivered after a crash
+        state, and the newest of them the rollups' watermark; and the running totals
+        of rises of the last "now" snapshot. Then every point since the hour before
+        the open one. Readings redelivered after a crash
         are then recognised as duplicates; readings acknowledged before it are in
         the rollups again.
         """
@@ -97,6 +98,7 @@ class Keeper:
             f"SELECT * FROM {quote_identifier(kind.name)}"
             f"{where(time_from(now_ms - _seed_span_ms(kind)), self._partition)}"
             ' GROUP BY "district", "sensor" ORDER BY time DESC LIMIT 1' for kind in kinds], seed)
+        await self._seed_rises(now_ms)
         rollups = self.rollups
         rollups.watermark = newest
         since = rollups.reseed_from()
@@ -118,6 +120,25 @@ class Keeper:
         log.info("seeded the latest state of %d districts and the rollups since %s from "
                  "InfluxDB", len(self.latest.changed),
                  time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(since / 1000)))
+
+    async def _seed_rises(self, now_ms: int) -> None:
+        """Seed the snapshot's running totals of rises with the last ones it wrote."""
+        rising = [(kind, fields) for kind in KINDS.values()
+                  if (fields := cumulative_fields(kind.name))]
+
+        def seed(index: int, series: Series) -> None:
+            kind, fields = rising[index]
+            for row in series.rows():
+                self.now.seed_rises(kind.name, series.tags["district"], {
+                    name: float(row[name]) for name in fields if row.get(name) is not None})
+
+        if rising:
+            await self.history.read([
+                "SELECT " + ", ".join(f"last({quote_identifier(f'{name}_rise')}) AS "
+                                      f"{quote_identifier(name)}" for name in fields)
+                + f" FROM {quote_identifier(now_measurement(kind.name))}"
+                f"{where(time_from(now_ms - _seed_span_ms(kind)), self._partition)}"
+                ' GROUP BY "district"' for kind, fields in rising], seed)
 
     async def recompute(self) -> list[str]:
         """Return closed buckets that late readings changed, recomputed from the raw points."""

@@ -20,6 +20,13 @@ the recency of a sensor and for the refresh of the ranks is that stamp; a sensor
 is "now" while its newest reading is within its kind's `SensorKind.now_s` (6 h,
 or three of the kind's intervals) or three of its own intervals (its birth's
 `interval_s`: a bay or a cover that reports on change and heartbeats daily).
+
+A kind's cumulative metrics (an energy meter's registers) also get a running
+total per district, `X_rise`: the sum of every rise of each sensor's register
+from its previous reading (a fall, a reset or rollover, counts nothing, as
+`non_negative_difference` does). The difference of two snapshots' `X_rise` is
+what the district's meters counted between them, whichever meters were "now";
+on start the totals go on from the last snapshot's (`seed_rises`).
 """
 
 from __future__ import annotations
@@ -57,6 +64,10 @@ class NowState:
         seeded, epoch ms."""
         self._stamped = 0
         """The stamp of the last snapshot written."""
+        self._rises: dict[tuple[str, str], dict[str, float]] = {}
+        """Per district and kind, each cumulative field's running sum of rises."""
+        self._cumulative: dict[str, tuple[str, ...]] = {}
+        """Each kind's cumulative metrics, by kind name, as readings of it come."""
 
     def written(self, readings: Sequence[Reading | None],
                 derived: Sequence[Mapping[str, FieldValue] | None]) -> None:
@@ -64,6 +75,7 @@ class NowState:
         reading older than the sensor's newest changes nothing."""
         groups = self._groups
         newest = self._newest
+        cumulative = self._cumulative
         for reading, extra in zip(readings, derived, strict=True):
             if reading is None or extra is None:
                 continue
@@ -75,10 +87,27 @@ class NowState:
             if last is None:
                 sensors[reading.sensor] = [reading.ts, {**reading.values, **extra}]
             elif last[0] <= reading.ts:
+                rising = cumulative.get(reading.kind)
+                if rising is None:
+                    rising = cumulative[reading.kind] = cumulative_fields(reading.kind)
+                if rising:
+                    self._rise(reading, last[1], rising)
                 last[0] = reading.ts
                 last[1].update(reading.values)
                 last[1].update(extra)
         self._newest = newest
+
+    def _rise(self, reading: Reading, before: Mapping[str, Any], fields: tuple[str, ...]
+              ) -> None:
+        totals = self._rises.setdefault((reading.district, reading.kind), {})
+        for name in fields:
+            value, previous = reading.values.get(name), before.get(name)
+            if value is not None and previous is not None and value > previous:
+                totals[name] = totals.get(name, 0.0) + (value - previous)
+
+    def seed_rises(self, kind: str, district: str, totals: Mapping[str, float]) -> None:
+        """Go on from the running totals of the last snapshot written before a start."""
+        self._rises.setdefault((district, kind), {}).update(totals)
 
     def seed(self, kind: str, district: str, sensor: str, ts: int,
              values: Mapping[str, AttributeValue]) -> None:
@@ -116,8 +145,11 @@ class NowState:
             since = now_ms - kind.now_s * 1000
             current = [(sensor, last) for sensor, last in sensors.items() if last[0] >= since
                        or last[0] >= now_ms - 3_000 * intervals.get(sensor, 0)]
-            lines.append(encode_point(now_measurement(name), {"district": district},
-                                      statistics(kind, [last[1] for _, last in current]),
+            fields = statistics(kind, [last[1] for _, last in current])
+            rises = self._rises.get((district, name), {})
+            for field in cumulative_fields(name):
+                fields[f"{field}_rise"] = rises.get(field, 0.0)
+            lines.append(encode_point(now_measurement(name), {"district": district}, fields,
                                       now_ms))
             for ranking in kind.ranked:
                 lines += self._ranked(district, kind, ranking, current, now_ms, refresh)
@@ -142,6 +174,13 @@ class NowState:
             lines.append(encode_point(top_measurement(kind.name), {
                 "district": district, "by": by, "rank": f"{rank + 1:02d}"}, fields, now_ms))
         return lines
+
+
+def cumulative_fields(kind: str) -> tuple[str, ...]:
+    """Return the cumulative metrics of the registered kind named `kind` (none: unknown)."""
+    spec = KINDS.get(kind)
+    return () if spec is None else tuple(
+        name for name, metric in spec.metrics.items() if metric.cumulative)
 
 
 def statistics(kind: SensorKind, values: list[dict[str, Any]]) -> dict[str, FieldValue]:

@@ -216,3 +216,30 @@ def test_history_arriving_faster_than_it_happened_asks_for_a_snapshot_of_its_tim
     state.points(NOW_MS)
     take(state, (reading("lot-1", NOW_MS + 3 * CATCH_UP_S * 1000, occupancy=0.8), {}))
     assert not state.ahead(CATCH_UP_S * 1000, NOW_MS + 15_000)
+
+
+def test_each_district_sums_the_rises_of_its_registers() -> None:
+    state = NowState()
+    register = "total_active_energy_import"
+
+    def meter(sensor: str, ts: int, value: float, district: str = "pudong") -> tuple[
+            Reading, dict[str, FieldValue]]:
+        return reading(sensor, ts, kind="energy", district=district, **{register: value}), {}
+
+    take(state, meter("m1", NOW_MS - 3 * HOUR_MS, 100.0), meter("m2", NOW_MS - 3 * HOUR_MS, 50.0),
+         meter("m3", NOW_MS - 3 * HOUR_MS, 7.0, district="huangpu"))
+    take(state, meter("m1", NOW_MS - 2 * HOUR_MS, 110.0), meter("m2", NOW_MS - 2 * HOUR_MS, 55.5))
+    take(state, meter("m1", NOW_MS - HOUR_MS, 3.0),  # replaced meter: the fall counts nothing
+         meter("m1", NOW_MS - 4 * HOUR_MS, 0.0))  # older than its newest: changes nothing
+    take(state, meter("m1", NOW_MS, 4.0))
+    found = points(state)
+    assert statistics_of(found, "energy_now")[f"{register}_rise"] == 10.0 + 5.5 + 1.0
+    assert statistics_of(found, "energy_now", "huangpu")[f"{register}_rise"] == 0.0
+    assert "hvac_kwh_rise" in statistics_of(found, "energy_now")  # every register, from 0
+
+    restarted = NowState()  # a restart goes on from the last snapshot's totals
+    restarted.seed_rises("energy", "pudong", {register: 16.5})
+    restarted.seed("energy", "pudong", "m1", NOW_MS, {register: 4.0})
+    take(restarted, meter("m1", NOW_MS + HOUR_MS, 6.0))
+    assert statistics_of(points(restarted, NOW_MS + HOUR_MS), "energy_now")[
+        f"{register}_rise"] == 18.5

@@ -16,7 +16,7 @@ import pytest
 
 from ingest.latest import LatestState
 from ops import stack
-from tests.conftest import Recorder, publish_all, wait_until
+from tests.conftest import Recorder, influx_rows, publish_all, wait_until
 from tests.ingest.processes import Closer, IngestProcess, Message, ingest_env
 from urbanpulse.messages import (
     DistrictState,
@@ -142,3 +142,31 @@ def test_a_state_built_from_cached_pieces_is_the_struct_encoded_whole_and_signed
                                                                   values={"pm25": 7.0})
     assert state.sensors["air"]["air-pudong-0000"].values == {"pm25": 0.0, "aqi": 3}
     assert latest.messages(30) == [], "nothing changed since"
+
+
+async def test_the_snapshots_running_totals_of_rises_go_on_after_a_restart(
+        mosquitto: stack.Server, influxd: stack.Server, influx_db: str, topic_root: str,
+        tmp_path: Path, closing: Closer) -> None:
+    env = ingest_env(mqtt_port=mosquitto.port, influx_url=influxd.url, influx_db=influx_db,
+                     root=topic_root, alert_key=ALERT_KEY, ingest_now_interval_s=0.2)
+    ingest = closing(IngestProcess(env, tmp_path, mosquitto.port))
+    ingest.start()
+    now = int(time.time() * 1000)
+    register = "total_active_energy_import"
+
+    def meter(ts: int, seq: int, value: float) -> Message:
+        return _reading(topic_root, "pudong", "energy", "energy-pudong-0001", ts, seq,
+                        {register: value, "total_active_power": 40.0})
+
+    def rise() -> float | None:
+        rows = influx_rows(influxd.url, influx_db, f'SELECT last("{register}_rise") '
+                           'FROM "energy_now"')
+        return rows[0]["last"] if rows else None
+
+    publish_all(mosquitto.port, [meter(now - 3_000, 1, 1_000.0), meter(now - 2_000, 2, 1_010.0)])
+    await wait_until(lambda: rise() == 10.0, 30)
+
+    ingest.kill()
+    ingest.start()
+    publish_all(mosquitto.port, [meter(now - 1_000, 3, 1_012.5)])
+    await wait_until(lambda: rise() == 12.5, 30)  # from 10, and the register seeded at 1,010

@@ -172,6 +172,13 @@ def per_district(select: str, kind: str, span: Resolution = "1m") -> str:
             f'$timeFilter AND {district_filter()} {EVERY}, "district" fill(none)')
 
 
+def over_range(select: str, kind: str) -> str:
+    """Return `SELECT select` over the whole time range from the kind's district minute
+    rollup, in the chosen districts (the sensor variable does not apply)."""
+    return (f'SELECT {select} FROM "{rollup_measurement(kind, "district", "1m")}" WHERE '
+            f'$timeFilter AND {district_filter()}')
+
+
 def by_district(field: str, kind: str, function: str = "mean", span: Resolution = "1m"
                 ) -> Json:
     """Return a target of `function(field)` per interval, one series per district."""

@@ -5,8 +5,6 @@ from __future__ import annotations
 from urbanpulse.kinds.dma_flow import SPEC
 from urbanpulse.kinds.panels import (
     CHART,
-    EVERY,
-    WHERE,
     KindDashboard,
     Overview,
     SystemPart,
@@ -14,6 +12,7 @@ from urbanpulse.kinds.panels import (
     by_sensor,
     colour_cells,
     grafana_unit,
+    now_over_time,
     table,
     target,
     thresholds,
@@ -22,9 +21,7 @@ from urbanpulse.kinds.panels import (
 )
 from urbanpulse.kinds.systems import WATER_SUPPLY
 from urbanpulse.now import TOP_N
-from urbanpulse.rollups import rollup_measurement
 
-HOURLY = rollup_measurement(SPEC.name, "sensor", "1h")
 """The per-sensor hourly rollup: a point per sensor and hour."""
 FLOW = grafana_unit(SPEC.metrics["inflow_m3h"])
 
@@ -61,11 +58,8 @@ def system() -> SystemPart:
     return SystemPart(WATER_SUPPLY, (
         timeseries("Minimum night flow by district", "Sum of the district's DMAs' last "
                    "minimum night flow (02-04 h), the leakage indicator.", (0, 0, 12, 8),
-                   [target(f'SELECT sum("mnf") FROM (SELECT last("night_flow_m3h_mean") AS '
-                           f'"mnf" FROM "{HOURLY}" {WHERE} {EVERY}, "sensor", '
-                           f'"district" fill(none)) WHERE $timeFilter {EVERY}, "district" '
-                           'fill(none)', alias="$tag_district")], unit=FLOW, minimum=0,
-                   interval="1h"),
+                   [target(now_over_time(SPEC, "night_flow_m3h_sum"), alias="$tag_district")],
+                   unit=FLOW, minimum=0, interval="1h"),
         table("Night flow ratio by DMA", f"The {TOP_N} DMAs with the highest last minimum "
               "night flow's share of the mean inflow; 0.4 and more suggests leakage.",
               (12, 0, 12, 8), [top(SPEC, {"night_ratio": "night_flow_ratio",

@@ -1,8 +1,11 @@
 """The building-energy dashboard and the energy panel of the city overview.
 
 Meters report every 15 minutes: mean active power over the interval and
-cumulative registers, whose rises (`non_negative_difference`, so a meter reset
-or rollover counts nothing) are the energy used.
+cumulative registers, whose rises (a meter reset or rollover counts nothing) are
+the energy used. The ingester sums each district's rises as they come, into the
+"now" snapshot's running totals (`X_rise`, ingest/now.py): what the registers
+rose by in an interval is the difference of two snapshots, a few points per
+district whatever the number of meters.
 """
 
 from __future__ import annotations
@@ -11,12 +14,12 @@ from urbanpulse.kinds.energy import SPEC
 from urbanpulse.kinds.panels import (
     CHART,
     EVERY,
-    WHERE,
     Grid,
     Json,
     KindDashboard,
     Overview,
     by_sensor,
+    district_filter,
     grafana_unit,
     now,
     now_span,
@@ -28,14 +31,11 @@ from urbanpulse.kinds.panels import (
     timeseries,
     top,
 )
-from urbanpulse.now import TOP_N
-from urbanpulse.rollups import rollup_measurement
+from urbanpulse.now import TOP_N, now_measurement
 
 SUB_ITEMS = {"lighting_socket_kwh": "Lighting and sockets", "hvac_kwh": "HVAC",
              "power_kwh": "Power", "special_kwh": "Special"}
 """The public-building sub-metering registers and their names on the panels."""
-HOURLY = rollup_measurement(SPEC.name, "sensor", "1h")
-"""The per-sensor hourly rollup: a point per sensor and hour."""
 POWER = grafana_unit(SPEC.metrics["total_active_power"])
 ENERGY = grafana_unit(SPEC.metrics["total_active_energy_import"],
                       *(SPEC.metrics[field] for field in SUB_ITEMS))
@@ -49,22 +49,22 @@ def _power_by_district(description: str, grid: Grid) -> Json:
 
 def dashboard() -> KindDashboard:
     """Return the building-energy dashboard."""
-    hourly = f'FROM "{HOURLY}" {WHERE}'
-    # Each meter's hourly rises, summed per interval: InfluxDB 1.6 runs this 2.5 to 2.9
-    # times faster than last() per interval inside the subquery, with the same sums.
-    inner = ", ".join(f'non_negative_difference("{field}_max") AS "{field}"'
+    # What the district's registers rose by per interval: the difference of the
+    # snapshot's running totals of rises (ingest/now.py), summed over the districts.
+    snapshots = f'FROM "{now_measurement(SPEC.name)}" WHERE $timeFilter AND {district_filter()}'
+    inner = ", ".join(f'non_negative_difference(last("{field}_rise")) AS "{field}"'
                       for field in SUB_ITEMS)
     outer = ", ".join(f'sum("{field}") AS "{name}"' for field, name in SUB_ITEMS.items())
     return KindDashboard("Power and sub-metered energy of buildings.", [
         stat("Power now", "Sum of each building's last mean active power.", (0, 0, 8, 5),
              [target(f'SELECT sum("total_active_power_sum") FROM ({now(SPEC)})')],
              unit=POWER),
-        stat("Energy in the time range", "Sum over buildings of the rises of the import "
-             "register between the hours of the range (a meter reset or rollover counts "
+        stat("Energy in the time range", "Sum over the chosen districts' buildings of the "
+             "rises of the import register in the range (a meter reset or rollover counts "
              "nothing).", (8, 0, 8, 5),
-             [target('SELECT sum("used") FROM (SELECT non_negative_difference('
-                     f'"total_active_energy_import_max") AS "used" {hourly} '
-                     'GROUP BY "sensor")')], unit=ENERGY),
+             [target('SELECT sum("used") FROM (SELECT spread('
+                     f'"total_active_energy_import_rise") AS "used" {snapshots} '
+                     'GROUP BY "district")')], unit=ENERGY),
         stat("Buildings reporting", f"Meters with a reading in the last {now_span(SPEC)}.",
              (16, 0, 8, 5), [target(reporting(SPEC))]),
         _power_by_district("Sum of the district's meters' mean power per hour: the mean "
@@ -74,9 +74,9 @@ def dashboard() -> KindDashboard:
                    [by_sensor("total_active_power", SPEC.name)], unit=POWER, minimum=0,
                    interval="15m"),
         timeseries("Energy by sub-item", "kWh per interval by public-building sub-item, "
-                   "summed over the buildings.", (0, 14, 24, 9), [target(
-                       f'SELECT {outer} FROM (SELECT {inner} {hourly} GROUP BY "sensor") '
-                       f'WHERE $timeFilter {EVERY} fill(none)', alias="$col")],
+                   "summed over the chosen districts' buildings.", (0, 14, 24, 9), [target(
+                       f'SELECT {outer} FROM (SELECT {inner} {snapshots} {EVERY}, '
+                       f'"district") WHERE $timeFilter {EVERY} fill(none)', alias="$col")],
                    unit=ENERGY, bars=True, minimum=0, interval="1h"),
         table("Highest power now", f"The {TOP_N} meters with the highest last power.",
               (0, 23, 24, 8), [top(SPEC, {"power_kw": "total_active_power",
