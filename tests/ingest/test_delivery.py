@@ -27,8 +27,9 @@ async def test_nothing_is_acknowledged_while_influxdb_is_unreachable(
     proxy = FaultProxy(influxd.url)
     await proxy.start()
     # The start-up check, the alert record read, the incident record read, the latest-state
-    # seed (an empty database: no rollup reseed follows) and the derived fields' seed.
-    proxy.plan.extend(["pass", "pass", "pass", "pass", "pass"])
+    # seed, the snapshot's running totals (an empty database: no rollup reseed follows) and
+    # the derived fields' seed.
+    proxy.plan.extend(["pass", "pass", "pass", "pass", "pass", "pass"])
     proxy.default = "reset"    # then InfluxDB is gone
     first = Ingester(ingest_settings.model_copy(update={
         "influx_url": proxy.url, "ingest_drain_timeout_s": 1.0, "ingest_retry_max_s": 0.2}))
