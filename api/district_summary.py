@@ -166,7 +166,8 @@ def _made(answers: HeldAnswers, district: str, done: asyncio.Future[bytes | None
 
 async def _make(influx: InfluxQuery, live: LiveState, answers: HeldAnswers, district: str,
                 parts: Mapping[str, Section[Any]], *, at_ms: int, version: int) -> bytes | None:
-    reads = live.history.reads(district, at_ms)  # read a moment after at_ms by a renewal: later
+    reads = live.history.reads(district, at_ms)
+    # A renewal may have read the kept history a moment after at_ms: describe that time then.
     summary = await summarise_district(influx, district, parts, at_ms=max(at_ms, reads.at_ms),
                                        live=live, reads=reads)
     if summary is None:
