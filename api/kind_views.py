@@ -93,40 +93,40 @@ class Listed:
     total: int
 
 
-def chosen(view: View[Any], births: Sequence[Sensor], near: tuple[float, float] | None,
-           radius_m: int) -> list[Sensor]:
-    """Return the births `view` lists, those in the box around `near` when given.
+def chosen(view: View[Any], births: Sequence[Sensor]) -> list[Sensor]:
+    """Return the births `view` lists (the latest state keeps these lists made)."""
+    return [sensor for sensor in births if view.lists(sensor)]
 
-    What `list_view` takes: the latest state in memory hands over the same from its
-    lists and grids (`api.live.LiveState.sensors`), births read from InfluxDB pass here.
+
+async def list_ranked(queries: Queries, kind: str, view: View[Any], births: Sequence[Sensor],
+                      *, limit: int, at_ms: int) -> Listed:
+    """Return the first `limit` items of `view` over `births` (of `kind`, those the view
+    lists) in the view's ranking, and their total.
+
+    The current readings come from `queries`: held in memory when they are
+    `LatestReadings` (`api.live.HeldQueries`), else read from InfluxDB.
     """
-    box = None if near is None else Box.around(near, radius_m)
-    return [sensor for sensor in births if view.lists(sensor)
-            and (box is None or box.holds(sensor.lat, sensor.lon))]
+    readings = await current_readings(queries, kind, births, view.fields, at_ms=at_ms)
+    ranked = [(view.ranking(item), item) for current in readings
+              if (item := view.to_item(current, None)) is not None]
+    ranked.sort(key=lambda pair: pair[0])
+    return Listed(items=[item for _, item in ranked[:limit]], total=len(ranked))
 
 
-async def list_view(queries: Queries, kind: str, view: View[Any], births: Sequence[Sensor],
-                    *, near: tuple[float, float] | None, radius_m: int, limit: int,
-                    at_ms: int) -> Listed:
-    """Return the first `limit` items of `view` over `births` (of `kind`), and their total.
+async def list_near(queries: Queries, kind: str, view: View[Any],
+                    placed: Sequence[tuple[float, Sensor]], *, limit: int, at_ms: int
+                    ) -> Listed:
+    """Return the first `limit` items of `view` over `placed` nearest first (then by sensor
+    id), and their total.
 
-    `births` are those the view lists, in the box around `near` when given
-    (`chosen`). The current readings come from `queries`: held in memory when they
-    are `LatestReadings` (`api.live.HeldQueries`), else read from InfluxDB. With a
-    place, the births within the radius are ordered by distance first, and only
-    theirs are read; a view that `keeps` says which make items, so only the first
-    `limit` are built.
+    `placed` are the births the view lists within the radius, each with its distance
+    in metres (`distances`, or the latest state's `within`); only their readings
+    are read. A view that `keeps` says which make items, so only the first `limit`
+    are built.
     """
-    if near is None:
-        readings = await current_readings(queries, kind, births, view.fields, at_ms=at_ms)
-        ranked = [(view.ranking(item), item) for current in readings
-                  if (item := view.to_item(current, None)) is not None]
-        ranked.sort(key=lambda pair: pair[0])
-        return Listed(items=[item for _, item in ranked[:limit]], total=len(ranked))
-    within = distances(near, births, radius_m)
-    within.sort(key=lambda entry: (entry[0], entry[1].sensor))
-    distance = {sensor.sensor: metres for metres, sensor in within}
-    readings = await current_readings(queries, kind, [sensor for _, sensor in within],
+    nearest = sorted(placed, key=lambda entry: (entry[0], entry[1].sensor))
+    distance = {sensor.sensor: metres for metres, sensor in nearest}
+    readings = await current_readings(queries, kind, [sensor for _, sensor in nearest],
                                       view.fields, at_ms=at_ms)  # in the births' order
     items: list[BaseModel] = []
     total = 0
@@ -144,20 +144,8 @@ async def list_view(queries: Queries, kind: str, view: View[Any], births: Sequen
 
 def distances(place: tuple[float, float], births: Sequence[Sensor], radius_m: float
               ) -> list[tuple[float, Sensor]]:
-    """Return each of `births` within `radius_m` of `place` with its distance, metres.
-
-    `distance_m` with the place's part worked out once: this runs for every
-    sensor near every place asked.
-    """
-    phi1 = math.radians(place[0])
-    cos1, lam1 = math.cos(phi1), math.radians(place[1])
-    radians, sin, cos, asin, sqrt = math.radians, math.sin, math.cos, math.asin, math.sqrt
-    found = []
-    for sensor in births:
-        phi2 = radians(sensor.lat)
-        h = sin((phi2 - phi1) / 2) ** 2 + cos1 * cos(phi2) * sin((radians(sensor.lon) - lam1)
-                                                                  / 2) ** 2
-        metres = derived(2 * EARTH_RADIUS_M * asin(min(1.0, sqrt(h))))
-        if metres <= radius_m:
-            found.append((metres, sensor))
-    return found
+    """Return each of `births` within `radius_m` of `place` with its distance, metres."""
+    box = Box.around(place, radius_m)
+    return [(metres, sensor) for sensor in births if box.holds(sensor.lat, sensor.lon)
+            and (metres := derived(distance_m(place[0], place[1], sensor.lat, sensor.lon)))
+            <= radius_m]

@@ -328,16 +328,37 @@ class LiveState:
         return self.rows.get(sensor)
 
     def sensors(self, *, kind: str | None = None, district: str | None = None,
-                until_ms: int | None = None, near: tuple[float, float] | None = None,
-                radius_m: float = 0.0, lists: Callable[[Sensor], bool] | None = None
+                until_ms: int | None = None, lists: Callable[[Sensor], bool] | None = None
                 ) -> list[Sensor]:
         """Return the births of `kind` in `district` (None: any) born by `until_ms`, of
-        those that `lists` keeps (a view's: parking guidance lists lots, not bays).
+        those that `lists` keeps (a view's: parking guidance lists lots, not bays), by id.
 
-        By id; or, `near` a place, those in the box around its `radius_m` circle
-        (`api.kind_views.is_within_box`) in no set order. The lists and the grids of
-        places are made once per change of the births.
+        The lists are made once per change of the births.
         """
+        found = self._list(kind, district, lists)
+        if until_ms is None:
+            return found
+        return [sensor for sensor in found if sensor.birth_ts <= until_ms]
+
+    def within(self, place: tuple[float, float], radius_m: float, *, kind: str | None = None,
+               district: str | None = None, until_ms: int | None = None,
+               lists: Callable[[Sensor], bool] | None = None) -> list[tuple[float, Sensor]]:
+        """Return the births `sensors` would, those within `radius_m` of `place`, each with
+        its distance in metres (`api.grid.Grid.within`), in no set order.
+
+        The grid of a list is made once per change of the births.
+        """
+        key = (kind, district, lists)
+        grid = self._grids.get(key)
+        if grid is None:
+            grid = self._grids[key] = Grid(self._list(kind, district, lists))
+        found = grid.within(place, radius_m)
+        if until_ms is None:
+            return found
+        return [(metres, sensor) for metres, sensor in found if sensor.birth_ts <= until_ms]
+
+    def _list(self, kind: str | None, district: str | None,
+              lists: Callable[[Sensor], bool] | None) -> list[Sensor]:
         if not self._views:  # every list in one pass, once per change of the births
             for name in sorted(self.births):
                 birth = self.births[name]
@@ -353,14 +374,7 @@ class LiveState:
             if lists is not None:
                 found = [sensor for sensor in found if lists(sensor)]
             self._listed[key] = found
-        if near is not None:
-            grid = self._grids.get(key)
-            if grid is None:
-                grid = self._grids[key] = Grid(found)
-            found = grid.near(near, radius_m)
-        if until_ms is None:
-            return found
-        return [sensor for sensor in found if sensor.birth_ts <= until_ms]
+        return found
 
     def kinds_by_district(self) -> dict[str, dict[str, int]]:
         """Return how many sensors of each kind every district has."""

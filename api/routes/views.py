@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from api.answers import json_answer
 from api.deps import LiveDep, influx_for
-from api.kind_views import chosen, list_view, views
+from api.kind_views import chosen, distances, list_near, list_ranked, views
 from api.live import HeldQueries
 from api.models import INFLUX_ERRORS
 from api.params import (
@@ -67,20 +67,29 @@ def _endpoint(kind: str, view: View[Any], answer: type[BaseModel]) -> Any:
         async with influx_for(request) as influx:
             queries: Queries = influx
             if live is not None and at is None:  # the present: births and readings in memory
-                births = live.sensors(kind=kind, district=district, until_ms=at_ms, near=place,
-                                      radius_m=radius_m, lists=view.lists)
-                if not births and district is not None and not live.has_district(district):
-                    raise unknown_district(district)
                 queries = HeldQueries(influx, live)
+                if place is None:
+                    births = live.sensors(kind=kind, district=district, until_ms=at_ms,
+                                          lists=view.lists)
+                else:
+                    placed = live.within(place, radius_m, kind=kind, district=district,
+                                         until_ms=at_ms, lists=view.lists)
+                if district is not None and not live.has_district(district):
+                    raise unknown_district(district)
             else:
                 store = SensorStore(influx)
                 every = await store.births(kind=kind, district=district, until_ms=at_ms)
                 if not every and district is not None and \
                         not await store.has_district(district):
                     raise unknown_district(district)
-                births = chosen(view, every, place, radius_m)
-            listed = await list_view(queries, kind, view, births, near=place,
-                                     radius_m=radius_m, limit=limit, at_ms=at_ms)
+                births = chosen(view, every)
+                if place is not None:
+                    placed = distances(place, births, radius_m)
+            if place is None:
+                listed = await list_ranked(queries, kind, view, births, limit=limit,
+                                           at_ms=at_ms)
+            else:
+                listed = await list_near(queries, kind, view, placed, limit=limit, at_ms=at_ms)
         found = answer(items=listed.items, total=listed.total, at=at_ms)
         return json_answer(found.__pydantic_serializer__.to_json(found))
 
