@@ -4,8 +4,8 @@ A view says which births it lists, which fields it reads and how a current
 reading becomes an item; the api does the rest the same way for every view:
 the births of the kind in the district born by `at`, their current readings,
 distances from a place, the radius, the order and the limit. With a place,
-items within the radius come nearest first (then by sensor id); without one,
-in the view's own ranking.
+items within the radius come nearest first (then by sensor id, `list_near`);
+without one, in the view's own ranking (`list_ranked`).
 """
 
 from __future__ import annotations
