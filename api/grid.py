@@ -27,10 +27,9 @@ class Grid:
     def __init__(self, sensors: Sequence[Sensor]) -> None:
         self._sensors = sorted(sensors, key=lambda sensor: sensor.lat)
         self._lat = np.array([sensor.lat for sensor in self._sensors], dtype=np.float64)
-        self._lon = np.array([sensor.lon for sensor in self._sensors], dtype=np.float64)
         self._phi = np.radians(self._lat)
         self._cos_phi = np.cos(self._phi)
-        self._lam = np.radians(self._lon)
+        self._lam = np.radians([sensor.lon for sensor in self._sensors])
 
     def _band(self, box: Box) -> slice:
         """Return the slice of the sensors whose latitude lies in the box's."""
@@ -38,12 +37,6 @@ class Grid:
             return slice(0, len(self._sensors))
         return slice(int(np.searchsorted(self._lat, box.lat - box.dlat, side="left")),
                      int(np.searchsorted(self._lat, box.lat + box.dlat, side="right")))
-
-    def near(self, place: tuple[float, float], radius_m: float) -> list[Sensor]:
-        """Return the sensors in the box around `place` that holds its `radius_m` circle."""
-        box = Box.around(place, radius_m)
-        band = self._band(box)
-        return [sensor for sensor in self._sensors[band] if box.holds(sensor.lat, sensor.lon)]
 
     def within(self, place: tuple[float, float], radius_m: float
                ) -> list[tuple[float, Sensor]]:
