@@ -46,6 +46,16 @@ def _reading(root: str, district: str, kind: str, sensor: str, ts: int, seq: int
     return f"{root}/readings/{district}/{kind}/{sensor}", json.dumps(body).encode()
 
 
+def _started(mosquitto: stack.Server, influxd: stack.Server, influx_db: str, topic_root: str,
+             tmp_path: Path, closing: Closer, **settings: float) -> IngestProcess:
+    """Start an ingester with the alert key and `settings`, killed at teardown."""
+    env = ingest_env(mqtt_port=mosquitto.port, influx_url=influxd.url, influx_db=influx_db,
+                     root=topic_root, alert_key=ALERT_KEY, **settings)
+    ingest = closing(IngestProcess(env, tmp_path, mosquitto.port))
+    ingest.start()
+    return ingest
+
+
 def _latest(recorder: Recorder, topic: str) -> DistrictState | None:
     found = [payload for name, payload in recorder.messages if name == topic]
     return district_state_decoder.decode(found[-1]) if found else None
@@ -54,10 +64,8 @@ def _latest(recorder: Recorder, topic: str) -> DistrictState | None:
 async def test_state_holds_each_sensors_latest_reading_signed_and_survives_a_restart(
         mosquitto: stack.Server, influxd: stack.Server, influx_db: str, topic_root: str,
         tmp_path: Path, closing: Closer) -> None:
-    env = ingest_env(mqtt_port=mosquitto.port, influx_url=influxd.url, influx_db=influx_db,
-                     root=topic_root, alert_key=ALERT_KEY, ingest_state_interval_s=0.2)
-    ingest = closing(IngestProcess(env, tmp_path, mosquitto.port))
-    ingest.start()
+    ingest = _started(mosquitto, influxd, influx_db, topic_root, tmp_path, closing,
+                      ingest_state_interval_s=0.2)
     states = closing(Recorder(mosquitto.port, state_subscription(root=topic_root)))
     now = int(time.time() * 1000)
     air = {"pm25": 80.0, "pm10": 60.0, "no2": 40.0, "so2": 10.0, "co": 0.8, "o3": 80.0}
@@ -147,10 +155,8 @@ def test_a_state_built_from_cached_pieces_is_the_struct_encoded_whole_and_signed
 async def test_the_snapshots_running_totals_of_rises_go_on_after_a_restart(
         mosquitto: stack.Server, influxd: stack.Server, influx_db: str, topic_root: str,
         tmp_path: Path, closing: Closer) -> None:
-    env = ingest_env(mqtt_port=mosquitto.port, influx_url=influxd.url, influx_db=influx_db,
-                     root=topic_root, alert_key=ALERT_KEY, ingest_now_interval_s=0.2)
-    ingest = closing(IngestProcess(env, tmp_path, mosquitto.port))
-    ingest.start()
+    ingest = _started(mosquitto, influxd, influx_db, topic_root, tmp_path, closing,
+                      ingest_now_interval_s=0.2)
     now = int(time.time() * 1000)
     register = "total_active_energy_import"
 
