@@ -17,7 +17,7 @@ from typing import Final
 from ingest import IngestError
 from ingest.history import History
 from ingest.latest import LatestState, row_values
-from ingest.now import NowState, cumulative_fields
+from ingest.now import NowState
 from ingest.rollups import HOUR, NO_WATERMARK, RawPoint, Rollups, raw_points, recomputed
 from urbanpulse.influxql import Series, quote_identifier, tag_equals, time_from, where
 from urbanpulse.kinds import KINDS, SensorKind
@@ -123,8 +123,7 @@ class Keeper:
 
     async def _seed_rises(self, now_ms: int) -> None:
         """Seed the snapshot's running totals of rises with the last ones it wrote."""
-        rising = [(kind, fields) for kind in KINDS.values()
-                  if (fields := cumulative_fields(kind.name))]
+        rising = [(kind, kind.cumulative) for kind in KINDS.values() if kind.cumulative]
 
         def seed(index: int, series: Series) -> None:
             kind, fields = rising[index]

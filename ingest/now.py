@@ -38,7 +38,7 @@ from typing import Any
 
 from ingest.rollups import rollup_fields
 from urbanpulse.kinds import KINDS
-from urbanpulse.kinds.spec import Ranking, SensorKind
+from urbanpulse.kinds.spec import NOW_INTERVALS, Ranking, SensorKind
 from urbanpulse.lineprotocol import FieldValue, encode_point
 from urbanpulse.messages import AttributeValue, Reading
 from urbanpulse.now import REFRESH_S, TOP_N, now_measurement, top_measurement
@@ -67,7 +67,8 @@ class NowState:
         self._rises: dict[tuple[str, str], dict[str, float]] = {}
         """Per district and kind, each cumulative field's running sum of rises."""
         self._cumulative: dict[str, tuple[str, ...]] = {}
-        """Each kind's cumulative metrics, by kind name, as readings of it come."""
+        """Each kind's cumulative metrics by kind name (`SensorKind.cumulative`), kept as
+        readings of it come: a look-up per reading instead of a walk of its metrics."""
 
     def written(self, readings: Sequence[Reading | None],
                 derived: Sequence[Mapping[str, FieldValue] | None]) -> None:
@@ -89,7 +90,8 @@ class NowState:
             elif last[0] <= reading.ts:
                 rising = cumulative.get(reading.kind)
                 if rising is None:
-                    rising = cumulative[reading.kind] = cumulative_fields(reading.kind)
+                    spec = KINDS.get(reading.kind)
+                    rising = cumulative[reading.kind] = () if spec is None else spec.cumulative
                 if rising:
                     self._rise(reading, last[1], rising)
                 last[0] = reading.ts
@@ -144,10 +146,10 @@ class NowState:
                 continue
             since = now_ms - kind.now_s * 1000
             current = [(sensor, last) for sensor, last in sensors.items() if last[0] >= since
-                       or last[0] >= now_ms - 3_000 * intervals.get(sensor, 0)]
+                       or last[0] >= now_ms - NOW_INTERVALS * 1_000 * intervals.get(sensor, 0)]
             fields = statistics(kind, [last[1] for _, last in current])
             rises = self._rises.get((district, name), {})
-            for field in cumulative_fields(name):
+            for field in kind.cumulative:
                 fields[f"{field}_rise"] = rises.get(field, 0.0)
             lines.append(encode_point(now_measurement(name), {"district": district}, fields,
                                       now_ms))
@@ -174,13 +176,6 @@ class NowState:
             lines.append(encode_point(top_measurement(kind.name), {
                 "district": district, "by": by, "rank": f"{rank + 1:02d}"}, fields, now_ms))
         return lines
-
-
-def cumulative_fields(kind: str) -> tuple[str, ...]:
-    """Return the cumulative metrics of the registered kind named `kind` (none: unknown)."""
-    spec = KINDS.get(kind)
-    return () if spec is None else tuple(
-        name for name, metric in spec.metrics.items() if metric.cumulative)
 
 
 def statistics(kind: SensorKind, values: list[dict[str, Any]]) -> dict[str, FieldValue]:

@@ -92,6 +92,8 @@ class Tally:
 NOW_S = 6 * 3_600
 """How recent a sensor's newest reading must be for it to count "now" (`SensorKind.now_s`):
 the dashboards' default range."""
+NOW_INTERVALS = 3
+"""Or how many of its reporting intervals, for a kind or a sensor that reports more rarely."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +192,12 @@ class SensorKind:
     def now_s(self) -> int:
         """Return how recent a reading must be for its sensor to count "now": `NOW_S`, or
         three reporting intervals of a kind that reports more rarely (a daily heartbeat)."""
-        return max(NOW_S, 3 * self.interval_s)
+        return max(NOW_S, NOW_INTERVALS * self.interval_s)
+
+    @property
+    def cumulative(self) -> tuple[str, ...]:
+        """Return the names of the kind's cumulative metrics (registers), in order."""
+        return tuple(name for name, metric in self.metrics.items() if metric.cumulative)
 
     def department_of(self, incident: str) -> Department:
         """Return the desk an incident of type `incident` on this kind is dispatched to."""
