@@ -143,9 +143,8 @@ class LiveState:
         self.ignored_log = RateLimitedLog(logger, burst=IGNORED_LOG_BURST,
                                           interval_s=IGNORED_LOG_INTERVAL_S, verb="ignored",
                                           noun="refusals")
-        self.loaded = False
         self.loaded_event = asyncio.Event()
-        """Set with `loaded`, for what waits for the state."""
+        """Set once the seed is in (`loaded`), for what waits for the state."""
         self.seeded_at: int | None = None
         self.states = 0
 
@@ -311,9 +310,13 @@ class LiveState:
         """Return the newest state of an open incident, or of one closed lately; else None."""
         return self.incidents.get(incident_id) or self._closed.get(incident_id)
 
+    @property
+    def loaded(self) -> bool:
+        """Tell whether the seed from InfluxDB is in: the routes may answer from here."""
+        return self.loaded_event.is_set()
+
     def mark_loaded(self, now_ms: int) -> None:
         """Record that the seed from InfluxDB is in: the routes may answer from here."""
-        self.loaded = True
         self.loaded_event.set()
         self.seeded_at = now_ms
 
