@@ -112,6 +112,8 @@ class HourPieces:
     def __init__(self, budget: int) -> None:
         self.budget = budget
         self.size = 0
+        self.refused = 0
+        """Pieces offered with `room_only` that did not fit."""
         self._pieces: OrderedDict[PieceKey, tuple[Fingerprint, bytes]] = OrderedDict()
 
     def get(self, key: PieceKey, fingerprint: Fingerprint) -> bytes | None:
@@ -122,12 +124,15 @@ class HourPieces:
         self._pieces.move_to_end(key)
         return kept[1]
 
-    def put(self, key: PieceKey, fingerprint: Fingerprint, piece: bytes) -> None:
-        """Keep `piece`, dropping the least recently used ones beyond the budget."""
+    def put(self, key: PieceKey, fingerprint: Fingerprint, piece: bytes, *,
+            room_only: bool = False) -> None:
+        """Keep `piece`, dropping the least recently used ones beyond the budget; with
+        `room_only`, only if it fits beside the others (it drops none)."""
         old = self._pieces.pop(key, None)
         if old is not None:
             self.size -= len(old[1])
-        if len(piece) > self.budget:
+        if len(piece) > (self.budget - self.size if room_only else self.budget):
+            self.refused += room_only
             return
         self._pieces[key] = (fingerprint, piece)
         self.size += len(piece)
@@ -243,13 +248,16 @@ def _json_row(columns: Columns, hour: str, row: Sequence[Any]) -> str:
 
 async def pieces(influx: InfluxQuery, kept: HourPieces, kind: SensorKind, form: Form, *,
                  district: str | None, sensors: int, start_ms: int, end_ms: int,
-                 now_ms: int, max_hours: int | None = None) -> AsyncIterator[bytes]:
+                 now_ms: int, max_hours: int | None = None,
+                 also: Form | None = None) -> AsyncIterator[bytes]:
     """Yield the export's pieces in order: kept ones, and the others read and rendered.
 
     `sensors` (of the kind, in the district) sizes the statements: whole hours of
     up to `ROWS_PER_STATEMENT` sensor-hours, and at most `max_hours` hours. The
     first statement runs before the first piece is yielded, so a failing
-    InfluxDB raises before an answer starts.
+    InfluxDB raises before an answer starts. With `also`, the settled hours read
+    are rendered in that form too and kept where there is room (the warmer keeps
+    both forms from one read); an hour is read unless both its forms are kept.
     """
     prints = await fingerprints(influx, kind, district, start_ms=start_ms, end_ms=end_ms)
     by_hour: dict[int, dict[str, Fingerprint]] = {}
@@ -261,28 +269,41 @@ async def pieces(influx: InfluxQuery, kept: HourPieces, kind: SensorKind, form: 
         hours_per_statement = min(hours_per_statement, max_hours)
     # Without any district point in the range (rollups older than those), every hour is read.
     skip_empty = bool(by_hour)
+    def held(hour: int) -> list[bytes] | None:
+        found = _kept_hour(kept, kind, form, hour, by_hour.get(hour), settled, skip_empty)
+        if also is None or found is None or _kept_hour(
+                kept, kind, also, hour, by_hour.get(hour), settled, skip_empty) is not None:
+            return found
+        return None
+
     hour = start_ms
     while hour < end_ms:
-        held = _kept_hour(kept, kind, form, hour, by_hour.get(hour), settled, skip_empty)
-        if held is not None:
-            for piece in held:
+        if (kept_pieces := held(hour)) is not None:
+            for piece in kept_pieces:
                 yield piece
             hour += HOUR_MS
             continue
         last = hour + HOUR_MS  # read on to the next kept hour, within the statement's size
         while last < end_ms and (last - hour) // HOUR_MS < hours_per_statement \
-                and _kept_hour(kept, kind, form, last, by_hour.get(last), settled,
-                               skip_empty) is None:
+                and held(last) is None:
             last += HOUR_MS
-        found = render(kind, await influx.query(
-            hours_statement(kind, district, hour, last)), form)
-        for one in found:
-            if one.hour + HOUR_MS <= settled \
-                    and by_hour.get(one.hour, {}).get(one.district) == one.fingerprint:
-                kept.put(PieceKey(kind.name, one.hour, one.district, form), one.fingerprint,
-                         one.piece)
+        series = await influx.query(hours_statement(kind, district, hour, last))
+        if also is not None:
+            for one in render(kind, series, also):
+                _keep(kept, kind, also, one, settled, by_hour, room_only=True)
+        for one in render(kind, series, form):
+            _keep(kept, kind, form, one, settled, by_hour)
             yield one.piece
         hour = last
+
+
+def _keep(kept: HourPieces, kind: SensorKind, form: Form, one: Rendered, settled: int,
+          by_hour: dict[int, dict[str, Fingerprint]], *, room_only: bool = False) -> None:
+    """Keep a rendered piece of a settled hour whose rows add up to its district's rollup."""
+    if one.hour + HOUR_MS <= settled \
+            and by_hour.get(one.hour, {}).get(one.district) == one.fingerprint:
+        kept.put(PieceKey(kind.name, one.hour, one.district, form), one.fingerprint,
+                 one.piece, room_only=room_only)
 
 
 def _kept_hour(kept: HourPieces, kind: SensorKind, form: Form, hour: int,

@@ -3,12 +3,16 @@
 A day's export is a join of kept pieces (`api.open_data`) once its settled
 hours have been rendered; the first export of a day would render them all,
 which at city scale takes longer than the export should. The warmer renders
-them in the background instead: the CSV pieces of every kind's settled hours of
-the last `WARM_SPAN_MS`, one hour per statement (so the event loop is held for
-one hour's rows at a time, not a day's), on start and every `WARM_EVERY_S`
-after. A pass that finds the pieces still kept only reads the districts'
-hourly rollups (one small statement per kind). JSON pieces are rendered when
-first asked for: they are about three times the CSV's size.
+them in the background instead: the CSV and JSON pieces of every kind's settled
+hours of the last `WARM_SPAN_MS`, both from one read of each hour (so the event
+loop is held for one hour's rows at a time, not a day's), on start and every
+`WARM_EVERY_S` after. The JSON pieces, about three times the CSV's size, are
+kept only where the budget has room beside the others; once one did not fit,
+the passes keep the CSV alone and leave the JSON to be rendered when asked for
+(rather than read every hour again each pass for a piece that cannot be kept),
+and `describe` says so. A pass that
+finds the pieces still kept only reads the districts' hourly rollups (one small
+statement per kind).
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ class ExportWarmer:
         self._task: asyncio.Task[None] | None = None
         self.passes = 0
         self.last_pass_s: float | None = None
+        self.json_fits = True
+        """Whether the JSON pieces fit in the budget beside the CSV (until one did not)."""
 
     def start(self) -> None:
         """Start the passes in the background."""
@@ -57,6 +63,9 @@ class ExportWarmer:
         """Say what is kept and when the last pass ended, as a sentence."""
         kept = (f"Export pieces of settled hours kept: {len(self._kept)} "
                 f"({self._kept.size / 1e6:.1f} of {self._kept.budget / 1e6:.0f} MB)")
+        if not self.json_fits:
+            kept += (" (the JSON pieces of the last day do not fit: only its CSV is kept; "
+                     "raise URBANPULSE_API_EXPORT_CACHE_MB)")
         if self.last_pass_s is None:
             return f"{kept}; the first pass over the last day is running."
         return f"{kept}; passes over the last day: {self.passes}, the last took " \
@@ -72,15 +81,18 @@ class ExportWarmer:
             await asyncio.sleep(self._every_s)
 
     async def warm(self, now_ms: int) -> None:
-        """Render the CSV pieces of every kind's settled hours of the last day not kept yet."""
+        """Render the pieces of every kind's settled hours of the last day not kept yet."""
         end = settled_before(now_ms)
+        refused = self._kept.refused
         for kind in KINDS.values():
             try:
                 sensors = len(await export_sensors(self._influx, kind, None))
                 async for _ in pieces(self._influx, self._kept, kind, "csv", district=None,
                                       sensors=sensors, start_ms=end - WARM_SPAN_MS,
-                                      end_ms=end, now_ms=now_ms, max_hours=1):
+                                      end_ms=end, now_ms=now_ms, max_hours=1,
+                                      also="json" if self.json_fits else None):
                     pass
             except ApiError as error:  # InfluxDB away: the next pass tries again
                 log.warning("export warmer: the pieces of %s were not rendered: %s",
                             kind.name, error)
+        self.json_fits = self.json_fits and self._kept.refused == refused

@@ -20,9 +20,10 @@ import pytest
 
 from api import open_data
 from api.errors import InfluxUnavailableError
-from api.influx import FakeTransport, HttpxTransport, InfluxResponse
+from api.influx import FakeTransport, HttpxTransport, InfluxQuery, InfluxResponse
 from api.main import create_app
 from api.routes.export import EXPORT_SLOTS, RETRY_AFTER_S
+from api.warm_exports import ExportWarmer
 from ops import stack
 from tests.api.conftest import error_locs, reading_line, write_lines
 from urbanpulse.kinds import get_kind
@@ -430,12 +431,39 @@ async def test_the_warmer_renders_the_last_days_settled_hours_before_any_export(
         write_lines(influxd.url, influx_db, [
             rollup_line(*sensor, settled, count=1, stats={"laeq": (51.0, 51.0, 51.0)})])
         response = await client.get("/v1/export/noise.csv")
+        as_json = await client.get("/v1/export/noise.json")
 
     assert response.status_code == 200, response.text
     assert response.text.splitlines()[-1].startswith(f"{open_data.iso(settled)},{sensor[0]},"
                                                      "pudong,1,50.0,50.0,50.0,")
+    assert as_json.status_code == 200, as_json.text
+    assert [row["values"]["laeq"]["mean"] for row in as_json.json()["rows"]] == [50.0]
     assert health["ok"]
-    assert health["detail"].startswith("Export pieces of settled hours kept: 1 ")
+    assert health["detail"].startswith("Export pieces of settled hours kept: 2 ")  # both forms
+
+
+async def test_a_budget_without_room_for_the_json_keeps_the_csv_and_says_so(
+        settings: ApiSettings, influxd: stack.Server, influx_db: str) -> None:
+    now = int(time.time() * 1000)
+    settled = now - now % HOUR - 2 * HOUR
+    sensor = ("noise-pudong-0001", "noise", "pudong")
+    write_lines(influxd.url, influx_db, [
+        rollup_line(*sensor, settled, count=1, stats={"laeq": (50.0, 50.0, 50.0)}),
+        district_line("noise", "pudong", settled, count=1, sensors=1)])
+    kind = get_kind("noise")
+    async with httpx.AsyncClient(base_url=influxd.url) as client:
+        influx = InfluxQuery(HttpxTransport(client), influx_db)
+        csv_piece = open_data.render(kind, await influx.query(open_data.hours_statement(
+            kind, None, settled, settled + HOUR)), "csv")[0].piece
+        kept = open_data.HourPieces(budget=len(csv_piece) + 10)  # a JSON piece is larger
+        warmer = ExportWarmer(influx, kept)
+        await warmer.warm(now)
+        await warmer.warm(now)
+
+    assert kept.get(open_data.PieceKey("noise", settled, "pudong", "csv"), (1, 1)) == csv_piece
+    assert (len(kept), kept.refused) == (1, 1)  # the second pass did not offer the JSON again
+    assert not warmer.json_fits
+    assert "do not fit: only its CSV is kept" in warmer.describe()
 
 
 async def test_a_settled_hour_without_district_points_is_not_read_when_others_have_them(
