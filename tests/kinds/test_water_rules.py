@@ -1,10 +1,14 @@
-"""The water kind's neighbour test: a station's temperature against the city's other stations."""
+"""The water kind's QC: a station's temperature against the city's other stations, and its
+analysers' daily checks on their standards."""
 
 from __future__ import annotations
 
+import pytest
+
 from ingest.alerts.engine import AlertEngine
-from ingest.alerts.rules import load_rules, parse_rule
+from ingest.alerts.rules import RangeRule, load_rules, parse_rule
 from ingest.derive import derive
+from urbanpulse.kinds.water.model import STANDARDS
 from urbanpulse.messages import Alert, Reading, SensorBirth
 
 NEIGHBOURS = {"name": "off-neighbours", "type": "temperature_neighbours", "severity": "low",
@@ -59,3 +63,33 @@ def test_while_it_fires_with_qc_the_class_rule_skips_the_stations_readings() -> 
 def test_the_shipped_rule_holds_the_class_rules() -> None:
     (rule,) = [rule for rule in load_rules() if rule.type == "temperature_neighbours"]
     assert getattr(rule, "qc", False)
+
+
+def test_an_analyser_off_its_standard_holds_the_class_until_it_passes_again() -> None:
+    shipped = {rule.name: rule for rule in load_rules()}
+    engine = AlertEngine([shipped["tp-check-failed"],
+                          parse_rule({**CLASS, "for": 0})])
+    engine.register(SensorBirth(v=1, sensor="water-pudong-0001", kind="water",
+                                district="pudong", site="s", lat=31.2, lon=121.5, zone="",
+                                interval_s=600, ts=0, attributes={"class_target": 3}), 0)
+    # A TP analyser reading 37 % high reads its 0.2 mg/L standard as 0.274 at midnight ...
+    (failed,) = _feed(engine, 1, 0, 7.0, tp=0.15, tp_check=0.274)
+    assert (failed.rule, failed.state) == ("tp-check-failed", "firing")
+    assert failed.message == "tp_check 0.274 mg/L outside 0.18..0.22"
+    # ... so its class V reading of a class IV river is not judged, all day.
+    assert _feed(engine, 1, 600, 7.0, tp=0.35) == []
+    assert _feed(engine, 1, 86_000, 7.0, tp=0.35) == []
+    # The next midnight's check passes: the station's readings are judged again.
+    (passed,) = _feed(engine, 1, 86_400, 7.0, tp=0.15, tp_check=0.203)
+    assert (passed.rule, passed.state) == ("tp-check-failed", "resolved")
+    assert [a.rule for a in _feed(engine, 1, 87_000, 7.0, tp=0.35)] == ["class"]
+
+
+def test_each_laboratory_analyser_has_a_check_rule_around_its_standard() -> None:
+    checks = {rule.metric: rule for rule in load_rules()
+              if isinstance(rule, RangeRule) and rule.name.endswith("-check-failed")}
+    assert set(checks) == set(STANDARDS)
+    for metric, standard in STANDARDS.items():
+        rule = checks[metric]
+        assert rule.qc
+        assert (rule.min, rule.max) == pytest.approx((0.9 * standard, 1.1 * standard))

@@ -130,7 +130,7 @@ def test_low_cost_air_over_reads_pm_by_its_bias_and_the_humidity(humidity: float
 
 
 def test_a_kind_without_sensor_error_only_steps() -> None:
-    assert not isinstance(simulated("water").model([], random_stream(1, "water"),
+    assert not isinstance(simulated("noise").model([], random_stream(1, "noise"),
                                                    NightDrivers(StillAir(80.0))),
                           MeasuringModel)
 

@@ -18,8 +18,9 @@ from tests.kinds.stormy import T0, Device, FakeDrivers, FixedRain
 from urbanpulse.errors import ConfigError
 from urbanpulse.kinds import KINDS, Metric, SensorKind, get_kind, part, register, unregister
 from urbanpulse.kinds.incidents import Episode
-from urbanpulse.kinds.modelling import CST, FloatArray, Model
+from urbanpulse.kinds.modelling import CST, FloatArray, MeasuringModel, Model
 from urbanpulse.kinds.rain.model import INCIDENTS, RainModel
+from urbanpulse.kinds.water.model import STANDARDS
 
 CITY = default_city(scale=2, seed=11)
 
@@ -206,6 +207,26 @@ def test_dissolved_oxygen_is_lowest_near_dawn() -> None:
     dawn = mean(model, at(2025, 7, 15, 5), 20, "dissolved_oxygen")
     afternoon = mean(model, at(2025, 7, 15, 15), 20, "dissolved_oxygen")
     assert dawn < afternoon - 0.8
+
+
+def test_a_days_first_reading_carries_the_analysers_readings_of_their_standards() -> None:
+    stations = specs("water", 20, zone="river", class_target=3)
+    model = model_for("water", stations)
+    assert isinstance(model, MeasuringModel)
+    every = np.arange(len(stations), dtype=np.intp)
+    midnight = at(2025, 7, 15, 0)
+    checked = model.measure(midnight + 120, every)  # the day's first reading (every 600 s)
+    after = model.measure(midnight + 720, every)
+    for name, standard in STANDARDS.items():
+        read = checked.measured[name]
+        assert (np.abs(read / standard - 1) < 0.1).all(), (name, read)  # 2 % repeatability
+        assert (read != standard).any()
+        assert (checked.clean[name] == standard).all()
+        assert np.isnan(after.measured[name]).all()
+        assert np.isnan(after.clean[name]).all()
+    # The river's items are what the stations measure: clean.
+    for name in ("tp", "nh3_n", "dissolved_oxygen"):
+        assert (checked.measured[name] == checked.clean[name]).all()
 
 
 def test_ozone_peaks_in_the_afternoon_and_no2_with_the_rush_hour() -> None:

@@ -21,6 +21,12 @@ SPEC = SensorKind(
         Metric("nh3_n", "mg/L", 0, 100, "Ammonia nitrogen (NH3-N)", instrument="ammonia-analyser"),
         Metric("codmn", "mg/L", 0, 100, "Permanganate index (CODMn)", instrument="codmn-analyser"),
         Metric("tp", "mg/L", 0, 50, "Total phosphorus", instrument="tp-analyser"),
+        Metric("nh3_n_check", "mg/L", 0, 100, "NH3-N read on the daily 1.0 mg/L standard",
+               instrument="ammonia-analyser"),
+        Metric("codmn_check", "mg/L", 0, 100, "CODMn read on the daily 6.0 mg/L standard",
+               instrument="codmn-analyser"),
+        Metric("tp_check", "mg/L", 0, 50, "TP read on the daily 0.2 mg/L standard",
+               instrument="tp-analyser"),
     ),
     derived=derived(
         DerivedField("water_class", "integer", "class",

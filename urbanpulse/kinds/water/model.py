@@ -11,6 +11,14 @@ Rain of the last 24 hours (the shared weather) raises turbidity (x3 after
 50 mm), dilutes conductivity and depresses pH and DO a little. Stations report
 at their own cadence: national stations every 4 h, micro stations every 2 h
 (`--cadence real`), or every 10 min in the demo cadence.
+
+Once a day, in the first reading after local midnight, each of the three
+laboratory analysers (NH3-N, CODMn, TP) also reports what it read on a
+standard sample at GB 3838's class III limit (HJ 915's daily standard-sample
+check; docs/simulator.md): `nh3_n_check`, `codmn_check`, `tp_check`, within the
+analyser's 2 % repeatability of the standard. Its clean value is the standard
+itself, so a biased or drifting analyser reads its standard as wrong as the
+river.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from urbanpulse.kinds.modelling import (
     Drivers,
     FloatArray,
     IndexArray,
+    Measurement,
     Sensor,
     annual,
     ar1,
@@ -47,8 +56,16 @@ WANDER = ("conductivity", "turbidity", "nh3_n", "codmn", "tp")
 NOISE_SIGMA = np.array([[0.05], [0.25], [0.20], [0.12], [0.15], [0.15]])
 """Stationary std of the AR(1) streams: log-noise of the WANDER items, then DO (mg/L)."""
 NOISE_RHO = 0.9
+STANDARDS = {"nh3_n_check": 1.0, "codmn_check": 6.0, "tp_check": 0.2}
+"""The standard sample each laboratory analyser checks itself on daily, mg/L: GB 3838's class
+III limits of NH3-N, CODMn and TP."""
+REPEATABILITY = 0.02
+"""Relative standard deviation of an analyser's reading of its standard."""
+UTC_OFFSET_S = 8 * 3600
+"""The city's clock (China Standard Time) ahead of UTC: a day's checks follow local midnight."""
 BOUNDS = Bounds(WATER, {"temperature": 2, "ph": 2, "dissolved_oxygen": 2, "conductivity": 0,
-                        "turbidity": 1, "nh3_n": 3, "codmn": 2, "tp": 3})
+                        "turbidity": 1, "nh3_n": 3, "codmn": 2, "tp": 3, "nh3_n_check": 3,
+                        "codmn_check": 2, "tp_check": 3})
 
 
 def oxygen_saturation(temperature: FloatArray) -> FloatArray:
@@ -79,9 +96,27 @@ class WaterModel:
         self._ph = rng.uniform(7.3, 7.8, size=n)
         self._offset = rng.normal(0.0, 0.4, size=n)
         self._noise = rng.normal(0.0, 1.0, size=(len(NOISE_SIGMA), n)) * NOISE_SIGMA
+        self._step = np.array([spec.step_s for spec in specs])
+        # The checks draw from a stream of their own: the river's values stay those drawn
+        # before the stations checked their analysers.
+        self._checks = rng.spawn(1)[0]
 
     def step(self, t: int, idx: IndexArray) -> dict[str, FloatArray]:
-        """Return the water-quality items of stations `idx` at `t`."""
+        """Return what stations `idx` report at `t`."""
+        return self.measure(t, idx).measured
+
+    def measure(self, t: int, idx: IndexArray) -> Measurement:
+        """Return what stations `idx` report at `t`: the river's items, and a day's first
+        reading its analysers' checks (clean: the standards themselves)."""
+        river = self._river(t, idx)
+        checking = (t + UTC_OFFSET_S) % 86_400 < self._step[idx]
+        nan = np.full(len(idx), np.nan)
+        clean = {name: np.where(checking, standard, nan) for name, standard in STANDARDS.items()}
+        read = {name: value * (1 + self._checks.normal(0.0, REPEATABILITY, size=len(idx)))
+                for name, value in clean.items()}
+        return Measurement(BOUNDS({**river, **read}), BOUNDS({**river, **clean}))
+
+    def _river(self, t: int, idx: IndexArray) -> dict[str, FloatArray]:
         now = local_time(t)
         climate = self._drivers.climate
         rain = self._drivers.weather.at(t).rain_24h_mm
@@ -97,10 +132,8 @@ class WaterModel:
         levels = self._level[:, idx] * np.exp(noise[:-1])
         levels[0] /= 1 + 0.006 * rain
         levels[1] *= 1 + 0.04 * rain
-        return BOUNDS({
-            "temperature": temperature, "ph": ph, "dissolved_oxygen": np.maximum(oxygen, 0.2),
-            **dict(zip(WANDER, levels, strict=True)),
-        })
+        return {"temperature": temperature, "ph": ph, "dissolved_oxygen": np.maximum(oxygen, 0.2),
+                **dict(zip(WANDER, levels, strict=True))}
 
 
 DISCHARGE_ADDS = (("nh3_n", 3.0), ("codmn", 6.0), ("tp", 0.4), ("turbidity", 100.0))
