@@ -269,6 +269,7 @@ async def pieces(influx: InfluxQuery, kept: HourPieces, kind: SensorKind, form: 
         hours_per_statement = min(hours_per_statement, max_hours)
     # Without any district point in the range (rollups older than those), every hour is read.
     skip_empty = bool(by_hour)
+
     def held(hour: int) -> list[bytes] | None:
         found = _kept_hour(kept, kind, form, hour, by_hour.get(hour), settled, skip_empty)
         if also is None or found is None or _kept_hour(
@@ -288,11 +289,13 @@ async def pieces(influx: InfluxQuery, kept: HourPieces, kind: SensorKind, form: 
                 and held(last) is None:
             last += HOUR_MS
         series = await influx.query(hours_statement(kind, district, hour, last))
-        if also is not None:
+        found = render(kind, series, form)
+        for one in found:
+            _keep(kept, kind, form, one, settled, by_hour)
+        if also is not None:  # in the room the asked-for form leaves
             for one in render(kind, series, also):
                 _keep(kept, kind, also, one, settled, by_hour, room_only=True)
-        for one in render(kind, series, form):
-            _keep(kept, kind, form, one, settled, by_hour)
+        for one in found:
             yield one.piece
         hour = last
 
