@@ -41,8 +41,8 @@ def test_default_rules_come_from_each_kinds_file_in_registry_order() -> None:
     assert kinds == sorted(kinds, key=list(KINDS).index)
     assert [rule.name for rule in load_rules() if rule.kind == "water"] == [
         "do-low", "turbidity-surge", "water-temperature-implausible",
-        "water-temperature-off-neighbours", "water-class-below-target",
-        "water-analyser-frozen"]
+        "water-temperature-off-neighbours", "nh3-n-check-failed", "codmn-check-failed",
+        "tp-check-failed", "water-class-below-target", "water-analyser-frozen"]
 
 
 def test_durations_accept_units() -> None:
