@@ -64,8 +64,9 @@ REPEATABILITY = 0.02
 UTC_OFFSET_S = 8 * 3600
 """The city's clock (China Standard Time) ahead of UTC: a day's checks follow local midnight."""
 BOUNDS = Bounds(WATER, {"temperature": 2, "ph": 2, "dissolved_oxygen": 2, "conductivity": 0,
-                        "turbidity": 1, "nh3_n": 3, "codmn": 2, "tp": 3, "nh3_n_check": 3,
-                        "codmn_check": 2, "tp_check": 3})
+                        "turbidity": 1, "nh3_n": 3, "codmn": 2, "tp": 3})
+"""The river's items, measured as they are: one rounding serves the reading and the clean."""
+CHECK_BOUNDS = Bounds(WATER, {"nh3_n_check": 3, "codmn_check": 2, "tp_check": 3})
 
 
 def oxygen_saturation(temperature: FloatArray) -> FloatArray:
@@ -108,13 +109,13 @@ class WaterModel:
     def measure(self, t: int, idx: IndexArray) -> Measurement:
         """Return what stations `idx` report at `t`: the river's items, and a day's first
         reading its analysers' checks (clean: the standards themselves)."""
-        river = self._river(t, idx)
+        river = BOUNDS(self._river(t, idx))
         checking = (t + UTC_OFFSET_S) % 86_400 < self._step[idx]
         nan = np.full(len(idx), np.nan)
         clean = {name: np.where(checking, standard, nan) for name, standard in STANDARDS.items()}
         read = {name: value * (1 + self._checks.normal(0.0, REPEATABILITY, size=len(idx)))
                 for name, value in clean.items()}
-        return Measurement(BOUNDS({**river, **read}), BOUNDS({**river, **clean}))
+        return Measurement({**river, **CHECK_BOUNDS(read)}, {**river, **CHECK_BOUNDS(clean)})
 
     def _river(self, t: int, idx: IndexArray) -> dict[str, FloatArray]:
         now = local_time(t)
