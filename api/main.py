@@ -28,6 +28,7 @@ from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
+from api.access_log import AccessLog
 from api.district_summary import renew_summaries, sections
 from api.errors import (
     AckTimeoutError,
@@ -145,6 +146,8 @@ def create_app(settings: ApiSettings, *,
                    export.router, alerts.router, incidents.router):
         app.include_router(router, prefix="/v1", responses=BODY_TOO_LARGE)
     app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
+    if settings.api_access_log == "changes":  # outside the limit: its 413s are logged too
+        app.add_middleware(AccessLog)
     if settings.api_cors_origins:
         # Added last, so it runs first: preflights and refusals (413) carry its headers too.
         app.add_middleware(CORSMiddleware, allow_origins=settings.api_cors_origins,
@@ -161,6 +164,7 @@ def main(settings: ApiSettings) -> int:
     """
     config = uvicorn.Config(create_app(settings), host=settings.api_host,
                             port=settings.api_port, lifespan="on", log_level="info",
+                            access_log=settings.api_access_log == "all",
                             timeout_graceful_shutdown=SHUTDOWN_GRACE_S)
     server = uvicorn.Server(config)
     with _stop_on_signals(server):

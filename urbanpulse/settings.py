@@ -290,6 +290,9 @@ class ApiSettings(_AlertKeyMixin, _InfluxMixin, _Base):
         description="Licence named in every export's metadata (says 'UNSPECIFIED' until set)")
     api_stream_max_s: float = Field(
         3600, gt=0, le=86_400, description="Longest one alert stream stays open")
+    api_access_log: Literal["changes", "all", "none"] = Field(
+        "changes", description="Requests the api logs: 'changes' (any but GET, HEAD and "
+                               "OPTIONS, and every answer of 400 or more), 'all' or 'none'")
     api_viewer_key: SecretStr | None = Field(
         None, description="Key clients send as X-API-Key to read incidents (none: only the "
                           "operator key reads them)")

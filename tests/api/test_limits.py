@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 
@@ -228,3 +229,33 @@ async def test_an_alert_stream_ends_after_its_longest_life(settings: ApiSettings
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/event-stream")
     assert 0.5 <= lasted < 5
+
+
+async def test_the_access_log_has_the_changes_and_the_refusals_not_the_reads(
+        keyed: ApiSettings, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="api.access")
+    async with client_for(keyed) as client:
+        read = await client.get("/v1/districts")
+        unknown = await client.get("/v1/sensors/no-such-sensor")
+        bad = await client.get("/v1/sensors", params={"limit": 0})
+        ack = await client.post(ACK, json={"by": "ops"}, headers={"X-API-Key": KEY})
+        refused = await client.post(ACK, json={"by": "ops"}, headers={"X-API-Key": "wrong"})
+
+    assert [read.status_code, unknown.status_code, bad.status_code, ack.status_code,
+            refused.status_code] == [200, 404, 422, 404, 403]
+    assert [record.getMessage() for record in caplog.records if record.name == "api.access"] == [
+        '127.0.0.1:123 - "GET /v1/sensors/no-such-sensor HTTP/1.1" 404',
+        '127.0.0.1:123 - "GET /v1/sensors?limit=0 HTTP/1.1" 422',
+        f'127.0.0.1:123 - "POST {ACK} HTTP/1.1" 404',
+        f'127.0.0.1:123 - "POST {ACK} HTTP/1.1" 403']
+
+
+@pytest.mark.parametrize("setting", ["all", "none"])
+async def test_no_access_line_of_the_api_s_own_unless_changes_are_asked_for(
+        keyed: ApiSettings, caplog: pytest.LogCaptureFixture, setting: str) -> None:
+    caplog.set_level(logging.INFO, logger="api.access")
+    async with client_for(keyed.model_copy(update={"api_access_log": setting})) as client:
+        refused = await client.post(ACK, json={"by": "ops"}, headers={"X-API-Key": "wrong"})
+
+    assert refused.status_code == 403
+    assert not [record for record in caplog.records if record.name == "api.access"]

@@ -147,6 +147,7 @@ def test_main_serves_until_sigterm(mosquitto: stack.Server, influxd: stack.Serve
             process.kill()
             process.communicate()
     assert process.returncode == 0, output.decode(errors="replace")
+    assert b'"GET /health HTTP/1.1" 200' not in output  # uvicorn's line a request is off
 
 
 def _wait_for_health(url: str, process: subprocess.Popen[bytes],
