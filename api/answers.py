@@ -11,6 +11,11 @@ bytes with the encoded reading added as the last field (`SensorDetail` is
 each alert's bytes, kept once per state while the alert is active (a resolved
 alert, listed among those changed lately, is encoded as it is asked for).
 
+A view's item near a place (parking guidance's lot) is its reading's item with
+the distance as the last field, `distance_m`: the item is encoded once per
+reading with a null distance and each answer writes the distance in its place
+(`near_page`), as pydantic writes a float.
+
 A district summary of the present depends on the clock as well (readings age
 out of "current", the history sections read InfluxDB), so it is kept per
 district for at most `SUMMARY_MAX_AGE_MS` and only while nothing of the
@@ -29,10 +34,15 @@ from api.alert_store import ACTIVE_STATES
 from api.models import Alert, LatestReading, Sensor
 from api.view_models import DistrictInfo, DistrictList
 from urbanpulse.kinds import get_kind
+from urbanpulse.kinds.summaries import Current, View
 
 SUMMARY_MAX_AGE_MS: Final = 5_000
 """Longest a district summary of the present is served again, in ms: the period of the
 ingester's district states (`URBANPULSE_INGEST_STATE_INTERVAL_S`), which the readings lag by."""
+
+
+NO_DISTANCE: Final = b'"distance_m":null}'
+"""How a view's item made without a place ends: the place of its distance."""
 
 
 def json_answer(encoded: bytes) -> Response:
@@ -65,6 +75,7 @@ class HeldAnswers:
         self._districts: bytes | None = None
         self._summaries: dict[str, tuple[int, int, bytes]] = {}
         self._alerts: dict[str, tuple[Alert, bytes]] = {}
+        self._items: dict[str, dict[View[Any], bytes | None]] = {}
         self.making: dict[str, asyncio.Future[bytes | None]] = {}
         """The summaries being made, by district, which requests meanwhile wait for."""
 
@@ -72,11 +83,13 @@ class HeldAnswers:
         """Drop what shows the birth of `sensor` (and the district list)."""
         self._births.pop(sensor, None)
         self._details.pop(sensor, None)
+        self._items.pop(sensor, None)
         self._districts = None
 
     def forget_reading(self, sensor: str) -> None:
         """Drop what shows the newest reading of `sensor`."""
         self._details.pop(sensor, None)
+        self._items.pop(sensor, None)
 
     def forget_alert(self, alert_id: str) -> None:
         """Drop the JSON of an alert that is no longer active."""
@@ -96,6 +109,36 @@ class HeldAnswers:
             kept = self._alerts[alert.alert_id] = (
                 alert, alert.__pydantic_serializer__.to_json(alert))
         return kept[1]
+
+    def near_page(self, view: View[Any], found: Sequence[tuple[float, Current]], *,
+                  total: int, at_ms: int) -> bytes:
+        """Return the JSON of a view's answer holding the items of `found` (current
+        readings of the sensors `view.keeps`, with their distances: `LiveState.nearest`),
+        each item encoded once per reading; `total` counts the matches."""
+        items = []
+        for metres, current in found:
+            head = self._item_head(view, current)
+            if head is None:  # `keeps` said it would make one
+                total -= 1
+            else:
+                items.append(head + repr(metres).encode() + b"}")
+        return b"".join((b'{"items":[', b",".join(items),
+                         f'],"total":{total},"at":{at_ms}}}'.encode()))
+
+    def _item_head(self, view: View[Any], current: Current) -> bytes | None:
+        kept = self._items.setdefault(current.sensor.sensor, {})
+        head = kept.get(view, b"")
+        if head == b"":  # not made since the reading or the birth changed
+            item = view.to_item(current, None)
+            if item is None:
+                head = None
+            else:
+                encoded = item.__pydantic_serializer__.to_json(item)
+                if not encoded.endswith(NO_DISTANCE):
+                    raise ValueError(f"{type(item).__name__} does not end with distance_m")
+                head = encoded[:-len(b"null}")]
+            kept[view] = head
+        return head
 
     def birth(self, sensor: Sensor) -> bytes:
         """Return the JSON of `sensor` as `Sensor`."""

@@ -38,7 +38,7 @@ import msgspec
 from api.alert_store import ACTIVE_STATES
 from api.answers import HeldAnswers
 from api.broker import alert_model
-from api.grid import Grid
+from api.grid import Grid, Readings
 from api.incident_models import Incident as IncidentSummary
 from api.incident_models import summary_of
 from api.influx import InfluxQuery
@@ -48,6 +48,7 @@ from api.recent import Recent
 from api.summary_history import KeptReads, SummaryHistory
 from urbanpulse.births import Refusal, check_birth
 from urbanpulse.influxql import Series
+from urbanpulse.kinds.summaries import Current, View
 from urbanpulse.messages import (
     DistrictState,
     Incident,
@@ -191,6 +192,8 @@ class LiveState:
                 return
             self.rows[sensor] = row
             self.answers.forget_reading(sensor)
+            for grid in self._grids.values():
+                grid.changed(sensor)
             birth = self.births.get(sensor)
             if birth is not None:
                 self._versions[birth.district] += 1
@@ -351,14 +354,40 @@ class LiveState:
 
         The grid of a list is made once per change of the births.
         """
+        return self._grid(kind, district, lists).within(place, radius_m, until_ms=until_ms)
+
+    def nearest(self, view: View[Any], place: tuple[float, float], radius_m: float, *,
+                kind: str, district: str | None, until_ms: int, at_ms: int, limit: int
+                ) -> tuple[list[tuple[float, Current]], int]:
+        """Return the first `limit` births `view` lists (of `kind`, in `district`: None,
+        any) within `radius_m` of `place`, born by `until_ms`, whose newest reading is
+        current at `at_ms` and makes an item (`View.keeps`), nearest first then by id,
+        each with its distance and reading; and how many there are (`Grid.nearest`).
+
+        The view must say what it keeps: without `keeps` only making the items tells.
+        """
+        keeps, fields = view.keeps, view.fields
+        if keeps is None:
+            raise ValueError("the view does not say which readings make an item (keeps)")
+
+        def usable(sensor: Sensor, row: Mapping[str, Any]) -> bool:
+            return any(row.get(name) is not None for name in fields) and \
+                keeps(Current(sensor, row))
+
+        found, total = self._grid(kind, district, view.lists).nearest(
+            place, radius_m, until_ms=until_ms, at_ms=at_ms, limit=limit,
+            readings=Readings(view, self.rows.get, usable))
+        return [(metres, Current(sensor, self.rows[sensor.sensor]))
+                for metres, sensor in found], total
+
+    def _grid(self, kind: str | None, district: str | None,
+              lists: Callable[[Sensor], bool] | None) -> Grid:
+        """Return the grid of a list, made once per change of the births."""
         key = (kind, district, lists)
         grid = self._grids.get(key)
         if grid is None:
             grid = self._grids[key] = Grid(self._list(kind, district, lists))
-        found = grid.within(place, radius_m)
-        if until_ms is None:
-            return found
-        return [(metres, sensor) for metres, sensor in found if sensor.birth_ts <= until_ms]
+        return grid
 
     def _list(self, kind: str | None, district: str | None,
               lists: Callable[[Sensor], bool] | None) -> list[Sensor]:

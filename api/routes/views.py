@@ -68,14 +68,20 @@ def _endpoint(kind: str, view: View[Any], answer: type[BaseModel]) -> Any:
             queries: Queries = influx
             if live is not None and at is None:  # the present: births and readings in memory
                 queries = HeldQueries(influx, live)
+                if district is not None and not live.has_district(district):
+                    raise unknown_district(district)
                 if place is None:
                     births = live.sensors(kind=kind, district=district, until_ms=at_ms,
                                           lists=view.lists)
+                elif view.keeps is not None:  # the first `limit` at once (`Grid.nearest`)
+                    closest, total = live.nearest(view, place, radius_m, kind=kind,
+                                                  district=district, until_ms=at_ms,
+                                                  at_ms=at_ms, limit=limit)
+                    return json_answer(live.answers.near_page(view, closest, total=total,
+                                                              at_ms=at_ms))
                 else:
                     placed = live.within(place, radius_m, kind=kind, district=district,
                                          until_ms=at_ms, lists=view.lists)
-                if district is not None and not live.has_district(district):
-                    raise unknown_district(district)
             else:
                 store = SensorStore(influx)
                 every = await store.births(kind=kind, district=district, until_ms=at_ms)

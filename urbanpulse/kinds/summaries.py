@@ -334,7 +334,9 @@ class View(Generic[Item]):
     nearest first; otherwise it orders them by `ranking`.
 
     Attributes:
-        item: The response model of one item; it should carry `distance_m`.
+        item: The response model of one item; its last field should be `distance_m`,
+            the only one the distance goes into (the api encodes an item once per
+            reading and writes each answer's distance in that place).
         summary: The route's one-line summary in the OpenAPI document.
         description: What the route answers, for the OpenAPI document.
         fields: The fields of the kind's readings the items are made of.
