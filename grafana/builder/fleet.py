@@ -30,7 +30,6 @@ from urbanpulse.kinds.panels import (
     district_filter,
     grafana_unit,
     measurements,
-    sensor_filter,
     silence,
     stat,
     table,
@@ -45,8 +44,9 @@ from urbanpulse.rollups import has_sensor_minutes, rollup_measurement, sensor_mi
 STALE_INTERVALS = 3
 """A sensor silent for more than this many of its reporting intervals is stale."""
 BIRTHS = ('SELECT last("interval_s") AS "interval_s", last("carrier") AS "carrier", '
-          f'last("site") AS "site" FROM "sensors" WHERE {sensor_filter()} AND {CHOSEN} '
+          f'last("site") AS "site" FROM "sensors" WHERE {district_filter()} AND {CHOSEN} '
           'GROUP BY "sensor", "kind", "district"')
+"""Every birth of the chosen districts (not narrowed by the sensor variable, as `silence`)."""
 
 
 def _metrics(family: str) -> dict[str, tuple[Metric, list[str]]]:

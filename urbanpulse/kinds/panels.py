@@ -275,9 +275,14 @@ def silence(names: Iterable[str]) -> str:
     epoch milliseconds) minus that is the silence. A sensor without a reading in
     the range has no row. One row per sensor, tagged sensor and district, when a
     district is chosen (`CHOSEN`); the subqueries return one row per
-    sensor each, whatever the range.
+    sensor each, whatever the range. A table of silences lists every sensor of the
+    chosen districts: it does not test the sensor variable, whose All regex
+    InfluxDB would match against every sensor name of the kinds even while the
+    district is All and nothing is returned (33 ms against 6 ms over the sixteen
+    kinds' 22,150 sensors).
     """
-    source = f"FROM {measurements(names)} {WHERE} AND {CHOSEN} GROUP BY \"sensor\", \"district\""
+    source = (f"FROM {measurements(names)} WHERE $timeFilter AND {district_filter()} "
+              f"AND {CHOSEN} GROUP BY \"sensor\", \"district\"")
     seen = (f'SELECT elapsed("t", 1s) AS "seen_s" FROM (SELECT count("seq") AS "t" {source}), '
             f'(SELECT last("seq") AS "t" {source}) GROUP BY "sensor", "district"')
     return (f'SELECT (${{__to}} - ${{__from}}) / 1000 - "seen_s" AS "silent_s" FROM ({seen}) '

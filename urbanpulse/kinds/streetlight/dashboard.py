@@ -13,12 +13,12 @@ from urbanpulse.kinds.panels import (
     SystemPart,
     by_sensor,
     colour_cells,
+    district_filter,
     grafana_unit,
     now,
     now_span,
     per_district,
     reporting,
-    sensor_filter,
     silence,
     stat,
     state_timeline,
@@ -94,7 +94,7 @@ def _carried() -> Json:
     """Return a table of the sensors the poles carry, by pole, with their silence."""
     carried = [name for name, kind in KINDS.items() if "carrier" in kind.attributes]
     births = ('SELECT last("carrier") AS "pole", last("interval_s") AS "interval_s" FROM '
-              f'"sensors" WHERE {sensor_filter()} AND {CHOSEN} AND "carrier" =~ /./ '
+              f'"sensors" WHERE {district_filter()} AND {CHOSEN} AND "carrier" =~ /./ '
               'GROUP BY "sensor", "kind", "district"')
     result = table("Sensors on the poles", "Each sensor a pole carries (`carrier` in its "
                    "birth) with the seconds since its last reading in the time range: a "
