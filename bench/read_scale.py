@@ -16,7 +16,8 @@ while it is read. Then, alternating the cities request by request:
   Grafana's macros expanded (`tests/grafana_macros.py`), one query after
   another, at the dashboard's default range and over `--ranges` (24 h, 7 days);
   its query time, the bytes InfluxDB returned and influxd's peak RSS during the
-  load (VmHWM, reset through /proc/<pid>/clear_refs before each load), and
+  load (VmHWM, reset through /proc/<pid>/clear_refs before each load) and its
+  anonymous and file-backed parts after the last load (`influxd_after_mb`), and
   the TSM compactions influxd ran or queued meanwhile. Every influxd is first
   left to settle (no compaction for 5 s, `SHOW STATS`), after its city was
   built and again before the dashboards;
@@ -283,11 +284,15 @@ def dashboard_queries(dashboard: dict[str, Any], range_ms: int) -> list[tuple[st
     return found
 
 
-def _peak_mb(pid: int) -> float:
+def _memory_mb(pid: int) -> dict[str, float]:
+    """Return influxd's peak RSS (`VmHWM`) and, now, its anonymous and file-backed parts
+    (`RssAnon`: the Go heap and stacks; `RssFile`: the TSM files it maps), MB."""
+    found = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+        name = line.split(":", 1)[0]
+        if name in ("VmHWM", "RssAnon", "RssFile"):
+            found[name] = int(line.split()[1]) / 1024
+    return found
 
 
 def load_dashboard(city: City, queries: list[tuple[str, str]]) -> dict[str, Any]:
@@ -303,7 +308,7 @@ def load_dashboard(city: City, queries: list[tuple[str, str]]) -> dict[str, Any]
             failed.append(where)
     busy_after, after = compactions(city.influxd.url)
     return {"s": sum(s for s, _ in panels.values()), "bytes": sum(b for _, b in panels.values()),
-            "peak_mb": _peak_mb(pid), "panels": panels, "failed": failed,
+            "memory": _memory_mb(pid), "panels": panels, "failed": failed,
             "compactions": busy_after + after - before}  # ran, or still running at the end
 
 
@@ -338,7 +343,9 @@ def _summarise(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
         figures[name] = {
             "query_s": round(statistics.median(load["s"] for load in loads), 3),
             "bytes": loads[-1]["bytes"], "queries": len(panels),
-            "influxd_peak_mb": round(max(load["peak_mb"] for load in loads), 1),
+            "influxd_peak_mb": round(max(load["memory"]["VmHWM"] for load in loads), 1),
+            "influxd_after_mb": {part: round(loads[-1]["memory"][name], 1) for part, name
+                                 in (("anon", "RssAnon"), ("file", "RssFile"))},
             "slowest": {where: medians[where] for where in slowest},
             "failed": loads[-1]["failed"],
             "compactions_during": max(load["compactions"] for load in loads)}
