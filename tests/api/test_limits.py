@@ -11,7 +11,9 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from pydantic import SecretStr
+from starlette.types import Receive, Scope, Send
 
+from api.access_log import AccessLog
 from api.kind_views import views
 from api.main import create_app
 from tests.api.conftest import error_locs
@@ -259,3 +261,30 @@ async def test_no_access_line_of_the_api_s_own_unless_changes_are_asked_for(
 
     assert refused.status_code == 403
     assert not [record for record in caplog.records if record.name == "api.access"]
+
+
+async def test_a_flood_of_refusals_gets_a_burst_of_lines_then_a_count(
+        caplog: pytest.LogCaptureFixture) -> None:
+    async def answer(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": int(scope["path"][1:]),
+                    "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    now = [0.0]
+    app = AccessLog(answer, burst=3, interval_s=60, clock=lambda: now[0])
+    caplog.set_level(logging.INFO, logger="api.access")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://api") as client:
+        for _ in range(10):
+            await client.get("/403")
+        await client.get("/404")
+        await client.post("/200")
+        await client.get("/200")
+        now[0] = 61.0
+        await client.get("/200")
+
+    assert [record.getMessage().split(" - ")[-1] for record in caplog.records] == [
+        '"GET /403 HTTP/1.1" 403', '"GET /403 HTTP/1.1" 403', '"GET /403 HTTP/1.1" 403',
+        "further answers 403 are counted, not logged, for up to 60 s",
+        '"GET /404 HTTP/1.1" 404', '"POST /200 HTTP/1.1" 200',
+        "7 more answers 403 in the last 61 s (not logged one by one)"]
