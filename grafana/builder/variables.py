@@ -52,9 +52,14 @@ def city_variable() -> Json:
 
 
 def district_variable() -> Json:
-    """Return the district variable: the districts of the chosen city that have sensors."""
+    """Return the district variable: the districts of the chosen city that have sensors.
+
+    It reads the ingesters' census (`sensors_announced`: a series per district and
+    kind), not the births (`sensors`: a series per sensor), whose tag values cost
+    InfluxDB a walk over every sensor's series (at 22,150 sensors 20 ms against 8).
+    """
     return query_variable("district", "District",
-                          'SHOW TAG VALUES FROM "sensors" WITH KEY = "district" '
+                          'SHOW TAG VALUES FROM "sensors_announced" WITH KEY = "district" '
                           'WHERE "district" =~ /^(${city:raw})$/')
 
 
