@@ -15,8 +15,10 @@ kind and severity with the alerts `pending`, `firing`, `acknowledged` and
 points instead of every alert's latest state change over 31 days, whose cost
 grew with the alert history, not with what they show. A combination counted
 once gets its points (zeros included) for as long as the instance runs, so its
-last point is never a count that has gone. And the sensors announced, by
-district and kind, with their mean position (`ingest.census`).
+last point is never a count that has gone. The same alerts listed by rank for
+the alerts dashboard's table (`alerts_open`, `ingest.alerts.lists`). And the
+sensors announced, by district and kind, with their mean position
+(`ingest.census`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 
+from ingest.alerts.lists import OpenList
 from ingest.lag import LagHistogram
 from ingest.outbox import Outbox
 from ingest.pipeline import Pipeline
@@ -76,6 +79,7 @@ class SelfMetrics:
         self._last_at = clock()
         self._active = active
         self._counted: set[Combination] = set()
+        self._open = OpenList()
 
     def started_point(self) -> str:
         """Return the point an instance writes when it starts (and checks InfluxDB with)."""
@@ -110,10 +114,12 @@ class SelfMetrics:
 
     def points(self) -> list[str]:
         """Return the current `pipeline` point (starting a new interval), the
-        `alerts_active` points of the alerts active now and the `sensors_announced` ones."""
+        `alerts_active` points of the alerts active now, the `alerts_open` ranks that
+        changed (`ingest.alerts.lists`) and the `sensors_announced` points."""
         at_ms = int(self._clock() * 1000)
-        return [self.point(), *active_points(self._active(), self._counted, at_ms),
-                *self._pipeline.census.points(at_ms)]
+        active = list(self._active())
+        return [self.point(), *active_points(active, self._counted, at_ms),
+                *self._open.points(active, at_ms), *self._pipeline.census.points(at_ms)]
 
     async def run(self, interval_s: float) -> None:
         """Write the points every `interval_s` seconds until cancelled."""

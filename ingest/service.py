@@ -26,9 +26,11 @@ from gmqtt.mqtt.constants import MQTTv50
 from gmqtt.mqtt.handler import MQTTConnectError
 
 from ingest import IngestError, compiled
+from ingest.alerts.changes import AlertChanges
 from ingest.alerts.commands import ack_gate
 from ingest.alerts.engine import AlertEngine
 from ingest.alerts.inhibit import load_inhibit_rules
+from ingest.alerts.lists import ChangeLog
 from ingest.alerts.notify import Notifier, NotifyPolicy
 from ingest.alerts.record import wait_for_active
 from ingest.alerts.rules import load_rules
@@ -104,6 +106,8 @@ class Ingester:
         rules = Path(settings.ingest_rules) if settings.ingest_rules else None
         alert_rules = load_rules(rules)
         self.engine = AlertEngine(alert_rules)
+        self.changes = AlertChanges(settings.ingest_districts)
+        self.change_log = ChangeLog()
         self.notifier = Notifier(alert_rules, load_inhibit_rules(rules, alert_rules),
                                  NotifyPolicy.from_settings(settings), clock=_now_ms,
                                  attributes=self.engine.attributes)
@@ -161,6 +165,9 @@ class Ingester:
             else:
                 self.outbox.publish(topic, payload, retain=True)
             self.pipeline.add_point(alert_point(alert))
+            self.pipeline.add_point(self.change_log.point(alert))
+            if (count := self.changes.add(alert)) is not None:
+                self.pipeline.add_point(count)
         self.notifier.observe(alerts)  # what pages people: grouped, inhibited, flapping held
         self.incidents.on_alerts(alerts)  # firing alerts open or join incidents
 
@@ -335,6 +342,9 @@ class Ingester:
                    asyncio.create_task(self._notify(), name="notifications"),
                    asyncio.create_task(self.keeper.roll(self.pipeline.add_point),
                                        name="rollups"),
+                   asyncio.create_task(self.changes.run(self.keeper.history.read,
+                                                        self.pipeline.add_point),
+                                       name="alert-changes"),
                    asyncio.create_task(self._states(), name="states"),
                    asyncio.create_task(self.keeper.snapshots(self.pipeline.add_point),
                                        name="snapshots"),
@@ -355,7 +365,7 @@ class Ingester:
         if failure is None:
             log.info("stopping: draining %d pending messages", self.pipeline.pending)
             try:
-                await asyncio.wait_for(self.pipeline.drain(), settings.ingest_drain_timeout_s)
+                await asyncio.wait_for(self._drain(), settings.ingest_drain_timeout_s)
                 self._publish_states()
                 await asyncio.wait_for(self.outbox.drain(), settings.ingest_drain_timeout_s)
             except TimeoutError:
@@ -376,6 +386,14 @@ class Ingester:
                  stats.rejected.total())
         if failed is not None:
             raise IngestError(f"The {failed.get_name()} task failed: {failure!r}.") from failure
+
+    async def _drain(self) -> None:
+        """Write what is pending, with the counts of the alert changes still waiting."""
+        await self.pipeline.drain()
+        while self.changes.waiting:
+            for line in await self.changes.read_back(self.keeper.history.read):
+                self.pipeline.add_point(line)
+            await self.pipeline.drain()
 
     async def _keep_healthy(self) -> None:
         path = self._settings.ingest_health_file

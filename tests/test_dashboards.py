@@ -933,6 +933,83 @@ def test_headline_values_agree_with_the_stored_points(city: City) -> None:
     assert headline("Worst AQI now") == max(row["last"] for row in aqi)
 
 
+@pytest.mark.services
+def test_the_alert_change_counts_are_the_raw_changes(city: City) -> None:
+    """The alerts dashboard's charts of changes count `alerts_district_1m`: per district,
+    kind, severity and state, the ingester's counts sum to InfluxQL's count of the raw
+    `alerts` points (the run's conditions, staleness, overruns and the acknowledgement)."""
+    every = "GROUP BY \"district\", \"kind\", \"severity\", \"state\""
+
+    def both() -> tuple[dict[tuple[str, ...], int], dict[tuple[str, ...], int]]:
+        raw, counted = (
+            {(row["district"], row["kind"], row["severity"], row["state"]): row["n"]
+             for row in influx_rows(city.url, city.db, query) if row["n"]}
+            for query in (f'SELECT count("since") AS "n" FROM "alerts" {every}',
+                          f'SELECT sum("changes") AS "n" FROM "alerts_district_1m" {every}'))
+        return raw, counted
+
+    wait_for(lambda: (found := both())[0] == found[1], 15, "the counts to catch up")
+    raw, _ = both()
+    assert {state for *_, state in raw} >= {"pending", "firing", "acknowledged", "resolved"}
+
+
+def _table(city: City, title: str) -> list[dict[str, Any]]:
+    """Return the rows the alerts dashboard's table `title` shows with every variable at All."""
+    dashboard = by_name("alerts")
+    every: dict[str, Sequence[str]] = {item["name"]: ALL for item in variables(dashboard)}
+    (panel,) = [panel for panel in all_panels(dashboard["panels"]) if panel["title"] == title]
+    (target,) = panel["targets"]
+    return [dict(zip(one["columns"], row, strict=True)) for one in city.series(expand(
+        target["query"], every, range_ms=_range_ms(dashboard), minimum=None))
+        for row in one["values"]]
+
+
+@pytest.mark.services
+def test_the_active_alerts_table_lists_every_alert_whose_latest_state_is_not_resolved(
+        city: City) -> None:
+    """The table reads the ingester's ranked list (`alerts_open`), not every alert's history:
+    it shows what the record says is open, in each alert's own state."""
+    def both() -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], str]]:
+        record = {(row["alert_id"], row["sensor"]): row["state"] for row in influx_rows(
+            city.url, city.db, 'SELECT last("since"), "state", "sensor", "alert_id" FROM '
+            '"alerts" GROUP BY "alert_id"') if row["state"] != "resolved"}
+        shown = {(row["rule"], row["sensor"]): row["state"]
+                 for row in _table(city, "Active alerts")}
+        return {(rule_of[alert_id], sensor): state
+                for (alert_id, sensor), state in record.items()}, shown
+
+    rule_of = {row["alert_id"]: row["rule"] for row in influx_rows(
+        city.url, city.db, 'SELECT last("since"), "rule", "alert_id" FROM "alerts" '
+        'GROUP BY "alert_id"')}
+    # Listed every metrics interval (1 s here).
+    wait_for(lambda: (found := both())[0] == found[1], 15, "the list to catch up")
+    record, _ = both()
+    assert {"firing", "acknowledged"} <= set(record.values())
+
+
+@pytest.mark.services
+def test_the_state_changes_table_lists_the_newest_changes_of_the_record(city: City) -> None:
+    """The table reads the ingester's log (`alerts_log`): newest first, the changes the
+    record holds in the range (all of them while there are at most 1,000)."""
+    dashboard = by_name("alerts")
+    since = int(time.time() * 1000) - _range_ms(dashboard)
+
+    def both() -> tuple[list[tuple[int, str, str]], list[tuple[int, str, str]]]:
+        record = sorted(((row["time"], row["sensor"], row["state"]) for row in influx_rows(
+            city.url, city.db, f'SELECT "message", "sensor", "state" FROM "alerts" WHERE '
+            f"time >= {since}ms AND time <= now()")), reverse=True)
+        shown = [(row["time"], row["sensor"], row["state"])
+                 for row in _table(city, "State changes")]
+        return record, shown
+
+    wait_for(lambda: sorted((found := both())[1], reverse=True) == found[0][:1000], 15,
+             "the log to hold every change")
+    record, shown = both()
+    assert [change[0] for change in shown] == sorted((change[0] for change in shown),
+                                                     reverse=True)
+    assert {state for *_, state in record} >= {"firing", "acknowledged", "resolved"}
+
+
 @pytest.mark.parametrize(("dashboard", "title", "measurement", "field"), [
     ("city-overview", "Open manhole covers by district", "manhole", "cover_open"),
     ("parking", "Occupied bays by district", "parking", "occupied")])

@@ -1,11 +1,13 @@
-"""The alerts dashboard (from `alerts`) and the pipeline-health dashboard (from `pipeline`).
+"""The alerts dashboard and the pipeline-health dashboard (from `pipeline`).
 
-`alerts` holds one point per alert state change, tagged alert_id, rule, sensor,
-kind, district, severity and state, with fields message, since, value, acked_by
-and note. An alert's current state is the state of its latest point, read over
-the last `ACTIVE_WINDOW` (31 days), not only the time range. `pipeline` holds the
-ingester's own counters (since its start), gauges and per-interval rate and lag,
-tagged by instance.
+`alerts` holds one point per alert state change, a series per alert and state;
+the alerts dashboard's panels read what the ingester writes beside it, whose
+series follow the districts and kinds (`urbanpulse.alert_views`): the counts of
+active alerts (`alerts_active`), the changes per minute (`alerts_district_1m`),
+the open alerts by rank (`alerts_open`) and the log of changes (`alerts_log`).
+Its kind, severity and sensor variables list the tag values of `alerts`.
+`pipeline` holds the ingester's own counters (since its start), gauges and
+per-interval rate and lag, tagged by instance.
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ from __future__ import annotations
 from typing import Any
 
 from grafana.builder.frame import annotation, dashboard
-from grafana.builder.overview import RECENT_ALERTS, active_alert_counts
+from grafana.builder.overview import COUNTS_WINDOW, active_alert_counts
 from grafana.builder.variables import (
     city_variable,
     district_variable,
     query_variable,
     sensor_variable,
 )
+from urbanpulse.alert_views import CHANGES, LOG, OPEN, OPEN_RANKS
 from urbanpulse.kinds.panels import (
     EVERY,
     Json,
@@ -34,8 +37,11 @@ from urbanpulse.kinds.panels import (
 )
 
 KIND = f'"kind" =~ {regex("kind")}'
-ALERTS = (f'{district_filter()} AND {KIND} AND "sensor" =~ {regex("sensor")} '
-          f'AND "severity" =~ {regex("severity")}')
+COUNTED = f'{district_filter()} AND {KIND} AND "severity" =~ {regex("severity")}'
+"""The choices the counts of alerts follow: they are not kept per sensor."""
+ALERTS = f'{COUNTED} AND "sensor" =~ {regex("sensor")}'
+NEWEST = f"time > ${{__to}}ms - {COUNTS_WINDOW} AND time <= ${{__to}}ms"
+"""Within the last `COUNTS_WINDOW` of the range: where each rank's newest point is."""
 
 SEVERITY_COLOURS = {"info": "blue", "low": "green", "medium": "yellow", "high": "orange",
                     "critical": "red"}
@@ -50,11 +56,12 @@ def _text_mappings(colours: dict[str, str]) -> list[Json]:
 
 def alerts() -> Json:
     """Return the alerts dashboard."""
-    current = (f'SELECT "since", "now" AS "state", "severity", "rule", "sensor", "kind", '
-               f'"district", "message", "acked_by" FROM (SELECT last("since") AS "since", '
-               '"state" AS "now", "severity", "rule", "sensor", "kind", "district", "message", '
-               f'"acked_by" FROM "alerts" WHERE {RECENT_ALERTS} AND {ALERTS} GROUP BY "alert_id") '
-               "WHERE \"now\" <> 'resolved'")
+    ranks = ('SELECT last("alert_id") AS "alert_id", "since", "state", "severity", "rule", '
+             f'"sensor", "kind", "district", "message", "acked_by" FROM "{OPEN}" WHERE '
+             f'{NEWEST} AND {district_filter()} AND {KIND} GROUP BY "district", "kind", "rank"')
+    current = ('SELECT "since", "state", "severity", "rule", "sensor", "kind", "district", '
+               f'"message", "acked_by" FROM ({ranks}) WHERE "alert_id" <> \'\' AND '
+               f'"severity" =~ {regex("severity")} AND "sensor" =~ {regex("sensor")}')
     variables = [
         city_variable(), district_variable(),
         query_variable("kind", "Kind", 'SHOW TAG VALUES FROM "alerts" WITH KEY = "kind"'),
@@ -70,27 +77,30 @@ def alerts() -> Json:
         stat("Active alerts by severity", "Alerts pending, firing or acknowledged now, as "
              "the ingesters last counted them, in the chosen districts, kinds and severities "
              "(the counts are not kept per sensor).", (0, 0, 12, 5),
-             [target(active_alert_counts(f'{district_filter()} AND {KIND} AND "severity" =~ '
-                                         f'{regex("severity")}', '"severity"'),
-                     alias="$tag_severity")],
+             [target(active_alert_counts(COUNTED, '"severity"'), alias="$tag_severity")],
              steps=thresholds("orange")),
-        stat("Firing episodes in the time range", "Alerts that reached firing, by kind.",
-             (12, 0, 12, 5), [target(f'SELECT count("since") FROM "alerts" WHERE $timeFilter '
-                                     f"AND {ALERTS} AND \"state\" = 'firing' GROUP BY \"kind\"",
-                                     alias="$tag_kind")], steps=thresholds("red")),
-        table("Active alerts", "Each alert whose latest state is not resolved; `since` is "
-              "when its episode began.", (0, 5, 24, 9),
+        stat("Firing episodes in the time range", "Alerts that reached firing, by kind, in "
+             "the chosen districts, kinds and severities (the counts are not kept per "
+             "sensor).", (12, 0, 12, 5),
+             [target(f'SELECT sum("changes") FROM "{CHANGES}" WHERE $timeFilter AND {COUNTED} '
+                     "AND \"state\" = 'firing' GROUP BY \"kind\"", alias="$tag_kind")],
+             steps=thresholds("red")),
+        table("Active alerts", "The alerts pending, firing or acknowledged at the end of the "
+              "time range, as the ingesters last listed them: most severe first, then the "
+              f"longest open, at most {OPEN_RANKS} of each district and kind (the counts "
+              "above are complete); `since` is when the episode began.", (0, 5, 24, 9),
               [target(current, table=True)],
               overrides=[state_cells, severity_cells, since], sort_by="since"),
-        timeseries("State changes by state", "Alert state changes per interval.",
-                   (0, 14, 24, 7), [target(f'SELECT count("since") FROM "alerts" WHERE '
-                                           f'$timeFilter AND {ALERTS} {EVERY}, "state" '
-                                           "fill(none)", alias="$tag_state")],
-                   bars=True, minimum=0),
-        table("State changes", "Every state change in the time range, newest first.",
-              (0, 21, 24, 10), [target(
+        timeseries("State changes by state", "Alert state changes per interval, in the "
+                   "chosen districts, kinds and severities (the counts are not kept per "
+                   "sensor).", (0, 14, 24, 7),
+                   [target(f'SELECT sum("changes") FROM "{CHANGES}" WHERE $timeFilter AND '
+                           f'{COUNTED} {EVERY}, "state" fill(none)', alias="$tag_state")],
+                   bars=True, minimum=0, interval="1m"),
+        table("State changes", "The state changes in the time range, newest first, at "
+              "most 1,000, from the ingesters' log of them.", (0, 21, 24, 10), [target(
                   'SELECT "state", "severity", "rule", "sensor", "district", "message", '
-                  f'"value", "acked_by", "note" FROM "alerts" WHERE $timeFilter AND {ALERTS} '
+                  f'"value", "acked_by", "note" FROM "{LOG}" WHERE $timeFilter AND {ALERTS} '
                   "ORDER BY time DESC LIMIT 1000", table=True)],
               overrides=[state_cells, severity_cells]),
     ]
