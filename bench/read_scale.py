@@ -26,7 +26,13 @@ while it is read. Then, alternating the cities request by request:
   `--connections` keep-alive connections for `--load-s` seconds.
 
 Prints one JSON document: medians, large/small ratios, the issue's targets
-beside the figures and whether each is met. A quick run:
+beside the figures and whether each is met. Growth is judged per query (a
+panel's target, an annotation, a variable) and per route, as the issue names
+them: one whose time at the large scale is over `SLOW_S` and grew over twice as
+fast as the bytes it returned (each dashboard's `growing`). A dashboard's total
+is the sum of a dozen queries each a few ms of fixed cost at the small scale;
+its ratios are printed beside it, and the totals that would be judged growing
+are listed under `totals_growing`, but not judged. A quick run:
 `python bench/read_scale.py --scales 1,5 --hours 2 --ranges 24h --repeats 2 --load-s 3`.
 """
 
@@ -335,10 +341,12 @@ SLOWEST = 3
 
 def _summarise(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     figures: dict[str, Any] = {}
+    each: dict[str, dict[str, tuple[float, int]]] = {}
     for name, loads in runs.items():
         panels = loads[0]["panels"]
         medians = {where: round(statistics.median(load["panels"][where][0] for load in loads), 3)
                    for where in panels}
+        each[name] = {where: (medians[where], loads[-1]["panels"][where][1]) for where in panels}
         slowest = sorted(medians, key=medians.__getitem__, reverse=True)[:SLOWEST]
         figures[name] = {
             "query_s": round(statistics.median(load["s"] for load in loads), 3),
@@ -349,7 +357,23 @@ def _summarise(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
             "slowest": {where: medians[where] for where in slowest},
             "failed": loads[-1]["failed"],
             "compactions_during": max(load["compactions"] for load in loads)}
-    return {**figures, **_ratios(figures, "query_s")}
+    return {**figures, **_ratios(figures, "query_s"), "growing": _growing_queries(each)}
+
+
+def _growing_queries(each: dict[str, dict[str, tuple[float, int]]]) -> dict[str, Any]:
+    """Return the queries (panel, annotation, variable) whose cost grew over twice as fast
+    as the bytes they returned, with their seconds and bytes at the small and large scale."""
+    small, large = each[next(iter(each))], each[list(each)[-1]]
+    found = {}
+    for where, (seconds, size) in large.items():
+        before = small.get(where)
+        if before is None:
+            continue
+        ratios = {"time_ratio": round(seconds / max(before[0], 1e-9), 2),
+                  "bytes_ratio": round(size / max(before[1], 1), 2)}
+        if _grows(seconds, ratios):
+            found[where] = {"s": [before[0], seconds], "bytes": [before[1], size], **ratios}
+    return found
 
 
 def _ratios(figures: dict[str, Any], key: str) -> dict[str, Any]:
@@ -523,8 +547,8 @@ def judge(boards: dict[str, Any], api: dict[str, Any], load: dict[str, Any],
              for label, figures in load.items() if large in figures]
     peak = max((spans[span][large]["influxd_peak_mb"] for spans in boards.values()
                 for span in spans), default=0.0)
-    growing = [f"{name} {span}" for name, spans in boards.items() for span, f in spans.items()
-               if _grows(f[large]["query_s"], f)]
+    growing = [f"{name} {span}: {where}" for name, spans in boards.items()
+               for span, f in spans.items() for where in f["growing"]]
     growing += [label for label, f in api.items() if _grows(f[large]["ms"] / 1000, f)]
     low_rate = min(rates, default=(0, 0.0, ""))
     high_p99 = max(rates, key=lambda r: r[1], default=(0, 0.0, ""))
@@ -608,6 +632,8 @@ def main() -> None:
         "load_connections": args.connections, "load_s": args.load_s,
         "cities": {city.name: city.facts for city in cities},
         "targets_at_scale": large, "targets": judge(boards, api, load, large),
+        "totals_growing": [f"{name} {span}" for name, spans in boards.items()
+                           for span, f in spans.items() if _grows(f[large]["query_s"], f)],
         "dashboards": boards, "routes": api, "latest_state_throughput": load,
     }, indent=2))
 
