@@ -940,13 +940,14 @@ def test_the_alert_change_counts_are_the_raw_changes(city: City) -> None:
     `alerts` points (the run's conditions, staleness, overruns and the acknowledgement)."""
     every = "GROUP BY \"district\", \"kind\", \"severity\", \"state\""
 
+    def by_combination(query: str) -> dict[tuple[str, ...], int]:
+        return {(row["district"], row["kind"], row["severity"], row["state"]): row["n"]
+                for row in influx_rows(city.url, city.db, query) if row["n"]}
+
     def both() -> tuple[dict[tuple[str, ...], int], dict[tuple[str, ...], int]]:
-        raw, counted = (
-            {(row["district"], row["kind"], row["severity"], row["state"]): row["n"]
-             for row in influx_rows(city.url, city.db, query) if row["n"]}
-            for query in (f'SELECT count("since") AS "n" FROM "alerts" {every}',
-                          f'SELECT sum("changes") AS "n" FROM "alerts_district_1m" {every}'))
-        return raw, counted
+        return (by_combination(f'SELECT count("since") AS "n" FROM "alerts" {every}'),
+                by_combination(f'SELECT sum("changes") AS "n" FROM "alerts_district_1m" '
+                               f"{every}"))
 
     wait_for(lambda: (found := both())[0] == found[1], 15, "the counts to catch up")
     raw, _ = both()
