@@ -85,8 +85,8 @@ def birth_point(birth: SensorBirth) -> str:
 ALERTS_MEASUREMENT = "alerts"
 
 
-def alert_point(alert: Alert) -> str:
-    """Return the `alerts` point of one alert state change."""
+def alert_fields(alert: Alert) -> dict[str, FieldValue]:
+    """Return the fields of an alert state change's `alerts` point."""
     fields: dict[str, FieldValue] = {"message": alert.message, "since": alert.since}
     if alert.value is not None:
         fields["value"] = alert.value
@@ -94,6 +94,12 @@ def alert_point(alert: Alert) -> str:
         fields["acked_by"] = alert.acked_by
     if alert.note:
         fields["note"] = alert.note
+    return fields
+
+
+def alert_point(alert: Alert) -> str:
+    """Return the `alerts` point of one alert state change."""
+    fields = alert_fields(alert)
     tags = {"alert_id": alert.alert_id, "rule": alert.rule, "sensor": alert.sensor,
             "kind": alert.kind, "district": alert.district, "severity": alert.severity,
             "state": alert.state}

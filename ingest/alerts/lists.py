@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Final
 
+from ingest.points import alert_fields
 from urbanpulse.alert_views import LOG, LOG_SLOTS, OPEN, OPEN_RANKS, OPEN_REFRESH_MS
 from urbanpulse.lineprotocol import FieldValue, encode_point
 from urbanpulse.messages import Alert
@@ -38,18 +39,10 @@ EMPTY: Final[dict[str, FieldValue]] = {"alert_id": ""}
 
 
 def _described(alert: Alert) -> dict[str, FieldValue]:
-    """Return the fields a table row of an alert change shows."""
-    fields: dict[str, FieldValue] = {
-        "alert_id": alert.alert_id, "state": alert.state, "severity": alert.severity,
-        "rule": alert.rule, "sensor": alert.sensor, "kind": alert.kind,
-        "message": alert.message, "since": alert.since}
-    if alert.value is not None:
-        fields["value"] = alert.value
-    if alert.acked_by is not None:
-        fields["acked_by"] = alert.acked_by
-    if alert.note:
-        fields["note"] = alert.note
-    return fields
+    """Return the fields a table row of an alert change shows: its tags in `alerts` too."""
+    return {"alert_id": alert.alert_id, "state": alert.state, "severity": alert.severity,
+            "rule": alert.rule, "sensor": alert.sensor, "kind": alert.kind,
+            **alert_fields(alert)}
 
 
 class ChangeLog:
