@@ -23,11 +23,11 @@ from collections.abc import Sequence
 from grafana.builder.frame import alert_annotation, dashboard
 from grafana.builder.kinds import dashboard_modules, kind_overview
 from grafana.builder.variables import place_variables
+from urbanpulse.alert_views import CHANGES
 from urbanpulse.kinds import KINDS
 from urbanpulse.kinds.panels import (
     CHOSEN,
     EVERY,
-    WHERE,
     Json,
     district_filter,
     geomap,
@@ -200,10 +200,12 @@ def city_overview() -> Json:
                    "`seq` per interval, scaled to one minute).", (0, top + 15, 12, 8), [target(
                        f'SELECT sum("count") * 60000 / $__interval_ms FROM {every_kind} '
                        f'{in_districts} {EVERY} fill(0)', alias="$measurement")], decimals=1),
-        timeseries("Alert state changes by kind", "Alert state changes per interval.",
-                   (12, top + 15, 12, 8), [target(
-                       f'SELECT count("since") FROM "alerts" {WHERE} {EVERY}, "kind" fill(none)',
-                       alias="$tag_kind")], bars=True, minimum=0),
+        timeseries("Alert state changes by kind", "Alert state changes per interval, in the "
+                   "chosen districts (the ingesters' counts per minute are not kept per "
+                   "sensor).", (12, top + 15, 12, 8), [target(
+                       f'SELECT sum("changes") FROM "{CHANGES}" WHERE $timeFilter AND '
+                       f'{district_filter()} {EVERY}, "kind" fill(none)', alias="$tag_kind")],
+                   bars=True, minimum=0, interval="1m"),
         *charts,
     ]
     place(charts, 0, top + 23)
