@@ -200,12 +200,12 @@ def city_overview() -> Json:
                    "`seq` per interval, scaled to one minute).", (0, top + 15, 12, 8), [target(
                        f'SELECT sum("count") * 60000 / $__interval_ms FROM {every_kind} '
                        f'{in_districts} {EVERY} fill(0)', alias="$measurement")], decimals=1),
-        timeseries("Alert state changes by kind", "Alert state changes per interval, in the "
-                   "chosen districts (the ingesters' counts per minute are not kept per "
-                   "sensor).", (12, top + 15, 12, 8), [target(
+        timeseries("Alert state changes by kind", "Alert state changes per interval (5 "
+                   "minutes or more), in the chosen districts (the ingesters' counts per "
+                   "minute are not kept per sensor).", (12, top + 15, 12, 8), [target(
                        f'SELECT sum("changes") FROM "{CHANGES}" WHERE $timeFilter AND '
                        f'{district_filter()} {EVERY}, "kind" fill(none)', alias="$tag_kind")],
-                   bars=True, minimum=0, interval="1m"),
+                   bars=True, minimum=0, interval="5m"),
         *charts,
     ]
     place(charts, 0, top + 23)

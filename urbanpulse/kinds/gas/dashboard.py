@@ -5,7 +5,6 @@ from __future__ import annotations
 from urbanpulse.kinds.gas import SPEC
 from urbanpulse.kinds.panels import (
     CHART,
-    WHERE,
     Grid,
     Json,
     KindDashboard,
@@ -14,6 +13,7 @@ from urbanpulse.kinds.panels import (
     by_district,
     by_sensor,
     colour_cells,
+    district_filter,
     grafana_unit,
     now,
     now_span,
@@ -29,15 +29,17 @@ from urbanpulse.kinds.systems import UNDERGROUND
 from urbanpulse.now import TOP_N
 from urbanpulse.rollups import rollup_measurement
 
-HOURLY = rollup_measurement(SPEC.name, "sensor", "1h")
-"""The per-sensor hourly rollup: a point per sensor and hour."""
+HOURLY = rollup_measurement(SPEC.name, "district", "1h")
+"""The district hourly rollup: a point per district and hour."""
 LEL = grafana_unit(SPEC.metrics["ch4_lel"])
 LEVELS = thresholds("green", (20, "orange"), (25, "red"))
 """The gas-warning (20 % LEL) and gas-alarm (25 % LEL) levels."""
 PAST_WARNING = ('SELECT count("peak") FROM (SELECT max("ch4_lel_max") AS "peak" FROM '
-                f'"{HOURLY}" {WHERE} GROUP BY "sensor") WHERE "peak" >= 20')
-"""Detectors whose highest reading in the range is at or past the warning: a row per
-detector and hour."""
+                f'"{HOURLY}" WHERE $timeFilter AND {district_filter()} GROUP BY "district") '
+                'WHERE "peak" >= 20')
+"""Districts where a detector's reading in the range was at or past the warning: a row
+per district and hour, however many detectors (which ones: the alerts and the table of
+the highest now)."""
 
 
 def _highest_by_district(title: str, grid: Grid) -> Json:
@@ -53,8 +55,8 @@ def dashboard() -> KindDashboard:
         stat("Highest now", "Highest of the detectors' last readings.", (0, 0, 8, 5),
              [target(f'SELECT max("ch4_lel_max") FROM ({now(SPEC)})')], unit=LEL, decimals=1,
              steps=LEVELS),
-        stat("Detectors that reached 20 % LEL", "Detectors whose highest reading in the time "
-             "range is at or past the warning.", (8, 0, 8, 5),
+        stat("Districts that reached 20 % LEL", "Districts where a detector read at or past "
+             "the warning in the time range.", (8, 0, 8, 5),
              [target(PAST_WARNING)], steps=thresholds("green", (1, "red"))),
         stat("Detectors reporting", f"Detectors with a reading in the last {now_span(SPEC)}.",
              (16, 0, 8, 5), [target(reporting(SPEC))]),
@@ -77,8 +79,8 @@ def overview() -> Overview:
 def system() -> SystemPart:
     """Return the methane next to the mains, for the underground-safety dashboard."""
     return SystemPart(UNDERGROUND, (
-        stat("Gas detectors past 20 % LEL", "Detectors whose highest reading in the time "
-             "range is at or past the warning.", (0, 0, 6, 4),
+        stat("Districts with gas past 20 % LEL", "Districts where a methane detector read "
+             "at or past the warning in the time range.", (0, 0, 6, 4),
              [target(PAST_WARNING)], steps=thresholds("green", (1, "red"))),
         _highest_by_district("Combustible gas by district", (0, 0, 12, 8)),
     ))

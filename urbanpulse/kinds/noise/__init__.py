@@ -30,6 +30,11 @@ SPEC = SensorKind(
         DerivedField("noise_limit_db", "float", "dB(A)",
                      "GB 3096 limit of the monitor's zone at the reading's local hour"),
         DerivedField("noise_exceeds_limit", "boolean", "", "LAeq above that limit"),
+        DerivedField("noise_over_limit_db", "float", "dB(A)",
+                     "LAeq minus that limit: above 0 exceeds it"),
+        DerivedField("laeq_energy", "float", "",
+                     "LAeq as relative sound energy, 10^(LAeq/10): the energy average of "
+                     "readings is 10·log10 of its mean"),
     ),
     tallies=tallies(Tally("noise_limit_db_count", "noise_limit_db",
                           "Readings with a GB 3096 limit (of a monitor whose zone is known)")),

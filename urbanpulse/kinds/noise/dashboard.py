@@ -1,7 +1,9 @@
 """The noise dashboard and the noise panel of the city overview, against GB 3096 limits.
 
 Each reading carries the limit of its monitor's zone at its local hour
-(`noise_limit_db`, derived by ingest), so panels compare LAeq with that.
+(`noise_limit_db`, derived by ingest), so panels compare LAeq with that; and
+LAeq over that limit and as sound energy, so district panels read the district
+rollups, not every monitor's.
 """
 
 from __future__ import annotations
@@ -9,10 +11,9 @@ from __future__ import annotations
 from urbanpulse.kinds.noise import SPEC
 from urbanpulse.kinds.panels import (
     CHART,
-    EVERY,
-    WHERE,
     KindDashboard,
     Overview,
+    by_district,
     by_sensor,
     grafana_unit,
     now,
@@ -28,11 +29,10 @@ from urbanpulse.kinds.panels import (
     top,
 )
 from urbanpulse.now import TOP_N
-from urbanpulse.rollups import rollup_measurement
 from urbanpulse.standards.noise import DAY_START_HOUR, LIMITS, NIGHT_START_HOUR
 
-HOURLY = rollup_measurement(SPEC.name, "sensor", "1h")
-"""The per-sensor hourly rollup: a point per sensor and hour."""
+ENERGY = SPEC.derived["laeq_energy"].name
+"""LAeq as sound energy, derived by ingest: its mean is the energy average."""
 LEVEL = grafana_unit(SPEC.metrics["laeq"], SPEC.derived["noise_limit_db"])
 """LAeq, its limit and their difference share one unit."""
 
@@ -70,13 +70,10 @@ def dashboard() -> KindDashboard:
                        "properties": [{"id": "custom.lineStyle",
                                        "value": {"fill": "dash", "dash": [10, 10]}}]}]),
         text("GB 3096 limits", (16, 5, 8, 9), limits_markdown()),
-        timeseries("LAeq over the limit by district", "Highest LAeq minus the monitor's limit "
-                   "in each hour (limits change on whole hours), by district; above 0 "
-                   "exceeds GB 3096.", (0, 14, 12, 8), [target(
-                       'SELECT max("over") FROM (SELECT "laeq_max" - "noise_limit_db_max" AS '
-                       f'"over" FROM "{HOURLY}" {WHERE}) WHERE $timeFilter {EVERY}, '
-                       '"district" fill(none)', alias="$tag_district")], unit=LEVEL,
-                   decimals=1, steps=thresholds("transparent", (0, "red")),
+        timeseries("LAeq over the limit by district", "Highest LAeq minus the limit of its "
+                   "monitor's zone and hour, by district; above 0 exceeds GB 3096.",
+                   (0, 14, 12, 8), [by_district("noise_over_limit_db", SPEC.name, "max", "1h")],
+                   unit=LEVEL, decimals=1, steps=thresholds("transparent", (0, "red")),
                    threshold_style="area", interval="1h"),
         timeseries("Statistical levels by district", "Mean LA10 and LA90, highest LAmax.",
                    (12, 14, 12, 8), [target(per_district(
@@ -93,10 +90,7 @@ def dashboard() -> KindDashboard:
 def overview() -> Overview:
     """Return the energy-averaged LAeq by district, for the city overview."""
     return Overview(charts=(timeseries(
-        "Noise LAeq by district", "Energy average of the monitors' hourly mean LAeq: "
-        "10·log10(mean(10^(LAeq/10))).", CHART, [target(
-            # InfluxQL's pow takes a constant exponent: 10^(LAeq/10) is exp(LAeq · ln 10 / 10).
-            'SELECT 10 * log10(mean("energy")) FROM (SELECT exp("laeq_mean" * '
-            f'0.23025850929940458) AS "energy" FROM "{HOURLY}" {WHERE}) '
-            f'WHERE $timeFilter {EVERY}, "district" fill(none)',
-            alias="$tag_district")], unit=LEVEL, decimals=1, interval="1h"),))
+        "Noise LAeq by district", "Energy average of the district's LAeq readings: "
+        "10·log10(mean(10^(LAeq/10))).", CHART, [target(per_district(
+            f'10 * log10(mean("{ENERGY}_mean"))', SPEC.name, "1h"), alias="$tag_district")],
+        unit=LEVEL, decimals=1, interval="1h"),))

@@ -1,9 +1,16 @@
-"""The noise fields the ingester derives: the GB 3096 limit at the reading's hour, and LAeq over it.
+"""The noise fields the ingester derives: the GB 3096 limit at the reading's hour, LAeq against
+it, and LAeq as sound energy.
 
 The limit depends on the monitor's acoustic zone, from its birth (the kind is
 `zoned`): a reading of a monitor whose birth was not seen yet, or whose zone
 GB 3096 does not know, gets no fields. Compiled with mypyc: this runs for
 every noise reading.
+
+The two numbers beside the limit are what district rollups need, since a limit
+differs monitor by monitor and decibels do not average: `noise_over_limit_db`
+(LAeq minus the limit), whose district maximum is the worst excess, and
+`laeq_energy` (10^(LAeq/10)), whose district mean, back as 10·log10, is the
+energy-average level of the district's readings.
 """
 
 from __future__ import annotations
@@ -28,6 +35,11 @@ def derive_encoded(reading: Reading, zone: str | None) -> tuple[dict[str, FieldV
         limit = noise_limit(zone, local_hour(reading.ts))
     except ValueError:
         return _NOTHING
-    exceeds = values["laeq"] > limit  # decode let no NaN through
-    return ({"noise_limit_db": limit, "noise_exceeds_limit": exceeds},
-            f"noise_limit_db={limit!r},noise_exceeds_limit={_BOOL[exceeds]}")
+    laeq = values["laeq"]
+    exceeds = laeq > limit  # decode let no NaN through
+    over = laeq - limit
+    energy = 10.0 ** (laeq / 10.0)
+    return ({"noise_limit_db": limit, "noise_exceeds_limit": exceeds,
+             "noise_over_limit_db": over, "laeq_energy": energy},
+            f"noise_limit_db={limit!r},noise_exceeds_limit={_BOOL[exceeds]},"
+            f"noise_over_limit_db={over!r},laeq_energy={energy!r}")
