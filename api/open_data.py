@@ -99,6 +99,20 @@ async def fingerprints(influx: InfluxQuery, kind: SensorKind, district: str | No
     return found
 
 
+async def district_rollup_written(influx: InfluxQuery, kind: SensorKind,
+                                  district: str | None) -> bool:
+    """Return whether the kind's district hourly rollup holds any point (of `district`).
+
+    A range without one is then one without readings (a kind that reports daily, a
+    quiet day), answered without reading every sensor's series hour by hour: at 4,500
+    manholes that was 1.5 s for an empty day.
+    """
+    source = quote_identifier(rollup_measurement(kind.name, "district", "1h"))
+    series = await influx.query(f"SELECT {quote_identifier(COUNT)} FROM {source}"
+                                + where(tag_equals("district", district)) + " LIMIT 1")
+    return any(one.values for one in series)
+
+
 class PieceKey(NamedTuple):
     kind: str
     hour: int
@@ -267,8 +281,10 @@ async def pieces(influx: InfluxQuery, kept: HourPieces, kind: SensorKind, form: 
     hours_per_statement = max(1, ROWS_PER_STATEMENT // max(sensors, 1))
     if max_hours is not None:
         hours_per_statement = min(hours_per_statement, max_hours)
-    # Without any district point in the range (rollups older than those), every hour is read.
-    skip_empty = bool(by_hour)
+    # A settled hour without a district point has no rows, once the district rollup is known
+    # to be written at all: without any of its points (rollups older than those), every hour
+    # is read.
+    skip_empty = bool(by_hour) or await district_rollup_written(influx, kind, district)
 
     def held(hour: int) -> list[bytes] | None:
         found = _kept_hour(kept, kind, form, hour, by_hour.get(hour), settled, skip_empty)

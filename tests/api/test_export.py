@@ -478,3 +478,17 @@ async def test_a_settled_hour_without_district_points_is_not_read_when_others_ha
                     stats={"laeq": (60.0, 60.0, 60.0)})])
 
     assert await laeq_means(api) == [50.0]
+
+
+async def test_a_range_without_district_points_is_empty_once_the_district_rollup_is_written(
+        api: httpx.AsyncClient, influxd: stack.Server, influx_db: str) -> None:
+    # A kind that reports daily: the district rollup holds the day before, the range none. A
+    # sensor point alone in the range (not one the ingester writes) shows it is not read.
+    write_lines(influxd.url, influx_db, [
+        rollup_line("noise-pudong-0001", "noise", "pudong", H0 - 24 * HOUR, count=1,
+                    stats={"laeq": (50.0, 50.0, 50.0)}),
+        district_line("noise", "pudong", H0 - 24 * HOUR, count=1, sensors=1),
+        rollup_line("noise-pudong-0001", "noise", "pudong", H0, count=1,
+                    stats={"laeq": (60.0, 60.0, 60.0)})])
+
+    assert await laeq_means(api) == []
