@@ -8,7 +8,8 @@ kinds (docs/contract.md):
 - `CHANGES` (tags `district`, `kind`, `severity`, `state`): `changes`, the
   alert changes of each minute (`ingest.alerts.changes`);
 - `LOG` (tags `district`, `slot`): every change with the fields a table row
-  shows, in a ring of `LOG_SLOTS` series per district (`ingest.alerts.lists`);
+  shows, at its place among its district's changes of that millisecond, at
+  most `LOG_SLOTS` (`ingest.alerts.lists`);
 - `OPEN` (tags `district`, `kind`, `rank`): the alerts open now, at most
   `OPEN_RANKS` per district and kind, most severe then longest open first; a
   rank is written when what holds it changes, once with `alert_id` "" when it

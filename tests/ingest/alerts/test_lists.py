@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from ingest.alerts.lists import ChangeLog, OpenList
+from ingest.alerts.lists import REMEMBERED_MS, ChangeLog, OpenList
 from tests.ingest.incidents.test_desk import T0, alert
 from urbanpulse.alert_views import LOG_SLOTS, OPEN_RANKS, OPEN_REFRESH_MS
 
@@ -13,15 +13,31 @@ def tags(point: str) -> str:
     return point.split(" ", 1)[0]
 
 
-def test_the_log_takes_its_districts_slots_in_turn() -> None:
+def test_a_change_is_logged_at_its_place_among_its_districts_changes_of_that_millisecond(
+        ) -> None:
     log = ChangeLog()
-    points = [log.point(alert("pm25", f"air-pudong-{n:04}", at=T0)) for n in range(LOG_SLOTS + 1)]
-    points.append(log.point(alert("ponding", "ponding-huangpu-0001", at=T0)))
-    assert [tags(point) for point in points[:2]] == [
+
+    def slots(*changes: tuple[str, int]) -> list[str]:
+        return [tags(log.point(alert("pm25", sensor, at=at))) for sensor, at in changes]
+
+    assert slots(("air-pudong-0001", T0), ("air-pudong-0002", T0)) == [
         "alerts_log,district=pudong,slot=000", "alerts_log,district=pudong,slot=001"]
-    # Around the ring: the next change of the district shares the first's series.
-    assert tags(points[LOG_SLOTS]) == tags(points[0])
-    assert tags(points[-1]) == "alerts_log,district=huangpu,slot=000"
+    again = alert("pm25", "air-pudong-0003", at=T0 + 1)
+    first = log.point(again)
+    assert tags(first) == "alerts_log,district=pudong,slot=000"
+    assert tags(log.point(alert("ponding", "ponding-huangpu-0001", at=T0))) == (
+        "alerts_log,district=huangpu,slot=000")
+    assert slots(("air-pudong-0004", T0)) == [  # late, but its millisecond is remembered
+        "alerts_log,district=pudong,slot=002"]
+    burst = slots(*((f"air-pudong-{n:04}", T0 + 2) for n in range(LOG_SLOTS + 1)))
+    assert len(set(burst)) == LOG_SLOTS
+    assert burst[LOG_SLOTS] == burst[0]  # past the slots: the last LOG_SLOTS are kept
+    # A day on, the places of T0 are forgotten: a change that late takes the first place.
+    assert slots(("air-pudong-0005", T0 + REMEMBERED_MS + 1), ("air-pudong-0006", T0)) == [
+        "alerts_log,district=pudong,slot=000", "alerts_log,district=pudong,slot=000"]
+    # Emitted again after a restart, the first change of its millisecond is the same point.
+    assert ChangeLog().point(again) == first
+    log = ChangeLog()
     acked = msgspec.structs.replace(alert("pm25", "air-pudong-0001", "acknowledged", at=T0),
                                     acked_by="duty officer", note="crew sent", value=151.0)
     line = log.point(acked)
