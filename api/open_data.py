@@ -18,10 +18,12 @@ one point per district and hour, read for the whole range in one statement)
 still shows the `count` and `sensors` the piece was rendered with, so a late
 reading or a history loaded afterwards (which the ingester recomputes into
 both rollups) makes the piece be rendered again. A piece is kept only when its
-own rows add up to that district point, so a piece never disagrees with it. A
-settled hour no district point of the range covers has no rows and is not read
-(a kind whose sensors report every few hours has many), unless the range has no
-district point at all (rollups written before the district ones were).
+own rows add up to that district point, so a piece never disagrees with it. An
+hour, settled or not, that no district point of the range covers has no rows
+and is not read (a kind whose sensors report every few hours has many; the
+ingester writes an hour's district points in the same write as its sensors'),
+unless the range has no district point at all (rollups written before the
+district ones were).
 
 The rest is read `rows_per_statement` sensor-hours at a time at most (whole
 hours, one statement per run of hours not kept), so the answer streams and no
@@ -281,9 +283,8 @@ async def pieces(influx: InfluxQuery, kept: HourPieces, kind: SensorKind, form: 
     hours_per_statement = max(1, ROWS_PER_STATEMENT // max(sensors, 1))
     if max_hours is not None:
         hours_per_statement = min(hours_per_statement, max_hours)
-    # A settled hour without a district point has no rows, once the district rollup is known
-    # to be written at all: without any of its points (rollups older than those), every hour
-    # is read.
+    # An hour without a district point has no rows, once the district rollup is known to be
+    # written at all: without any of its points (rollups older than those), every hour is read.
     skip_empty = bool(by_hour) or await district_rollup_written(influx, kind, district)
 
     def held(hour: int) -> list[bytes] | None:
@@ -330,13 +331,14 @@ def _kept_hour(kept: HourPieces, kind: SensorKind, form: Form, hour: int,
                ) -> list[bytes] | None:
     """Return the kept pieces of a settled hour in district order, or None if one is missing.
 
-    A settled hour without district points has no rows (the ingester writes a
-    district's point with its sensors'): `[]` with `skip_empty`, else None (read it).
+    An hour without district points, settled or not, has no rows (the ingester
+    writes a district's point in the same write as its sensors'): `[]` with
+    `skip_empty`, else None (read it).
     """
-    if hour + HOUR_MS > settled:
-        return None
     if not districts:
         return [] if skip_empty else None
+    if hour + HOUR_MS > settled:
+        return None
     found = []
     for name in sorted(districts):
         piece = kept.get(PieceKey(kind.name, hour, name, form), districts[name])

@@ -492,3 +492,21 @@ async def test_a_range_without_district_points_is_empty_once_the_district_rollup
                     stats={"laeq": (60.0, 60.0, 60.0)})])
 
     assert await laeq_means(api) == []
+
+
+async def test_an_open_hour_without_district_points_is_not_read_when_others_have_them(
+        api: httpx.AsyncClient, influxd: stack.Server, influx_db: str) -> None:
+    # As for a settled hour: the hour before this one is still open, and its sensor point
+    # alone (not one the ingester writes) shows it is not read.
+    now = int(time.time() * 1000)
+    settled, open_hour = now - now % HOUR - 2 * HOUR, now - now % HOUR - HOUR
+    write_lines(influxd.url, influx_db, [
+        rollup_line("noise-pudong-0001", "noise", "pudong", settled, count=1,
+                    stats={"laeq": (50.0, 50.0, 50.0)}),
+        district_line("noise", "pudong", settled, count=1, sensors=1),
+        rollup_line("noise-pudong-0001", "noise", "pudong", open_hour, count=1,
+                    stats={"laeq": (60.0, 60.0, 60.0)})])
+
+    response = await api.get("/v1/export/noise.json")
+    assert response.status_code == 200, response.text
+    assert [row["values"]["laeq"]["mean"] for row in response.json()["rows"]] == [50.0]
