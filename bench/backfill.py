@@ -8,7 +8,9 @@ per simulated second), alternating, ROUNDS times each; the medians are printed
 with their ratio, per wall second and per CPU second of this process (the
 machine is shared: CPU seconds move less with other load than wall seconds do).
 `generate_only` steps the same fleet with no sink at all: the ceiling any sink
-can reach. Starts its own mosquitto on a free port and takes a few minutes.
+can reach. Every path counts readings as `simulate` does: a file's clean records
+(docs/simulator.md) and the ground truth are messages, not readings. Starts its
+own mosquitto on a free port and takes a few minutes.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ async def tick_by_tick(settings: SimSettings, sink: Sink) -> int:
         await asyncio.sleep(0)
         await sink.send_many(messages, retain=False)
         readings += len(messages)
-    return readings - fleet.truths
+    return readings - fleet.truths - fleet.cleans  # as `simulate` counts them
 
 
 async def chunked(settings: SimSettings, sink: Sink) -> int:
@@ -62,10 +64,10 @@ def generate_only(settings: SimSettings) -> float:
     fleet = prepare(settings)
     start = start_time(settings.sim_start)
     assert settings.sim_duration_s is not None
-    began, readings = time.process_time(), 0
+    began, messages_out = time.process_time(), 0
     for _, messages in fleet.ticks(start, start + settings.sim_duration_s):
-        readings += len(messages)
-    return readings / (time.process_time() - began)
+        messages_out += len(messages)
+    return (messages_out - fleet.truths - fleet.cleans) / (time.process_time() - began)
 
 
 Runner = Callable[[SimSettings, Sink], Coroutine[Any, Any, int]]
