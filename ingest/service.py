@@ -321,6 +321,7 @@ class Ingester:
         settings = self._settings
         await self.writer.check(self.metrics.started_point())
         await self._restore_alerts()
+        await self.change_log.seed(self.keeper.history.read)
         await self.incidents.restore()
         await self._restore_births()
         await self.keeper.seed()

@@ -13,13 +13,16 @@ thousand changes, 0.16 s for the open ones over 31 days), however few rows it sh
   its sensors silent at once. (A ring of 256 series per district, taken in
   turn, made the table of the newest thousand read every one of them: 56.5
   against 9.9 ms for a day at scale 50, docs/performance.md.) A point is keyed
-  by its series and time, so the log keeps every change but two: past
+  by its series and time, so the places taken must outlive a restart: an
+  ingester starts from those of the log's last `SEEDED_MS` before its newest
+  change (`ChangeLog.seed`), and a change of a millisecond written before the
+  restart takes the next place. The log keeps every change but: past
   `LOG_SLOTS` changes of one district in one millisecond it keeps the last
-  `LOG_SLOTS` (`alerts` has all), and a change over `REMEMBERED_MS` older than
-  the newest, whose millisecond's places are forgotten, takes the first one's
-  place. A change emitted again after a crash (a redelivered reading judged
-  again) takes the first place of its millisecond again, so it is listed once
-  where it was the first (most are); it is counted once (`ingest.alerts.changes`).
+  `LOG_SLOTS` (`alerts` has all); a change over `REMEMBERED_MS` older than the
+  newest change, or one before the restart's `SEEDED_MS` of a millisecond
+  written before it, may take a place another change holds. A change emitted
+  again after a crash (a redelivered reading judged again) is listed twice and
+  counted once (`ingest.alerts.changes`).
 - The open alerts: with every metrics interval's `alerts_active` counts, a
   point per rank of each district and kind, the alerts open now in the order
   an operator works them (most severe first, then the longest open), at most
@@ -31,11 +34,13 @@ thousand changes, 0.16 s for the open ones over 31 days), however few rows it sh
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Final
 
+from ingest.history import OnSeries
 from ingest.points import alert_fields
 from urbanpulse.alert_views import LOG, LOG_SLOTS, OPEN, OPEN_RANKS, OPEN_REFRESH_MS
+from urbanpulse.influxql import Series, quote_identifier, time_from
 from urbanpulse.lineprotocol import FieldValue, encode_point
 from urbanpulse.messages import Alert
 
@@ -43,7 +48,9 @@ SEVERITIES: Final = ("info", "low", "medium", "high", "critical")
 EMPTY: Final[dict[str, FieldValue]] = {"alert_id": ""}
 """The fields of a rank no alert holds."""
 REMEMBERED_MS: Final = 86_400_000
-"""How far behind its district's newest change the log remembers which places are taken."""
+"""How far behind the newest change the log remembers which places are taken."""
+SEEDED_MS: Final = 3_600_000
+"""How far behind the log's newest change a starting ingester reads the places taken."""
 
 
 def _described(alert: Alert) -> dict[str, FieldValue]:
@@ -72,6 +79,23 @@ class ChangeLog:
             self._forget_at = alert.ts + 3_600_000
         return encode_point(LOG, {"district": alert.district, "slot": f"{place % LOG_SLOTS:03}"},
                             _described(alert), alert.ts)
+
+    async def seed(self, read: Callable[[Sequence[str], OnSeries], Awaitable[None]]) -> None:
+        """Learn the places taken in the log's last `SEEDED_MS` before its newest change."""
+        source = quote_identifier(LOG)
+        newest: list[int] = []
+        await read([f'SELECT last("alert_id") FROM {source}'],
+                   lambda _, one: newest.extend(int(row[0]) for row in one.values))
+        if not newest:
+            return
+        found: list[Series] = []
+        await read([f'SELECT "alert_id" FROM {source} WHERE {time_from(newest[0] - SEEDED_MS)} '
+                    'GROUP BY "district", "slot"'], lambda _, one: found.append(one))
+        for one in found:  # places are taken in order: a millisecond's highest says how many
+            taken = self._taken.setdefault(one.tags["district"], {})
+            place = int(one.tags["slot"]) + 1
+            for row in one.values:
+                taken[int(row[0])] = max(taken.get(int(row[0]), 0), place)
 
     def _forget(self, before: int) -> None:
         for district, taken in self._taken.items():

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import msgspec
+import pytest
 
-from ingest.alerts.lists import REMEMBERED_MS, ChangeLog, OpenList
+from ingest.alerts.lists import REMEMBERED_MS, SEEDED_MS, ChangeLog, OpenList
+from ingest.history import History
+from ops import stack
+from tests.api.conftest import write_lines
+from tests.conftest import influx_rows
 from tests.ingest.incidents.test_desk import T0, alert
 from urbanpulse.alert_views import LOG_SLOTS, OPEN_RANKS, OPEN_REFRESH_MS
 
@@ -46,6 +51,33 @@ def test_a_change_is_logged_at_its_place_among_its_districts_changes_of_that_mil
                   "value=151.0", f"since={acked.since}i"):
         assert field in line, field
     assert line.endswith(f" {T0}")
+
+
+@pytest.mark.services
+async def test_a_restarted_log_takes_the_next_place_of_a_millisecond_written_before(
+        influxd: stack.Server, influx_db: str) -> None:
+    before = ChangeLog()
+    write_lines(influxd.url, influx_db, [
+        before.point(alert("pm25", "air-pudong-0001", at=T0 - SEEDED_MS - 1)),  # not read
+        before.point(alert("pm25", "air-pudong-0002", at=T0)),
+        before.point(alert("pm25", "air-pudong-0003", at=T0)),
+        before.point(alert("ponding", "ponding-huangpu-0001", at=T0))])
+    after = ChangeLog()
+    await after.seed(History(url=influxd.url, database=influx_db, headers={}, timeout_s=10,
+                             retry_max_s=1).read)
+    write_lines(influxd.url, influx_db, [
+        after.point(alert("pm25", "air-pudong-0004", at=T0)),
+        after.point(alert("pm25", "air-pudong-0005", at=T0 - SEEDED_MS - 1))])
+
+    rows = influx_rows(influxd.url, influx_db, 'SELECT "sensor", "district", "slot" FROM '
+                       f'"alerts_log" WHERE time = {T0}ms')
+    assert sorted((row["sensor"], row["slot"]) for row in rows) == [
+        ("air-pudong-0002", "000"), ("air-pudong-0003", "001"), ("air-pudong-0004", "002"),
+        ("ponding-huangpu-0001", "000")]
+    # Older than what a start reads: the first place again, over the change that held it.
+    assert [row["sensor"] for row in influx_rows(
+        influxd.url, influx_db, 'SELECT "sensor" FROM "alerts_log" WHERE '
+        f'time = {T0 - SEEDED_MS - 1}ms')] == ["air-pudong-0005"]
 
 
 def test_the_open_list_ranks_by_severity_then_age_and_writes_only_what_changed() -> None:
