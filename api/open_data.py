@@ -329,7 +329,7 @@ def _keep(kept: HourPieces, kind: SensorKind, form: Form, one: Rendered, settled
 def _kept_hour(kept: HourPieces, kind: SensorKind, form: Form, hour: int,
                districts: dict[str, Fingerprint] | None, settled: int, skip_empty: bool
                ) -> list[bytes] | None:
-    """Return the kept pieces of a settled hour in district order, or None if one is missing.
+    """Return the kept pieces of an hour in district order, or None if it is to be read.
 
     An hour without district points, settled or not, has no rows (the ingester
     writes a district's point in the same write as its sensors'): `[]` with

@@ -18,11 +18,11 @@ thousand changes, 0.16 s for the open ones over 31 days), however few rows it sh
   change (`ChangeLog.seed`), and a change of a millisecond written before the
   restart takes the next place. The log keeps every change but: past
   `LOG_SLOTS` changes of one district in one millisecond it keeps the last
-  `LOG_SLOTS` (`alerts` has all); a change over `REMEMBERED_MS` older than the
-  newest change, or one before the restart's `SEEDED_MS` of a millisecond
-  written before it, may take a place another change holds. A change emitted
-  again after a crash (a redelivered reading judged again) is listed twice and
-  counted once (`ingest.alerts.changes`).
+  `LOG_SLOTS` (`alerts` has all); and a change over `REMEMBERED_MS` older than
+  the newest change, or, after a restart, one of a millisecond written over
+  `SEEDED_MS` before the log's newest change, may take a place another change
+  holds. A change emitted again after a crash (a redelivered reading judged
+  again) is listed twice and counted once (`ingest.alerts.changes`).
 - The open alerts: with every metrics interval's `alerts_active` counts, a
   point per rank of each district and kind, the alerts open now in the order
   an operator works them (most severe first, then the longest open), at most
