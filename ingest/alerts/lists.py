@@ -34,10 +34,10 @@ thousand changes, 0.16 s for the open ones over 31 days), however few rows it sh
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Iterable
 from typing import Final
 
-from ingest.history import OnSeries
+from ingest.alerts.changes import Read
 from ingest.points import alert_fields
 from urbanpulse.alert_views import LOG, LOG_SLOTS, OPEN, OPEN_RANKS, OPEN_REFRESH_MS
 from urbanpulse.influxql import Series, quote_identifier, time_from
@@ -80,7 +80,7 @@ class ChangeLog:
         return encode_point(LOG, {"district": alert.district, "slot": f"{place % LOG_SLOTS:03}"},
                             _described(alert), alert.ts)
 
-    async def seed(self, read: Callable[[Sequence[str], OnSeries], Awaitable[None]]) -> None:
+    async def seed(self, read: Read) -> None:
         """Learn the places taken in the log's last `SEEDED_MS` before its newest change."""
         source = quote_identifier(LOG)
         newest: list[int] = []
@@ -94,8 +94,8 @@ class ChangeLog:
         for one in found:  # places are taken in order: a millisecond's highest says how many
             taken = self._taken.setdefault(one.tags["district"], {})
             place = int(one.tags["slot"]) + 1
-            for row in one.values:
-                taken[int(row[0])] = max(taken.get(int(row[0]), 0), place)
+            for ts in (int(row[0]) for row in one.values):
+                taken[ts] = max(taken.get(ts, 0), place)
 
     def _forget(self, before: int) -> None:
         for district, taken in self._taken.items():
