@@ -36,7 +36,7 @@ import math
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from typing import Literal, Protocol, runtime_checkable
+from typing import Literal, Protocol, overload, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -46,10 +46,14 @@ from urbanpulse.messages import AttributeValue
 
 FloatArray = NDArray[np.float64]
 IndexArray = NDArray[np.intp]
+TimeArray = NDArray[np.int64]
+Seconds = int | TimeArray
+"""When sensors are due: one epoch second for all, or one per sensor (`Model.step`)."""
 Attribute = AttributeValue
 Cadence = Literal["demo", "real"]
 
-CST = timezone(timedelta(hours=8), "CST")
+UTC_OFFSET_S = 8 * 3600
+CST = timezone(timedelta(seconds=UTC_OFFSET_S), "CST")
 """China Standard Time."""
 YEAR_DAYS = 365.25
 
@@ -140,12 +144,17 @@ class Model(Protocol):
 
     knobs: dict[str, FloatArray]
 
-    def step(self, t: int, idx: IndexArray) -> dict[str, FloatArray]:
-        """Return each metric's values for the sensors `idx` due at epoch second `t`.
+    def step(self, t: Seconds, idx: IndexArray) -> dict[str, FloatArray]:
+        """Return each metric's values for the sensors `idx`, each due at its second of `t`.
+
+        The fleet steps a kind a window of simulated time at a time (`Window`): every
+        sensor due in it once, each at its own second, all within one local hour and
+        between two changes of the knobs. A model takes the weather, the calendar and
+        the date once per call and the time of day per sensor.
 
         Args:
-            t: Simulated time in epoch seconds.
-            idx: Ascending positions, in the sensors the model was built with, of the due ones.
+            t: Simulated time in epoch seconds: one per sensor of `idx`, or one for all.
+            idx: Distinct positions, in the sensors the model was built with, of the due ones.
 
         Returns:
             Metric name to an array of `len(idx)` values inside the physical range.
@@ -171,8 +180,8 @@ class Measurement:
 class MeasuringModel(Model, Protocol):
     """A model whose sensors add measurement error to the real values they sense."""
 
-    def measure(self, t: int, idx: IndexArray) -> Measurement:
-        """Return what sensors `idx` report at epoch second `t`, and the real values.
+    def measure(self, t: Seconds, idx: IndexArray) -> Measurement:
+        """Return what sensors `idx` report at their seconds `t`, and the real values.
 
         It advances the model as `step` does (`step` returns `measure(t, idx).measured`).
         """
@@ -335,6 +344,33 @@ class LocalTime:
         return self.weekday >= 5
 
 
+@dataclass(frozen=True, slots=True)
+class Window:
+    """When the due sensors of one step report: each its own second, all in one local hour."""
+
+    t: TimeArray
+    """Each due sensor's epoch second."""
+    first: int
+    """One of them: its weather, calendar day and date are those of them all."""
+    hour: FloatArray
+    """Each due sensor's local hour of the day with fraction, as `LocalTime.hour`."""
+
+    @property
+    def local(self) -> LocalTime:
+        """Return the local time of `first`: the weekday and day of the year of them all."""
+        return local_time(self.first)
+
+
+def window(t: Seconds, n: int) -> Window:
+    """Return the window of a step of `n` sensors due at `t` (`Model.step`)."""
+    seconds = np.broadcast_to(np.asarray(t, dtype=np.int64), (n,))
+    first = int(t) if isinstance(t, int) else int(seconds[0]) if n else 0
+    of_day = (seconds + UTC_OFFSET_S) % 86_400
+    # The same operations as `local_time`, so a second's hour is the same float either way.
+    hour: FloatArray = of_day // 3600 + (of_day % 3600 // 60) / 60 + (of_day % 60) / 3600
+    return Window(t=seconds, first=first, hour=hour)
+
+
 @functools.lru_cache(maxsize=16)
 def local_time(t: int) -> LocalTime:
     """Return the Shanghai local time of epoch second `t`."""
@@ -343,24 +379,50 @@ def local_time(t: int) -> LocalTime:
     return LocalTime(hour=hour, weekday=moment.weekday(), day_of_year=moment.timetuple().tm_yday)
 
 
-def hourly(profile: FloatArray, hour: float) -> FloatArray:
+def hourly(profile: FloatArray, hour: float | FloatArray) -> FloatArray:
     """Interpolate 24 hourly values (last axis, value of hour h taken at h:30) at `hour`.
 
     The profile is cyclic, so 23:45 lies between the 23:00 and the 00:00 values.
+    With one hour per row of `profile` (n x 24 and n hours), each row is read at its own.
     """
-    position = (hour - 0.5) % 24
-    low = int(position)
-    weight = position - low
-    result: FloatArray = profile[..., low] * (1 - weight) + profile[..., (low + 1) % 24] * weight
+    if isinstance(hour, float | int):
+        position = (hour - 0.5) % 24
+        low = int(position)
+        weight = position - low
+        result: FloatArray = (profile[..., low] * (1 - weight)
+                              + profile[..., (low + 1) % 24] * weight)
+        return result
+    positions = (hour - 0.5) % 24
+    lows = positions.astype(np.intp)
+    weights = positions - lows
+    rows = np.arange(len(lows))
+    interpolated: FloatArray = (profile[rows, lows] * (1 - weights)
+                                + profile[rows, (lows + 1) % 24] * weights)
+    return interpolated
+
+
+@overload
+def hourly_value(profile: Sequence[float], hour: float) -> float: ...
+@overload
+def hourly_value(profile: Sequence[float], hour: FloatArray) -> FloatArray: ...
+def hourly_value(profile: Sequence[float], hour: float | FloatArray) -> float | FloatArray:
+    """Interpolate one 24-value profile at `hour`, like `hourly`: a float, or one per hour."""
+    if isinstance(hour, float | int):
+        position = (hour - 0.5) % 24
+        low = int(position)
+        weight = position - low
+        return profile[low] * (1 - weight) + profile[(low + 1) % 24] * weight
+    positions = (hour - 0.5) % 24
+    lows = positions.astype(np.intp)
+    weights = positions - lows
+    values = _profile_array(tuple(profile))
+    result: FloatArray = values[lows] * (1 - weights) + values[(lows + 1) % 24] * weights
     return result
 
 
-def hourly_value(profile: Sequence[float], hour: float) -> float:
-    """Interpolate one 24-value profile at `hour`, like `hourly`, in plain floats."""
-    position = (hour - 0.5) % 24
-    low = int(position)
-    weight = position - low
-    return profile[low] * (1 - weight) + profile[(low + 1) % 24] * weight
+@functools.lru_cache(maxsize=64)
+def _profile_array(profile: tuple[float, ...]) -> FloatArray:
+    return np.array(profile, dtype=np.float64)
 
 
 def annual(day_of_year: int, peak_day: float) -> float:

@@ -44,12 +44,13 @@ from urbanpulse.kinds.modelling import (
     FloatArray,
     IndexArray,
     Measurement,
+    Seconds,
     Sensor,
     annual,
     ar1,
     hourly_value,
     known_attributes,
-    local_time,
+    window,
 )
 
 TRAFFIC = (1.05, 1.00, .95, .90, .88, .90, 1.00, 1.15, 1.20, 1.10, 1.00, .92,
@@ -114,19 +115,23 @@ class AirModel:
         self._t0: int | None = None
         self.knobs: dict[str, FloatArray] = {"unpowered": np.zeros(n)}
 
-    def step(self, t: int, idx: IndexArray) -> dict[str, FloatArray]:
+    def step(self, t: Seconds, idx: IndexArray) -> dict[str, FloatArray]:
         """Return pollutant concentrations, temperature and humidity of stations `idx` at `t`."""
         return self.measure(t, idx).measured
 
-    def measure(self, t: int, idx: IndexArray) -> Measurement:
-        """Return what stations `idx` report at `t`, and the air's real values there."""
-        if self._t0 is None:
-            self._t0 = t
-        now, day = local_time(t), self._drivers.calendar.at(t)
-        weather = self._drivers.weather.at(t)
-        doy, hour = now.day_of_year, now.hour
+    def measure(self, t: Seconds, idx: IndexArray) -> Measurement:
+        """Return what stations `idx` report at their seconds `t`, and the air's real values there.
+
+        Low-cost NO2 drifts from the earliest second of the first step with a station.
+        """
+        w = window(t, len(idx))
+        if self._t0 is None and len(idx):
+            self._t0 = int(w.t.min())
+        elapsed = w.t - (w.first if self._t0 is None else self._t0)
+        day, weather = self._drivers.calendar.at(w.first), self._drivers.weather.at(w.first)
+        doy, hour = w.local.day_of_year, w.hour
         rush = 1.0 if day.is_workday else hourly_value(REST_MORNING, hour)
-        rush *= 0.8 if day.is_holiday else 1.0
+        rush = rush * 0.8 if day.is_holiday else rush
         noise = ar1(self._noise, idx, NOISE_RHO, NOISE_SIGMA, self._rng)
         factor = np.exp(noise[:5])
         traffic, site = self._traffic[idx], self._site[idx]
@@ -154,7 +159,7 @@ class AirModel:
                   "o3": o3, "temperature": temperature, "relative_humidity": humidity}
         unpowered = self.knobs["unpowered"][idx]
         measured = BOUNDS({"pm25": pm_read, "pm10": pm_read * self._pm10_ratio[idx],
-                           "no2": no2 + self._no2_drift[idx] * (t - self._t0),
+                           "no2": no2 + self._no2_drift[idx] * elapsed,
                            "so2": so2 * self._so2_bias[idx], **shared})
         clean = BOUNDS({"pm25": pm25, "pm10": pm25 * self._pm10_ratio[idx], "no2": no2,
                         "so2": so2, **shared})

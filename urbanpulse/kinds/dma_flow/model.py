@@ -27,13 +27,14 @@ from urbanpulse.kinds.modelling import (
     Drivers,
     FloatArray,
     IndexArray,
+    Seconds,
     Sensor,
     ar1,
     attribute,
     hourly,
-    local_time,
+    window,
 )
-from urbanpulse.kinds.pressure.model import DEMAND
+from urbanpulse.kinds.pressure.model import DEMAND, demand_at
 
 LEAK_SHARE = (0.06, 0.14)
 NIGHT = (2.0, 4.0)
@@ -73,37 +74,39 @@ class DmaModel:
             "burst_m3h": np.zeros(n), "leak_since": np.full(n, np.nan),
             "leak_share": np.zeros(n)}
 
-    def extra(self, t: int, idx: IndexArray) -> FloatArray:
-        """Return the burst and leak flow of meters `idx` at `t`, m³/h."""
+    def extra(self, t: Seconds, idx: IndexArray) -> FloatArray:
+        """Return the burst and leak flow of meters `idx`, each at its second of `t`, m³/h."""
         since = self.knobs["leak_since"][idx]
         days = np.where(np.isnan(since), 0.0, (t - since) / 86_400)
         leak = self.knobs["leak_share"][idx] * (1 + LEAK_GROWTH_PER_DAY / LEAK_START * days)
         result: FloatArray = self.knobs["burst_m3h"][idx] + leak * self._mean[idx]
         return result
 
-    def step(self, t: int, idx: IndexArray) -> dict[str, FloatArray]:
-        """Return the inflow, register and last night flow and ratio of meters `idx` at `t`."""
-        hour = local_time(t).hour
+    def step(self, t: Seconds, idx: IndexArray) -> dict[str, FloatArray]:
+        """Return the inflow, register and last night flow and ratio of meters `idx`, each at
+        its second of `t`."""
+        hour = window(t, len(idx)).hour
         mean, leak = self._mean[idx], self._leak[idx]
-        demand = float(hourly(DEMAND, hour)) * np.exp(
+        demand = demand_at(hour) * np.exp(
             ar1(self._wander, idx, WANDER_RHO, WANDER_SIGMA, self._rng))
         inflow = mean * ((1 - leak) * demand + leak) + self.extra(t, idx)
         self._volume[idx] += inflow * self._dt_h[idx]
         self._sum[idx] += inflow
         self._count[idx] += 1
-        if NIGHT[0] <= hour < NIGHT[1]:
-            self._night_min[idx] = np.minimum(self._night_min[idx], inflow)
-        elif hour >= NIGHT[1]:
-            due = np.isfinite(self._night_min[idx])
-            if due.any():
-                at = idx[due]
-                self._last_night[at] = self._night_min[at]
-                whole_day = self._count[at] * self._dt_h[at] >= MIN_MEAN_HOURS
-                self._last_ratio[at] = np.where(whole_day, self._night_min[at] / np.fmax(
-                    self._sum[at] / np.fmax(self._count[at], 1), 1e-9), self._last_ratio[at])
-                self._night_min[at] = np.inf
-                self._sum[at] = 0.0
-                self._count[at] = 0.0
+        night = (hour >= NIGHT[0]) & (hour < NIGHT[1])
+        if night.any():
+            at = idx[night]
+            self._night_min[at] = np.minimum(self._night_min[at], inflow[night])
+        due = (hour >= NIGHT[1]) & np.isfinite(self._night_min[idx])
+        if due.any():
+            at = idx[due]
+            self._last_night[at] = self._night_min[at]
+            whole_day = self._count[at] * self._dt_h[at] >= MIN_MEAN_HOURS
+            self._last_ratio[at] = np.where(whole_day, self._night_min[at] / np.fmax(
+                self._sum[at] / np.fmax(self._count[at], 1), 1e-9), self._last_ratio[at])
+            self._night_min[at] = np.inf
+            self._sum[at] = 0.0
+            self._count[at] = 0.0
         return BOUNDS({"inflow_m3h": inflow, "volume_m3": self._volume[idx],
                        "night_flow_m3h": self._last_night[idx],
                        "night_flow_ratio": self._last_ratio[idx]})

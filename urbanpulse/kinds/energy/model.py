@@ -27,11 +27,12 @@ from urbanpulse.kinds.modelling import (
     Drivers,
     FloatArray,
     IndexArray,
+    Seconds,
     Sensor,
     attribute,
     day_type,
     hourly,
-    local_time,
+    window,
 )
 
 INTENSITY = {"office": 105.0, "mall": 190.0, "hotel": 135.0, "hospital": 175.0,
@@ -101,17 +102,18 @@ class EnergyModel:
         start_kwh = mean_kw * HOURS_PER_YEAR * years
         self._registers = np.round(self._shares * start_kwh * 100).astype(np.int64)
 
-    def step(self, t: int, idx: IndexArray) -> dict[str, FloatArray]:
+    def step(self, t: Seconds, idx: IndexArray) -> dict[str, FloatArray]:
         """Advance the registers of buildings `idx` by one interval and return them at `t`."""
-        now, calendar_day = local_time(t), self._drivers.calendar.at(t)
+        w = window(t, len(idx))
+        calendar_day = self._drivers.calendar.at(w.first)
         day = day_type(calendar_day)
-        shape = hourly(self._shapes[idx, day], now.hour)
+        shape = hourly(self._shapes[idx, day], w.hour)
         if calendar_day.is_holiday:
             shape = shape * self._holiday[idx]
         hvac_shape = np.maximum(shape, self.knobs["hvac_on"][idx] * hourly(
             self._shapes[idx, 0], 12.0))
-        factors = np.stack([shape, hvac_shape * hvac_weather(self._drivers.weather.at(t)
-                                                             .temperature), shape,
+        temperature = self._drivers.weather.at(w.first).temperature
+        factors = np.stack([shape, hvac_shape * hvac_weather(temperature), shape,
                             0.6 + 0.4 * shape])
         noise = np.clip(self._rng.normal(1.0, 0.04, size=factors.shape), 0.5, 1.5)
         power_kw = self._peak_kw[idx] * self._shares[:, idx] * factors * noise

@@ -24,8 +24,10 @@ from urbanpulse.kinds.modelling import (
     FloatArray,
     IndexArray,
     Measurement,
+    Seconds,
     Sensor,
     ar1,
+    window,
 )
 
 BACKGROUND = {"valve-well": (0.0, 2.0), "adjacent-well": (0.0, 3.0), "vault": (0.0, 1.0)}
@@ -53,18 +55,19 @@ class GasModel:
         self._interval = np.array([float(spec.interval_s) for spec in specs])
         self.knobs: dict[str, FloatArray] = {}
 
-    def step(self, t: int, idx: IndexArray) -> dict[str, FloatArray]:
+    def step(self, t: Seconds, idx: IndexArray) -> dict[str, FloatArray]:
         """Return % LEL of detectors `idx` at `t`, with health on the hour."""
         return self.measure(t, idx).measured
 
-    def measure(self, t: int, idx: IndexArray) -> Measurement:
-        """Return what detectors `idx` report at `t`, and the methane really there."""
+    def measure(self, t: Seconds, idx: IndexArray) -> Measurement:
+        """Return what detectors `idx` report at their seconds `t`, and the methane really there."""
         n = len(idx)
-        warm = WARM_PER_C * max(0.0, self._drivers.weather.at(t).temperature - WARM_FROM_C)
+        w = window(t, n)
+        warm = WARM_PER_C * max(0.0, self._drivers.weather.at(w.first).temperature - WARM_FROM_C)
         lel = self._background[idx] + warm + ar1(self._walk, idx, WALK_RHO, WALK_SIGMA,
                                                   self._rng)
         read = lel + self._rng.normal(0.0, ZERO_NOISE, size=n)
-        hourly = (t % HEALTH_EVERY_S) < self._interval[idx]
+        hourly = (w.t % HEALTH_EVERY_S) < self._interval[idx]
         nan = np.full(n, np.nan)
         rsrp = self._rsrp[idx] + self._rng.normal(0.0, 3.0, size=n)
         health = {"battery_mv": np.where(hourly, self._battery[idx], nan),

@@ -34,7 +34,15 @@ import numpy as np
 from urbanpulse.kinds.incidents import Effect, Episode, magnitude
 from urbanpulse.kinds.manhole import SPEC as MANHOLE
 from urbanpulse.kinds.manhole.layout import HEARTBEAT_S
-from urbanpulse.kinds.modelling import Bounds, Drivers, FloatArray, IndexArray, Sensor
+from urbanpulse.kinds.modelling import (
+    Bounds,
+    Drivers,
+    FloatArray,
+    IndexArray,
+    Seconds,
+    Sensor,
+    window,
+)
 
 DRAINAGE = frozenset({"sewer", "storm"})
 BASE_CM = {True: (5.0, 30.0), False: (0.0, 5.0)}
@@ -93,13 +101,14 @@ class ManholeModel:
             "open": np.zeros(n), "flood": np.full(n, np.nan), "battery_drain": np.zeros(n),
             "cell": np.full(n, np.nan)}
 
-    def water(self, t: int, idx: IndexArray) -> FloatArray:
-        """Advance and return the water depth of wells `idx` at `t`, cm."""
-        rain = self._drivers.weather.at(t).rain_mm_h
+    def water(self, t: Seconds, idx: IndexArray) -> FloatArray:
+        """Advance and return the water depth of wells `idx`, each at its second of `t`, cm."""
+        w = window(t, len(idx))
+        rain = self._drivers.weather.at(w.first).rain_mm_h
         target = self._base[idx] + self._gain[idx] * rain
         flood = self.knobs["flood"][idx]
         flooding = ~np.isnan(flood)
-        elapsed = t - self._last_t[idx]
+        elapsed = w.t - self._last_t[idx]
         dt = np.where(np.isnan(elapsed), self._poll_s[idx], elapsed)
         level = self._level[idx]
         level = target + (level - target) * np.exp(-dt / TAU_S)
@@ -109,7 +118,7 @@ class ManholeModel:
             risen = np.minimum(self._level[idx] + self._rise[idx] * dt, top)
             level = np.where(flooding, np.maximum(level, risen), level)
         level = np.clip(level, 0.0, self._depth[idx])
-        self._level[idx], self._last_t[idx] = level, t
+        self._level[idx], self._last_t[idx] = level, w.t
         result: FloatArray = level
         return result
 
@@ -132,9 +141,10 @@ class ManholeModel:
         volts: FloatArray = np.interp(self._used[idx], CELL_USED, CELL_MV) - self._sag[idx]
         return volts
 
-    def step(self, t: int, idx: IndexArray) -> dict[str, FloatArray]:
-        """Return the reports of sensors `idx` at `t` (NaN: nothing to report)."""
+    def step(self, t: Seconds, idx: IndexArray) -> dict[str, FloatArray]:
+        """Return the reports of sensors `idx`, each at its second of `t` (NaN: not reported)."""
         n = len(idx)
+        seconds = window(t, n).t
         level = self.water(t, idx)
         volts = self.battery(idx)
         cover = self.knobs["open"][idx]
@@ -143,13 +153,13 @@ class ManholeModel:
         tilt = np.clip(tilt, 0.0, 90.0)
         last = self._reported[:, idx]
         startup = self._next_heartbeat[idx] < 0
-        self._next_heartbeat[idx[startup]] = t + HEARTBEAT_S
+        self._next_heartbeat[idx[startup]] = seconds[startup] + HEARTBEAT_S
         low = volts < LOW_BATTERY_MV
         alarm = ~startup & low & self._armed[idx]
         self._armed[idx] = ~low & (self._armed[idx] | (volts > REARM_MV))
         changed = ~startup & ((cover != last[0]) | (np.abs(tilt - last[1]) >= TILT_STEP)
                               | (np.abs(level - last[2]) >= WATER_STEP) | alarm)
-        beat = ~startup & ~changed & (t >= self._next_heartbeat[idx])
+        beat = ~startup & ~changed & (seconds >= self._next_heartbeat[idx])
         self._next_heartbeat[idx[beat]] += HEARTBEAT_S
         report = startup | changed | beat
         self._reported[:, idx[report]] = np.stack([cover, tilt, level])[:, report]

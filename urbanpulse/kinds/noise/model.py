@@ -32,10 +32,12 @@ from urbanpulse.kinds.modelling import (
     Drivers,
     FloatArray,
     IndexArray,
+    Seconds,
     Sensor,
     ar1,
     hourly_value,
     local_time,
+    window,
 )
 from urbanpulse.kinds.noise import SPEC as NOISE
 
@@ -75,15 +77,15 @@ class NoiseModel:
         self._offset = rng.normal(0.0, 1.5, size=n)
         self._walk = rng.normal(0.0, NOISE_SIGMA, size=n)
 
-    def step(self, t: int, idx: IndexArray) -> dict[str, FloatArray]:
-        """Return the A-weighted levels of monitors `idx` over the interval ending at `t`."""
-        now = local_time(t)
-        activity = hourly_value(ACTIVITY, now.hour)
+    def step(self, t: Seconds, idx: IndexArray) -> dict[str, FloatArray]:
+        """Return the A-weighted levels of monitors `idx` over the intervals ending at `t`."""
+        w = window(t, len(idx))
+        activity = hourly_value(ACTIVITY, w.hour)
         day, night = self._day[idx], self._night[idx]
-        calendar_day = self._drivers.calendar.at(t)
+        calendar_day = self._drivers.calendar.at(w.first)
         rest = 0.0 if calendar_day.is_workday else WEEKEND_DAY_DB * activity
-        rest *= 2.0 if calendar_day.is_holiday else 1.0
-        rain = 2.0 if self._drivers.weather.at(t).rain_mm_h > 2.0 else 0.0
+        rest = rest * 2.0 if calendar_day.is_holiday else rest
+        rain = 2.0 if self._drivers.weather.at(w.first).rain_mm_h > 2.0 else 0.0
         laeq = (night + (day - night) * activity + rest + rain + self._offset[idx]
                 + ar1(self._walk, idx, NOISE_RHO, NOISE_SIGMA, self._rng))
         spread = self._rng.uniform(SPREAD_LOW, SPREAD_HIGH, size=(3, len(idx)))

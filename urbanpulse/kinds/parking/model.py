@@ -36,12 +36,15 @@ from urbanpulse.kinds.modelling import (
     Drivers,
     FloatArray,
     IndexArray,
+    Seconds,
     Sensor,
+    TimeArray,
+    Window,
     ar1,
     day_type,
     hourly,
     known_attributes,
-    local_time,
+    window,
 )
 from urbanpulse.kinds.parking import SPEC as PARKING
 from urbanpulse.kinds.parking.layout import BAY_HEARTBEAT_S
@@ -119,19 +122,23 @@ class ParkingModel:
         self.knobs: dict[str, FloatArray] = {"surge": np.full(n, np.nan),
                                              "battery_drain": np.zeros(n)}
 
-    def demand(self, t: int, idx: IndexArray) -> FloatArray:
+    def demand(self, t: Seconds, idx: IndexArray) -> FloatArray:
         """Return the share of spaces wanted at `t` (before noise) for sensors `idx`."""
-        now, day = local_time(t), self._drivers.calendar.at(t)
-        profile = hourly(self._profiles[day_type(day)][idx], now.hour)
-        rain = 1.05 if self._drivers.weather.at(t).rain_mm_h > 0.5 else 1.0
+        return self._demand(window(t, len(idx)), idx)
+
+    def _demand(self, w: Window, idx: IndexArray) -> FloatArray:
+        day = self._drivers.calendar.at(w.first)
+        profile = hourly(self._profiles[day_type(day)][idx], w.hour)
+        rain = 1.05 if self._drivers.weather.at(w.first).rain_mm_h > 0.5 else 1.0
         demand = FLOOR + (self._peak[idx] - FLOOR) * np.minimum(profile * rain, 1.0)
         surge = self.knobs["surge"][idx]
         result: FloatArray = np.where(np.isnan(surge), demand, np.fmax(demand, surge))
         return result
 
-    def step(self, t: int, idx: IndexArray) -> dict[str, FloatArray]:
+    def step(self, t: Seconds, idx: IndexArray) -> dict[str, FloatArray]:
         """Return lot counts and bay reports of sensors `idx` at `t` (NaN: not reported)."""
-        demand = self.demand(t, idx)
+        w = window(t, len(idx))
+        demand = self._demand(w, idx)
         nan = np.full(len(idx), np.nan)
         bay = self._bay[idx]
         values = {name: nan.copy() for name in BOUNDS.names}
@@ -145,11 +152,15 @@ class ParkingModel:
             values["available_spot_number"][~bay] = capacity - occupied
             values["occupancy"][~bay] = occupied / capacity
         if bay.any():
-            self._bays(t, idx[bay], demand[bay], bay, values)
+            self._bays(w.t[bay], w.first, idx[bay], demand[bay], bay, values)
         return BOUNDS(values)
 
-    def _bays(self, t: int, bays: IndexArray, demand: FloatArray, mask: IndexArray,
-              values: dict[str, FloatArray]) -> None:
+    def _bays(self, t: TimeArray, first: int, bays: IndexArray, demand: FloatArray,
+              mask: IndexArray, values: dict[str, FloatArray]) -> None:
+        """Sample bays `bays`, each at its second of `t`, and fill their reports at `mask`.
+
+        `first` is a second of the same local hour: the weather's.
+        """
         p = np.clip(demand, 0.01, 0.97)
         dt, dwell = self._poll_s[bays], self._dwell_s[bays]
         leave = 1 - np.exp(-dt / dwell)
@@ -160,8 +171,8 @@ class ParkingModel:
         self._state[bays] = state
         occupied = state.astype(np.float64)
         startup = self._next_heartbeat[bays] < 0
-        self._next_heartbeat[bays[startup]] = t + BAY_HEARTBEAT_S
-        self._since[bays[startup]] = t
+        self._next_heartbeat[bays[startup]] = t[startup] + BAY_HEARTBEAT_S
+        self._since[bays[startup]] = t[startup]
         changed = (occupied != self._reported[bays]) & ~startup
         # A heartbeat due with a change waits for the next quiet sample: one message, one type.
         beat = (t >= self._next_heartbeat[bays]) & ~startup & ~changed
@@ -169,7 +180,7 @@ class ParkingModel:
         report = startup | changed | beat
         self._reported[bays[report]] = occupied[report]
         prev_min = (t - self._since[bays]) / 60
-        self._since[bays[changed]] = t
+        self._since[bays[changed]] = t[changed]
         days = dt / 86_400
         self._battery[bays] -= days * (BATTERY_MV_PER_DAY + self.knobs["battery_drain"][bays])
         values["occupied"][mask] = np.where(report, occupied, np.nan)
@@ -178,13 +189,17 @@ class ParkingModel:
         values["prev_state_duration_min"][mask] = np.where(changed, prev_min, np.nan)
         health = startup | beat
         if health.any():
-            self._health(t, bays[health], occupied[health], np.flatnonzero(mask)[health], values)
+            self._health(first, bays[health], occupied[health], np.flatnonzero(mask)[health],
+                         values)
 
-    def _health(self, t: int, bays: IndexArray, occupied: FloatArray, columns: IndexArray,
+    def _health(self, first: int, bays: IndexArray, occupied: FloatArray, columns: IndexArray,
                 values: dict[str, FloatArray]) -> None:
-        """Fill the device fields of startup and heartbeat messages at `columns`."""
+        """Fill the device fields of startup and heartbeat messages at `columns`.
+
+        `first` is a second of the messages' local hour: the weather's.
+        """
         noise = self._rng.normal(size=(3, len(bays)))
-        weather = self._drivers.weather.at(t)
+        weather = self._drivers.weather.at(first)
         gain = weather.sun * np.where(occupied > 0, SHADED_GAIN_C, SUN_GAIN_C)
         values["battery_mv"][columns] = self._battery[bays]
         values["rsrp"][columns] = self._rsrp[bays] - CAR_RSRP_DB * occupied + 3.0 * noise[0]

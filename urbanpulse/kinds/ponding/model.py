@@ -27,8 +27,10 @@ from urbanpulse.kinds.modelling import (
     FloatArray,
     IndexArray,
     Measurement,
+    Seconds,
     Sensor,
     known_attributes,
+    window,
 )
 from urbanpulse.kinds.ponding import SPEC
 
@@ -58,25 +60,27 @@ class PondingModel:
         self._last = np.full(n, np.nan)
         self.knobs: dict[str, FloatArray] = {"burst_mm_h": np.zeros(n)}
 
-    def target(self, t: int, idx: IndexArray) -> FloatArray:
-        """Return the depth, cm, the rain at `t` drives gauges `idx` towards."""
-        rain = self._drivers.weather.at(t).rain_mm_h + self.knobs["burst_mm_h"][idx]
+    def target(self, t: Seconds, idx: IndexArray) -> FloatArray:
+        """Return the depth, cm, the rain of the hour of `t` drives gauges `idx` towards."""
+        rain = (self._drivers.weather.at(window(t, len(idx)).first).rain_mm_h
+                + self.knobs["burst_mm_h"][idx])
         result: FloatArray = self._gain[idx] * np.maximum(rain - self._capacity[idx], 0.0)
         return result
 
-    def step(self, t: int, idx: IndexArray) -> dict[str, FloatArray]:
-        """Return the water depth at gauges `idx` at `t`."""
+    def step(self, t: Seconds, idx: IndexArray) -> dict[str, FloatArray]:
+        """Return the water depth at gauges `idx`, each at its second of `t`."""
         return self.measure(t, idx).measured
 
-    def measure(self, t: int, idx: IndexArray) -> Measurement:
-        """Return what gauges `idx` read at `t`, and the water really standing there."""
+    def measure(self, t: Seconds, idx: IndexArray) -> Measurement:
+        """Return what gauges `idx` read at their seconds `t`, and the water really there."""
+        seconds = window(t, len(idx)).t
         target = self.target(t, idx)
         depth = self._depth[idx]
-        dt = np.nan_to_num(t - self._last[idx], nan=0.0)
+        dt = np.nan_to_num(seconds - self._last[idx], nan=0.0)
         tau = np.where(target > depth, RISE_TAU_S, self._drain_tau[idx])
         depth = target + (depth - target) * np.exp(-dt / tau)
         self._depth[idx] = depth
-        self._last[idx] = t
+        self._last[idx] = seconds
         noise = self._rng.normal(0.0, NOISE_CM, size=len(idx))
         read = np.where(depth > 0.5, depth + noise, np.abs(noise) * 0.3)
         return Measurement(BOUNDS({"depth_cm": read}), BOUNDS({"depth_cm": depth}))

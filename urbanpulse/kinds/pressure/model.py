@@ -23,11 +23,12 @@ from urbanpulse.kinds.modelling import (
     FloatArray,
     IndexArray,
     Measurement,
+    Seconds,
     Sensor,
     ar1,
-    hourly,
+    hourly_value,
     known_attributes,
-    local_time,
+    window,
 )
 from urbanpulse.kinds.pressure import SPEC as PRESSURE
 
@@ -37,6 +38,7 @@ DEMAND = np.array(_HOURS) / np.mean(_HOURS)
 """Hourly urban water demand relative to the daily mean: minimum 02-04 h, peaks 07-09 and
 18-20 h (a typical residential-commercial diurnal curve; assumption)."""
 PEAK = float(DEMAND.max())
+_DEMAND_PROFILE = tuple(DEMAND.tolist())
 HEAD = {"network-end": (0.24, 0.30), "trunk": (0.32, 0.40)}
 """Static pressure at zero demand, MPa."""
 HEAD_LOSS = {"network-end": 0.07, "trunk": 0.06}
@@ -45,6 +47,11 @@ WANDER_RHO, WANDER_SIGMA, NOISE_SIGMA = 0.95, 0.006, 0.002
 BURST_DROP = (0.05, 0.15)
 """A burst's pressure drop at magnitude 1, MPa (domain facts §10, A)."""
 BOUNDS = Bounds(PRESSURE, {"pressure_mpa": 3})
+
+
+def demand_at(hour: FloatArray) -> FloatArray:
+    """Return the city's water demand relative to its daily mean at each local `hour`."""
+    return hourly_value(_DEMAND_PROFILE, hour)
 
 
 class PressureModel:
@@ -59,13 +66,13 @@ class PressureModel:
         self._wander = rng.normal(0.0, WANDER_SIGMA, size=len(sensors))
         self.knobs: dict[str, FloatArray] = {}
 
-    def step(self, t: int, idx: IndexArray) -> dict[str, FloatArray]:
-        """Return the pressure of points `idx` at `t`."""
+    def step(self, t: Seconds, idx: IndexArray) -> dict[str, FloatArray]:
+        """Return the pressure of points `idx`, each at its second of `t`."""
         return self.measure(t, idx).measured
 
-    def measure(self, t: int, idx: IndexArray) -> Measurement:
-        """Return what the gauges at points `idx` read at `t`, and the pressure really there."""
-        demand = float(hourly(DEMAND, local_time(t).hour))
+    def measure(self, t: Seconds, idx: IndexArray) -> Measurement:
+        """Return what gauges `idx` read, each at its second of `t`, and the pressure there."""
+        demand = demand_at(window(t, len(idx)).hour)
         pressure = (self._head[idx] - self._loss[idx] * (demand / PEAK) ** 2
                     + ar1(self._wander, idx, WANDER_RHO, WANDER_SIGMA, self._rng))
         read = pressure + self._rng.normal(0.0, NOISE_SIGMA, size=len(idx))

@@ -15,13 +15,21 @@ datum) and rises 2 cm per mm/h of rain.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from urbanpulse.kinds.incidents import Effect, Episode, magnitude
-from urbanpulse.kinds.modelling import Bounds, Drivers, FloatArray, IndexArray, Sensor
+from urbanpulse.kinds.modelling import (
+    Bounds,
+    Drivers,
+    FloatArray,
+    IndexArray,
+    Seconds,
+    Sensor,
+    TimeArray,
+    window,
+)
 from urbanpulse.kinds.pump import SPEC
 
 DESIGN_MM_H = (30.0, 40.0)
@@ -51,6 +59,12 @@ def pumps_for(level: FloatArray, pumps: FloatArray) -> FloatArray:
     return result
 
 
+def tide(t: TimeArray) -> FloatArray:
+    """Return the Huangpu's tide at the outfall at seconds `t`, m about its mean."""
+    result: FloatArray = TIDE_AMPLITUDE_M * np.cos(2 * np.pi * t / TIDE_PERIOD_S)
+    return result
+
+
 class PumpModel:
     """Lagged inflow and forebay level per station; pumps staged on the level."""
 
@@ -69,21 +83,21 @@ class PumpModel:
         self._last = np.full(n, np.nan)
         self.knobs: dict[str, FloatArray] = {"burst_mm_h": np.zeros(n)}
 
-    def step(self, t: int, idx: IndexArray) -> dict[str, FloatArray]:
-        """Return the forebay, pumps, discharge and river of the stations `idx` at `t`."""
-        weather = self._drivers.weather.at(t).rain_mm_h
+    def step(self, t: Seconds, idx: IndexArray) -> dict[str, FloatArray]:
+        """Return the forebay, pumps, discharge and river of stations `idx` at their seconds `t`."""
+        w = window(t, len(idx))
+        weather = self._drivers.weather.at(w.first).rain_mm_h
         rain = weather + self.knobs["burst_mm_h"][idx]
-        dt = np.nan_to_num(t - self._last[idx], nan=1e9)
+        dt = np.nan_to_num(w.t - self._last[idx], nan=1e9)
         runoff = rain + (self._runoff[idx] - rain) * np.exp(-dt / self._lag[idx])
         target = forebay_target(DRY_SHARE + runoff / self._design[idx])
         level = target + (self._level[idx] - target) * np.exp(-dt / LEVEL_TAU_S)
-        self._runoff[idx], self._level[idx], self._last[idx] = runoff, level, t
+        self._runoff[idx], self._level[idx], self._last[idx] = runoff, level, w.t
         noise = self._rng.normal(size=(2, len(idx)))
         pumps = self._pumps[idx]
         running = pumps_for(level, pumps)
         lift = running * self._rating[idx] * self._rng.uniform(0.85, 1.0, size=len(idx))
-        tide = TIDE_AMPLITUDE_M * math.cos(2 * math.pi * t / TIDE_PERIOD_S)
-        river = (TIDE_MEAN_M + self._river[idx] + tide * np.cos(self._phase[idx])
+        river = (TIDE_MEAN_M + self._river[idx] + tide(w.t) * np.cos(self._phase[idx])
                  + RIVER_M_PER_MM_H * rain + 0.01 * noise[1])
         return BOUNDS({"forebay_level_m": level + 0.01 * noise[0], "pumps_running": running,
                        "discharge_m3s": lift, "river_discharge": (running > 0).astype(float),

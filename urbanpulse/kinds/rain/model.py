@@ -31,7 +31,15 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from urbanpulse.kinds.incidents import Effect, Episode, magnitude
-from urbanpulse.kinds.modelling import Bounds, Drivers, FloatArray, IndexArray, Sensor
+from urbanpulse.kinds.modelling import (
+    Bounds,
+    Drivers,
+    FloatArray,
+    IndexArray,
+    Seconds,
+    Sensor,
+    window,
+)
 from urbanpulse.kinds.rain import SPEC
 
 SLOT_S = 300
@@ -150,15 +158,22 @@ class RainModel:
                 np.cumsum(self._history[behind][:, order], axis=1)[:, LENGTHS - 1], 1)
         self._last[idx] = slot
 
-    def step(self, t: int, idx: IndexArray) -> dict[str, FloatArray]:
-        """Return the 5-minute rain and rolling sums of gauges `idx` at `t`."""
-        slot = t // SLOT_S
-        fresh = idx[self._last[idx] != slot]
-        if fresh.size:
-            self._advance(slot, fresh)
+    def step(self, t: Seconds, idx: IndexArray) -> dict[str, FloatArray]:
+        """Return the 5-minute rain and rolling sums of gauges `idx`, each at its second of `t`.
+
+        The logger's history advances slot by slot: the gauges are logged in groups
+        by their 5-minute slot, the earliest first, each group as a call at that slot.
+        """
+        w = window(t, len(idx))
+        slots = w.t // SLOT_S
+        for slot in np.unique(slots).tolist():
+            due = idx[slots == slot]
+            fresh = due[self._last[due] != slot]
+            if fresh.size:
+                self._advance(slot, fresh)
         sums = self._sums[idx]
-        now = self._history[idx, slot % HISTORY]
-        sun = self._drivers.weather.at(t).sun
+        now = self._history[idx, slots % HISTORY]
+        sun = self._drivers.weather.at(w.first).sun
         values = {name: sums[:, i] for i, name in enumerate(WINDOWS)}
         values.update(rain_5min=now, intensity_mm_h=now * SLOTS_PER_HOUR,
                       battery_v=self._battery[idx] + 0.9 * sun

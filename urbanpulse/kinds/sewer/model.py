@@ -23,6 +23,7 @@ dry weather, where the pipe should carry only its trickle of infiltration.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import overload
 
 import numpy as np
 
@@ -32,10 +33,11 @@ from urbanpulse.kinds.modelling import (
     Drivers,
     FloatArray,
     IndexArray,
+    Seconds,
     Sensor,
     hourly_value,
     known_attributes,
-    local_time,
+    window,
 )
 from urbanpulse.kinds.sewer import SPEC
 
@@ -85,8 +87,12 @@ def area_of(fill: FloatArray) -> FloatArray:
     return np.where(fill <= 0.8, result, (theta - np.sin(theta)) / (2 * np.pi))
 
 
-def dry_weather(hour: float) -> float:
-    """Return the dry-weather flow at local `hour` over its daily mean."""
+@overload
+def dry_weather(hour: float) -> float: ...
+@overload
+def dry_weather(hour: FloatArray) -> FloatArray: ...
+def dry_weather(hour: float | FloatArray) -> float | FloatArray:
+    """Return the dry-weather flow at local `hour` (or each of the hours) over its daily mean."""
     return hourly_value(DRY_WEATHER, hour)
 
 
@@ -112,15 +118,16 @@ class SewerModel:
         self._foul = rng.uniform(*FOUL_SHARE, size=n)
         self.knobs: dict[str, FloatArray] = {"burst_mm_h": np.zeros(n), "foul": np.zeros(n)}
 
-    def step(self, t: int, idx: IndexArray) -> dict[str, FloatArray]:
-        """Return level, fill, flow and velocity of the meters `idx` at `t`."""
-        rain = self._drivers.weather.at(t).rain_mm_h + self.knobs["burst_mm_h"][idx]
-        dt = np.nan_to_num(t - self._last[idx], nan=1e9)
+    def step(self, t: Seconds, idx: IndexArray) -> dict[str, FloatArray]:
+        """Return level, fill, flow and velocity of the meters `idx`, each at its second of `t`."""
+        w = window(t, len(idx))
+        rain = self._drivers.weather.at(w.first).rain_mm_h + self.knobs["burst_mm_h"][idx]
+        dt = np.nan_to_num(w.t - self._last[idx], nan=1e9)
         runoff = rain + (self._runoff[idx] - rain) * np.exp(-dt / self._tau[idx])
-        self._runoff[idx], self._last[idx] = runoff, t
+        self._runoff[idx], self._last[idx] = runoff, w.t
         noise = self._rng.normal(size=(2, len(idx)))
         sewage = self._dry[idx] + self._foul[idx] * self.knobs["foul"][idx]
-        q = (sewage * dry_weather(local_time(t).hour) * (1 + 0.05 * noise[0])
+        q = (sewage * dry_weather(w.hour) * (1 + 0.05 * noise[0])
              + self._wet[idx] * runoff / self._design[idx])
         q = np.maximum(q, 0.0)
         fill = np.clip(fill_of(q), SILT_FILL, SPEC.metrics["fill_ratio"].high

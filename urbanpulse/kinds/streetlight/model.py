@@ -38,8 +38,10 @@ from urbanpulse.kinds.modelling import (
     Drivers,
     FloatArray,
     IndexArray,
+    Seconds,
     Sensor,
-    local_time,
+    Window,
+    window,
 )
 from urbanpulse.kinds.streetlight import SPEC as STREETLIGHT
 from urbanpulse.kinds.streetlight.daylight import sun_hours
@@ -79,19 +81,23 @@ class StreetlightModel:
                                              "stuck_on": np.full(n, np.nan),
                                              "unpowered": np.zeros(n)}
 
-    def scheduled(self, t: int, idx: IndexArray) -> FloatArray:
-        """Return the output (%) the schedule sets for poles `idx` at `t`: 100, 50 or 0."""
-        now = local_time(t)
-        sunrise, sunset = sun_hours(now.day_of_year)
-        hour = now.hour
+    def scheduled(self, t: Seconds, idx: IndexArray) -> FloatArray:
+        """Return the output (%) the schedule sets for poles `idx`, each at its second of `t`:
+        100, 50 or 0."""
+        return self._schedule(window(t, len(idx)), idx)
+
+    def _schedule(self, w: Window, idx: IndexArray) -> FloatArray:
+        sunrise, sunset = sun_hours(w.local.day_of_year)
+        hour = w.hour
         lit = (hour >= sunset + self._on_delay[idx]) | (hour < sunrise - self._off_early[idx])
-        dimmed = DIMMED_PCT if DIM_FROM_H <= hour < 12 else 100.0
+        dimmed = np.where((hour >= DIM_FROM_H) & (hour < 12), DIMMED_PCT, 100.0)
         level: FloatArray = np.where(lit, dimmed, 0.0)
         return level
 
-    def step(self, t: int, idx: IndexArray) -> dict[str, FloatArray]:
-        """Return the controller readings of poles `idx` at `t`."""
-        scheduled = self.scheduled(t, idx)
+    def step(self, t: Seconds, idx: IndexArray) -> dict[str, FloatArray]:
+        """Return the controller readings of poles `idx`, each at its second of `t`."""
+        w = window(t, len(idx))
+        scheduled = self._schedule(w, idx)
         # A failed lamp is dark when it should burn; a stuck relay burns it when it should
         # not. Each acts on its own half of the day, so a pole with both (the contract
         # battery injects a kind's incidents together) shows each in its hours.
@@ -104,13 +110,12 @@ class StreetlightModel:
         power = np.where(lit, self._rated[idx] * (BASE_SHARE + (1 - BASE_SHARE) * share)
                          * (1 + 0.01 * noise[0]), STANDBY_W)
         pf = np.where(lit, PF_FULL - PF_DIM_DROP * (1 - share) + 0.005 * noise[1], PF_STANDBY)
-        hour = local_time(t).hour
-        sag = EVENING_SAG_V if 18 <= hour < 23 else 0.0
+        sag = np.where((w.hour >= 18) & (w.hour < 23), EVENING_SAG_V, 0.0)
         volts = self._volts[idx] - sag + 0.8 * noise[2]
         volts = np.rint(volts * 10) / 10
         pf = np.rint(np.clip(pf, 0, 1) * 1000) / 1000
         current = power / (volts * pf)
-        rain = self._drivers.weather.at(t).rain_mm_h
+        rain = self._drivers.weather.at(w.first).rain_mm_h
         leakage = np.clip(self._leakage[idx] + (RAIN_LEAKAGE_MA if rain > 0.5 else 0.0)
                           + 0.3 * noise[3], 0.0, None)
         return without_supply(BOUNDS({

@@ -21,12 +21,12 @@ from urbanpulse.kinds.modelling import (
     Drivers,
     FloatArray,
     IndexArray,
+    Seconds,
     Sensor,
     ar1,
-    hourly,
-    local_time,
+    window,
 )
-from urbanpulse.kinds.pressure.model import DEMAND, PEAK
+from urbanpulse.kinds.pressure.model import PEAK, demand_at
 from urbanpulse.kinds.tap_water import SPEC as TAP
 
 CHLORINE = (0.15, 0.50)
@@ -53,9 +53,9 @@ class TapWaterModel:
         self._wander = rng.normal(0.0, 1.0, size=(2, n)) * WANDER_SIGMA
         self.knobs: dict[str, FloatArray] = {}
 
-    def step(self, t: int, idx: IndexArray) -> dict[str, FloatArray]:
-        """Return the chlorine and turbidity of points `idx` at `t`."""
-        demand = float(hourly(DEMAND, local_time(t).hour)) / PEAK
+    def step(self, t: Seconds, idx: IndexArray) -> dict[str, FloatArray]:
+        """Return the chlorine and turbidity of points `idx`, each at its second of `t`."""
+        demand = demand_at(window(t, len(idx)).hour) / PEAK
         noise = np.exp(ar1(self._wander, idx, WANDER_RHO, WANDER_SIGMA, self._rng))
         chlorine = self._chlorine[idx] * (1 - NIGHT_AGEING * (1 - demand)) * noise[0]
         return BOUNDS({"chlorine_mgl": chlorine,

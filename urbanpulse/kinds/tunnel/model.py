@@ -20,7 +20,16 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from urbanpulse.kinds.incidents import Effect, Episode, Values, magnitude, ramp
-from urbanpulse.kinds.modelling import Bounds, Drivers, FloatArray, IndexArray, Sensor, ar1
+from urbanpulse.kinds.modelling import (
+    Bounds,
+    Drivers,
+    FloatArray,
+    IndexArray,
+    Seconds,
+    Sensor,
+    ar1,
+    window,
+)
 from urbanpulse.kinds.tunnel import SPEC as TUNNEL
 
 HEATED = frozenset({"power", "combined"})
@@ -53,19 +62,21 @@ class TunnelModel:
         self._walk = rng.normal(0.0, 0.3, size=n)
         self.knobs: dict[str, FloatArray] = {}
 
-    def sump(self, t: int, idx: IndexArray) -> FloatArray:
+    def sump(self, t: Seconds, idx: IndexArray) -> FloatArray:
         """Advance and return the sump levels of monitors `idx` over one interval, cm."""
-        wet = 2.0 if self._drivers.weather.at(t).rain_24h_mm > WET_DAY_MM else 1.0
+        rain = self._drivers.weather.at(window(t, len(idx)).first).rain_24h_mm
+        wet = 2.0 if rain > WET_DAY_MM else 1.0
         level = self._sump[idx] + self._seepage[idx] * wet * self._interval[idx]
         level = np.where(level >= PUMP_ON_CM, PUMP_OFF_CM, level)
         self._sump[idx] = level
         result: FloatArray = level
         return result
 
-    def step(self, t: int, idx: IndexArray) -> dict[str, FloatArray]:
-        """Return the environment of compartments `idx` at `t`."""
+    def step(self, t: Seconds, idx: IndexArray) -> dict[str, FloatArray]:
+        """Return the environment of compartments `idx`, each at its second of `t`."""
         n = len(idx)
-        weather, climate = self._drivers.weather.at(t), self._drivers.climate
+        weather = self._drivers.weather.at(window(t, n).first)
+        climate = self._drivers.climate
         noise = self._rng.normal(size=(4, n))
         air = (climate.mean_c + OUTDOOR_SHARE * (weather.temperature - climate.mean_c)
                + self._heat[idx] + ar1(self._walk, idx, 0.98, 0.3, self._rng))

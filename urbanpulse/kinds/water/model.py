@@ -23,7 +23,6 @@ river.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -35,12 +34,13 @@ from urbanpulse.kinds.modelling import (
     FloatArray,
     IndexArray,
     Measurement,
+    Seconds,
     Sensor,
+    Window,
     annual,
     ar1,
     attribute,
-    daily,
-    local_time,
+    window,
 )
 from urbanpulse.kinds.water import SPEC as WATER
 
@@ -76,6 +76,12 @@ def oxygen_saturation(temperature: FloatArray) -> FloatArray:
     return result
 
 
+def daily(hour: FloatArray, peak_hour: float) -> FloatArray:
+    """Return a daily cosine at each `hour`: 1 at `peak_hour`, -1 twelve hours away."""
+    result: FloatArray = np.cos(2 * np.pi * (hour - peak_hour) / 24)
+    return result
+
+
 class WaterModel:
     """River stations reporting the five basic parameters plus NH3-N, CODMn and TP."""
 
@@ -102,28 +108,29 @@ class WaterModel:
         # before the stations checked their analysers.
         self._checks = rng.spawn(1)[0]
 
-    def step(self, t: int, idx: IndexArray) -> dict[str, FloatArray]:
-        """Return what stations `idx` report at `t`."""
+    def step(self, t: Seconds, idx: IndexArray) -> dict[str, FloatArray]:
+        """Return what stations `idx` report, each at its second of `t`."""
         return self.measure(t, idx).measured
 
-    def measure(self, t: int, idx: IndexArray) -> Measurement:
-        """Return what stations `idx` report at `t`: the river's items, and a day's first
-        reading its analysers' checks (clean: the standards themselves)."""
-        river = BOUNDS(self._river(t, idx))
-        checking = (t + UTC_OFFSET_S) % 86_400 < self._step[idx]
+    def measure(self, t: Seconds, idx: IndexArray) -> Measurement:
+        """Return what stations `idx` report, each at its second of `t`: the river's items, and
+        a day's first reading its analysers' checks (clean: the standards themselves)."""
+        w = window(t, len(idx))
+        river = BOUNDS(self._river(w, idx))
+        checking = (w.t + UTC_OFFSET_S) % 86_400 < self._step[idx]
         nan = np.full(len(idx), np.nan)
         clean = {name: np.where(checking, standard, nan) for name, standard in STANDARDS.items()}
         read = {name: value * (1 + self._checks.normal(0.0, REPEATABILITY, size=len(idx)))
                 for name, value in clean.items()}
         return Measurement({**river, **CHECK_BOUNDS(read)}, {**river, **CHECK_BOUNDS(clean)})
 
-    def _river(self, t: int, idx: IndexArray) -> dict[str, FloatArray]:
-        now = local_time(t)
+    def _river(self, w: Window, idx: IndexArray) -> dict[str, FloatArray]:
         climate = self._drivers.climate
-        rain = self._drivers.weather.at(t).rain_24h_mm
-        temperature = (climate.mean_c + 1.0 + climate.amplitude_c * annual(now.day_of_year, 215)
-                       + 0.6 * daily(now.hour, 16.0) + self._offset[idx])
-        photosynthesis = math.sin(2 * math.pi * (now.hour - 10.0) / 24)
+        rain = self._drivers.weather.at(w.first).rain_24h_mm
+        temperature = (climate.mean_c + 1.0
+                       + climate.amplitude_c * annual(w.local.day_of_year, 215)
+                       + 0.6 * daily(w.hour, 16.0) + self._offset[idx])
+        photosynthesis = np.sin(2 * np.pi * (w.hour - 10.0) / 24)
         swing = self._do_swing[idx]
         noise = ar1(self._noise, idx, NOISE_RHO, NOISE_SIGMA, self._rng)
         oxygen = (self._do_fraction[idx] * oxygen_saturation(temperature) + swing * photosynthesis
