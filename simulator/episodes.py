@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from urbanpulse.kinds.incidents import CARRIER_OUTAGE, Episode, KnobEffect, ValueEffect, Values
-from urbanpulse.kinds.modelling import FloatArray
+from urbanpulse.kinds.modelling import FloatArray, IndexArray, TimeArray
 
 __all__ = ["CARRIER_OUTAGE", "Delivery", "Episode", "Injector", "KnobEffect", "ValueEffect",
            "Values"]
@@ -56,6 +56,7 @@ class Injector:
         self._memory: dict[int, Values] = {}
         self._clean_memory: dict[int, Values] = {}
         self._next_end: float = math.inf
+        self._later: list[tuple[Episode, bool]] = []
         self.flagged = np.zeros(n, dtype=bool)
 
     def add(self, episodes: Iterable[Episode]) -> None:
@@ -63,42 +64,80 @@ class Injector:
         for episode in episodes:
             heapq.heappush(self._pending, (episode.start, next(self._counter), episode))
 
-    def advance(self, t: int, knobs: dict[str, FloatArray]) -> list[Episode]:
-        """Start and end episodes at `t`; return those that started, in start order."""
-        day = t // 86_400
-        if self._refill is not None and (self._next_day is None or day >= self._next_day):
+    def window(self, start: int, end: int, t: TimeArray, idx: IndexArray,
+               knobs: dict[str, FloatArray]) -> list[tuple[int, Episode]]:
+        """Start and end the episodes of seconds before `end`, for a window stepping at `t`.
+
+        The window's sensors `idx` step once each, sensor `idx[k]` at second `t[k]`,
+        after this call. A change at second `e` of a sensor stepping at `t` in the
+        window is made now if `e <= t`, as it was then; otherwise after the step
+        (`settle`), so that each sensor steps with the episodes of its own second
+        whatever the window (every episode touches its own sensor alone). Return the
+        episodes that started, in start order, each with its second (`start` at the
+        earliest: one pending from before it starts then).
+        """
+        if self._refill is not None and (self._next_day is None or start // 86_400
+                                         >= self._next_day):
+            day = start // 86_400
             for d in range(day if self._next_day is None else self._next_day, day + 1):
                 self.add(self._refill(d))
             self._next_day = day + 1
-        if t < self._next_end and not (self._pending and self._pending[0][0] <= t):
+        if self.next_change() >= end:
             return []
+        # (second, 0 a start or 1 an end, when it was due, order in the schedule, episode)
+        changes: list[tuple[int, int, int, int, Episode]] = []
+        while self._pending and self._pending[0][0] < end:
+            _, order, episode = heapq.heappop(self._pending)
+            changes.append((max(episode.start, start), 0, episode.start, order, episode))
+            if episode.end is not None and episode.end < end:
+                changes.append((max(episode.end, start), 1, episode.end, order, episode))
+        changes += [(max(e.end, start), 1, e.end, -1, e) for eps in self._active.values()
+                    for e in eps if e.end is not None and e.end < end]
+        changes.sort(key=lambda change: change[:4])
+        due = dict(zip(idx.tolist(), t.tolist(), strict=True))
         started = []
-        while self._pending and self._pending[0][0] <= t:
-            episode = heapq.heappop(self._pending)[2]
-            self._active.setdefault(episode.local, []).append(episode)
-            self.flagged[episode.local] = True
-            if episode.type in self._knobs:
-                self._knobs[episode.type](episode, knobs, True)
-            started.append(episode)
-        for local in [k for k, eps in self._active.items() if any(
-                e.end is not None and e.end <= t for e in eps)]:
-            keep = []
-            for episode in self._active[local]:
-                if episode.end is not None and episode.end <= t:
-                    if episode.type in self._knobs:
-                        self._knobs[episode.type](episode, knobs, False)
-                    self._memory.pop(id(episode), None)
-                    self._clean_memory.pop(id(episode), None)
-                else:
-                    keep.append(episode)
-            if keep:
-                self._active[local] = keep
+        for second, ending, _, _, episode in changes:
+            if not ending:
+                started.append((second, episode))
+            stepping = due.get(episode.local)
+            if stepping is not None and second > stepping:
+                self._later.append((episode, not ending))
             else:
-                del self._active[local]
-                self.flagged[local] = False
+                self._change(episode, not ending, knobs)
         self._next_end = min((e.end for eps in self._active.values() for e in eps
                               if e.end is not None), default=math.inf)
         return started
+
+    def settle(self, knobs: dict[str, FloatArray]) -> None:
+        """Make the changes `window` left until its sensors had stepped."""
+        if not self._later:
+            return
+        for episode, starting in self._later:
+            self._change(episode, starting, knobs)
+        self._later.clear()
+        self._next_end = min((e.end for eps in self._active.values() for e in eps
+                              if e.end is not None), default=math.inf)
+
+    def next_change(self) -> float:
+        """Return the second of the next start or end of an episode known now, or inf."""
+        return min(self._pending[0][0] if self._pending else math.inf, self._next_end)
+
+    def _change(self, episode: Episode, starting: bool, knobs: dict[str, FloatArray]) -> None:
+        local = episode.local
+        if starting:
+            self._active.setdefault(local, []).append(episode)
+            self.flagged[local] = True
+        else:
+            remaining = [e for e in self._active.get(local, ()) if e is not episode]
+            if remaining:
+                self._active[local] = remaining
+            else:
+                self._active.pop(local, None)
+                self.flagged[local] = False
+            self._memory.pop(id(episode), None)
+            self._clean_memory.pop(id(episode), None)
+        if episode.type in self._knobs:
+            self._knobs[episode.type](episode, knobs, starting)
 
     def apply(self, t: int, local: int, values: Values) -> Delivery:
         """Change one affected reading's values in place and return how it is delivered."""

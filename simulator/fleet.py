@@ -3,12 +3,24 @@
 Each sensor is stepped every `step_s` seconds (its reporting interval, or the
 sampling period of a report-on-change bay sensor) at a seeded phase (whole
 seconds in `[0, step_s)`) after the simulated start. Sensors of one kind that
-share a step and a phase form a slot; a heap of slots yields the simulated
-seconds at which something is due, so a tick asks each kind's model once for
-all its due sensors. Within a tick, ground truth of the episodes starting then
-comes first (a mounted sensor's `carrier-outage` after its carrier's incident),
-then readings ordered by sensor id, which makes the stream a pure
-function of the seed, the city, the options and the start time.
+share a step and a phase form a slot.
+
+Time is generated a frame at a time (`FRAME_S` at most, fewer for a big fleet,
+never across the top of an hour) and, within a frame, each kind a window at a
+time, as long as the kind's shortest step, so that each of its sensors is due
+at most once in it. A window is one call of the kind's model for all its due
+sensors, each at its own second (`urbanpulse.kinds.modelling.Model.step`), and
+one encoding: the cost of a call is shared by every sensor due in the window,
+not only by those due in the same second. An episode starting or ending inside
+a window changes its sensor before or after the step, as its second falls
+before or after the sensor's (`Injector.window`), so faults and incidents do
+not move the windows: a run with them draws the same world as one without.
+The frame's messages are then put in stream order and yielded second by
+second: at each second, the ground truth of the episodes starting then comes
+first (a mounted sensor's `carrier-outage` after its carrier's incident), then
+readings ordered by sensor id. The stream is a pure function of the seed, the
+city, the options and the start time (frames are counted from it; the end only
+cuts the stream).
 
 A fleet built with `clean_signal` also tells each sensor's clean signal: what it
 would have reported without measurement error (`MeasuringModel`) and without
@@ -22,11 +34,10 @@ reader knows the clean signal is told from there on.
 
 from __future__ import annotations
 
-import heapq
 import itertools
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -37,17 +48,97 @@ from simulator.drivers import Drivers
 from simulator.episodes import CARRIER_OUTAGE, Delivery, Episode, Injector
 from simulator.streams import random_stream
 from urbanpulse.kinds import SensorKind, get_kind
-from urbanpulse.kinds.modelling import FloatArray, IndexArray, MeasuringModel, Model
+from urbanpulse.kinds.modelling import (
+    FloatArray,
+    IndexArray,
+    MeasuringModel,
+    Model,
+    TimeArray,
+)
 from urbanpulse.messages import VERSION, Reading, SensorBirth, Truth, encoder
 from urbanpulse.topics import DEFAULT_ROOT, Channel, clean_topic, sensor_topic
 
 Message = tuple[str, bytes]
 """A topic and its encoded payload."""
 
+FRAME_S = 300
+"""The most simulated time generated before its first second is yielded. Windows are cut
+at frame ends, so a frame of a few minutes shares a model call among nearly all the sensors
+of a kind (most step every minute or more) and keeps a live run's look-ahead short."""
+FRAME_STEPS = 50_000
+"""The most sensor steps a frame holds: a big fleet's frames are shorter (100,000 sensors
+reporting every 2 s make frames of one second), so a frame's messages stay a few MB."""
+TRUTH, MOUNTED, READING = 0, 1, 2
+"""The order of a second's messages: ground truth, a mounted sensor's truth, readings."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Encoded:
+    """The messages of a window's readings, with what `_Frame` needs to put them in order."""
+
+    messages: list[Message]
+    columns: IndexArray
+    """The position in the window's sensors of each message's sensor."""
+    records: NDArray[np.bool_] | None
+    """Which messages are clean records (None: none is)."""
+
+
+class _Frame:
+    """The messages of a stretch of simulated time, gathered kind by kind, put in stream order."""
+
+    def __init__(self) -> None:
+        self._messages: list[Message] = []
+        self._seconds: list[TimeArray] = []
+        self._classes: list[NDArray[np.int8]] = []
+        self._keys: list[IndexArray] = []
+        self._records: list[NDArray[np.bool_]] = []
+
+    def truth(self, t: int, message: Message, mounted: bool) -> None:
+        """Add a truth announced at second `t`; truths of one second keep the order added."""
+        self._add([message], np.array([t], dtype=np.int64), MOUNTED if mounted else TRUTH,
+                  np.array([len(self._messages)], dtype=np.intp), None)
+
+    def readings(self, t: TimeArray, ranks: IndexArray, encoded: _Encoded) -> None:
+        """Add a window's readings: `t` and `ranks` are each message's second and sensor rank."""
+        self._add(encoded.messages, t, READING, ranks, encoded.records)
+
+    def _add(self, messages: list[Message], t: TimeArray, kind: int, keys: IndexArray,
+             records: NDArray[np.bool_] | None) -> None:
+        if not messages:
+            return
+        self._messages.extend(messages)
+        self._seconds.append(t)
+        self._classes.append(np.full(len(messages), kind, dtype=np.int8))
+        self._keys.append(keys)
+        self._records.append(records if records is not None
+                             else np.zeros(len(messages), dtype=bool))
+
+    def seconds(self) -> Iterator[tuple[int, list[Message], int, int]]:
+        """Yield each second with messages, in order: them, and how many are truths and records.
+
+        Within a second: truths, then mounted truths, in the order added; then readings
+        by sensor rank, a sensor's messages in the order added (the sort is stable).
+        """
+        if not self._messages:
+            return
+        seconds = np.concatenate(self._seconds)
+        classes = np.concatenate(self._classes)
+        order = np.lexsort((np.concatenate(self._keys), classes, seconds))
+        seconds = seconds[order]
+        starts = np.flatnonzero(np.diff(seconds, prepend=-1))
+        truths = np.add.reduceat((classes[order] != READING).astype(np.intp), starts)
+        records = np.add.reduceat(np.concatenate(self._records)[order].astype(np.intp), starts)
+        messages = self._messages
+        ordered = [messages[i] for i in order.tolist()]
+        ends = [*starts[1:].tolist(), len(ordered)]
+        for low, high, truth_count, record_count in zip(starts.tolist(), ends, truths.tolist(),
+                                                         records.tolist(), strict=True):
+            yield int(seconds[low]), ordered[low:high], truth_count, record_count
+
 
 @dataclass(slots=True)
 class _Kind:
-    """The sensors of one kind, in sensor-id order, with their model, episodes and counters."""
+    """The sensors of one kind, in sensor-id order, with their model, schedule and episodes."""
 
     name: str
     spec: SensorKind
@@ -61,19 +152,45 @@ class _Kind:
     seqs: list[int]
     injector: Injector
     held: dict[int, Message]
+    members: list[IndexArray]
+    """The sensors of each slot, ascending."""
+    steps: TimeArray
+    """Each slot's step, seconds."""
+    phases: TimeArray
+    """Each slot's phase, seconds after the start."""
+    span: int
+    """The longest window: the shortest step of the kind's sensors."""
+    due: TimeArray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    """Each slot's next due second, once `Fleet.ticks` has begun."""
     clean_topics: list[str] | None = None
     """Each sensor's clean-signal topic, when the run tells the clean signal."""
     opened: NDArray[np.bool_] | None = None
     """Whether each sensor's clean signal has begun (its first reading had its record)."""
-    cleans: int = 0
-    """Clean records generated so far."""
     measuring: MeasuringModel | None = None
     """The model, when the run tells the clean signal and its instruments err (checked once:
     an `isinstance` of a protocol per step was a seventh of a backfill's time)."""
 
-    def signal(self, t: int, idx: IndexArray) -> tuple[dict[str, FloatArray],
-                                                       dict[str, FloatArray] | None]:
-        """Step the model for sensors `idx`: their readings, and their clean values.
+    def window(self, w1: int) -> tuple[TimeArray, IndexArray] | None:
+        """Take the sensors due before second `w1`, ordered by second then sensor, or None.
+
+        Each slot is due at most once: a window is never longer than `span`.
+        """
+        slots = np.flatnonzero(self.due < w1)
+        if not slots.size:
+            return None
+        seconds = self.due[slots]
+        self.due[slots] += self.steps[slots]
+        if slots.size == 1:
+            idx = self.members[int(slots[0])]
+            return np.full(len(idx), seconds[0], dtype=np.int64), idx
+        idx = np.concatenate([self.members[slot] for slot in slots.tolist()])
+        t = np.repeat(seconds, [len(self.members[slot]) for slot in slots.tolist()])
+        order = np.lexsort((idx, t))
+        return t[order], idx[order]
+
+    def signal(self, t: TimeArray, idx: IndexArray) -> tuple[dict[str, FloatArray],
+                                                             dict[str, FloatArray] | None]:
+        """Step the model for sensors `idx` at seconds `t`: their readings, and clean values.
 
         The clean values are None when the run does not tell them or the model's
         instruments do not err: the readings are then the clean values.
@@ -83,9 +200,9 @@ class _Kind:
             return measurement.measured, measurement.clean
         return self.model.step(t, idx), None
 
-    def encode(self, ts_ms: int, idx: IndexArray, values: dict[str, FloatArray],
-               clean: dict[str, FloatArray] | None = None) -> tuple[list[Message], IndexArray]:
-        """Encode the readings of due sensors with something to say; return them and their ranks.
+    def encode(self, ts_ms: TimeArray, idx: IndexArray, values: dict[str, FloatArray],
+               clean: dict[str, FloatArray] | None = None) -> _Encoded:
+        """Encode the readings of due sensors with something to say, each at its `ts_ms`.
 
         `clean` is the model's clean values when they may differ from `values`; a run
         that tells the clean signal adds the clean records it needs (module docstring).
@@ -99,8 +216,10 @@ class _Kind:
             return self._plain(ts_ms, idx, names, block)
         recording = self.opened is not None
         messages: list[Message] = []
-        senders: list[int] = []
-        for column, (i, hit) in enumerate(zip(idx.tolist(), flagged.tolist(), strict=True)):
+        columns: list[int] = []
+        records: list[bool] = []
+        for column, (ts, i, hit) in enumerate(zip(ts_ms.tolist(), idx.tolist(), flagged.tolist(),
+                                                  strict=True)):
             row = {n: v for n, v in zip(names, block[:, column].tolist(), strict=True)
                    if not math.isnan(v)}
             if not row:
@@ -110,10 +229,11 @@ class _Kind:
                 clean_row = dict(row) if real is None else {
                     n: v for n, v in zip(names, real[:, column].tolist(), strict=True)
                     if not math.isnan(v)}
-            sent = self._one(ts_ms, i, row, hit, clean_row)
+            sent, recorded = self._one(ts, i, row, hit, clean_row)
             messages.extend(sent)
-            senders.extend([i] * len(sent))
-        return messages, self.ranks[np.array(senders, dtype=np.intp)]
+            columns.extend([column] * len(sent))
+            records.extend([recorded] + [False] * (len(sent) - 1) if sent else [])
+        return _Encoded(messages, np.array(columns, dtype=np.intp), np.array(records, dtype=bool))
 
     def _vouched(self, idx: IndexArray, block: FloatArray, real: FloatArray | None) -> bool:
         """Return whether every due sensor's reading stands for its clean values (no record)."""
@@ -123,43 +243,44 @@ class _Kind:
             return False
         return real is None or bool(((block == real) | (np.isnan(block) & np.isnan(real))).all())
 
-    def _plain(self, ts_ms: int, idx: IndexArray, names: list[str],
-               block: FloatArray) -> tuple[list[Message], IndexArray]:
+    def _plain(self, ts_ms: TimeArray, idx: IndexArray, names: list[str],
+               block: FloatArray) -> _Encoded:
         """Encode readings no episode touches, splicing the values into each sensor's prefix.
 
         The bytes are those `encoder.encode(Reading(...))` gives: every row's values
         are encoded in one call and cut apart, and NaN values are left out.
         """
         missing = np.isnan(block)
+        columns = np.arange(len(idx))
         if missing.any():
-            speaking = ~missing.all(axis=0)  # report-on-change: most sensors say nothing
-            idx, block = idx[speaking], block[:, speaking]
-            if not idx.size:
-                return [], idx
+            columns = np.flatnonzero(~missing.all(axis=0))  # report-on-change: most say nothing
+            if not columns.size:
+                return _Encoded([], columns, None)
+            block = block[:, columns]
             dicts = [{n: v for n, v in zip(names, row, strict=True) if not math.isnan(v)}
                      for row in block.T.tolist()]
         else:
             dicts = [dict(zip(names, row, strict=True)) for row in block.T.tolist()]
-        senders, ranks = idx.tolist(), self.ranks[idx]
-        if not senders:
-            return [], ranks
+        if not dicts:
+            return _Encoded([], columns, None)
         inner = encoder.encode(dicts)[2:-2].split(b"},{")  # [{...},{...}]: no braces inside
         prefixes, topics, seqs = self.prefixes, self.topics, self.seqs
-        ts = b"%d" % ts_ms
         messages = []
-        for i, body in zip(senders, inner, strict=True):
+        for i, ts, body in zip(idx[columns].tolist(), ts_ms[columns].tolist(), inner,
+                               strict=True):
             seq = seqs[i]
             seqs[i] = seq + 1
-            messages.append((topics[i], b'%s%s,"seq":%d,"values":{%s}}' % (
+            messages.append((topics[i], b'%s%d,"seq":%d,"values":{%s}}' % (
                 prefixes[i], ts, seq, body)))
-        return messages, ranks
+        return _Encoded(messages, columns, None)
 
     def _one(self, ts_ms: int, i: int, row: dict[str, float], hit: bool,
-             clean: dict[str, float] | None = None) -> list[Message]:
+             clean: dict[str, float] | None = None) -> tuple[list[Message], bool]:
         """Encode one reading, through the sensor's active episodes when it has any.
 
         `clean` is the sensor's clean values when the run tells the clean signal: its
-        record comes first unless the reading stands for it.
+        record comes first unless the reading stands for it. Return the messages, and
+        whether the first is that record.
         """
         t = ts_ms // 1000
         delivery = self.injector.apply(t, i, row) if hit else None
@@ -174,13 +295,12 @@ class _Kind:
         opened, topics = self.opened, self.clean_topics
         if clean is None or opened is None or topics is None or (
                 intact and clean == row and opened[i]):
-            return sent
+            return sent, False
         opened[i] = True
-        self.cleans += 1
         spec = self.specs[i]
         return [(topics[i], encoder.encode(Reading(
             v=VERSION, sensor=spec.sensor, kind=self.name, district=spec.district, ts=ts_ms,
-            seq=seq, values=clean))), *sent]
+            seq=seq, values=clean))), *sent], True
 
     def _deliver(self, ts_ms: int, i: int, seq: int, row: dict[str, float],
                  delivery: Delivery | None) -> tuple[list[Message], bool]:
@@ -241,17 +361,22 @@ class Fleet:
         self._incidents = tuple(incidents)
         self._fault_rate = fault_rate
         self.truths = 0
-        """Ground-truth messages of faults and incidents generated so far."""
+        """Ground-truth messages of faults and incidents yielded so far."""
+        self.cleans = 0
+        """Clean records yielded so far (0 without `clean_signal`)."""
         drivers = drivers if drivers is not None else Drivers()
         faults.check_faults()
         phases = random_stream(seed, "phase").random(len(ordered))
         self._kinds: list[_Kind] = []
-        self._slots: dict[tuple[int, int, int], IndexArray] = {}
-        for position, name in enumerate(sorted({spec.kind for spec in ordered})):
+        for name in sorted({spec.kind for spec in ordered}):
             ranks = [rank for rank, spec in enumerate(ordered) if spec.kind == name]
             members = [ordered[rank] for rank in ranks]
             simulated = parts.simulated(name)
             model = simulated.model(members, random_stream(seed, f"model/{name}"), drivers)
+            slots: dict[tuple[int, int], list[int]] = {}
+            for local, (rank, spec) in enumerate(zip(ranks, members, strict=True)):
+                phase = int(phases[rank] * spec.step_s)
+                slots.setdefault((spec.step_s, phase), []).append(local)
             self._kinds.append(_Kind(
                 name=name,
                 spec=get_kind(name),
@@ -266,17 +391,17 @@ class Fleet:
                 seqs=[0] * len(members),
                 injector=self._injector(get_kind(name), members, simulated),
                 held={},
+                members=[np.array(locals_, dtype=np.intp) for locals_ in slots.values()],
+                steps=np.array([step for step, _ in slots], dtype=np.int64),
+                phases=np.array([phase for _, phase in slots], dtype=np.int64),
+                span=min(step for step, _ in slots),
                 clean_topics=[clean_topic(s.district, name, s.sensor, root=root)
                               for s in members] if clean_signal else None,
                 opened=np.zeros(len(members), dtype=bool) if clean_signal else None,
                 measuring=model if clean_signal and isinstance(model, MeasuringModel) else None,
             ))
-            slots: dict[tuple[int, int, int], list[int]] = {}
-            for local, (rank, spec) in enumerate(zip(ranks, members, strict=True)):
-                phase = int(phases[rank] * spec.step_s)
-                slots.setdefault((position, spec.step_s, phase), []).append(local)
-            self._slots.update({key: np.array(members_, dtype=np.intp)
-                                for key, members_ in slots.items()})
+        steps_per_s = sum(1 / spec.step_s for spec in ordered)
+        self._frame_s = int(max(1, min(FRAME_S, FRAME_STEPS // max(steps_per_s, 1))))
 
     def _injector(self, kind: SensorKind, members: list[SensorSpec],
                   simulated: parts.Simulated) -> Injector:
@@ -292,11 +417,6 @@ class Fleet:
             refill=(lambda day: faults.draw_faults(seed, kind, day, members, rate, targets))
             if rate > 0 else None)
 
-    @property
-    def cleans(self) -> int:
-        """Return how many clean records were generated so far (0 without `clean_signal`)."""
-        return sum(kind.cleans for kind in self._kinds)
-
     def births(self, ts_ms: int) -> Iterator[Message]:
         """Yield one retained birth per sensor, in sensor-id order, stamped `ts_ms`."""
         for spec in self.specs:
@@ -310,9 +430,10 @@ class Fleet:
             yield topic, encoder.encode(birth)
 
     def ticks(self, start: int, end: float | None = None) -> Iterator[tuple[int, list[Message]]]:
-        """Yield each simulated second from `start` (before `end`) with a message due, and them.
+        """Yield each simulated second from `start` (before `end`) with a message, and them.
 
-        Messages are generated lazily: the models advance as the iterator is consumed.
+        Messages are generated lazily, a frame at a time (module docstring): the
+        models advance as the iterator is consumed.
         """
         matched = [scenarios.episodes(self._incidents, kind.spec, kind.specs, start)
                    for kind in self._kinds]
@@ -324,42 +445,36 @@ class Fleet:
                     outages.setdefault(episode.sensor, []).append(episode)
         for kind, found in zip(self._kinds, matched, strict=True):
             kind.injector.add([*found, *scenarios.mounted(outages, kind.spec, kind.specs)])
-        heap = [(start + phase, position, step, phase)
-                for position, step, phase in self._slots]
-        heapq.heapify(heap)
-        while heap:
-            t = heap[0][0]
-            if end is not None and t >= end:
-                return
-            due: dict[int, list[IndexArray]] = {}
-            while heap and heap[0][0] == t:
-                _, position, step, phase = heapq.heappop(heap)
-                due.setdefault(position, []).append(self._slots[position, step, phase])
-                heapq.heappush(heap, (t + step, position, step, phase))
-            yield t, self._messages(t, due)
+            kind.due = start + kind.phases
+        frame_start = start
+        while end is None or frame_start < end:
+            frame_end = min(frame_start + self._frame_s, (frame_start // 3600 + 1) * 3600)
+            frame = _Frame()
+            for kind in self._kinds:
+                self._generate(kind, frame_start, frame_end, frame)
+            for t, messages, truths, records in frame.seconds():
+                if end is not None and t >= end:
+                    return
+                self.truths += truths
+                self.cleans += records
+                yield t, messages
+            frame_start = frame_end
 
-    def _messages(self, t: int, due: dict[int, list[IndexArray]]) -> list[Message]:
-        truths: list[Message] = []
-        parts: list[tuple[IndexArray, list[Message]]] = []
-        mounted: list[Message] = []  # after their carriers' truths: the cause comes first
-        for position, kind in enumerate(self._kinds):
-            for episode in kind.injector.advance(t, kind.model.knobs):
-                (mounted if episode.type == CARRIER_OUTAGE else truths).append(
-                    self._truth(kind, episode))
-            if position not in due:
-                continue
-            groups = due[position]
-            idx = groups[0] if len(groups) == 1 else np.sort(np.concatenate(groups))
-            messages, ranks = kind.encode(t * 1000, idx, *kind.signal(t, idx))
-            parts.append((ranks, messages))
-        truths.extend(mounted)
-        self.truths += len(truths)
-        if len(parts) == 1 and not truths:
-            return parts[0][1]
-        order = np.argsort(np.concatenate([ranks for ranks, _ in parts]
-                                          or [np.empty(0, dtype=np.intp)]), kind="stable")
-        messages = [message for _, batch in parts for message in batch]
-        return truths + [messages[i] for i in order.tolist()]
+    def _generate(self, kind: _Kind, start: int, end: int, frame: _Frame) -> None:
+        """Add a kind's truth and readings from second `start` to `end` to the frame."""
+        no_time, no_one = np.empty(0, dtype=np.int64), np.empty(0, dtype=np.intp)
+        knobs = kind.model.knobs
+        for w0 in range(start, end, kind.span):
+            w1 = min(end, w0 + kind.span)
+            due = kind.window(w1)
+            t, idx = due if due is not None else (no_time, no_one)
+            for second, episode in kind.injector.window(w0, w1, t, idx, knobs):
+                frame.truth(second, self._truth(kind, episode), episode.type == CARRIER_OUTAGE)
+            if due is not None:
+                encoded = kind.encode(t * 1000, idx, *kind.signal(t, idx))
+                columns = encoded.columns
+                frame.readings(t[columns], kind.ranks[idx[columns]], encoded)
+            kind.injector.settle(knobs)
 
     def _truth(self, kind: _Kind, episode: Episode) -> Message:
         spec = kind.specs[episode.local]

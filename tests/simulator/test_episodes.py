@@ -11,10 +11,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import msgspec
+import numpy as np
 import pytest
 
 from ingest.decode import REASONS, Decoder
 from simulator.city import default_city
+from simulator.episodes import Injector
 from simulator.faults import (
     FAULTS,
     VALUE_FAULTS,
@@ -29,6 +31,7 @@ from simulator.scenarios import Incident, anchored, check_filters, load_scenario
 from urbanpulse.errors import ConfigError
 from urbanpulse.kinds import Metric, SensorKind, get_kind, register, unregister
 from urbanpulse.kinds.incidents import Episode
+from urbanpulse.kinds.modelling import FloatArray
 from urbanpulse.messages import Reading, Truth, truth_decoder
 from urbanpulse.topics import Channel, parse
 
@@ -407,3 +410,24 @@ def test_an_anchored_scenario_counts_its_offsets_from_the_given_moment() -> None
     incidents = [Incident("venue-event", "2h", 3600), Incident("venue-event", fixed, 3600)]
     assert [incident.at for incident in anchored(incidents, origin)] == [
         origin + timedelta(hours=2), fixed]
+
+
+def test_a_change_inside_a_window_reaches_each_sensor_at_its_own_second() -> None:
+    """A sensor stepping before an episode's start steps without it, one after with it."""
+    def switch(episode: Episode, knobs: dict[str, FloatArray], starting: bool) -> None:
+        knobs["on"][episode.local] = 1.0 if starting else 0.0
+
+    injector = Injector(3, {}, {"switch": switch}, {})
+    injector.add([Episode(local, f"s{local}", "switch", start=30, end=end)
+                  for local, end in ((0, None), (1, None), (2, 45))])
+    knobs = {"on": np.zeros(3)}
+    t, idx = np.array([10, 50, 40]), np.array([0, 1, 2])
+    started = injector.window(0, 60, t, idx, knobs)
+    assert [(second, episode.local) for second, episode in started] == [(30, 0), (30, 1),
+                                                                        (30, 2)]
+    assert knobs["on"].tolist() == [0.0, 1.0, 1.0]  # as at 10, 50 and 40
+    assert injector.flagged.tolist() == [False, True, True]
+    injector.settle(knobs)
+    assert knobs["on"].tolist() == [1.0, 1.0, 0.0]  # as at 60: the third ended at 45
+    assert injector.flagged.tolist() == [True, True, False]
+    assert injector.window(60, 120, t + 60, idx, knobs) == []

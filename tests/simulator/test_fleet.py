@@ -6,11 +6,14 @@ import itertools
 from collections import defaultdict
 from datetime import UTC, datetime
 
+import numpy as np
 import pytest
 
 from simulator.city import default_city
 from simulator.fleet import Fleet
 from urbanpulse.kinds import get_kind
+from urbanpulse.kinds.modelling import FloatArray, IndexArray, Seconds
+from urbanpulse.kinds.noise.model import NoiseModel
 from urbanpulse.messages import birth_decoder, encoder, reading_decoder
 from urbanpulse.topics import Channel, parse
 
@@ -120,3 +123,67 @@ def test_readings_are_the_bytes_the_encoder_gives_their_message() -> None:
             assert encoder.encode(reading) == payload
             sparse += len(reading.values) < len(get_kind(reading.kind).metrics)
     assert sparse > 100  # report-on-change readings, with some metrics left out, were among them
+
+
+def test_a_kind_steps_a_window_at_a_time_each_sensor_at_its_own_second(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    city = default_city(scale=5, seed=3)
+    noise = sorted((spec for spec in city if spec.kind == "noise"), key=lambda s: s.sensor)
+    calls: list[tuple[list[int], list[int]]] = []
+    step = NoiseModel.step
+
+    def recorded(model: NoiseModel, t: Seconds, idx: IndexArray) -> dict[str, FloatArray]:
+        calls.append((np.broadcast_to(t, idx.shape).tolist(), idx.tolist()))
+        return step(model, t, idx)
+
+    monkeypatch.setattr(NoiseModel, "step", recorded)
+    fleet = Fleet(city, seed=3)
+    due: dict[str, list[int]] = defaultdict(list)
+    for t, messages in fleet.ticks(START, START + 2 * HOUR):
+        for topic, _ in messages:
+            if parse(topic).kind == "noise":
+                due[parse(topic).sensor].append(t)
+    span = min(spec.step_s for spec in noise)
+    assert len(calls) <= 2 * HOUR // span + 2
+    stepped: dict[str, list[int]] = defaultdict(list)
+    for seconds, idx in calls:
+        assert len(set(idx)) == len(idx)  # each sensor once
+        assert len({second // HOUR for second in seconds}) == 1  # within one hour
+        assert max(seconds) - min(seconds) < span
+        assert sorted(zip(seconds, idx, strict=True)) == list(zip(seconds, idx, strict=True))
+        for second, local in zip(seconds, idx, strict=True):
+            stepped[noise[local].sensor].append(second)
+    assert stepped == due  # every sensor reported at the seconds it was stepped at
+    assert max(len(idx) for _, idx in calls) > len(noise) / 2  # not a second at a time
+
+
+def test_the_stream_does_not_depend_on_where_it_ends() -> None:
+    city = default_city(seed=2)
+    longer = list(Fleet(city, seed=2, fault_rate=4.0).ticks(START, START + HOUR))
+    shorter = list(Fleet(city, seed=2, fault_rate=4.0).ticks(START, START + 1234))
+    assert shorter == [(t, messages) for t, messages in longer if t < START + 1234]
+
+
+def test_faults_leave_the_readings_of_the_sensors_they_miss_as_they_were() -> None:
+    """Windows do not move with episodes: a faulty run draws the same world as a clean one."""
+    city = default_city(seed=9)
+
+    def readings(fleet: Fleet) -> tuple[dict[str, list[bytes]], set[str]]:
+        by_sensor: dict[str, list[bytes]] = defaultdict(list)
+        struck = set()
+        for _, messages in fleet.ticks(START, START + 6 * HOUR):
+            for topic, payload in messages:
+                parsed = parse(topic)
+                if parsed.channel is Channel.TRUTH:
+                    struck.add(parsed.sensor)
+                else:
+                    by_sensor[parsed.sensor].append(payload)
+        return by_sensor, struck
+
+    clean, _ = readings(Fleet(city, seed=9))
+    faulty, struck = readings(Fleet(city, seed=9, fault_rate=6.0))
+    assert len(struck) > 20
+    spared = set(clean) - struck
+    assert len(spared) > 50
+    assert {sensor: faulty[sensor] for sensor in spared} == {
+        sensor: clean[sensor] for sensor in spared}
