@@ -104,7 +104,8 @@ async def test_csv_has_a_metadata_block_a_header_and_one_line_per_sensor_hour(
     assert response.headers["content-disposition"].startswith("attachment; filename=")
     lines = response.text.splitlines()
     comments = dict(line[2:].split(": ", 1) for line in lines if line.startswith("# "))
-    assert comments["units"] == "laeq=dB(A); lamax=dB(A); la10=dB(A); la90=dB(A)"
+    assert comments["units"] == ("laeq=dB(A); lamax=dB(A); la10=dB(A); la90=dB(A); "
+                                 "calibration_db=dB")
     assert comments["district"] == "pudong"
     assert comments["licence"].startswith("UNSPECIFIED")
     assert comments["range"].startswith("2025-11-22T08:00:00Z to 2025-11-22T10:00:00Z")

@@ -25,6 +25,8 @@ SPEC = SensorKind(
         Metric("lamax", "dB(A)", 10, 160, "Maximum A-weighted level over the interval"),
         Metric("la10", "dB(A)", 10, 150, "Level exceeded 10 % of the time"),
         Metric("la90", "dB(A)", 10, 150, "Level exceeded 90 % of the time (background)"),
+        Metric("calibration_db", "dB", 60, 130,
+               "Level read of the 94 dB calibration signal at the day's self-check"),
     ),
     derived=derived(
         DerivedField("noise_limit_db", "float", "dB(A)",

@@ -8,6 +8,13 @@ the two, rest days are 1 dB and holidays 2 dB quieter by day, rain over
 own offset plus AR(1) noise (σ about 2 dB). The statistical levels follow from LAeq: LA90
 (background) 3-8 dB under it, LA10 1.5-4 dB over it, LAmax 8-20 dB over it.
 
+Once a day, in its first reading after local midnight, a monitor also reports
+`calibration_db`: what it read of its calibration signal, 94.0 dB at 1 kHz (the
+self-check automatic stations run, an electrostatic actuator or a built-in
+calibrator). A healthy monitor reads 94.0; a bias of its microphone shifts the
+check as it shifts the levels, so `noise-calibration-failed` sees it at the
+next midnight.
+
 A sensor mounted on a smart pole shares the pole's supply: while the pole is
 cut off (`carrier-outage`, from the pole's `power-cut`) it sends nothing.
 """
@@ -28,6 +35,7 @@ from urbanpulse.kinds.incidents import (
     without_supply,
 )
 from urbanpulse.kinds.modelling import (
+    UTC_OFFSET_S,
     Bounds,
     Drivers,
     FloatArray,
@@ -54,7 +62,9 @@ ACTIVITY = (.25, .10, .05, 0, .05, .20, .50, .85, 1, 1, .95, .95,
 
 WEEKEND_DAY_DB = -1.0
 NOISE_RHO, NOISE_SIGMA = 0.8, 2.0
-BOUNDS = Bounds(NOISE, dict.fromkeys(("laeq", "lamax", "la10", "la90"), 1))
+CALIBRATION_DB = 94.0
+"""The level of the calibration signal (a class 1 sound calibrator's, GB/T 15173)."""
+BOUNDS = Bounds(NOISE, dict.fromkeys(("laeq", "lamax", "la10", "la90", "calibration_db"), 1))
 SPREAD_LOW = np.array([[8.0], [1.5], [-8.0]])
 SPREAD_HIGH = np.array([[20.0], [4.0], [-3.0]])
 """Bounds of LAmax, LA10 and LA90 relative to LAeq, dB."""
@@ -76,9 +86,11 @@ class NoiseModel:
         self._day, self._night = typical[:, 0], typical[:, 1]
         self._offset = rng.normal(0.0, 1.5, size=n)
         self._walk = rng.normal(0.0, NOISE_SIGMA, size=n)
+        self._step = np.array([spec.step_s for spec in specs])
 
     def step(self, t: Seconds, idx: IndexArray) -> dict[str, FloatArray]:
-        """Return the A-weighted levels of monitors `idx` over the intervals ending at `t`."""
+        """Return the A-weighted levels of monitors `idx` over the intervals ending at `t`, and
+        in a day's first reading the self-check's `calibration_db`."""
         w = window(t, len(idx))
         activity = hourly_value(ACTIVITY, w.hour)
         day, night = self._day[idx], self._night[idx]
@@ -89,8 +101,11 @@ class NoiseModel:
         laeq = (night + (day - night) * activity + rest + rain + self._offset[idx]
                 + ar1(self._walk, idx, NOISE_RHO, NOISE_SIGMA, self._rng))
         spread = self._rng.uniform(SPREAD_LOW, SPREAD_HIGH, size=(3, len(idx)))
+        checking = (w.t + UTC_OFFSET_S) % 86_400 < self._step[idx]
         return without_supply(BOUNDS({"laeq": laeq, "lamax": laeq + spread[0],
-                                      "la10": laeq + spread[1], "la90": laeq + spread[2]}),
+                                      "la10": laeq + spread[1], "la90": laeq + spread[2],
+                                      "calibration_db": np.where(checking, CALIBRATION_DB,
+                                                                 np.nan)}),
                               self.knobs["unpowered"][idx])
 
 
