@@ -6,7 +6,9 @@
 - `acknowledged` keeps an alert active but says someone is on it.
 - A condition that turns false resolves the alert; the next episode is a new
   one with the same `alert_id` (the fingerprint of rule and sensor), unless it
-  comes within the rule's `repeat_after` of the resolve (repeat suppression).
+  comes within the rule's `repeat_after` of the resolve of an alert that fired
+  (repeat suppression; a pending alert that resolves before its `for` paged
+  nobody, so it holds nothing back).
 - Staleness is judged on arrival time (the ingester's clock), so a backfill of
   old readings does not look stale.
 - A reading of a sensor with an active alert of a QC rule (`stuck` or `range`
@@ -298,7 +300,8 @@ class AlertEngine:
             self._alerting[sensor] -= 1
             if not self._alerting[sensor]:
                 del self._alerting[sensor]
-            self._resolved_at[key] = at_ms
+            if current.state != "pending":  # a pending alert paged nobody: nothing to repeat
+                self._resolved_at[key] = at_ms
             return _with(current, state="resolved", ts=max(at_ms, current.ts), value=value,
                          message=describe())
         if current.state == "pending" and at_ms - current.since >= rule.for_s * 1000:

@@ -160,6 +160,17 @@ def test_repeat_after_suppresses_a_new_episode_too_soon_after_a_resolve() -> Non
     assert engine.suppressed == 1
 
 
+def test_a_pending_alert_that_never_fired_holds_no_repeat_back() -> None:
+    """A condition shorter than its `for` paged nobody: the next one is judged at once."""
+    engine = AlertEngine(_rules({**PM25, "for": "10m", "repeat_after": "30m"}))
+    changes = []
+    for minute, value in [(0, 130), (5, 90), (8, 130), (18, 130), (19, 90), (25, 130)]:
+        changes += engine.evaluate(_air(value, T0 + minute * MINUTE), T0)
+    assert [(change.state, (change.ts - T0) // MINUTE) for change in changes] == [
+        ("pending", 0), ("resolved", 5), ("pending", 8), ("firing", 18), ("resolved", 19)]
+    assert engine.suppressed == 1  # at 25: within 30 min of the fired alert's resolve
+
+
 def test_a_threshold_on_a_derived_field_judges_the_derived_value_not_the_metric() -> None:
     """pm25-high judges the calibrated `pm25_cal`: a low-cost station's raw 300 µg/m³
     on a humid night is not an alert when its corrected value is 60."""
