@@ -104,8 +104,7 @@ class Injector:
                 self._later.append((episode, not ending))
             else:
                 self._change(episode, not ending, knobs)
-        self._next_end = min((e.end for eps in self._active.values() for e in eps
-                              if e.end is not None), default=math.inf)
+        self._find_next_end()
         return started
 
     def settle(self, knobs: dict[str, FloatArray]) -> None:
@@ -115,12 +114,15 @@ class Injector:
         for episode, starting in self._later:
             self._change(episode, starting, knobs)
         self._later.clear()
-        self._next_end = min((e.end for eps in self._active.values() for e in eps
-                              if e.end is not None), default=math.inf)
+        self._find_next_end()
 
     def next_change(self) -> float:
         """Return the second of the next start or end of an episode known now, or inf."""
         return min(self._pending[0][0] if self._pending else math.inf, self._next_end)
+
+    def _find_next_end(self) -> None:
+        self._next_end = min((e.end for eps in self._active.values() for e in eps
+                              if e.end is not None), default=math.inf)
 
     def _change(self, episode: Episode, starting: bool, knobs: dict[str, FloatArray]) -> None:
         local = episode.local

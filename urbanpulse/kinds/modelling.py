@@ -360,6 +360,12 @@ class Window:
         """Return the local time of `first`: the weekday and day of the year of them all."""
         return local_time(self.first)
 
+    def first_of_day(self, step_s: NDArray[np.int64]) -> NDArray[np.bool_]:
+        """Return whether each reading is its sensor's first of the local day, for sensors
+        stepped every `step_s` seconds (one per sensor): the day's first after midnight."""
+        result: NDArray[np.bool_] = (self.t + UTC_OFFSET_S) % 86_400 < step_s
+        return result
+
 
 def window(t: Seconds, n: int) -> Window:
     """Return the window of a step of `n` sensors due at `t` (`Model.step`)."""
@@ -430,6 +436,13 @@ def annual(day_of_year: int, peak_day: float) -> float:
     return math.cos(2 * math.pi * (day_of_year - peak_day) / YEAR_DAYS)
 
 
-def daily(hour: float, peak_hour: float) -> float:
-    """Return a daily cosine: 1 at `peak_hour`, -1 twelve hours away."""
-    return math.cos(2 * math.pi * (hour - peak_hour) / 24)
+@overload
+def daily(hour: float, peak_hour: float) -> float: ...
+@overload
+def daily(hour: FloatArray, peak_hour: float) -> FloatArray: ...
+def daily(hour: float | FloatArray, peak_hour: float) -> float | FloatArray:
+    """Return a daily cosine: 1 at `peak_hour`, -1 twelve hours away; a float, or one per hour."""
+    if isinstance(hour, float | int):
+        return math.cos(2 * math.pi * (hour - peak_hour) / 24)
+    result: FloatArray = np.cos(2 * np.pi * (hour - peak_hour) / 24)
+    return result

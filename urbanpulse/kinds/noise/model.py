@@ -35,7 +35,6 @@ from urbanpulse.kinds.incidents import (
     without_supply,
 )
 from urbanpulse.kinds.modelling import (
-    UTC_OFFSET_S,
     Bounds,
     Drivers,
     FloatArray,
@@ -101,7 +100,7 @@ class NoiseModel:
         laeq = (night + (day - night) * activity + rest + rain + self._offset[idx]
                 + ar1(self._walk, idx, NOISE_RHO, NOISE_SIGMA, self._rng))
         spread = self._rng.uniform(SPREAD_LOW, SPREAD_HIGH, size=(3, len(idx)))
-        checking = (w.t + UTC_OFFSET_S) % 86_400 < self._step[idx]
+        checking = w.first_of_day(self._step[idx])
         return without_supply(BOUNDS({"laeq": laeq, "lamax": laeq + spread[0],
                                       "la10": laeq + spread[1], "la90": laeq + spread[2],
                                       "calibration_db": np.where(checking, CALIBRATION_DB,

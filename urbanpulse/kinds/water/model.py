@@ -40,6 +40,7 @@ from urbanpulse.kinds.modelling import (
     annual,
     ar1,
     attribute,
+    daily,
     window,
 )
 from urbanpulse.kinds.water import SPEC as WATER
@@ -61,8 +62,6 @@ STANDARDS = {"nh3_n_check": 1.0, "codmn_check": 6.0, "tp_check": 0.2}
 III limits of NH3-N, CODMn and TP."""
 REPEATABILITY = 0.02
 """Relative standard deviation of an analyser's reading of its standard."""
-UTC_OFFSET_S = 8 * 3600
-"""The city's clock (China Standard Time) ahead of UTC: a day's checks follow local midnight."""
 BOUNDS = Bounds(WATER, {"temperature": 2, "ph": 2, "dissolved_oxygen": 2, "conductivity": 0,
                         "turbidity": 1, "nh3_n": 3, "codmn": 2, "tp": 3})
 """The river's items, measured as they are: one rounding serves the reading and the clean."""
@@ -73,12 +72,6 @@ def oxygen_saturation(temperature: FloatArray) -> FloatArray:
     """Return the DO saturation of fresh water (mg/L) at `temperature` (°C), sea-level pressure."""
     t = temperature
     result: FloatArray = 14.62 - 0.3898 * t + 0.006969 * t**2 - 0.00005897 * t**3
-    return result
-
-
-def daily(hour: FloatArray, peak_hour: float) -> FloatArray:
-    """Return a daily cosine at each `hour`: 1 at `peak_hour`, -1 twelve hours away."""
-    result: FloatArray = np.cos(2 * np.pi * (hour - peak_hour) / 24)
     return result
 
 
@@ -117,7 +110,7 @@ class WaterModel:
         a day's first reading its analysers' checks (clean: the standards themselves)."""
         w = window(t, len(idx))
         river = BOUNDS(self._river(w, idx))
-        checking = (w.t + UTC_OFFSET_S) % 86_400 < self._step[idx]
+        checking = w.first_of_day(self._step[idx])
         nan = np.full(len(idx), np.nan)
         clean = {name: np.where(checking, standard, nan) for name, standard in STANDARDS.items()}
         read = {name: value * (1 + self._checks.normal(0.0, REPEATABILITY, size=len(idx)))
